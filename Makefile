@@ -1,0 +1,62 @@
+# The named commands of the project. `make demo` and `make test` work on a fresh machine with
+# Python 3.11+: they create .venv and install what they need first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps lint fmt bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Build the demo store for Ho Chi Minh City and run the app on http://127.0.0.1:8050
+demo: setup
+	$(BIN)/ioc demo
+	$(BIN)/ioc serve
+
+serve: setup
+	$(BIN)/ioc serve
+
+## Every test: unit, integration (real files, processes, HTTP) and browser (headless Chromium)
+test: setup browser-deps
+	$(BIN)/python -m pytest tests
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: setup
+	$(BIN)/python -m pytest tests/integration
+
+test-browser: setup browser-deps
+	$(BIN)/python -m pytest tests/browser
+
+# Chromium and its driver from Debian's packages, for the browser tests and chart exports.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "browser tests need Debian's chromium and chromium-driver: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; \
+	  fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check ioc ingest tests benchmarks
+	$(BIN)/ruff format --check ioc ingest tests benchmarks
+	$(BIN)/mypy ioc ingest
+
+fmt: setup
+	$(BIN)/ruff format ioc ingest tests benchmarks
+	$(BIN)/ruff check --fix ioc ingest tests benchmarks
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Ingestion: files and sources -> validated rows -> one transaction in the store."""

@@ -1,0 +1,91 @@
+"""The ``ioc`` command.
+
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
+only the chosen one is imported, so ``ioc --help`` and ``ioc ingest`` stay quick.
+Exit codes: 0 success, 1 the command ran but something was rejected or failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("ioc.demo", "Build a realistic demo store for Ho Chi Minh City through the ingestion path."),
+    "ingest": ("ingest.cli", "Load files or folders of schools, attendance, digital or connectivity data."),
+    "kpi": ("ioc.metrics.cli", "Print a KPI for the city or by district, ward, school, level, ownership or date."),
+    "serve": ("ioc.server", "Run the web app (control room, drill-down, explore, data health, API)."),
+    "scheduler": ("ingest.scheduler", "Run the scheduled ingestion and maintenance jobs (one process only)."),
+    "migrate": ("ioc.admin", "Upgrade the store's schema in place to this program's version."),
+    "maintain": ("ioc.admin", "Compact data files, expire old snapshots and remove unused files."),
+    "settings": ("ioc.admin", "List every setting with its environment variable and current value."),
+}
+
+
+class UsageError(Exception):
+    """Bad arguments detected after parsing; reported like argparse's errors (exit 2)."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory of the store (default: $IOC_DATA_DIR or ./data)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+    return common
+
+
+def build_parser(chosen: str | None) -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="ioc",
+        description="Education Intelligent Operations Center: ingestion, KPIs and the control-room app.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            adder = getattr(module, f"add_{name}_arguments", None) or getattr(module, "add_arguments")
+            adder(command)
+    return parser
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    for token in argv:
+        if token in COMMANDS:
+            return token
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen(argv)
+    parser = build_parser(chosen)
+    args = parser.parse_args(argv)
+    if not hasattr(args, "data_dir"):
+        args.data_dir = None
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module = importlib.import_module(COMMANDS[args.command][0])
+    runner = getattr(module, f"run_{args.command}", None) or getattr(module, "run")
+    try:
+        return int(runner(args) or 0)
+    except UsageError as error:
+        parser.exit(2, f"ioc {args.command}: error: {error}\n")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

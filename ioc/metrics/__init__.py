@@ -1,0 +1,1 @@
+"""The metrics layer: KPI definitions -> SQL -> results. Never imports Dash."""

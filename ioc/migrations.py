@@ -1,0 +1,171 @@
+"""Versioned schema migrations: an existing store upgrades in place, never silently recreated.
+
+Each migration is a numbered list of statements applied in one transaction; the applied versions
+are recorded in ``schema_version``. Add a migration by appending to :data:`MIGRATIONS`; never edit
+one that has shipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ioc.store import Store
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "the four datasets, the ingestion-run log, rejections and replacements",
+        (
+            """CREATE TABLE schools (
+                school_id VARCHAR NOT NULL,
+                school_name VARCHAR NOT NULL,
+                level VARCHAR NOT NULL,
+                ownership VARCHAR NOT NULL,
+                ward_code VARCHAR,
+                ward_name VARCHAR NOT NULL,
+                district_code VARCHAR,
+                district_name VARCHAR NOT NULL,
+                latitude DOUBLE,
+                longitude DOUBLE,
+                students INTEGER NOT NULL,
+                teachers INTEGER NOT NULL,
+                classrooms INTEGER NOT NULL,
+                active BOOLEAN NOT NULL,
+                valid_from DATE NOT NULL,
+                run_id VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE attendance (
+                date DATE NOT NULL,
+                school_id VARCHAR NOT NULL,
+                enrolled INTEGER NOT NULL,
+                present INTEGER NOT NULL,
+                absent_excused INTEGER,
+                absent_unexcused INTEGER,
+                run_id VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE digital (
+                as_of DATE NOT NULL,
+                school_id VARCHAR NOT NULL,
+                student_devices INTEGER NOT NULL,
+                teacher_devices INTEGER NOT NULL,
+                smart_classrooms INTEGER NOT NULL,
+                teachers_trained INTEGER NOT NULL,
+                lms_active_students INTEGER NOT NULL,
+                e_transcript BOOLEAN NOT NULL,
+                cashless_share DOUBLE NOT NULL,
+                run_id VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE connectivity (
+                measured_at TIMESTAMPTZ NOT NULL,
+                school_id VARCHAR NOT NULL,
+                download_mbps DOUBLE,
+                upload_mbps DOUBLE,
+                latency_ms DOUBLE,
+                online BOOLEAN NOT NULL,
+                run_id VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE ingest_runs (
+                run_id VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                dataset VARCHAR,
+                file_name VARCHAR NOT NULL,
+                file_path VARCHAR,
+                archive_path VARCHAR,
+                checksum VARCHAR,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ,
+                rows_total BIGINT,
+                rows_loaded BIGINT,
+                rows_rejected BIGINT,
+                rows_replaced BIGINT,
+                status VARCHAR NOT NULL,
+                message VARCHAR,
+                warnings VARCHAR[]
+            )""",
+            """CREATE TABLE rejections (
+                run_id VARCHAR NOT NULL,
+                file_name VARCHAR NOT NULL,
+                row_number BIGINT,
+                column_name VARCHAR,
+                value VARCHAR,
+                rule VARCHAR NOT NULL,
+                message VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE replacements (
+                run_id VARCHAR NOT NULL,
+                dataset VARCHAR NOT NULL,
+                key VARCHAR NOT NULL,
+                previous_run_id VARCHAR
+            )""",
+        ),
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def current_version(store: Store) -> int:
+    if not store.has_table("schema_version"):
+        return 0
+    return int(store.execute("SELECT coalesce(max(version), 0) FROM schema_version").scalar())
+
+
+def check(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """Refuse a store that is newer than this code; say so when it needs upgrading."""
+    version = current_version(store)
+    latest = migrations[-1].version
+    if version > latest:
+        raise MigrationError(
+            f"the store in {store.layout.root} has schema version {version}, newer than this "
+            f"program's {latest}: upgrade the program"
+        )
+    if version < latest and store.read_only:
+        raise MigrationError(
+            f"the store in {store.layout.root} has schema version {version} < {latest}: "
+            "run any writing command (e.g. `ioc migrate`) to upgrade it in place"
+        )
+    return version
+
+
+def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply the pending migrations in order, each in its own transaction."""
+    check(store, migrations)
+    if not store.has_table("schema_version"):
+        store.write(
+            lambda cur: cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER NOT NULL, description VARCHAR, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+        )
+    applied: list[int] = []
+    for migration in migrations:
+        def apply(cur: duckdb.DuckDBPyConnection, m: Migration = migration) -> bool:
+            done = cur.execute("SELECT count(*) FROM schema_version WHERE version = ?", [m.version]).fetchall()
+            if done[0][0]:
+                return False  # another process applied it meanwhile
+            for statement in m.statements:
+                cur.execute(statement)
+            cur.execute(
+                "INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.description]
+            )
+            return True
+
+        if store.write(apply):
+            applied.append(migration.version)
+    return applied

@@ -1,0 +1,1 @@
+"""Dash pages: thin layouts and callbacks over the metrics layer."""

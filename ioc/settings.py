@@ -1,0 +1,76 @@
+"""Every setting of the product, declared once.
+
+A value is read as: explicit argument > ``IOC_<NAME>`` environment variable > default.
+``docs/settings.md`` documents each one; a test fails when a setting is undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return "IOC_" + self.name.upper()
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _path_or_none(text: str) -> Path | None:
+    return Path(text) if text.strip() else None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "./data", "Folder holding the store (catalog, Parquet files, archive, logs).", str),
+    Setting("timezone", "Asia/Ho_Chi_Minh", "Local time zone for dates and timestamps without an offset."),
+    Setting("host", "127.0.0.1", "Address `ioc serve` listens on."),
+    Setting("port", 8050, "Port `ioc serve` listens on.", int),
+    Setting("debug", False, "Run the app in Dash debug mode (development only).", _bool),
+    Setting("write_retries", 8, "How often a write retries when the catalog is locked by another writer.", int),
+    Setting(
+        "snapshot_retention_days",
+        30,
+        "Store snapshots (time travel, 'as of') older than this many days are expired by maintenance.",
+        int,
+    ),
+    Setting("demo_schools", 3500, "Number of schools `ioc demo` generates.", int),
+    Setting("demo_seed", 2026, "Random seed of `ioc demo`.", int),
+    Setting(
+        "demo_probe_days",
+        14,
+        "Days of 5-minute connectivity probes `ioc demo` generates (ending today).",
+        int,
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str, override: Any = None) -> Any:
+    """The value of setting ``name``: ``override`` if given, else the environment, else the default."""
+    setting = _BY_NAME[name]
+    if override is not None:
+        return override
+    raw = os.environ.get(setting.env)
+    if raw is not None and raw != "":
+        return setting.parse(raw)
+    return setting.default
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    return Path(get("data_dir", override)).expanduser().resolve()
+
+
+__all__ = ["SETTINGS", "Setting", "get", "data_dir", "_path_or_none"]

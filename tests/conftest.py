@@ -1,0 +1,40 @@
+"""Fixtures shared by every test area.
+
+Each area (ingest, metrics, app, scheduler) keeps its own fixtures in a conftest.py of its
+sub-folder; only what all of them need lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+# Reference data of the city, beside the project (tests and CI may read it; the product may not).
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty data directory, also set as IOC_DATA_DIR for code that reads the setting."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("IOC_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def store(data_dir: Path):
+    from ioc.store import Store
+
+    s = Store(data_dir)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_environment() -> None:
+    # Tests never read a developer's own data directory by accident.
+    os.environ.pop("IOC_DATA_DIR", None)
