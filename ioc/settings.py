@@ -45,6 +45,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Store snapshots (time travel, 'as of') older than this many days are expired by maintenance.",
         int,
     ),
+    Setting(
+        "kpi_config",
+        "",
+        "TOML file overriding KPI targets and thresholds ([kpi_id] target/green/amber); empty = the defaults.",
+    ),
+    Setting("bandwidth_threshold_mbps", 20.0, "Download speed (Mbps) at or above which a probe counts as fast.", float),
+    Setting("kpi_cache_seconds", 300, "How long a computed KPI result stays in the cache (it is also keyed by data version).", int),
     Setting("demo_schools", 3500, "Number of schools `ioc demo` generates.", int),
     Setting("demo_seed", 2026, "Random seed of `ioc demo`.", int),
     Setting(
