@@ -111,6 +111,42 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "scheduler: state of each source and the log of scheduled job runs (data health)",
+        (
+            """CREATE TABLE source_state (
+                source_id VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                dataset VARCHAR,
+                location VARCHAR,
+                cursor VARCHAR,
+                last_attempt TIMESTAMPTZ,
+                last_success TIMESTAMPTZ,
+                last_failure TIMESTAMPTZ,
+                reason VARCHAR,
+                failing BOOLEAN NOT NULL,
+                consecutive_failures INTEGER NOT NULL,
+                rows_last_run BIGINT,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE job_runs (
+                job_run_id VARCHAR NOT NULL,
+                job_id VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                scheduled_at TIMESTAMPTZ,
+                started_at TIMESTAMPTZ,
+                finished_at TIMESTAMPTZ,
+                status VARCHAR NOT NULL,
+                items_seen INTEGER,
+                items_loaded INTEGER,
+                items_rejected INTEGER,
+                rows_loaded BIGINT,
+                rows_rejected BIGINT,
+                message VARCHAR
+            )""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
