@@ -60,6 +60,31 @@ SETTINGS: tuple[Setting, ...] = (
         "Days of 5-minute connectivity probes `ioc demo` generates (ending today).",
         int,
     ),
+    Setting(
+        "scheduler_config",
+        "",
+        "Job configuration of `ioc scheduler` (TOML or JSON); empty = DATA_DIR/scheduler.toml if it "
+        "exists, else the built-in drop folder + maintenance jobs.",
+    ),
+    Setting(
+        "archive_retention_days",
+        180,
+        "Raw archived files and inbox done/ files older than this many days are pruned by the "
+        "scheduler's maintenance job (rejected/ files are kept twice as long).",
+        int,
+    ),
+    Setting(
+        "stale_after",
+        "",
+        "Override how old a dataset may get before it is flagged stale, e.g. "
+        "'connectivity=30m,digital=45d,schools=200d' (attendance is due by attendance_due_hour on school days).",
+    ),
+    Setting(
+        "attendance_due_hour",
+        10,
+        "Local hour by which a school day's attendance is expected; before it, the previous school day counts.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
