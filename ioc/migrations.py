@@ -147,6 +147,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "metrics rollups: connectivity_daily (probe counts per local day and school) and rollup_state",
+        (
+            """CREATE TABLE connectivity_daily (
+                day DATE NOT NULL,
+                school_id VARCHAR NOT NULL,
+                probes BIGINT NOT NULL,
+                online BIGINT NOT NULL,
+                fast BIGINT NOT NULL,
+                measured BIGINT NOT NULL,
+                sum_download DOUBLE NOT NULL,
+                first_at TIMESTAMPTZ,
+                last_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE rollup_state (
+                rollup VARCHAR NOT NULL,
+                threshold DOUBLE NOT NULL,
+                built_at TIMESTAMPTZ NOT NULL
+            )""",
+            # existing probes are rolled up with the default threshold (20 Mbps); ioc.rollups
+            # rebuilds the rollup at the next load if the bandwidth_threshold_mbps setting differs
+            """INSERT INTO connectivity_daily
+            SELECT measured_at::DATE, school_id, count(*), count(*) FILTER (WHERE online),
+                   count(*) FILTER (WHERE online AND download_mbps >= 20.0),
+                   count(download_mbps) FILTER (WHERE online),
+                   coalesce(sum(download_mbps) FILTER (WHERE online), 0), min(measured_at), max(measured_at)
+            FROM connectivity GROUP BY ALL""",
+            "INSERT INTO rollup_state VALUES ('connectivity_daily', 20.0, now())",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
