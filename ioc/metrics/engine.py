@@ -1,0 +1,227 @@
+"""Answering a KpiQuery: validate, resolve scope and period, pick raw or rollup, run the SQL.
+
+Small per-store memos (keyed by data version, so they can never serve stale answers) keep the
+fixed costs of a query low: the scope resolution, the latest dates and the rollup check each run
+once per data version instead of once per query.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ioc import rollups, settings
+from ioc.metrics import dimensions, formulas
+from ioc.metrics.errors import QueryError
+from ioc.metrics.query import BY, TIME_BY, KpiQuery, KpiResult, KpiRow, Scope
+from ioc.metrics.registry import Kpi, get_kpi
+from ioc.store import CATALOG_NAME
+
+if TYPE_CHECKING:
+    from ioc.store import Store
+
+T = TypeVar("T")
+SOURCES = ("auto", "raw", "rollup")
+
+
+class _Memo:
+    """A small LRU per store, for values that are fixed for a given data version."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]  # type: ignore[no-any-return]
+        value = make()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_MEMOS: weakref.WeakKeyDictionary[Any, _Memo] = weakref.WeakKeyDictionary()
+_MEMOS_LOCK = threading.Lock()
+_ATTACH_LOCK = threading.Lock()
+
+
+def memo(store: Store) -> _Memo:
+    with _MEMOS_LOCK:
+        m = _MEMOS.get(store)
+        if m is None:
+            m = _MEMOS[store] = _Memo()
+        return m
+
+
+def catalog_for(store: Store, snapshot: int | None) -> str:
+    """The catalog to read: the live one, or a read-only attachment of it at data version ``snapshot``."""
+    if snapshot is None:
+        return CATALOG_NAME
+    if not isinstance(snapshot, int) or snapshot < 0:
+        raise QueryError("snapshot", f"must be a data version (a non-negative integer), got {snapshot!r}")
+    name = f"{CATALOG_NAME}_at_{snapshot}"
+
+    def attach() -> str:
+        known = {row[0] for row in store.execute("SELECT snapshot_id FROM lake.snapshots()").rows}
+        if snapshot not in known:
+            raise QueryError("snapshot", f"data version {snapshot} does not exist (or has expired)")
+        layout = store.layout
+        with _ATTACH_LOCK:
+            store.cursor().execute(
+                f"ATTACH IF NOT EXISTS 'ducklake:sqlite:{layout.catalog}' AS {name} "
+                f"(DATA_PATH '{layout.files}/', META_JOURNAL_MODE 'wal', READ_ONLY, SNAPSHOT_VERSION {snapshot})"
+            )
+        return name
+
+    return memo(store).get(("attach", snapshot), attach)
+
+
+def rollup_ready(store: Store, catalog: str, version: int) -> bool:
+    """The connectivity rollup exists and was built with the current bandwidth threshold."""
+
+    def check() -> bool:
+        row = store.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = $db AND table_name = 'rollup_state'",
+            {"db": catalog},
+        ).scalar()
+        if not row:
+            return False
+        stored = store.execute(
+            f"SELECT threshold FROM {catalog}.rollup_state WHERE rollup = $r", {"r": rollups.CONNECTIVITY_DAILY}
+        ).scalar()
+        return stored is not None and float(stored) == rollups.threshold()
+
+    return memo(store).get(("rollup", catalog, version, rollups.threshold()), check)
+
+
+def latest_date(store: Store, kpi: Kpi, catalog: str, version: int, use_rollup: bool) -> date | None:
+    """The latest date with data for the KPI (the newest over the datasets it reads)."""
+
+    def newest(dataset: str) -> date | None:
+        if dataset == "connectivity" and use_rollup:
+            return store.execute(f"SELECT max(day) FROM {catalog}.connectivity_daily").scalar()  # type: ignore[no-any-return]
+        return dimensions.latest_date(store, dataset, catalog=catalog)
+
+    dates = [memo(store).get(("latest", catalog, version, d, use_rollup), lambda d=d: newest(d)) for d in kpi.datasets]
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
+def period(kpi: Kpi, q: KpiQuery, latest: date | None) -> tuple[date | None, date | None]:
+    """[from, to] of the query; window KPIs default to the window ending at `to`, others to the day `to`."""
+    for name, value in (("from", q.date_from), ("to", q.date_to), ("hierarchy_date", q.hierarchy_date)):
+        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+            raise QueryError(name, f"must be a date, got {value!r}")
+    date_to = q.date_to or latest
+    if date_to is None:
+        return q.date_from, None
+    if q.date_from is not None:
+        date_from = q.date_from
+    elif kpi.window_days:
+        date_from = date_to - timedelta(days=kpi.window_days - 1)
+    else:
+        date_from = date_to
+    if date_from > date_to:
+        raise QueryError("from", f"from {date_from.isoformat()} is after to {date_to.isoformat()}")
+    return date_from, date_to
+
+
+def choose_source(kpi: Kpi, ready: bool, source: str) -> str:
+    if kpi.formula.kind not in formulas.ROLLUP_KINDS:
+        return "raw"
+    if source == "rollup" and not ready:
+        raise QueryError("source", "the connectivity rollup is not built with the current threshold")
+    if source == "raw":
+        return "raw"
+    return "rollup" if ready else "raw"
+
+
+def parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Only the named parameters the SQL uses (DuckDB rejects unused ones)."""
+    used = set(re.findall(r"\$([a-z_]+)", sql))
+    missing = used - set(values)
+    if missing:
+        raise AssertionError(f"SQL uses unbound parameters {sorted(missing)}")
+    return {k: v for k, v in values.items() if k in used}
+
+
+def plan_sql(kpi: Kpi, by: str, scope: Scope, catalog: str = CATALOG_NAME, source: str = "raw") -> str:
+    """The SQL text for a KPI, grouping, set of filters and source (used by compute and the SQL snapshots)."""
+    plan = formulas.Plan(kpi=kpi, by=by, filters=tuple(n for n, _ in scope.items()), catalog=catalog, source=source)
+    return formulas.build(plan)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _as_of(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, datetime.min.time())
+
+
+def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
+    kpi = get_kpi(q.kpi)
+    if q.by not in BY:
+        raise QueryError("by", f"unknown grouping {q.by!r}; one of {', '.join(BY)}")
+    if source not in SOURCES:
+        raise QueryError("source", f"one of {', '.join(SOURCES)}")
+    catalog = catalog_for(store, q.snapshot)
+    version = q.snapshot if q.snapshot is not None else store.data_version()
+    ready = "connectivity" in kpi.datasets and rollup_ready(store, catalog, version)
+    chosen = choose_source(kpi, ready, source)
+    latest = None if q.date_to is not None else latest_date(store, kpi, catalog, version, ready)
+    date_from, date_to = period(kpi, q, latest)
+    scope = memo(store).get(
+        ("scope", catalog, version, q.scope, q.hierarchy_date),
+        lambda: dimensions.resolve_scope(store, q.scope, q.hierarchy_date, catalog=catalog),
+    )
+    sql = plan_sql(kpi, q.by, scope, catalog, chosen)
+    f = kpi.formula
+    values: dict[str, Any] = {
+        "hierarchy_date": q.hierarchy_date or dimensions.FAR_FUTURE,
+        "date_from": date_from,
+        "date_to": date_to,
+        "threshold": rollups.threshold(),
+        "school_days": f.get("school_days"),
+        "below": f.get("below"),
+        "minutes": f.get("minutes"),
+        "coverage_days": f.get("coverage_days"),
+        **dict(scope.items()),
+    }
+    rows = store.execute(sql, parameters(sql, values)).rows
+    result_rows = tuple(
+        KpiRow(
+            key=str(key),
+            label=str(label) if label is not None else str(key),
+            value=_number(value),
+            numerator=_number(numerator),
+            denominator=_number(denominator),
+            schools_reporting=int(reporting or 0),
+            as_of=_as_of(as_of),
+            status=kpi.status(_number(value)),
+        )
+        for key, label, numerator, denominator, value, reporting, as_of in rows
+    )
+    return KpiResult(
+        kpi=kpi.id,
+        unit=kpi.unit,
+        date_from=date_from,
+        date_to=date_to,
+        by=q.by,
+        rows=result_rows,
+        data_version=version,
+    )
+
+
+__all__ = ["compute", "plan_sql", "catalog_for", "period", "TIME_BY", "settings"]

@@ -1,0 +1,480 @@
+"""SQL for each formula kind of the registry, generated from a KPI declaration and a plan.
+
+Every builder returns one SELECT whose rows are ``(key, label, numerator, denominator, value,
+schools_reporting, as_of)``. Values of the request (dates, filter codes, thresholds) are bound
+parameters (``$name``); table and column names come from the registry and are quoted by
+:func:`ioc.store.quote_ident`. The SQL text depends only on the KPI, the grouping, which filters
+are present and the data source (raw or rollup), so it can be snapshotted in tests.
+
+Common shape: ``scope`` = the active schools matching the filters, each in the version valid at
+the hierarchy date; facts are aggregated per school (and time bucket) first, then joined to the
+scope, so schools without facts still count in denominators where the definition says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ioc.metrics.registry import Kpi
+from ioc.store import quote_ident
+
+q = quote_ident
+
+# key and label of each non-time grouping, over the scope's columns
+UNIT_GROUPS: dict[str, tuple[str, str]] = {
+    "all": ("'all'", "'all'"),
+    "district": ("s.district_key", "s.district_name"),
+    "ward": ("s.ward_key", "s.ward_name"),
+    "school": ("s.school_id", "s.school_name"),
+    "level": ("s.level", "s.level"),
+    "ownership": ("s.ownership", "s.ownership"),
+}
+
+
+def time_key(by: str, day: str) -> str:
+    """Key of the time bucket holding the DATE expression ``day``."""
+    if by == "date":
+        return f"strftime({day}, '%Y-%m-%d')"
+    if by == "week":  # ISO week, e.g. 2026-W48
+        return f"strftime({day}, '%G-W%V')"
+    if by == "month":
+        return f"strftime({day}, '%Y-%m')"
+    raise ValueError(by)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything about a query that changes the SQL text (not its parameter values)."""
+
+    kpi: Kpi
+    by: str
+    filters: tuple[str, ...]  # names of the filters present, in FILTERS order
+    catalog: str  # 'lake' or an attached read-only snapshot of it
+    source: str  # 'raw' | 'rollup' (connectivity formulas only)
+
+    @property
+    def is_time(self) -> bool:
+        return self.by in ("date", "week", "month")
+
+    def table(self, name: str) -> str:
+        return f"{self.catalog}.{q(name)}"
+
+    def part(self, name: str) -> str:
+        return q(str(self.kpi.formula.get(name)))
+
+
+def scope_cte(plan: Plan) -> str:
+    """Active schools in the version valid at $hierarchy_date (else the earliest), filtered."""
+    filters = "".join(
+        f"\n      AND {column} = ${name}"
+        for name, column in (
+            ("district", "district_key"),
+            ("ward", "ward_key"),
+            ("level", "level"),
+            ("ownership", "ownership"),
+            ("school", "school_id"),
+        )
+        if name in plan.filters
+    )
+    return f"""versions AS (
+    SELECT school_id, school_name, level, ownership,
+           coalesce(ward_code, ward_name) AS ward_key, ward_name,
+           coalesce(district_code, district_name) AS district_key, district_name,
+           students, teachers, classrooms, active
+    FROM {plan.table('schools')}
+    QUALIFY row_number() OVER (
+        PARTITION BY school_id
+        ORDER BY (valid_from <= $hierarchy_date) DESC,
+                 CASE WHEN valid_from <= $hierarchy_date THEN valid_from END DESC NULLS LAST,
+                 valid_from, run_id DESC) = 1
+),
+scope AS (
+    SELECT * FROM versions
+    WHERE active{filters}
+)"""
+
+
+def _select(plan: Plan, ctes: list[str], body: str) -> str:
+    return "WITH " + ",\n".join([scope_cte(plan), *ctes]) + "\n" + body + "\nORDER BY key"
+
+
+def _grouped(plan: Plan, per_school: str, aggregates: str, *, buckets: str | None = None) -> str:
+    """Join per-school facts (CTE ``per_school``: school_id[, key], ...) to the scope and group.
+
+    Non-time groupings list every unit of the scope (schools without facts included); time
+    groupings list the buckets of ``buckets`` (a CTE with ``key``) or those present in the facts.
+    """
+    if not plan.is_time:
+        key, label = UNIT_GROUPS[plan.by]
+        group = "" if plan.by == "all" else "\nGROUP BY 1"
+        return (
+            f"SELECT {key} AS key, {'min(' + label + ')' if plan.by != 'all' else label} AS label,\n"
+            f"       {aggregates}\n"
+            f"FROM scope s LEFT JOIN {per_school} p ON p.school_id = s.school_id{group}"
+        )
+    if buckets:
+        return (
+            f"SELECT b.key, b.key AS label,\n       {aggregates}\n"
+            f"FROM {buckets} b\n"
+            f"LEFT JOIN ({per_school} p JOIN scope s ON s.school_id = p.school_id) ON p.key = b.key\n"
+            "GROUP BY b.key"
+        )
+    return (
+        f"SELECT p.key, p.key AS label,\n       {aggregates}\n"
+        f"FROM {per_school} p JOIN scope s ON s.school_id = p.school_id\nGROUP BY p.key"
+    )
+
+
+def _day_buckets(plan: Plan) -> str:
+    return f"""buckets AS (
+    SELECT DISTINCT {time_key(plan.by, 'g.d::DATE')} AS key
+    FROM generate_series(CAST($date_from AS DATE), CAST($date_to AS DATE), INTERVAL 1 DAY) g(d)
+)"""
+
+
+def _bucket(plan: Plan, day: str) -> str:
+    return f", {time_key(plan.by, day)} AS key" if plan.is_time else ""
+
+
+def _ratio(numerator: str = "numerator", denominator: str = "denominator") -> str:
+    return f"{numerator} / nullif({denominator}, 0)"
+
+
+# -- attendance -----------------------------------------------------------------------------
+def row_ratio(plan: Plan) -> str:
+    f = plan.kpi.formula
+    date = plan.part("date_column")
+    given = f"\n      AND {plan.part('only_given')} IS NOT NULL" if f.get("only_given") else ""
+    group = "school_id, key" if plan.is_time else "school_id"
+    facts = f"""per_school AS (
+    SELECT school_id{_bucket(plan, date)},
+           sum({plan.part('numerator')}) AS num, sum({plan.part('denominator')}) AS den, max({date}) AS last_day
+    FROM {plan.table(f.get('table'))}
+    WHERE {date} BETWEEN $date_from AND $date_to{given}
+    GROUP BY {group}
+)"""
+    aggregates = """coalesce(sum(p.num), 0) AS numerator, coalesce(sum(p.den), 0) AS denominator,
+       sum(p.num) / nullif(sum(p.den), 0) AS value,
+       count(p.school_id) AS schools_reporting, max(p.last_day)::TIMESTAMPTZ AS as_of"""
+    if plan.is_time:
+        aggregates = aggregates.replace("count(p.school_id)", "count(DISTINCT p.school_id)")
+    return _select(plan, [facts], _grouped(plan, "per_school", aggregates))
+
+
+def reporting(plan: Plan) -> str:
+    f = plan.kpi.formula
+    date = plan.part("date_column")
+    table = plan.table(f.get("table"))
+    # a school day is a date on which any school of the whole city reported (not only the scope)
+    days = f"""school_days AS (
+    SELECT DISTINCT {date} AS day FROM {table} WHERE {date} BETWEEN $date_from AND $date_to
+)"""
+    if not plan.is_time:
+        facts = f"""per_school AS (
+    SELECT school_id, count(*) AS days_reported, max({date}) AS last_day
+    FROM {table} WHERE {date} BETWEEN $date_from AND $date_to
+    GROUP BY school_id
+)"""
+        aggregates = """coalesce(sum(p.days_reported), 0) AS numerator,
+       (SELECT count(*) FROM school_days) * count(*) AS denominator,
+       sum(p.days_reported) / nullif((SELECT count(*) FROM school_days) * count(*), 0) AS value,
+       count(p.school_id) AS schools_reporting, max(p.last_day)::TIMESTAMPTZ AS as_of"""
+        return _select(plan, [days, facts], _grouped(plan, "per_school", aggregates))
+    facts = f"""reported AS (
+    SELECT a.{date} AS day, a.school_id
+    FROM {table} a JOIN scope s ON s.school_id = a.school_id
+    WHERE a.{date} BETWEEN $date_from AND $date_to
+),
+per_bucket AS (
+    SELECT {time_key(plan.by, 'd.day')} AS key, count(DISTINCT d.day) AS days,
+           count(r.school_id) AS reported, count(DISTINCT r.school_id) AS schools, max(r.day) AS last_day
+    FROM school_days d LEFT JOIN reported r ON r.day = d.day
+    GROUP BY 1
+)"""
+    body = """SELECT key, key AS label,
+       reported AS numerator, days * (SELECT count(*) FROM scope) AS denominator,
+       reported / nullif(days * (SELECT count(*) FROM scope), 0) AS value,
+       schools AS schools_reporting, last_day::TIMESTAMPTZ AS as_of
+FROM per_bucket"""
+    return _select(plan, [days, facts], body)
+
+
+# -- connectivity over a window ----------------------------------------------------------------
+def _probe_facts(plan: Plan, raw_columns: str, rollup_columns: str) -> str:
+    """Per school (and bucket) probe counts over [$date_from, $date_to], from raw probes or the rollup."""
+    group = "school_id, key" if plan.is_time else "school_id"
+    if plan.source == "rollup":
+        return f"""per_school AS (
+    SELECT school_id{_bucket(plan, 'day')}, {rollup_columns}, max(last_at) AS last_at
+    FROM {plan.table('connectivity_daily')}
+    WHERE day BETWEEN $date_from AND $date_to
+    GROUP BY {group}
+)"""
+    return f"""per_school AS (
+    SELECT school_id{_bucket(plan, 'measured_at::DATE')}, {raw_columns}, max(measured_at) AS last_at
+    FROM {plan.table(plan.kpi.formula.get('table'))}
+    WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ) AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+    GROUP BY {group}
+)"""
+
+
+COUNTS_RAW = (
+    "count(*) AS probes, count(*) FILTER (WHERE online) AS online, "
+    "count(*) FILTER (WHERE online AND download_mbps >= $threshold) AS fast"
+)
+COUNTS_ROLLUP = "sum(probes) AS probes, sum(online) AS online, sum(fast) AS fast"
+
+
+def probe_coverage(plan: Plan) -> str:
+    facts = _probe_facts(plan, COUNTS_RAW, COUNTS_ROLLUP)
+    # covered: at least half of the school's probes were fast (offline probes are never fast)
+    covered = "p.probes > 0 AND 2 * p.fast >= p.probes"
+    if plan.is_time:
+        aggregates = f"""count(*) FILTER (WHERE {covered}) AS numerator, (SELECT count(*) FROM scope) AS denominator,
+       count(*) FILTER (WHERE {covered}) / nullif((SELECT count(*) FROM scope), 0) AS value,
+       count(p.school_id) AS schools_reporting, max(p.last_at) AS as_of"""
+        return _select(plan, [facts, _day_buckets(plan)], _grouped(plan, "per_school", aggregates, buckets="buckets"))
+    aggregates = f"""count(*) FILTER (WHERE {covered}) AS numerator, count(*) AS denominator,
+       count(*) FILTER (WHERE {covered}) / nullif(count(*), 0) AS value,
+       count(p.school_id) AS schools_reporting, max(p.last_at) AS as_of"""
+    return _select(plan, [facts], _grouped(plan, "per_school", aggregates))
+
+
+def probe_ratio(plan: Plan) -> str:
+    facts = _probe_facts(plan, COUNTS_RAW, COUNTS_ROLLUP)
+    column = "p." + plan.part("numerator")
+    aggregates = f"""coalesce(sum({column}), 0) AS numerator, coalesce(sum(p.probes), 0) AS denominator,
+       sum({column}) / nullif(sum(p.probes), 0) AS value,
+       count(p.school_id) AS schools_reporting, max(p.last_at) AS as_of"""
+    buckets = "buckets" if plan.is_time else None
+    ctes = [facts, _day_buckets(plan)] if plan.is_time else [facts]
+    return _select(plan, ctes, _grouped(plan, "per_school", aggregates, buckets=buckets))
+
+
+def probe_median(plan: Plan) -> str:
+    # exact: the median needs every value, so it always reads the raw probes
+    column = plan.part("column")
+    table = plan.table(plan.kpi.formula.get("table"))
+    key, label = ("t.key", "t.key") if plan.is_time else UNIT_GROUPS[plan.by]
+    bucket = f", {time_key(plan.by, 'c.measured_at::DATE')} AS key" if plan.is_time else ""
+    probes = f"""probes AS (
+    SELECT c.school_id, c.{column} AS v, c.measured_at{bucket}
+    FROM {table} c
+    WHERE c.measured_at >= CAST($date_from AS TIMESTAMPTZ) AND c.measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+      AND c.online AND c.{column} IS NOT NULL
+)"""
+    source = "probes t JOIN scope s ON s.school_id = t.school_id" if plan.is_time else (
+        "scope s LEFT JOIN probes t ON t.school_id = s.school_id"
+    )
+    group = "" if plan.by == "all" else "\nGROUP BY 1"
+    label_sql = label if plan.by == "all" or plan.is_time else f"min({label})"
+    body = f"""SELECT {key} AS key, {label_sql} AS label,
+       NULL::DOUBLE AS numerator, count(t.v) AS denominator, median(t.v) AS value,
+       count(DISTINCT t.school_id) AS schools_reporting, max(t.measured_at) AS as_of
+FROM {source}{group}"""
+    return _select(plan, [probes], body)
+
+
+def probe_per_student(plan: Plan) -> str:
+    column = plan.part("column")
+    raw = f"count({column}) FILTER (WHERE online) AS measured, sum({column}) FILTER (WHERE online) AS total"
+    facts = _probe_facts(plan, raw, "sum(measured) AS measured, sum(sum_download) AS total")
+    # a school's mean speed counts against its students only when it has online measurements
+    mean = "p.total / nullif(p.measured, 0)"
+    aggregates = f"""coalesce(sum({mean}), 0) AS numerator,
+       coalesce(sum(s.students) FILTER (WHERE p.measured > 0), 0) AS denominator,
+       sum({mean}) / nullif(sum(s.students) FILTER (WHERE p.measured > 0), 0) AS value,
+       count(p.school_id) FILTER (WHERE p.measured > 0) AS schools_reporting, max(p.last_at) AS as_of"""
+    return _select(plan, [facts], _grouped(plan, "per_school", aggregates))
+
+
+# -- evaluated at a point (the end of the period or of each time bucket) ------------------------
+def _ends(plan: Plan, days: str) -> str:
+    """CTE ``ends(key, e)``: the evaluation dates, one per group (the latest of ``days`` per bucket)."""
+    if plan.is_time:
+        return f"""ends AS (
+    SELECT {time_key(plan.by, 'day')} AS key, max(day) AS e FROM {days}
+    WHERE day BETWEEN $date_from AND $date_to GROUP BY 1
+)"""
+    return f"""ends AS (
+    SELECT 'all' AS key, max(day) AS e FROM {days} WHERE day <= $date_to
+)"""
+
+
+def _point_grouped(plan: Plan, aggregates: str) -> str:
+    """Group per-school facts ``per_school(key, school_id, ...)`` evaluated at each end."""
+    if plan.is_time:
+        return (
+            f"SELECT n.key, n.key AS label,\n       {aggregates}\n"
+            "FROM ends n\n"
+            "LEFT JOIN (per_school p JOIN scope s ON s.school_id = p.school_id) ON p.key = n.key\n"
+            "GROUP BY n.key"
+        )
+    return _grouped(plan, "per_school", aggregates)
+
+
+def chronic_absence(plan: Plan) -> str:
+    f = plan.kpi.formula
+    date = plan.part("date_column")
+    table = plan.table(f.get("table"))
+    # school days: dates on which any school of the city reported, numbered to count back 20 of them
+    days = f"""school_days AS (
+    SELECT day, row_number() OVER (ORDER BY day) AS n
+    FROM (SELECT DISTINCT {date} AS day FROM {table} WHERE {date} <= $date_to)
+)"""
+    window = """windows AS (
+    SELECT n.key, d.day
+    FROM ends n JOIN school_days last ON last.day = n.e
+    JOIN school_days d ON d.n BETWEEN last.n - $school_days + 1 AND last.n
+)"""
+    facts = f"""per_school AS (
+    SELECT w.key, a.school_id, sum(a.present) / nullif(sum(a.enrolled), 0) AS rate, max(a.{date}) AS last_day
+    FROM windows w JOIN {table} a ON a.{date} = w.day
+    GROUP BY w.key, a.school_id
+)"""
+    at_risk = "p.rate < $below"
+    aggregates = f"""count(*) FILTER (WHERE {at_risk}) AS numerator, count(p.rate) AS denominator,
+       count(*) FILTER (WHERE {at_risk}) / nullif(count(p.rate), 0) AS value,
+       count(p.rate) AS schools_reporting, max(p.last_day)::TIMESTAMPTZ AS as_of"""
+    return _select(plan, [days, _ends(plan, "school_days"), window, facts], _point_grouped(plan, aggregates))
+
+
+def offline_now(plan: Plan) -> str:
+    table = plan.table(plan.kpi.formula.get("table"))
+    # "now" is the newest probe of the city up to the end of `to` (per day for a series), so a
+    # stalled feed shows on the data-health page instead of turning every school offline
+    if plan.is_time:
+        refs = f"""refs AS (
+    SELECT {time_key(plan.by, 'measured_at::DATE')} AS key, max(measured_at) AS ref
+    FROM {table}
+    WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ) AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+    GROUP BY 1
+)"""
+    else:
+        refs = f"""refs AS (
+    SELECT 'all' AS key, max(measured_at) AS ref
+    FROM {table}
+    WHERE measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+      AND measured_at >= CAST($date_from AS TIMESTAMPTZ)
+)"""
+    facts = f"""online_now AS (
+    SELECT DISTINCT r.key, c.school_id, r.ref
+    FROM refs r JOIN {table} c
+      ON c.measured_at > r.ref - to_minutes(CAST($minutes AS BIGINT)) AND c.measured_at <= r.ref
+    WHERE c.online
+)"""
+    offline = "o.school_id IS NULL"
+    if plan.is_time:
+        body = f"""SELECT r.key, r.key AS label,
+       count(*) FILTER (WHERE {offline}) AS numerator, count(*) AS denominator,
+       CASE WHEN count(*) > 0 THEN count(*) FILTER (WHERE {offline}) END AS value,
+       count(o.school_id) AS schools_reporting, max(r.ref) AS as_of
+FROM refs r CROSS JOIN scope s LEFT JOIN online_now o ON o.key = r.key AND o.school_id = s.school_id
+GROUP BY r.key"""
+    else:
+        key, label = UNIT_GROUPS[plan.by]
+        group = "" if plan.by == "all" else "\nGROUP BY 1"
+        label_sql = label if plan.by == "all" else f"min({label})"
+        body = f"""SELECT {key} AS key, {label_sql} AS label,
+       count(*) FILTER (WHERE {offline}) AS numerator, count(*) AS denominator,
+       CASE WHEN count(*) > 0 THEN count(*) FILTER (WHERE {offline}) END AS value,
+       count(o.school_id) AS schools_reporting, (SELECT max(ref) FROM refs) AS as_of
+FROM scope s LEFT JOIN online_now o ON o.school_id = s.school_id{group}"""
+    return _select(plan, [refs, facts], body)
+
+
+def _snapshots(plan: Plan) -> list[str]:
+    """The evaluation ends and each scope school's latest digital snapshot with as_of <= the end."""
+    table = plan.table(plan.kpi.formula.get("table"))
+    if plan.is_time:
+        ends = f"""ends AS (
+    SELECT {time_key(plan.by, 'g.d::DATE')} AS key, max(g.d::DATE) AS e
+    FROM generate_series(CAST($date_from AS DATE), CAST($date_to AS DATE), INTERVAL 1 DAY) g(d)
+    GROUP BY 1
+)"""
+    else:
+        ends = "ends AS (SELECT 'all' AS key, CAST($date_to AS DATE) AS e)"
+    snaps = f"""snapshots AS (
+    SELECT n.key, n.e, d.*
+    FROM ends n JOIN {table} d ON d.as_of <= n.e
+    QUALIFY row_number() OVER (PARTITION BY n.key, d.school_id ORDER BY d.as_of DESC) = 1
+)"""
+    return [ends, snaps]
+
+
+def snapshot_ratio(plan: Plan) -> str:
+    f = plan.kpi.formula
+    numerator = plan.part("numerator")
+    denominator = f"s.{plan.part('denominator')}" if f.get("denominator") else "1"
+    facts = f"""per_school AS (
+    SELECT key, school_id, CAST({numerator} AS DOUBLE) AS num, as_of FROM snapshots
+)"""
+    aggregates = f"""coalesce(sum(p.num), 0) AS numerator, coalesce(sum({denominator}) FILTER (WHERE p.school_id IS NOT NULL), 0) AS denominator,
+       sum(p.num) / nullif(sum({denominator}) FILTER (WHERE p.school_id IS NOT NULL), 0) AS value,
+       count(p.school_id) AS schools_reporting, max(p.as_of)::TIMESTAMPTZ AS as_of"""
+    return _select(plan, [*_snapshots(plan), facts], _point_grouped(plan, aggregates))
+
+
+def readiness_index(plan: Plan) -> str:
+    # coverage of each school over the coverage_days ending at each evaluation end
+    if plan.source == "rollup":
+        coverage = f"""coverage AS (
+    SELECT n.key, r.school_id, sum(r.probes) AS probes, sum(r.fast) AS fast
+    FROM ends n JOIN {plan.table('connectivity_daily')} r
+      ON r.day BETWEEN n.e - CAST($coverage_days AS INTEGER) + 1 AND n.e
+    GROUP BY n.key, r.school_id
+)"""
+    else:
+        coverage = f"""coverage AS (
+    SELECT n.key, c.school_id, count(*) AS probes,
+           count(*) FILTER (WHERE c.online AND c.download_mbps >= $threshold) AS fast
+    FROM ends n JOIN {plan.table('connectivity')} c
+      ON c.measured_at >= CAST(n.e - CAST($coverage_days AS INTEGER) + 1 AS TIMESTAMPTZ)
+     AND c.measured_at < CAST(n.e + 1 AS TIMESTAMPTZ)
+    GROUP BY n.key, c.school_id
+)"""
+
+    def clip(expr: str) -> str:
+        # a component with a zero denominator counts as 0 (nothing to credit)
+        return f"least(1.0, greatest(0.0, coalesce({expr}, 0)))"
+
+    facts = f"""per_school AS (
+    SELECT d.key, d.school_id, d.as_of,
+           100.0 * (
+             {clip('d.student_devices / nullif(v.students, 0)')}
+           + {clip('d.smart_classrooms / nullif(v.classrooms, 0)')}
+           + {clip('d.teachers_trained / nullif(v.teachers, 0)')}
+           + {clip('d.lms_active_students / nullif(v.students, 0)')}
+           + CASE WHEN d.e_transcript THEN 1.0 ELSE 0.0 END
+           + {clip('d.cashless_share')}
+           + CASE WHEN c.probes > 0 AND 2 * c.fast >= c.probes THEN 1.0 ELSE 0.0 END
+           ) / 7 AS idx
+    FROM snapshots d JOIN versions v ON v.school_id = d.school_id
+    LEFT JOIN coverage c ON c.key = d.key AND c.school_id = d.school_id
+)"""
+    aggregates = """coalesce(sum(p.idx), 0) AS numerator, count(p.idx) AS denominator,
+       sum(p.idx) / nullif(count(p.idx), 0) AS value,
+       count(p.idx) AS schools_reporting, max(p.as_of)::TIMESTAMPTZ AS as_of"""
+    return _select(plan, [*_snapshots(plan), coverage, facts], _point_grouped(plan, aggregates))
+
+
+BUILDERS: dict[str, Callable[[Plan], str]] = {
+    "row_ratio": row_ratio,
+    "reporting": reporting,
+    "probe_coverage": probe_coverage,
+    "probe_ratio": probe_ratio,
+    "probe_median": probe_median,
+    "probe_per_student": probe_per_student,
+    "offline_now": offline_now,
+    "chronic_absence": chronic_absence,
+    "readiness_index": readiness_index,
+    "snapshot_ratio": snapshot_ratio,
+}
+
+# formula kinds that can read the daily connectivity rollup (exact: they only need probe counts)
+ROLLUP_KINDS = frozenset({"probe_coverage", "probe_ratio", "probe_per_student", "readiness_index"})
+
+
+def build(plan: Plan) -> str:
+    return BUILDERS[plan.kpi.formula.kind](plan)
