@@ -180,6 +180,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+# applied in version order whatever order the areas appended them in
+MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
+
 LATEST = MIGRATIONS[-1].version
 
 
