@@ -1,0 +1,132 @@
+"""``ioc ingest PATH...``: load files or folders and report each file's outcome.
+
+Exit codes: 0 every file loaded or unchanged, 1 any file rejected or failed, 2 usage error (no such
+path, no recognisable data file, bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ingest.contract import DATASETS, FILE_SUFFIXES, dataset_of
+from ingest.load import FileResult, collect_files, describe, ingest_paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders (searched recursively)")
+    parser.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        help="dataset of every file (default: from each file name's prefix, e.g. attendance_2026-11-23.csv)",
+    )
+    parser.add_argument(
+        "--effective-date",
+        metavar="YYYY-MM-DD",
+        help="date a schools file is valid from (default: the date in its name, else today)",
+    )
+    parser.add_argument("--source", default="cli", help="name recorded in the run log (default: cli)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from ioc.cli import UsageError
+    from ioc.store import open_store
+
+    out = out or sys.stdout
+    effective = None
+    if args.effective_date:
+        try:
+            effective = dt.date.fromisoformat(args.effective_date)
+        except ValueError:
+            raise UsageError(f"--effective-date {args.effective_date!r} is not a date YYYY-MM-DD") from None
+    for entry in args.paths:
+        if not Path(entry).exists():
+            raise UsageError(f"no such file or folder: {entry}")
+    files = collect_files(args.paths)
+    if args.dataset is None:
+        recognised = [f for f in files if dataset_of(f) is not None and f.suffix.lower() in FILE_SUFFIXES]
+    else:
+        recognised = [f for f in files if f.suffix.lower() in FILE_SUFFIXES]
+    if not recognised:
+        raise UsageError(
+            "no data file found: names must start with "
+            + ", ".join(DATASETS)
+            + " and end in "
+            + ", ".join(FILE_SUFFIXES)
+            + " (or give --dataset)"
+        )
+    store = open_store(args.data_dir)
+    results = ingest_paths(
+        store,
+        files,
+        source=args.source,
+        effective_date=effective,
+        dataset=args.dataset,
+        progress=(lambda line: _print_progress(line, out)) if args.format == "text" else None,
+    )
+    if args.format == "text":
+        _print_details(results, out)
+    else:
+        json.dump({"files": [_as_json(r) for r in results], "summary": _summary(results)}, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _print_progress(line: str, out: TextIO) -> None:
+    out.write(line + "\n")
+    out.flush()
+
+
+def _print_details(results: list[FileResult], out: TextIO) -> None:
+    for result in results:
+        if result.status in ("rejected", "failed") or result.warnings:
+            out.write(f"\n{result.file}:\n")
+            for warning in result.warnings:
+                out.write(f"  WARNING {warning}\n")
+            for rejection in result.rejections:
+                out.write(f"  {rejection.message}\n")
+            if result.problems > len(result.rejections):
+                out.write(f"  ... and {result.problems - len(result.rejections):,} more problem(s)\n")
+    out.write("\n" + _summary_line(results) + "\n")
+
+
+def _summary(results: list[FileResult]) -> dict[str, int]:
+    counts = {status: 0 for status in ("loaded", "unchanged", "rejected", "failed")}
+    for result in results:
+        counts[result.status] += 1
+    counts["files"] = len(results)
+    counts["rows_loaded"] = sum(r.rows_loaded for r in results)
+    counts["rows_replaced"] = sum(r.rows_replaced for r in results)
+    return counts
+
+
+def _summary_line(results: list[FileResult]) -> str:
+    s = _summary(results)
+    return (
+        f"{s['files']} file(s): {s['loaded']} loaded, {s['unchanged']} unchanged, {s['rejected']} rejected, "
+        f"{s['failed']} failed; {s['rows_loaded']:,} rows loaded ({s['rows_replaced']:,} replaced)"
+    )
+
+
+def _as_json(result: FileResult) -> dict[str, object]:
+    return {
+        "file": result.file,
+        "dataset": result.dataset,
+        "status": result.status,
+        "rows_loaded": result.rows_loaded,
+        "rows_replaced": result.rows_replaced,
+        "rows_rejected": result.rows_rejected,
+        "problems": result.problems,
+        "run_id": result.run_id,
+        "checksum": result.checksum,
+        "warnings": list(result.warnings),
+        "rejections": [
+            {"row": r.row, "column": r.column, "value": r.value, "rule": r.rule, "message": r.message}
+            for r in result.rejections
+        ],
+    }

@@ -1,0 +1,606 @@
+"""Loading: one file (or one batch of JSON records) -> one transaction in the store, or nothing.
+
+The steps for each file: checksum and encoding check -> archive the original -> skip it when the
+same bytes were loaded before -> stage the cells in DuckDB -> check every rule of the contract
+(:mod:`ingest.validate`) -> in ONE ``store.write`` transaction: replace re-sent rows (recording
+each replacement), insert the new rows, update the rollups and write the run log row. A rejected
+file writes only its run row and its rejections, in a transaction of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+
+from ingest import readers, validate
+from ingest.contract import DATASETS, FILE_SUFFIXES, LOAD_ORDER, Dataset, dataset_of, date_in_name, get_dataset
+from ingest.encoding import check_file, describe_mojibake
+from ioc import rollups, settings
+from ioc.store import Store, quote_ident
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: str
+    dataset: str | None
+    status: str  # 'loaded' | 'unchanged' | 'rejected' | 'failed'
+    rows_loaded: int
+    rows_replaced: int
+    rows_rejected: int
+    rejections: tuple[Rejection, ...]
+    warnings: tuple[str, ...]
+    run_id: str
+    checksum: str | None
+    problems: int = 0  # every broken rule counted (rejections lists at most validate.MAX_LISTED)
+    archive_path: str | None = None
+    versions_added: int = 0  # schools: new versions written (changed or new schools)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("loaded", "unchanged")
+
+
+class _Rejected(Exception):
+    """Internal: the file breaks the contract before any row-level check could run."""
+
+    def __init__(self, rejections: Sequence[tuple[str | None, str | None, str, str]]):
+        super().__init__(rejections[0][3] if rejections else "rejected")
+        self.items = list(rejections)  # (column, value, rule, text)
+
+
+@dataclass
+class _Run:
+    """What one run has learned so far (mutable while the run goes on; never returned)."""
+
+    run_id: str
+    source: str
+    file_name: str
+    file_path: str | None
+    started_at: dt.datetime
+    dataset: Dataset | None = None
+    checksum: str | None = None
+    archive_path: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    rows_total: int = 0
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(str(settings.get("timezone")))).date()
+
+
+def message(file: str, row: int | None, column: str | None, value: str | None, rule: str, detail: str | None) -> str:
+    """A rejection as users read it: ``f.csv: row 7, column present: value '120' breaks rule ...``."""
+    where = [file + ":"]
+    if row is not None:
+        where.append(f"row {row},")
+    if column is not None:
+        where.append(f"column {column}:")
+    text = " ".join(where) + f" value '{'' if value is None else value}' breaks rule {rule}"
+    return text + (f" ({detail})" if detail else "")
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def ingest_paths(
+    store: Store,
+    paths: Sequence[Path | str],
+    *,
+    source: str = "cli",
+    effective_date: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+    dataset: str | None = None,
+) -> list[FileResult]:
+    """Load files and folders; schools files first; each file stands alone in its transaction."""
+    files = collect_files(paths)
+    results = []
+    for path in files:
+        result = ingest_file(store, path, source=source, dataset=dataset, effective_date=effective_date)
+        results.append(result)
+        if progress is not None:
+            progress(describe(result))
+    return results
+
+
+def collect_files(paths: Sequence[Path | str]) -> list[Path]:
+    """The data files under ``paths`` (folders searched recursively), schools files first."""
+    found: list[Path] = []
+    for entry in paths:
+        path = Path(entry)
+        if path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in FILE_SUFFIXES and not p.name.startswith((".", "~$"))
+            )
+        else:
+            found.append(path)
+
+    def order(p: Path) -> tuple[int, str]:
+        ds = dataset_of(p)
+        return (LOAD_ORDER.index(ds.name) if ds else len(LOAD_ORDER), p.name)
+
+    return sorted(dict.fromkeys(found), key=order)
+
+
+def ingest_file(
+    store: Store,
+    path: Path | str,
+    *,
+    source: str = "cli",
+    dataset: str | None = None,
+    effective_date: dt.date | None = None,
+) -> FileResult:
+    """Load one file whole in one transaction, or reject it whole."""
+    path = Path(path)
+    run = _Run(new_run_id(), source, path.name, str(path.resolve()), dt.datetime.now(dt.UTC))
+
+    def stage(cur: duckdb.DuckDBPyConnection, ds: Dataset, table: str) -> readers.Staged:
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            return readers.stage_csv(cur, path, ds, table)
+        if suffix == ".xlsx":
+            return readers.stage_xlsx(cur, path, ds, table)
+        if suffix == ".parquet":
+            return readers.stage_parquet(cur, path, ds, table)
+        if suffix == ".json":
+            return readers.stage_records(cur, _json_records(path), ds, table)
+        raise readers.ReadError(f"unknown file type {suffix or '(none)'}: expected .csv, .xlsx, .parquet or .json")
+
+    def prepare() -> None:
+        run.dataset = get_dataset(dataset) if dataset else dataset_of(path)
+        if not path.is_file():
+            raise _Rejected([(None, None, "file exists", f"{path} does not exist or is not a file")])
+        check = check_file(path, require_utf8=path.suffix.lower() in (".csv", ".json"))
+        run.checksum = check.checksum
+        run.archive_path = str(_archive(store, path, run))
+        if run.dataset is None:
+            raise _Rejected(
+                [(None, None, "dataset from file name",
+                  f"cannot tell the dataset from the file name: it must start with one of "
+                  f"{', '.join(DATASETS)} (e.g. attendance_2026-11-23.csv), or give --dataset")]
+            )
+        if check.utf8_error:
+            raise _Rejected([(None, None, "UTF-8 encoding", check.utf8_error)])
+
+    return _run_pipeline(store, run, prepare, stage, effective_date or _date_from_name(path))
+
+
+def ingest_records(
+    store: Store,
+    dataset: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    source: str,
+    name: str,
+    effective_date: dt.date | None = None,
+) -> FileResult:
+    """Load JSON records (from an HTTP source) with the same checks as a file."""
+    run = _Run(new_run_id(), source, name, None, dt.datetime.now(dt.UTC))
+    payload = json.dumps(list(records), ensure_ascii=False, default=str).encode("utf-8")
+
+    def prepare() -> None:
+        run.dataset = get_dataset(dataset)
+        import hashlib
+
+        run.checksum = hashlib.sha256(payload).hexdigest()
+        target = _archive_target(store, run, name if name.endswith(".json") else name + ".json")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(payload)
+        run.archive_path = str(target)
+
+    def stage(cur: duckdb.DuckDBPyConnection, ds: Dataset, table: str) -> readers.Staged:
+        return readers.stage_records(cur, records, ds, table)
+
+    return _run_pipeline(store, run, prepare, stage, effective_date)
+
+
+def describe(result: FileResult) -> str:
+    """One line for a file's outcome."""
+    if result.status == "loaded":
+        extra = f" ({result.rows_replaced:,} replaced)"
+        if result.dataset == "schools":
+            extra = f" ({result.versions_added:,} new or changed, {result.rows_replaced:,} replaced)"
+        return f"{result.file}: loaded {result.rows_loaded:,} rows{extra}"
+    if result.status == "unchanged":
+        return f"{result.file}: unchanged (the same file was loaded before)"
+    if result.status == "rejected":
+        return (
+            f"{result.file}: rejected, nothing loaded ({result.problems:,} problem(s) in "
+            f"{result.rows_rejected:,} row(s))" if result.rows_rejected else f"{result.file}: rejected, nothing loaded"
+        )
+    return f"{result.file}: failed: {result.rejections[0].message if result.rejections else 'unknown error'}"
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+def _date_from_name(path: Path) -> dt.date | None:
+    text = date_in_name(path)
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _json_records(path: Path) -> list[Mapping[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as error:
+        raise readers.ReadError(f"cannot be read as JSON: {error}") from None
+    if isinstance(data, Mapping):
+        data = data.get("records", data.get("data"))
+    if not isinstance(data, list):
+        raise readers.ReadError('JSON must be a list of records or {"records": [...]}')
+    return data
+
+
+def _archive_target(store: Store, run: _Run, name: str) -> Path:
+    folder = store.layout.archive / (run.dataset.name if run.dataset else "unknown")
+    return folder / f"{(run.checksum or 'nochecksum')[:16]}_{name}"
+
+
+def _archive(store: Store, path: Path, run: _Run) -> Path:
+    target = _archive_target(store, run, path.name)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return target
+
+
+def _run_pipeline(
+    store: Store,
+    run: _Run,
+    prepare: Callable[[], None],
+    stage: Callable[[duckdb.DuckDBPyConnection, Dataset, str], readers.Staged],
+    effective_date: dt.date | None,
+) -> FileResult:
+    clock = time.perf_counter()
+    cur = store.cursor()
+    base = "ingest_" + run.run_id.replace("-", "_")
+    tables = [base + suffix for suffix in ("", "_typed", "_typed_dups", "_problems", "_rows", "_schools")]
+    try:
+        prepare()
+        assert run.dataset is not None
+        ds = run.dataset
+        if _loaded_before(store, run):
+            result = _finish(store, run, "unchanged", 0, 0, [], 0, 0, "the same file was loaded before")
+        else:
+            staged = stage(cur, ds, base)
+            run.rows_total = staged.rows
+            result = _validate_and_load(store, cur, run, ds, staged, tables, effective_date or _today())
+    except _Rejected as rejected:
+        items = [
+            Rejection(run.file_name, None, column, value, rule, f"{run.file_name}: {text}")
+            for column, value, rule, text in rejected.items
+        ]
+        result = _finish(store, run, "rejected", 0, 0, items, 0, len(items), items[0].message if items else "")
+    except readers.ReadError as error:
+        item = Rejection(run.file_name, None, None, None, "readable file", f"{run.file_name}: {error}")
+        result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
+    except (duckdb.Error, OSError, ValueError) as error:
+        log.exception("ingesting %s failed", run.file_name)
+        item = Rejection(run.file_name, None, None, None, "unexpected error", f"{run.file_name}: {error}")
+        result = _finish(store, run, "failed", 0, 0, [item], 0, 0, str(error))
+    finally:
+        for table in tables:
+            try:
+                cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+            except duckdb.Error:
+                pass
+    _log_line(store, run, result, time.perf_counter() - clock)
+    return result
+
+
+def _loaded_before(store: Store, run: _Run) -> bool:
+    assert run.dataset is not None
+    return bool(
+        store.execute(
+            "SELECT count(*) FROM ingest_runs WHERE checksum = ? AND dataset = ? AND status = 'loaded'",
+            [run.checksum, run.dataset.name],
+        ).scalar()
+    )
+
+
+def _validate_and_load(
+    store: Store,
+    cur: duckdb.DuckDBPyConnection,
+    run: _Run,
+    ds: Dataset,
+    staged: readers.Staged,
+    tables: list[str],
+    effective_date: dt.date,
+) -> FileResult:
+    table, typed, _dups, problems_table, final, known = tables
+    header = staged.header
+    if header.extra:
+        run.warnings.append(
+            f"{run.file_name}: column(s) {', '.join(repr(c) for c in header.extra)} are not part of the "
+            f"{ds.name} contract and were left out"
+        )
+    file_problems: list[tuple[str | None, str | None, str, str]] = []
+    for name, positions in header.duplicates:
+        file_problems.append(
+            (name, None, "column appears once",
+             f"column {name} appears more than once in the header (columns {', '.join(map(str, positions))})")
+        )
+    missing = [c.name for c in ds.columns if c.required and c.default is None and c.name not in header.columns]
+    for name in missing:
+        file_problems.append(
+            (name, None, "required column",
+             f"column {name} is missing (required; the header has: {', '.join(h.strip() for h in header.names)})")
+        )
+    if file_problems:
+        raise _Rejected(file_problems)
+
+    validate.type_rows(cur, ds, table, header.columns, typed)
+    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+    schools_table: str | None = None
+    if ds.references_school:
+        # the current version of every school (its sizes bound digital counts)
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(known)} AS SELECT school_id, students, teachers, classrooms "
+            "FROM lake.schools QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY valid_from DESC) = 1"
+        )
+        schools_table = known
+    found = validate.find_problems(cur, ds, typed, problems_table, schools_table)
+    if found.count:
+        items = []
+        for p in found.listed:
+            detail = describe_mojibake(p.value or "") if p.detail == "encoding" else p.detail
+            items.append(Rejection(run.file_name, p.row, p.column, p.value, p.rule,
+                                   message(run.file_name, p.row, p.column, p.value, p.rule, detail)))
+        summary = f"{found.count:,} problem(s) in {found.rows:,} row(s)"
+        if found.count > len(items):
+            summary += f"; the first {len(items):,} are listed"
+        return _finish(store, run, "rejected", 0, 0, items, found.count, found.rows, summary)
+
+    extra = f", DATE '{effective_date.isoformat()}' AS valid_from" if ds.history else ""
+    rows = validate.final_rows(cur, ds, typed, final, extra)
+    repeated = run.rows_total - rows
+    if repeated:
+        run.warnings.append(f"{run.file_name}: {repeated:,} row(s) repeat an earlier row exactly and were loaded once")
+    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(typed)}")
+
+    if ds.history:
+        apply = _schools_writer(run, final, effective_date)
+    else:
+        apply = _keyed_writer(cur, run, ds, final)
+
+    def transaction(c: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+        replaced, written = apply(c)
+        rollups.after_load(c, ds.name, final)
+        _insert_run(c, run, "loaded", rows, replaced, 0, f"loaded {rows:,} rows ({replaced:,} replaced)")
+        return replaced, written
+
+    replaced, written = store.write(transaction)
+    return _result(run, "loaded", rows, replaced, 0, (), 0, versions=written if ds.history else 0)
+
+
+def _key_text(alias: str, ds: Dataset) -> str:
+    return "concat_ws('|', " + ", ".join(f"CAST({alias}.{quote_ident(k)} AS VARCHAR)" for k in ds.key) + ")"
+
+
+def _same_values(ds: Dataset, a: str, b: str, columns: Sequence[str]) -> str:
+    return " AND ".join(f"{a}.{quote_ident(c)} IS NOT DISTINCT FROM {b}.{quote_ident(c)}" for c in columns) or "true"
+
+
+def _keyed_writer(
+    cur: duckdb.DuckDBPyConnection, run: _Run, ds: Dataset, final: str
+) -> Callable[[duckdb.DuckDBPyConnection], tuple[int, int]]:
+    """Replace re-sent rows and insert new ones, looking only at the file's key range."""
+    first = quote_ident(ds.key[0])
+    lo, hi = cur.execute(f"SELECT min({first}), max({first}) FROM {quote_ident(final)}").fetchone()
+    target = f"lake.{quote_ident(ds.table)}"
+    on = " AND ".join(f"e.{quote_ident(k)} = s.{quote_ident(k)}" for k in ds.key)
+    in_range = f"e.{first} BETWEEN ? AND ?"
+    differs = f"NOT ({_same_values(ds, 'e', 's', ds.value_columns)})"
+    cols = ", ".join(quote_ident(c) for c in ds.column_names)
+
+    def apply(c: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+        if lo is None:
+            return 0, 0
+        replaced = c.execute(
+            f"INSERT INTO lake.replacements SELECT ?, ?, {_key_text('s', ds)}, e.run_id "
+            f"FROM {target} e JOIN {quote_ident(final)} s ON {on} WHERE {in_range} AND {differs}",
+            [run.run_id, ds.name, lo, hi],
+        ).fetchone()[0]
+        if replaced:
+            c.execute(
+                f"DELETE FROM {target} e USING {quote_ident(final)} s WHERE {on} AND {in_range} AND {differs}",
+                [lo, hi],
+            )
+        # rows already stored with the very same values are left alone
+        written = c.execute(
+            f"INSERT INTO {target} ({cols}, run_id) SELECT {', '.join('s.' + quote_ident(x) for x in ds.column_names)}, ? "
+            f"FROM {quote_ident(final)} s WHERE NOT EXISTS (SELECT 1 FROM {target} e WHERE {on} AND {in_range})",
+            [run.run_id, lo, hi],
+        ).fetchone()[0]
+        return int(replaced), int(written)
+
+    return apply
+
+
+def _schools_writer(
+    run: _Run, final: str, effective_date: dt.date
+) -> Callable[[duckdb.DuckDBPyConnection], tuple[int, int]]:
+    """Schools keep history: a changed school gets a new version valid from ``effective_date``."""
+    from ingest.contract import SCHOOLS as ds
+
+    value_cols = [c for c in ds.column_names if c != "school_id"]
+    same = _same_values(ds, "v", "s", value_cols)
+    day = f"DATE '{effective_date.isoformat()}'"
+    current = (
+        "(SELECT * FROM lake.schools WHERE valid_from <= " + day + " "
+        "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY valid_from DESC) = 1)"
+    )
+    changed = (
+        f"SELECT s.* FROM {quote_ident(final)} s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {current} v WHERE v.school_id = s.school_id AND {same})"
+    )
+    cols = ", ".join(quote_ident(c) for c in (*ds.column_names, "valid_from"))
+
+    def apply(c: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+        c.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(final + '_changed')} AS {changed}")
+        try:
+            replaced = c.execute(
+                "INSERT INTO lake.replacements SELECT ?, 'schools', e.school_id || '|' || CAST(e.valid_from AS VARCHAR), e.run_id "
+                f"FROM lake.schools e JOIN {quote_ident(final + '_changed')} s USING (school_id) WHERE e.valid_from = {day}",
+                [run.run_id],
+            ).fetchone()[0]
+            if replaced:
+                c.execute(
+                    f"DELETE FROM lake.schools e USING {quote_ident(final + '_changed')} s "
+                    f"WHERE e.school_id = s.school_id AND e.valid_from = {day}"
+                )
+            written = c.execute(
+                f"INSERT INTO lake.schools ({cols}, run_id) SELECT {cols}, ? FROM {quote_ident(final + '_changed')}",
+                [run.run_id],
+            ).fetchone()[0]
+        finally:
+            c.execute(f"DROP TABLE IF EXISTS {quote_ident(final + '_changed')}")
+        return int(replaced), int(written)
+
+    return apply
+
+
+# -- run log ---------------------------------------------------------------------------------
+
+
+def _insert_run(
+    c: duckdb.DuckDBPyConnection, run: _Run, status: str, loaded: int, replaced: int, rejected: int, text: str
+) -> None:
+    c.execute(
+        "INSERT INTO lake.ingest_runs (run_id, source, dataset, file_name, file_path, archive_path, checksum, "
+        "started_at, finished_at, rows_total, rows_loaded, rows_rejected, rows_replaced, status, message, warnings) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run.run_id, run.source, run.dataset.name if run.dataset else None, run.file_name, run.file_path,
+            run.archive_path, run.checksum, run.started_at, run.rows_total, loaded, rejected, replaced,
+            status, text, list(run.warnings),
+        ],
+    )
+
+
+def _finish(
+    store: Store,
+    run: _Run,
+    status: str,
+    loaded: int,
+    replaced: int,
+    items: Sequence[Rejection],
+    problems: int,
+    rejected_rows: int,
+    text: str,
+) -> FileResult:
+    """Record a run that wrote no data (unchanged, rejected, failed) in a transaction of its own."""
+    batch = pa.table(
+        {
+            "run_id": pa.array([run.run_id] * len(items), pa.string()),
+            "file_name": pa.array([r.file for r in items], pa.string()),
+            "row_number": pa.array([r.row for r in items], pa.int64()),
+            "column_name": pa.array([r.column for r in items], pa.string()),
+            "value": pa.array([r.value for r in items], pa.string()),
+            "rule": pa.array([r.rule for r in items], pa.string()),
+            "message": pa.array([r.message for r in items], pa.string()),
+        }
+    )
+    cur = store.cursor()
+    view = "_ingest_rejections_" + run.run_id.replace("-", "_")
+    cur.register(view, batch)
+    try:
+        def record(c: duckdb.DuckDBPyConnection) -> None:
+            _insert_run(c, run, status, loaded, replaced, rejected_rows, text)
+            if items:
+                c.execute(f"INSERT INTO lake.rejections SELECT * FROM {quote_ident(view)}")
+
+        store.write(record)
+    finally:
+        cur.unregister(view)
+    return _result(run, status, loaded, replaced, rejected_rows, tuple(items), problems)
+
+
+def _result(
+    run: _Run,
+    status: str,
+    loaded: int,
+    replaced: int,
+    rejected_rows: int,
+    items: tuple[Rejection, ...],
+    problems: int,
+    versions: int = 0,
+) -> FileResult:
+    return FileResult(
+        file=run.file_name,
+        dataset=run.dataset.name if run.dataset else None,
+        status=status,
+        rows_loaded=loaded,
+        rows_replaced=replaced,
+        rows_rejected=rejected_rows,
+        rejections=items,
+        warnings=tuple(run.warnings),
+        run_id=run.run_id,
+        checksum=run.checksum,
+        problems=problems or len(items),
+        archive_path=run.archive_path,
+        versions_added=versions,
+    )
+
+
+def _log_line(store: Store, run: _Run, result: FileResult, seconds: float) -> None:
+    """Append the run to logs/ingest.log (one JSON object per line) for operators and audits."""
+    entry = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run_id": run.run_id,
+        "source": run.source,
+        "dataset": result.dataset,
+        "file": run.file_name,
+        "path": run.file_path,
+        "status": result.status,
+        "rows_total": run.rows_total,
+        "rows_loaded": result.rows_loaded,
+        "rows_replaced": result.rows_replaced,
+        "rows_rejected": result.rows_rejected,
+        "problems": result.problems,
+        "checksum": result.checksum,
+        "archive": result.archive_path,
+        "warnings": list(result.warnings),
+        "first_rejections": [r.message for r in result.rejections[:20]],
+        "seconds": round(seconds, 3),
+    }
+    try:
+        store.layout.logs.mkdir(parents=True, exist_ok=True)
+        with (store.layout.logs / "ingest.log").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    except OSError:
+        log.warning("cannot append to %s", store.layout.logs / "ingest.log", exc_info=True)
