@@ -1,0 +1,94 @@
+"""Monthly digital-readiness snapshots that improve through the year, unevenly across the city.
+
+Each school starts from a level that depends on how urban its ward is and grows towards full
+readiness at its own pace (urban schools faster). Smart classrooms arrive in batches (a project
+equips several rooms at once), electronic transcripts switch on in a given month and stay on.
+Every value stays inside the contract: smart_classrooms <= classrooms, teachers_trained <=
+teachers, lms_active_students <= students (of the school's smallest version), cashless 0..1.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ioc.demo.random import stream
+from ioc.demo.schools import City, bounds
+
+EPOCH = date(2024, 9, 1)  # month 0 of every school's trajectory
+
+COLUMNS = (
+    "as_of",
+    "school_id",
+    "student_devices",
+    "teacher_devices",
+    "smart_classrooms",
+    "teachers_trained",
+    "lms_active_students",
+    "e_transcript",
+    "cashless_share",
+)
+
+
+def months(today: date, count: int = 12) -> list[date]:
+    """The first day of the last ``count`` months up to ``today`` (oldest first)."""
+    out = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        out.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return out[::-1]
+
+
+def _months_since_epoch(day: date) -> int:
+    return (day.year - EPOCH.year) * 12 + day.month - EPOCH.month
+
+
+def generate(city: City, as_of: date, seed: int) -> pd.DataFrame:
+    """The snapshot of every open school on ``as_of``."""
+    schools = city.schools
+    n = len(schools)
+    rng = stream(seed, "digital-schools")
+    urban = schools["urbanity"].to_numpy()
+    preschool = (schools["level"] == "preschool").to_numpy()
+    private = (schools["ownership"] == "private").to_numpy()
+    start = np.clip(0.05 + 0.30 * urban + 0.10 * private + rng.normal(0, 0.06, (6, n)), 0.0, 0.9)
+    speed = np.clip((0.015 + 0.05 * urban) * rng.lognormal(0, 0.35, (6, n)), 0.003, 0.2)
+    ceiling = np.clip(rng.normal(0.9, 0.07, (6, n)), 0.5, 1.0)
+    transcript_month = np.round(rng.exponential(6 + 14 * (1 - urban))).astype(int)
+    device_ratio = np.where(preschool, 0.25, 1.0)  # few devices for three-year-olds
+    lms_ratio = np.where(preschool, 0.1, 1.0)
+
+    m = _months_since_epoch(as_of)
+    progress = start + (ceiling - start) * (1 - np.exp(-speed * max(m, 0)))
+    # Smart classrooms come in batches of a few rooms: round the share down to a batch.
+    limits = bounds(city).reindex(schools["school_id"])
+    students = limits["students"].to_numpy()
+    teachers = limits["teachers"].to_numpy()
+    classrooms = limits["classrooms"].to_numpy()
+
+    table = city.version_on(as_of).table
+    listed = set(table.loc[table["active"], "school_id"])
+    keep = schools["school_id"].isin(listed).to_numpy()
+
+    def count(share: np.ndarray, total: np.ndarray) -> np.ndarray:
+        return np.minimum(total, np.floor(np.clip(share, 0, 1) * total)).astype(np.int64)
+
+    batch = 4
+    smart = np.minimum(classrooms, (count(progress[1], classrooms) // batch) * batch)
+    frame = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "school_id": schools["school_id"].to_numpy(),
+            "student_devices": count(progress[0] * device_ratio, students),
+            "teacher_devices": count(np.clip(progress[0] + 0.35, 0, 1), teachers),
+            "smart_classrooms": smart,
+            "teachers_trained": count(progress[2], teachers),
+            "lms_active_students": count(progress[3] * lms_ratio, students),
+            "e_transcript": m >= transcript_month,
+            "cashless_share": np.round(np.clip(progress[4], 0, 1), 3),
+        }
+    )
+    return frame[keep].reset_index(drop=True)
