@@ -1,0 +1,424 @@
+"""The scheduler's jobs: their configuration (parsed and validated into frozen values) and the
+maintenance job.
+
+A configuration file (TOML or JSON) has an optional ``[scheduler]`` table and a list of
+``[[jobs]]``; each job has an ``id``, a ``kind`` (``drop_folder``, ``http_json`` or
+``maintenance``), a ``schedule`` (``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of
+its kind. Unknown keys are errors, so a typo never silently falls back to a default.
+docs/scheduler.md is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ingest.contract import DATASETS
+from ioc import settings
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+    from ioc.store import Store
+
+KINDS = ("drop_folder", "http_json", "maintenance")
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file, the job and the key."""
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds from ``30``, ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"`` or ``"250ms"``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a duration like '30s' or '5m', got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{where}: expected a duration like '30s', '5m', '2h' or '1d', got {value!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds < 0:
+        raise ConfigError(f"{where}: a duration cannot be negative ({value!r})")
+    return seconds
+
+
+# -- values -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    cron: str | None = None
+    every_seconds: float | None = None
+
+    def trigger(self, timezone: str) -> BaseTrigger:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.cron is not None:
+            return CronTrigger.from_crontab(self.cron, timezone=timezone)
+        return IntervalTrigger(seconds=self.every_seconds or 60, timezone=timezone)
+
+    def describe(self) -> str:
+        return f"cron '{self.cron}'" if self.cron else f"every {self.every_seconds:g}s"
+
+    def period_seconds(self, timezone: str, now: datetime | None = None) -> float:
+        """Seconds between two consecutive runs (for cron: the next two fire times)."""
+        if self.every_seconds is not None:
+            return self.every_seconds
+        trigger = self.trigger(timezone)
+        now = now or datetime.now(trigger.timezone)
+        first = trigger.get_next_fire_time(None, now)
+        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+        return (second - first).total_seconds() if first and second else 86400.0
+
+
+@dataclass(frozen=True)
+class DropFolderSpec:
+    folder: Path  # absolute
+    settle_seconds: float = 2.0  # a file modified more recently than this is still being written
+    stable_wait_seconds: float = 1.0  # pause between the two looks at size and mtime
+    dataset: str | None = None  # force a dataset (default: from the file name's prefix)
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    url: str
+    dataset: str
+    token_env: str | None = None
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    headers: tuple[tuple[str, str], ...] = ()
+    records_key: str | None = "records"  # None: the body is the list of records
+    next_key: str | None = "next"  # body key holding the next page's URL (Link: rel=next also works)
+    page_param: str | None = None  # alternatively: page numbers in a query parameter
+    page_size_param: str | None = None
+    page_size: int | None = None
+    since_param: str | None = "since"
+    cursor_field: str | None = None  # record field whose maximum becomes the next since-cursor
+    cursor_key: str | None = "cursor"  # body key with the server's own next cursor (preferred)
+    timeout_seconds: float = 10.0  # per connect / per read
+    total_timeout_seconds: float = 60.0  # per page, all reads included
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    max_bytes: int = 50_000_000  # per response body
+    max_pages: int = 1000
+
+
+@dataclass(frozen=True)
+class MaintenanceSpec:
+    compact: bool = True
+    archive_retention_days: int | None = None  # None: the archive_retention_days setting
+    job_runs_retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    kind: str
+    schedule: Schedule
+    options: DropFolderSpec | HttpSpec | MaintenanceSpec
+    run_at_start: bool = True
+    misfire_grace_seconds: float | None = None  # None: the scheduler's default
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    jobs: tuple[JobSpec, ...]
+    timezone: str = DEFAULT_TIMEZONE
+    workers: int = 4
+    misfire_grace_seconds: float = 60.0
+    origin: str = "built-in defaults"
+
+    def job(self, job_id: str) -> JobSpec:
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one run of a job did; ``noteworthy`` runs are written to the job_runs table."""
+
+    status: str  # 'success' | 'partial' (something rejected) | 'failed' | 'idle'
+    items_seen: int = 0
+    items_loaded: int = 0
+    items_rejected: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+    details: tuple[str, ...] = field(default=())
+
+    @property
+    def noteworthy(self) -> bool:
+        return self.status != "idle"
+
+
+# -- parsing ----------------------------------------------------------------------------------
+class _Reader:
+    """Reads keys of one table of the configuration, remembering which were used."""
+
+    def __init__(self, table: Mapping[str, Any], where: str) -> None:
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: expected a table of keys, got {type(table).__name__}")
+        self.table = table
+        self.where = where
+        self.used: set[str] = set()
+
+    def get(self, key: str, default: Any = None, *, kind: type | tuple[type, ...] | None = None) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if kind is not None and (not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind))):
+            names = " or ".join(k.__name__ for k in _tuple(kind))
+            raise ConfigError(f"{self.where}: '{key}' must be {names}, got {value!r}")
+        return value
+
+    def require(self, key: str, *, kind: type | tuple[type, ...] = str) -> Any:
+        if key not in self.table:
+            raise ConfigError(f"{self.where}: '{key}' is required")
+        value = self.get(key, kind=kind)
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"{self.where}: '{key}' must not be empty")
+        return value
+
+    def duration(self, key: str, default: float | None) -> float | None:
+        self.used.add(key)
+        if key not in self.table:
+            return default
+        return parse_duration(self.table[key], f"{self.where}: '{key}'")
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise ConfigError(
+                f"{self.where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+            )
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _schedule(value: Any, where: str) -> Schedule:
+    if isinstance(value, str):  # shorthand: schedule = "5m" or schedule = "*/5 * * * *"
+        value = {"cron": value} if len(value.split()) == 5 else {"every": value}
+    reader = _Reader(value, f"{where}: schedule")
+    cron = reader.get("cron", kind=str)
+    every = reader.duration("every", None)
+    reader.finish()
+    if (cron is None) == (every is None):
+        raise ConfigError(f"{where}: schedule needs exactly one of 'cron' (e.g. '*/5 * * * *') or 'every' (e.g. '30s')")
+    if cron is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(cron, timezone=DEFAULT_TIMEZONE)
+        except ValueError as error:
+            raise ConfigError(f"{where}: schedule cron {cron!r} is not a valid crontab expression: {error}") from None
+        return Schedule(cron=cron)
+    if not every or every < 1:
+        raise ConfigError(f"{where}: schedule 'every' must be at least 1s")
+    return Schedule(every_seconds=every)
+
+
+def _drop_folder(reader: _Reader, data_dir: Path) -> DropFolderSpec:
+    folder = Path(reader.get("folder", "inbox", kind=str)).expanduser()
+    dataset = reader.get("dataset", kind=str)
+    if dataset is not None and dataset not in DATASETS:
+        raise ConfigError(f"{reader.where}: 'dataset' must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    return DropFolderSpec(
+        folder=folder if folder.is_absolute() else data_dir / folder,
+        settle_seconds=reader.duration("settle", 2.0) or 0.0,
+        stable_wait_seconds=reader.duration("stable_wait", 1.0) or 0.0,
+        dataset=dataset,
+    )
+
+
+def _http(reader: _Reader) -> HttpSpec:
+    url = reader.require("url")
+    if not re.match(r"^https?://", url):
+        raise ConfigError(f"{reader.where}: 'url' must start with http:// or https://, got {url!r}")
+    dataset = reader.require("dataset")
+    if dataset not in DATASETS:
+        raise ConfigError(f"{reader.where}: 'dataset' must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    if "token" in reader.table:
+        raise ConfigError(
+            f"{reader.where}: never write a secret into the configuration; put it in an environment "
+            "variable and name it with 'token_env'"
+        )
+    headers = reader.get("headers", {}, kind=dict)
+    for name, value in headers.items():
+        if name.lower() in {"authorization", "cookie"} or not isinstance(value, str):
+            raise ConfigError(
+                f"{reader.where}: header {name!r} cannot be set in the configuration (secrets go in 'token_env')"
+            )
+    token_env = reader.get("token_env", kind=str)
+    if token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token_env):
+        raise ConfigError(f"{reader.where}: 'token_env' must name an environment variable, got {token_env!r}")
+    spec = HttpSpec(
+        url=url,
+        dataset=dataset,
+        token_env=token_env,
+        auth_header=reader.get("auth_header", "Authorization", kind=str),
+        auth_scheme=reader.get("auth_scheme", "Bearer", kind=str),
+        headers=tuple(sorted(headers.items())),
+        records_key=reader.get("records_key", "records", kind=str) or None,
+        next_key=reader.get("next_key", "next", kind=str) or None,
+        page_param=reader.get("page_param", kind=str),
+        page_size_param=reader.get("page_size_param", kind=str),
+        page_size=reader.get("page_size", kind=int),
+        since_param=reader.get("since_param", "since", kind=str) or None,
+        cursor_field=reader.get("cursor_field", kind=str),
+        cursor_key=reader.get("cursor_key", "cursor", kind=str) or None,
+        timeout_seconds=reader.duration("timeout", 10.0) or 10.0,
+        total_timeout_seconds=reader.duration("total_timeout", 60.0) or 60.0,
+        retries=reader.get("retries", 3, kind=int),
+        backoff_seconds=reader.duration("backoff", 1.0) or 0.0,
+        max_bytes=reader.get("max_bytes", 50_000_000, kind=int),
+        max_pages=reader.get("max_pages", 1000, kind=int),
+    )
+    if spec.retries < 0 or spec.max_bytes < 1 or spec.max_pages < 1:
+        raise ConfigError(f"{reader.where}: 'retries' must be >= 0, 'max_bytes' and 'max_pages' >= 1")
+    return spec
+
+
+def _maintenance(reader: _Reader) -> MaintenanceSpec:
+    retention = reader.get("archive_retention_days", kind=int)
+    if retention is not None and retention < 1:
+        raise ConfigError(f"{reader.where}: 'archive_retention_days' must be >= 1")
+    return MaintenanceSpec(
+        compact=reader.get("compact", True, kind=bool),
+        archive_retention_days=retention,
+        job_runs_retention_days=reader.get("job_runs_retention_days", 365, kind=int),
+    )
+
+
+def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configuration") -> SchedulerConfig:
+    """Validate a configuration mapping into a :class:`SchedulerConfig` (errors name the key)."""
+    top = _Reader(raw, origin)
+    scheduler = _Reader(top.get("scheduler", {}, kind=dict), f"{origin}: [scheduler]")
+    timezone = scheduler.get("timezone", DEFAULT_TIMEZONE, kind=str)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except Exception:
+        raise ConfigError(f"{origin}: [scheduler] timezone {timezone!r} is not a known time zone") from None
+    workers = scheduler.get("workers", 4, kind=int)
+    grace = scheduler.duration("misfire_grace", 60.0) or 0.0
+    scheduler.finish()
+    jobs_raw = top.get("jobs", [], kind=list)
+    top.finish()
+    if not jobs_raw:
+        raise ConfigError(f"{origin}: no [[jobs]] configured")
+    jobs: list[JobSpec] = []
+    for index, job_raw in enumerate(jobs_raw):
+        where = f"{origin}: jobs[{index}]"
+        reader = _Reader(job_raw, where)
+        job_id = reader.require("id")
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", job_id):
+            raise ConfigError(f"{where}: 'id' may hold letters, digits, '.', '_' and '-' only, got {job_id!r}")
+        where = reader.where = f"{origin}: job '{job_id}'"
+        if any(j.id == job_id for j in jobs):
+            raise ConfigError(f"{where}: the id is used by another job")
+        kind = reader.require("kind")
+        if kind not in KINDS:
+            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+        schedule = _schedule(reader.require("schedule", kind=(str, dict)), where)
+        run_at_start = reader.get("run_at_start", kind != "maintenance", kind=bool)
+        job_grace = reader.duration("misfire_grace", None)
+        options: DropFolderSpec | HttpSpec | MaintenanceSpec
+        if kind == "drop_folder":
+            options = _drop_folder(reader, data_dir)
+        elif kind == "http_json":
+            options = _http(reader)
+        else:
+            options = _maintenance(reader)
+        reader.finish()
+        jobs.append(JobSpec(job_id, kind, schedule, options, run_at_start, job_grace))
+    folders = [j.options.folder for j in jobs if isinstance(j.options, DropFolderSpec)]
+    if len(set(folders)) != len(folders):
+        raise ConfigError(f"{origin}: two drop_folder jobs watch the same folder")
+    return SchedulerConfig(tuple(jobs), timezone, max(1, workers), grace, origin)
+
+
+def default_config(data_dir: Path) -> SchedulerConfig:
+    """The inbox every 30 seconds and nightly maintenance: what runs without a configuration file."""
+    return parse_config(
+        {
+            "jobs": [
+                {"id": "inbox", "kind": "drop_folder", "schedule": {"every": "30s"}},
+                {"id": "maintenance", "kind": "maintenance", "schedule": {"cron": "30 2 * * *"}},
+            ]
+        },
+        data_dir,
+        "built-in defaults",
+    )
+
+
+def load_config(path: str | Path | None, data_dir: Path) -> SchedulerConfig:
+    """The configuration at ``path`` (TOML or JSON), else the scheduler_config setting, else
+    DATA_DIR/scheduler.toml, else the built-in defaults."""
+    chosen = path or settings.get("scheduler_config") or None
+    if chosen is None and (data_dir / "scheduler.toml").exists():
+        chosen = data_dir / "scheduler.toml"
+    if chosen is None:
+        return default_config(data_dir)
+    file = Path(chosen).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read the scheduler configuration {file}: {error.strerror or error}") from None
+    try:
+        raw = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{file}: not valid {'JSON' if file.suffix.lower() == '.json' else 'TOML'}: {error}") from None
+    return parse_config(raw, data_dir, str(file))
+
+
+# -- maintenance ------------------------------------------------------------------------------
+def prune_files(folder: Path, older_than_days: float, *, now: float | None = None) -> int:
+    """Delete regular files under ``folder`` last modified more than ``older_than_days`` ago."""
+    if not folder.exists():
+        return 0
+    limit = (now or time.time()) - older_than_days * 86400
+    removed = 0
+    for file in folder.rglob("*"):
+        try:
+            if file.is_file() and not file.is_symlink() and file.stat().st_mtime < limit:
+                file.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def run_maintenance(store: Store, spec: MaintenanceSpec, inboxes: tuple[Path, ...] = ()) -> JobOutcome:
+    """Compact the store, expire old snapshots, prune raw archives and handled inbox files."""
+    details: list[str] = []
+    if spec.compact:
+        result = store.maintain()
+        details.append(f"store compacted, data version {result.get('data_version')}")
+    days = spec.archive_retention_days or int(settings.get("archive_retention_days"))
+    pruned = prune_files(store.layout.archive, days)
+    for inbox in inboxes:
+        pruned += prune_files(inbox / "done", days)
+        pruned += prune_files(inbox / "rejected", 2 * days)
+    details.append(f"{pruned} file(s) older than {days} days pruned")
+    cutoff = datetime.now().astimezone() - timedelta(days=spec.job_runs_retention_days)
+    old_runs = int(store.execute("SELECT count(*) FROM job_runs WHERE started_at < ?", [cutoff]).scalar() or 0)
+    if old_runs:
+        store.write(lambda cur: cur.execute("DELETE FROM job_runs WHERE started_at < ?", [cutoff]))
+        details.append(f"{old_runs} job run(s) older than {spec.job_runs_retention_days} days removed")
+    return JobOutcome("success", items_seen=pruned, message="; ".join(details), details=tuple(details))

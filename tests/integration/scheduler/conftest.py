@@ -1,0 +1,146 @@
+"""Fixtures of the scheduler's integration tests: small stores, data files, a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+UNITS = json.loads((ROOT / "ioc" / "reference" / "hcmc_units_2025.json").read_text(encoding="utf-8"))["units"]
+HEADER = "school_id,school_name,level,ownership,ward_code,ward_name,district_code,district_name,students,teachers,classrooms"
+
+
+def school_ids(n: int) -> list[str]:
+    return [f"S{i:05d}" for i in range(n)]
+
+
+def write_schools(path: Path, n: int) -> Path:
+    lines = [HEADER]
+    for i, sid in enumerate(school_ids(n)):
+        unit = UNITS[i % len(UNITS)]
+        lines.append(
+            f"{sid},Trường {i},primary,public,{unit['code']},{unit['name']},{unit['district_code']},"
+            f"{unit['district_name']},{500 + i % 300},{30 + i % 20},{20 + i % 10}"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_attendance(path: Path, day: date, n: int, *, present: int = 90, enrolled: int = 100) -> Path:
+    lines = ["date,school_id,enrolled,present"]
+    lines += [f"{day.isoformat()},{sid},{enrolled},{present}" for sid in school_ids(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def connectivity_records(start: datetime, n_schools: int, steps: int = 1) -> list[dict[str, Any]]:
+    rows = []
+    for step in range(steps):
+        at = (start + timedelta(minutes=5 * step)).isoformat()
+        for i, sid in enumerate(school_ids(n_schools)):
+            rows.append(
+                {"measured_at": at, "school_id": sid, "download_mbps": 10.0 + i % 50, "upload_mbps": 5.0,
+                 "latency_ms": 20.0, "online": True}
+            )
+    return rows
+
+
+def write_connectivity(path: Path, start: datetime, n_schools: int, steps: int = 1) -> Path:
+    cols = ["measured_at", "school_id", "download_mbps", "upload_mbps", "latency_ms", "online"]
+    lines = [",".join(cols)]
+    for r in connectivity_records(start, n_schools, steps):
+        lines.append(",".join(str(r[c]).lower() if isinstance(r[c], bool) else str(r[c]) for c in cols))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def age(path: Path, seconds: float = 60) -> Path:
+    """Make a file look settled (modified ``seconds`` ago)."""
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+    return path
+
+
+@pytest.fixture
+def seeded(data_dir: Path):
+    """A store with 40 schools loaded through the ingestion path."""
+    from ingest.load import ingest_file
+    from ioc.store import Store
+
+    store = Store(data_dir)
+    src = write_schools(data_dir.parent / "schools_2025-09-05.csv", 40)
+    result = ingest_file(store, src, source="test")
+    assert result.status == "loaded", result
+    yield store
+    store.close()
+
+
+def ioc_command(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> list[str]:
+    return [sys.executable, "-m", "ioc.cli", "--data-dir", str(data_dir), *args]
+
+
+def run_ioc(*args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        ioc_command(*args, data_dir=data_dir), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
+    )
+
+
+# -- a real HTTP server on 127.0.0.1 ---------------------------------------------------------------
+class Api:
+    """What the test HTTP server answers: ``routes[path] = handler(request) -> None`` writing the reply."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.base = ""
+
+    def json(self, handler: BaseHTTPRequestHandler, body: Any, status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    state = Api()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802
+            state.requests.append((self.path, dict(self.headers.items())))
+            route = state.routes.get(self.path.split("?")[0])
+            if route is None:
+                self.send_error(404)
+                return
+            try:
+                route(self)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
