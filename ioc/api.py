@@ -1,0 +1,207 @@
+"""The HTTP JSON API: ``/api/v1/kpis``, ``/api/v1/kpis/<id>`` and ``/api/v1/openapi.json``.
+
+The same parameters and JSON as ``ioc kpi`` (both parse with ioc.metrics.params and both answer
+with KpiResult.to_json); answers come from the KPI cache. Bad parameters get HTTP 400 with
+``{"error": ..., "param": ...}``. The access rules of the pages apply: the app may register a
+function returning the caller's access scope (a Scope whose filters bound what may be asked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from ioc.metrics import cache
+from ioc.metrics.errors import QueryError
+from ioc.metrics.output import to_csv
+from ioc.metrics.params import FORMATS, parse_query
+from ioc.metrics.query import BY, FILTERS, Scope
+from ioc.metrics.registry import KPIS
+
+if TYPE_CHECKING:
+    from ioc.store import Store
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+EXTENSION = "ioc_api"
+
+
+def register_api(
+    flask_server: Flask,
+    store_factory: Callable[[], Store],
+    access_scope: Callable[[], Scope | None] | None = None,
+) -> None:
+    """Serve the API from ``flask_server``; ``access_scope()`` (optional) gives the caller's allowed scope."""
+    flask_server.extensions[EXTENSION] = {"store": store_factory, "access": access_scope}
+    cache.init_cache(flask_server)
+    if "api" not in flask_server.blueprints:
+        flask_server.register_blueprint(api)
+
+
+def _error(status: int, message: str, param: str | None) -> Response:
+    response = jsonify({"error": message, "param": param})
+    response.status_code = status
+    return response
+
+
+@api.errorhandler(QueryError)
+def _bad_parameter(error: QueryError) -> Response:
+    return _error(400, error.message, error.param)
+
+
+def _apply_access(scope: Scope) -> tuple[Scope, Any]:
+    """Narrow the requested scope to the caller's access scope; asking outside it is a 403."""
+    getter = current_app.extensions[EXTENSION]["access"]
+    allowed = getter() if getter else None
+    if allowed is None:
+        return scope, None
+    changes = {}
+    for name, value in allowed.items():
+        asked = getattr(scope, name)
+        if asked is not None and asked != value:
+            raise PermissionError(name)
+        changes[name] = value
+    return replace(scope, **changes), allowed
+
+
+@api.get("/kpis")
+def list_kpis() -> Response:
+    lang = request.args.get("lang")
+    if lang not in (None, "vi", "en"):
+        raise QueryError("lang", "one of vi, en")
+    return jsonify({"kpis": [k.to_json(lang) for k in KPIS.values()]})
+
+
+@api.get("/kpis/<kpi_id>")
+def get_kpi_values(kpi_id: str) -> Response:
+    params = {k: request.args.get(k) for k in request.args if k != "lang"}
+    query, fmt = parse_query(kpi_id, params)
+    try:
+        scope, allowed = _apply_access(query.scope)
+    except PermissionError as denied:
+        return _error(403, f"your account may only see its own {denied.args[0]}", denied.args[0])
+    query = replace(query, scope=scope)
+    store = current_app.extensions[EXTENSION]["store"]()
+    result = cache.cached_compute(store, query, access_scope=allowed)
+    if fmt == "csv":
+        return Response(
+            to_csv(result),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{kpi_id}.csv"'},
+        )
+    return jsonify(result.to_json())
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3 description of this API."""
+    date_param = {"type": "string", "description": "YYYY-MM-DD or DD/MM/YYYY", "example": "2026-11-23"}
+
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    error = {
+        "description": "a bad parameter",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    number = {"type": "number", "nullable": True}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Education IOC KPI API",
+            "version": "1.0.0",
+            "description": "KPIs of Ho Chi Minh City's schools; the same answers as `ioc kpi`.",
+        },
+        "paths": {
+            "/api/v1/kpis": {
+                "get": {
+                    "summary": "The KPI definitions",
+                    "operationId": "listKpis",
+                    "parameters": [query("lang", {"type": "string", "enum": ["vi", "en"]},
+                                         "texts in one language (default: both)")],
+                    "responses": {
+                        "200": {"description": "the registry", "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["kpis"],
+                            "properties": {"kpis": {"type": "array", "items": {"type": "object"}}},
+                        }}}},
+                        "400": error,
+                    },
+                }
+            },
+            "/api/v1/kpis/{kpi_id}": {
+                "get": {
+                    "summary": "A KPI for the city or by a dimension, over a period or window",
+                    "operationId": "getKpi",
+                    "parameters": [
+                        {"name": "kpi_id", "in": "path", "required": True,
+                         "schema": {"type": "string", "enum": list(KPIS)}},
+                        query("by", {"type": "string", "enum": list(BY), "default": "all"}, "grouping"),
+                        query("from", date_param, "first date of the period (default: see docs)"),
+                        query("to", date_param, "last date; ends the window of window KPIs (default: latest data)"),
+                        *(query(name, {"type": "string"}, f"only this {name}: a code or a name") for name in FILTERS),
+                        query("hierarchy_date", date_param, "group schools by the hierarchy as of this date"),
+                        query("snapshot", {"type": "integer", "minimum": 0}, "data version to read (time travel)"),
+                        query("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json or csv"),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the KPI's rows",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/KpiResult"}},
+                                "text/csv": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "400": error,
+                        "403": error,
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {"summary": "This document", "operationId": "openapi",
+                        "responses": {"200": {"description": "OpenAPI 3 document",
+                                              "content": {"application/json": {"schema": {"type": "object"}}}}}}
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "param"],
+                    "properties": {"error": {"type": "string"}, "param": {"type": "string", "nullable": True}},
+                },
+                "KpiRow": {
+                    "type": "object",
+                    "required": ["key", "label", "value", "numerator", "denominator", "schools_reporting"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "label": {"type": "string"},
+                        "value": number,
+                        "numerator": number,
+                        "denominator": number,
+                        "schools_reporting": {"type": "integer"},
+                        "as_of": {"type": "string", "nullable": True},
+                        "status": {"type": "string", "enum": ["green", "amber", "red", "no_data"]},
+                    },
+                },
+                "KpiResult": {
+                    "type": "object",
+                    "required": ["kpi", "unit", "from", "to", "by", "rows"],
+                    "properties": {
+                        "kpi": {"type": "string"},
+                        "unit": {"type": "string"},
+                        "from": {"type": "string", "nullable": True},
+                        "to": {"type": "string", "nullable": True},
+                        "by": {"type": "string", "enum": list(BY)},
+                        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/KpiRow"}},
+                        "data_version": {"type": "integer"},
+                    },
+                },
+            }
+        },
+    }

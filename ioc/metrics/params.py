@@ -1,0 +1,74 @@
+"""Turning request parameters (CLI flags, URL query strings) into a KpiQuery, the same way for both.
+
+Every problem raises QueryError naming the parameter as the user wrote it (``from``, ``district``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Mapping
+
+from ioc.metrics.errors import QueryError
+from ioc.metrics.query import BY, FILTERS, KpiQuery, Scope
+from ioc.metrics.registry import get_kpi
+
+FORMATS = ("json", "csv")
+# the query-string parameters of GET /api/v1/kpis/<id> (and the CLI's flags, with -- and - for _)
+PARAMS = ("by", "from", "to", *FILTERS, "hierarchy_date", "snapshot", "format")
+
+
+def parse_date(param: str, text: str | None) -> date | None:
+    """YYYY-MM-DD or DD/MM/YYYY (as in the input contract); anything else is an error."""
+    if text is None or text == "":
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise QueryError(param, f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def parse_query(kpi_id: str, params: Mapping[str, str | None], *, strict: bool = True) -> tuple[KpiQuery, str]:
+    """(query, format) from string parameters; unknown parameters are errors when ``strict``."""
+    get_kpi(kpi_id)  # unknown KPI -> QueryError('kpi')
+    if strict:
+        unknown = sorted(set(params) - set(PARAMS))
+        if unknown:
+            raise QueryError(unknown[0], f"unknown parameter; known: {', '.join(PARAMS)}")
+    by = params.get("by") or "all"
+    if by not in BY:
+        raise QueryError("by", f"unknown grouping {by!r}; one of {', '.join(BY)}")
+    fmt = params.get("format") or "json"
+    if fmt not in FORMATS:
+        raise QueryError("format", f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    date_from = parse_date("from", params.get("from"))
+    date_to = parse_date("to", params.get("to"))
+    if date_from and date_to and date_from > date_to:
+        raise QueryError("from", f"from {date_from.isoformat()} is after to {date_to.isoformat()}")
+    snapshot_text = params.get("snapshot")
+    snapshot = None
+    if snapshot_text not in (None, ""):
+        try:
+            snapshot = int(str(snapshot_text))
+        except ValueError:
+            raise QueryError("snapshot", f"{snapshot_text!r} is not a data version (an integer)") from None
+        if snapshot < 0:
+            raise QueryError("snapshot", "must not be negative")
+    filters = {}
+    for name in FILTERS:
+        value = params.get(name)
+        if value is not None:
+            if not value.strip():
+                raise QueryError(name, "must not be empty")
+            filters[name] = value.strip()
+    query = KpiQuery(
+        kpi=kpi_id,
+        by=by,
+        date_from=date_from,
+        date_to=date_to,
+        scope=Scope(**filters),
+        hierarchy_date=parse_date("hierarchy_date", params.get("hierarchy_date")),
+        snapshot=snapshot,
+    )
+    return query, fmt

@@ -1,0 +1,111 @@
+"""Read-only views the app's pages need beyond KPIs: a school's attendance calendar and
+connectivity timeline, the store's snapshots for "as of", and the time of a snapshot.
+
+Owned by the app engineer; like the rest of ioc/metrics it never imports Dash. Every query takes
+bound parameters and reads the live catalog or a time-travel catalog from engine.catalog_for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ioc import settings
+from ioc.metrics.engine import catalog_for
+
+if TYPE_CHECKING:
+    from ioc.store import Store
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    time: datetime
+    changes: str
+
+
+@dataclass(frozen=True)
+class ProbeHour:
+    hour: datetime  # local time, start of the hour
+    median_download: float | None
+    offline_share: float  # 0..1 of the hour's probes that were offline
+    probes: int
+
+
+def snapshots(store: Store, limit: int = 200) -> list[Snapshot]:
+    """The store's data versions, newest first (for the "as of" picker)."""
+    rows = store.execute(
+        "SELECT snapshot_id, snapshot_time, changes::VARCHAR FROM lake.snapshots() ORDER BY snapshot_id DESC LIMIT $n",
+        {"n": limit},
+    ).rows
+    return [Snapshot(int(v), t, str(c or "")) for v, t, c in rows]
+
+
+def snapshot_at(store: Store, moment: datetime) -> int | None:
+    """The data version the store had at ``moment`` (the last commit at or before it)."""
+    value = store.execute(
+        "SELECT max(snapshot_id) FROM lake.snapshots() WHERE snapshot_time <= $t", {"t": moment}
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def snapshot_time(store: Store, version: int) -> datetime | None:
+    return store.execute(
+        "SELECT snapshot_time FROM lake.snapshots() WHERE snapshot_id = $v", {"v": version}
+    ).scalar()
+
+
+def attendance_calendar(store: Store, school_id: str, date_to: date | None = None, days: int = 120,
+                        snapshot: int | None = None) -> list[tuple[date, float | None]]:
+    """(date, present/enrolled) for each attendance row of the school in the ``days`` before ``date_to``."""
+    cat = catalog_for(store, snapshot)
+    end = date_to or store.execute(
+        f"SELECT max(date) FROM {cat}.attendance WHERE school_id = $id", {"id": school_id}
+    ).scalar()
+    if end is None:
+        return []
+    rows = store.execute(
+        f"""SELECT date, CASE WHEN enrolled > 0 THEN present::DOUBLE / enrolled END
+        FROM {cat}.attendance WHERE school_id = $id AND date > $start AND date <= $end ORDER BY date""",
+        {"id": school_id, "start": end - timedelta(days=days), "end": end},
+    ).rows
+    return [(d, None if r is None else float(r)) for d, r in rows]
+
+
+def connectivity_timeline(store: Store, school_id: str, days: int = 14, until: datetime | None = None,
+                          snapshot: int | None = None) -> list[ProbeHour]:
+    """Per local hour over the last ``days``: median download, share of probes offline, probe count."""
+    cat = catalog_for(store, snapshot)
+    end = until or store.execute(
+        f"SELECT max(measured_at) FROM {cat}.connectivity WHERE school_id = $id", {"id": school_id}
+    ).scalar()
+    if end is None:
+        return []
+    rows = store.execute(
+        f"""SELECT date_trunc('hour', measured_at::TIMESTAMP) AS hour,
+               median(download_mbps) FILTER (WHERE online),
+               avg(CASE WHEN online THEN 0.0 ELSE 1.0 END), count(*)
+        FROM {cat}.connectivity
+        WHERE school_id = $id AND measured_at > $start AND measured_at <= $end
+        GROUP BY 1 ORDER BY 1""",
+        {"id": school_id, "start": end - timedelta(days=days), "end": end},
+    ).rows
+    return [ProbeHour(h, None if m is None else float(m), float(o), int(n)) for h, m, o, n in rows]
+
+
+def outages(timeline: list[ProbeHour]) -> list[tuple[datetime, datetime]]:
+    """Spans of consecutive hours in which every probe was offline (start, end exclusive)."""
+    spans: list[tuple[datetime, datetime]] = []
+    for hour in timeline:
+        if hour.offline_share >= 1.0:
+            end = hour.hour + timedelta(hours=1)
+            if spans and spans[-1][1] == hour.hour:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((hour.hour, end))
+    return spans
+
+
+def bandwidth_threshold() -> float:
+    return float(settings.get("bandwidth_threshold_mbps"))
