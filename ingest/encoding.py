@@ -3,7 +3,7 @@
 A file is read once in large chunks to compute its SHA-256 and to check that it decodes as UTF-8,
 so a 10-million-row file is never held in memory. Text that decodes fine but was typed in a legacy
 Vietnamese font encoding (TCVN3/ABC, VNI) shows characters that are not Vietnamese letters, such
-as ``¸ µ ¶ · ¹`` (TCVN3) or ``ö ø ñ ï`` (VNI "Tröôøng"); :data:`NOT_VIETNAMESE_CLASS` finds them.
+as ``¸ µ ¶ · ¹ ­`` (TCVN3) or ``ö ø ñ ï`` (VNI "Tröôøng"); :data:`NOT_VIETNAMESE_CLASS` finds them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ VIETNAMESE_LETTERS = frozenset(
     + _VIETNAMESE_UPPER.lower()
     + "".join(chr(c) for c in range(0x1EA0, 0x1EFA))
 )
-# Characters that TCVN3 (ABC) text shows when read as Unicode (lower-case vowels with tones).
-TCVN3_MARKERS = "¸µ¶·¹¨©ª«®¬"
+# VNI writes a tone or hat as a separate character after the vowel ("Tröôøng" = Trường); these
+# marks are never Vietnamese letters. Other odd characters point to TCVN3 (ABC): "Tr\xadêng häc".
+VNI_MARKERS = "øûïöñ"
 
 
 def _not_vietnamese_class() -> str:
@@ -71,10 +72,11 @@ def check_file(path: Path, *, require_utf8: bool) -> FileCheck:
 
 
 def _describe_legacy(chunk: bytes, offset: int, start: int) -> str:
-    sample = chunk[max(0, start - 40) : start + 40]
+    line_start = chunk.rfind(b"\n", 0, start) + 1
+    line_end = chunk.find(b"\n", start)
+    line = chunk[line_start : line_end if line_end >= 0 else len(chunk)][:120]
     try:
-        guess = sample.decode("cp1258", errors="strict")
-        looks = " (read as Windows-1258 it shows " + repr(guess.strip()[:60]) + ")"
+        looks = f" (read as Windows-1258 the line says {line.decode('cp1258').strip()!r})"
     except UnicodeDecodeError:
         looks = ""
     return (
@@ -87,8 +89,8 @@ def _describe_legacy(chunk: bytes, offset: int, start: int) -> str:
 def describe_mojibake(text: str) -> str:
     """Why a text looks like a legacy encoding, for a rejection message."""
     odd = "".join(sorted({ch for ch in text if ch not in VIETNAMESE_LETTERS and ord(ch) >= 0x80}))
-    kind = "TCVN3 (ABC)" if any(ch in TCVN3_MARKERS for ch in odd) else "VNI"
+    kind = "VNI" if any(ch in VNI_MARKERS for ch in odd) else "TCVN3 (ABC)"
     return (
-        f"contains {odd!r}, not Vietnamese letters: the text looks typed in the legacy {kind} "
+        f"contains {' '.join(repr(ch) for ch in odd)}, which are not Vietnamese letters: the text looks typed in the legacy {kind} "
         "encoding; convert it to Unicode and send it again"
     )

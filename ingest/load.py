@@ -352,7 +352,7 @@ def _validate_and_load(
     for name, positions in header.duplicates:
         file_problems.append(
             (name, None, "column appears once",
-             f"column {name} appears more than once in the header (columns {', '.join(map(str, positions))})")
+             f"column {name} appears more than once in the header (columns {' and '.join(map(str, positions))})")
         )
     missing = [c.name for c in ds.columns if c.required and c.default is None and c.name not in header.columns]
     for name in missing:
@@ -363,7 +363,7 @@ def _validate_and_load(
     if file_problems:
         raise _Rejected(file_problems)
 
-    validate.type_rows(cur, ds, table, header.columns, typed)
+    validate.type_rows(cur, ds, table, header.columns, typed, staged.row_expr)
     cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     schools_table: str | None = None
     if ds.references_school:

@@ -45,6 +45,7 @@ class Staged:
     table: str
     header: Header
     rows: int
+    row_expr: str = "_row"  # SQL giving a row's spreadsheet number in ``table``
 
 
 def match_header(names: Sequence[Any], dataset: Dataset) -> Header:
@@ -89,25 +90,18 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tabl
     # Every file column is read as text under a neutral name; only contract columns are kept.
     spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
     picked = ", ".join(f"c{p} AS {quote_ident(c)}" for c, p in zip(header.columns, header.positions))
-    raw = f"{table}_raw"
     try:
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(raw)} AS SELECT {picked or '1 AS _none'} "
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {picked or '1 AS _none'} "
             "FROM read_csv(?, header = true, auto_detect = false, delim = ?, quote = '\"', "
             f"escape = '\"', columns = {spec}, null_padding = false)",
             [str(path), delimiter],
         )
     except duckdb.Error as error:
         raise ReadError("cannot be read as CSV: " + _short(error)) from None
-    # DuckDB keeps the file's order in the table, so rowid + 2 is the spreadsheet row.
-    cols = ", ".join(quote_ident(c) for c in header.columns)
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
-        f"SELECT rowid + 2 AS _row{', ' if cols else ''}{cols} FROM {quote_ident(raw)}"
-    )
-    cur.execute(f"DROP TABLE {quote_ident(raw)}")
     rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
-    return Staged(table, header, int(rows))
+    # DuckDB keeps the file's order in the table, so rowid + 2 is the spreadsheet row.
+    return Staged(table, header, int(rows), "rowid + 2")
 
 
 def _short(error: BaseException) -> str:
@@ -141,18 +135,11 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, 
         parts.append(f"{text} AS {quote_ident(column)}")
     select = ", ".join(parts)
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)}_raw AS SELECT {select or '1 AS _none'} "
-        "FROM read_parquet(?)",
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {select or '1 AS _none'} FROM read_parquet(?)",
         [str(path)],
     )
-    cols = ", ".join(quote_ident(c) for c in header.columns)
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
-        f"SELECT rowid + 2 AS _row{', ' if cols else ''}{cols} FROM {quote_ident(table + '_raw')}"
-    )
-    cur.execute(f"DROP TABLE {quote_ident(table + '_raw')}")
     rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
-    return Staged(table, header, int(rows))
+    return Staged(table, header, int(rows), "rowid + 2")
 
 
 # -- XLSX ------------------------------------------------------------------------------------

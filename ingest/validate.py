@@ -92,9 +92,16 @@ SQL_TYPES = {
 }
 
 
-def type_rows(cur: duckdb.DuckDBPyConnection, dataset: Dataset, staged: str, present: tuple[str, ...], typed: str) -> None:
+def type_rows(
+    cur: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    staged: str,
+    present: tuple[str, ...],
+    typed: str,
+    row_expr: str = "_row",
+) -> None:
     """Create ``typed``: per column the cleaned text (``c__raw``) and the typed value (``c``)."""
-    parts = ["_row"]
+    parts = [f"{row_expr} AS _row"]
     for column in dataset.columns:
         if column.name in present:
             raw = f"nullif(nfc_normalize(trim({quote_ident(column.name)})), '')"
