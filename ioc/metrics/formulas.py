@@ -178,7 +178,7 @@ def reporting(plan: Plan) -> str:
 )"""
         aggregates = """coalesce(sum(p.days_reported), 0) AS numerator,
        (SELECT count(*) FROM school_days) * count(*) AS denominator,
-       sum(p.days_reported) / nullif((SELECT count(*) FROM school_days) * count(*), 0) AS value,
+       coalesce(sum(p.days_reported), 0) / nullif((SELECT count(*) FROM school_days) * count(*), 0) AS value,
        count(p.school_id) AS schools_reporting, max(p.last_day)::TIMESTAMPTZ AS as_of"""
         return _select(plan, [days, facts], _grouped(plan, "per_school", aggregates))
     facts = f"""reported AS (
