@@ -1,0 +1,382 @@
+"""The data-health record, read-only: runs, rejections, sources, freshness and who did not report.
+
+Ingestion writes ``ingest_runs`` and ``rejections``; the scheduler writes ``source_state`` and
+``job_runs`` (ingest/health_record.py) and ``DATA_DIR/scheduler.state.json``. This module only
+reads them, for the data-health page, the API and the CLI.
+
+Staleness is a first-class state: every dataset has an expected cadence and is flagged stale
+when its newest data is older than that cadence allows -- attendance is due on every school day
+(Monday to Friday) by ``attendance_due_hour``, connectivity every few minutes, digital snapshots
+monthly and the school list every term. ``stale_after`` overrides the limits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from ioc import settings
+from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
+from ioc.metrics.errors import QueryError
+from ioc.store import quote_ident
+
+if TYPE_CHECKING:
+    from ioc.metrics.query import Scope
+    from ioc.store import Store
+
+DATASETS = ("schools", "attendance", "digital", "connectivity")
+# the column telling how new a row is; schools: the date a version is valid from
+TIME_COLUMNS = {"schools": "valid_from", "attendance": "date", "digital": "as_of", "connectivity": "measured_at"}
+FAILED = ("rejected", "failed")
+
+
+@dataclass(frozen=True)
+class Cadence:
+    dataset: str
+    label: str  # as shown to people
+    max_age: timedelta | None  # None: due by the school-day rule (attendance)
+
+
+DEFAULT_CADENCES = {
+    "attendance": Cadence("attendance", "daily on school days (Mon-Fri)", None),
+    "connectivity": Cadence("connectivity", "every 5 minutes", timedelta(minutes=30)),
+    "digital": Cadence("digital", "monthly", timedelta(days=45)),
+    "schools": Cadence("schools", "each term", timedelta(days=200)),
+}
+_AGE = re.compile(r"^\s*(\d+)\s*(m|h|d)\s*$")
+
+
+def cadences() -> dict[str, Cadence]:
+    """The expected cadence of each dataset, with the ``stale_after`` setting applied."""
+    result = dict(DEFAULT_CADENCES)
+    text = str(settings.get("stale_after") or "")
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        match = _AGE.match(value)
+        if name not in result or not match:
+            raise QueryError(
+                "stale_after", f"{part!r}: expected DATASET=AGE like 'connectivity=30m' or 'digital=45d'"
+            )
+        amount, unit = int(match.group(1)), match.group(2)
+        age = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+        result[name] = Cadence(name, f"{result[name].label}, stale after {value.strip()}", age)
+    return result
+
+
+@dataclass(frozen=True)
+class DatasetFreshness:
+    dataset: str
+    latest_data: date | datetime | None  # newest date (attendance, digital, schools) or measurement
+    last_success: datetime | None  # last load of new data
+    last_failure: datetime | None  # last rejected/failed load or failing source
+    reason: str | None  # why it failed
+    expected_cadence: str
+    stale: bool
+    status: str = "fresh"  # 'fresh' | 'stale' | 'no_data'
+    expected_by: date | datetime | None = None  # data at least this new is expected now
+    rows_last_success: int | None = None
+    failing_sources: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        def text(value: Any) -> Any:
+            return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+        return {k: text(v) if not isinstance(v, tuple) else list(v) for k, v in self.__dict__.items()}
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(str(settings.get("timezone")))
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now(_tz())).astimezone(_tz())
+
+
+def due_school_day(now: datetime | None = None) -> date:
+    """The newest school day (Mon-Fri) whose attendance is due by now (after attendance_due_hour)."""
+    local = _now(now)
+    day = local.date()
+    if local.time() < time(int(settings.get("attendance_due_hour"))):
+        day -= timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def expected_by(dataset: str, now: datetime | None = None) -> date | datetime:
+    """How new the newest data of ``dataset`` must be at ``now`` not to be stale."""
+    cadence = cadences()[dataset]
+    if cadence.max_age is None:
+        return due_school_day(now)
+    limit = _now(now) - cadence.max_age
+    return limit if dataset == "connectivity" else limit.date()
+
+
+def _is_stale(latest: date | datetime | None, limit: date | datetime) -> bool:
+    if latest is None:
+        return True
+    if isinstance(limit, datetime):
+        value = latest if isinstance(latest, datetime) else datetime.combine(latest, time(), _tz())
+        return value < limit
+    value = latest.astimezone(_tz()).date() if isinstance(latest, datetime) else latest
+    return value < limit
+
+
+def _as_local(value: Any) -> Any:
+    return value.astimezone(_tz()) if isinstance(value, datetime) and value.tzinfo else value
+
+
+# -- runs and rejections -----------------------------------------------------------------------------
+def runs(store: Store, limit: int = 100, *, source: str | None = None, dataset: str | None = None) -> list[dict]:
+    """The newest ingestion runs (one per file or HTTP batch), newest first."""
+    return [
+        {k: _as_local(v) for k, v in row.items()}
+        for row in store.execute(
+            """SELECT run_id, source, dataset, file_name, status, message, started_at, finished_at,
+                      rows_total, rows_loaded, rows_replaced, rows_rejected, checksum, archive_path, warnings
+               FROM ingest_runs
+               WHERE ($source IS NULL OR source = $source) AND ($dataset IS NULL OR dataset = $dataset)
+               ORDER BY started_at DESC, run_id DESC LIMIT $limit""",
+            {"source": source, "dataset": dataset, "limit": int(limit)},
+        ).dicts()
+    ]
+
+
+def rejections(store: Store, run_id: str | None = None, limit: int = 500) -> list[dict]:
+    """Rejected values (file, spreadsheet row, column, value, rule, message), newest runs first."""
+    return store.execute(
+        """SELECT r.run_id, r.file_name, r.row_number, r.column_name, r.value, r.rule, r.message,
+                  i.source, i.dataset, i.started_at
+           FROM rejections r LEFT JOIN ingest_runs i USING (run_id)
+           WHERE $run_id IS NULL OR r.run_id = $run_id
+           ORDER BY i.started_at DESC NULLS LAST, r.run_id, r.row_number NULLS FIRST LIMIT $limit""",
+        {"run_id": run_id, "limit": int(limit)},
+    ).dicts()
+
+
+def job_runs(store: Store, limit: int = 100, *, job_id: str | None = None, status: str | None = None) -> list[dict]:
+    """Scheduled runs that did something, failed, or were missed/skipped, newest first."""
+    if not store.has_table("job_runs"):
+        return []
+    return [
+        {k: _as_local(v) for k, v in row.items()}
+        for row in store.execute(
+            """SELECT job_run_id, job_id, kind, status, message, scheduled_at, started_at, finished_at,
+                      items_seen, items_loaded, items_rejected, rows_loaded, rows_rejected
+               FROM job_runs
+               WHERE ($job_id IS NULL OR job_id = $job_id) AND ($status IS NULL OR status = $status)
+               ORDER BY started_at DESC NULLS LAST LIMIT $limit""",
+            {"job_id": job_id, "status": status, "limit": int(limit)},
+        ).dicts()
+    ]
+
+
+# -- freshness ---------------------------------------------------------------------------------------
+def _latest(store: Store, dataset: str) -> Any:
+    column = quote_ident(TIME_COLUMNS[dataset])
+    return _as_local(store.execute(f"SELECT max({column}) FROM {quote_ident(dataset)}").scalar())  # noqa: S608
+
+
+def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshness]:
+    """Per dataset: newest data, last success, last failure with its reason, cadence and staleness."""
+    known = cadences()
+    loads = {
+        row["dataset"]: row
+        for row in store.execute(
+            """SELECT dataset,
+                      max(finished_at) FILTER (WHERE status = 'loaded') AS last_success,
+                      arg_max(rows_loaded, finished_at) FILTER (WHERE status = 'loaded') AS rows_last_success,
+                      max(finished_at) FILTER (WHERE status IN ('rejected', 'failed')) AS last_failure,
+                      arg_max(file_name || ': ' || coalesce(message, status), finished_at)
+                          FILTER (WHERE status IN ('rejected', 'failed')) AS reason
+               FROM ingest_runs WHERE dataset IS NOT NULL GROUP BY dataset"""
+        ).dicts()
+    }
+    failing: dict[str, list[dict]] = {}
+    if store.has_table("source_state"):
+        for row in store.execute(
+            "SELECT source_id, dataset, last_failure, reason FROM source_state WHERE failing AND dataset IS NOT NULL"
+        ).dicts():
+            failing.setdefault(row["dataset"], []).append(row)
+    result = []
+    for dataset in DATASETS:
+        latest = _latest(store, dataset)
+        limit = expected_by(dataset, now)
+        load = loads.get(dataset, {})
+        last_failure, reason = load.get("last_failure"), load.get("reason")
+        for source in failing.get(dataset, []):
+            if source["last_failure"] is not None and (last_failure is None or source["last_failure"] > last_failure):
+                last_failure, reason = source["last_failure"], f"source {source['source_id']}: {source['reason']}"
+        stale = _is_stale(latest, limit)
+        result.append(
+            DatasetFreshness(
+                dataset=dataset,
+                latest_data=latest,
+                last_success=_as_local(load.get("last_success")),
+                last_failure=_as_local(last_failure),
+                reason=reason,
+                expected_cadence=known[dataset].label,
+                stale=stale,
+                status="no_data" if latest is None else ("stale" if stale else "fresh"),
+                expected_by=limit,
+                rows_last_success=load.get("rows_last_success"),
+                failing_sources=tuple(s["source_id"] for s in failing.get(dataset, [])),
+            )
+        )
+    return result
+
+
+def _current_schools(hierarchy_date: date | None) -> tuple[str, dict[str, Any]]:
+    sql = f"SELECT * FROM ({VERSIONS_SQL.format(catalog='lake')}) WHERE active"  # noqa: S608 - fixed text
+    return sql, {"hierarchy_date": hierarchy_date or FAR_FUTURE}
+
+
+def freshness_by_district(store: Store, dataset: str, now: datetime | None = None) -> list[dict]:
+    """Per district: active schools, schools with data, newest and oldest school-level latest data,
+    and how many schools are stale (their own newest data older than the cadence allows)."""
+    if dataset not in TIME_COLUMNS:
+        raise QueryError("dataset", f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
+    limit = expected_by(dataset, now)
+    column = quote_ident(TIME_COLUMNS[dataset])
+    schools_sql, params = _current_schools(None)
+    rows = store.execute(
+        f"""WITH s AS ({schools_sql}),
+                 d AS (SELECT school_id, max({column}) AS latest FROM {quote_ident(dataset)} GROUP BY school_id)
+            SELECT s.district_key AS district_code, min(s.district_name) AS district_name,
+                   count(*) AS schools, count(d.latest) AS schools_with_data,
+                   max(d.latest) AS latest, min(d.latest) AS oldest_latest,
+                   count(*) FILTER (WHERE d.latest IS NULL OR d.latest < $limit) AS stale_schools
+            FROM s LEFT JOIN d USING (school_id)
+            GROUP BY s.district_key ORDER BY s.district_key""",  # noqa: S608 - identifiers from TIME_COLUMNS
+        {**params, "limit": limit},
+    ).dicts()
+    for row in rows:
+        row["latest"], row["oldest_latest"] = _as_local(row["latest"]), _as_local(row["oldest_latest"])
+        row["fresh_share"] = (row["schools"] - row["stale_schools"]) / row["schools"] if row["schools"] else None
+        row["stale"] = row["stale_schools"] > 0
+    return rows
+
+
+def not_reporting(store: Store, date: date | None = None, scope: Scope | None = None) -> list[dict]:
+    """Active scope schools without an attendance row on ``date`` (default: the latest school day,
+    i.e. the newest date on which any school reported), with the last date each one did report."""
+    day = date or store.execute("SELECT max(date) FROM attendance").scalar()
+    if day is None:
+        return []
+    filters, values = [], {}
+    if scope is not None and scope.items():
+        resolved = resolve_scope(store, scope, day)
+        columns = {"district": "district_key", "ward": "ward_key", "level": "level", "ownership": "ownership",
+                   "school": "school_id"}
+        for name, value in resolved.items():
+            filters.append(f"s.{columns[name]} = ${name}")
+            values[name] = value
+    schools_sql, params = _current_schools(day)
+    where = " AND ".join(["a.school_id IS NULL", *filters])
+    return store.execute(
+        f"""WITH s AS ({schools_sql}),
+                 a AS (SELECT DISTINCT school_id FROM attendance WHERE date = $day),
+                 last AS (SELECT school_id, max(date) AS last_reported FROM attendance WHERE date <= $day GROUP BY 1)
+            SELECT s.school_id, s.school_name, s.level, s.ownership, s.ward_key AS ward_code, s.ward_name,
+                   s.district_key AS district_code, s.district_name, $day AS date, last.last_reported
+            FROM s LEFT JOIN a USING (school_id) LEFT JOIN last USING (school_id)
+            WHERE {where}
+            ORDER BY s.district_key, s.ward_key, s.school_id""",  # noqa: S608 - filters are fixed column names
+        {**params, **values, "day": day},
+    ).dicts()
+
+
+# -- sources -----------------------------------------------------------------------------------------
+def sources(store: Store) -> list[dict]:
+    """Per source (scheduler job, ``cli``, ``demo``...): runs, rows per run, last success and failure
+    with the reason, whether it is failing, and for drop folders the files waiting."""
+    stats = {
+        row["source"]: row
+        for row in store.execute(
+            """SELECT source, count(*) AS runs,
+                      count(*) FILTER (WHERE status = 'loaded') AS runs_loaded,
+                      count(*) FILTER (WHERE status = 'rejected') AS runs_rejected,
+                      count(*) FILTER (WHERE status = 'failed') AS runs_failed,
+                      max(started_at) AS last_run,
+                      max(finished_at) FILTER (WHERE status = 'loaded') AS last_load,
+                      arg_max(rows_loaded, finished_at) FILTER (WHERE status = 'loaded') AS rows_last_load,
+                      avg(rows_loaded) FILTER (WHERE status = 'loaded') AS rows_per_load,
+                      sum(rows_loaded) AS rows_loaded, sum(rows_rejected) AS rows_rejected,
+                      list(DISTINCT dataset) FILTER (WHERE dataset IS NOT NULL) AS datasets
+               FROM ingest_runs GROUP BY source"""
+        ).dicts()
+    }
+    states = (
+        {row["source_id"]: row for row in store.execute("SELECT * FROM source_state").dicts()}
+        if store.has_table("source_state")
+        else {}
+    )
+    status = scheduler_status(store)
+    result = []
+    for source_id in sorted(set(stats) | set(states)):
+        stat, state = stats.get(source_id, {}), states.get(source_id, {})
+        job = status.get("jobs", {}).get(source_id, {})
+        location = state.get("location")
+        pending = None
+        if state.get("kind") == "drop_folder" and location:
+            folder = Path(location)
+            pending = sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else 0
+        result.append(
+            {
+                "source": source_id,
+                "kind": state.get("kind") or "manual",
+                "datasets": sorted(stat.get("datasets") or ([state["dataset"]] if state.get("dataset") else [])),
+                "location": location,
+                "failing": bool(state.get("failing", False)),
+                "consecutive_failures": int(state.get("consecutive_failures") or 0),
+                "last_success": _as_local(state.get("last_success") or stat.get("last_load")),
+                "last_failure": _as_local(state.get("last_failure")),
+                "reason": state.get("reason"),
+                "cursor": state.get("cursor"),
+                "last_checked": job.get("last_run"),
+                "runs": int(stat.get("runs") or 0),
+                "runs_loaded": int(stat.get("runs_loaded") or 0),
+                "runs_rejected": int(stat.get("runs_rejected") or 0),
+                "runs_failed": int(stat.get("runs_failed") or 0),
+                "rows_last_run": state.get("rows_last_run") if state else stat.get("rows_last_load"),
+                "rows_per_load": float(stat["rows_per_load"]) if stat.get("rows_per_load") is not None else None,
+                "rows_loaded": int(stat.get("rows_loaded") or 0),
+                "rows_rejected": int(stat.get("rows_rejected") or 0),
+                "pending_files": pending,
+            }
+        )
+    return result
+
+
+def scheduler_status(store: Store) -> dict[str, Any]:
+    """Whether a scheduler is running for this store (it holds the lock), and each job's last and
+    next run, from ``DATA_DIR/scheduler.state.json``."""
+    root = store.layout.root
+    try:
+        status = json.loads((root / "scheduler.state.json").read_text(encoding="utf-8"))
+        if not isinstance(status, dict):
+            status = {}
+    except (OSError, ValueError):
+        status = {}
+    running = False
+    lock = root / "scheduler.lock"
+    if lock.exists():
+        fd = os.open(lock, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            running = True
+        finally:
+            os.close(fd)
+    status["running"] = running
+    status.setdefault("jobs", {})
+    return status
