@@ -17,9 +17,9 @@ Every row satisfies present + absent_excused + absent_unexcused = enrolled.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterator
 
 import numpy as np
 
@@ -36,7 +36,14 @@ BASE_RATE = {
     "multi_level": 0.965,
 }
 WEEKDAY_EFFECT = (-0.007, 0.002, 0.003, 0.002, -0.005)  # Monday .. Friday
-LOW_LYING_DISTRICTS = ("776", "786", "785", "787", "769", "778")  # Quận 8, Nhà Bè, Bình Chánh, Cần Giờ, Thủ Đức, Quận 7
+LOW_LYING_DISTRICTS = (
+    "776",
+    "786",
+    "785",
+    "787",
+    "769",
+    "778",
+)  # Quận 8, Nhà Bè, Bình Chánh, Cần Giờ, Thủ Đức, Quận 7
 FLOODS_PER_SEASON = 3
 
 
@@ -74,7 +81,9 @@ def floods(city: City, seed: int, years: range) -> dict[date, Flood]:
         picked = rng.choice(len(season), size=min(FLOODS_PER_SEASON, len(season)), replace=False)
         for i in sorted(picked):
             share = rng.uniform(0.4, 0.9)
-            hit = [u for u in low_units if rng.uniform() < share] or [low_units[int(rng.integers(len(low_units)))]]
+            hit = [u for u in low_units if rng.uniform() < share] or [
+                low_units[int(rng.integers(len(low_units)))]
+            ]
             out[season[i]] = Flood(season[i], frozenset(hit))
     return out
 
@@ -113,7 +122,9 @@ def generate(city: City, days: list[date], seed: int, today: date) -> Iterator[D
     ward = schools["ward_code"].to_numpy()
     ids = schools["school_id"].to_numpy()
 
-    years = range(calendar.school_year_of(days[0]), calendar.school_year_of(days[-1]) + 1) if days else range(0)
+    years = (
+        range(calendar.school_year_of(days[0]), calendar.school_year_of(days[-1]) + 1) if days else range(0)
+    )
     flood_days = floods(city, seed, years)
     recent = calendar.last_school_days(today, 4)
 

@@ -10,10 +10,11 @@ for days already loaded replace themselves by key, so nothing is ever duplicated
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,7 +146,9 @@ def check_arguments(schools: int, today: date) -> None:
             f"the demo shows the city since the 2025-07-01 reorganisation: today must be >= {EARLIEST_TODAY}"
         )
     if not calendar.supported(today - timedelta(days=400)) or not calendar.supported(today):
-        raise DemoError(f"the demo calendar covers {min(calendar.TET)}–{max(calendar.TET)}; {today} is outside it")
+        raise DemoError(
+            f"the demo calendar covers {min(calendar.TET)}–{max(calendar.TET)}; {today} is outside it"
+        )
     if schools < 1:
         raise DemoError("--schools must be >= 1")
 
@@ -186,14 +189,17 @@ def write_files(
     attendance_files, rows["attendance"] = _write_attendance(city, days, seed, today, source)
     span = f"{days[0]} .. {days[-1]}" if days else "none"
     step.done(
-        "attendance", f"{rows['attendance']:,} rows, {len(days)} school days ({span}), {len(attendance_files)} files"
+        "attendance",
+        f"{rows['attendance']:,} rows, {len(days)} school days ({span}), {len(attendance_files)} files",
     )
 
     digital_files, rows["digital"] = _write_digital(city, months, seed, source)
     step.done("digital", f"{rows['digital']:,} rows, {len(months)} monthly snapshots")
 
     probe_files, rows["connectivity"] = _write_connectivity(city, probes, seed, source)
-    step.done("connectivity", f"{rows['connectivity']:,} probes over {len(probes)} days, {len(probe_files)} files")
+    step.done(
+        "connectivity", f"{rows['connectivity']:,} probes over {len(probes)} days, {len(probe_files)} files"
+    )
 
     return DemoFiles(
         source_dir=source,
@@ -238,7 +244,7 @@ def build_demo(
     )
     results: list[Any] = []
     with Store(root) as store:
-        for version, path in zip(files.school_versions, files.schools_files):
+        for version, path in zip(files.school_versions, files.schools_files, strict=True):
             results += ingest_paths(store, [path], source="demo", effective_date=version)
         step.done("load schools", _loaded(results))
         before = len(results)
@@ -288,7 +294,9 @@ def _write_schools(city: city_schools.City, folder: Path, seed: int) -> list[Pat
     for i, version in enumerate(city.versions):
         frame = version.table.copy()
         vietnamese = rng.uniform(size=len(frame)) < 0.3
-        frame["level"] = np.where(vietnamese, frame["level"].map(city_schools.VIETNAMESE_LEVEL), frame["level"])
+        frame["level"] = np.where(
+            vietnamese, frame["level"].map(city_schools.VIETNAMESE_LEVEL), frame["level"]
+        )
         frame["ownership"] = np.where(
             vietnamese, frame["ownership"].map(city_schools.VIETNAMESE_OWNERSHIP), frame["ownership"]
         )
@@ -329,7 +337,9 @@ def _write_attendance(
     return paths, total
 
 
-def _write_digital(city: city_schools.City, months: list[date], seed: int, folder: Path) -> tuple[list[Path], int]:
+def _write_digital(
+    city: city_schools.City, months: list[date], seed: int, folder: Path
+) -> tuple[list[Path], int]:
     """One snapshot per month: XLSX in odd months (real date cells), CSV with có/không otherwise."""
     paths = []
     total = 0
@@ -337,7 +347,8 @@ def _write_digital(city: city_schools.City, months: list[date], seed: int, folde
         frame = digital.generate(city, as_of, seed)
         total += len(frame)
         if as_of.month % 2 == 1:
-            paths.append(write_xlsx(frame, folder / f"digital_{as_of}.xlsx"))
+            stamp = datetime(as_of.year, as_of.month, as_of.day)
+            paths.append(write_xlsx(frame, folder / f"digital_{as_of}.xlsx", stamp=stamp))
         else:
             frame = frame.assign(
                 as_of=as_of.isoformat(), e_transcript=np.where(frame["e_transcript"], "có", "không")

@@ -19,7 +19,9 @@ def _day(text: str) -> date:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--schools", type=int, default=None, help="number of schools (default: $IOC_DEMO_SCHOOLS or 3500)")
+    parser.add_argument(
+        "--schools", type=int, default=None, help="number of schools (default: $IOC_DEMO_SCHOOLS or 3500)"
+    )
     parser.add_argument(
         "--attendance-days",
         type=int,
@@ -32,8 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="days of 5-minute connectivity probes ending now (default: $IOC_DEMO_PROBE_DAYS or 14)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: $IOC_DEMO_SEED or 2026)")
-    parser.add_argument("--today", type=_day, default=None, help="the demo's today as YYYY-MM-DD (default: today)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: $IOC_DEMO_SEED or 2026)"
+    )
+    parser.add_argument(
+        "--today", type=_day, default=None, help="the demo's today as YYYY-MM-DD (default: today)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

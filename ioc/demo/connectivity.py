@@ -12,7 +12,7 @@ empty speeds and latency. A few schools have no probe at all (their probe was ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -110,9 +110,9 @@ def generate(city: City, lines_: Lines, day: date, seed: int, last_slot: int, st
     stamps = [start_local + timedelta(minutes=5 * s) for s in range(slots_kept)]
     slot_index = pa.array(np.tile(np.arange(slots_kept), len(schools)))
     if style == "native":
-        texts = pa.array([s.astimezone(timezone.utc) for s in stamps], pa.timestamp("s", tz="UTC"))
+        texts = pa.array([s.astimezone(UTC) for s in stamps], pa.timestamp("s", tz="UTC"))
     elif style == "utc":
-        texts = pa.array([s.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for s in stamps])
+        texts = pa.array([s.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for s in stamps])
     else:
         texts = pa.array([s.isoformat() for s in stamps])
     return pa.table(

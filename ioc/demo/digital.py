@@ -63,7 +63,6 @@ def generate(city: City, as_of: date, seed: int) -> pd.DataFrame:
 
     m = _months_since_epoch(as_of)
     progress = start + (ceiling - start) * (1 - np.exp(-speed * max(m, 0)))
-    # Smart classrooms come in batches of a few rooms: round the share down to a batch.
     limits = bounds(city).reindex(schools["school_id"])
     students = limits["students"].to_numpy()
     teachers = limits["teachers"].to_numpy()
@@ -76,6 +75,7 @@ def generate(city: City, as_of: date, seed: int) -> pd.DataFrame:
     def count(share: np.ndarray, total: np.ndarray) -> np.ndarray:
         return np.minimum(total, np.floor(np.clip(share, 0, 1) * total)).astype(np.int64)
 
+    # Smart classrooms come in batches (a project equips a few rooms at once).
     batch = 4
     smart = np.minimum(classrooms, (count(progress[1], classrooms) // batch) * batch)
     frame = pd.DataFrame(

@@ -8,8 +8,12 @@ Vietnamese labels and mixed-case headers, XLSX workbooks with real date cells, a
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -30,8 +34,13 @@ def write_csv(table: pa.Table | pd.DataFrame, path: Path, *, bom: bool = False) 
     return path
 
 
-def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet: str = "Sheet1") -> Path:
-    """An XLSX workbook with one sheet: header row, then the values as typed cells."""
+def write_xlsx(frame: pd.DataFrame, path: Path, *, stamp: dt.datetime, sheet: str = "Sheet1") -> Path:
+    """An XLSX workbook with one sheet: header row, then the values as typed cells.
+
+    ``stamp`` is written as the workbook's creation and modification time (and as the time of
+    every part of the zip), so the same data always gives the same bytes: ingestion recognises a
+    re-sent workbook by its checksum.
+    """
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -39,7 +48,21 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet: str = "Sheet1") -> Pat
     ws.append(list(frame.columns))
     for row in frame.itertuples(index=False):
         ws.append([_cell(v) for v in row])
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                text = re.sub(
+                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{when}\g<3>", text
+                )
+                data = text.encode("utf-8")
+            info = zipfile.ZipInfo(item.filename, date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, data)
     return path
 
 

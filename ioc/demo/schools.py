@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -160,7 +160,7 @@ def _place_units(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.repeat(np.arange(len(units)), extra + 1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ward_centre(unit_code: str) -> tuple[float, float, float]:
     """An approximate centre for a unit: a fixed point inside its former district's circle."""
     unit = geography.unit(unit_code)
@@ -202,7 +202,8 @@ def generate(n: int, seed: int, first_day: date, today: date) -> City:
     levels, urban, ownership = levels[order], urban[order], ownership[order]
 
     medians = np.array(
-        [SIZE[lv][0] if own == "public" else SIZE[lv][1] for lv, own in zip(levels, ownership)], dtype=float
+        [SIZE[lv][0] if own == "public" else SIZE[lv][1] for lv, own in zip(levels, ownership, strict=True)],
+        dtype=float,
     )
     sigmas = np.array([SIZE[lv][2] for lv in levels])
     base_students = np.maximum(25, medians * (0.75 + 0.35 * urban) * rng.lognormal(0.0, sigmas))

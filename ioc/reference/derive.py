@@ -33,7 +33,7 @@ KM_PER_DEGREE = 111.32
 def _ring_moments(ring: list[list[float]]) -> tuple[float, float, float]:
     """Signed area and first moments of one ring (shoelace formula, planar lon/lat)."""
     area = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1]):
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1], strict=True):
         cross = x0 * y1 - x1 * y0
         area += cross
         cx += (x0 + x1) * cross
@@ -57,7 +57,9 @@ def _moments(geometry: dict[str, Any]) -> tuple[float, float, float]:
 
 
 def derive(source: Path) -> dict[str, Any]:
-    features = {f["properties"]["district_code"]: f for f in json.loads(source.read_text("utf-8"))["features"]}
+    features = {
+        f["properties"]["district_code"]: f for f in json.loads(source.read_text("utf-8"))["features"]
+    }
     units = json.loads(UNITS.read_text("utf-8"))["units"]
     wanted = sorted({(u["district_code"], u["district_name"]) for u in units})
     centres = []
