@@ -244,22 +244,29 @@ def _json_text(value: Any) -> str | None:
 def stage_records(
     cur: duckdb.DuckDBPyConnection, records: Iterable[Mapping[str, Any]], dataset: Dataset, table: str
 ) -> Staged:
-    records = list(records)
-    names: list[str] = []
-    seen: set[str] = set()
+    """JSON records: each record's keys are matched on their own, so records may differ in case."""
+    known = set(dataset.column_names)
+    rows: list[dict[str, Any]] = []
+    found: dict[str, None] = {}
+    extra: dict[str, None] = {}
     for record in records:
         if not isinstance(record, Mapping):
-            raise ReadError("JSON records must be objects ({\"column\": value, ...})")
-        for key in record:
-            if key not in seen:
-                seen.add(key)
-                names.append(key)
-    header = match_header(names, dataset)
-    _create_stage(cur, table, header.columns)
-    source_names = [names[p] for p in header.positions]
-    batch: list[list[Any]] = [list(range(2, len(records) + 2))]
-    for name in source_names:
-        batch.append([_json_text(record.get(name)) for record in records])
-    if records:
-        _append(cur, table, header.columns, batch)
-    return Staged(table, header, len(records))
+            raise ReadError('JSON records must be objects ({"column": value, ...})')
+        row: dict[str, Any] = {}
+        for name, value in record.items():
+            key = header_key(str(name))
+            if key in known:
+                row.setdefault(key, value)
+                found[key] = None
+            else:
+                extra[str(name).strip()] = None
+        rows.append(row)
+    columns = tuple(c for c in dataset.column_names if c in found)
+    header = Header(columns, tuple(range(len(columns))), tuple(extra), (), (*columns, *extra))
+    _create_stage(cur, table, columns)
+    batch: list[list[Any]] = [list(range(2, len(rows) + 2))]
+    for column in columns:
+        batch.append([_json_text(row.get(column)) for row in rows])
+    if rows:
+        _append(cur, table, columns, batch)
+    return Staged(table, header, len(rows))
