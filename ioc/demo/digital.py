@@ -1,7 +1,7 @@
 """Monthly digital-readiness snapshots that improve through the year, unevenly across the city.
 
-Each school starts from a level that depends on how urban its ward is and grows towards full
-readiness at its own pace (urban schools faster). Smart classrooms arrive in batches (a project
+Each school starts from a level that depends on how urban its ward is and gains a share every
+month at its own pace (urban schools faster) up to its own ceiling. Smart classrooms arrive in batches (a project
 equips several rooms at once), electronic transcripts switch on in a given month and stay on.
 Every value stays inside the contract: smart_classrooms <= classrooms, teachers_trained <=
 teachers, lms_active_students <= students (of the school's smallest version), cashless 0..1.
@@ -17,7 +17,8 @@ import pandas as pd
 from ioc.demo.random import stream
 from ioc.demo.schools import City, bounds
 
-EPOCH = date(2024, 9, 1)  # month 0 of every school's trajectory
+# Month 0 of every school's trajectory: the city's programme after the 2025 reorganisation.
+EPOCH = date(2025, 7, 1)
 
 COLUMNS = (
     "as_of",
@@ -54,15 +55,15 @@ def generate(city: City, as_of: date, seed: int) -> pd.DataFrame:
     urban = schools["urbanity"].to_numpy()
     preschool = (schools["level"] == "preschool").to_numpy()
     private = (schools["ownership"] == "private").to_numpy()
-    start = np.clip(0.05 + 0.30 * urban + 0.10 * private + rng.normal(0, 0.06, (6, n)), 0.0, 0.9)
-    speed = np.clip((0.015 + 0.05 * urban) * rng.lognormal(0, 0.35, (6, n)), 0.003, 0.2)
+    start = np.clip(0.05 + 0.25 * urban + 0.10 * private + rng.normal(0, 0.06, (6, n)), 0.0, 0.9)
+    speed = (0.008 + 0.018 * urban) * rng.lognormal(0, 0.35, (6, n))  # share gained per month
     ceiling = np.clip(rng.normal(0.9, 0.07, (6, n)), 0.5, 1.0)
-    transcript_month = np.round(rng.exponential(6 + 14 * (1 - urban))).astype(int)
+    transcript_month = np.round(rng.exponential(4 + 14 * (1 - urban)) - 6).astype(int)
     device_ratio = np.where(preschool, 0.25, 1.0)  # few devices for three-year-olds
     lms_ratio = np.where(preschool, 0.1, 1.0)
 
     m = _months_since_epoch(as_of)
-    progress = start + (ceiling - start) * (1 - np.exp(-speed * max(m, 0)))
+    progress = np.minimum(np.maximum(start, ceiling), start + speed * max(m, 0))
     limits = bounds(city).reindex(schools["school_id"])
     students = limits["students"].to_numpy()
     teachers = limits["teachers"].to_numpy()
