@@ -86,8 +86,12 @@ def seeded(data_dir: Path):
     store.close()
 
 
-def ioc_command(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> list[str]:
-    return [sys.executable, "-m", "ioc.cli", "--data-dir", str(data_dir), *args]
+IOC = "import sys; from ioc.cli import main; sys.exit(main())"
+
+
+def ioc_command(*args: str, data_dir: Path) -> list[str]:
+    """The ``ioc`` command as a real process (``-m ioc.cli`` would load the CLI module twice)."""
+    return [sys.executable, "-c", IOC, "--data-dir", str(data_dir), *args]
 
 
 def run_ioc(*args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -144,3 +148,9 @@ def api() -> Iterator[Api]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def helpers() -> Any:
+    """This module's helpers (with --import-mode=importlib a test cannot import conftest by name)."""
+    return sys.modules[__name__]
