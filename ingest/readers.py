@@ -23,6 +23,7 @@ from ingest.contract import Dataset, header_key
 from ioc.store import quote_ident
 
 XLSX_BATCH = 50_000
+HEADER_SEARCH_ROWS = 20
 
 
 class ReadError(Exception):
@@ -187,14 +188,24 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tab
         epoch = workbook.epoch
         rows = sheet.iter_rows(values_only=True)
         header: Header | None = None
+        first: Header | None = None
         row_number = 0
+        # The header is the first row naming contract columns; title rows above it are skipped.
         for values in rows:
             row_number += 1
             if values and any(v is not None and str(v).strip() for v in values):
-                header = match_header(list(values), dataset)
-                break
+                candidate = match_header(list(values), dataset)
+                first = first or candidate
+                if len(candidate.columns) >= min(2, len(dataset.columns)) or row_number >= HEADER_SEARCH_ROWS:
+                    header = candidate
+                    break
         if header is None:
-            raise ReadError("the workbook's first sheet is empty (no header row)")
+            if first is None:
+                raise ReadError("the workbook's first sheet is empty (no header row)")
+            raise ReadError(
+                f"no header row naming the {dataset.name} columns in the first sheet "
+                f"(expected {', '.join(dataset.column_names)})"
+            )
         kinds = [dataset.column(c).type for c in header.columns]
         _create_stage(cur, table, header.columns)
         batch: list[list[Any]] = [[] for _ in range(len(header.columns) + 1)]
