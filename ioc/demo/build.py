@@ -242,16 +242,22 @@ def build_demo(
         today=today,
         step=step,
     )
+
+    # Each file loaded is reported as it goes (indented under its step): the probes take a while.
+    def each_file(line: str) -> None:
+        if progress:
+            progress("    " + line)
+
     results: list[Any] = []
     with Store(root) as store:
         for version, path in zip(files.school_versions, files.schools_files, strict=True):
-            results += ingest_paths(store, [path], source="demo", effective_date=version)
+            results += ingest_paths(store, [path], source="demo", effective_date=version, progress=each_file)
         step.done("load schools", _loaded(results))
         before = len(results)
-        results += ingest_paths(store, files.other_files, source="demo")
+        results += ingest_paths(store, files.other_files, source="demo", progress=each_file)
         step.done("load att+dig", _loaded(results[before:]))
         before = len(results)
-        results += ingest_paths(store, files.probe_files, source="demo")
+        results += ingest_paths(store, files.probe_files, source="demo", progress=each_file)
         step.done("load probes", _loaded(results[before:]))
 
     return DemoSummary(

@@ -64,7 +64,11 @@ def test_latest_hierarchy_is_168_wards_in_their_former_districts(built) -> None:
     assert len({r[1] for r in rows}) == 168
     for _, ward_code, ward_name, district_code, district_name in rows:
         unit = geography.unit(ward_code)
-        assert (unit.name, unit.district_code, unit.district_name) == (ward_name, district_code, district_name)
+        assert (unit.name, unit.district_code, unit.district_name) == (
+            ward_name,
+            district_code,
+            district_name,
+        )
     assert {r[4] for r in rows} == {d.name for d in geography.districts()}
 
 
@@ -93,7 +97,10 @@ def test_kpi_inputs_look_like_the_city(built) -> None:
 
 
 def test_progress_reports_each_step_with_counts(built) -> None:
-    _, _, lines = built
+    _, summary, lines = built
+    files = [line for line in lines if line.startswith("    ")]
+    lines = [line for line in lines if not line.startswith(" ")]
+    assert len(files) == len(summary.files)  # and one indented line per file loaded
     steps = [line.split()[0] for line in lines]
     assert steps == ["schools", "attendance", "digital", "connectivity", "load", "load", "load"]
     assert all(line.rstrip().endswith("s)") for line in lines)

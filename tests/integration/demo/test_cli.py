@@ -9,7 +9,9 @@ import pytest
 from ioc.cli import main
 
 
-def test_ioc_demo_builds_a_store_and_prints_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ioc_demo_builds_a_store_and_prints_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data_dir = tmp_path / "data"
     argv = ["demo", "--data-dir", str(data_dir), "--schools", "40", "--attendance-days", "5"]
     code = main([*argv, "--probe-days", "1", "--seed", "3", "--today", "2026-03-10"])
