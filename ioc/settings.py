@@ -85,6 +85,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Local hour by which a school day's attendance is expected; before it, the previous school day counts.",
         int,
     ),
+    # -- app (ioc/app.py, ioc/pages, ioc/panels; docs/app.md, docs/screens.md)
+    Setting("screens_dir", "", "Folder of control-room screen files (*.json); empty = the built-in ioc/screens."),
+    Setting(
+        "screen_playlist",
+        "",
+        "Comma-separated screen names kiosk mode rotates through; empty = every screen, control_room first.",
+    ),
+    Setting("rotate_seconds", 60, "Seconds each screen stays on the wall in kiosk mode before the next one.", int),
+    Setting("refresh_seconds", 60, "Seconds between data refreshes of control-room panels (no page reload).", int),
+    Setting(
+        "boundaries_file",
+        "",
+        "GeoJSON of district boundaries (features with properties.district_code) for the map panels; "
+        "empty = schools drawn as points.",
+    ),
+    Setting("panel_plugins", "", "Comma-separated Python modules registering extra control-room panel kinds."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

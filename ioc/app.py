@@ -1,0 +1,172 @@
+"""The Dash app: control room, drill-down, school pages, explore, data health, KPI definitions.
+
+:func:`create_app` builds one app around one store. The store and the cache hang off the Flask
+server (``server.extensions``), never off module globals, so several worker processes (gunicorn)
+behave like one: all state is in the URL, the store or the cache.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
+from ioc import i18n, ids
+from ioc.pages._common import STORE_KEY, UrlState, current_store
+from ioc.panels.common import parse_explain_ref
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT.parent / "assets"
+
+
+def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash.Dash:
+    """A Dash app serving ``store`` (or the store in ``data_dir`` / IOC_DATA_DIR)."""
+    if store is None:
+        from ioc.store import open_store
+
+        store = open_store(data_dir)
+    app = dash.Dash(
+        "ioc",
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ASSETS),
+        title="IOC Giáo dục TP.HCM",
+        suppress_callback_exceptions=True,
+        update_title=None,  # no "Updating..." flicker in the tab title on every refresh
+    )
+    server = app.server
+    server.extensions[STORE_KEY] = store
+    from ioc.metrics.cache import init_cache
+
+    init_cache(server)
+    if importlib.util.find_spec("ioc.api") is not None:
+        from ioc.api import register_api
+
+        register_api(server, lambda: store)
+    from ioc import exports
+
+    exports.register_routes(server)
+    app.layout = shell
+    app.callback(Output(ids.HEADER, "children"), Output(ids.HEADER, "className"),
+                 Input(ids.URL, "pathname"), Input(ids.URL, "search"))(header)
+    app.callback(Output(ids.EXPLAIN_BOX, "className"), Output(ids.EXPLAIN_BODY, "children"),
+                 Input(ids.explain(ALL), "n_clicks"), Input(ids.EXPLAIN_CLOSE, "n_clicks"),
+                 State(ids.URL, "search"), prevent_initial_call=True)(explain)
+    app.callback(Output(ids.NAVIGATE, "href"), Input({"type": "drill-graph", "index": ALL}, "clickData"),
+                 prevent_initial_call=True)(drill)
+    return app
+
+
+def shell() -> html.Div:
+    """The frame of every page: header (hidden in kiosk mode), the page, the explain box."""
+    return html.Div([
+        dcc.Location(id=ids.URL),
+        dcc.Location(id=ids.NAVIGATE, refresh="callback-nav"),
+        html.Header(id=ids.HEADER, className="app-header"),
+        html.Main(dash.page_container, className="app-main"),
+        html.Div([
+            html.Div([
+                html.Button("×", id=ids.EXPLAIN_CLOSE, className="explain-close", n_clicks=0,
+                            **{"aria-label": "close"}),
+                html.Div(id=ids.EXPLAIN_BODY),
+            ], className="explain-card", role="dialog"),
+        ], id=ids.EXPLAIN_BOX, className="explain hidden"),
+    ], className="app")
+
+
+def _params(search: str | None) -> dict[str, Any]:
+    from dash._pages import _parse_query_string
+
+    return _parse_query_string(search or "")
+
+
+NAV = (("nav.control_room", "/"), ("nav.explore", "/explore"), ("nav.data_health", "/data-health"),
+       ("nav.kpis", "/kpi"))
+
+
+def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
+    """Navigation and the language switch; hidden entirely in kiosk mode."""
+    params = _params(search)
+    state = UrlState.from_params(params)
+    if state.kiosk:
+        return [], "app-header hidden"
+    path = pathname or "/"
+    other = "en" if state.lang == "vi" else "vi"
+    switched = dict(params, lang=other)
+    from ioc.panels.common import with_query
+
+    links = [dcc.Link(i18n.t(key, state.lang), href=state.link(href),
+                      className="nav-link" + (" active" if (path == href or href != "/" and path.startswith(href)) else ""))
+             for key, href in NAV]
+    return [
+        dcc.Link(i18n.t("app.name", state.lang), href=state.link("/"), className="brand"),
+        html.Nav(links, className="nav"),
+        dcc.Link(i18n.t("app.switch_lang", state.lang), href=with_query(path, **switched),
+                 className="lang-switch", id="app-lang", refresh=True),
+    ], "app-header"
+
+
+def explain(_clicks: list[int | None], _close: int | None, search: str | None) -> tuple[str, Any]:
+    """Open the "what is this number?" box for the clicked value (or close it)."""
+    trigger = ctx.triggered_id
+    if trigger == ids.EXPLAIN_CLOSE or trigger is None:
+        return "explain hidden", no_update
+    if not any(t.get("value") for t in ctx.triggered):
+        return no_update, no_update  # new numbers appeared on the page: not a click
+    lang = UrlState.from_params(_params(search)).lang
+    return "explain", explanation(trigger["index"], lang)
+
+
+def explanation(ref: str, lang: str) -> Any:
+    """The body of the "what is this number?" box: definition, numerator, denominator, period, as-of."""
+    from ioc.metrics.registry import get_kpi
+    from ioc.panels.data import result
+
+    q = parse_explain_ref(ref)
+    kpi = get_kpi(q["kpi"])
+    res = result(current_store(), kpi.id, "all", scope=q["scope"], date_from=q["date_from"], date_to=q["date_to"],
+                 snapshot=q["snapshot"])
+    row = res.rows[0] if res.rows else None
+
+    def line(key: str, value: str) -> html.Tr:
+        return html.Tr([html.Th(i18n.t(key, lang)), html.Td(value, **{"data-field": key.split(".")[-1]})])
+
+    scope_text = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in q["scope"].items()) or i18n.t("nav.city", lang)
+    period = (i18n.format_date(res.date_from, lang) + " – " + i18n.format_date(res.date_to, lang)
+              if res.date_from and res.date_from != res.date_to else i18n.format_date(res.date_to, lang))
+    num_decimals = 0 if kpi.unit in ("ratio", "count") else 2
+    rows = [
+        line("explain.value", i18n.kpi_value(row.value if row else None, kpi.unit, lang, kpi.decimals)),
+        line("explain.numerator", i18n.number(row.numerator if row else None, lang, num_decimals)),
+        line("explain.denominator", i18n.number(row.denominator if row else None, lang, num_decimals)),
+        line("explain.period", period + (f" ({i18n.t('explain.window', lang, n=kpi.window_days)})" if kpi.window_days else "")),
+        line("explain.scope", scope_text),
+        line("explain.as_of", i18n.format_datetime(row.as_of if row else None, lang)),
+        line("explain.schools_reporting", i18n.number(row.schools_reporting if row else None, lang)),
+        line("explain.target", i18n.kpi_value(kpi.target, kpi.unit, lang, kpi.decimals)),
+        line("explain.data_version", str(res.data_version) + (f" ({i18n.t('filter.asof', lang)})" if q["snapshot"] else "")),
+    ]
+    return html.Div([
+        html.H2(kpi.name.get(lang)),
+        html.P(kpi.description.get(lang), className="explain-definition"),
+        html.Table(html.Tbody(rows), className="explain-table"),
+        dcc.Link(i18n.t("explain.more", lang), href=f"/kpi/{kpi.id}" + ("?lang=en" if lang == "en" else "")),
+    ], className="explain-content", **{"data-kpi": kpi.id})
+
+
+def drill(click_data: list[dict[str, Any] | None]) -> Any:
+    """A click on a map area, bar or point whose customdata is a link: go there."""
+    trigger = ctx.triggered_id
+    if trigger is None:
+        return no_update
+    for item in ctx.triggered:
+        data = item.get("value") or {}
+        points = data.get("points") or []
+        if points and points[0].get("customdata"):
+            return points[0]["customdata"]
+    return no_update

@@ -1,0 +1,234 @@
+"""Exports of a KPI answer: the chart as PNG/SVG (server-side, kaleido) and the data as CSV, XLSX
+or Parquet. Served by Flask routes ``/export/<fmt>`` with the explore page's query string.
+
+- Charts are titled with the KPI's definition, the filters and the as-of time.
+- XLSX has a second sheet ("about") describing KPI, filters, period, as-of and source.
+- Text cells that start with ``= + - @`` (or tab / carriage return) are neutralised with a leading
+  apostrophe in CSV and XLSX, so a school name can never run as a spreadsheet formula.
+- kaleido's sync server (one headless Chromium) is started once per process on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Mapping
+
+import pandas as pd
+
+from ioc import figures, i18n
+from ioc.metrics.query import BY, FILTERS, KpiQuery, KpiResult, QueryError, Scope
+from ioc.metrics.registry import Kpi, get_kpi
+
+if TYPE_CHECKING:
+    import flask
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+CHARTS = ("bar", "column", "line")
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_KALEIDO_LOCK = threading.Lock()
+
+
+def neutralise(value: Any) -> Any:
+    """A text that a spreadsheet would run as a formula gets a leading apostrophe; others unchanged."""
+    if isinstance(value, str) and value.startswith(DANGEROUS):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    kpi: str
+    by: str = "district"
+    scope: Scope = Scope()
+    date_from: date | None = None
+    date_to: date | None = None
+    snapshot: int | None = None
+    chart: str = "bar"
+    lang: str = "vi"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> ExportRequest:
+        def day(name: str) -> date | None:
+            raw = args.get(name)
+            if not raw:
+                return None
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                raise QueryError(name, f"must be a date YYYY-MM-DD, got {raw!r}") from None
+
+        kpi = args.get("kpi") or ""
+        get_kpi(kpi)
+        by = args.get("by") or "district"
+        if by not in BY:
+            raise QueryError("by", f"must be one of {', '.join(BY)}, got {by!r}")
+        chart = args.get("chart") or "bar"
+        if chart not in CHARTS:
+            raise QueryError("chart", f"must be one of {', '.join(CHARTS)}, got {chart!r}")
+        asof = args.get("asof")
+        if asof and not asof.isdigit():
+            raise QueryError("asof", f"must be a data version (integer), got {asof!r}")
+        return cls(
+            kpi=kpi, by=by, scope=Scope(**{k: args[k] for k in FILTERS if args.get(k)}),
+            date_from=day("from"), date_to=day("to"), snapshot=int(asof) if asof else None,
+            chart=chart, lang=i18n.lang_of(args.get("lang")),
+        )
+
+    def query(self) -> KpiQuery:
+        return KpiQuery(kpi=self.kpi, by=self.by, date_from=self.date_from, date_to=self.date_to, scope=self.scope,
+                        snapshot=self.snapshot)
+
+
+def as_of(res: KpiResult) -> datetime | None:
+    return max((r.as_of for r in res.rows if r.as_of), default=None)
+
+
+def frame(res: KpiResult) -> pd.DataFrame:
+    """The rows of a KPI result as a table (one row per unit), with the SPEC's column names."""
+    return pd.DataFrame(
+        [{"key": r.key, "label": r.label, "value": r.value, "numerator": r.numerator, "denominator": r.denominator,
+          "schools_reporting": r.schools_reporting, "status": r.status} for r in res.rows],
+        columns=["key", "label", "value", "numerator", "denominator", "schools_reporting", "status"],
+    )
+
+
+def describe(kpi: Kpi, req: ExportRequest, res: KpiResult) -> list[tuple[str, str]]:
+    """(field, text) pairs describing an export: KPI, definition, filters, period, as-of, source."""
+    lang = req.lang
+    filters = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in req.scope.items()) or i18n.t("nav.city", lang)
+    return [
+        (i18n.t("export.kpi", lang), f"{kpi.name.get(lang)} ({kpi.id})"),
+        (i18n.t("export.definition", lang), kpi.description.get(lang)),
+        (i18n.t("export.unit", lang), kpi.unit),
+        (i18n.t("export.by", lang), i18n.t(f"by.{res.by}", lang)),
+        (i18n.t("export.filters", lang), filters),
+        (i18n.t("export.period", lang), f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}"),
+        (i18n.t("export.as_of", lang), i18n.format_datetime(as_of(res), lang)),
+        (i18n.t("export.data_version", lang), str(res.data_version) + (" (as of)" if req.snapshot else "")),
+        (i18n.t("export.source", lang), i18n.t("export.source_text", lang)),
+    ]
+
+
+def to_csv(res: KpiResult) -> bytes:
+    df = frame(res)
+    for column in ("key", "label", "status"):
+        df[column] = df[column].map(neutralise)
+    # UTF-8 with BOM so Excel opens Vietnamese names correctly
+    return df.to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    data = book.active
+    data.title = "data"
+    df = frame(res)
+    data.append(list(df.columns))
+    for record in df.itertuples(index=False):
+        data.append([neutralise(None if isinstance(v, float) and pd.isna(v) else v) for v in record])
+    about = book.create_sheet("about")
+    for name, text in describe(kpi, req, res):
+        about.append([neutralise(name), neutralise(text)])
+    about.column_dimensions["A"].width = 24
+    about.column_dimensions["B"].width = 100
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame(res), preserve_index=False)
+    meta = {f"ioc.{i}": text for i, (_, text) in enumerate(describe(kpi, req, res))}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+def chart_title(kpi: Kpi, req: ExportRequest, res: KpiResult) -> str:
+    lines = dict(describe(kpi, req, res))
+    lang = req.lang
+    return (f"<b>{kpi.name.get(lang)}</b> — {i18n.t(f'by.{res.by}', lang)}<br>"
+            f"<sup>{kpi.description.get(lang)}<br>"
+            f"{i18n.t('export.filters', lang)}: {lines[i18n.t('export.filters', lang)]} · "
+            f"{i18n.t('export.period', lang)}: {lines[i18n.t('export.period', lang)]} · "
+            f"{i18n.t('export.as_of', lang)}: {lines[i18n.t('export.as_of', lang)]}</sup>")
+
+
+def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> Any:
+    from ioc.panels.common import drill_link
+
+    rows = [(r.key, r.label, r.value, drill_link(res.by, r.key, req.lang, req.snapshot) if links else None)
+            for r in res.rows]
+    return figures.explore_chart(rows, req.chart, kpi.unit, req.lang, decimals=kpi.decimals, target=kpi.target,
+                                 time_axis=res.by in ("date", "week", "month"))
+
+
+def start_kaleido() -> None:
+    """Start kaleido's sync server once per process (a second call is a no-op)."""
+    import kaleido
+
+    with _KALEIDO_LOCK:
+        if not kaleido._global_server.is_running():  # noqa: SLF001 - kaleido has no public "is running"
+            kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+
+
+def to_image(kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str) -> bytes:
+    import kaleido
+
+    fig = chart(kpi, req, res)
+    fig.update_layout(title={"text": chart_title(kpi, req, res), "x": 0.01, "font": {"size": 16}},
+                      margin={"t": 130, "l": 20, "r": 20, "b": 40}, paper_bgcolor="white", plot_bgcolor="white")
+    height = max(600, 28 * len(res.rows) + 220) if req.chart == "bar" and res.by not in ("date", "week", "month") else 700
+    start_kaleido()
+    return kaleido.calc_fig_sync(fig, opts={"format": fmt, "width": 1400, "height": min(height, 4000)})
+
+
+def export(store: Any, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:
+    """(content, mimetype, file name) of ``req`` in format ``fmt``."""
+    from ioc.metrics.cache import cached_compute
+
+    if fmt not in FORMATS:
+        raise QueryError("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    kpi = get_kpi(req.kpi)
+    res = cached_compute(store, req.query())
+    if fmt == "csv":
+        content = to_csv(res)
+    elif fmt == "xlsx":
+        content = to_xlsx(kpi, req, res)
+    elif fmt == "parquet":
+        content = to_parquet(kpi, req, res)
+    else:
+        content = to_image(kpi, req, res, fmt)
+    stamp = (res.date_to or date.today()).isoformat()
+    return content, FORMATS[fmt], f"{req.kpi}_{req.by}_{stamp}.{fmt}"
+
+
+def register_routes(server: flask.Flask) -> None:
+    """``GET /export/<fmt>?kpi=&by=&from=&to=&district=&ward=&level=&ownership=&asof=&chart=&lang=``."""
+    import flask
+
+    def download(fmt: str) -> flask.Response:
+        try:
+            req = ExportRequest.from_args(flask.request.args)
+            content, mimetype, name = export(server.extensions["ioc.store"], req, fmt)
+        except QueryError as error:
+            return flask.Response(f"{error}\n", status=400, mimetype="text/plain")
+        response = flask.Response(content, mimetype=mimetype)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    server.add_url_rule("/export/<fmt>", "ioc_export", download)

@@ -1,0 +1,342 @@
+"""Pure figure builders: plain data in, ``go.Figure`` out (no store, no Dash, no request).
+
+Figures use ``template='none'`` plus a few explicit colours: Plotly's default template alone is
+about 10 kB per figure, and a wall screen draws many figures on every refresh. Each builder
+assembles plain dicts and wraps them once in ``go.Figure(..., _validate=False)``: Plotly's
+per-property validation would otherwise cost ~20 ms per figure, most of a callback's budget.
+The dicts use only documented Plotly attributes, and a unit test validates every builder's output
+with full validation. Hover texts are formatted by :mod:`ioc.i18n` so numbers follow the locale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from ioc import i18n
+
+STATUS_COLOURS = {"green": "#1fa463", "amber": "#f2a900", "red": "#e5484d", "no_data": "#8a8f98"}
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    paper: str
+    text: str
+    grid: str
+    accent: str
+    muted: str
+    font_size: int
+
+
+THEMES: Mapping[str, Theme] = {
+    "dark": Theme("dark", "rgba(0,0,0,0)", "#f4f6fa", "#39414f", "#4cc2ff", "#9aa4b2", 16),
+    "light": Theme("light", "rgba(0,0,0,0)", "#1b1f24", "#dde1e6", "#0b63c5", "#5b6470", 13),
+}
+
+
+def theme_of(name: str | None) -> Theme:
+    return THEMES.get(name or "light", THEMES["light"])
+
+
+def _layout(theme: Theme, lang: str, *, height: int | None = None, margin: int = 8, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "template": "none",
+        "paper_bgcolor": theme.paper,
+        "plot_bgcolor": theme.paper,
+        "font": {"color": theme.text, "size": theme.font_size, "family": "Inter, 'Segoe UI', Roboto, sans-serif"},
+        "margin": {"l": margin, "r": margin, "t": margin, "b": margin},
+        "separators": ",." if i18n.lang_of(lang) == "vi" else ".,",
+        "showlegend": False,
+    }
+    if height:
+        layout["height"] = height
+    layout.update(extra)
+    return layout
+
+
+def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:
+    return {"gridcolor": theme.grid, "zeroline": False, "linecolor": theme.grid, "automargin": True, **extra}
+
+
+def _value_axis(unit: str, theme: Theme) -> dict[str, Any]:
+    fmt = {"ratio": ".0%", "count": ",d"}.get(unit, ",.1f")
+    return _axis(theme, tickformat=fmt)
+
+
+def _target_line(axis: str, value: float, theme: Theme) -> dict[str, Any]:
+    """A dashed line across the plot at ``value`` on ``axis`` ('x' or 'y')."""
+    line = {"type": "line", "line": {"dash": "dash", "color": theme.muted, "width": 2}, "layer": "above"}
+    if axis == "y":
+        return {**line, "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": value, "y1": value}
+    return {**line, "yref": "paper", "y0": 0, "y1": 1, "xref": "x", "x0": value, "x1": value}
+
+
+def sparkline(points: Sequence[tuple[date, float | None]], theme_name: str = "dark", colour: str | None = None) -> go.Figure:
+    """A tiny line without axes for a KPI tile."""
+    theme = theme_of(theme_name)
+    trace = {"type": "scatter", "x": [p[0].isoformat() for p in points], "y": [p[1] for p in points],
+             "mode": "lines", "line": {"color": colour or theme.accent, "width": 2}, "hoverinfo": "skip",
+             "connectgaps": False}
+    layout = _layout(theme, "vi", margin=0, xaxis={"visible": False, "fixedrange": True},
+                     yaxis={"visible": False, "fixedrange": True})
+    return _figure([trace], layout)
+
+
+def trend(
+    series: Sequence[tuple[str, Sequence[tuple[date, float | None]]]],
+    unit: str,
+    lang: str,
+    *,
+    decimals: int = 1,
+    target: float | None = None,
+    theme_name: str = "light",
+    height: int | None = None,
+) -> go.Figure:
+    """Lines over time, one per (name, points), with the target as a dashed line."""
+    theme = theme_of(theme_name)
+    palette = [theme.accent, "#f2a900", "#b07cff", "#1fa463", "#e5484d", "#ff8c42"]
+    traces = [
+        {
+            "type": "scatter",
+            "x": [p[0].isoformat() for p in points],
+            "y": [p[1] for p in points],
+            "name": name,
+            "mode": "lines+markers" if len(points) < 40 else "lines",
+            "line": {"width": 3, "color": palette[i % len(palette)]},
+            "marker": {"size": 5},
+            "hovertext": [f"{name}<br>{i18n.format_date(p[0], lang)}: {i18n.kpi_value(p[1], unit, lang, decimals)}"
+                          for p in points],
+            "hoverinfo": "text",
+        }
+        for i, (name, points) in enumerate(series)
+    ]
+    layout = _layout(theme, lang, height=height, showlegend=len(series) > 1,
+                     legend={"orientation": "h", "y": -0.15},
+                     xaxis=_axis(theme, tickformat="%d/%m" if i18n.lang_of(lang) == "vi" else "%m-%d"),
+                     yaxis=_value_axis(unit, theme))
+    if target is not None:
+        layout["shapes"] = [_target_line("y", target, theme)]
+        layout["annotations"] = [{"text": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
+                                  "xref": "paper", "x": 0, "yref": "y", "y": target, "showarrow": False,
+                                  "xanchor": "left", "yanchor": "bottom", "font": {"color": theme.muted}}]
+    return _figure(traces, layout)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a ranking: ``link`` is where a click on it drills to (None = nowhere)."""
+
+    key: str
+    label: str
+    value: float | None
+    status: str
+    link: str | None = None
+
+
+def ranking(
+    bars: Sequence[Bar],
+    unit: str,
+    lang: str,
+    *,
+    decimals: int = 1,
+    target: float | None = None,
+    theme_name: str = "light",
+    height: int | None = None,
+) -> go.Figure:
+    """Horizontal bars coloured by status, first bar on top; a click's customdata is the bar's link."""
+    theme = theme_of(theme_name)
+    shown = list(reversed(bars))
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "y": [b.label for b in shown],
+        "x": [b.value for b in shown],
+        "marker": {"color": [STATUS_COLOURS.get(b.status, theme.muted) for b in shown]},
+        "text": [i18n.kpi_value(b.value, unit, lang, decimals) for b in shown],
+        "textposition": "auto",
+        "customdata": [b.link or "" for b in shown],
+        "hovertext": [f"{b.label}: {i18n.kpi_value(b.value, unit, lang, decimals)}" for b in shown],
+        "hoverinfo": "text",
+    }
+    layout = _layout(theme, lang, height=height or max(160, 28 * len(bars) + 40),
+                     xaxis=_value_axis(unit, theme), yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)"))
+    if target is not None:
+        layout["shapes"] = [_target_line("x", target, theme)]
+    return _figure([trace], layout)
+
+
+def choropleth(
+    geojson: Mapping[str, Any],
+    values: Sequence[tuple[str, str, float | None, str | None]],
+    unit: str,
+    lang: str,
+    *,
+    decimals: int = 1,
+    kpi_name: str = "",
+    theme_name: str = "light",
+    height: int | None = None,
+    reverse: bool = False,
+) -> go.Figure:
+    """Areas of ``geojson`` (matched on properties.district_code) coloured by value.
+
+    ``values`` rows are (code, label, value, link); no map tiles: a plain geo projection fitted to
+    the areas, so it works offline.
+    """
+    theme = theme_of(theme_name)
+    rows = [v for v in values if v[2] is not None]
+    trace = {
+        "type": "choropleth",
+        "geojson": geojson,
+        "featureidkey": "properties.district_code",
+        "locations": [r[0] for r in rows],
+        "z": [r[2] for r in rows],
+        "customdata": [r[3] or "" for r in rows],
+        "hovertext": [f"{r[1]}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows],
+        "hoverinfo": "text",
+        "colorscale": "RdYlGn_r" if reverse else "RdYlGn",
+        "marker": {"line": {"color": "#ffffff" if theme.name == "light" else "#0b0f14", "width": 1}},
+        "colorbar": {"thickness": 12, "len": 0.8, "title": {"text": kpi_name},
+                     "tickformat": ".0%" if unit == "ratio" else ",.0f"},
+    }
+    layout = _layout(theme, lang, height=height,
+                     geo={"fitbounds": "locations", "visible": False, "bgcolor": theme.paper,
+                          "projection": {"type": "mercator"}})
+    return _figure([trace], layout)
+
+
+def school_points(
+    points: Sequence[tuple[float, float, str, float | None, str | None]],
+    unit: str,
+    lang: str,
+    *,
+    decimals: int = 1,
+    theme_name: str = "light",
+    height: int | None = None,
+    reverse: bool = False,
+) -> go.Figure:
+    """Schools as dots on plain axes (longitude, latitude) when no boundary file is configured.
+
+    ``points`` rows are (lat, lon, label, value, link); points without a value are left out.
+    """
+    theme = theme_of(theme_name)
+    points = [p for p in points if p[3] is not None]
+    trace = {
+        "type": "scattergl",
+        "x": [p[1] for p in points],
+        "y": [p[0] for p in points],
+        "mode": "markers",
+        "marker": {"size": 6, "color": [p[3] for p in points], "colorscale": "RdYlGn_r" if reverse else "RdYlGn",
+                   "showscale": True, "colorbar": {"thickness": 12, "tickformat": ".0%" if unit == "ratio" else ",.0f"}},
+        "customdata": [p[4] or "" for p in points],
+        "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in points],
+        "hoverinfo": "text",
+    }
+    layout = _layout(theme, lang, height=height, xaxis={"visible": False},
+                     yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1})
+    return _figure([trace], layout)
+
+
+def attendance_calendar(days: Sequence[tuple[date, float | None]], lang: str, *, theme_name: str = "light") -> go.Figure:
+    """A GitHub-style calendar: one column per week, one row per weekday (Mon..Sun), colour = rate."""
+    theme = theme_of(theme_name)
+    layout = _layout(theme, lang, height=230, yaxis={"autorange": "reversed", "showgrid": False},
+                     xaxis={"showgrid": False, "tickangle": -45, "nticks": 12})
+    if not days:
+        return _figure([], layout)
+    first = min(d for d, _ in days)
+    start = first - timedelta(days=first.weekday())
+    weeks = (max(d for d, _ in days) - start).days // 7 + 1
+    z: list[list[float | None]] = [[None] * weeks for _ in range(7)]
+    text: list[list[str]] = [[""] * weeks for _ in range(7)]
+    for d, rate in days:
+        col, row = (d - start).days // 7, d.weekday()
+        z[row][col] = rate
+        text[row][col] = f"{i18n.format_date(d, lang)}: {i18n.percent(rate, lang)}"
+    trace = {
+        "type": "heatmap", "z": z,
+        "x": [i18n.format_date(start + timedelta(weeks=w), lang) for w in range(weeks)],
+        "y": [i18n.t(f"weekday.{i}", lang) for i in range(7)],
+        "text": text, "hoverinfo": "text", "colorscale": "RdYlGn", "zmin": 0.8, "zmax": 1.0, "xgap": 3, "ygap": 3,
+        "colorbar": {"thickness": 10, "tickformat": ".0%"},
+    }
+    return _figure([trace], layout)
+
+
+def connectivity_timeline(
+    hours: Sequence[tuple[datetime, float | None, float]],
+    lang: str,
+    *,
+    threshold: float = 20.0,
+    theme_name: str = "light",
+) -> go.Figure:
+    """Hourly median download speed (line) and outages (red bars: share of probes offline)."""
+    theme = theme_of(theme_name)
+    xs = [h[0].isoformat() for h in hours]
+    traces = [
+        {"type": "bar", "x": xs, "y": [h[2] for h in hours], "name": i18n.t("school.offline_share", lang),
+         "yaxis": "y2", "marker": {"color": STATUS_COLOURS["red"]}, "opacity": 0.6,
+         "hovertext": [f"{i18n.format_datetime(h[0], lang)}: {i18n.percent(h[2], lang)}" for h in hours],
+         "hoverinfo": "text"},
+        {"type": "scatter", "x": xs, "y": [h[1] for h in hours], "name": i18n.t("school.download", lang),
+         "mode": "lines", "line": {"color": theme.accent, "width": 2},
+         "hovertext": [f"{i18n.format_datetime(h[0], lang)}: {i18n.number(h[1], lang, 1)} Mbps" for h in hours],
+         "hoverinfo": "text"},
+    ]
+    threshold_line = _target_line("y", threshold, theme)
+    threshold_line["line"] = {"dash": "dot", "color": theme.muted, "width": 1}
+    layout = _layout(
+        theme, lang, height=280, showlegend=True, legend={"orientation": "h", "y": -0.2},
+        yaxis=_axis(theme, title={"text": "Mbps"}),
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%", "showgrid": False},
+        xaxis=_axis(theme), shapes=[threshold_line], bargap=0,
+    )
+    return _figure(traces, layout)
+
+
+def explore_chart(
+    rows: Sequence[tuple[str, str, float | None, str | None]],
+    chart: str,
+    unit: str,
+    lang: str,
+    *,
+    title: str = "",
+    decimals: int = 1,
+    target: float | None = None,
+    time_axis: bool = False,
+    theme_name: str = "light",
+) -> go.Figure:
+    """The explore page's chart: rows are (key, label, value, link); chart 'bar' | 'line' | 'column'."""
+    theme = theme_of(theme_name)
+    if chart == "bar" and not time_axis:
+        fig = ranking([Bar(k, lbl, v, "no_data", link) for k, lbl, v, link in rows], unit, lang,
+                      decimals=decimals, target=target, theme_name=theme_name)
+        fig.data[0].marker.color = theme.accent
+    else:
+        hover = [f"{r[1]}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows]
+        trace: dict[str, Any] = {"x": [r[1] for r in rows], "y": [r[2] for r in rows], "hovertext": hover,
+                                 "hoverinfo": "text", "customdata": [r[3] or "" for r in rows]}
+        if chart == "line":
+            trace.update(type="scatter", mode="lines+markers", line={"color": theme.accent, "width": 3})
+        else:
+            trace.update(type="bar", marker={"color": theme.accent})
+        layout = _layout(theme, lang, yaxis=_value_axis(unit, theme), xaxis=_axis(theme))
+        if target is not None:
+            layout["shapes"] = [_target_line("y", target, theme)]
+        fig = _figure([trace], layout)
+    if title:
+        fig.layout.title = {"text": title, "x": 0, "font": {"size": theme.font_size + 2}}
+        fig.layout.margin.t = 60 if "<br>" in title else 40
+    return fig
+
+
+def figure_bytes(fig: go.Figure) -> int:
+    """Size of the JSON the browser receives for ``fig`` (for the payload budget)."""
+    return len(fig.to_json().encode("utf-8"))

@@ -1,0 +1,184 @@
+"""What every page shares: the store of the running app, the state read from the URL, the filter
+bar, breadcrumbs, and the frame around a panel. No SQL here: data comes from ioc.metrics.
+
+The leading underscore keeps Dash's page loader from importing this module as a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+import flask
+from dash import dcc, html
+
+from ioc import i18n, settings
+from ioc.metrics.query import Scope
+from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
+from ioc.panels.common import with_query
+
+STORE_KEY = "ioc.store"
+LEVELS = ("preschool", "primary", "lower_secondary", "upper_secondary", "continuing", "multi_level")
+OWNERSHIPS = ("public", "private")
+
+
+def current_store() -> Any:
+    """The store of the app serving this request (set by create_app)."""
+    return flask.current_app.extensions[STORE_KEY]
+
+
+def local_now() -> datetime:
+    return datetime.now(ZoneInfo(settings.get("timezone")))
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class UrlState:
+    """Everything a page's URL says besides its path: language, filters, period, "as of", kiosk."""
+
+    lang: str = "vi"
+    level: str | None = None
+    ownership: str | None = None
+    date_to: date | None = None
+    asof: int | None = None
+    kiosk: bool = False
+    theme: str | None = None
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> UrlState:
+        level = params.get("level")
+        ownership = params.get("ownership")
+        return cls(
+            lang=i18n.lang_of(params.get("lang")),
+            level=level if level in LEVELS else None,
+            ownership=ownership if ownership in OWNERSHIPS else None,
+            date_to=_date(params.get("to")),
+            asof=_int(params.get("asof")),
+            kiosk=str(params.get("kiosk", "")) in ("1", "true"),
+            theme=params.get("theme") if params.get("theme") in ("dark", "light") else None,
+        )
+
+    def scope(self, **units: str | None) -> Scope:
+        return Scope(level=self.level, ownership=self.ownership, **units)
+
+    def query(self, **changes: Any) -> dict[str, Any]:
+        """The URL parameters of this state (after ``changes``), defaults left out."""
+        state = replace(self, **changes)
+        return {
+            "lang": None if state.lang == "vi" else state.lang,
+            "level": state.level,
+            "ownership": state.ownership,
+            "to": state.date_to.isoformat() if state.date_to else None,
+            "asof": state.asof,
+            "kiosk": "1" if state.kiosk else None,
+            "theme": state.theme,
+        }
+
+    def link(self, path: str, **changes: Any) -> str:
+        return with_query(path, **self.query(**changes))
+
+
+def panel_context(state: UrlState, theme: str, **units: str | None) -> PanelContext:
+    store = current_store()
+    now = local_now()
+    if state.asof is not None:
+        from ioc.metrics.views import snapshot_time
+
+        moment = snapshot_time(store, state.asof)
+        if moment is not None:
+            now = moment.astimezone(now.tzinfo) if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+    return PanelContext(store=store, lang=state.lang, theme=theme, now=now, snapshot=state.asof,
+                        scope=state.scope(**units), date_to=state.date_to, kiosk=state.kiosk)
+
+
+def t(key: str, state: UrlState, **values: Any) -> str:
+    return i18n.t(key, state.lang, **values)
+
+
+def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Nav:
+    """City > district > ward > school; the last crumb is the current page (no link)."""
+    items: list[Any] = []
+    crumbs = [(t("nav.city", state), "/"), *trail]
+    for i, (label, path) in enumerate(crumbs):
+        if i:
+            items.append(html.Span("›", className="crumb-sep"))
+        last = i == len(crumbs) - 1
+        items.append(html.Span(label, className="crumb current") if last or path is None
+                     else dcc.Link(label, href=state.link(path), className="crumb"))
+    return html.Nav(items, className="breadcrumbs", **{"aria-label": "breadcrumbs"})
+
+
+def filter_bar(page: str, state: UrlState, snapshots: list[Any]) -> html.Div:
+    """Level, ownership, period end ('to') and "as of" pickers; a callback writes them to the URL."""
+    from ioc import ids
+
+    lang = state.lang
+    return html.Div([
+        html.Label([t("filter.level", state),
+                    dcc.Dropdown(id=ids.id(page, "level"), value=state.level, clearable=True,
+                                 placeholder=t("filter.all", state),
+                                 options=[{"label": i18n.level_name(lv, lang), "value": lv} for lv in LEVELS])]),
+        html.Label([t("filter.ownership", state),
+                    dcc.Dropdown(id=ids.id(page, "ownership"), value=state.ownership, clearable=True,
+                                 placeholder=t("filter.all", state),
+                                 options=[{"label": i18n.ownership_name(o, lang), "value": o} for o in OWNERSHIPS])]),
+        html.Label([t("filter.to", state),
+                    dcc.DatePickerSingle(id=ids.id(page, "to"), date=state.date_to, clearable=True,
+                                         display_format="DD/MM/YYYY" if lang == "vi" else "YYYY-MM-DD",
+                                         placeholder=t("filter.latest", state))]),
+        html.Label([t("filter.asof", state),
+                    dcc.Dropdown(id=ids.id(page, "asof"), value=state.asof, clearable=True,
+                                 placeholder=t("filter.now", state),
+                                 options=[{"label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})",
+                                           "value": s.version} for s in snapshots])]),
+    ], className="filter-bar")
+
+
+def filters_to_search(state: UrlState, level: str | None, ownership: str | None, to: str | None,
+                      asof: int | None) -> str:
+    """The query string after the filter bar changed (kept as a pure function for tests)."""
+    changed = replace(state, level=level or None, ownership=ownership or None, date_to=_date(to), asof=_int(asof))
+    link = changed.link("")
+    return link[link.index("?"):] if "?" in link else ""
+
+
+def frame(panel: PanelConfig, title: str, output: PanelOutput, state: UrlState, now: datetime,
+          body_id: Any = None) -> html.Section:
+    """The frame around a panel's body, with a warning banner when its data is stale/missing/failing."""
+    banner = None
+    if output.state == "stale":
+        banner = html.Div(
+            "⚠ " + t("panel.stale", state, when=i18n.format_datetime(output.as_of, state.lang),
+                     ago=i18n.ago(output.as_of, now, state.lang)),
+            className="panel-banner banner-stale", role="status")
+    elif output.state == "missing":
+        banner = html.Div("ⓘ " + t("panel.missing", state), className="panel-banner banner-missing", role="status")
+    elif output.state == "error":
+        banner = html.Div("✖ " + t("panel.error", state, reason=output.message), className="panel-banner banner-error",
+                          role="alert")
+    elif output.message:
+        banner = html.Div("⚠ " + output.message, className="panel-banner banner-stale", role="status")
+    return html.Section(
+        [html.H2(title, className="panel-title"), banner, html.Div(output.body, className="panel-body", id=body_id)
+         if body_id is not None else html.Div(output.body, className="panel-body")],
+        className=f"panel panel-{panel.type} state-{output.state}",
+        **{"data-state": output.state, "data-panel": panel.id},
+    )

@@ -1,0 +1,197 @@
+"""District and ward pages: each KPI vs target, a trend, the ranking of the units below, the table
+of those units, and the schools that did not report on the latest school day.
+
+Everything the page shows is decided by its URL (unit code, ``kpi``, filters, ``to``, ``asof``,
+``lang``); the only callbacks turn a filter change or a click into a new URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import dash_ag_grid as dag
+from dash import dcc, html
+
+from ioc import figures, i18n, ids
+from ioc.metrics import dimensions
+from ioc.metrics.query import QueryError, Scope
+from ioc.metrics.registry import KPIS, get_kpi
+from ioc.metrics.views import snapshots
+from ioc.pages._common import UrlState, breadcrumbs, current_store, filter_bar, panel_context, t
+from ioc.panels.base import GridPos, PanelConfig
+from ioc.panels.charts import graph, ordered
+from ioc.panels.common import drill_link, status_light, value_button, explain_ref
+from ioc.panels.data import result, summary
+from ioc.pages._wall import render_panel
+from ioc.pages._common import frame
+
+# the KPIs a district or ward page shows as tiles (all KPIs are available in the selector)
+CORE_KPIS = ("attendance_rate", "unexcused_absence_rate", "reporting_rate", "bandwidth_coverage", "uptime",
+             "digital_readiness")
+CHILD = {"district": "ward", "ward": "school"}
+
+
+def kpi_tiles(state: UrlState, scope: Scope, theme: str = "light") -> html.Div:
+    ctx = replace(panel_context(state, theme), scope=scope)
+    tiles = []
+    for i, kid in enumerate(k for k in CORE_KPIS if k in KPIS):
+        panel = PanelConfig(id=kid, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kid,
+                            options=(("series_days", 30),))
+        tiles.append(frame(panel, get_kpi(kid).name.get(state.lang), render_panel(panel, ctx), state, ctx.now))
+    return html.Div(tiles, className="tile-row")
+
+
+def kpi_picker(page: str, state: UrlState, kpi: str) -> dcc.Dropdown:
+    return dcc.Dropdown(id=ids.id(page, "kpi"), value=kpi, clearable=False, className="kpi-picker",
+                        options=[{"label": k.name.get(state.lang), "value": k.id} for k in KPIS.values()])
+
+
+def units_table(page: str, state: UrlState, kind: str, rows: list[Any], kpi_id: str) -> dag.AgGrid:
+    kpi = get_kpi(kpi_id)
+    lang = state.lang
+    data = [{"label": r.label, "key": r.key, "value": r.value,
+             "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
+             "status": i18n.t(f"status.{r.status if r.value is not None else 'no_data'}", lang),
+             "schools": r.schools_reporting,
+             "link": drill_link(kind, r.key, lang, state.asof) or ""} for r in rows]
+    return dag.AgGrid(
+        id=ids.id(page, "table"),
+        rowData=data,
+        columnDefs=[
+            {"field": "label", "headerName": t(f"by.{kind}", state), "flex": 2},
+            {"field": "key", "headerName": t("table.code", state), "flex": 1},
+            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1,
+             "comparator": {"function": "(a, b, nodeA, nodeB) => (nodeA.data.value ?? -1) - (nodeB.data.value ?? -1)"}},
+            {"field": "status", "headerName": t("table.status", state), "flex": 1},
+            {"field": "schools", "headerName": t("table.schools_reporting", state), "flex": 1},
+        ],
+        getRowId="params.data.link || params.data.key",
+        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False}, "domLayout": "autoHeight",
+                         "pagination": len(data) > 25, "paginationPageSize": 25},
+        className="ag-theme-alpine units-table",
+        style={"width": "100%"},
+    )
+
+
+def not_reporting(state: UrlState, scope: Scope) -> html.Div:
+    """Schools of the scope with no attendance row on the latest school day (reporting rate 0)."""
+    store = current_store()
+    res = result(store, "reporting_rate", "school", scope=scope, date_to=state.date_to, snapshot=state.asof)
+    day = res.date_to
+    res = result(store, "reporting_rate", "school", scope=scope, date_from=day, date_to=day, snapshot=state.asof)
+    missing = [r for r in res.rows if r.value is not None and r.value == 0]
+    title = t("unit.not_reporting", state, date=i18n.format_date(day, state.lang), n=len(missing))
+    if not missing:
+        return html.Div([html.H2(title), html.P(t("unit.all_reported", state), className="muted")],
+                        className="card not-reporting")
+    return html.Div([
+        html.H2(title),
+        html.Ul([html.Li(dcc.Link(f"{r.label} ({r.key})", href=drill_link("school", r.key, state.lang, state.asof)))
+                 for r in missing[:100]], className="school-list"),
+    ], className="card not-reporting", **{"data-count": str(len(missing))})
+
+
+def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
+    state = UrlState.from_params(params)
+    store = current_store()
+    kpi_id = params.get("kpi") if params.get("kpi") in KPIS else "attendance_rate"
+    kpi = get_kpi(kpi_id)
+    try:
+        resolved = dimensions.resolve_scope(store, Scope(**{kind: code}))
+    except QueryError as error:
+        return html.Div([breadcrumbs(state, [(code, None)]), html.H1(t("unit.unknown", state, code=code)),
+                         html.P(str(error))], className="page unit-page error-page")
+    scope = state.scope(**{kind: getattr(resolved, kind)})
+    units = dimensions.wards(store) if kind == "ward" else dimensions.districts(store)
+    unit = next((u for u in units if u.code == getattr(resolved, kind)), None)
+    name = unit.name if unit else code
+    trail: list[tuple[str, str | None]] = []
+    if kind == "ward" and unit is not None and unit.parent_code:
+        trail.append((unit.parent_name or unit.parent_code, f"/district/{unit.parent_code}"))
+    trail.append((name, None))
+    child = CHILD[kind]
+    lang = state.lang
+    ranking_res = result(store, kpi.id, child, scope=scope, date_to=state.date_to, snapshot=state.asof)
+    worst = ordered(ranking_res.rows, kpi, "worst")
+    bars = [figures.Bar(r.key, r.label, r.value, kpi.status(r.value), drill_link(child, r.key, lang, state.asof))
+            for r in worst[:15]]
+    s = summary(store, kpi.id, scope=scope, date_to=state.date_to, snapshot=state.asof, series_days=60)
+    city = summary(store, kpi.id, scope=state.scope(), date_to=state.date_to, snapshot=state.asof, series_days=60)
+    trend = figures.trend([(name, s.series), (t("nav.city", state), city.series)], kpi.unit, lang,
+                          decimals=kpi.decimals, target=kpi.target, height=320)
+    rank_fig = figures.ranking(bars, kpi.unit, lang, decimals=kpi.decimals, target=kpi.target)
+    snaps = snapshots(store, 50)
+    return html.Div([
+        breadcrumbs(state, trail),
+        html.Div([html.H1(name), html.Span(t(f"by.{kind}", state) + f" · {code}", className="muted")],
+                 className="page-head"),
+        filter_bar(page, state, snaps),
+        kpi_tiles(state, scope),
+        html.Div([
+            html.Label([t("unit.kpi", state), kpi_picker(page, state, kpi.id)], className="kpi-picker-label"),
+            html.Div([status_light(kpi.status(s.current.value), lang),
+                      value_button(i18n.kpi_value(s.current.value, kpi.unit, lang, kpi.decimals),
+                                   explain_ref(kpi.id, scope, s.date_to, state.asof, s.date_from), lang, "big-value")],
+                     className="headline"),
+        ], className="kpi-bar"),
+        html.Div([
+            html.Section([html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))), graph(trend)], className="card"),
+            html.Section([html.H2(t(f"unit.ranking_{child}", state, kpi=kpi.name.get(lang))),
+                          graph(rank_fig, "drill-graph", id={"type": "drill-graph", "index": f"{page}-ranking"})],
+                         className="card"),
+        ], className="two-col"),
+        html.Section([html.H2(t(f"unit.table_{child}", state)),
+                      units_table(page, state, child, sorted(ranking_res.rows, key=lambda r: r.label), kpi.id)],
+                     className="card"),
+        not_reporting(state, scope),
+        dcc.Location(id=ids.id(page, "go"), refresh="callback-nav"),
+    ], className="page unit-page theme-light", **{"data-unit": code})
+
+
+def register_callbacks(page: str) -> None:
+    """The page's two callbacks: filters/KPI picker -> new URL; table row click -> drill down."""
+    from dash import Input, Output, State, callback
+
+    callback(
+        Output(ids.id(page, "go"), "href"),
+        Input(ids.id(page, "level"), "value"),
+        Input(ids.id(page, "ownership"), "value"),
+        Input(ids.id(page, "to"), "date"),
+        Input(ids.id(page, "asof"), "value"),
+        Input(ids.id(page, "kpi"), "value"),
+        State(ids.URL, "search"),
+        State(ids.URL, "pathname"),
+        prevent_initial_call=True,
+    )(lambda level, ownership, to, asof, kpi, search, pathname: unit_search(
+        search, level, ownership, to, asof, kpi, pathname))
+    callback(
+        Output(ids.id(page, "go"), "href", allow_duplicate=True),
+        Input(ids.id(page, "table"), "cellClicked"),
+        prevent_initial_call=True,
+    )(row_link)
+
+
+def unit_search(state_search: str | None, level: str | None, ownership: str | None, to: str | None,
+                asof: int | None, kpi: str | None, pathname: str | None) -> str:
+    """The new URL after a filter or the KPI picker changed."""
+    from dash._pages import _parse_query_string
+
+    from ioc.pages._common import filters_to_search
+
+    params = _parse_query_string(state_search or "")
+    state = UrlState.from_params(params)
+    search = filters_to_search(state, level, ownership, to, asof)
+    if kpi and kpi != "attendance_rate":
+        search += ("&" if search else "?") + f"kpi={kpi}"
+    return (pathname or "/") + search
+
+
+def row_link(cell: dict[str, Any] | None) -> Any:
+    """A click on a table row: the row id is the unit's drill link."""
+    from dash import no_update
+
+    if not cell or not str(cell.get("rowId") or "").startswith("/"):
+        return no_update
+    return cell["rowId"]

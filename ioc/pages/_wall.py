@@ -1,0 +1,133 @@
+"""The control-room wall: one screen file drawn as a grid of panels, refreshed on an interval,
+rotating through the playlist in kiosk mode. Used by the pages ``/`` and ``/screen/<name>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from ioc import i18n, ids, settings
+from ioc.panels import load_plugins
+from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
+from ioc.panels.screens import DEFAULT_SCREEN, Screen, ScreenConfigError, load_screens, playlist
+from ioc.pages._common import UrlState, frame, panel_context, t
+
+log = logging.getLogger(__name__)
+PAGE = "wall"
+
+
+def panel_title(panel: PanelConfig, lang: str) -> str:
+    if panel.title is not None:
+        return panel.title.get(lang)
+    if panel.kpi:
+        from ioc.metrics.registry import get_kpi
+
+        return get_kpi(panel.kpi).name.get(lang)
+    return i18n.t(f"panel.{panel.type}", lang)
+
+
+def render_panel(panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
+    """The panel's output; an exception becomes an 'error' output so the panel never goes blank."""
+    try:
+        return load_plugins()[panel.type].render(panel, ctx)
+    except Exception as error:  # noqa: BLE001 - any failure must show in place, not break the wall
+        log.exception("panel %s (%s) failed", panel.id, panel.type)
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        return PanelOutput(html.Div(className="panel-graph"), "error", None, reason)
+
+
+def grid(screen: Screen, state: UrlState, theme: str) -> list[Any]:
+    ctx = panel_context(state, theme)
+    out = []
+    for panel in screen.panels:
+        g = panel.grid
+        section = frame(panel, panel_title(panel, state.lang), render_panel(panel, ctx), state, ctx.now)
+        section.style = {"gridColumn": f"{g.x + 1} / span {g.w}", "gridRow": f"{g.y + 1} / span {g.h}"}
+        out.append(section)
+    return out
+
+
+def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
+    state = UrlState.from_params(params)
+    theme = state.theme or "dark"
+    try:
+        screens = load_screens()
+        order = playlist(screens)
+    except ScreenConfigError as error:
+        return html.Div([html.H1(t("wall.config_error", state)), html.Pre(str(error))], className="page error-page")
+    name = name or DEFAULT_SCREEN
+    if name not in screens:
+        return html.Div([html.H1(t("wall.unknown_screen", state, name=name)),
+                         html.Ul([html.Li(dcc.Link(s.title.get(state.lang), href=state.link(f"/screen/{n}")))
+                                  for n, s in screens.items()])], className="page error-page")
+    screen = screens[name]
+    refresh = int(screen.refresh_seconds or settings.get("refresh_seconds"))
+    rotate = int(params.get("rotate") or settings.get("rotate_seconds"))
+    tabs = None if state.kiosk else html.Div(
+        [dcc.Link(s.title.get(state.lang), href=state.link("/" if n == DEFAULT_SCREEN else f"/screen/{n}"),
+                  className="screen-tab" + (" active" if n == name else "")) for n, s in screens.items()],
+        className="screen-tabs")
+    now = panel_context(state, theme).now
+    return html.Div([
+        html.Div([
+            html.H1(screen.title.get(state.lang), className="wall-title"),
+            html.Span(i18n.format_datetime(now, state.lang), className="wall-clock", id=ids.id(PAGE, "clock")),
+            html.Span(t("wall.asof", state, version=state.asof), className="wall-asof") if state.asof else None,
+            tabs,
+        ], className="wall-head"),
+        html.Div(grid(screen, state, theme), id=ids.id(PAGE, "grid"), className="wall-grid",
+                 style={"gridTemplateColumns": f"repeat({screen.columns}, minmax(0, 1fr))",
+                        "gridTemplateRows": f"repeat({screen.rows}, minmax(0, 1fr))"}),
+        dcc.Store(id=ids.id(PAGE, "screen"), data={"name": name, "playlist": order}),
+        dcc.Interval(id=ids.id(PAGE, "refresh"), interval=refresh * 1000),
+        dcc.Interval(id=ids.id(PAGE, "rotate"), interval=rotate * 1000, disabled=not state.kiosk or len(order) < 2),
+        dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
+    ], className=f"page wall theme-{theme}" + (" kiosk" if state.kiosk else ""), **{"data-screen": name})
+
+
+def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:
+    """Redraw the panels with fresh data (same components, so the browser updates them in place)."""
+    from dash._pages import _parse_query_string
+
+    if not screen:
+        return no_update
+    params = _parse_query_string(search or "")
+    state = UrlState.from_params(params)
+    screens = load_screens()
+    if screen["name"] not in screens:
+        return no_update
+    return grid(screens[screen["name"]], state, state.theme or "dark"), i18n.format_datetime(
+        panel_context(state, state.theme or "dark").now, state.lang)
+
+
+def next_screen(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:
+    """The URL of the next screen of the playlist (kiosk rotation), query string kept."""
+    if not screen or not screen.get("playlist"):
+        return no_update
+    order = screen["playlist"]
+    i = order.index(screen["name"]) if screen["name"] in order else -1
+    following = order[(i + 1) % len(order)]
+    path = "/" if following == DEFAULT_SCREEN else f"/screen/{following}"
+    return path + (search or "")
+
+
+def register_callbacks() -> None:
+    """Register the wall's callbacks (called by the page module ``control_room``, once per app)."""
+    callback(
+        Output(ids.id(PAGE, "grid"), "children"),
+        Output(ids.id(PAGE, "clock"), "children"),
+        Input(ids.id(PAGE, "refresh"), "n_intervals"),
+        State(ids.id(PAGE, "screen"), "data"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(refresh_grid)
+    callback(
+        Output(ids.id(PAGE, "go"), "href"),
+        Input(ids.id(PAGE, "rotate"), "n_intervals"),
+        State(ids.id(PAGE, "screen"), "data"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(next_screen)

@@ -1,0 +1,15 @@
+"""``/kpi``: the list of KPI definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+
+dash.register_page(__name__, path="/kpi", name="kpi_index", title="IOC · KPIs")
+
+
+def layout(**params: Any) -> Any:
+    from ioc.pages import kpi as kpi_page  # at request time: the page loader has imported it
+
+    return kpi_page.layout(None, **params)
