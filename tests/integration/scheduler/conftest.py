@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -79,8 +80,7 @@ def seeded(data_dir: Path):
     from ioc.store import Store
 
     store = Store(data_dir)
-    src = write_schools(data_dir.parent / "schools_2025-09-05.csv", 40)
-    result = ingest_file(store, src, source="test")
+    result = ingest_file(store, write_schools(data_dir.parent / "schools_2025-09-05.csv", 40), source="test")
     assert result.status == "loaded", result
     yield store
     store.close()
