@@ -105,14 +105,18 @@ def attendance_window(today: date, days: int | None) -> list[date]:
 
 
 def probe_window(today: date, days: int, now: datetime) -> list[tuple[date, int]]:
-    """(local date, last 5-minute slot) of each probe day; today's probes stop at ``now``."""
+    """(local date, last 5-minute slot) of each probe day.
+
+    When ``today`` is the day of ``now`` its probes stop at ``now``; for any other ``today`` the
+    demo is built as at the end of that day, so every day is complete.
+    """
     if days < 0:
         raise DemoError("--probe-days must be >= 0")
     out = []
     for offset in range(days - 1, -1, -1):
         day = today - timedelta(days=offset)
         last = connectivity.SLOTS - 1
-        if day == now.date():
+        if day == now.date() == today:
             last = (now.hour * 60 + now.minute) // 5
         out.append((day, last))
     return out
@@ -226,8 +230,12 @@ def build_demo(
     seed: int = 2026,
     today: date | None = None,
     progress: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> DemoSummary:
-    """Generate the demo's files for ``today`` and load them into the store in ``data_dir``."""
+    """Generate the demo's files for ``today`` and load them into the store in ``data_dir``.
+
+    ``now`` (default: the current local time) is when today's probes stop; tests pin it.
+    """
     from ingest.load import ingest_paths
     from ioc.store import Store
 
@@ -240,6 +248,7 @@ def build_demo(
         probe_days=probe_days,
         seed=seed,
         today=today,
+        now=now,
         step=step,
     )
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from ioc import geography
 from ioc.demo import DemoSummary, build_demo
+from ioc.demo.connectivity import LOCAL
 from ioc.store import Store
 
 TODAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 25, 10, 2, tzinfo=LOCAL)  # today's probes stop here
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary, 
     data_dir = tmp_path_factory.mktemp("demo") / "data"
     lines: list[str] = []
     summary = build_demo(
-        data_dir, schools=200, attendance_days=15, probe_days=2, seed=11, today=TODAY, progress=lines.append
+        data_dir,
+        schools=200,
+        attendance_days=15,
+        probe_days=2,
+        seed=11,
+        today=TODAY,
+        now=NOW,
+        progress=lines.append,
     )
     return data_dir, summary, lines
 
@@ -112,7 +121,7 @@ def test_running_again_changes_nothing(built) -> None:
     before = counts(data_dir)
     with Store(data_dir) as store:
         version = store.data_version()
-    again = build_demo(data_dir, schools=200, attendance_days=15, probe_days=2, seed=11, today=TODAY)
+    again = build_demo(data_dir, schools=200, attendance_days=15, probe_days=2, seed=11, today=TODAY, now=NOW)
     assert {r.status for r in again.results} == {"unchanged"}
     after = counts(data_dir)
     assert {k: v for k, v in after.items() if k != "ingest_runs"} == {
@@ -132,3 +141,36 @@ def test_the_fixture_size_other_areas_use(tmp_path: Path) -> None:
     found = counts(tmp_path / "data")
     assert found["attendance"] == summary.rows_written["attendance"] > 1000
     assert found["connectivity"] == summary.rows_written["connectivity"] > 10_000
+
+
+def test_the_next_days_demo_adds_without_duplicating(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    build_demo(data_dir, schools=60, attendance_days=5, probe_days=2, today=TODAY, now=NOW)
+    tomorrow = date(2026, 11, 26)
+    later = build_demo(
+        data_dir,
+        schools=60,
+        attendance_days=5,
+        probe_days=2,
+        today=tomorrow,
+        now=datetime(2026, 11, 26, 9, 0, tzinfo=LOCAL),
+    )
+    assert later.rows_rejected == 0 and later.failed == ()
+    results = {r.file: r for r in later.results}
+    assert results["schools_2026-09-01.csv"].status == "unchanged"
+    assert results["connectivity_2026-11-26.parquet"].status == "loaded"
+    # yesterday's file is complete now: it loads again, over the probes it already had
+    assert results["connectivity_2026-11-25.parquet"].status == "loaded"
+    keys = {
+        "attendance": "date, school_id",
+        "digital": "as_of, school_id",
+        "connectivity": "measured_at, school_id",
+    }
+    with Store(data_dir) as store:
+        for table, key in keys.items():
+            rows, distinct = store.execute(
+                f"SELECT count(*), count(DISTINCT ({key})) FROM {table}"  # noqa: S608 - fixed names
+            ).rows[0]
+            assert rows == distinct, table
+        days = store.execute("SELECT count(DISTINCT measured_at::DATE) FROM connectivity").scalar()
+    assert days == 3
