@@ -170,7 +170,7 @@ def write_files(
     step: _Progress | None = None,
 ) -> DemoFiles:
     """Generate the demo's files into ``source`` (replacing a previous demo's files there)."""
-    now = now or local_now()
+    now = (now or local_now()).astimezone(connectivity.LOCAL)
     today = today or now.date()
     check_arguments(schools, today)
     step = step or _Progress(progress)
