@@ -1,6 +1,6 @@
 """Pure figure builders: plain data in, ``go.Figure`` out (no store, no Dash, no request).
 
-Figures use ``template='none'`` plus a few explicit colours: Plotly's default template alone is
+Figures carry no template (an empty one, see :func:`_figure`) plus a few explicit colours: Plotly's default template alone is
 about 10 kB per figure, and a wall screen draws many figures on every refresh. Each builder
 assembles plain dicts and wraps them once in ``go.Figure(..., _validate=False)``: Plotly's
 per-property validation would otherwise cost ~20 ms per figure, most of a callback's budget.
@@ -17,6 +17,10 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 
 from ioc import i18n
+
+# red (bad) -> yellow -> green (good), given as stops: plotly.js knows no 'RdYlGn' by name
+GOOD_HIGH = [[0.0, "#d73027"], [0.25, "#f46d43"], [0.5, "#fee08b"], [0.75, "#a6d96a"], [1.0, "#1a9850"]]
+GOOD_LOW = [[1 - stop, colour] for stop, colour in reversed(GOOD_HIGH)]
 
 STATUS_COLOURS = {"green": "#1fa463", "amber": "#f2a900", "red": "#e5484d", "no_data": "#8a8f98"}
 
@@ -44,7 +48,6 @@ def theme_of(name: str | None) -> Theme:
 
 def _layout(theme: Theme, lang: str, *, height: int | None = None, margin: int = 8, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
-        "template": "none",
         "paper_bgcolor": theme.paper,
         "plot_bgcolor": theme.paper,
         "font": {"color": theme.text, "size": theme.font_size, "family": "Inter, 'Segoe UI', Roboto, sans-serif"},
@@ -59,7 +62,9 @@ def _layout(theme: Theme, lang: str, *, height: int | None = None, margin: int =
 
 
 def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
-    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+    fig = go.Figure({"data": traces, "layout": layout}, _validate=False)
+    fig.layout.template = {}  # not Plotly's default template: it would add ~10 kB to every figure
+    return fig
 
 
 def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:
@@ -173,6 +178,34 @@ def ranking(
     return _figure([trace], layout)
 
 
+def _interpolate(scale: list[list[Any]], t: float) -> str:
+    """The colour at position ``t`` (0..1) of a colour scale given as [[stop, '#rrggbb'], ...]."""
+    t = min(1.0, max(0.0, t))
+    for (s0, c0), (s1, c1) in zip(scale, scale[1:]):
+        if t <= s1:
+            f = 0.0 if s1 == s0 else (t - s0) / (s1 - s0)
+            rgb0 = [int(c0[i:i + 2], 16) for i in (1, 3, 5)]
+            rgb1 = [int(c1[i:i + 2], 16) for i in (1, 3, 5)]
+            return "#" + "".join(f"{round(a + (b - a) * f):02x}" for a, b in zip(rgb0, rgb1))
+    return str(scale[-1][1])
+
+
+def _rings(geometry: Mapping[str, Any]) -> list[list[list[float]]]:
+    if geometry.get("type") == "Polygon":
+        return list(geometry["coordinates"])
+    if geometry.get("type") == "MultiPolygon":
+        return [ring for polygon in geometry["coordinates"] for ring in polygon]
+    return []
+
+
+def _centre(rings: list[list[list[float]]]) -> tuple[float, float]:
+    """The centre of the largest ring's bounding box (where the area's label and click target go)."""
+    ring = max(rings, key=len)
+    xs = [p[0] for p in ring]
+    ys = [p[1] for p in ring]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+
+
 def choropleth(
     geojson: Mapping[str, Any],
     values: Sequence[tuple[str, str, float | None, str | None]],
@@ -187,29 +220,63 @@ def choropleth(
 ) -> go.Figure:
     """Areas of ``geojson`` (matched on properties.district_code) coloured by value.
 
-    ``values`` rows are (code, label, value, link); no map tiles: a plain geo projection fitted to
-    the areas, so it works offline.
+    ``values`` rows are (code, label, value, link). Drawn as filled shapes on plain longitude /
+    latitude axes, not as a Plotly ``geo`` trace: geo traces download their base map (topojson)
+    from a CDN, and the control room must work without internet. A marker at each area's centre
+    carries the link for clicks and the hover text; a hidden marker trace draws the colour bar.
     """
     theme = theme_of(theme_name)
-    rows = [v for v in values if v[2] is not None]
-    trace = {
-        "type": "choropleth",
-        "geojson": geojson,
-        "featureidkey": "properties.district_code",
-        "locations": [r[0] for r in rows],
-        "z": [r[2] for r in rows],
-        "customdata": [r[3] or "" for r in rows],
-        "hovertext": [f"{r[1]}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows],
-        "hoverinfo": "text",
-        "colorscale": "RdYlGn_r" if reverse else "RdYlGn",
-        "marker": {"line": {"color": "#ffffff" if theme.name == "light" else "#0b0f14", "width": 1}},
-        "colorbar": {"thickness": 12, "len": 0.8, "title": {"text": kpi_name},
-                     "tickformat": ".0%" if unit == "ratio" else ",.0f"},
-    }
-    layout = _layout(theme, lang, height=height,
-                     geo={"fitbounds": "locations", "visible": False, "bgcolor": theme.paper,
-                          "projection": {"type": "mercator"}})
-    return _figure([trace], layout)
+    scale = GOOD_LOW if reverse else GOOD_HIGH
+    by_code = {v[0]: v for v in values}
+    known = [v[2] for v in values if v[2] is not None]
+    low, high = (min(known), max(known)) if known else (0.0, 1.0)
+    span = (high - low) or 1.0
+    edge = "#ffffff" if theme.name == "light" else "#0b0f14"
+    traces: list[dict[str, Any]] = []
+    centres: list[tuple[float, float, str, str]] = []
+    for feature in geojson.get("features", []):
+        code = str(feature["properties"].get("district_code"))
+        rings = _rings(feature.get("geometry") or {})
+        if not rings:
+            continue
+        row = by_code.get(code)
+        value = row[2] if row else None
+        label = row[1] if row else str(feature["properties"].get("district_name", code))
+        colour = _interpolate(scale, (value - low) / span) if value is not None else theme.grid
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for ring in rings:
+            xs += [p[0] for p in ring] + [None]
+            ys += [p[1] for p in ring] + [None]
+        text = f"{label}: {i18n.kpi_value(value, unit, lang, decimals)}"
+        traces.append({"type": "scatter", "x": xs, "y": ys, "mode": "lines", "fill": "toself", "fillcolor": colour,
+                       "line": {"color": edge, "width": 1}, "hoveron": "fills", "hoverinfo": "text", "text": text,
+                       "customdata": [row[3] if row and row[3] else ""] * len(xs), "name": code})
+        cx, cy = _centre(rings)
+        centres.append((cx, cy, text, (row[3] or "") if row else ""))
+    traces.append({"type": "scatter", "x": [c[0] for c in centres], "y": [c[1] for c in centres], "mode": "markers",
+                   "marker": {"size": 7, "color": theme.text, "opacity": 0.3},
+                   "hovertext": [c[2] for c in centres], "hoverinfo": "text", "customdata": [c[3] for c in centres]})
+    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip",
+                   "marker": {"color": [low, high], "cmin": low, "cmax": high, "colorscale": scale, "showscale": True,
+                              "colorbar": {"thickness": 12, "len": 0.8, "title": {"text": kpi_name},
+                                           "tickformat": ".0%" if unit == "ratio" else ",.0f"}}})
+    xaxis: dict[str, Any] = {"visible": False, "fixedrange": True}
+    yaxis: dict[str, Any] = {"visible": False, "fixedrange": True, "scaleanchor": "x", "scaleratio": 1}
+    if centres:
+        # frame the mainland: far islands (Côn Đảo, 180 km offshore) would shrink the city to a corner
+        mx = sorted(c[0] for c in centres)[len(centres) // 2]
+        my = sorted(c[1] for c in centres)[len(centres) // 2]
+        near = [t for t in traces[:-2] if abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"]) if x is not None]])[0] - mx) < 1.0
+                and abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"]) if x is not None]])[1] - my) < 1.0]
+        xs_all = [x for t in near for x in t["x"] if x is not None]
+        ys_all = [y for t in near for y in t["y"] if y is not None]
+        if xs_all:
+            xaxis["range"] = [min(xs_all) - 0.02, max(xs_all) + 0.02]
+            yaxis["range"] = [min(ys_all) - 0.02, max(ys_all) + 0.02]
+            yaxis["constrain"] = "domain"
+    layout = _layout(theme, lang, height=height, hovermode="closest", xaxis=xaxis, yaxis=yaxis)
+    return _figure(traces, layout)
 
 
 def school_points(
@@ -233,7 +300,7 @@ def school_points(
         "x": [p[1] for p in points],
         "y": [p[0] for p in points],
         "mode": "markers",
-        "marker": {"size": 6, "color": [p[3] for p in points], "colorscale": "RdYlGn_r" if reverse else "RdYlGn",
+        "marker": {"size": 6, "color": [p[3] for p in points], "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
                    "showscale": True, "colorbar": {"thickness": 12, "tickformat": ".0%" if unit == "ratio" else ",.0f"}},
         "customdata": [p[4] or "" for p in points],
         "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in points],
@@ -247,8 +314,9 @@ def school_points(
 def attendance_calendar(days: Sequence[tuple[date, float | None]], lang: str, *, theme_name: str = "light") -> go.Figure:
     """A GitHub-style calendar: one column per week, one row per weekday (Mon..Sun), colour = rate."""
     theme = theme_of(theme_name)
-    layout = _layout(theme, lang, height=230, yaxis={"autorange": "reversed", "showgrid": False},
-                     xaxis={"showgrid": False, "tickangle": -45, "nticks": 12})
+    layout = _layout(theme, lang, height=260, margin=40,
+                     yaxis={"autorange": "reversed", "showgrid": False, "type": "category"},
+                     xaxis={"showgrid": False, "tickangle": -45, "nticks": 12, "type": "category"})
     if not days:
         return _figure([], layout)
     first = min(d for d, _ in days)
@@ -264,7 +332,7 @@ def attendance_calendar(days: Sequence[tuple[date, float | None]], lang: str, *,
         "type": "heatmap", "z": z,
         "x": [i18n.format_date(start + timedelta(weeks=w), lang) for w in range(weeks)],
         "y": [i18n.t(f"weekday.{i}", lang) for i in range(7)],
-        "text": text, "hoverinfo": "text", "colorscale": "RdYlGn", "zmin": 0.8, "zmax": 1.0, "xgap": 3, "ygap": 3,
+        "text": text, "hoverinfo": "text", "colorscale": GOOD_HIGH, "zmin": 0.8, "zmax": 1.0, "xgap": 3, "ygap": 3,
         "colorbar": {"thickness": 10, "tickformat": ".0%"},
     }
     return _figure([trace], layout)

@@ -130,6 +130,10 @@ def kpi_delta(delta: float | None, unit: str, lang: str = DEFAULT_LANG, decimals
     """A change between periods: ratios in percentage points ('+1,2 đ.%'), others in the unit."""
     if delta is None:
         return "—"
+    scale = 100 if unit == "ratio" else 1
+    shown = 0 if unit == "count" else decimals
+    if round(abs(delta) * scale, shown) == 0:  # "−0,0" would claim a fall that rounding hides
+        delta = 0.0
     sign = "+" if delta > 0 else ("−" if delta < 0 else "±")
     if unit == "ratio":
         return f"{sign}{number(abs(delta) * 100, lang, decimals)} {t('unit.points', lang)}"

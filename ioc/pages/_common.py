@@ -109,6 +109,15 @@ def panel_context(state: UrlState, theme: str, **units: str | None) -> PanelCont
                         scope=state.scope(**units), date_to=state.date_to, kiosk=state.kiosk)
 
 
+def grid_locale(lang: str) -> dict[str, str]:
+    """AG Grid's own words (pager, filters) in the page's language."""
+    return {key: i18n.t(f"grid.{key}", lang) for key in GRID_WORDS}
+
+
+GRID_WORDS = ("page", "of", "to", "pageSizeSelectorLabel", "noRowsToShow", "contains", "equals", "filterOoo",
+              "firstPage", "lastPage", "nextPage", "previousPage")
+
+
 def t(key: str, state: UrlState, **values: Any) -> str:
     return i18n.t(key, state.lang, **values)
 

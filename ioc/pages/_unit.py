@@ -18,9 +18,9 @@ from ioc.metrics import dimensions
 from ioc.metrics.query import QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import snapshots
-from ioc.pages._common import UrlState, breadcrumbs, current_store, filter_bar, panel_context, t
+from ioc.pages._common import UrlState, breadcrumbs, grid_locale, current_store, filter_bar, panel_context, t
 from ioc.panels.base import GridPos, PanelConfig
-from ioc.panels.charts import graph, ordered
+from ioc.panels.charts import ordered, page_graph
 from ioc.panels.common import drill_link, status_light, value_button, explain_ref
 from ioc.panels.data import result, summary
 from ioc.pages._wall import render_panel
@@ -68,7 +68,7 @@ def units_table(page: str, state: UrlState, kind: str, rows: list[Any], kpi_id: 
         ],
         getRowId="params.data.link || params.data.key",
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False}, "domLayout": "autoHeight",
+        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False}, "domLayout": "autoHeight", "localeText": grid_locale(state.lang),
                          "pagination": len(data) > 25, "paginationPageSize": 25},
         className="ag-theme-alpine units-table",
         style={"width": "100%"},
@@ -137,9 +137,9 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                      className="headline"),
         ], className="kpi-bar"),
         html.Div([
-            html.Section([html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))), graph(trend)], className="card"),
+            html.Section([html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))), page_graph(trend, 340)], className="card"),
             html.Section([html.H2(t(f"unit.ranking_{child}", state, kpi=kpi.name.get(lang))),
-                          graph(rank_fig, "drill-graph", id={"type": "drill-graph", "index": f"{page}-ranking"})],
+                          page_graph(rank_fig, max(200, 26 * len(bars) + 50), "page-graph drill-graph", id={"type": "drill-graph", "index": f"{page}-ranking"})],
                          className="card"),
         ], className="two-col"),
         html.Section([html.H2(t(f"unit.table_{child}", state)),

@@ -11,7 +11,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
-from ioc.pages._common import UrlState, current_store, local_now, t
+from ioc.pages._common import UrlState, current_store, grid_locale, local_now, t
 from ioc.panels.common import drill_link
 
 PAGE = "health"
@@ -35,6 +35,7 @@ def table(page_id: str, rows: list[dict[str, Any]], lang: str, columns: list[str
     if not rows:
         return html.P(i18n.t("health.none", lang), className="muted")
     columns = columns or list(rows[0])
+    columns = [c for c in columns if c in rows[0]]
     data = [{c: _text(r.get(c), lang) for c in columns} for r in rows]
     return dag.AgGrid(
         id=ids.id(PAGE, page_id),
@@ -43,7 +44,7 @@ def table(page_id: str, rows: list[dict[str, Any]], lang: str, columns: list[str
                     for c in columns],
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 110},
         dashGridOptions={"pagination": len(data) > height_rows, "paginationPageSize": height_rows,
-                         "domLayout": "autoHeight"},
+                         "domLayout": "autoHeight", "localeText": grid_locale(lang)},
         className="ag-theme-alpine", style={"width": "100%"},
     )
 
@@ -86,12 +87,20 @@ def layout(**params: Any) -> Any:
             html.Div([dcc.Link(t(f"dataset.{d}", state), href=state.link("/data-health") + ("&" if "?" in state.link("/data-health") else "?") + f"dataset={d}",
                                className="screen-tab" + (" active" if d == dataset else "")) for d in DATASETS],
                      className="screen-tabs light-tabs"),
-            table("by-district", health.freshness_by_district(store, dataset), lang),
+            table("by-district", health.freshness_by_district(store, dataset), lang,
+                  ["district_code", "district_name", "schools", "schools_with_data", "latest", "oldest_latest",
+                   "stale_schools"]),
         ], className="card"),
-        html.Section([html.H2(t("health.runs", state)), table("runs", health.runs(store, 200), lang)], className="card"),
+        html.Section([html.H2(t("health.runs", state)), table("runs", health.runs(store, 200), lang,
+                                                                   ["started_at", "source", "dataset", "file_name", "status",
+                                                                    "rows_loaded", "rows_rejected", "message"])], className="card"),
         html.Section([html.H2(t("health.rejections", state)), table("rejections", health.rejections(store, limit=500), lang)],
                      className="card"),
-        html.Section([html.H2(t("health.sources", state)), table("sources", health.sources(store), lang)], className="card"),
+        html.Section([html.H2(t("health.sources", state)), table("sources", health.sources(store), lang,
+                                                                        ["source", "kind", "failing", "consecutive_failures",
+                                                                         "last_success", "last_failure", "reason",
+                                                                         "rows_last_run", "pending_files"])], className="card"),
         html.Section([html.H2(t("health.not_reporting", state, n=len(not_reporting))),
-                      table("not-reporting", not_reporting, lang)], className="card"),
+                      table("not-reporting", not_reporting, lang,
+                            ["school_id", "school_name", "level", "ward_name", "district_name", "last_reported"])], className="card"),
     ], className="page health-page theme-light")

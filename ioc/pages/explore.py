@@ -18,8 +18,8 @@ from ioc.metrics import dimensions
 from ioc.metrics.query import BY, FILTERS, QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import snapshots
-from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, t
-from ioc.panels.charts import graph
+from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, t
+from ioc.panels.charts import page_graph
 from ioc.panels.data import result
 
 PAGE = "explore"
@@ -123,7 +123,7 @@ def layout(**params: Any) -> Any:
         html.Div([html.A(t(f"export.{fmt}", state), href=f"/export/{fmt}?{qs}", className="export-button",
                          id=ids.id(PAGE, f"export-{fmt}"), download="", target="_blank")
                   for fmt in exports.FORMATS], className="export-bar"),
-        html.Section(graph(fig, "drill-graph explore-graph", id={"type": "drill-graph", "index": PAGE}), className="card"),
+        html.Section(page_graph(fig, _chart_height(req, len(res.rows)), "page-graph drill-graph", id={"type": "drill-graph", "index": PAGE}), className="card"),
         html.Section(dag.AgGrid(
             id=ids.id(PAGE, "table"),
             rowData=rows,
@@ -136,11 +136,18 @@ def layout(**params: Any) -> Any:
                 {"field": "schools_reporting", "headerName": t("table.schools_reporting", state), "flex": 1},
             ],
             defaultColDef={"sortable": True, "filter": True, "resizable": True},
-            dashGridOptions={"domLayout": "autoHeight", "pagination": len(rows) > 30, "paginationPageSize": 30},
+            dashGridOptions={"domLayout": "autoHeight", "pagination": len(rows) > 30, "paginationPageSize": 30,
+                             "localeText": grid_locale(lang)},
             className="ag-theme-alpine", style={"width": "100%"},
         ), className="card"),
         dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
     ], className="page explore-page theme-light", **{"data-rows": str(len(res.rows))})
+
+
+def _chart_height(req: exports.ExportRequest, rows: int) -> int:
+    if req.chart == "bar" and req.by not in ("date", "week", "month"):
+        return min(2400, max(260, 24 * rows + 60))
+    return 460
 
 
 def explore_url(kpi: str | None, by: str | None, district: str | None, ward: str | None, level: str | None,

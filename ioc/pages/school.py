@@ -16,7 +16,7 @@ from ioc.metrics.registry import KPIS
 from ioc.pages._common import UrlState, breadcrumbs, current_store, frame, panel_context, t
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
-from ioc.panels.charts import graph
+from ioc.panels.charts import page_graph
 from ioc.metrics.query import Scope
 
 PAGE = "school"
@@ -113,10 +113,10 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         html.H2(t("school.kpis", state)),
         kpi_grid(state, info.school_id),
         html.Section([html.H2(t("school.calendar", state)),
-                      graph(figures.attendance_calendar(calendar, lang)) if calendar
+                      page_graph(figures.attendance_calendar(calendar, lang), 260) if calendar
                       else html.P(t("panel.missing", state), className="muted")],
                      className="card", id=ids.id(PAGE, "calendar")),
         html.Section([html.H2(t("school.connectivity", state)), html.P(outage_text, className="muted"),
-                      graph(conn_fig) if timeline else None],
+                      page_graph(conn_fig, 300) if timeline else None],
                      className="card", id=ids.id(PAGE, "connectivity")),
     ], className="page school-page theme-light", **{"data-school": info.school_id})

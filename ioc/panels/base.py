@@ -117,10 +117,13 @@ def effective_kpi(panel: PanelConfig, kpi: Kpi) -> Kpi:
     return replace(kpi, **changes) if changes else kpi
 
 
-def stale_minutes(panel: PanelConfig, datasets: tuple[str, ...]) -> int:
+def stale_minutes(panel: PanelConfig, kpi: Kpi) -> int:
+    """How old the KPI's as-of may be: the panel's setting, else the default of the KPI's main dataset
+    (the table its formula reads; e.g. digital readiness is as fresh as its monthly snapshot)."""
     if panel.stale_after_minutes is not None:
         return panel.stale_after_minutes
-    return min((DEFAULT_STALE_MINUTES.get(d, 24 * 60) for d in datasets), default=24 * 60)
+    dataset = kpi.formula.get("table") or (kpi.datasets[0] if kpi.datasets else "")
+    return DEFAULT_STALE_MINUTES.get(dataset, 24 * 60)
 
 
 def is_stale(as_of: datetime | None, now: datetime, minutes: int) -> bool:

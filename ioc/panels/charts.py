@@ -16,7 +16,15 @@ GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False}
 
 
 def graph(fig, class_name: str = "panel-graph", **extra) -> dcc.Graph:
+    """A graph that fills its wall panel (the panel's grid cell decides the size)."""
     return dcc.Graph(figure=fig, config=GRAPH_CONFIG, className=class_name, responsive=True, **extra)
+
+
+def page_graph(fig, height: int = 360, class_name: str = "page-graph", **extra) -> dcc.Graph:
+    """A graph on a scrolling page: as wide as its card, ``height`` pixels high."""
+    fig.layout.height = height
+    return dcc.Graph(figure=fig, config=GRAPH_CONFIG, className=class_name, style={"height": f"{height}px"},
+                     responsive=True, **extra)
 
 
 @register
@@ -32,7 +40,7 @@ class Trend(PanelKind):
             return PanelOutput(html.Div(className="panel-graph"), "missing", s.as_of)
         fig = figures.trend([(kpi.name.get(ctx.lang), s.series)], kpi.unit, ctx.lang, decimals=kpi.decimals,
                             target=kpi.target, theme_name=ctx.theme)
-        stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi.datasets))
+        stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(graph(fig), "stale" if stale else "ok", s.as_of)
 
 
@@ -66,6 +74,6 @@ class Ranking(PanelKind):
                 for r in rows]
         fig = figures.ranking(bars, kpi.unit, ctx.lang, decimals=kpi.decimals, target=kpi.target, theme_name=ctx.theme)
         fig.update_layout(height=None)
-        stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi.datasets))
+        stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
                            "stale" if stale else "ok", as_of)

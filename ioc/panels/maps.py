@@ -105,6 +105,6 @@ class DistrictMap(PanelKind):
             fig = figures.school_points(points, kpi.unit, ctx.lang, decimals=kpi.decimals, theme_name=ctx.theme,
                                         reverse=reverse)
         fig.update_layout(meta={"kpi": name})
-        stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi.datasets))
+        stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
                            "stale" if stale else "ok", as_of)

@@ -53,5 +53,5 @@ class KpiTile(PanelKind):
         )
         if value is None:
             return PanelOutput(html.Div(children, className="tile"), "missing", s.as_of)
-        stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi.datasets))
+        stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(html.Div(children, className=f"tile tile-{status}"), "stale" if stale else "ok", s.as_of)
