@@ -281,15 +281,22 @@ class JobRunner:
         previous = self.previous_run(job.id)
         if previous is None:
             return 0
-        trigger = job.schedule.trigger(self.config.timezone)
         grace = timedelta(seconds=job.misfire_grace_seconds or self.config.misfire_grace_seconds)
         missed = 0
         first: datetime | None = None
-        fire = trigger.get_next_fire_time(None, previous + timedelta(seconds=1))
-        while fire is not None and fire + grace < until and missed < 100_000:
-            missed += 1
-            first = first or fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+        if job.schedule.every_seconds is not None:
+            # an interval counts from the last run (a new IntervalTrigger would start from now)
+            period = timedelta(seconds=job.schedule.every_seconds)
+            late = until - grace - previous
+            missed = max(0, int(late / period)) if late > period else 0
+            first = previous + period if missed else None
+        else:
+            trigger = job.schedule.trigger(self.config.timezone)
+            fire = trigger.get_next_fire_time(None, previous + timedelta(seconds=1))
+            while fire is not None and fire + grace < until and missed < 100_000:
+                missed += 1
+                first = first or fire
+                fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
         if missed:
             self.record_event(
                 job.id,

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -154,3 +155,96 @@ def api() -> Iterator[Api]:
 def helpers() -> Any:
     """This module's helpers (with --import-mode=importlib a test cannot import conftest by name)."""
     return sys.modules[__name__]
+
+
+def big_connectivity(path: Path, n_schools: int, steps: int, seed: int = 1) -> int:
+    """A large Parquet file of probes (random values, so it does not compress away)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 11, 1, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    ts = np.repeat(np.arange(steps, dtype="int64") * 300_000_000 + int(start.timestamp() * 1e6), n_schools)
+    ids = np.tile(np.array(school_ids(n_schools)), steps)
+    n = len(ids)
+    table = pa.table(
+        {
+            "measured_at": pa.array(ts, pa.timestamp("us", tz="Asia/Ho_Chi_Minh")),
+            "school_id": ids,
+            "download_mbps": rng.random(n) * 100,
+            "upload_mbps": rng.random(n) * 50,
+            "latency_ms": rng.random(n) * 80,
+            "online": np.ones(n, dtype=bool),
+        }
+    )
+    pq.write_table(table, path)
+    return n
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class Process:
+    """A real `ioc` process whose output lines are collected as they come."""
+
+    def __init__(self, *args: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.popen = subprocess.Popen(
+            ioc_command(*args, data_dir=data_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if self.popen.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not seen within {timeout}s; output:\n" + "\n".join(self.lines))
+
+    def stop(self, sig: int, timeout: float = 60) -> int:
+        self.popen.send_signal(sig)
+        code = self.popen.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition", poll: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def ingest_schools(store: Any, n: int) -> bool:
+    from ingest.load import ingest_file
+
+    path = store.layout.root.parent / "schools_2025-09-05.csv"
+    return ingest_file(store, write_schools(path, n), source="test").status == "loaded"
