@@ -308,7 +308,7 @@ def _run_pipeline(
     except readers.ReadError as error:
         item = Rejection(run.file_name, None, None, None, "readable file", f"{run.file_name}: {error}")
         result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
-    except (duckdb.Error, OSError, ValueError) as error:
+    except Exception as error:  # anything unexpected fails this file only, with the reason recorded
         log.exception("ingesting %s failed", run.file_name)
         item = Rejection(run.file_name, None, None, None, "unexpected error", f"{run.file_name}: {error}")
         result = _finish(store, run, "failed", 0, 0, [item], 0, 0, str(error))
@@ -367,10 +367,13 @@ def _validate_and_load(
     cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     schools_table: str | None = None
     if ds.references_school:
-        # the current version of every school (its sizes bound digital counts)
+        # every version of every school with the dates it is valid for: a row is checked against
+        # the school as it was on the row's date (the first version also covers earlier dates)
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(known)} AS SELECT school_id, students, teachers, classrooms "
-            "FROM lake.schools QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY valid_from DESC) = 1"
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(known)} AS SELECT school_id, students, teachers, classrooms, "
+            "CASE WHEN row_number() OVER w = 1 THEN DATE '0001-01-01' ELSE valid_from END AS valid_from, "
+            "coalesce(lead(valid_from) OVER w, DATE '9999-12-31') AS valid_to "
+            "FROM lake.schools WINDOW w AS (PARTITION BY school_id ORDER BY valid_from)"
         )
         schools_table = known
     found = validate.find_problems(cur, ds, typed, problems_table, schools_table)

@@ -181,7 +181,11 @@ def find_problems(
     problems: str,
     schools: str | None,
 ) -> Problems:
-    """Check every rule; ``schools`` names a table of known schools (id, students, teachers, classrooms)."""
+    """Check every rule and collect what breaks them into ``problems``.
+
+    ``schools`` names a table of every school version (school_id, students, teachers, classrooms,
+    valid_from, valid_to); rules about the school use the version valid on the row's date.
+    """
     t = f"{quote_ident(typed)} t"
     queries: list[str] = []
     order = {c.name: i for i, c in enumerate(dataset.columns)}
@@ -215,7 +219,11 @@ def find_problems(
         if rule.needs_school:
             if schools is None:
                 continue
-            source = f"{t} JOIN {quote_ident(schools)} s ON s.school_id = t.school_id"
+            day = f"t.{quote_ident(dataset.key[0])}"
+            source = (
+                f"{t} JOIN {quote_ident(schools)} s ON s.school_id = t.school_id "
+                f"AND {day} >= s.valid_from AND {day} < s.valid_to"
+            )
         else:
             source = t
         queries.append(

@@ -261,3 +261,18 @@ def test_missing_file_is_rejected(store, tmp_path: Path) -> None:
 def test_unknown_dataset_argument_is_an_error(store) -> None:
     with pytest.raises(ValueError, match="unknown dataset 'pupils'"):
         load.get_dataset("pupils")
+
+
+def test_digital_counts_are_checked_against_the_school_as_it_was_on_that_date(store, tmp_path: Path) -> None:
+    header = (GOOD / "schools_2025-07-01.csv").read_text(encoding="utf-8").splitlines()[0]
+    big = "S001,Trường A,primary,public,,Phường Sài Gòn,,Quận 1,,,100,10,30,true\n"
+    ingest_file(store, write(tmp_path / "schools_2025-07-01.csv", header + "\n" + big))
+    ingest_file(store, write(tmp_path / "schools_2026-01-01.csv", header + "\n" + big.replace(",30,true", ",20,true")))
+    digital_header = "as_of,school_id,student_devices,teacher_devices,smart_classrooms,teachers_trained,lms_active_students,e_transcript,cashless_share\n"
+    autumn = ingest_file(store, write(tmp_path / "digital_2025-10-01.csv", digital_header + "2025-10-01,S001,10,10,25,5,50,true,0.5\n"))
+    spring = ingest_file(store, write(tmp_path / "digital_2026-02-01.csv", digital_header + "2026-02-01,S001,10,10,25,5,50,true,0.5\n"))
+    early = ingest_file(store, write(tmp_path / "digital_2025-01-01.csv", digital_header + "2025-01-01,S001,10,10,25,5,50,true,0.5\n"))
+    assert (autumn.status, early.status) == ("loaded", "loaded")  # 30 classrooms then (the first version covers earlier dates)
+    assert [r.message for r in spring.rejections] == [
+        "digital_2026-02-01.csv: row 2, column smart_classrooms: value '25' breaks rule smart_classrooms <= classrooms of the school (school S001 has 20 classrooms)"
+    ]
