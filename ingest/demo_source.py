@@ -50,14 +50,20 @@ def probe(school_id: str, at: datetime) -> dict[str, Any]:
 
 
 class DemoSource:
-    def __init__(self, school_ids: list[str], *, token: str | None, page_size: int, backfill: timedelta) -> None:
+    def __init__(
+        self, school_ids: list[str], *, token: str | None, page_size: int, backfill: timedelta
+    ) -> None:
         self.school_ids = school_ids
         self.token = token
         self.page_size = page_size
         self.backfill = backfill
 
     def answer(self, query: dict[str, str], now: datetime | None = None) -> dict[str, Any]:
-        until = datetime.fromisoformat(query["until"]) if "until" in query else _slot_floor(now or datetime.now(TZ))
+        until = (
+            datetime.fromisoformat(query["until"])
+            if "until" in query
+            else _slot_floor(now or datetime.now(TZ))
+        )
         since = datetime.fromisoformat(query["since"]) if query.get("since") else until - self.backfill
         offset = int(query.get("offset", "0"))
         slots = []
@@ -68,7 +74,8 @@ class DemoSource:
         total = len(slots) * len(self.school_ids)
         end = min(total, offset + self.page_size)
         records = [
-            probe(self.school_ids[i % len(self.school_ids)], slots[i // len(self.school_ids)]) for i in range(offset, end)
+            probe(self.school_ids[i % len(self.school_ids)], slots[i // len(self.school_ids)])
+            for i in range(offset, end)
         ]
         next_url = None
         if end < total:
@@ -107,10 +114,14 @@ def make_server(source: DemoSource, host: str, port: int) -> ThreadingHTTPServer
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest.demo_source", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="store whose schools are probed (default: $IOC_DATA_DIR or ./data)")
+    parser.add_argument(
+        "--data-dir", help="store whose schools are probed (default: $IOC_DATA_DIR or ./data)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--token-env", default="IOC_SECTOR_API_TOKEN", help="environment variable holding the token")
+    parser.add_argument(
+        "--token-env", default="IOC_SECTOR_API_TOKEN", help="environment variable holding the token"
+    )
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--backfill-minutes", type=int, default=60, help="history served to a first pull")
     args = parser.parse_args(argv)
@@ -123,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     if not ids:
         parser.exit(1, "the store has no schools: run `ioc demo` or load a schools file first\n")
     token = os.environ.get(args.token_env) or None
-    source = DemoSource(ids, token=token, page_size=args.page_size, backfill=timedelta(minutes=args.backfill_minutes))
+    source = DemoSource(
+        ids, token=token, page_size=args.page_size, backfill=timedelta(minutes=args.backfill_minutes)
+    )
     server = make_server(source, args.host, args.port)
     print(
         f"demo source: {len(ids)} schools on http://{args.host}:{server.server_address[1]}/api/connectivity"

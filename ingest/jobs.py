@@ -14,10 +14,11 @@ import json
 import re
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ingest.contract import DATASETS
 from ioc import settings
@@ -179,7 +180,9 @@ class _Reader:
         if key not in self.table:
             return default
         value = self.table[key]
-        if kind is not None and (not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind))):
+        if kind is not None and (
+            not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind))
+        ):
             names = " or ".join(k.__name__ for k in _tuple(kind))
             raise ConfigError(f"{self.where}: '{key}' must be {names}, got {value!r}")
         return value
@@ -218,14 +221,18 @@ def _schedule(value: Any, where: str) -> Schedule:
     every = reader.duration("every", None)
     reader.finish()
     if (cron is None) == (every is None):
-        raise ConfigError(f"{where}: schedule needs exactly one of 'cron' (e.g. '*/5 * * * *') or 'every' (e.g. '30s')")
+        raise ConfigError(
+            f"{where}: schedule needs exactly one of 'cron' (e.g. '*/5 * * * *') or 'every' (e.g. '30s')"
+        )
     if cron is not None:
         from apscheduler.triggers.cron import CronTrigger
 
         try:
             CronTrigger.from_crontab(cron, timezone=DEFAULT_TIMEZONE)
         except ValueError as error:
-            raise ConfigError(f"{where}: schedule cron {cron!r} is not a valid crontab expression: {error}") from None
+            raise ConfigError(
+                f"{where}: schedule cron {cron!r} is not a valid crontab expression: {error}"
+            ) from None
         return Schedule(cron=cron)
     if not every or every < 1:
         raise ConfigError(f"{where}: schedule 'every' must be at least 1s")
@@ -328,7 +335,9 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
         reader = _Reader(job_raw, where)
         job_id = reader.require("id")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", job_id):
-            raise ConfigError(f"{where}: 'id' may hold letters, digits, '.', '_' and '-' only, got {job_id!r}")
+            raise ConfigError(
+                f"{where}: 'id' may hold letters, digits, '.', '_' and '-' only, got {job_id!r}"
+            )
         where = reader.where = f"{origin}: job '{job_id}'"
         if any(j.id == job_id for j in jobs):
             raise ConfigError(f"{where}: the id is used by another job")
@@ -379,11 +388,15 @@ def load_config(path: str | Path | None, data_dir: Path) -> SchedulerConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(f"cannot read the scheduler configuration {file}: {error.strerror or error}") from None
+        raise ConfigError(
+            f"cannot read the scheduler configuration {file}: {error.strerror or error}"
+        ) from None
     try:
         raw = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{file}: not valid {'JSON' if file.suffix.lower() == '.json' else 'TOML'}: {error}") from None
+        raise ConfigError(
+            f"{file}: not valid {'JSON' if file.suffix.lower() == '.json' else 'TOML'}: {error}"
+        ) from None
     return parse_config(raw, data_dir, str(file))
 
 
@@ -417,7 +430,9 @@ def run_maintenance(store: Store, spec: MaintenanceSpec, inboxes: tuple[Path, ..
         pruned += prune_files(inbox / "rejected", 2 * days)
     details.append(f"{pruned} file(s) older than {days} days pruned")
     cutoff = datetime.now().astimezone() - timedelta(days=spec.job_runs_retention_days)
-    old_runs = int(store.execute("SELECT count(*) FROM job_runs WHERE started_at < ?", [cutoff]).scalar() or 0)
+    old_runs = int(
+        store.execute("SELECT count(*) FROM job_runs WHERE started_at < ?", [cutoff]).scalar() or 0
+    )
     if old_runs:
         store.write(lambda cur: cur.execute("DELETE FROM job_runs WHERE started_at < ?", [cutoff]))
         details.append(f"{old_runs} job run(s) older than {spec.job_runs_retention_days} days removed")

@@ -22,10 +22,11 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ingest.health_record import SourceState, load_source_state, now, record_job_run
 from ingest.jobs import (
@@ -60,7 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "else the inbox every 30 s and nightly maintenance)",
     )
     parser.add_argument("--once", action="store_true", help="run every job once, in order, and exit")
-    parser.add_argument("--check", action="store_true", help="validate the configuration, list the jobs and exit")
+    parser.add_argument(
+        "--check", action="store_true", help="validate the configuration, list the jobs and exit"
+    )
 
 
 # -- the singleton lock ---------------------------------------------------------------------------
@@ -206,14 +209,18 @@ class JobRunner:
 
         opts = job.options
         if isinstance(opts, MaintenanceSpec):
-            inboxes = tuple(j.options.folder for j in self.config.jobs if isinstance(j.options, DropFolderSpec))
+            inboxes = tuple(
+                j.options.folder for j in self.config.jobs if isinstance(j.options, DropFolderSpec)
+            )
             with self.write_lock:
                 return run_maintenance(self.store, opts, inboxes), None, None
         state = self._state(job)
         if isinstance(opts, DropFolderSpec):
             outcome, new = poll_drop_folder(self.store, job.id, opts, state, self.write_lock, echo=self.echo)
         else:
-            outcome, new = pull_http(self.store, job.id, opts, state, self.write_lock, environ=self.environ, echo=self.echo)
+            outcome, new = pull_http(
+                self.store, job.id, opts, state, self.write_lock, environ=self.environ, echo=self.echo
+            )
         return outcome, state, new
 
     def run_job(self, job_id: str, scheduled_at: datetime | None = None) -> JobOutcome:
@@ -269,12 +276,19 @@ class JobRunner:
         try:
             with self.write_lock:
                 record_job_run(
-                    self.store, job.id, job.kind, JobOutcome(status, message=message),
-                    scheduled_at=scheduled_at, started_at=now(), finished_at=now(),
+                    self.store,
+                    job.id,
+                    job.kind,
+                    JobOutcome(status, message=message),
+                    scheduled_at=scheduled_at,
+                    started_at=now(),
+                    finished_at=now(),
                 )
         except Exception as error:
             log.error("job %s: cannot record the %s run: %s", job_id, status, error)
-        self._save_status(job_id, last_event=status, last_event_at=now().isoformat(), last_event_message=message)
+        self._save_status(
+            job_id, last_event=status, last_event_at=now().isoformat(), last_event_message=message
+        )
 
     def record_missed_while_down(self, job: JobSpec, until: datetime) -> int:
         """Count the runs the schedule asked for while no scheduler was running, and record them."""
@@ -314,11 +328,23 @@ class JobRunner:
         scheduled = getattr(event, "scheduled_run_time", None)
         when = scheduled.isoformat(timespec="seconds") if scheduled else "?"
         if event.code == EVENT_JOB_MISSED:
-            self.record_event(event.job_id, "missed", f"the run due at {when} started too late and was skipped", scheduled)
+            self.record_event(
+                event.job_id, "missed", f"the run due at {when} started too late and was skipped", scheduled
+            )
         elif event.code == EVENT_JOB_MAX_INSTANCES:
-            self.record_event(event.job_id, "skipped", f"the run due at {when} was skipped: the previous run is still going", scheduled)
+            self.record_event(
+                event.job_id,
+                "skipped",
+                f"the run due at {when} was skipped: the previous run is still going",
+                scheduled,
+            )
         elif event.code == EVENT_JOB_ERROR:
-            self.record_event(event.job_id, "failed", f"the run due at {when} raised {getattr(event, 'exception', '')!r}", scheduled)
+            self.record_event(
+                event.job_id,
+                "failed",
+                f"the run due at {when} raised {getattr(event, 'exception', '')!r}",
+                scheduled,
+            )
 
     def run_all_once(self) -> int:
         worst = 0
@@ -358,7 +384,11 @@ def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
     scheduler = BackgroundScheduler(
         timezone=config.timezone,
         executors={"default": ThreadPoolExecutor(config.workers)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(config.misfire_grace_seconds)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(config.misfire_grace_seconds),
+        },
     )
     scheduler.add_listener(runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
     started = now()

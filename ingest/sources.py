@@ -22,17 +22,17 @@ import json
 import logging
 import os
 import re
-import shutil
 import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ingest.contract import LOAD_ORDER, dataset_of
 from ingest.health_record import SourceState, now
@@ -106,11 +106,15 @@ def _free_name(folder: Path, name: str) -> Path:
 def reason_text(result: FileResult, at: datetime) -> str:
     lines = [
         f"{result.file} was rejected at {at.isoformat(timespec='seconds')} (run {result.run_id}); nothing of it was loaded.",
-        f"{result.problems} problem(s) in {result.rows_rejected} row(s):" if result.rows_rejected else "Reason:",
+        f"{result.problems} problem(s) in {result.rows_rejected} row(s):"
+        if result.rows_rejected
+        else "Reason:",
     ]
     lines += [f"  {r.message}" for r in result.rejections]
     if result.problems > len(result.rejections):
-        lines.append(f"  ... and {result.problems - len(result.rejections)} more (see `ioc` data-health page, run {result.run_id})")
+        lines.append(
+            f"  ... and {result.problems - len(result.rejections)} more (see `ioc` data-health page, run {result.run_id})"
+        )
     for warning in result.warnings:
         lines.append(f"warning: {warning}")
     lines.append("Fix the file and drop it into the inbox again.")
@@ -181,15 +185,20 @@ def poll_drop_folder(
     finished = now()
     status = "failed" if failures else ("partial" if rejected else "success")
     message = "; ".join(failures + details)
-    outcome = JobOutcome(status, len(files), loaded, rejected, rows_loaded, rows_rejected, message, tuple(details))
+    outcome = JobOutcome(
+        status, len(files), loaded, rejected, rows_loaded, rows_rejected, message, tuple(details)
+    )
     if failures:
         new_state = state.failed(finished, "; ".join(failures))
     else:
         new_state = state.succeeded(finished, rows_loaded)
         if rejected:
             # rejected files are the schools' problem, not the source's; keep them visible
-            new_state = replace(new_state, last_failure=finished, reason=f"{rejected} file(s) rejected: " + "; ".join(
-                d for d in details if "rejected" in d))
+            new_state = replace(
+                new_state,
+                last_failure=finished,
+                reason=f"{rejected} file(s) rejected: " + "; ".join(d for d in details if "rejected" in d),
+            )
     return outcome, new_state
 
 
@@ -257,7 +266,9 @@ def _headers(spec: HttpSpec, environ: Mapping[str, str]) -> dict[str, str]:
 def _read_limited(response: http.client.HTTPResponse, spec: HttpSpec, started: float, where: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > spec.max_bytes:
-        raise SourceFailure(f"{where}: response of {int(declared):,} bytes is over the limit of {spec.max_bytes:,} bytes")
+        raise SourceFailure(
+            f"{where}: response of {int(declared):,} bytes is over the limit of {spec.max_bytes:,} bytes"
+        )
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -271,7 +282,9 @@ def _read_limited(response: http.client.HTTPResponse, spec: HttpSpec, started: f
             break
         total += len(chunk)
         if total > spec.max_bytes:
-            raise SourceFailure(f"{where}: response body exceeds the limit of {spec.max_bytes:,} bytes; stopped reading")
+            raise SourceFailure(
+                f"{where}: response body exceeds the limit of {spec.max_bytes:,} bytes; stopped reading"
+            )
         if time.monotonic() - started > spec.total_timeout_seconds:
             raise _Retryable(f"{where}: no complete response within {spec.total_timeout_seconds:g}s")
         chunks.append(chunk)
@@ -293,16 +306,20 @@ def _fetch_once(url: str, headers: Mapping[str, str], spec: HttpSpec) -> tuple[A
         text = f"{where}: HTTP {error.code} {error.reason}"
         error.close()
         if error.code in (401, 403):
-            raise SourceFailure(text + (f" (check the token in ${spec.token_env})" if spec.token_env else "")) from None
+            raise SourceFailure(
+                text + (f" (check the token in ${spec.token_env})" if spec.token_env else "")
+            ) from None
         if error.code >= 500 or error.code in (408, 429):
             raise _Retryable(text) from None
         raise SourceFailure(text) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _Retryable(f"{where}: timed out after {spec.timeout_seconds:g}s without an answer") from None
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, (TimeoutError, socket.timeout)):
-            raise _Retryable(f"{where}: timed out after {spec.timeout_seconds:g}s without an answer") from None
+            raise _Retryable(
+                f"{where}: timed out after {spec.timeout_seconds:g}s without an answer"
+            ) from None
         raise _Retryable(f"{where}: cannot connect: {reason}") from None
     except (ConnectionError, http.client.HTTPException) as error:
         raise _Retryable(f"{where}: connection broken: {type(error).__name__} {error}") from None
@@ -315,9 +332,13 @@ def _fetch_once(url: str, headers: Mapping[str, str], spec: HttpSpec) -> tuple[A
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
-        raise SourceFailure(f"{where}: the body is not UTF-8 JSON ({error.reason} at byte {error.start})") from None
+        raise SourceFailure(
+            f"{where}: the body is not UTF-8 JSON ({error.reason} at byte {error.start})"
+        ) from None
     except json.JSONDecodeError as error:
-        raise _Retryable(f"{where}: invalid or truncated JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+        raise _Retryable(
+            f"{where}: invalid or truncated JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
     return data, response_headers, len(body)
 
 
@@ -331,7 +352,9 @@ def fetch_json(
             return _fetch_once(url, headers, spec)
         except _Retryable as error:
             if attempt + 1 >= attempts:
-                raise SourceFailure(f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})") from None
+                raise SourceFailure(
+                    f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+                ) from None
             delay = spec.backoff_seconds * 2**attempt
             log.warning("%s; retrying in %.1fs", error, delay)
             sleep(delay)
@@ -343,6 +366,7 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 def _page(data: Any, headers: Mapping[str, str], url: str, spec: HttpSpec, number: int, size: int) -> Page:
     where = f"{_public(url)} (page {number})"
+    body: Mapping[str, Any]
     if spec.records_key is None or isinstance(data, list):
         records, body = data, {}
     elif isinstance(data, Mapping):
@@ -365,8 +389,12 @@ def _page(data: Any, headers: Mapping[str, str], url: str, spec: HttpSpec, numbe
     if next_url is not None and not isinstance(next_url, str):
         raise SourceFailure(f"{where}: {spec.next_key!r} is not a URL")
     cursor = body.get(spec.cursor_key) if spec.cursor_key else None
-    return Page(records, urllib.parse.urljoin(url, next_url) if next_url else None,
-                None if cursor is None else str(cursor), size)
+    return Page(
+        records,
+        urllib.parse.urljoin(url, next_url) if next_url else None,
+        None if cursor is None else str(cursor),
+        size,
+    )
 
 
 def _later(a: str | None, b: str | None) -> str | None:
@@ -379,8 +407,13 @@ def _later(a: str | None, b: str | None) -> str | None:
         return max(a, b)
 
 
-def pull(spec: HttpSpec, cursor: str | None, *, environ: Mapping[str, str] = os.environ,
-         sleep: Callable[[float], None] = time.sleep) -> Pulled:
+def pull(
+    spec: HttpSpec,
+    cursor: str | None,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Pulled:
     """Every page since ``cursor``, or :class:`SourceFailure` (nothing partial is returned)."""
     headers = _headers(spec, environ)
     params: dict[str, Any] = {}
@@ -415,8 +448,12 @@ def pull(spec: HttpSpec, cursor: str | None, *, environ: Mapping[str, str] = os.
         else:
             return Pulled(records, new_cursor, number, total)
         if url in visited:
-            raise SourceFailure(f"{_public(url)}: pagination goes round in a loop (page {number + 1} was seen)")
-    raise SourceFailure(f"{_public(spec.url)}: more than {spec.max_pages} pages; raise max_pages or pull more often")
+            raise SourceFailure(
+                f"{_public(url)}: pagination goes round in a loop (page {number + 1} was seen)"
+            )
+    raise SourceFailure(
+        f"{_public(spec.url)}: more than {spec.max_pages} pages; raise max_pages or pull more often"
+    )
 
 
 def pull_http(
@@ -444,7 +481,9 @@ def pull_http(
             return JobOutcome("success", message="source answers again; no new records"), state.succeeded(
                 started, 0, cursor
             )
-        return JobOutcome("idle", message="no new records"), replace(state, last_attempt=started, cursor=cursor)
+        return JobOutcome("idle", message="no new records"), replace(
+            state, last_attempt=started, cursor=cursor
+        )
     echo(f"{job_id}: loading {len(pulled.records):,} records from {pulled.pages} page(s)")
     name = f"{job_id}_{spec.dataset}_{started.strftime('%Y%m%dT%H%M%S')}"
     try:
@@ -466,4 +505,3 @@ def pull_http(
     status = "partial" if result.status == "rejected" else "failed"
     outcome = JobOutcome(status, 1, 0, 1, 0, result.rows_rejected, reason, (line,))
     return outcome, state.failed(now(), reason)
-

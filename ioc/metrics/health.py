@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
 DATASETS = ("schools", "attendance", "digital", "connectivity")
 # the column telling how new a row is; schools: the date a version is valid from
-TIME_COLUMNS = {"schools": "valid_from", "attendance": "date", "digital": "as_of", "connectivity": "measured_at"}
+TIME_COLUMNS = {
+    "schools": "valid_from",
+    "attendance": "date",
+    "digital": "as_of",
+    "connectivity": "measured_at",
+}
 FAILED = ("rejected", "failed")
 
 
@@ -66,7 +71,9 @@ def cadences() -> dict[str, Cadence]:
                 "stale_after", f"{part!r}: expected DATASET=AGE like 'connectivity=30m' or 'digital=45d'"
             )
         amount, unit = int(match.group(1)), match.group(2)
-        age = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+        age = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[
+            unit
+        ]
         result[name] = Cadence(name, f"{result[name].label}, stale after {value.strip()}", age)
     return result
 
@@ -124,10 +131,10 @@ def _is_stale(latest: date | datetime | None, limit: date | datetime) -> bool:
     if latest is None:
         return True
     if isinstance(limit, datetime):
-        value = latest if isinstance(latest, datetime) else datetime.combine(latest, time(), _tz())
-        return value < limit
-    value = latest.astimezone(_tz()).date() if isinstance(latest, datetime) else latest
-    return value < limit
+        moment = latest if isinstance(latest, datetime) else datetime.combine(latest, time(), _tz())
+        return moment < limit
+    day = latest.astimezone(_tz()).date() if isinstance(latest, datetime) else latest
+    return day < limit
 
 
 def _as_local(value: Any) -> Any:
@@ -135,7 +142,9 @@ def _as_local(value: Any) -> Any:
 
 
 # -- runs and rejections -----------------------------------------------------------------------------
-def runs(store: Store, limit: int = 100, *, source: str | None = None, dataset: str | None = None) -> list[dict]:
+def runs(
+    store: Store, limit: int = 100, *, source: str | None = None, dataset: str | None = None
+) -> list[dict]:
     """The newest ingestion runs (one per file or HTTP batch), newest first."""
     return [
         {k: _as_local(v) for k, v in row.items()}
@@ -162,7 +171,9 @@ def rejections(store: Store, run_id: str | None = None, limit: int = 500) -> lis
     ).dicts()
 
 
-def job_runs(store: Store, limit: int = 100, *, job_id: str | None = None, status: str | None = None) -> list[dict]:
+def job_runs(
+    store: Store, limit: int = 100, *, job_id: str | None = None, status: str | None = None
+) -> list[dict]:
     """Scheduled runs that did something, failed, or were missed/skipped, newest first."""
     if not store.has_table("job_runs"):
         return []
@@ -213,8 +224,13 @@ def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshnes
         load = loads.get(dataset, {})
         last_failure, reason = load.get("last_failure"), load.get("reason")
         for source in failing.get(dataset, []):
-            if source["last_failure"] is not None and (last_failure is None or source["last_failure"] > last_failure):
-                last_failure, reason = source["last_failure"], f"source {source['source_id']}: {source['reason']}"
+            if source["last_failure"] is not None and (
+                last_failure is None or source["last_failure"] > last_failure
+            ):
+                last_failure, reason = (
+                    source["last_failure"],
+                    f"source {source['source_id']}: {source['reason']}",
+                )
         stale = _is_stale(latest, limit)
         result.append(
             DatasetFreshness(
@@ -260,7 +276,9 @@ def freshness_by_district(store: Store, dataset: str, now: datetime | None = Non
     ).dicts()
     for row in rows:
         row["latest"], row["oldest_latest"] = _as_local(row["latest"]), _as_local(row["oldest_latest"])
-        row["fresh_share"] = (row["schools"] - row["stale_schools"]) / row["schools"] if row["schools"] else None
+        row["fresh_share"] = (
+            (row["schools"] - row["stale_schools"]) / row["schools"] if row["schools"] else None
+        )
         row["stale"] = row["stale_schools"] > 0
     return rows
 
@@ -274,8 +292,13 @@ def not_reporting(store: Store, date: date | None = None, scope: Scope | None = 
     filters, values = [], {}
     if scope is not None and scope.items():
         resolved = resolve_scope(store, scope, day)
-        columns = {"district": "district_key", "ward": "ward_key", "level": "level", "ownership": "ownership",
-                   "school": "school_id"}
+        columns = {
+            "district": "district_key",
+            "ward": "ward_key",
+            "level": "level",
+            "ownership": "ownership",
+            "school": "school_id",
+        }
         for name, value in resolved.items():
             filters.append(f"s.{columns[name]} = ${name}")
             values[name] = value
@@ -328,12 +351,18 @@ def sources(store: Store) -> list[dict]:
         pending = None
         if state.get("kind") == "drop_folder" and location:
             folder = Path(location)
-            pending = sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else 0
+            pending = (
+                sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+                if folder.is_dir()
+                else 0
+            )
         result.append(
             {
                 "source": source_id,
                 "kind": state.get("kind") or "manual",
-                "datasets": sorted(stat.get("datasets") or ([state["dataset"]] if state.get("dataset") else [])),
+                "datasets": sorted(
+                    stat.get("datasets") or ([state["dataset"]] if state.get("dataset") else [])
+                ),
                 "location": location,
                 "failing": bool(state.get("failing", False)),
                 "consecutive_failures": int(state.get("consecutive_failures") or 0),
@@ -347,7 +376,9 @@ def sources(store: Store) -> list[dict]:
                 "runs_rejected": int(stat.get("runs_rejected") or 0),
                 "runs_failed": int(stat.get("runs_failed") or 0),
                 "rows_last_run": state.get("rows_last_run") if state else stat.get("rows_last_load"),
-                "rows_per_load": float(stat["rows_per_load"]) if stat.get("rows_per_load") is not None else None,
+                "rows_per_load": float(stat["rows_per_load"])
+                if stat.get("rows_per_load") is not None
+                else None,
                 "rows_loaded": int(stat.get("rows_loaded") or 0),
                 "rows_rejected": int(stat.get("rows_rejected") or 0),
                 "pending_files": pending,

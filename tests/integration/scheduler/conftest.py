@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -52,8 +51,14 @@ def connectivity_records(start: datetime, n_schools: int, steps: int = 1) -> lis
         at = (start + timedelta(minutes=5 * step)).isoformat()
         for i, sid in enumerate(school_ids(n_schools)):
             rows.append(
-                {"measured_at": at, "school_id": sid, "download_mbps": 10.0 + i % 50, "upload_mbps": 5.0,
-                 "latency_ms": 20.0, "online": True}
+                {
+                    "measured_at": at,
+                    "school_id": sid,
+                    "download_mbps": 10.0 + i % 50,
+                    "upload_mbps": 5.0,
+                    "latency_ms": 20.0,
+                    "online": True,
+                }
             )
     return rows
 
@@ -95,10 +100,17 @@ def ioc_command(*args: str, data_dir: Path) -> list[str]:
     return [sys.executable, "-c", IOC, "--data-dir", str(data_dir), *args]
 
 
-def run_ioc(*args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_ioc(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        ioc_command(*args, data_dir=data_dir), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
+        ioc_command(*args, data_dir=data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
     )
 
 
@@ -234,7 +246,9 @@ class Process:
             self.popen.wait(10)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition", poll: float = 0.1) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 60, what: str = "condition", poll: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -32,14 +32,20 @@ def test_once_loads_moves_and_explains(data_dir: Path, helpers: Any) -> None:
     assert done.returncode == 1, done.stderr  # something was rejected, like `ioc ingest`
     assert "attendance_2026-11-24.csv: rejected" in done.stdout
 
-    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["attendance_2026-11-23.csv", "schools_2025-09-05.csv"]
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == [
+        "attendance_2026-11-23.csv",
+        "schools_2025-09-05.csv",
+    ]
     rejected = inbox / "rejected"
     assert sorted(p.name for p in rejected.iterdir()) == [
         "attendance_2026-11-24.csv",
         "attendance_2026-11-24.csv.reason.txt",
     ]
     reason = (rejected / "attendance_2026-11-24.csv.reason.txt").read_text(encoding="utf-8")
-    assert "attendance_2026-11-24.csv: row 2, column present: value '101' breaks rule present <= enrolled" in reason
+    assert (
+        "attendance_2026-11-24.csv: row 2, column present: value '101' breaks rule present <= enrolled"
+        in reason
+    )
     assert "30 problem(s) in 30 row(s)" in reason
     # a file still being written is not touched
     assert (inbox / "attendance_2026-11-25.csv.part").exists() and fresh.exists()
@@ -56,7 +62,9 @@ def test_once_loads_moves_and_explains(data_dir: Path, helpers: Any) -> None:
 
     # the fresh file settles; the same bytes dropped again are "unchanged", never loaded twice
     h.age(fresh)
-    (inbox / "attendance_2026-11-23.csv").write_bytes((inbox / "done" / "attendance_2026-11-23.csv").read_bytes())
+    (inbox / "attendance_2026-11-23.csv").write_bytes(
+        (inbox / "done" / "attendance_2026-11-23.csv").read_bytes()
+    )
     h.age(inbox / "attendance_2026-11-23.csv")
     again = h.run_ioc("scheduler", "--once", "--config", str(config), data_dir=data_dir)
     assert again.returncode == 0, again.stdout + again.stderr

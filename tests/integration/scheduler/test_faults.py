@@ -44,7 +44,9 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: An
     # the previous data: one day of attendance
     h.age(h.write_attendance(inbox / "attendance_2026-11-23.csv", date(2026, 11, 23), 40))
     config = h.write_config(seeded.layout.root.parent / "jobs.toml", FAST_INBOX)
-    assert h.run_ioc("scheduler", "--once", "--config", str(config), data_dir=seeded.layout.root).returncode == 0
+    assert (
+        h.run_ioc("scheduler", "--once", "--config", str(config), data_dir=seeded.layout.root).returncode == 0
+    )
     version = seeded.data_version()
 
     staging = seeded.layout.root.parent / "connectivity_big.parquet"
@@ -54,7 +56,10 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: An
         scheduler.wait_for("inbox: loading connectivity_big.parquet")
         # the load is in its transaction once its Parquet files appear: kill it right there
         h.wait_until(
-            lambda: parquet_files(seeded, "connectivity") - before_files, 120, "data files being written", poll=0.005
+            lambda: parquet_files(seeded, "connectivity") - before_files,
+            120,
+            "data files being written",
+            poll=0.005,
         )
         scheduler.popen.send_signal(signal.SIGKILL)
         assert scheduler.popen.wait(30) == -signal.SIGKILL
@@ -68,11 +73,18 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: An
     assert (inbox / "connectivity_big.parquet").exists()  # ...and its file in the inbox
 
     # the next run completes it: every row once
-    again = h.run_ioc("scheduler", "--once", "--config", str(config), data_dir=seeded.layout.root, timeout=300)
+    again = h.run_ioc(
+        "scheduler", "--once", "--config", str(config), data_dir=seeded.layout.root, timeout=300
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     with Store(seeded.layout.root, read_only=True) as reader:
         assert reader.execute("SELECT count(*) FROM connectivity").scalar() == rows
-        assert reader.execute("SELECT count(*) FROM (SELECT DISTINCT measured_at, school_id FROM connectivity)").scalar() == rows
+        assert (
+            reader.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT measured_at, school_id FROM connectivity)"
+            ).scalar()
+            == rows
+        )
         assert reader.execute("SELECT count(*) FROM attendance").scalar() == 40
     assert (inbox / "done" / "connectivity_big.parquet").exists()
     # maintenance removes what the killed writer left
@@ -85,7 +97,9 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: An
 def _mount_tmpfs(folder: Path, size: str) -> bool:
     if os.geteuid() != 0:
         return False
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
     return result.returncode == 0
 
 
@@ -103,8 +117,14 @@ def test_full_disk_fails_cleanly_and_the_next_run_completes(data_dir: Path, help
         inbox = store.layout.inbox
         inbox.mkdir(parents=True, exist_ok=True)
         h.age(h.write_attendance(inbox / "attendance_2026-11-23.csv", date(2026, 11, 23), 40))
-        config = parse_config({"jobs": [{"id": "inbox", "kind": "drop_folder", "schedule": "1m", "settle": 0,
-                                         "stable_wait": 0}]}, data_dir)
+        config = parse_config(
+            {
+                "jobs": [
+                    {"id": "inbox", "kind": "drop_folder", "schedule": "1m", "settle": 0, "stable_wait": 0}
+                ]
+            },
+            data_dir,
+        )
         runner = JobRunner(store, config, echo=lambda line: None)
         assert runner.run_job("inbox").status == "success"
         version = store.data_version()
@@ -118,21 +138,28 @@ def test_full_disk_fails_cleanly_and_the_next_run_completes(data_dir: Path, help
         outcome = runner.run_job("inbox")
         assert outcome.status == "failed"
         expected = "No space left on device" if mounted else "Permission denied"
-        assert expected in outcome.message
+        assert expected.lower() in outcome.message.lower()
         assert (inbox / "connectivity_big.parquet").exists()  # kept for the next run
 
         # the store still opens, in another process, with the data as it was
         probe = subprocess.run(
-            [sys.executable, "-c", "import sys; from ioc.store import Store; s = Store(sys.argv[1], read_only=True); "
-             "print(s.data_version(), s.execute('SELECT count(*) FROM connectivity').scalar(), "
-             "s.execute('SELECT count(*) FROM attendance').scalar())", str(data_dir)],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from ioc.store import Store; s = Store(sys.argv[1], read_only=True); "
+                "print(s.data_version(), s.execute('SELECT count(*) FROM connectivity').scalar(), "
+                "s.execute('SELECT count(*) FROM attendance').scalar())",
+                str(data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert probe.returncode == 0, probe.stderr
         seen_version, probes, attendance = map(int, probe.stdout.split())
         assert (probes, attendance) == (0, 40) and seen_version >= version
         state = {s["source"]: s for s in health.sources(store)}["inbox"]
-        assert state["failing"] and expected in state["reason"]
+        assert state["failing"] and expected.lower() in state["reason"].lower()
 
         # space comes back: the next run completes the load, once
         if mounted:
@@ -182,7 +209,9 @@ def test_readers_see_only_whole_commits_while_loads_run(seeded: Store, helpers: 
     days = [date(2026, 11, d) for d in range(2, 22)]
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(seeded.layout.root), str(len(days)), "40"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     with h.Process("scheduler", "--config", str(config), data_dir=seeded.layout.root) as scheduler:
         scheduler.wait_for("ioc scheduler: started")
@@ -215,17 +244,23 @@ def test_a_second_scheduler_cannot_start(seeded: Store, helpers: Any) -> None:
         assert first.stop(signal.SIGTERM) == 0
         assert "ioc scheduler: stopped" in first.lines[-1]
     assert health.scheduler_status(seeded)["running"] is False
-    assert h.run_ioc("scheduler", "--once", "--config", str(config), data_dir=seeded.layout.root).returncode == 0
+    assert (
+        h.run_ioc("scheduler", "--once", "--config", str(config), data_dir=seeded.layout.root).returncode == 0
+    )
 
 
 def test_missed_and_skipped_runs_are_recorded(seeded: Store) -> None:
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    config = parse_config({"jobs": [{"id": "inbox", "kind": "drop_folder", "schedule": "30s"}]}, seeded.layout.root)
+    config = parse_config(
+        {"jobs": [{"id": "inbox", "kind": "drop_folder", "schedule": "30s"}]}, seeded.layout.root
+    )
     # the scheduler was down for an hour: the runs it should have made are recorded as missed
     (seeded.layout.root / "scheduler.state.json").write_text(
-        json.dumps({"jobs": {"inbox": {"last_run": (datetime.now().astimezone() - timedelta(hours=1)).isoformat()}}})
+        json.dumps(
+            {"jobs": {"inbox": {"last_run": (datetime.now().astimezone() - timedelta(hours=1)).isoformat()}}}
+        )
     )
     runner = JobRunner(seeded, config, echo=lambda line: None)
     assert 115 <= runner.record_missed_while_down(config.jobs[0], datetime.now().astimezone()) <= 120
@@ -236,16 +271,31 @@ def test_missed_and_skipped_runs_are_recorded(seeded: Store) -> None:
     scheduler.add_listener(runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
     scheduler.start()
     try:
-        scheduler.add_job(lambda: None, "interval", hours=1, id="inbox",
-                          next_run_time=datetime.now().astimezone() - timedelta(minutes=10), misfire_grace_time=1)
+        scheduler.add_job(
+            lambda: None,
+            "interval",
+            hours=1,
+            id="inbox",
+            next_run_time=datetime.now().astimezone() - timedelta(minutes=10),
+            misfire_grace_time=1,
+        )
         h_wait = time.monotonic() + 30
-        while time.monotonic() < h_wait and not health.job_runs(seeded, status="skipped") and len(
-            health.job_runs(seeded, status="missed")
-        ) < 2:
+        while (
+            time.monotonic() < h_wait
+            and not health.job_runs(seeded, status="skipped")
+            and len(health.job_runs(seeded, status="missed")) < 2
+        ):
             time.sleep(0.1)
         scheduler.remove_job("inbox")
-        scheduler.add_job(release.wait, "interval", seconds=1, id="inbox", max_instances=1, args=[30],
-                          next_run_time=datetime.now().astimezone())
+        scheduler.add_job(
+            release.wait,
+            "interval",
+            seconds=1,
+            id="inbox",
+            max_instances=1,
+            args=[30],
+            next_run_time=datetime.now().astimezone(),
+        )
         h_wait = time.monotonic() + 30
         while time.monotonic() < h_wait and not health.job_runs(seeded, status="skipped"):
             time.sleep(0.1)
@@ -268,9 +318,22 @@ def demo_source(seeded: Store) -> Any:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "ingest.demo_source", "--data-dir", str(seeded.layout.root), "--port", str(port),
-         "--page-size", "100", "--backfill-minutes", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ingest.demo_source",
+            "--data-dir",
+            str(seeded.layout.root),
+            "--port",
+            str(port),
+            "--page-size",
+            "100",
+            "--backfill-minutes",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         env={**os.environ, "IOC_SECTOR_API_TOKEN": "s3cr3t"},
         cwd=Path(__file__).resolve().parents[3],
     )
@@ -316,18 +379,26 @@ retries = 0
         part.write_text(text, encoding="utf-8")
         os.replace(part, inbox / "attendance_2026-11-24.csv")
         h.write_attendance(inbox / "attendance_2026-11-25.csv", date(2026, 11, 25), 40)
-        h.wait_until(lambda: len(list((inbox / "done").glob("*.csv"))) == 2 if (inbox / "done").exists() else False,
-                     90, "both files loaded")
-        h.wait_until(lambda: seeded.execute("SELECT count(*) FROM connectivity").scalar() > 0, 90, "probes pulled")
+        h.wait_until(
+            lambda: len(list((inbox / "done").glob("*.csv"))) == 2 if (inbox / "done").exists() else False,
+            90,
+            "both files loaded",
+        )
+        h.wait_until(
+            lambda: seeded.execute("SELECT count(*) FROM connectivity").scalar() > 0, 90, "probes pulled"
+        )
         process.terminate()  # the HTTP source goes away
         process.wait(10)
         h.wait_until(
-            lambda: any(s["failing"] for s in health.sources(seeded) if s["source"] == "sector-api"), 90,
+            lambda: any(s["failing"] for s in health.sources(seeded) if s["source"] == "sector-api"),
+            90,
             "the source marked failing",
         )
         assert scheduler.stop(signal.SIGTERM) == 0
 
-    assert seeded.execute("SELECT date, count(*), sum(present) FROM attendance GROUP BY 1 ORDER BY 1").rows == [
+    assert seeded.execute(
+        "SELECT date, count(*), sum(present) FROM attendance GROUP BY 1 ORDER BY 1"
+    ).rows == [
         (date(2026, 11, 24), 40, 3600),
         (date(2026, 11, 25), 40, 3600),
     ]
@@ -340,7 +411,9 @@ retries = 0
     assert sources["sector-api"]["failing"] and "cannot connect" in sources["sector-api"]["reason"]
     assert sources["sector-api"]["cursor"] is not None
     fresh = {f.dataset: f for f in health.freshness(seeded)}
-    assert fresh["connectivity"].status == "fresh" and fresh["connectivity"].failing_sources == ("sector-api",)
+    assert fresh["connectivity"].status == "fresh" and fresh["connectivity"].failing_sources == (
+        "sector-api",
+    )
     statuses = {(r["job_id"], r["status"]) for r in health.job_runs(seeded)}
     assert {("inbox", "success"), ("sector-api", "success"), ("sector-api", "failed")} <= statuses
     assert not (inbox / "attendance_2026-11-24.csv.part").exists()

@@ -22,8 +22,18 @@ START = datetime(2026, 11, 25, 8, 0, tzinfo=TZ)
 
 
 def runner_for(store: Store, url: str, environ: dict[str, str] | None = None, **options: Any) -> JobRunner:
-    job = {"id": "api", "kind": "http_json", "schedule": "5m", "url": url, "dataset": "connectivity",
-           "timeout": "1s", "retries": 1, "backoff": "50ms", "max_bytes": 1_000_000, **options}
+    job = {
+        "id": "api",
+        "kind": "http_json",
+        "schedule": "5m",
+        "url": url,
+        "dataset": "connectivity",
+        "timeout": "1s",
+        "retries": 1,
+        "backoff": "50ms",
+        "max_bytes": 1_000_000,
+        **options,
+    }
     config = parse_config({"jobs": [job]}, store.layout.root, "test")
     return JobRunner(store, config, echo=lambda line: None, environ=environ if environ is not None else {})
 
@@ -54,8 +64,14 @@ def test_paginated_incremental_pull_with_token(seeded: Store, api: Any, helpers:
         api.json(handler, {"records": page, "next": nxt})
 
     api.routes["/probes"] = route
-    runner = runner_for(seeded, api.base + "/probes", {"API_TOKEN": "tok-123"}, token_env="API_TOKEN",
-                        cursor_field="measured_at", cursor_key="")
+    runner = runner_for(
+        seeded,
+        api.base + "/probes",
+        {"API_TOKEN": "tok-123"},
+        token_env="API_TOKEN",
+        cursor_field="measured_at",
+        cursor_key="",
+    )
     outcome = runner.run_job("api")
     assert outcome.status == "success", outcome.message
     assert probes(seeded) == 120
@@ -75,7 +91,12 @@ def test_paginated_incremental_pull_with_token(seeded: Store, api: Any, helpers:
     feed.extend(helpers.connectivity_records(START.replace(minute=15), 40))
     assert runner.run_job("api").status == "success"
     assert probes(seeded) == 160
-    assert seeded.execute("SELECT count(*) FROM (SELECT DISTINCT measured_at, school_id FROM connectivity)").scalar() == 160
+    assert (
+        seeded.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT measured_at, school_id FROM connectivity)"
+        ).scalar()
+        == 160
+    )
 
     # the token is never written anywhere in the record
     text = repr(health.sources(seeded)) + repr(health.job_runs(seeded)) + repr(health.runs(seeded))
@@ -91,8 +112,16 @@ def test_page_number_pagination(seeded: Store, api: Any, helpers: Any) -> None:
         api.json(handler, feed[(page - 1) * size : page * size])
 
     api.routes["/paged"] = route
-    runner = runner_for(seeded, api.base + "/paged", records_key="", next_key="", page_param="page",
-                        page_size_param="per_page", page_size=30, cursor_field="measured_at")
+    runner = runner_for(
+        seeded,
+        api.base + "/paged",
+        records_key="",
+        next_key="",
+        page_param="page",
+        page_size_param="per_page",
+        page_size=30,
+        cursor_field="measured_at",
+    )
     assert runner.run_job("api").status == "success"
     assert probes(seeded) == 80
     assert [q for q, _ in api.requests][-1].startswith("/paged?page=3")
@@ -105,7 +134,9 @@ def test_missing_token_fails_without_calling(seeded: Store, api: Any) -> None:
     assert outcome.status == "failed"
     assert api.requests == []
     state = source(seeded)
-    assert state["failing"] and "environment variable NOT_SET_ANYWHERE (token_env) is not set" in state["reason"]
+    assert (
+        state["failing"] and "environment variable NOT_SET_ANYWHERE (token_env) is not set" in state["reason"]
+    )
 
 
 def _hang(handler: BaseHTTPRequestHandler) -> None:
@@ -186,8 +217,9 @@ def _huge(declare_length: bool) -> Any:
     ],
     ids=["hang", "500", "html", "truncated", "broken-json", "100MB-declared", "100MB-streamed"],
 )
-def test_misbehaving_source_changes_nothing(seeded: Store, api: Any, helpers: Any, route: Any, reason: str,
-                                            requests: int) -> None:
+def test_misbehaving_source_changes_nothing(
+    seeded: Store, api: Any, helpers: Any, route: Any, reason: str, requests: int
+) -> None:
     good = helpers.connectivity_records(START, 40)
     api.routes["/probes"] = lambda handler: api.json(handler, {"records": good, "cursor": "c1"})
     runner = runner_for(seeded, api.base + "/probes")

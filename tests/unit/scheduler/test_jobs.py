@@ -75,11 +75,18 @@ def _job(**fields: object) -> dict:
         (_job(settle=True), "expected a duration"),
         ({"jobs": [{"kind": "maintenance", "schedule": "1h"}]}, "jobs[0]: 'id' is required"),
         (
-            {"jobs": [{"id": "a", "kind": "maintenance", "schedule": "1h"},
-                      {"id": "a", "kind": "maintenance", "schedule": "1h"}]},
+            {
+                "jobs": [
+                    {"id": "a", "kind": "maintenance", "schedule": "1h"},
+                    {"id": "a", "kind": "maintenance", "schedule": "1h"},
+                ]
+            },
             "job 'a': the id is used by another job",
         ),
-        ({"scheduler": {"timezone": "Mars/Olympus"}, **_job()}, "timezone 'Mars/Olympus' is not a known time zone"),
+        (
+            {"scheduler": {"timezone": "Mars/Olympus"}, **_job()},
+            "timezone 'Mars/Olympus' is not a known time zone",
+        ),
         ({"scheduler": {"workers": "four"}, **_job()}, "'workers' must be int"),
     ],
 )
@@ -91,7 +98,13 @@ def test_configuration_errors_name_the_key(tmp_path: Path, raw: dict, expected: 
 
 
 def _http(**fields: object) -> dict:
-    job = {"id": "api", "kind": "http_json", "schedule": "5m", "url": "http://127.0.0.1:9/x", "dataset": "connectivity"}
+    job = {
+        "id": "api",
+        "kind": "http_json",
+        "schedule": "5m",
+        "url": "http://127.0.0.1:9/x",
+        "dataset": "connectivity",
+    }
     return {"jobs": [{**job, **fields}]}
 
 
@@ -104,7 +117,10 @@ def _http(**fields: object) -> dict:
         (_http(dataset="grades"), "'dataset' must be one of schools, attendance, digital, connectivity"),
         (_http(token_env="MY-TOKEN"), "'token_env' must name an environment variable"),
         (_http(max_bytes=0), "'max_bytes' and 'max_pages' >= 1"),
-        ({"jobs": [{"id": "api", "kind": "http_json", "schedule": "5m", "dataset": "connectivity"}]}, "'url' is required"),
+        (
+            {"jobs": [{"id": "api", "kind": "http_json", "schedule": "5m", "dataset": "connectivity"}]},
+            "'url' is required",
+        ),
     ],
 )
 def test_http_source_errors(tmp_path: Path, raw: dict, expected: str) -> None:
@@ -114,8 +130,12 @@ def test_http_source_errors(tmp_path: Path, raw: dict, expected: str) -> None:
 
 
 def test_two_jobs_cannot_watch_one_folder(tmp_path: Path) -> None:
-    raw = {"jobs": [{"id": "a", "kind": "drop_folder", "schedule": "1m"},
-                    {"id": "b", "kind": "drop_folder", "schedule": "1m", "folder": str(tmp_path / "inbox")}]}
+    raw = {
+        "jobs": [
+            {"id": "a", "kind": "drop_folder", "schedule": "1m"},
+            {"id": "b", "kind": "drop_folder", "schedule": "1m", "folder": str(tmp_path / "inbox")},
+        ]
+    }
     with pytest.raises(ConfigError, match="two drop_folder jobs watch the same folder"):
         parse_config(raw, tmp_path)
 
@@ -129,8 +149,18 @@ def test_unreadable_or_invalid_files(tmp_path: Path) -> None:
         load_config(bad, tmp_path)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("2h", 7200.0),
-                                                ("1d", 86400.0), ("250ms", 0.25), ("1.5 m", 90.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (30, 30.0),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+        ("250ms", 0.25),
+        ("1.5 m", 90.0),
+    ],
+)
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text, "x") == seconds
 

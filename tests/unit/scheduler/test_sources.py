@@ -50,7 +50,9 @@ def test_a_file_growing_between_the_two_looks_waits(tmp_path: Path) -> None:
     import ingest.sources as sources
 
     assert [p.name for p in sources.ready_files(spec, sleep=writer_appends)] == [steady.name]
-    assert sorted(p.name for p in ready_files(DropFolderSpec(tmp_path, 2, 0))) == sorted([growing.name, steady.name])
+    assert sorted(p.name for p in ready_files(DropFolderSpec(tmp_path, 2, 0))) == sorted(
+        [growing.name, steady.name]
+    )
 
 
 def test_missing_folder_has_no_files(tmp_path: Path) -> None:
@@ -64,12 +66,16 @@ def test_token_comes_from_the_environment_and_is_required() -> None:
     assert _headers(SPEC, {"TOKEN_FOR_TEST": "abc"})["Authorization"] == "Bearer abc"
     with pytest.raises(SourceFailure, match="environment variable TOKEN_FOR_TEST .* is not set"):
         _headers(SPEC, {})
-    raw = HttpSpec(url="http://x/", dataset="connectivity", token_env="T", auth_header="X-Api-Key", auth_scheme="")
+    raw = HttpSpec(
+        url="http://x/", dataset="connectivity", token_env="T", auth_header="X-Api-Key", auth_scheme=""
+    )
     assert _headers(raw, {"T": "k"})["X-Api-Key"] == "k"
 
 
 def test_pages_next_link_cursor_and_shapes() -> None:
-    page = _page({"records": [{"a": 1}], "next": "/api?p=2", "cursor": "c1"}, {}, "http://h/api?p=1", SPEC, 1, 10)
+    page = _page(
+        {"records": [{"a": 1}], "next": "/api?p=2", "cursor": "c1"}, {}, "http://h/api?p=1", SPEC, 1, 10
+    )
     assert page.next_url == "http://h/api?p=2" and page.cursor == "c1" and page.records == [{"a": 1}]
     linked = _page({"records": []}, {"Link": '<http://h/api?p=3>; rel="next"'}, "http://h/api", SPEC, 2, 5)
     assert linked.next_url == "http://h/api?p=3"

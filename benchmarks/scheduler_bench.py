@@ -1,0 +1,192 @@
+"""Scheduled ingestion speed: a 5-minute batch of probes for every school, end to end.
+
+    .venv/bin/python -m benchmarks.scheduler_bench [--schools 3500] [--batches 12] [--keep DIR]
+
+Goal: a 5-minute batch of probes for 3,500 schools is picked up, validated, committed and moved
+out of the inbox in < 1 s. Each batch is timed through the scheduler's own job
+(``JobRunner.run_job``: readiness check, ``ingest_file``, move to done/, job record), with the
+two-look pause set to 0 (it is a wait, not work). The same batch pulled from a local HTTP source
+(``ingest_records``) is timed too, and an idle poll (nothing new). Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ingest.jobs import parse_config
+from ingest.load import ingest_file
+from ingest.scheduler import JobRunner
+from ioc.store import Store
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+START = datetime(2026, 11, 2, 7, 0, tzinfo=TZ)
+
+
+def school_ids(n: int) -> list[str]:
+    return [f"S{i:05d}" for i in range(n)]
+
+
+def write_schools(path: Path, n: int) -> Path:
+    units = json.loads(
+        (Path(__file__).resolve().parents[1] / "ioc/reference/hcmc_units_2025.json").read_text("utf-8")
+    )
+    units = units["units"]
+    lines = [
+        "school_id,school_name,level,ownership,ward_code,ward_name,district_code,district_name,students,teachers,classrooms"
+    ]
+    for i, sid in enumerate(school_ids(n)):
+        u = units[i % len(units)]
+        lines.append(
+            f"{sid},Trường {i},primary,public,{u['code']},{u['name']},{u['district_code']},{u['district_name']},800,40,30"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def batch_records(n: int, slot: int) -> list[dict[str, Any]]:
+    at = (START + timedelta(minutes=5 * slot)).isoformat()
+    return [
+        {
+            "measured_at": at,
+            "school_id": sid,
+            "download_mbps": round(5 + (i * 37 % 110), 1),
+            "upload_mbps": round(2 + (i * 13 % 40), 1),
+            "latency_ms": round(8 + i % 60, 1),
+            "online": i % 29 != 0,
+        }
+        for i, sid in enumerate(school_ids(n))
+    ]
+
+
+def write_batch(path: Path, n: int, slot: int) -> Path:
+    rows = batch_records(n, slot)
+    cols = list(rows[0])
+    text = [",".join(cols)] + [
+        ",".join(
+            "" if r[c] is None else (str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])) for c in cols
+        )
+        for r in rows
+    ]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    return path
+
+
+def serve(records: dict[str, Any]) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = json.dumps({"records": records.get("next", []), "cursor": records.get("cursor")}).encode()
+            records["next"] = []
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/probes"
+
+
+def stats(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered):7.3f} {p95:7.3f} {ordered[-1]:7.3f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--schools", type=int, default=3500)
+    parser.add_argument("--batches", type=int, default=12, help="5-minute batches per path")
+    parser.add_argument("--keep", help="build the store in this folder and keep it")
+    args = parser.parse_args()
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scheduler_bench_"))
+    data_dir = root / "data"
+    try:
+        store = Store(data_dir)
+        result = ingest_file(
+            store, write_schools(root / "schools_2025-09-05.csv", args.schools), source="bench"
+        )
+        assert result.status == "loaded", result
+        records: dict[str, Any] = {}
+        server, url = serve(records)
+        config = parse_config(
+            {
+                "jobs": [
+                    {"id": "inbox", "kind": "drop_folder", "schedule": "1m", "settle": 0, "stable_wait": 0},
+                    {
+                        "id": "api",
+                        "kind": "http_json",
+                        "schedule": "5m",
+                        "url": url,
+                        "dataset": "connectivity",
+                    },
+                ]
+            },
+            data_dir,
+            "benchmark",
+        )
+        runner = JobRunner(store, config, echo=lambda line: None)
+        inbox = store.layout.inbox
+        inbox.mkdir(parents=True, exist_ok=True)
+
+        drop: list[float] = []
+        for slot in range(args.batches):
+            write_batch(inbox / f"connectivity_{slot:04d}.csv", args.schools, slot)
+            started = time.perf_counter()
+            outcome = runner.run_job("inbox")
+            drop.append(time.perf_counter() - started)
+            assert outcome.status == "success" and outcome.rows_loaded == args.schools, outcome
+        http: list[float] = []
+        for slot in range(args.batches, 2 * args.batches):
+            records["next"] = batch_records(args.schools, slot)
+            records["cursor"] = str(slot)
+            started = time.perf_counter()
+            outcome = runner.run_job("api")
+            http.append(time.perf_counter() - started)
+            assert outcome.status == "success" and outcome.rows_loaded == args.schools, outcome
+        idle: list[float] = []
+        for _ in range(args.batches):
+            started = time.perf_counter()
+            assert runner.run_job("inbox").status == "idle"
+            idle.append(time.perf_counter() - started)
+        total = store.execute("SELECT count(*) FROM connectivity").scalar()
+        assert total == 2 * args.batches * args.schools, total
+        server.shutdown()
+        store.close()
+
+        print(
+            f"scheduler benchmark: {args.schools:,} schools, {args.batches} batches per path, store {data_dir}"
+        )
+        print(f"{'path':<44} {'median':>7} {'p95':>7} {'max':>7}  (seconds)  goal")
+        print(f"{'drop folder: 5-min probe batch -> done/':<44} {stats(drop)}             < 1 s")
+        print(f"{'HTTP JSON: 5-min probe batch pulled+loaded':<44} {stats(http)}             < 1 s")
+        print(f"{'drop folder: idle poll (nothing new)':<44} {stats(idle)}")
+        print(f"rows per second (drop folder, median): {args.schools / statistics.median(drop):,.0f}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
