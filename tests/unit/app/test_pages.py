@@ -1,0 +1,222 @@
+"""Layouts and callbacks as plain functions, on a small demo store (no browser)."""
+
+from __future__ import annotations
+
+import json
+from contextvars import copy_context
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from dash._callback_context import context_value
+from dash import no_update
+from dash._utils import AttributeDict
+
+from ioc import app as app_module, ids
+from ioc.metrics import dimensions
+from ioc.metrics.cache import cached_compute
+from ioc.metrics.query import KpiQuery, Scope
+from ioc.pages import _unit, _wall
+from ioc.pages._common import UrlState, filters_to_search, panel_context
+from ioc.panels.base import GridPos, PanelConfig
+from ioc.panels.common import explain_ref, parse_explain_ref
+from ioc.panels.screens import load_screens
+
+
+def walk(component: Any):
+    """Every component of a layout tree."""
+    yield component
+    children = getattr(component, "children", None)
+    if isinstance(children, (list, tuple)):
+        for child in children:
+            yield from walk(child)
+    elif children is not None and hasattr(children, "to_plotly_json"):
+        yield from walk(children)
+
+
+def texts(component: Any) -> str:
+    return " ".join(str(c.children) for c in walk(component) if isinstance(getattr(c, "children", None), str))
+
+
+def panels_of(layout: Any) -> dict[str, str]:
+    """panel id -> data state, for the panel frames of a layout."""
+    found = {}
+    for c in walk(layout):
+        props = c.to_plotly_json().get("props", {}) if hasattr(c, "to_plotly_json") else {}
+        if "data-panel" in props:
+            found[props["data-panel"]] = props["data-state"]
+    return found
+
+
+def run_with_trigger(fn, prop_id: str, value: Any, *args: Any) -> Any:
+    def run() -> Any:
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+        return fn(*args)
+
+    return copy_context().run(run)
+
+
+@pytest.fixture
+def district(demo_store) -> str:
+    return dimensions.districts(demo_store)[0].code
+
+
+def test_control_room_draws_every_panel_with_fresh_data(request_context) -> None:
+    layout = _wall.wall_layout(None, {"kiosk": "1"})
+    states = panels_of(layout)
+    screen = load_screens()["control_room"]
+    assert set(states) == {p.id for p in screen.panels}
+    assert "error" not in states.values(), states
+    assert states["attendance"] == "ok"
+    assert "kiosk" in layout.className and "theme-dark" in layout.className
+
+
+def test_other_screen_and_unknown_screen(request_context) -> None:
+    assert set(panels_of(_wall.wall_layout("connectivity", {}))) == {p.id for p in load_screens()["connectivity"].panels}
+    unknown = _wall.wall_layout("lobby", {"lang": "en"})
+    assert "No screen 'lobby'" in texts(unknown)
+
+
+def test_refresh_redraws_the_same_panels(request_context) -> None:
+    grid, clock = _wall.refresh_grid(3, {"name": "control_room", "playlist": ["control_room"]}, "?kiosk=1")
+    assert len(grid) == len(load_screens()["control_room"].panels)
+    assert clock.count("/") == 2  # dd/mm/yyyy hh:mm
+
+
+def test_kiosk_rotation_walks_the_playlist_and_keeps_the_query() -> None:
+    state = {"name": "control_room", "playlist": ["control_room", "connectivity"]}
+    assert _wall.next_screen(1, state, "?kiosk=1&lang=en") == "/screen/connectivity?kiosk=1&lang=en"
+    state = {"name": "connectivity", "playlist": ["control_room", "connectivity"]}
+    assert _wall.next_screen(2, state, "?kiosk=1") == "/?kiosk=1"
+
+
+def test_a_stale_panel_says_so(request_context) -> None:
+    panel = PanelConfig(id="att", type="kpi_tile", grid=GridPos(0, 0, 1, 1), kpi="attendance_rate")
+    ctx = panel_context(UrlState(), "dark")
+    assert _wall.render_panel(panel, ctx).state == "ok"
+    later = replace(ctx, now=ctx.now + timedelta(days=10))
+    out = _wall.render_panel(panel, later)
+    assert out.state == "stale" and out.as_of is not None
+    frame = _wall.frame(panel, "Att", out, UrlState(lang="en"), later.now)
+    assert "Stale data: last updated" in texts(frame) and "10 days ago" in texts(frame)
+
+
+def test_a_failing_panel_shows_the_error_in_place(request_context) -> None:
+    panel = PanelConfig(id="att", type="kpi_tile", grid=GridPos(0, 0, 1, 1), kpi="attendance_rate",
+                        filters=Scope(district="no such district"))
+    out = _wall.render_panel(panel, panel_context(UrlState(), "dark"))
+    assert out.state == "error" and "district" in out.message
+    frame = _wall.frame(panel, "Att", out, UrlState(), panel_context(UrlState(), "dark").now)
+    assert "Không tải được dữ liệu" in texts(frame)
+
+
+def test_a_panel_without_data_says_so(app, store) -> None:
+    with app.server.test_request_context("/"):
+        ctx = replace(panel_context(UrlState(), "dark"), store=store)  # an empty store
+        panel = PanelConfig(id="att", type="kpi_tile", grid=GridPos(0, 0, 1, 1), kpi="attendance_rate")
+        assert _wall.render_panel(panel, ctx).state == "missing"
+
+
+def test_explanation_shows_the_numbers_of_the_metrics_layer(request_context, demo_store, district) -> None:
+    result = cached_compute(demo_store, KpiQuery("attendance_rate", scope=Scope(district=district)))
+    row = result.rows[0]
+    ref = explain_ref("attendance_rate", Scope(district=district), result.date_to, None, result.date_from)
+    assert parse_explain_ref(ref)["scope"] == Scope(district=district)
+    body = app_module.explanation(ref, "en")
+    fields = {c.to_plotly_json()["props"]["data-field"]: c.children for c in walk(body)
+              if "data-field" in c.to_plotly_json().get("props", {})}
+    from ioc import i18n
+
+    assert fields["numerator"] == i18n.number(row.numerator, "en", 0)
+    assert fields["denominator"] == i18n.number(row.denominator, "en", 0)
+    assert fields["value"] == i18n.percent(row.value, "en", 1)
+    assert fields["schools_reporting"] == str(row.schools_reporting)
+    assert fields["period"] == i18n.format_date(result.date_to, "en")
+
+
+def test_explain_callback_opens_on_click_only(request_context, district) -> None:
+    ref = explain_ref("attendance_rate", Scope(district=district))
+    prop = json.dumps(ids.explain(ref), separators=(",", ":"), sort_keys=True) + ".n_clicks"
+    opened = run_with_trigger(app_module.explain, prop, 1, [1], 0, "?lang=en")
+    assert opened[0] == "explain"
+    appeared = run_with_trigger(app_module.explain, prop, 0, [0], 0, "")
+    assert appeared[0] is no_update
+    closed = run_with_trigger(app_module.explain, f"{ids.EXPLAIN_CLOSE}.n_clicks", 1, [1], 1, "")
+    assert closed[0] == "explain hidden"
+
+
+def test_drill_goes_to_the_clicked_link() -> None:
+    prop = json.dumps({"index": "map", "type": "drill-graph"}, separators=(",", ":")) + ".clickData"
+    click = {"points": [{"customdata": "/district/760?lang=en"}]}
+    assert run_with_trigger(app_module.drill, prop, click, [click]) == "/district/760?lang=en"
+    empty = {"points": [{"customdata": ""}]}
+    assert run_with_trigger(app_module.drill, prop, empty, [empty]) is no_update
+
+
+def test_header_is_hidden_in_kiosk_mode_and_switches_language() -> None:
+    children, cls = app_module.header("/explore", "?kiosk=1")
+    assert cls == "app-header hidden" and children == []
+    children, cls = app_module.header("/explore", "?kpi=uptime")
+    switch = children[-1]
+    assert switch.href == "/explore?kpi=uptime&lang=en" and switch.children == "English"
+
+
+def test_district_page_shows_kpis_ranking_table_and_not_reporting(request_context, district) -> None:
+    layout = _unit.unit_layout("district", "district", district, {})
+    text = texts(layout)
+    assert "Toàn thành phố" in text and "Trường chưa báo cáo" in text
+    grids = [c for c in walk(layout) if type(c).__name__ == "AgGrid"]
+    assert grids and all(r["link"].startswith("/ward/") for r in grids[0].rowData)
+    assert set(panels_of(layout)) == set(_unit.CORE_KPIS)
+
+
+def test_unknown_district_is_a_clear_page(request_context) -> None:
+    assert "Unit 'nowhere' not found" in texts(_unit.unit_layout("district", "district", "nowhere", {"lang": "en"}))
+
+
+def test_ward_and_school_pages_have_breadcrumbs_back_up(request_context, demo_store) -> None:
+    from ioc.pages import school
+
+    info = dimensions.schools(demo_store)[0]
+    ward = _unit.unit_layout("ward", "ward", info.ward_code, {})
+    crumbs = next(c for c in walk(ward) if getattr(c, "className", "") == "breadcrumbs")
+    assert [getattr(c, "href", None) for c in crumbs.children if getattr(c, "href", None)] == [
+        "/", f"/district/{info.district_code}"]
+    page = school.layout(info.school_id, lang="en")
+    text = texts(page)
+    assert info.school_name in text and "Attendance calendar" in text and "Connectivity, last 14 days" in text
+    graphs = [c for c in walk(page) if type(c).__name__ == "Graph"]
+    assert any(g.figure.data and g.figure.data[0].type == "heatmap" for g in graphs)
+    assert "not found" in texts(school.layout("nope", lang="en"))
+
+
+def test_filter_and_picker_changes_become_urls() -> None:
+    assert filters_to_search(UrlState(lang="en"), "primary", None, "2026-11-20", 5) == \
+        "?lang=en&level=primary&to=2026-11-20&asof=5"
+    assert _unit.unit_search("?lang=en", None, "public", None, None, "uptime", "/district/760") == \
+        "/district/760?lang=en&ownership=public&kpi=uptime"
+    assert _unit.row_link({"rowId": "/ward/26740", "colId": "label"}) == "/ward/26740"
+    assert _unit.row_link({"rowId": "26740"}) is no_update
+    assert _unit.row_link(None) is no_update
+
+
+def test_explore_url_and_page(request_context, district) -> None:
+    from ioc.pages import explore
+
+    url = explore.explore_url("uptime", "date", district, "x", None, None, "2026-11-01", None, "bar", None, "?lang=en")
+    assert url == f"/explore?kpi=uptime&by=date&district={district}&ward=x&from=2026-11-01&chart=line&lang=en"
+    layout = explore.layout(kpi="attendance_rate", by="district")
+    links = {c.id: c.href for c in walk(layout) if getattr(c, "href", None) and str(c.href).startswith("/export/")}
+    assert links[ids.id("explore", "export-csv")] == "/export/csv?kpi=attendance_rate&by=district&chart=bar"
+    assert set(links) == {ids.id("explore", f"export-{f}") for f in ("png", "svg", "csv", "xlsx", "parquet")}
+
+
+def test_data_health_and_kpi_pages_render(request_context) -> None:
+    from ioc.pages import data_health, kpi
+
+    health = data_health.layout(lang="en")
+    assert "Freshness per dataset" in texts(health) and "Ingestion runs" in texts(health)
+    definition = kpi.layout("attendance_rate", lang="en")
+    assert "Higher is better" in texts(definition)
+    assert "No KPI 'nope'" in texts(kpi.layout("nope", lang="en"))
