@@ -147,6 +147,7 @@ class JobRunner:
         self.environ = environ if environ is not None else os.environ
         self.echo = echo or (lambda line: print(line, flush=True))
         self.state_file = store.layout.root / STATE_NAME
+        self._last_skip: dict[str, datetime] = {}
         self._status: dict[str, Any] = self._read_status()
         self._status.update({"pid": os.getpid(), "started_at": now().isoformat(), "config": config.origin})
         jobs = self._status.setdefault("jobs", {})
@@ -197,7 +198,9 @@ class JobRunner:
         if isinstance(opts, DropFolderSpec):
             fresh = SourceState(job.id, job.kind, opts.dataset, str(opts.folder))
         elif isinstance(opts, HttpSpec):
-            fresh = SourceState(job.id, job.kind, opts.dataset, opts.url.split("?")[0])
+            from ingest.sources import public_url
+
+            fresh = SourceState(job.id, job.kind, opts.dataset, public_url(opts.url))
         else:
             fresh = SourceState(job.id, job.kind)
         if state is None:
@@ -332,6 +335,12 @@ class JobRunner:
                 event.job_id, "missed", f"the run due at {when} started too late and was skipped", scheduled
             )
         elif event.code == EVENT_JOB_MAX_INSTANCES:
+            # a long load skips many short intervals: record the first skip of each long run only
+            last = self._last_skip.get(event.job_id)
+            self._last_skip[event.job_id] = now()
+            if last is not None and now() - last < timedelta(minutes=10):
+                log.info("job %s: run due at %s skipped (previous run still going)", event.job_id, when)
+                return
             self.record_event(
                 event.job_id,
                 "skipped",
@@ -393,9 +402,9 @@ def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
     scheduler.add_listener(runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
     started = now()
     for job in config.jobs:
-        runner.record_missed_while_down(job, started)
+        missed = runner.record_missed_while_down(job, started)
         options: dict[str, Any] = {}
-        if job.run_at_start:
+        if job.run_at_start or missed:  # coalesced: the runs missed while down become one run now
             options["next_run_time"] = started
         if job.misfire_grace_seconds is not None:
             options["misfire_grace_time"] = int(job.misfire_grace_seconds) or None

@@ -243,7 +243,7 @@ def _with_params(url: str, params: Mapping[str, Any]) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def _public(url: str) -> str:
+def public_url(url: str) -> str:
     """A URL as shown in messages: without credentials or query string."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
@@ -294,7 +294,7 @@ def _read_limited(response: http.client.HTTPResponse, spec: HttpSpec, started: f
 
 
 def _fetch_once(url: str, headers: Mapping[str, str], spec: HttpSpec) -> tuple[Any, Mapping[str, str], int]:
-    where = _public(url)
+    where = public_url(url)
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
     started = time.monotonic()
     try:
@@ -365,7 +365,7 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
 def _page(data: Any, headers: Mapping[str, str], url: str, spec: HttpSpec, number: int, size: int) -> Page:
-    where = f"{_public(url)} (page {number})"
+    where = f"{public_url(url)} (page {number})"
     body: Mapping[str, Any]
     if spec.records_key is None or isinstance(data, list):
         records, body = data, {}
@@ -449,10 +449,10 @@ def pull(
             return Pulled(records, new_cursor, number, total)
         if url in visited:
             raise SourceFailure(
-                f"{_public(url)}: pagination goes round in a loop (page {number + 1} was seen)"
+                f"{public_url(url)}: pagination goes round in a loop (page {number + 1} was seen)"
             )
     raise SourceFailure(
-        f"{_public(spec.url)}: more than {spec.max_pages} pages; raise max_pages or pull more often"
+        f"{public_url(spec.url)}: more than {spec.max_pages} pages; raise max_pages or pull more often"
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.jobs import DropFolderSpec, HttpSpec
-from ingest.sources import SourceFailure, _headers, _later, _page, _public, _with_params, ready_files
+from ingest.sources import SourceFailure, _headers, _later, _page, _with_params, public_url, ready_files
 
 
 def _file(folder: Path, name: str, age: float = 60, text: str = "x\n") -> Path:
@@ -95,4 +95,4 @@ def test_cursor_and_url_helpers() -> None:
     assert _with_params("http://h/api?x=1", {"since": "2026-11-25T10:00:00+07:00"}) == (
         "http://h/api?x=1&since=2026-11-25T10%3A00%3A00%2B07%3A00"
     )
-    assert _public("http://user:pw@h:8080/api?token=abc") == "http://h:8080/api"
+    assert public_url("http://user:pw@h:8080/api?token=abc") == "http://h:8080/api"
