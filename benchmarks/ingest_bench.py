@@ -32,7 +32,7 @@ def schools_csv(folder: Path, schools: int) -> Path:
         f"""COPY (SELECT 'S' || lpad(CAST(i AS VARCHAR), 5, '0') AS school_id, 'Trường ' || i AS school_name,
                          'primary' AS "level", 'public' AS ownership, 'Phường Sài Gòn' AS ward_name,
                          'Quận 1' AS district_name, 800 AS students, 40 AS teachers, 30 AS classrooms
-                  FROM range({schools}) t(i)) TO '{path}' (HEADER)"""
+                  FROM range({schools}) t(i)) TO '{path}' (HEADER)"""  # noqa: S608
     )
     return path
 
@@ -45,7 +45,7 @@ def probes_csv(path: Path, schools: int, first_slot: int, rows: int) -> Path:
                          'S' || lpad(CAST(i % {schools} AS VARCHAR), 5, '0') AS school_id,
                          round(random() * 120, 1) AS download_mbps, round(random() * 40, 1) AS upload_mbps,
                          round(5 + random() * 60, 1) AS latency_ms, 'true' AS online
-                  FROM range({rows}) t(i)) TO '{path}' (HEADER)"""
+                  FROM range({rows}) t(i)) TO '{path}' (HEADER)"""  # noqa: S608
     )
     return path
 
@@ -57,8 +57,12 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the backfill and of the big CSV")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="rows of the backfill and of the big CSV"
+    )
     parser.add_argument("--schools", type=int, default=3500)
     parser.add_argument("--files", type=int, default=10, help="files the backfill is split into")
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it (default: a temp dir)")
@@ -76,7 +80,12 @@ def main() -> int:
         backfill.mkdir(exist_ok=True)
         slots_per_file = per_file // args.schools
         for n in range(args.files):
-            probes_csv(backfill / f"connectivity_{n:02d}.csv", args.schools, n * slots_per_file, slots_per_file * args.schools)
+            probes_csv(
+                backfill / f"connectivity_{n:02d}.csv",
+                args.schools,
+                n * slots_per_file,
+                slots_per_file * args.schools,
+            )
         backfill_rows = slots_per_file * args.schools * args.files
         big = probes_csv(inputs / "connectivity_big.csv", args.schools, 100_000, args.rows)
         last_slot = args.files * slots_per_file
@@ -91,7 +100,12 @@ def main() -> int:
         results, seconds = timed(lambda: ingest_paths(store, [backfill]))
         assert all(r.status == "loaded" for r in results), [r.rejections[:1] for r in results]
         table.append(
-            (f"backfill: {args.files} CSV files", f"{backfill_rows:,}", f"{seconds:.1f} s", f"{backfill_rows / seconds:,.0f} rows/s")
+            (
+                f"backfill: {args.files} CSV files",
+                f"{backfill_rows:,}",
+                f"{seconds:.1f} s",
+                f"{backfill_rows / seconds:,.0f} rows/s",
+            )
         )
 
         # 2. 5-minute batches on top of the backfill (the scheduler's steady state)
@@ -114,7 +128,12 @@ def main() -> int:
         assert result.status == "loaded", result.rejections[:1]
         size = big.stat().st_size / 1e6
         table.append(
-            (f"one CSV file ({size:,.0f} MB)", f"{args.rows:,}", f"{seconds:.1f} s", f"{args.rows / seconds:,.0f} rows/s")
+            (
+                f"one CSV file ({size:,.0f} MB)",
+                f"{args.rows:,}",
+                f"{seconds:.1f} s",
+                f"{args.rows / seconds:,.0f} rows/s",
+            )
         )
 
         # 4. the same big file again: checksum only
@@ -129,7 +148,7 @@ def main() -> int:
     widths = [max(len(row[i]) for row in table + [("step", "rows", "time", "rate")]) for i in range(4)]
     print()
     for row in [("step", "rows", "time", "rate"), *table]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     print(f"\npeak memory {peak:,.0f} MB; goals: batch < 1 s, backfill > 500,000 rows/s")
     return 0
 

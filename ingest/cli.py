@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TextIO
 
 from ingest.contract import DATASETS, FILE_SUFFIXES, dataset_of
-from ingest.load import FileResult, collect_files, describe, ingest_paths
+from ingest.load import FileResult, collect_files, ingest_paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders (searched recursively)")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="data files or folders (searched recursively)"
+    )
     parser.add_argument(
         "--dataset",
         choices=sorted(DATASETS),
@@ -72,7 +74,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.format == "text":
         _print_details(results, out)
     else:
-        json.dump({"files": [_as_json(r) for r in results], "summary": _summary(results)}, out, ensure_ascii=False, indent=2)
+        json.dump(
+            {"files": [_as_json(r) for r in results], "summary": _summary(results)},
+            out,
+            ensure_ascii=False,
+            indent=2,
+        )
         out.write("\n")
     return 0 if all(r.ok for r in results) else 1
 

@@ -19,9 +19,7 @@ CHUNK = 8 * 1024 * 1024
 # character in a name is a sign of legacy-encoded text.
 _VIETNAMESE_UPPER = "ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝĂĐĨŨƠƯ"
 VIETNAMESE_LETTERS = frozenset(
-    _VIETNAMESE_UPPER
-    + _VIETNAMESE_UPPER.lower()
-    + "".join(chr(c) for c in range(0x1EA0, 0x1EFA))
+    _VIETNAMESE_UPPER + _VIETNAMESE_UPPER.lower() + "".join(chr(c) for c in range(0x1EA0, 0x1EFA))
 )
 # VNI writes a tone or hat as a separate character after the vowel ("Tröôøng" = Trường); these
 # marks are never Vietnamese letters. Other odd characters point to TCVN3 (ABC): "Tr\xadêng häc".
@@ -30,9 +28,7 @@ VNI_MARKERS = "øûïöñ"
 
 def _not_vietnamese_class() -> str:
     chars = [
-        chr(c)
-        for c in list(range(0x80, 0x250))
-        if chr(c) not in VIETNAMESE_LETTERS and c not in (0xA0,)
+        chr(c) for c in list(range(0x80, 0x250)) if chr(c) not in VIETNAMESE_LETTERS and c not in (0xA0,)
     ]
     # RE2 character class; escape the few characters that are special inside a class
     return "[" + "".join("\\" + ch if ch in "]\\^-[" else ch for ch in chars) + "]"

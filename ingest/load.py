@@ -15,16 +15,25 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 
 from ingest import readers, validate
-from ingest.contract import DATASETS, FILE_SUFFIXES, LOAD_ORDER, Dataset, dataset_of, date_in_name, get_dataset
+from ingest.contract import (
+    DATASETS,
+    FILE_SUFFIXES,
+    LOAD_ORDER,
+    Dataset,
+    dataset_of,
+    date_in_name,
+    get_dataset,
+)
 from ingest.encoding import check_file, describe_mojibake
 from ioc import rollups, settings
 from ioc.store import Store, quote_ident
@@ -95,7 +104,9 @@ def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo(str(settings.get("timezone")))).date()
 
 
-def message(file: str, row: int | None, column: str | None, value: str | None, rule: str, detail: str | None) -> str:
+def message(
+    file: str, row: int | None, column: str | None, value: str | None, rule: str, detail: str | None
+) -> str:
     """A rejection as users read it: ``f.csv: row 7, column present: value '120' breaks rule ...``."""
     where = [file + ":"]
     if row is not None:
@@ -172,7 +183,9 @@ def ingest_file(
             return readers.stage_parquet(cur, path, ds, table)
         if suffix == ".json":
             return readers.stage_records(cur, _json_records(path), ds, table)
-        raise readers.ReadError(f"unknown file type {suffix or '(none)'}: expected .csv, .xlsx, .parquet or .json")
+        raise readers.ReadError(
+            f"unknown file type {suffix or '(none)'}: expected .csv, .xlsx, .parquet or .json"
+        )
 
     def prepare() -> None:
         run.dataset = get_dataset(dataset) if dataset else dataset_of(path)
@@ -183,9 +196,15 @@ def ingest_file(
         run.archive_path = str(_archive(store, path, run))
         if run.dataset is None:
             raise _Rejected(
-                [(None, None, "dataset from file name",
-                  f"cannot tell the dataset from the file name: it must start with one of "
-                  f"{', '.join(DATASETS)} (e.g. attendance_2026-11-23.csv), or give --dataset")]
+                [
+                    (
+                        None,
+                        None,
+                        "dataset from file name",
+                        f"cannot tell the dataset from the file name: it must start with one of "
+                        f"{', '.join(DATASETS)} (e.g. attendance_2026-11-23.csv), or give --dataset",
+                    )
+                ]
             )
         if check.utf8_error:
             raise _Rejected([(None, None, "UTF-8 encoding", check.utf8_error)])
@@ -235,7 +254,9 @@ def describe(result: FileResult) -> str:
     if result.status == "rejected":
         return (
             f"{result.file}: rejected, nothing loaded ({result.problems:,} problem(s) in "
-            f"{result.rows_rejected:,} row(s))" if result.rows_rejected else f"{result.file}: rejected, nothing loaded"
+            f"{result.rows_rejected:,} row(s))"
+            if result.rows_rejected
+            else f"{result.file}: rejected, nothing loaded"
         )
     return f"{result.file}: failed: {result.rejections[0].message if result.rejections else 'unknown error'}"
 
@@ -304,7 +325,9 @@ def _run_pipeline(
             Rejection(run.file_name, None, column, value, rule, f"{run.file_name}: {text}")
             for column, value, rule, text in rejected.items
         ]
-        result = _finish(store, run, "rejected", 0, 0, items, 0, len(items), items[0].message if items else "")
+        result = _finish(
+            store, run, "rejected", 0, 0, items, 0, len(items), items[0].message if items else ""
+        )
     except readers.ReadError as error:
         item = Rejection(run.file_name, None, None, None, "readable file", f"{run.file_name}: {error}")
         result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
@@ -351,14 +374,24 @@ def _validate_and_load(
     file_problems: list[tuple[str | None, str | None, str, str]] = []
     for name, positions in header.duplicates:
         file_problems.append(
-            (name, None, "column appears once",
-             f"column {name} appears more than once in the header (columns {' and '.join(map(str, positions))})")
+            (
+                name,
+                None,
+                "column appears once",
+                f"column {name} appears more than once in the header (columns {' and '.join(map(str, positions))})",
+            )
         )
-    missing = [c.name for c in ds.columns if c.required and c.default is None and c.name not in header.columns]
+    missing = [
+        c.name for c in ds.columns if c.required and c.default is None and c.name not in header.columns
+    ]
     for name in missing:
         file_problems.append(
-            (name, None, "required column",
-             f"column {name} is missing (required; the header has: {', '.join(h.strip() for h in header.names)})")
+            (
+                name,
+                None,
+                "required column",
+                f"column {name} is missing (required; the header has: {', '.join(h.strip() for h in header.names)})",
+            )
         )
     if file_problems:
         raise _Rejected(file_problems)
@@ -370,7 +403,7 @@ def _validate_and_load(
         # every version of every school with the dates it is valid for: a row is checked against
         # the school as it was on the row's date (the first version also covers earlier dates)
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(known)} AS SELECT school_id, students, teachers, classrooms, "
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(known)} AS SELECT school_id, students, teachers, classrooms, "  # noqa: S608
             "CASE WHEN row_number() OVER w = 1 THEN DATE '0001-01-01' ELSE valid_from END AS valid_from, "
             "coalesce(lead(valid_from) OVER w, DATE '9999-12-31') AS valid_to "
             "FROM lake.schools WINDOW w AS (PARTITION BY school_id ORDER BY valid_from)"
@@ -381,8 +414,16 @@ def _validate_and_load(
         items = []
         for p in found.listed:
             detail = describe_mojibake(p.value or "") if p.detail == "encoding" else p.detail
-            items.append(Rejection(run.file_name, p.row, p.column, p.value, p.rule,
-                                   message(run.file_name, p.row, p.column, p.value, p.rule, detail)))
+            items.append(
+                Rejection(
+                    run.file_name,
+                    p.row,
+                    p.column,
+                    p.value,
+                    p.rule,
+                    message(run.file_name, p.row, p.column, p.value, p.rule, detail),
+                )
+            )
         summary = f"{found.count:,} problem(s) in {found.rows:,} row(s)"
         if found.count > len(items):
             summary += f"; the first {len(items):,} are listed"
@@ -392,7 +433,9 @@ def _validate_and_load(
     rows = validate.final_rows(cur, ds, typed, final, extra)
     repeated = run.rows_total - rows
     if repeated:
-        run.warnings.append(f"{run.file_name}: {repeated:,} row(s) repeat an earlier row exactly and were loaded once")
+        run.warnings.append(
+            f"{run.file_name}: {repeated:,} row(s) repeat an earlier row exactly and were loaded once"
+        )
     cur.execute(f"DROP TABLE IF EXISTS {quote_ident(typed)}")
 
     if ds.history:
@@ -415,7 +458,10 @@ def _key_text(alias: str, ds: Dataset) -> str:
 
 
 def _same_values(ds: Dataset, a: str, b: str, columns: Sequence[str]) -> str:
-    return " AND ".join(f"{a}.{quote_ident(c)} IS NOT DISTINCT FROM {b}.{quote_ident(c)}" for c in columns) or "true"
+    return (
+        " AND ".join(f"{a}.{quote_ident(c)} IS NOT DISTINCT FROM {b}.{quote_ident(c)}" for c in columns)
+        or "true"
+    )
 
 
 def _keyed_writer(
@@ -423,7 +469,7 @@ def _keyed_writer(
 ) -> Callable[[duckdb.DuckDBPyConnection], tuple[int, int]]:
     """Replace re-sent rows and insert new ones, looking only at the file's key range."""
     first = quote_ident(ds.key[0])
-    lo, hi = cur.execute(f"SELECT min({first}), max({first}) FROM {quote_ident(final)}").fetchone()
+    lo, hi = cur.execute(f"SELECT min({first}), max({first}) FROM {quote_ident(final)}").fetchall()[0]  # noqa: S608
     target = f"lake.{quote_ident(ds.table)}"
     on = " AND ".join(f"e.{quote_ident(k)} = s.{quote_ident(k)}" for k in ds.key)
     in_range = f"e.{first} BETWEEN ? AND ?"
@@ -434,21 +480,21 @@ def _keyed_writer(
         if lo is None:
             return 0, 0
         replaced = c.execute(
-            f"INSERT INTO lake.replacements SELECT ?, ?, {_key_text('s', ds)}, e.run_id "
+            f"INSERT INTO lake.replacements SELECT ?, ?, {_key_text('s', ds)}, e.run_id "  # noqa: S608
             f"FROM {target} e JOIN {quote_ident(final)} s ON {on} WHERE {in_range} AND {differs}",
             [run.run_id, ds.name, lo, hi],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if replaced:
             c.execute(
-                f"DELETE FROM {target} e USING {quote_ident(final)} s WHERE {on} AND {in_range} AND {differs}",
+                f"DELETE FROM {target} e USING {quote_ident(final)} s WHERE {on} AND {in_range} AND {differs}",  # noqa: S608
                 [lo, hi],
             )
         # rows already stored with the very same values are left alone
         written = c.execute(
-            f"INSERT INTO {target} ({cols}, run_id) SELECT {', '.join('s.' + quote_ident(x) for x in ds.column_names)}, ? "
+            f"INSERT INTO {target} ({cols}, run_id) SELECT {', '.join('s.' + quote_ident(x) for x in ds.column_names)}, ? "  # noqa: S608
             f"FROM {quote_ident(final)} s WHERE NOT EXISTS (SELECT 1 FROM {target} e WHERE {on} AND {in_range})",
             [run.run_id, lo, hi],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         return int(replaced), int(written)
 
     return apply
@@ -464,11 +510,11 @@ def _schools_writer(
     same = _same_values(ds, "v", "s", value_cols)
     day = f"DATE '{effective_date.isoformat()}'"
     current = (
-        "(SELECT * FROM lake.schools WHERE valid_from <= " + day + " "
+        "(SELECT * FROM lake.schools WHERE valid_from <= " + day + " "  # noqa: S608
         "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY valid_from DESC) = 1)"
     )
     changed = (
-        f"SELECT s.* FROM {quote_ident(final)} s WHERE NOT EXISTS "
+        f"SELECT s.* FROM {quote_ident(final)} s WHERE NOT EXISTS "  # noqa: S608
         f"(SELECT 1 FROM {current} v WHERE v.school_id = s.school_id AND {same})"
     )
     cols = ", ".join(quote_ident(c) for c in (*ds.column_names, "valid_from"))
@@ -477,19 +523,19 @@ def _schools_writer(
         c.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(final + '_changed')} AS {changed}")
         try:
             replaced = c.execute(
-                "INSERT INTO lake.replacements SELECT ?, 'schools', e.school_id || '|' || CAST(e.valid_from AS VARCHAR), e.run_id "
+                "INSERT INTO lake.replacements SELECT ?, 'schools', e.school_id || '|' || CAST(e.valid_from AS VARCHAR), e.run_id "  # noqa: S608
                 f"FROM lake.schools e JOIN {quote_ident(final + '_changed')} s USING (school_id) WHERE e.valid_from = {day}",
                 [run.run_id],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             if replaced:
                 c.execute(
-                    f"DELETE FROM lake.schools e USING {quote_ident(final + '_changed')} s "
+                    f"DELETE FROM lake.schools e USING {quote_ident(final + '_changed')} s "  # noqa: S608
                     f"WHERE e.school_id = s.school_id AND e.valid_from = {day}"
                 )
             written = c.execute(
-                f"INSERT INTO lake.schools ({cols}, run_id) SELECT {cols}, ? FROM {quote_ident(final + '_changed')}",
+                f"INSERT INTO lake.schools ({cols}, run_id) SELECT {cols}, ? FROM {quote_ident(final + '_changed')}",  # noqa: S608
                 [run.run_id],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         finally:
             c.execute(f"DROP TABLE IF EXISTS {quote_ident(final + '_changed')}")
         return int(replaced), int(written)
@@ -508,9 +554,21 @@ def _insert_run(
         "started_at, finished_at, rows_total, rows_loaded, rows_rejected, rows_replaced, status, message, warnings) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
         [
-            run.run_id, run.source, run.dataset.name if run.dataset else None, run.file_name, run.file_path,
-            run.archive_path, run.checksum, run.started_at, run.rows_total, loaded, rejected, replaced,
-            status, text, list(run.warnings),
+            run.run_id,
+            run.source,
+            run.dataset.name if run.dataset else None,
+            run.file_name,
+            run.file_path,
+            run.archive_path,
+            run.checksum,
+            run.started_at,
+            run.rows_total,
+            loaded,
+            rejected,
+            replaced,
+            status,
+            text,
+            list(run.warnings),
         ],
     )
 
@@ -542,10 +600,11 @@ def _finish(
     view = "_ingest_rejections_" + run.run_id.replace("-", "_")
     cur.register(view, batch)
     try:
+
         def record(c: duckdb.DuckDBPyConnection) -> None:
             _insert_run(c, run, status, loaded, replaced, rejected_rows, text)
             if items:
-                c.execute(f"INSERT INTO lake.rejections SELECT * FROM {quote_ident(view)}")
+                c.execute(f"INSERT INTO lake.rejections SELECT * FROM {quote_ident(view)}")  # noqa: S608
 
         store.write(record)
     finally:

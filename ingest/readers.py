@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -63,12 +64,16 @@ def match_header(names: Sequence[Any], dataset: Dataset) -> Header:
     duplicates = tuple((name, tuple(p + 1 for p in pos)) for name, pos in seen.items() if len(pos) > 1)
     columns = tuple(name for name in seen)
     positions = tuple(seen[name][0] for name in columns)
-    return Header(columns, positions, tuple(extra), duplicates, tuple("" if n is None else str(n) for n in names))
+    return Header(
+        columns, positions, tuple(extra), duplicates, tuple("" if n is None else str(n) for n in names)
+    )
 
 
 def _create_stage(cur: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> None:
     cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in columns)
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} (_row BIGINT{', ' if cols else ''}{cols})")
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} (_row BIGINT{', ' if cols else ''}{cols})"
+    )
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -90,17 +95,19 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tabl
     header = match_header(names, dataset)
     # Every file column is read as text under a neutral name; only contract columns are kept.
     spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
-    picked = ", ".join(f"c{p} AS {quote_ident(c)}" for c, p in zip(header.columns, header.positions))
+    picked = ", ".join(
+        f"c{p} AS {quote_ident(c)}" for c, p in zip(header.columns, header.positions, strict=True)
+    )
     try:
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {picked or '1 AS _none'} "
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {picked or '1 AS _none'} "  # noqa: S608
             "FROM read_csv(?, header = true, auto_detect = false, delim = ?, quote = '\"', "
             f"escape = '\"', columns = {spec}, null_padding = false)",
             [str(path), delimiter],
         )
     except duckdb.Error as error:
         raise ReadError("cannot be read as CSV: " + _short(error)) from None
-    rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+    rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]  # noqa: S608
     # DuckDB keeps the file's order in the table, so rowid + 2 is the spreadsheet row.
     return Staged(table, header, int(rows), "rowid + 2")
 
@@ -123,7 +130,7 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, 
     types = {row[0]: str(row[1]).upper() for row in described}
     header = match_header(names, dataset)
     parts = []
-    for column, position in zip(header.columns, header.positions):
+    for column, position in zip(header.columns, header.positions, strict=True):
         source = quote_ident(names[position])
         kind = types[names[position]]
         if kind.startswith("TIMESTAMP WITH TIME ZONE"):
@@ -136,10 +143,10 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, 
         parts.append(f"{text} AS {quote_ident(column)}")
     select = ", ".join(parts)
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {select or '1 AS _none'} FROM read_parquet(?)",
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {select or '1 AS _none'} FROM read_parquet(?)",  # noqa: S608
         [str(path)],
     )
-    rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+    rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]  # noqa: S608
     return Staged(table, header, int(rows), "rowid + 2")
 
 
@@ -215,7 +222,7 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tab
             if not values or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue  # blank lines in a sheet are layout, not data
             batch[0].append(row_number)
-            for i, (position, kind) in enumerate(zip(header.positions, kinds)):
+            for i, (position, kind) in enumerate(zip(header.positions, kinds, strict=True)):
                 value = values[position] if position < len(values) else None
                 batch[i + 1].append(cell_text(value, kind, epoch))
             total += 1
@@ -229,12 +236,14 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tab
         workbook.close()
 
 
-def _append(cur: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], batch: list[list[Any]]) -> None:
+def _append(
+    cur: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], batch: list[list[Any]]
+) -> None:
     arrays = [pa.array(batch[0], pa.int64())] + [pa.array(col, pa.string()) for col in batch[1:]]
     arrow = pa.Table.from_arrays(arrays, names=["_row", *columns])
     cur.register("_ingest_batch", arrow)
     try:
-        cur.execute(f"INSERT INTO {quote_ident(table)} SELECT * FROM _ingest_batch")
+        cur.execute(f"INSERT INTO {quote_ident(table)} SELECT * FROM _ingest_batch")  # noqa: S608
     finally:
         cur.unregister("_ingest_batch")
 

@@ -90,7 +90,9 @@ def _fixed_offset(zone: str) -> tuple[int, dt.datetime] | None:
     tz = ZoneInfo(zone)
     since = dt.datetime(1976, 1, 1)
     offsets = {
-        tz.utcoffset(dt.datetime(year, month, 1)) for year in range(since.year, 2101) for month in (1, 4, 7, 10)
+        tz.utcoffset(dt.datetime(year, month, 1))
+        for year in range(since.year, 2101)
+        for month in (1, 4, 7, 10)
     }
     if len(offsets) != 1:
         return None
@@ -139,7 +141,7 @@ def type_rows(
         else:
             raw = "CAST(NULL AS VARCHAR)"
         parts.append(f"{raw} AS {quote_ident(column.name + '__raw')}")
-    inner = f"SELECT {', '.join(parts)} FROM {quote_ident(staged)}"
+    inner = f"SELECT {', '.join(parts)} FROM {quote_ident(staged)}"  # noqa: S608
     outer = ["_row"]
     for column in dataset.columns:
         raw = quote_ident(column.name + "__raw")
@@ -148,7 +150,9 @@ def type_rows(
             expr = f"coalesce({expr}, CASE WHEN {raw} IS NULL THEN {_typed_expr(column, _lit(column.default))} END)"
         outer.append(raw)
         outer.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {quote_ident(column.name)}")
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(typed)} AS SELECT {', '.join(outer)} FROM ({inner})")
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(typed)} AS SELECT {', '.join(outer)} FROM ({inner})"  # noqa: S608
+    )
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ class Problems:
 
 def _select(row: str, column: str, value: str, rule: str, detail: str, source: str, where: str) -> str:
     return (
-        f"SELECT {row} AS _row, {_lit(column)} AS column_name, {value} AS value, {_lit(rule)} AS rule, "
+        f"SELECT {row} AS _row, {_lit(column)} AS column_name, {value} AS value, {_lit(rule)} AS rule, "  # noqa: S608
         f"CAST({detail} AS VARCHAR) AS detail FROM {source} WHERE {where}"
     )
 
@@ -193,23 +197,45 @@ def find_problems(
         raw = "t." + quote_ident(column.name + "__raw")
         val = "t." + quote_ident(column.name)
         if column.required and column.default is None:
-            queries.append(_select("t._row", column.name, "''", "required (not empty)", "NULL", t, f"{raw} IS NULL"))
-        queries.append(_select("t._row", column.name, raw, type_rule(column), "NULL", t, f"{raw} IS NOT NULL AND {val} IS NULL"))
+            queries.append(
+                _select("t._row", column.name, "''", "required (not empty)", "NULL", t, f"{raw} IS NULL")
+            )
+        queries.append(
+            _select(
+                "t._row",
+                column.name,
+                raw,
+                type_rule(column),
+                "NULL",
+                t,
+                f"{raw} IS NOT NULL AND {val} IS NULL",
+            )
+        )
         if column.minimum is not None or column.maximum is not None:
             low = f"{val} < {column.minimum!r}" if column.minimum is not None else "false"
             high = f"{val} > {column.maximum!r}" if column.maximum is not None else "false"
-            queries.append(_select("t._row", column.name, raw, range_rule(column), "NULL", t, f"({low} OR {high})"))
+            queries.append(
+                _select("t._row", column.name, raw, range_rule(column), "NULL", t, f"({low} OR {high})")
+            )
         if column.name in dataset.text_checked_for_encoding or column.name == "school_id":
             queries.append(
                 _select(
-                    "t._row", column.name, raw, "Vietnamese text in Unicode", "'encoding'", t,
+                    "t._row",
+                    column.name,
+                    raw,
+                    "Vietnamese text in Unicode",
+                    "'encoding'",
+                    t,
                     f"regexp_matches({raw}, {_lit(NOT_VIETNAMESE_CLASS)})",
                 )
             )
     if dataset.references_school and schools is not None:
         queries.append(
             _select(
-                "t._row", "school_id", "t.school_id__raw", "school_id exists in schools",
+                "t._row",
+                "school_id",
+                "t.school_id__raw",
+                "school_id exists in schools",
                 "'no school ' || t.school_id || ' has been loaded'",
                 f"{t} ANTI JOIN {quote_ident(schools)} s ON s.school_id = t.school_id",
                 "t.school_id IS NOT NULL",
@@ -227,7 +253,15 @@ def find_problems(
         else:
             source = t
         queries.append(
-            _select("t._row", rule.column, f"t.{quote_ident(rule.column + '__raw')}", rule.name, rule.detail or "NULL", source, rule.broken)
+            _select(
+                "t._row",
+                rule.column,
+                f"t.{quote_ident(rule.column + '__raw')}",
+                rule.name,
+                rule.detail or "NULL",
+                source,
+                rule.broken,
+            )
         )
     # Two rows with one key: an error naming both, unless the rows are identical.
     dups = duplicate_groups(cur, dataset, typed)
@@ -235,20 +269,31 @@ def find_problems(
     on = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in dataset.key)
     queries.append(
         _select(
-            "t._row", "+".join(dataset.key), key_text, "unique " + " + ".join(dataset.key),
-            "'row ' || d.first_row || ' has the same ' || " + _lit(" and ".join(dataset.key)) + " || ' with different values'",
+            "t._row",
+            "+".join(dataset.key),
+            key_text,
+            "unique " + " + ".join(dataset.key),
+            "'row ' || d.first_row || ' has the same ' || "
+            + _lit(" and ".join(dataset.key))
+            + " || ' with different values'",
             f"{t} JOIN {quote_ident(dups)} d ON {on}",
             "t._row <> d.first_row AND d.h_min <> d.h_max",
         )
     )
     union = "\nUNION ALL\n".join(queries)
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(problems)} AS {union}")
-    count, rows = cur.execute(f"SELECT count(*), count(DISTINCT _row) FROM {quote_ident(problems)}").fetchone()
+    count, rows = cur.execute(
+        f"SELECT count(*), count(DISTINCT _row) FROM {quote_ident(problems)}"  # noqa: S608
+    ).fetchall()[0]
     listed: list[Problem] = []
     if count:
-        order_sql = "CASE column_name " + " ".join(f"WHEN {_lit(n)} THEN {i}" for n, i in order.items()) + " ELSE 999 END"
+        order_sql = (
+            "CASE column_name "
+            + " ".join(f"WHEN {_lit(n)} THEN {i}" for n, i in order.items())
+            + " ELSE 999 END"
+        )
         for row, column, value, rule, detail in cur.execute(
-            f"SELECT _row, column_name, value, rule, detail FROM {quote_ident(problems)} "
+            f"SELECT _row, column_name, value, rule, detail FROM {quote_ident(problems)} "  # noqa: S608
             f"ORDER BY _row, {order_sql}, rule LIMIT {MAX_LISTED}"
         ).fetchall():
             listed.append(Problem(int(row), column, value, rule, detail))
@@ -262,25 +307,29 @@ def duplicate_groups(cur: duckdb.DuckDBPyConnection, dataset: Dataset, typed: st
     not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in dataset.key)
     dups = typed + "_dups"
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(dups)} AS SELECT {key}, min(_row) AS first_row, "
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(dups)} AS SELECT {key}, min(_row) AS first_row, "  # noqa: S608
         f"min(h) AS h_min, max(h) AS h_max FROM (SELECT {key}, _row, hash({values}) AS h "
         f"FROM {quote_ident(typed)} WHERE {not_null}) GROUP BY {key} HAVING count(*) > 1"
     )
     return dups
 
 
-def final_rows(cur: duckdb.DuckDBPyConnection, dataset: Dataset, typed: str, final: str, extra: str = "") -> int:
+def final_rows(
+    cur: duckdb.DuckDBPyConnection, dataset: Dataset, typed: str, final: str, extra: str = ""
+) -> int:
     """Create ``final``: the typed rows to load, identical duplicates kept once (the first)."""
     cols = ", ".join(f"t.{quote_ident(c)}" for c in dataset.column_names)
     on = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in dataset.key)
     dups = quote_ident(typed + "_dups")
-    if cur.execute(f"SELECT count(*) FROM {dups}").fetchone()[0] == 0:
+    if cur.execute(f"SELECT count(*) FROM {dups}").fetchall()[0][0] == 0:  # noqa: S608
         # the common case: no repeated key, so a plain copy that keeps the file's order
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(final)} AS SELECT {cols}{extra} FROM {quote_ident(typed)} t")
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(final)} AS SELECT {cols}{extra} FROM {quote_ident(typed)} t"  # noqa: S608
+        )
     else:
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(final)} AS SELECT {cols}{extra} FROM {quote_ident(typed)} t "
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(final)} AS SELECT {cols}{extra} FROM {quote_ident(typed)} t "  # noqa: S608
             f"ANTI JOIN (SELECT t._row FROM {quote_ident(typed)} t JOIN {dups} d ON {on} WHERE t._row <> d.first_row) x "
             "ON x._row = t._row ORDER BY t._row"
         )
-    return int(cur.execute(f"SELECT count(*) FROM {quote_ident(final)}").fetchone()[0])
+    return int(cur.execute(f"SELECT count(*) FROM {quote_ident(final)}").fetchall()[0][0])  # noqa: S608

@@ -40,9 +40,7 @@ def reader(data_dir: str, out: str, done_flag: str, name: str) -> None:
     def look() -> None:
         try:
             # one query, one snapshot: the probes and the runs that wrote them
-            rows, runs = store.execute(
-                "SELECT count(*), count(DISTINCT run_id) FROM connectivity"
-            ).rows[0]
+            rows, runs = store.execute("SELECT count(*), count(DISTINCT run_id) FROM connectivity").rows[0]
             seen.append([int(rows), int(runs)])
             for number in range(1, int(runs) + 1):
                 marker = Path(out).parent / f"seen-{name}-{number}"

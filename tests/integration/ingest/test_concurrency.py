@@ -30,7 +30,9 @@ def make_files(folder: Path) -> list[Path]:
     school_header = (
         "school_id,school_name,level,ownership,ward_name,district_name,students,teachers,classrooms\n"
     )
-    rows = "".join(f"C{i:03d},Trường {i},primary,public,Phường Sài Gòn,Quận 1,500,30,20\n" for i in range(SCHOOLS))
+    rows = "".join(
+        f"C{i:03d},Trường {i},primary,public,Phường Sài Gòn,Quận 1,500,30,20\n" for i in range(SCHOOLS)
+    )
     (folder / "schools_2025-07-01.csv").write_text(school_header + rows, encoding="utf-8")
     files = []
     for n in range(FILES):
@@ -41,7 +43,7 @@ def make_files(folder: Path) -> list[Path]:
                       'C' || lpad(CAST(i % {SCHOOLS} AS VARCHAR), 3, '0') AS school_id,
                       round(random() * 100, 1) AS download_mbps, 10 AS upload_mbps, 20 AS latency_ms,
                       'true' AS online
-               FROM range({ROWS_PER_FILE}) t(i)) TO '{path}' (HEADER)"""
+               FROM range({ROWS_PER_FILE}) t(i)) TO '{path}' (HEADER)"""  # noqa: S608
         )
         files.append(path)
     return files
@@ -59,14 +61,36 @@ def test_readers_never_see_part_of_a_file(tmp_path: Path) -> None:
     done_flag = work / "writer.json"
     readers = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), "reader", str(data_dir), str(work / f"reader{i}.json"), str(done_flag), str(i)],
-            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(WORKER),
+                "reader",
+                str(data_dir),
+                str(work / f"reader{i}.json"),
+                str(done_flag),
+                str(i),
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(READERS)
     ]
     writer = subprocess.Popen(
-        [sys.executable, str(WORKER), "writer", str(data_dir), str(done_flag), str(READERS), *map(str, files)],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(WORKER),
+            "writer",
+            str(data_dir),
+            str(done_flag),
+            str(READERS),
+            *map(str, files),
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert writer.wait(timeout=300) == 0, writer.stderr.read()
     for process in readers:

@@ -24,7 +24,9 @@ def test_old_store_upgrades_in_place_and_keeps_its_data(tmp_path: Path) -> None:
     upgraded = Store(data_dir)  # opening migrates
     try:
         assert migrations.current_version(upgraded) == migrations.LATEST
-        applied = [row[0] for row in upgraded.execute("SELECT version FROM schema_version ORDER BY version").rows]
+        applied = [
+            row[0] for row in upgraded.execute("SELECT version FROM schema_version ORDER BY version").rows
+        ]
         assert applied == [m.version for m in migrations.MIGRATIONS]
         assert upgraded.execute("SELECT * FROM attendance ORDER BY school_id").rows == before
         assert upgraded.execute("SELECT count(*) FROM schools").scalar() == 3

@@ -23,15 +23,19 @@ def big_csv(tmp_path_factory) -> Path:
                          'B' || lpad(CAST(i % {SCHOOLS} AS VARCHAR), 4, '0') AS school_id,
                          round(random() * 100, 1) AS download_mbps, round(random() * 20, 1) AS upload_mbps,
                          round(random() * 60, 1) AS latency_ms, CASE WHEN i % 97 = 0 THEN 'false' ELSE 'true' END AS online
-                  FROM range({ROWS}) t(i)) TO '{path}' (HEADER)"""
+                  FROM range({ROWS}) t(i)) TO '{path}' (HEADER)"""  # noqa: S608
     )
     return path
 
 
 def load_schools(store, folder: Path) -> None:
     path = folder / "schools_2025-07-01.csv"
-    rows = "".join(f"B{i:04d},Trường {i},primary,public,Phường Sài Gòn,Quận 1,500,30,20\n" for i in range(SCHOOLS))
-    path.write_text("school_id,school_name,level,ownership,ward_name,district_name,students,teachers,classrooms\n" + rows)
+    rows = "".join(
+        f"B{i:04d},Trường {i},primary,public,Phường Sài Gòn,Quận 1,500,30,20\n" for i in range(SCHOOLS)
+    )
+    path.write_text(
+        "school_id,school_name,level,ownership,ward_name,district_name,students,teachers,classrooms\n" + rows
+    )
     assert ingest_file(store, path).status == "loaded"
 
 

@@ -33,11 +33,17 @@ def test_all_loaded_exits_0_with_one_line_per_file_and_a_summary(data_dir: Path,
         "digital_2026-11-01.csv: loaded 2 rows (0 replaced)",
         "connectivity_2026-11-23.csv: loaded 4 rows (0 replaced)",
     ]
-    assert "  WARNING attendance_2026-11-24_bom.csv: column(s) 'note' are not part of the attendance contract and were left out" in lines
+    assert (
+        "  WARNING attendance_2026-11-24_bom.csv: column(s) 'note' are not part of the attendance contract and were left out"
+        in lines
+    )
     assert lines[-1] == "5 file(s): 5 loaded, 0 unchanged, 0 rejected, 0 failed; 13 rows loaded (0 replaced)"
     code, out, _ = run(capsys, "--data-dir", str(data_dir), str(GOOD))
     assert code == 0
-    assert out.splitlines()[-1] == "5 file(s): 0 loaded, 5 unchanged, 0 rejected, 0 failed; 0 rows loaded (0 replaced)"
+    assert (
+        out.splitlines()[-1]
+        == "5 file(s): 0 loaded, 5 unchanged, 0 rejected, 0 failed; 0 rows loaded (0 replaced)"
+    )
 
 
 def test_any_rejection_exits_1_and_lists_the_reasons(data_dir: Path, tmp_path: Path, capsys) -> None:
@@ -59,7 +65,15 @@ def test_any_rejection_exits_1_and_lists_the_reasons(data_dir: Path, tmp_path: P
 
 
 def test_json_output(data_dir: Path, capsys) -> None:
-    code, out, _ = run(capsys, "--data-dir", str(data_dir), "--format", "json", str(GOOD / "schools_2025-07-01.csv"), str(BAD / "attendance_unknown_school.csv"))
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        str(data_dir),
+        "--format",
+        "json",
+        str(GOOD / "schools_2025-07-01.csv"),
+        str(BAD / "attendance_unknown_school.csv"),
+    )
     assert code == 1
     report = json.loads(out)
     assert [(f["file"], f["status"]) for f in report["files"]] == [
@@ -73,18 +87,33 @@ def test_json_output(data_dir: Path, capsys) -> None:
 def test_dataset_option_reads_any_file_name(data_dir: Path, tmp_path: Path, capsys) -> None:
     path = tmp_path / "truong_hoc.csv"
     shutil.copy(GOOD / "schools_2025-07-01.csv", path)
-    code, out, _ = run(capsys, "--data-dir", str(data_dir), "--dataset", "schools", "--effective-date", "2025-09-05", str(path))
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        str(data_dir),
+        "--dataset",
+        "schools",
+        "--effective-date",
+        "2025-09-05",
+        str(path),
+    )
     assert code == 0, out
     from ioc.store import open_store
 
-    assert open_store(data_dir).execute("SELECT DISTINCT valid_from FROM schools").rows[0][0].isoformat() == "2025-09-05"
+    assert (
+        open_store(data_dir).execute("SELECT DISTINCT valid_from FROM schools").rows[0][0].isoformat()
+        == "2025-09-05"
+    )
 
 
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
         (["/no/such/file.csv"], "no such file or folder: /no/such/file.csv"),
-        (["--effective-date", "05/09/2025", "FIXTURE"], "--effective-date '05/09/2025' is not a date YYYY-MM-DD"),
+        (
+            ["--effective-date", "05/09/2025", "FIXTURE"],
+            "--effective-date '05/09/2025' is not a date YYYY-MM-DD",
+        ),
     ],
 )
 def test_usage_errors_exit_2(data_dir: Path, capsys, argv: list[str], error: str) -> None:

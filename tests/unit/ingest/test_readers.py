@@ -104,7 +104,13 @@ def test_xlsx_1904_date_system_serials(schools_store, tmp_path: Path) -> None:
 def test_xlsx_rejection_names_the_sheet_row(schools_store, tmp_path: Path) -> None:
     path = workbook(
         tmp_path / "attendance_rows.xlsx",
-        [["Báo cáo chuyên cần"], ATT[:4], [dt.date(2026, 11, 23), "S001", 800, 780], [], [dt.date(2026, 11, 23), "S002", 90, 95]],
+        [
+            ["Báo cáo chuyên cần"],
+            ATT[:4],
+            [dt.date(2026, 11, 23), "S001", 800, 780],
+            [],
+            [dt.date(2026, 11, 23), "S002", 90, 95],
+        ],
     )
     result = ingest_file(schools_store, path)
     assert [r.message for r in result.rejections] == [
@@ -115,7 +121,10 @@ def test_xlsx_rejection_names_the_sheet_row(schools_store, tmp_path: Path) -> No
 def test_xlsx_datetime_cells_for_timestamps_are_local_time(schools_store, tmp_path: Path) -> None:
     path = workbook(
         tmp_path / "connectivity_book.xlsx",
-        [["measured_at", "school_id", "download_mbps", "online"], [dt.datetime(2026, 11, 23, 8, 0), "S001", 30, True]],
+        [
+            ["measured_at", "school_id", "download_mbps", "online"],
+            [dt.datetime(2026, 11, 23, 8, 0), "S001", 30, True],
+        ],
     )
     assert ingest_file(schools_store, path).status == "loaded"
     assert schools_store.execute("SELECT timezone('UTC', measured_at), online FROM connectivity").rows == [
@@ -137,7 +146,9 @@ def test_unreadable_workbook_is_rejected(schools_store, tmp_path: Path) -> None:
     path.write_bytes(b"not a zip file")
     result = ingest_file(schools_store, path)
     assert result.status == "rejected"
-    assert result.rejections[0].message.startswith("attendance_broken.xlsx: cannot be read as an XLSX workbook")
+    assert result.rejections[0].message.startswith(
+        "attendance_broken.xlsx: cannot be read as an XLSX workbook"
+    )
 
 
 def test_parquet_with_typed_columns(schools_store, tmp_path: Path) -> None:
@@ -146,7 +157,10 @@ def test_parquet_with_typed_columns(schools_store, tmp_path: Path) -> None:
         pa.table(
             {
                 "Measured_At": pa.array(
-                    [dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 23, 1, 5, tzinfo=dt.UTC)],
+                    [
+                        dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC),
+                        dt.datetime(2026, 11, 23, 1, 5, tzinfo=dt.UTC),
+                    ],
                     pa.timestamp("us", tz="UTC"),
                 ),
                 "school_id": ["S001", "S002"],
@@ -174,7 +188,10 @@ def test_parquet_with_typed_columns(schools_store, tmp_path: Path) -> None:
 def test_parquet_naive_timestamps_and_dates(schools_store, tmp_path: Path) -> None:
     path = tmp_path / "attendance_2026-11-23.parquet"
     pq.write_table(
-        pa.table({"date": [dt.date(2026, 11, 23)], "school_id": ["S001"], "enrolled": [800], "present": [780]}), path
+        pa.table(
+            {"date": [dt.date(2026, 11, 23)], "school_id": ["S001"], "enrolled": [800], "present": [780]}
+        ),
+        path,
     )
     assert ingest_file(schools_store, path).status == "loaded"
     assert dates(schools_store) == [("S001", dt.date(2026, 11, 23), 780)]
@@ -182,6 +199,10 @@ def test_parquet_naive_timestamps_and_dates(schools_store, tmp_path: Path) -> No
 
 def test_json_file_of_records(schools_store, tmp_path: Path) -> None:
     path = tmp_path / "attendance_api.json"
-    path.write_text(json.dumps({"records": [{"date": "2026-11-23", "school_id": "S001", "enrolled": 800, "present": 760}]}))
+    path.write_text(
+        json.dumps(
+            {"records": [{"date": "2026-11-23", "school_id": "S001", "enrolled": 800, "present": 760}]}
+        )
+    )
     assert ingest_file(schools_store, path).status == "loaded"
     assert dates(schools_store) == [("S001", dt.date(2026, 11, 23), 760)]
