@@ -178,8 +178,11 @@ def test_full_disk_fails_cleanly_and_the_next_run_completes(data_dir: Path, help
 
 READER = r"""
 import json, sys, time
+from datetime import date
+from ioc.metrics.query import KpiQuery, compute
 from ioc.store import Store
 store = Store(sys.argv[1], read_only=True)
+first, last = date(2026, 11, 2), date(2026, 11, 21)
 expected_days, schools = int(sys.argv[2]), int(sys.argv[3])
 seen, problems, versions = set(), [], []
 deadline = time.monotonic() + 240
@@ -191,6 +194,12 @@ while time.monotonic() < deadline:
         k = day.day
         if n != schools or present != (60 + k) * schools or enrolled != 100 * schools:
             problems.append([str(day), n, present, enrolled])
+    # the metrics layer (what the app shows) answers with whole days too
+    kpi = compute(store, KpiQuery("attendance_rate", by="date", date_from=first, date_to=last))
+    for row in kpi.rows:
+        if row.value is not None and (row.schools_reporting != schools
+                                      or abs(row.value - (60 + int(row.key[-2:])) / 100) > 1e-9):
+            problems.append(["kpi", row.key, row.value, row.schools_reporting])
     if versions and version < versions[-1]:
         problems.append(["version went back", versions[-1], version])
     versions.append(version)
