@@ -32,14 +32,18 @@ UNIT_GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
+KEY_FORMATS = {"date": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}  # ISO week, e.g. 2026-W48
+
+
 def time_key(by: str, day: str) -> str:
-    """Key of the time bucket holding the DATE expression ``day``."""
+    """The time bucket (a DATE: the day, the week's Monday, the month's first day) holding ``day``.
+
+    Buckets stay DATEs while rows are aggregated; they become text keys only on the final rows.
+    """
     if by == "date":
-        return f"strftime({day}, '%Y-%m-%d')"
-    if by == "week":  # ISO week, e.g. 2026-W48
-        return f"strftime({day}, '%G-W%V')"
-    if by == "month":
-        return f"strftime({day}, '%Y-%m')"
+        return day
+    if by in ("week", "month"):
+        return f"CAST(date_trunc('{by}', {day}) AS DATE)"
     raise ValueError(by)
 
 
@@ -96,7 +100,14 @@ scope AS (
 
 
 def _select(plan: Plan, ctes: list[str], body: str) -> str:
-    return "WITH " + ",\n".join([scope_cte(plan), *ctes]) + "\n" + body + "\nORDER BY key"
+    sql = "WITH " + ",\n".join([scope_cte(plan), *ctes]) + "\n"
+    if not plan.is_time:
+        return sql + body + "\nORDER BY key"
+    key = f"strftime(t.key, '{KEY_FORMATS[plan.by]}')"
+    return (
+        sql + f"SELECT {key} AS key, {key} AS label, t.numerator, t.denominator, t.value, t.schools_reporting, t.as_of\n"
+        f"FROM (\n{body}\n) t\nORDER BY t.key"
+    )
 
 
 def _grouped(plan: Plan, per_school: str, aggregates: str, *, buckets: str | None = None) -> str:
@@ -146,19 +157,27 @@ def row_ratio(plan: Plan) -> str:
     f = plan.kpi.formula
     date = plan.part("date_column")
     given = f"\n      AND {plan.part('only_given')} IS NOT NULL" if f.get("only_given") else ""
-    group = "school_id, key" if plan.is_time else "school_id"
+    if plan.is_time:
+        # one row per school and day: a day's schools are its rows; a week's need a distinct count
+        schools = "count(*)" if plan.by == "date" else "count(DISTINCT a.school_id)"
+        body = f"""SELECT {time_key(plan.by, 'a.' + date)} AS key,
+       coalesce(sum(a.{plan.part('numerator')}), 0) AS numerator, coalesce(sum(a.{plan.part('denominator')}), 0) AS denominator,
+       sum(a.{plan.part('numerator')}) / nullif(sum(a.{plan.part('denominator')}), 0) AS value,
+       {schools} AS schools_reporting, max(a.{date})::TIMESTAMPTZ AS as_of
+FROM {plan.table(f.get('table'))} a SEMI JOIN scope s ON s.school_id = a.school_id
+WHERE a.{date} BETWEEN $date_from AND $date_to{given.replace('AND ', 'AND a.')}
+GROUP BY 1"""
+        return _select(plan, [], body)
     facts = f"""per_school AS (
-    SELECT school_id{_bucket(plan, date)},
+    SELECT school_id,
            sum({plan.part('numerator')}) AS num, sum({plan.part('denominator')}) AS den, max({date}) AS last_day
     FROM {plan.table(f.get('table'))}
     WHERE {date} BETWEEN $date_from AND $date_to{given}
-    GROUP BY {group}
+    GROUP BY school_id
 )"""
     aggregates = """coalesce(sum(p.num), 0) AS numerator, coalesce(sum(p.den), 0) AS denominator,
        sum(p.num) / nullif(sum(p.den), 0) AS value,
        count(p.school_id) AS schools_reporting, max(p.last_day)::TIMESTAMPTZ AS as_of"""
-    if plan.is_time:
-        aggregates = aggregates.replace("count(p.school_id)", "count(DISTINCT p.school_id)")
     return _select(plan, [facts], _grouped(plan, "per_school", aggregates))
 
 
@@ -181,23 +200,33 @@ def reporting(plan: Plan) -> str:
        coalesce(sum(p.days_reported), 0) / nullif((SELECT count(*) FROM school_days) * count(*), 0) AS value,
        count(p.school_id) AS schools_reporting, max(p.last_day)::TIMESTAMPTZ AS as_of"""
         return _select(plan, [days, facts], _grouped(plan, "per_school", aggregates))
-    facts = f"""reported AS (
-    SELECT a.{date} AS day, a.school_id
-    FROM {table} a JOIN scope s ON s.school_id = a.school_id
+    facts = f"""per_day AS (
+    SELECT a.{date} AS day, count(*) AS reported
+    FROM {table} a SEMI JOIN scope s ON s.school_id = a.school_id
     WHERE a.{date} BETWEEN $date_from AND $date_to
-),
-per_bucket AS (
-    SELECT {time_key(plan.by, 'd.day')} AS key, count(DISTINCT d.day) AS days,
-           count(r.school_id) AS reported, count(DISTINCT r.school_id) AS schools, max(r.day) AS last_day
-    FROM school_days d LEFT JOIN reported r ON r.day = d.day
     GROUP BY 1
 )"""
-    body = """SELECT key, key AS label,
-       reported AS numerator, days * (SELECT count(*) FROM scope) AS denominator,
-       reported / nullif(days * (SELECT count(*) FROM scope), 0) AS value,
-       schools AS schools_reporting, last_day::TIMESTAMPTZ AS as_of
-FROM per_bucket"""
-    return _select(plan, [days, facts], body)
+    ctes = [days, facts]
+    joined = "school_days d LEFT JOIN per_day r ON r.day = d.day"
+    if plan.by == "date":
+        schools = "coalesce(max(r.reported), 0)"  # one row per school and day
+    else:
+        ctes.append(f"""schools_in AS (
+    SELECT {time_key(plan.by, 'a.' + date)} AS key, count(DISTINCT a.school_id) AS schools
+    FROM {table} a SEMI JOIN scope s ON s.school_id = a.school_id
+    WHERE a.{date} BETWEEN $date_from AND $date_to
+    GROUP BY 1
+)""")
+        joined += f" LEFT JOIN schools_in i ON i.key = {time_key(plan.by, 'd.day')}"
+        schools = "coalesce(max(i.schools), 0)"
+    # school days are distinct dates, so count(*) counts the bucket's school days
+    body = f"""SELECT {time_key(plan.by, 'd.day')} AS key,
+       coalesce(sum(r.reported), 0) AS numerator, count(*) * (SELECT count(*) FROM scope) AS denominator,
+       coalesce(sum(r.reported), 0) / nullif(count(*) * (SELECT count(*) FROM scope), 0) AS value,
+       {schools} AS schools_reporting, max(r.day)::TIMESTAMPTZ AS as_of
+FROM {joined}
+GROUP BY 1"""
+    return _select(plan, ctes, body)
 
 
 # -- connectivity over a window ----------------------------------------------------------------
@@ -343,30 +372,31 @@ def chronic_absence(plan: Plan) -> str:
 def offline_now(plan: Plan) -> str:
     table = plan.table(plan.kpi.formula.get("table"))
     # "now" is the newest probe of the city up to the end of `to` (per day for a series), so a
-    # stalled feed shows on the data-health page instead of turning every school offline
-    if plan.is_time:
-        refs = f"""refs AS (
-    SELECT {time_key(plan.by, 'measured_at::DATE')} AS key, max(measured_at) AS ref
-    FROM {table}
-    WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ) AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+    # stalled feed shows on the data-health page instead of turning every school offline. The
+    # scan is bounded by bound dates (so files outside are skipped), then each school's last online
+    # probe per day is compared with "now" minus the window (which may reach into the day before).
+    probes = f"""probes AS (
+    SELECT school_id, measured_at, online FROM {table}
+    WHERE measured_at >= CAST(CAST($date_from AS DATE) - 1 AS TIMESTAMPTZ)
+      AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+)"""
+    bucket = time_key(plan.by, "measured_at::DATE") if plan.is_time else "'all'"
+    refs = f"""refs AS (
+    SELECT {bucket} AS key, max(measured_at) AS ref FROM probes
+    WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ)
     GROUP BY 1
 )"""
-    else:
-        refs = f"""refs AS (
-    SELECT 'all' AS key, max(measured_at) AS ref
-    FROM {table}
-    WHERE measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
-      AND measured_at >= CAST($date_from AS TIMESTAMPTZ)
+    last_online = """last_online AS (
+    SELECT school_id, measured_at::DATE AS day, max(measured_at) AS last_at FROM probes WHERE online GROUP BY ALL
 )"""
-    facts = f"""online_now AS (
-    SELECT DISTINCT r.key, c.school_id, r.ref
-    FROM refs r JOIN {table} c
-      ON c.measured_at > r.ref - to_minutes(CAST($minutes AS BIGINT)) AND c.measured_at <= r.ref
-    WHERE c.online
+    online_now = """online_now AS (
+    SELECT DISTINCT r.key, l.school_id
+    FROM refs r JOIN last_online l ON l.day BETWEEN r.ref::DATE - 1 AND r.ref::DATE
+    WHERE l.last_at > r.ref - to_minutes(CAST($minutes AS BIGINT)) AND l.last_at <= r.ref
 )"""
     offline = "o.school_id IS NULL"
     if plan.is_time:
-        body = f"""SELECT r.key, r.key AS label,
+        body = f"""SELECT r.key,
        count(*) FILTER (WHERE {offline}) AS numerator, count(*) AS denominator,
        CASE WHEN count(*) > 0 THEN count(*) FILTER (WHERE {offline}) END AS value,
        count(o.school_id) AS schools_reporting, max(r.ref) AS as_of
@@ -381,7 +411,7 @@ GROUP BY r.key"""
        CASE WHEN count(*) > 0 THEN count(*) FILTER (WHERE {offline}) END AS value,
        count(o.school_id) AS schools_reporting, (SELECT max(ref) FROM refs) AS as_of
 FROM scope s LEFT JOIN online_now o ON o.school_id = s.school_id{group}"""
-    return _select(plan, [refs, facts], body)
+    return _select(plan, [probes, refs, last_online, online_now], body)
 
 
 def _snapshots(plan: Plan) -> list[str]:
@@ -395,10 +425,17 @@ def _snapshots(plan: Plan) -> list[str]:
 )"""
     else:
         ends = "ends AS (SELECT 'all' AS key, CAST($date_to AS DATE) AS e)"
-    snaps = f"""snapshots AS (
+    if plan.is_time:
+        snaps = f"""snapshots AS (
     SELECT n.key, n.e, d.*
     FROM ends n JOIN {table} d ON d.as_of <= n.e
     QUALIFY row_number() OVER (PARTITION BY n.key, d.school_id ORDER BY d.as_of DESC) = 1
+)"""
+    else:
+        snaps = f"""snapshots AS (
+    SELECT 'all' AS key, CAST($date_to AS DATE) AS e, d.*
+    FROM {table} d WHERE d.as_of <= $date_to
+    QUALIFY row_number() OVER (PARTITION BY d.school_id ORDER BY d.as_of DESC) = 1
 )"""
     return [ends, snaps]
 
@@ -418,11 +455,19 @@ def snapshot_ratio(plan: Plan) -> str:
 
 def readiness_index(plan: Plan) -> str:
     # coverage of each school over the coverage_days ending at each evaluation end
-    if plan.source == "rollup":
+    if plan.source == "rollup" and not plan.is_time:
+        coverage = f"""coverage AS (
+    SELECT 'all' AS key, school_id, sum(probes) AS probes, sum(fast) AS fast
+    FROM {plan.table('connectivity_daily')}
+    WHERE day BETWEEN CAST($date_to AS DATE) - CAST($coverage_days AS INTEGER) + 1 AND $date_to
+    GROUP BY school_id
+)"""
+    elif plan.source == "rollup":
         coverage = f"""coverage AS (
     SELECT n.key, r.school_id, sum(r.probes) AS probes, sum(r.fast) AS fast
     FROM ends n JOIN {plan.table('connectivity_daily')} r
       ON r.day BETWEEN n.e - CAST($coverage_days AS INTEGER) + 1 AND n.e
+    WHERE r.day BETWEEN CAST($date_from AS DATE) - CAST($coverage_days AS INTEGER) + 1 AND $date_to
     GROUP BY n.key, r.school_id
 )"""
     else:
@@ -432,6 +477,8 @@ def readiness_index(plan: Plan) -> str:
     FROM ends n JOIN {plan.table('connectivity')} c
       ON c.measured_at >= CAST(n.e - CAST($coverage_days AS INTEGER) + 1 AS TIMESTAMPTZ)
      AND c.measured_at < CAST(n.e + 1 AS TIMESTAMPTZ)
+    WHERE c.measured_at >= CAST(CAST($date_from AS DATE) - CAST($coverage_days AS INTEGER) + 1 AS TIMESTAMPTZ)
+      AND c.measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
     GROUP BY n.key, c.school_id
 )"""
 
