@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import random
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -211,8 +212,23 @@ class Store:
         return fetch()
 
     def data_version(self) -> int:
-        """The catalog's current snapshot id; every committed write increases it."""
-        return int(self.execute(f"SELECT id FROM {CATALOG_NAME}.current_snapshot()").scalar())
+        """The catalog's current snapshot id; every committed write increases it.
+
+        Read straight from the SQLite catalog (microseconds, where DuckLake's current_snapshot()
+        takes milliseconds) because every cached answer asks for it; a read-only connection per
+        thread sees only committed snapshots (WAL mode).
+        """
+        reader = getattr(self._local, "catalog_reader", None)
+        if reader is None:
+            reader = sqlite3.connect(f"file:{self.layout.catalog}?mode=ro", uri=True)
+            self._local.catalog_reader = reader
+        try:
+            row = reader.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
+        except sqlite3.Error:
+            row = None
+        if row is None or row[0] is None:
+            return int(self.execute(f"SELECT id FROM {CATALOG_NAME}.current_snapshot()").scalar())
+        return int(row[0])
 
     def snapshots(self) -> Results:
         return self.execute(
