@@ -350,12 +350,7 @@ def sources(store: Store) -> list[dict]:
         location = state.get("location")
         pending = None
         if state.get("kind") == "drop_folder" and location:
-            folder = Path(location)
-            pending = (
-                sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-                if folder.is_dir()
-                else 0
-            )
+            pending = _pending_files(Path(location))
         result.append(
             {
                 "source": source_id,
@@ -385,6 +380,16 @@ def sources(store: Store) -> list[dict]:
             }
         )
     return result
+
+
+def _pending_files(folder: Path) -> int | None:
+    """Files waiting in a drop folder (None when the folder cannot be read from here)."""
+    try:
+        return sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return None
 
 
 def scheduler_status(store: Store) -> dict[str, Any]:
