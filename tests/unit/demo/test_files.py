@@ -88,7 +88,9 @@ def test_attendance_files_keep_the_contract(demo_files: DemoFiles) -> None:
         assert both_or_none.all()
         split = frame[given]
         total = (
-            split["present"].astype(int) + split["absent_excused"].astype(int) + split["absent_unexcused"].astype(int)
+            split["present"].astype(int)
+            + split["absent_excused"].astype(int)
+            + split["absent_unexcused"].astype(int)
         )
         assert (total == split["enrolled"].astype(int)).all()
         assert 0.6 < given.mean() < 1.0  # most schools, not all, split absences
@@ -141,7 +143,9 @@ def test_todays_probes_stop_at_now(demo_files: DemoFiles) -> None:
     assert stamps.max() > pd.Timestamp(NOW) - pd.Timedelta(minutes=5)
 
 
-def test_post_reorganisation_schools_sit_in_current_units_of_their_former_district(demo_files: DemoFiles) -> None:
+def test_post_reorganisation_schools_sit_in_current_units_of_their_former_district(
+    demo_files: DemoFiles,
+) -> None:
     frame = schools_frame(files_of(demo_files, "schools")[-1])
     for _, row in frame.iterrows():
         unit = geography.unit(row["ward_code"])
