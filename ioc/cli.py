@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("ioc.admin", "Upgrade the store's schema in place to this program's version."),
     "maintain": ("ioc.admin", "Compact data files, expire old snapshots and remove unused files."),
     "settings": ("ioc.admin", "List every setting with its environment variable and current value."),
+    "health": ("ioc.metrics.health_cli", "Show the data-health record: freshness, sources, problem runs, schools not reporting."),
 }
 
 
