@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import random
 import sqlite3
 import threading
@@ -122,6 +123,13 @@ def _install_extensions(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
         con.execute(f"LOAD {name}")
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
 def is_lock_error(error: BaseException) -> bool:
     text = str(error).lower()
     return "database is locked" in text or "conflict" in text or "busy" in text
@@ -146,6 +154,7 @@ class Store:
             )
         self.layout.create()
         self._local = threading.local()
+        self._version_stamp: tuple[tuple[object, ...], int] | None = None
         self._lock = threading.Lock()
         self._con = duckdb.connect(
             ":memory:",
@@ -214,21 +223,32 @@ class Store:
     def data_version(self) -> int:
         """The catalog's current snapshot id; every committed write increases it.
 
-        Read straight from the SQLite catalog (microseconds, where DuckLake's current_snapshot()
-        takes milliseconds) because every cached answer asks for it; a read-only connection per
-        thread sees only committed snapshots (WAL mode).
+        Every cached answer asks for it, so it must be cheap: DuckLake's current_snapshot() takes
+        milliseconds. Every commit writes the SQLite catalog (its WAL file), so while neither
+        file has changed since the last read the answer is the same; otherwise it is read with a
+        fresh read-only SQLite connection (DuckDB's SQLite keeps no shared WAL index, so a
+        long-lived reader would not see new commits).
         """
-        reader = getattr(self._local, "catalog_reader", None)
-        if reader is None:
-            reader = sqlite3.connect(f"file:{self.layout.catalog}?mode=ro", uri=True)
-            self._local.catalog_reader = reader
+        catalog = self.layout.catalog
         try:
-            row = reader.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
-        except sqlite3.Error:
-            row = None
-        if row is None or row[0] is None:
-            return int(self.execute(f"SELECT id FROM {CATALOG_NAME}.current_snapshot()").scalar())
-        return int(row[0])
+            stamp = tuple(
+                (st.st_size, st.st_mtime_ns) if (st := _stat(path)) else None
+                for path in (catalog, catalog.with_name(catalog.name + "-wal"))
+            )
+            known = self._version_stamp
+            if known is not None and known[0] == stamp:
+                return known[1]
+            reader = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
+            try:
+                row = reader.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchall()[0]
+            finally:
+                reader.close()
+            if row[0] is not None:
+                self._version_stamp = (stamp, int(row[0]))
+                return int(row[0])
+        except (OSError, sqlite3.Error, IndexError):
+            pass
+        return int(self.execute(f"SELECT id FROM {CATALOG_NAME}.current_snapshot()").scalar())
 
     def snapshots(self) -> Results:
         return self.execute(
