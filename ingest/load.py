@@ -336,11 +336,12 @@ def _run_pipeline(
         item = Rejection(run.file_name, None, None, None, "unexpected error", f"{run.file_name}: {error}")
         result = _finish(store, run, "failed", 0, 0, [item], 0, 0, str(error))
     finally:
-        for table in tables:
-            try:
-                cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
-            except duckdb.Error:
-                pass
+        for table in reversed(tables):  # the rows view before the tables under it
+            for kind in ("VIEW", "TABLE"):
+                try:
+                    cur.execute(f"DROP {kind} IF EXISTS {quote_ident(table)}")
+                except duckdb.Error:
+                    pass
     _log_line(store, run, result, time.perf_counter() - clock)
     return result
 
@@ -436,7 +437,6 @@ def _validate_and_load(
         run.warnings.append(
             f"{run.file_name}: {repeated:,} row(s) repeat an earlier row exactly and were loaded once"
         )
-    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(typed)}")
 
     if ds.history:
         apply = _schools_writer(run, final, effective_date)

@@ -24,7 +24,6 @@ from ioc.store import quote_ident
 MAX_LISTED = 1000
 
 INTEGER_RE = r"[+-]?[0-9]+(\.0+)?"
-NUMBER_RE = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
 DATE_ISO_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 DATE_VN_RE = r"[0-9]{2}/[0-9]{2}/[0-9]{4}"
 TIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
@@ -66,7 +65,11 @@ def _typed_expr(column: Column, raw: str) -> str:
     if column.type == "integer":
         return f"CASE WHEN regexp_full_match({raw}, {_lit(INTEGER_RE)}) THEN TRY_CAST(split_part({raw}, '.', 1) AS BIGINT) END"
     if column.type == "number":
-        return f"CASE WHEN regexp_full_match({raw}, {_lit(NUMBER_RE)}) THEN TRY_CAST({raw} AS DOUBLE) END"
+        # DuckDB's cast accepts plain decimals with an optional exponent, and also digit separators
+        # ('1_000') and nan/inf, which the contract refuses; testing for those is cheaper than a
+        # regular expression.
+        value = f"TRY_CAST({raw} AS DOUBLE)"
+        return f"CASE WHEN isfinite({value}) AND NOT contains({raw}, '_') THEN {value} END"
     if column.type == "boolean":
         true = ", ".join(_lit(fold(w)) for w in TRUE_WORDS)
         false = ", ".join(_lit(fold(w)) for w in FALSE_WORDS)
@@ -77,9 +80,14 @@ def _typed_expr(column: Column, raw: str) -> str:
             f"WHEN regexp_full_match({raw}, {_lit(DATE_VN_RE)}) THEN CAST(TRY_STRPTIME({raw}, '%d/%m/%Y') AS DATE) END"
         )
     if column.type == "timestamp":
+        # one regular expression checks the shape; the offset, if any, follows the minutes
+        # (position 17 on), so a '+', '-' or 'Z' there means the text carries its own offset
+        tail = f"substr({raw}, 17)"
+        has_offset = f"({tail} LIKE '%+%' OR {tail} LIKE '%-%' OR {tail} LIKE '%Z' OR {tail} LIKE '%z')"
         return (
-            f"CASE WHEN regexp_full_match({raw}, {_lit(TIME_RE + OFFSET_RE)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ) "
-            f"WHEN regexp_full_match({raw}, {_lit(TIME_RE)}) THEN {_local_time(f'TRY_CAST({raw} AS TIMESTAMP)')} END"
+            f"CASE WHEN NOT regexp_full_match({raw}, {_lit(TIME_RE + OFFSET_RE + '?')}) THEN NULL "
+            f"WHEN {has_offset} THEN TRY_CAST({raw} AS TIMESTAMPTZ) "
+            f"ELSE {_local_time(f'TRY_CAST({raw} AS TIMESTAMP)')} END"
         )
     raise AssertionError(column.type)
 
@@ -136,8 +144,10 @@ def type_rows(
     """Create ``typed``: per column the cleaned text (``c__raw``) and the typed value (``c``)."""
     parts = [f"{row_expr} AS _row"]
     for column in dataset.columns:
-        if column.name in present:
+        if column.name in present and (column.type in ("text", "boolean") or column.labels):
             raw = f"nullif(nfc_normalize(trim({quote_ident(column.name)})), '')"
+        elif column.name in present:  # digits and punctuation need no normalising
+            raw = f"nullif(trim({quote_ident(column.name)}), '')"
         else:
             raw = "CAST(NULL AS VARCHAR)"
         parts.append(f"{raw} AS {quote_ident(column.name + '__raw')}")
@@ -306,10 +316,17 @@ def duplicate_groups(cur: duckdb.DuckDBPyConnection, dataset: Dataset, typed: st
     values = ", ".join(quote_ident(c) for c in dataset.column_names)
     not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in dataset.key)
     dups = typed + "_dups"
+    # A cheap pass first: equal keys have equal hashes, so when no key hash repeats (the usual
+    # case) no key repeats, and the exact grouping below has nothing to look at.
+    repeated = cur.execute(
+        f"SELECT count(*) FROM (SELECT hash({key}) AS k FROM {quote_ident(typed)} WHERE {not_null} "  # noqa: S608
+        "GROUP BY k HAVING count(*) > 1)"
+    ).fetchall()[0][0]
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(dups)} AS SELECT {key}, min(_row) AS first_row, "  # noqa: S608
         f"min(h) AS h_min, max(h) AS h_max FROM (SELECT {key}, _row, hash({values}) AS h "
-        f"FROM {quote_ident(typed)} WHERE {not_null}) GROUP BY {key} HAVING count(*) > 1"
+        f"FROM {quote_ident(typed)} WHERE {not_null} AND {'true' if repeated else 'false'}) "
+        f"GROUP BY {key} HAVING count(*) > 1"
     )
     return dups
 
@@ -322,9 +339,9 @@ def final_rows(
     on = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in dataset.key)
     dups = quote_ident(typed + "_dups")
     if cur.execute(f"SELECT count(*) FROM {dups}").fetchall()[0][0] == 0:  # noqa: S608
-        # the common case: no repeated key, so a plain copy that keeps the file's order
+        # the common case: no repeated key, so a view over the typed rows (no copy)
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_ident(final)} AS SELECT {cols}{extra} FROM {quote_ident(typed)} t"  # noqa: S608
+            f"CREATE OR REPLACE TEMP VIEW {quote_ident(final)} AS SELECT {cols}{extra} FROM {quote_ident(typed)} t"  # noqa: S608
         )
     else:
         cur.execute(
