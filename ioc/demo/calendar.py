@@ -30,6 +30,11 @@ TET: dict[int, date] = {
     2033: date(2033, 1, 31),
     2034: date(2034, 2, 19),
     2035: date(2035, 2, 8),
+    2036: date(2036, 1, 28),
+    2037: date(2037, 2, 15),
+    2038: date(2038, 2, 4),
+    2039: date(2039, 1, 24),
+    2040: date(2040, 2, 12),
 }
 TET_BEFORE = 4  # days off before the lunar new year
 TET_AFTER = 6  # days off after it
