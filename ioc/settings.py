@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("bandwidth_threshold_mbps", 20.0, "Download speed (Mbps) at or above which a probe counts as fast.", float),
     Setting("kpi_cache_seconds", 300, "How long a computed KPI result stays in the cache (it is also keyed by data version).", int),
+    Setting(
+        "kpi_cache_type",
+        "ioc.metrics.cache.ObjectCache",
+        "flask-caching backend of the KPI cache (default: in-process, unpickled; e.g. RedisCache to share).",
+    ),
     Setting("demo_schools", 3500, "Number of schools `ioc demo` generates.", int),
     Setting("demo_seed", 2026, "Random seed of `ioc demo`.", int),
     Setting(
