@@ -178,8 +178,8 @@ def write_files(
     clear(source, DATASETS)
 
     days = attendance_window(today, attendance_days)
-    months = digital.months(today)
     probes = probe_window(today, probe_days, now)
+    months = digital.months(today, min([today, *(days[:1]), *(d for d, _ in probes[:1])]))
     first_day = min([months[0], *(days[:1]), *(d for d, _ in probes[:1])])
     city = city_schools.generate(schools, seed, first_day, today)
     schools_files = _write_schools(city, source, seed)

@@ -33,11 +33,16 @@ COLUMNS = (
 )
 
 
-def months(today: date, count: int = 12) -> list[date]:
-    """The first day of the last ``count`` months up to ``today`` (oldest first)."""
+def months(today: date, first_day: date | None = None, minimum: int = 2) -> list[date]:
+    """The 1st of every month from ``first_day``'s month to ``today``'s (oldest first).
+
+    The snapshots cover the period the rest of the demo covers, and there are always at least
+    ``minimum`` of them, so a trend and a change since the previous snapshot exist.
+    """
+    first_day = first_day or today
     out = []
     year, month = today.year, today.month
-    for _ in range(count):
+    while len(out) < minimum or date(year, month, 1) >= date(first_day.year, first_day.month, 1):
         out.append(date(year, month, 1))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return out[::-1]

@@ -48,7 +48,7 @@ def test_file_names_formats_and_bom(demo_files: DemoFiles) -> None:
     for path in files_of(demo_files, "schools"):
         assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert len(files_of(demo_files, "connectivity")) == 2
-    assert len(files_of(demo_files, "digital")) == 12
+    assert len(files_of(demo_files, "digital")) == 13  # Nov 2025 .. Nov 2026, as attendance
 
 
 def test_schools_files_keep_the_contract(demo_files: DemoFiles) -> None:

@@ -146,7 +146,9 @@ def test_excused_absences_given_by_most_schools(year: pd.DataFrame) -> None:
 
 
 def test_digital_readiness_improves_faster_in_urban_wards(city: schools.City) -> None:
-    months = digital.months(TODAY)
+    months = digital.months(TODAY, date(2025, 11, 26))
+    assert len(months) == 13 and months[0] == date(2025, 11, 1)
+    assert digital.months(TODAY) == [date(2026, 10, 1), date(2026, 11, 1)]
     first = digital.generate(city, months[0], SEED).set_index("school_id")
     last = digital.generate(city, months[-1], SEED).set_index("school_id")
     both = first.index.intersection(last.index)
