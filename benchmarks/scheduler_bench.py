@@ -1,6 +1,10 @@
 """Scheduled ingestion speed: a 5-minute batch of probes for every school, end to end.
 
     .venv/bin/python -m benchmarks.scheduler_bench [--schools 3500] [--batches 12] [--keep DIR]
+    .venv/bin/python -m benchmarks.scheduler_bench --store DATA_DIR   # on an existing (demo) store
+
+With ``--store`` the batches go into that store (after its newest probe), so the figures include
+a realistic table size (``ioc demo``: 14 days of probes); the rows stay there.
 
 Goal: a 5-minute batch of probes for 3,500 schools is picked up, validated, committed and moved
 out of the inbox in < 1 s. Each batch is timed through the scheduler's own job
@@ -55,8 +59,8 @@ def write_schools(path: Path, n: int) -> Path:
     return path
 
 
-def batch_records(n: int, slot: int) -> list[dict[str, Any]]:
-    at = (START + timedelta(minutes=5 * slot)).isoformat()
+def batch_records(ids: list[str], start: datetime, slot: int) -> list[dict[str, Any]]:
+    at = (start + timedelta(minutes=5 * slot)).isoformat()
     return [
         {
             "measured_at": at,
@@ -66,12 +70,12 @@ def batch_records(n: int, slot: int) -> list[dict[str, Any]]:
             "latency_ms": round(8 + i % 60, 1),
             "online": i % 29 != 0,
         }
-        for i, sid in enumerate(school_ids(n))
+        for i, sid in enumerate(ids)
     ]
 
 
-def write_batch(path: Path, n: int, slot: int) -> Path:
-    rows = batch_records(n, slot)
+def write_batch(path: Path, ids: list[str], start: datetime, slot: int) -> Path:
+    rows = batch_records(ids, start, slot)
     cols = list(rows[0])
     text = [",".join(cols)] + [
         ",".join(
@@ -117,16 +121,24 @@ def main() -> int:
     parser.add_argument("--schools", type=int, default=3500)
     parser.add_argument("--batches", type=int, default=12, help="5-minute batches per path")
     parser.add_argument("--keep", help="build the store in this folder and keep it")
+    parser.add_argument("--store", help="use this existing store (e.g. the demo's) instead of building one")
     args = parser.parse_args()
 
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scheduler_bench_"))
-    data_dir = root / "data"
+    if args.store:
+        root, data_dir = Path(args.store), Path(args.store)
+    else:
+        root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scheduler_bench_"))
+        data_dir = root / "data"
     try:
         store = Store(data_dir)
-        result = ingest_file(
-            store, write_schools(root / "schools_2025-09-05.csv", args.schools), source="bench"
-        )
-        assert result.status == "loaded", result
+        if not args.store:
+            schools = write_schools(root / "schools_2025-09-05.csv", args.schools)
+            result = ingest_file(store, schools, source="bench")
+            assert result.status == "loaded", result
+        ids = [r[0] for r in store.execute("SELECT DISTINCT school_id FROM schools ORDER BY 1").rows]
+        before = int(store.execute("SELECT count(*) FROM connectivity").scalar())
+        newest = store.execute("SELECT max(measured_at) FROM connectivity").scalar()
+        start = newest.astimezone(TZ) + timedelta(minutes=5) if newest else START
         records: dict[str, Any] = {}
         server, url = serve(records)
         config = parse_config(
@@ -151,39 +163,40 @@ def main() -> int:
 
         drop: list[float] = []
         for slot in range(args.batches):
-            write_batch(inbox / f"connectivity_{slot:04d}.csv", args.schools, slot)
+            write_batch(inbox / f"connectivity_bench_{slot:04d}.csv", ids, start, slot)
             started = time.perf_counter()
             outcome = runner.run_job("inbox")
             drop.append(time.perf_counter() - started)
-            assert outcome.status == "success" and outcome.rows_loaded == args.schools, outcome
+            assert outcome.status == "success" and outcome.rows_loaded == len(ids), outcome
         http: list[float] = []
         for slot in range(args.batches, 2 * args.batches):
-            records["next"] = batch_records(args.schools, slot)
+            records["next"] = batch_records(ids, start, slot)
             records["cursor"] = str(slot)
             started = time.perf_counter()
             outcome = runner.run_job("api")
             http.append(time.perf_counter() - started)
-            assert outcome.status == "success" and outcome.rows_loaded == args.schools, outcome
+            assert outcome.status == "success" and outcome.rows_loaded == len(ids), outcome
         idle: list[float] = []
         for _ in range(args.batches):
             started = time.perf_counter()
             assert runner.run_job("inbox").status == "idle"
             idle.append(time.perf_counter() - started)
         total = store.execute("SELECT count(*) FROM connectivity").scalar()
-        assert total == 2 * args.batches * args.schools, total
+        assert total == before + 2 * args.batches * len(ids), total
         server.shutdown()
         store.close()
 
         print(
-            f"scheduler benchmark: {args.schools:,} schools, {args.batches} batches per path, store {data_dir}"
+            f"scheduler benchmark: {len(ids):,} schools, {args.batches} batches per path, "
+            f"store {data_dir} ({before:,} probes before)"
         )
         print(f"{'path':<44} {'median':>7} {'p95':>7} {'max':>7}  (seconds)  goal")
         print(f"{'drop folder: 5-min probe batch -> done/':<44} {stats(drop)}             < 1 s")
         print(f"{'HTTP JSON: 5-min probe batch pulled+loaded':<44} {stats(http)}             < 1 s")
         print(f"{'drop folder: idle poll (nothing new)':<44} {stats(idle)}")
-        print(f"rows per second (drop folder, median): {args.schools / statistics.median(drop):,.0f}")
+        print(f"rows per second (drop folder, median): {len(ids) / statistics.median(drop):,.0f}")
     finally:
-        if not args.keep:
+        if not args.keep and not args.store:
             shutil.rmtree(root, ignore_errors=True)
     return 0
 

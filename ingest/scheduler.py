@@ -148,6 +148,7 @@ class JobRunner:
         self.echo = echo or (lambda line: print(line, flush=True))
         self.state_file = store.layout.root / STATE_NAME
         self._last_skip: dict[str, datetime] = {}
+        self._states: dict[str, SourceState] = {}
         self._status: dict[str, Any] = self._read_status()
         self._status.update({"pid": os.getpid(), "started_at": now().isoformat(), "config": config.origin})
         jobs = self._status.setdefault("jobs", {})
@@ -193,6 +194,10 @@ class JobRunner:
 
     # one run
     def _state(self, job: JobSpec) -> SourceState:
+        # this process is the only writer of its sources' state: read it from the store once
+        cached = self._states.get(job.id)
+        if cached is not None:
+            return cached
         state = load_source_state(self.store, job.id)
         opts = job.options
         if isinstance(opts, DropFolderSpec):
@@ -254,6 +259,10 @@ class JobRunner:
                     )
             except Exception as error:  # e.g. the disk is full: the run is still logged to the file
                 log.error("job %s: cannot record the run in the store: %s", job_id, error)
+                self._states.pop(job_id, None)  # re-read what the store really holds next time
+                new = None
+        if new is not None:
+            self._states[job_id] = new
         level = logging.ERROR if outcome.status == "failed" else logging.INFO
         log.log(level, "job %s: %s %s", job_id, outcome.status, outcome.message)
         if outcome.noteworthy:
