@@ -13,6 +13,7 @@ import weakref
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from zoneinfo import ZoneInfo
 
 from ioc import rollups, settings
 from ioc.metrics import dimensions, formulas
@@ -160,14 +161,46 @@ def plan_sql(kpi: Kpi, by: str, scope: Scope, catalog: str = CATALOG_NAME, sourc
     return formulas.build(plan)
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
+    """KpiRows from the result columns, column by column (a by-school answer has 50,000 rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
+    def floats(name: str) -> list[float | None]:
+        return pc.cast(table.column(name), pa.float64()).to_pylist()  # type: ignore[no-any-return]
 
-def _as_of(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.combine(value, datetime.min.time())
+    keys = table.column("key").to_pylist()
+    labels = table.column("label").to_pylist()
+    values = floats("value")
+    numerators = floats("numerator")
+    denominators = floats("denominator")
+    reporting = pc.cast(table.column("schools_reporting"), pa.int64()).to_pylist()
+    as_of = table.column("as_of")
+    if pa.types.is_timestamp(as_of.type):
+        micros = pc.cast(as_of, pa.int64()).to_pylist()
+    else:
+        micros = [None] * len(keys)
+    # few distinct as-of times (a day, the last probe slot): convert each once
+    zone = ZoneInfo(str(settings.get("timezone")))
+    times: dict[int, datetime] = {}
+    for micro in set(micros) - {None}:
+        times[micro] = datetime.fromtimestamp(micro / 1_000_000, tz=zone)
+    status = kpi.status
+    return tuple(
+        KpiRow(
+            key=str(key),
+            label=str(label) if label is not None else str(key),
+            value=value,
+            numerator=numerator,
+            denominator=denominator,
+            schools_reporting=count or 0,
+            as_of=times.get(micro) if micro is not None else None,
+            status=status(value),
+        )
+        for key, label, value, numerator, denominator, count, micro in zip(
+            keys, labels, values, numerators, denominators, reporting, micros
+        )
+    )
 
 
 def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
@@ -199,20 +232,7 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
         "coverage_days": f.get("coverage_days"),
         **dict(scope.items()),
     }
-    rows = store.execute(sql, parameters(sql, values)).rows
-    result_rows = tuple(
-        KpiRow(
-            key=str(key),
-            label=str(label) if label is not None else str(key),
-            value=_number(value),
-            numerator=_number(numerator),
-            denominator=_number(denominator),
-            schools_reporting=int(reporting or 0),
-            as_of=_as_of(as_of),
-            status=kpi.status(_number(value)),
-        )
-        for key, label, numerator, denominator, value, reporting, as_of in rows
-    )
+    result_rows = _rows(kpi, store.arrow(sql, parameters(sql, values)))
     return KpiResult(
         kpi=kpi.id,
         unit=kpi.unit,
