@@ -149,6 +149,7 @@ class JobRunner:
         self.state_file = store.layout.root / STATE_NAME
         self._last_skip: dict[str, datetime] = {}
         self._states: dict[str, SourceState] = {}
+        self._attempts: dict[tuple[str, int, int], int] = {}  # failed loads per file (name, size, mtime)
         self._status: dict[str, Any] = self._read_status()
         self._status.update({"pid": os.getpid(), "started_at": now().isoformat(), "config": config.origin})
         jobs = self._status.setdefault("jobs", {})
@@ -224,7 +225,9 @@ class JobRunner:
                 return run_maintenance(self.store, opts, inboxes), None, None
         state = self._state(job)
         if isinstance(opts, DropFolderSpec):
-            outcome, new = poll_drop_folder(self.store, job.id, opts, state, self.write_lock, echo=self.echo)
+            outcome, new = poll_drop_folder(
+                self.store, job.id, opts, state, self.write_lock, echo=self.echo, attempts=self._attempts
+            )
         else:
             outcome, new = pull_http(
                 self.store, job.id, opts, state, self.write_lock, environ=self.environ, echo=self.echo

@@ -143,9 +143,12 @@ def poll_drop_folder(
     write_lock: threading.Lock,
     *,
     echo: Callable[[str], None] = lambda line: None,
+    attempts: dict[tuple[str, int, int], int] | None = None,
 ) -> tuple[JobOutcome, SourceState]:
     """Load every ready file of the folder, each in its own transaction, and move it to done/ or
-    rejected/. A file whose load failed (I/O error, full disk) stays for the next run."""
+    rejected/. A file whose load failed stays for the next run: always when the environment is to
+    blame (full disk, permissions), at most ``MAX_FILE_FAILURES`` times otherwise (``attempts``
+    counts them across runs), after which it is moved to rejected/ with the error as its reason."""
     from ingest.load import describe, ingest_file
 
     spec.folder.mkdir(parents=True, exist_ok=True)
@@ -163,14 +166,22 @@ def poll_drop_folder(
                 result = ingest_file(store, path, source=job_id, dataset=spec.dataset)
         except Exception as error:  # the store or the disk failed; the file stays for the next run
             log.exception("%s: loading %s failed", job_id, path.name)
-            failures.append(f"{path.name}: {type(error).__name__}: {error}")
-            if isinstance(error, OSError) or "space" in str(error).lower():
+            text = f"{path.name}: {type(error).__name__}: {error}"
+            failures.append(text)
+            if isinstance(error, OSError) or environmental(text):
                 break  # the disk is the problem: the next files would fail the same way
+            if _give_up(path, text, attempts):
+                rejected += 1
+            continue
+        if result.status == "failed":
+            text = describe(result)
+            failures.append(text)
+            if environmental(text):
+                break
+            if _give_up(path, text, attempts):
+                rejected += 1
             continue
         details.append(describe(result))
-        if result.status == "failed":
-            failures.append(describe(result))
-            continue
         try:
             move_handled(path, result)
         except OSError as error:
@@ -200,6 +211,52 @@ def poll_drop_folder(
                 reason=f"{rejected} file(s) rejected: " + "; ".join(d for d in details if "rejected" in d),
             )
     return outcome, new_state
+
+
+MAX_FILE_FAILURES = 5
+# failures that say nothing about the file: it must wait for the environment to recover
+ENVIRONMENT_ERRORS = (
+    "no space left",
+    "disk quota",
+    "read-only file system",
+    "permission denied",
+    "input/output error",
+    "too many open files",
+    "database is locked",
+    "cannot allocate memory",
+    "out of memory",
+)
+
+
+def environmental(text: str) -> bool:
+    lowered = text.lower()
+    return any(marker in lowered for marker in ENVIRONMENT_ERRORS)
+
+
+def _give_up(path: Path, reason: str, attempts: dict[tuple[str, int, int], int] | None) -> bool:
+    """Count a file-specific failure; after MAX_FILE_FAILURES move the file aside with its reason."""
+    if attempts is None:
+        return False
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    key = (path.name, st.st_size, st.st_mtime_ns)
+    attempts[key] = attempts.get(key, 0) + 1
+    if attempts[key] < MAX_FILE_FAILURES:
+        return False
+    folder = path.parent / "rejected"
+    folder.mkdir(exist_ok=True)
+    target = _free_name(folder, path.name)
+    target.with_name(target.name + ".reason.txt").write_text(
+        f"{path.name} could not be loaded in {attempts[key]} attempts (last at "
+        f"{now().isoformat(timespec='seconds')}); nothing of it was loaded.\nLast error: {reason}\n"
+        "Check the file (or the log DATA_DIR/logs/scheduler.log) and drop it into the inbox again.\n",
+        encoding="utf-8",
+    )
+    os.replace(path, target)
+    del attempts[key]
+    return True
 
 
 def pending_files(folder: Path) -> int:

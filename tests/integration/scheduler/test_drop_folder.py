@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingest.jobs import default_config
+from ingest.jobs import default_config, parse_config
 from ingest.scheduler import JobRunner
 from ioc.metrics import health
 from ioc.store import Store
@@ -106,3 +106,43 @@ def test_maintenance_job_compacts_and_prunes(seeded: Store) -> None:
     assert "1 file(s) older than 180 days pruned" in outcome.message
     assert not old.exists()
     assert [r["status"] for r in health.job_runs(seeded, job_id="maintenance")] == ["success"]
+
+
+def test_a_file_that_keeps_failing_is_moved_aside_but_a_full_disk_never_rejects(
+    seeded: Store, helpers: Any, monkeypatch: Any
+) -> None:
+    import errno
+
+    import ingest.load
+
+    inbox = seeded.layout.inbox
+    inbox.mkdir(parents=True, exist_ok=True)
+    odd = helpers.age(helpers.write_attendance(inbox / "attendance_2026-11-23.csv", date(2026, 11, 23), 40))
+    config = parse_config(
+        {"jobs": [{"id": "inbox", "kind": "drop_folder", "schedule": "1m", "settle": 0, "stable_wait": 0}]},
+        seeded.layout.root,
+    )
+    runner = JobRunner(seeded, config, echo=lambda line: None)
+
+    def full_disk(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingest.load, "ingest_file", full_disk)
+    for _ in range(7):
+        assert runner.run_job("inbox").status == "failed"
+    assert odd.exists()  # the environment is to blame: the file waits as long as it takes
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("unexpected state in the reader")
+
+    monkeypatch.setattr(ingest.load, "ingest_file", bug)
+    for _ in range(4):
+        runner.run_job("inbox")
+        assert odd.exists()
+    outcome = runner.run_job("inbox")  # the fifth failure of the same file
+    assert outcome.status == "failed" and outcome.items_rejected == 1
+    assert not odd.exists()
+    reason = (inbox / "rejected" / "attendance_2026-11-23.csv.reason.txt").read_text(encoding="utf-8")
+    assert "could not be loaded in 5 attempts" in reason and "unexpected state in the reader" in reason
+    state = {s["source"]: s for s in health.sources(seeded)}["inbox"]
+    assert state["failing"] and state["consecutive_failures"] == 12
