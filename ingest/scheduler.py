@@ -187,7 +187,9 @@ class JobRunner:
                 tmp.unlink(missing_ok=True)
 
     def set_next_run(self, job_id: str, when: datetime | None) -> None:
-        self._save_status(job_id, next_run=when.isoformat() if when else None)
+        text = when.isoformat() if when else None
+        if self._status["jobs"].get(job_id, {}).get("next_run") != text:
+            self._save_status(job_id, next_run=text)
 
     def mark_stopped(self) -> None:
         self._status["stopped_at"] = now().isoformat()
