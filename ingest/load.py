@@ -398,7 +398,6 @@ def _validate_and_load(
         raise _Rejected(file_problems)
 
     validate.type_rows(cur, ds, table, header.columns, typed, staged.row_expr)
-    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     schools_table: str | None = None
     if ds.references_school:
         # every version of every school with the dates it is valid for: a row is checked against
@@ -410,7 +409,9 @@ def _validate_and_load(
             "FROM lake.schools WINDOW w AS (PARTITION BY school_id ORDER BY valid_from)"
         )
         schools_table = known
-    found = validate.find_problems(cur, ds, typed, problems_table, schools_table)
+    found = validate.find_problems(
+        cur, ds, typed, problems_table, schools_table, table, header.columns, staged.row_expr
+    )
     if found.count:
         items = []
         for p in found.listed:
@@ -429,6 +430,7 @@ def _validate_and_load(
         if found.count > len(items):
             summary += f"; the first {len(items):,} are listed"
         return _finish(store, run, "rejected", 0, 0, items, found.count, found.rows, summary)
+    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")  # the text cells are no longer needed
 
     extra = f", DATE '{effective_date.isoformat()}' AS valid_from" if ds.history else ""
     rows = validate.final_rows(cur, ds, typed, final, extra)

@@ -133,6 +133,10 @@ SQL_TYPES = {
 }
 
 
+def _is_plain_text(column: Column) -> bool:
+    return column.type == "text" and not column.labels
+
+
 def type_rows(
     cur: duckdb.DuckDBPyConnection,
     dataset: Dataset,
@@ -141,7 +145,13 @@ def type_rows(
     typed: str,
     row_expr: str = "_row",
 ) -> None:
-    """Create ``typed``: per column the cleaned text (``c__raw``) and the typed value (``c``)."""
+    """Create ``typed``: per column the typed value (``c``) and whether a value was given.
+
+    Plain text columns hold the cleaned (trimmed, NFC) text, so "given" is "not NULL"; every other
+    column gets a small ``c__given`` flag instead of a copy of its text, which keeps this table
+    cheap to build for millions of rows. The text of a bad cell is read back from the staging
+    table only for the problems that are listed (:func:`cell_values`).
+    """
     parts = [f"{row_expr} AS _row"]
     for column in dataset.columns:
         if column.name in present and (column.type in ("text", "boolean") or column.labels):
@@ -158,11 +168,18 @@ def type_rows(
         expr = _typed_expr(column, raw)
         if column.default is not None:
             expr = f"coalesce({expr}, CASE WHEN {raw} IS NULL THEN {_typed_expr(column, _lit(column.default))} END)"
-        outer.append(raw)
         outer.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {quote_ident(column.name)}")
+        if not _is_plain_text(column):
+            outer.append(f"{raw} IS NOT NULL AS {quote_ident(column.name + '__given')}")
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(typed)} AS SELECT {', '.join(outer)} FROM ({inner})"  # noqa: S608
     )
+
+
+def _given(column: Column, alias: str = "t") -> str:
+    if _is_plain_text(column):
+        return f"{alias}.{quote_ident(column.name)} IS NOT NULL"
+    return f"{alias}.{quote_ident(column.name + '__given')}"
 
 
 @dataclass(frozen=True)
@@ -181,9 +198,10 @@ class Problems:
     listed: tuple[Problem, ...]  # the first MAX_LISTED, in row order
 
 
-def _select(row: str, column: str, value: str, rule: str, detail: str, source: str, where: str) -> str:
+def _select(row: str, column: str, shown: str, rule: str, detail: str, source: str, where: str) -> str:
+    """One rule's query; ``shown`` names the columns whose text the message quotes."""
     return (
-        f"SELECT {row} AS _row, {_lit(column)} AS column_name, {value} AS value, {_lit(rule)} AS rule, "  # noqa: S608
+        f"SELECT {row} AS _row, {_lit(column)} AS column_name, {_lit(shown)} AS shown, {_lit(rule)} AS rule, "  # noqa: S608
         f"CAST({detail} AS VARCHAR) AS detail FROM {source} WHERE {where}"
     )
 
@@ -194,49 +212,56 @@ def find_problems(
     typed: str,
     problems: str,
     schools: str | None,
+    staged: str,
+    present: tuple[str, ...],
+    row_expr: str = "_row",
 ) -> Problems:
     """Check every rule and collect what breaks them into ``problems``.
 
     ``schools`` names a table of every school version (school_id, students, teachers, classrooms,
     valid_from, valid_to); rules about the school use the version valid on the row's date.
+    ``staged`` (with ``present`` columns and ``row_expr``) gives the text of the cells quoted.
     """
     t = f"{quote_ident(typed)} t"
     queries: list[str] = []
     order = {c.name: i for i, c in enumerate(dataset.columns)}
     for column in dataset.columns:
-        raw = "t." + quote_ident(column.name + "__raw")
+        given = _given(column)
         val = "t." + quote_ident(column.name)
         if column.required and column.default is None:
             queries.append(
-                _select("t._row", column.name, "''", "required (not empty)", "NULL", t, f"{raw} IS NULL")
+                _select("t._row", column.name, "", "required (not empty)", "NULL", t, f"NOT ({given})")
             )
-        queries.append(
-            _select(
-                "t._row",
-                column.name,
-                raw,
-                type_rule(column),
-                "NULL",
-                t,
-                f"{raw} IS NOT NULL AND {val} IS NULL",
+        if not _is_plain_text(column):
+            queries.append(
+                _select(
+                    "t._row",
+                    column.name,
+                    column.name,
+                    type_rule(column),
+                    "NULL",
+                    t,
+                    f"{given} AND {val} IS NULL",
+                )
             )
-        )
         if column.minimum is not None or column.maximum is not None:
             low = f"{val} < {column.minimum!r}" if column.minimum is not None else "false"
             high = f"{val} > {column.maximum!r}" if column.maximum is not None else "false"
             queries.append(
-                _select("t._row", column.name, raw, range_rule(column), "NULL", t, f"({low} OR {high})")
+                _select(
+                    "t._row", column.name, column.name, range_rule(column), "NULL", t, f"({low} OR {high})"
+                )
             )
         if column.name in dataset.text_checked_for_encoding or column.name == "school_id":
             queries.append(
                 _select(
                     "t._row",
                     column.name,
-                    raw,
+                    column.name,
                     "Vietnamese text in Unicode",
                     "'encoding'",
                     t,
-                    f"regexp_matches({raw}, {_lit(NOT_VIETNAMESE_CLASS)})",
+                    f"regexp_matches({val}, {_lit(NOT_VIETNAMESE_CLASS)})",
                 )
             )
     if dataset.references_school and schools is not None:
@@ -244,7 +269,7 @@ def find_problems(
             _select(
                 "t._row",
                 "school_id",
-                "t.school_id__raw",
+                "school_id",
                 "school_id exists in schools",
                 "'no school ' || t.school_id || ' has been loaded'",
                 f"{t} ANTI JOIN {quote_ident(schools)} s ON s.school_id = t.school_id",
@@ -263,25 +288,16 @@ def find_problems(
         else:
             source = t
         queries.append(
-            _select(
-                "t._row",
-                rule.column,
-                f"t.{quote_ident(rule.column + '__raw')}",
-                rule.name,
-                rule.detail or "NULL",
-                source,
-                rule.broken,
-            )
+            _select("t._row", rule.column, rule.column, rule.name, rule.detail or "NULL", source, rule.broken)
         )
     # Two rows with one key: an error naming both, unless the rows are identical.
     dups = duplicate_groups(cur, dataset, typed)
-    key_text = " || ', ' || ".join(f"t.{quote_ident(k + '__raw')}" for k in dataset.key)
     on = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in dataset.key)
     queries.append(
         _select(
             "t._row",
             "+".join(dataset.key),
-            key_text,
+            ",".join(dataset.key),
             "unique " + " + ".join(dataset.key),
             "'row ' || d.first_row || ' has the same ' || "
             + _lit(" and ".join(dataset.key))
@@ -302,12 +318,31 @@ def find_problems(
             + " ".join(f"WHEN {_lit(n)} THEN {i}" for n, i in order.items())
             + " ELSE 999 END"
         )
-        for row, column, value, rule, detail in cur.execute(
-            f"SELECT _row, column_name, value, rule, detail FROM {quote_ident(problems)} "  # noqa: S608
+        found = cur.execute(
+            f"SELECT _row, column_name, shown, rule, detail FROM {quote_ident(problems)} "  # noqa: S608
             f"ORDER BY _row, {order_sql}, rule LIMIT {MAX_LISTED}"
-        ).fetchall():
+        ).fetchall()
+        cells = cell_values(cur, staged, present, row_expr, sorted({int(r[0]) for r in found}))
+        for row, column, shown, rule, detail in found:
+            texts = [cells.get(int(row), {}).get(name) for name in shown.split(",") if name]
+            value = ", ".join(t or "" for t in texts) if texts else None
             listed.append(Problem(int(row), column, value, rule, detail))
     return Problems(int(count), int(rows), tuple(listed))
+
+
+def cell_values(
+    cur: duckdb.DuckDBPyConnection, staged: str, present: tuple[str, ...], row_expr: str, rows: list[int]
+) -> dict[int, dict[str, str | None]]:
+    """The trimmed, NFC text of the cells of ``rows`` (at most MAX_LISTED of them)."""
+    if not rows or not present:
+        return {}
+    cols = ", ".join(f"nfc_normalize(trim({quote_ident(c)}))" for c in present)
+    marks = ", ".join("?" for _ in rows)
+    result = cur.execute(
+        f"SELECT {row_expr} AS _pos, {cols} FROM {quote_ident(staged)} WHERE {row_expr} IN ({marks})",  # noqa: S608
+        rows,
+    ).fetchall()
+    return {int(r[0]): dict(zip(present, r[1:], strict=True)) for r in result}
 
 
 def duplicate_groups(cur: duckdb.DuckDBPyConnection, dataset: Dataset, typed: str) -> str:
