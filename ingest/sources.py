@@ -350,12 +350,31 @@ def _read_limited(response: http.client.HTTPResponse, spec: HttpSpec, started: f
     return b"".join(chunks)
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry the credential to another host."""
+
+    def __init__(self, auth_header: str) -> None:
+        self.auth_header = auth_header.lower()
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if (
+            new is not None
+            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
+        ):
+            for name in list(new.headers):
+                if name.lower() in ("authorization", "cookie", self.auth_header):
+                    del new.headers[name]
+        return new
+
+
 def _fetch_once(url: str, headers: Mapping[str, str], spec: HttpSpec) -> tuple[Any, Mapping[str, str], int]:
     where = public_url(url)
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
+    opener = urllib.request.build_opener(_Redirects(spec.auth_header))
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=spec.timeout_seconds) as response:  # noqa: S310 - http(s) only
+        with opener.open(request, timeout=spec.timeout_seconds) as response:
             content_type = response.headers.get_content_type()
             body = _read_limited(response, spec, started, where)
             response_headers = dict(response.headers.items())

@@ -263,3 +263,23 @@ def test_rejected_batch_keeps_the_cursor_and_flags_the_source(seeded: Store, api
     assert "NO-SUCH-SCHOOL" in state["reason"] or "rejected" in state["reason"]
     rejected = [r for r in health.rejections(seeded) if r["source"] == "api"]
     assert rejected and rejected[0]["value"] == "NO-SUCH-SCHOOL"
+
+
+def test_a_redirect_to_another_host_never_carries_the_token(seeded: Store, api: Any, helpers: Any) -> None:
+    records = helpers.connectivity_records(START, 40)
+    port = api.base.rsplit(":", 1)[1]
+
+    def moved(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", f"http://localhost:{port}/elsewhere")  # another host name
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    api.routes["/probes"] = moved
+    api.routes["/elsewhere"] = lambda handler: api.json(handler, {"records": records})
+    runner = runner_for(seeded, api.base + "/probes", {"API_TOKEN": "tok-123"}, token_env="API_TOKEN")
+    assert runner.run_job("api").status == "success"
+    first, second = api.requests
+    assert first[1].get("Authorization") == "Bearer tok-123"
+    assert second[0] == "/elsewhere" and "Authorization" not in second[1]
+    assert probes(seeded) == 40
