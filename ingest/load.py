@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -230,7 +231,9 @@ def ingest_records(
         import hashlib
 
         run.checksum = hashlib.sha256(payload).hexdigest()
-        target = _archive_target(store, run, name if name.endswith(".json") else name + ".json")
+        # the batch name comes from a source (often a URL): keep it as one safe file name
+        safe = re.sub(r"[^\w.\-]+", "_", name).strip("._") or "records"
+        target = _archive_target(store, run, safe if safe.endswith(".json") else safe + ".json")
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(payload)

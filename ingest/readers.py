@@ -177,8 +177,8 @@ def cell_text(value: Any, kind: str, epoch: dt.datetime) -> str | None:
             except (ValueError, OverflowError):
                 return repr(value)
             return cell_text(converted, kind, epoch)
-        if isinstance(value, float) and value.is_integer() and kind == "integer":
-            return str(int(value))
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # Excel stores every number as a float: 26743.0 is 26743
         return repr(value) if isinstance(value, float) else str(value)
     return str(value)
 

@@ -359,3 +359,11 @@ def test_digital_counts_are_checked_against_the_school_as_it_was_on_that_date(st
     assert [r.message for r in spring.rejections] == [
         "digital_2026-02-01.csv: row 2, column smart_classrooms: value '25' breaks rule smart_classrooms <= classrooms of the school (school S001 has 20 classrooms)"
     ]
+
+
+def test_record_batch_names_cannot_leave_the_archive(schools_store) -> None:
+    records = [{"date": "2026-11-23", "school_id": "S001", "enrolled": 10, "present": 9}]
+    result = ingest_records(schools_store, "attendance", records, source="api", name="../../etc/passwd?x=1")
+    archived = Path(result.archive_path)
+    assert archived.parent == schools_store.layout.archive / "attendance"
+    assert archived.name == f"{result.checksum[:16]}_etc_passwd_x_1.json"

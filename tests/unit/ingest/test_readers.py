@@ -137,6 +137,7 @@ def test_cell_text_formats_cells_like_a_csv() -> None:
     assert cell_text(True, "boolean", epoch) == "true"
     assert cell_text(12.0, "integer", epoch) == "12"
     assert cell_text(12.5, "integer", epoch) == "12.5"
+    assert cell_text(26743.0, "text", epoch) == "26743"  # a ward code typed as a number
     assert cell_text(dt.datetime(2026, 1, 2, 3, 4), "date", epoch) == "2026-01-02T03:04:00"
     assert cell_text(None, "text", epoch) is None
 
