@@ -426,3 +426,59 @@ retries = 0
     statuses = {(r["job_id"], r["status"]) for r in health.job_runs(seeded)}
     assert {("inbox", "success"), ("sector-api", "success"), ("sector-api", "failed")} <= statuses
     assert not (inbox / "attendance_2026-11-24.csv.part").exists()
+
+
+def test_the_app_keeps_answering_consistently_while_loads_commit(seeded: Store, helpers: Any) -> None:
+    """A real `ioc serve` process answers the KPI API during scheduled loads: always 200, every
+    day whole (40 schools, its exact rate), data versions never going back."""
+    import socket
+    import urllib.request
+
+    h = helpers
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = seeded.layout.inbox
+    inbox.mkdir(parents=True, exist_ok=True)
+    config = h.write_config(seeded.layout.root.parent / "jobs.toml", FAST_INBOX)
+    days = [date(2026, 11, d) for d in range(2, 14)]
+    url = f"http://127.0.0.1:{port}/api/v1/kpis/attendance_rate?by=date&from=2026-11-02&to=2026-11-13"
+
+    def ask() -> dict[str, Any]:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - local test server
+            assert response.status == 200
+            return json.loads(response.read())
+
+    with h.Process("serve", "--port", str(port), data_dir=seeded.layout.root) as app:
+
+        def ready() -> bool:
+            try:
+                ask()
+                return True
+            except OSError:
+                assert app.popen.poll() is None, "\n".join(app.lines)
+                return False
+
+        h.wait_until(ready, 120, "the app answering")
+        with h.Process("scheduler", "--config", str(config), data_dir=seeded.layout.root) as scheduler:
+            scheduler.wait_for("ioc scheduler: started")
+            for day in days:
+                staging = seeded.layout.root.parent / f"attendance_{day.isoformat()}.csv"
+                h.write_attendance(staging, day, 40, present=60 + day.day)
+                os.replace(staging, inbox / staging.name)
+            answers = []
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                answer = ask()
+                answers.append(answer)
+                if len(answer["rows"]) == len(days):
+                    break
+            assert scheduler.stop(signal.SIGTERM) == 0
+    versions = [a["data_version"] for a in answers]
+    assert versions == sorted(versions)
+    assert len({len(a["rows"]) for a in answers}) > 2  # answers came between commits
+    assert len(answers[-1]["rows"]) == len(days)
+    for answer in answers:
+        for row in answer["rows"]:
+            assert row["schools_reporting"] == 40, row
+            assert abs(row["value"] - (60 + int(row["key"][-2:])) / 100) < 1e-9, row
