@@ -17,15 +17,17 @@ demo under 50 ms at p95; year-long connectivity KPIs under 50 ms.
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
 import argparse
 import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ioc import rollups
 from ioc.metrics import cache, engine
@@ -97,8 +99,10 @@ def build_national(path: Path, schools: int) -> Store:
     store.write(lambda c: c.execute(SCHOOLS_SQL, params))
     t = time.perf_counter()
     store.write(lambda c: c.execute(ATTENDANCE_SQL, {"n": schools}))
-    say(f"national: {store.execute('SELECT count(*) FROM attendance').scalar():,} attendance rows "
-        f"in {time.perf_counter() - t:.0f} s")
+    say(
+        f"national: {store.execute('SELECT count(*) FROM attendance').scalar():,} attendance rows "
+        f"in {time.perf_counter() - t:.0f} s"
+    )
     (path / ".complete").write_text("ok")
     return store
 
@@ -115,13 +119,19 @@ def build_probes(path: Path, schools: int, days: int) -> Store:
         chunk = min(30, (TODAY - day).days + 1)
         # local midnight of `day` (the session time zone is Asia/Ho_Chi_Minh)
         start = store.execute("SELECT CAST($d AS TIMESTAMPTZ)", {"d": day}).scalar()
-        store.write(lambda c, s=start, k=chunk: c.execute(PROBES_SQL, {"n": schools, "start": s, "rows": k * 288 * schools}))
+        store.write(
+            lambda c, s=start, k=chunk: c.execute(
+                PROBES_SQL, {"n": schools, "start": s, "rows": k * 288 * schools}
+            )
+        )
         day += timedelta(days=chunk)
         say(f"probes: up to {day - timedelta(days=1)} ({time.perf_counter() - t:.0f} s)")
     t = time.perf_counter()
     store.write(rollups.rebuild)
-    say(f"probes: rollup of {store.execute('SELECT count(*) FROM connectivity').scalar():,} probes "
-        f"in {time.perf_counter() - t:.0f} s")
+    say(
+        f"probes: rollup of {store.execute('SELECT count(*) FROM connectivity').scalar():,} probes "
+        f"in {time.perf_counter() - t:.0f} s"
+    )
     (path / ".complete").write_text("ok")
     return store
 
@@ -173,9 +183,11 @@ FROM cur LEFT JOIN r USING (school_id) GROUP BY 1"""
             facts = "SELECT school_id{d}, sum(probes) AS p, sum(online) AS o, sum(fast) AS f FROM connectivity_daily WHERE day BETWEEN $f AND $t GROUP BY ALL"
             day = ", day"
         else:
-            facts = ("SELECT school_id{d}, count(*) AS p, count(*) FILTER (WHERE online) AS o, "
-                     "count(*) FILTER (WHERE online AND download_mbps >= 20) AS f FROM connectivity "
-                     "WHERE measured_at >= CAST($f AS TIMESTAMPTZ) AND measured_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ) GROUP BY ALL")
+            facts = (
+                "SELECT school_id{d}, count(*) AS p, count(*) FILTER (WHERE online) AS o, "
+                "count(*) FILTER (WHERE online AND download_mbps >= 20) AS f FROM connectivity "
+                "WHERE measured_at >= CAST($f AS TIMESTAMPTZ) AND measured_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ) GROUP BY ALL"
+            )
             day = ", measured_at::DATE AS day"
         if by == "date":
             facts = facts.format(d=day)
@@ -198,7 +210,11 @@ SELECT {g} AS k, median(c.download_mbps) AS v, NULL AS n FROM connectivity c JOI
 WHERE c.online AND c.download_mbps IS NOT NULL
   AND c.measured_at >= CAST($f AS TIMESTAMPTZ) AND c.measured_at < CAST(CAST($t AS DATE) + 1 AS TIMESTAMPTZ) GROUP BY 1"""
     if kpi in ("e_transcript_adoption", "smart_classroom_share") and by != "date":
-        num, den = ("CAST(d.e_transcript AS INT)", "1") if kpi == "e_transcript_adoption" else ("d.smart_classrooms", "cur.classrooms")
+        num, den = (
+            ("CAST(d.e_transcript AS INT)", "1")
+            if kpi == "e_transcript_adoption"
+            else ("d.smart_classrooms", "cur.classrooms")
+        )
         return f"""WITH {CURRENT}, d AS (SELECT * FROM digital WHERE as_of <= $t QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY as_of DESC) = 1)
 SELECT {g} AS k, sum({num}) / sum({den}) AS v, sum({num}) AS n FROM d JOIN cur USING (school_id) GROUP BY 1"""
     return None
@@ -235,7 +251,9 @@ class Line:
         return "/".join(marks)
 
 
-def bench(store: Store, dataset: str, kpi: str, shape: str, q: KpiQuery, runs: int, source: str = "auto") -> Line:
+def bench(
+    store: Store, dataset: str, kpi: str, shape: str, q: KpiQuery, runs: int, source: str = "auto"
+) -> Line:
     uncached, result = timed(lambda: engine.compute(store, q, source=source), runs)
     runs_fast = max(runs, 20)
     cached, _ = timed(lambda: cache.cached_compute(store, q), runs_fast)
@@ -247,8 +265,16 @@ def bench(store: Store, dataset: str, kpi: str, shape: str, q: KpiQuery, runs: i
         used = {k: v for k, v in params.items() if "$" + k in sql}
         hand_ms, hand_rows = timed(lambda: store.execute(sql, used).rows, runs)
         checked = check(result, hand_rows)
-    return Line(dataset, kpi, shape + ("" if source == "auto" else f" [{source}]"), len(result.rows), uncached,
-                cached, hand_ms, checked)
+    return Line(
+        dataset,
+        kpi,
+        shape + ("" if source == "auto" else f" [{source}]"),
+        len(result.rows),
+        uncached,
+        cached,
+        hand_ms,
+        checked,
+    )
 
 
 def check(result: Any, hand_rows: list[tuple]) -> str:
@@ -271,7 +297,13 @@ def shapes_for(kpi: str, latest: date, year: bool) -> list[tuple[str, KpiQuery]]
         ("school", KpiQuery(kpi, "school", date_to=latest)),
         ("daily 30 d", KpiQuery(kpi, "date", latest - timedelta(days=29), latest)),
     ]
-    if year and k.formula.kind in ("row_ratio", "reporting", "probe_coverage", "probe_ratio", "probe_per_student"):
+    if year and k.formula.kind in (
+        "row_ratio",
+        "reporting",
+        "probe_coverage",
+        "probe_ratio",
+        "probe_per_student",
+    ):
         start = latest - timedelta(days=364)
         out += [
             ("city, year", KpiQuery(kpi, "all", start, latest)),
@@ -334,11 +366,15 @@ def print_table(lines: list[Line]) -> None:
     print("-" * len(header))
     for x in lines:
         hand = f"{x.hand:9.1f}" if x.hand is not None else f"{'-':>9}"
-        print(f"{x.dataset:9} {x.kpi:24} {x.shape:24} {x.rows:6d} {x.uncached:10.1f} {x.cached:8.2f} {hand} {x.goals():>10}  {x.checked}")
+        print(
+            f"{x.dataset:9} {x.kpi:24} {x.shape:24} {x.rows:6d} {x.uncached:10.1f} {x.cached:8.2f} {hand} {x.goals():>10}  {x.checked}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/ioc-metrics-bench"))
     parser.add_argument("--sets", default="demo,national,probes")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -358,8 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         store = build_demo_set(args.work_dir / f"demo-{args.demo_schools}", args.demo_schools)
         lines += run_set(store, "demo", list(KPIS), args.runs, year=False)
         unc, hit, worst = api_p95(store, 5 if not args.quick else 2)
-        notes.append(f"demo API p95 over every KPI (city + by district): uncached {unc:.1f} ms, cached {hit:.1f} ms "
-                     f"(worst uncached {worst:.1f} ms); goal < 50 ms")
+        notes.append(
+            f"demo API p95 over every KPI (city + by district): uncached {unc:.1f} ms, cached {hit:.1f} ms "
+            f"(worst uncached {worst:.1f} ms); goal < 50 ms"
+        )
         store.close()
     if "national" in sets:
         store = build_national(args.work_dir / f"national-{args.national_schools}", args.national_schools)
@@ -369,18 +407,30 @@ def main(argv: list[str] | None = None) -> int:
         lines += run_set(store, "national", kpis, args.runs, year=True)
         store.close()
     if "probes" in sets:
-        store = build_probes(args.work_dir / f"probes-{args.probe_schools}-{args.probe_days}", args.probe_schools, args.probe_days)
+        store = build_probes(
+            args.work_dir / f"probes-{args.probe_schools}-{args.probe_days}",
+            args.probe_schools,
+            args.probe_days,
+        )
         n = store.execute("SELECT count(*) FROM connectivity").scalar()
         notes.append(f"probes: {args.probe_schools:,} schools x {args.probe_days} days, {n:,} probe rows")
-        kpis = ["bandwidth_coverage", "uptime", "mbps_per_student", "median_download_mbps", "schools_offline_now",
-                "digital_readiness"]
+        kpis = [
+            "bandwidth_coverage",
+            "uptime",
+            "mbps_per_student",
+            "median_download_mbps",
+            "schools_offline_now",
+            "digital_readiness",
+        ]
         lines += run_set(store, "probes", kpis, max(1, args.runs // 2), year=True)
         store.close()
     print_table(lines)
     print()
     for note in notes:
         print(note)
-    print("times: median ms of repeated runs after a warm-up; 'goal' = uncached <= 1.5 x hand + 2 ms / cached < 5 ms")
+    print(
+        "times: median ms of repeated runs after a warm-up; 'goal' = uncached <= 1.5 x hand + 2 ms / cached < 5 ms"
+    )
     return 0
 
 

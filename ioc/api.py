@@ -8,8 +8,9 @@ function returning the caller's access scope (a Scope whose filters bound what m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
@@ -123,13 +124,28 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "The KPI definitions",
                     "operationId": "listKpis",
-                    "parameters": [query("lang", {"type": "string", "enum": ["vi", "en"]},
-                                         "texts in one language (default: both)")],
+                    "parameters": [
+                        query(
+                            "lang",
+                            {"type": "string", "enum": ["vi", "en"]},
+                            "texts in one language (default: both)",
+                        )
+                    ],
                     "responses": {
-                        "200": {"description": "the registry", "content": {"application/json": {"schema": {
-                            "type": "object", "required": ["kpis"],
-                            "properties": {"kpis": {"type": "array", "items": {"type": "object"}}},
-                        }}}},
+                        "200": {
+                            "description": "the registry",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["kpis"],
+                                        "properties": {
+                                            "kpis": {"type": "array", "items": {"type": "object"}}
+                                        },
+                                    }
+                                }
+                            },
+                        },
                         "400": error,
                     },
                 }
@@ -139,15 +155,34 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "A KPI for the city or by a dimension, over a period or window",
                     "operationId": "getKpi",
                     "parameters": [
-                        {"name": "kpi_id", "in": "path", "required": True,
-                         "schema": {"type": "string", "enum": list(KPIS)}},
+                        {
+                            "name": "kpi_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": list(KPIS)},
+                        },
                         query("by", {"type": "string", "enum": list(BY), "default": "all"}, "grouping"),
                         query("from", date_param, "first date of the period (default: see docs)"),
-                        query("to", date_param, "last date; ends the window of window KPIs (default: latest data)"),
-                        *(query(name, {"type": "string"}, f"only this {name}: a code or a name") for name in FILTERS),
+                        query(
+                            "to",
+                            date_param,
+                            "last date; ends the window of window KPIs (default: latest data)",
+                        ),
+                        *(
+                            query(name, {"type": "string"}, f"only this {name}: a code or a name")
+                            for name in FILTERS
+                        ),
                         query("hierarchy_date", date_param, "group schools by the hierarchy as of this date"),
-                        query("snapshot", {"type": "integer", "minimum": 0}, "data version to read (time travel)"),
-                        query("format", {"type": "string", "enum": list(FORMATS), "default": "json"}, "json or csv"),
+                        query(
+                            "snapshot",
+                            {"type": "integer", "minimum": 0},
+                            "data version to read (time travel)",
+                        ),
+                        query(
+                            "format",
+                            {"type": "string", "enum": list(FORMATS), "default": "json"},
+                            "json or csv",
+                        ),
                     ],
                     "responses": {
                         "200": {
@@ -163,9 +198,16 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/v1/openapi.json": {
-                "get": {"summary": "This document", "operationId": "openapi",
-                        "responses": {"200": {"description": "OpenAPI 3 document",
-                                              "content": {"application/json": {"schema": {"type": "object"}}}}}}
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3 document",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
             },
         },
         "components": {
@@ -173,7 +215,10 @@ def openapi_document() -> dict[str, Any]:
                 "Error": {
                     "type": "object",
                     "required": ["error", "param"],
-                    "properties": {"error": {"type": "string"}, "param": {"type": "string", "nullable": True}},
+                    "properties": {
+                        "error": {"type": "string"},
+                        "param": {"type": "string", "nullable": True},
+                    },
                 },
                 "KpiRow": {
                     "type": "object",

@@ -15,6 +15,7 @@ then the metrics layer reads the raw probes.
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
 from typing import TYPE_CHECKING
 
 from ioc import settings
@@ -67,7 +68,9 @@ def after_load(cur: duckdb.DuckDBPyConnection, dataset: str, staged_table: str) 
         rebuild(cur)
         return
     staged = '"' + staged_table.replace('"', '""') + '"'
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT DISTINCT measured_at::DATE AS day, school_id FROM {staged}")
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT DISTINCT measured_at::DATE AS day, school_id FROM {staged}"
+    )
     cur.execute(
         f"DELETE FROM {CONNECTIVITY_DAILY} r USING temp.main.rollup_touched t "
         "WHERE r.day = t.day AND r.school_id = t.school_id"

@@ -12,8 +12,9 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from datetime import date
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask_caching import Cache
 from flask_caching.backends.base import BaseCache
@@ -49,10 +50,14 @@ class ObjectCache(BaseCache):
         self._lock = threading.Lock()
 
     @classmethod
-    def factory(cls, app: Any, config: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> ObjectCache:
-        return cls(default_timeout=kwargs.get("default_timeout", 300), threshold=config.get("CACHE_THRESHOLD", 2000))
+    def factory(
+        cls, app: Any, config: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
+    ) -> ObjectCache:
+        return cls(
+            default_timeout=kwargs.get("default_timeout", 300), threshold=config.get("CACHE_THRESHOLD", 2000)
+        )
 
-    def _expiry(self, timeout: int | None) -> float:
+    def _expiry(self, timeout: int | timedelta | None) -> float:
         timeout = self._normalize_timeout(timeout)
         return time.monotonic() + timeout if timeout > 0 else float("inf")
 
@@ -67,7 +72,7 @@ class ObjectCache(BaseCache):
             self._items.move_to_end(key)
             return item[1]
 
-    def set(self, key: str, value: Any, timeout: int | None = None) -> bool:
+    def set(self, key: str, value: Any, timeout: int | timedelta | None = None) -> bool:
         with self._lock:
             self._items[key] = (self._expiry(timeout), value)
             self._items.move_to_end(key)
@@ -75,7 +80,7 @@ class ObjectCache(BaseCache):
                 self._items.popitem(last=False)
         return True
 
-    def add(self, key: str, value: Any, timeout: int | None = None) -> bool:
+    def add(self, key: str, value: Any, timeout: int | timedelta | None = None) -> bool:
         with self._lock:
             if key in self._items:
                 return False
@@ -147,16 +152,14 @@ def _cached(key: str, make: Callable[[], T]) -> T:
 
 def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
     version = _version(store, q.snapshot)
-    key = cache_key(
-        "compute", (str(store.layout.root), q, version, rollups.threshold(), repr(access_scope))
-    )
+    key = cache_key("compute", (str(store.layout.root), q, version, rollups.threshold(), repr(access_scope)))
     return _cached(key, lambda: engine.compute(store, q))
 
 
 def cached_summarize(
     store: Store,
     kpi_id: str,
-    scope: Scope = Scope(),
+    scope: Scope = Scope(),  # noqa: B008 -- frozen, so a shared default is safe
     date_to: date | None = None,
     snapshot: int | None = None,
     series_days: int = 30,
@@ -166,8 +169,18 @@ def cached_summarize(
     version = _version(store, snapshot)
     key = cache_key(
         "summarize",
-        (str(store.layout.root), kpi_id, scope, date_to, snapshot, series_days, hierarchy_date, version,
-         rollups.threshold(), repr(access_scope)),
+        (
+            str(store.layout.root),
+            kpi_id,
+            scope,
+            date_to,
+            snapshot,
+            series_days,
+            hierarchy_date,
+            version,
+            rollups.threshold(),
+            repr(access_scope),
+        ),
     )
     return _cached(
         key, lambda: summary.summarize(store, kpi_id, scope, date_to, snapshot, series_days, hierarchy_date)

@@ -18,15 +18,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the KPIs and exit")
     parser.add_argument("--by", default="all", help=f"group by one of: {', '.join(BY)} (default all)")
     parser.add_argument("--from", dest="date_from", metavar="D", help="first date (YYYY-MM-DD or DD/MM/YYYY)")
-    parser.add_argument("--to", dest="date_to", metavar="D", help="last date; for window KPIs it ends the window")
+    parser.add_argument(
+        "--to", dest="date_to", metavar="D", help="last date; for window KPIs it ends the window"
+    )
     for name in FILTERS:
         parser.add_argument(f"--{name}", metavar="X", help=f"only this {name} (a code or a name)")
-    parser.add_argument("--hierarchy-date", metavar="D", help="group schools by the hierarchy as of this date")
-    parser.add_argument("--snapshot", metavar="N", help="read the store as of this data version (time travel)")
+    parser.add_argument(
+        "--hierarchy-date", metavar="D", help="group schools by the hierarchy as of this date"
+    )
+    parser.add_argument(
+        "--snapshot", metavar="N", help="read the store as of this data version (time travel)"
+    )
     parser.add_argument("--format", default="json", help="json (default) or csv")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ioc import settings
     from ioc.cli import UsageError
     from ioc.metrics import engine
     from ioc.metrics.errors import QueryError
@@ -34,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
     from ioc.metrics.params import parse_query
     from ioc.metrics.registry import KPIS
     from ioc.store import Layout, open_store
-    from ioc import settings
 
     if args.list:
         for kpi in KPIS.values():

@@ -7,6 +7,7 @@ otherwise, only active schools. A unit's key is its code, or its name where it h
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date
@@ -97,8 +98,13 @@ def _catalog(catalog: str | None) -> str:
     return catalog or "lake"
 
 
-def _versions(store: Store, hierarchy_date: date | None, catalog: str | None, where: str = "",
-              params: dict[str, Any] | None = None) -> list[SchoolInfo]:
+def _versions(
+    store: Store,
+    hierarchy_date: date | None,
+    catalog: str | None,
+    where: str = "",
+    params: dict[str, Any] | None = None,
+) -> list[SchoolInfo]:
     sql = f"SELECT * FROM ({VERSIONS_SQL.format(catalog=_catalog(catalog))}) {where} ORDER BY school_id"
     rows = store.execute(sql, {"hierarchy_date": hierarchy_date or FAR_FUTURE, **(params or {})}).rows
     return [SchoolInfo(*row) for row in rows]
@@ -118,8 +124,9 @@ def _match(param: str, value: str, candidates: dict[str, set[str]]) -> str:
     raise QueryError(param, f"unknown {param} {value!r}")
 
 
-def resolve_scope(store: Store, scope: Scope, hierarchy_date: date | None = None, *,
-                  catalog: str | None = None) -> Scope:
+def resolve_scope(
+    store: Store, scope: Scope, hierarchy_date: date | None = None, *, catalog: str | None = None
+) -> Scope:
     """The same scope with every filter turned into its key; QueryError naming the unknown filter."""
     if not scope.items():
         return scope
@@ -130,7 +137,9 @@ def resolve_scope(store: Store, scope: Scope, hierarchy_date: date | None = None
     if scope.level is not None:
         resolved["level"] = _match("level", scope.level, {k: set(v) for k, v in LEVEL_NAMES.items()})
     if scope.ownership is not None:
-        resolved["ownership"] = _match("ownership", scope.ownership, {k: set(v) for k, v in OWNERSHIP_NAMES.items()})
+        resolved["ownership"] = _match(
+            "ownership", scope.ownership, {k: set(v) for k, v in OWNERSHIP_NAMES.items()}
+        )
     if scope.district is not None or scope.ward is not None or scope.school is not None:
         schools = _versions(store, hierarchy_date, catalog)
         if scope.district is not None:
@@ -159,12 +168,19 @@ def districts(store: Store, hierarchy_date: date | None = None, *, catalog: str 
     return [Unit(code, name, None, None, int(n)) for code, name, n in rows]
 
 
-def wards(store: Store, district: str | None = None, hierarchy_date: date | None = None, *,
-          catalog: str | None = None) -> list[Unit]:
+def wards(
+    store: Store,
+    district: str | None = None,
+    hierarchy_date: date | None = None,
+    *,
+    catalog: str | None = None,
+) -> list[Unit]:
     params: dict[str, Any] = {"hierarchy_date": hierarchy_date or FAR_FUTURE}
     where = ""
     if district is not None:
-        params["district"] = resolve_scope(store, Scope(district=district), hierarchy_date, catalog=catalog).district
+        params["district"] = resolve_scope(
+            store, Scope(district=district), hierarchy_date, catalog=catalog
+        ).district
         where = "WHERE district_key = $district"
     rows = store.execute(
         f"""SELECT ward_key, min(ward_name), min(district_key), min(district_name), count(*) FILTER (WHERE active)
@@ -174,11 +190,22 @@ def wards(store: Store, district: str | None = None, hierarchy_date: date | None
     return [Unit(code, name, dcode, dname, int(n)) for code, name, dcode, dname, n in rows]
 
 
-def schools(store: Store, scope: Scope = Scope(), hierarchy_date: date | None = None, *,
-            include_inactive: bool = False, catalog: str | None = None) -> list[SchoolInfo]:
+def schools(
+    store: Store,
+    scope: Scope = Scope(),  # noqa: B008 -- frozen, so a shared default is safe
+    hierarchy_date: date | None = None,
+    *,
+    include_inactive: bool = False,
+    catalog: str | None = None,
+) -> list[SchoolInfo]:
     resolved = resolve_scope(store, scope, hierarchy_date, catalog=catalog)
-    columns = {"district": "district_key", "ward": "ward_key", "level": "level", "ownership": "ownership",
-               "school": "school_id"}
+    columns = {
+        "district": "district_key",
+        "ward": "ward_key",
+        "level": "level",
+        "ownership": "ownership",
+        "school": "school_id",
+    }
     clauses = [] if include_inactive else ["active"]
     params: dict[str, Any] = {}
     for name in FILTERS:

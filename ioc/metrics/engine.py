@@ -7,12 +7,15 @@ once per data version instead of once per query.
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
+import functools
 import re
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from ioc import rollups, settings
@@ -97,7 +100,8 @@ def rollup_ready(store: Store, catalog: str, version: int) -> bool:
         if not row:
             return False
         stored = store.execute(
-            f"SELECT threshold FROM {catalog}.rollup_state WHERE rollup = $r", {"r": rollups.CONNECTIVITY_DAILY}
+            f"SELECT threshold FROM {catalog}.rollup_state WHERE rollup = $r",
+            {"r": rollups.CONNECTIVITY_DAILY},
         ).scalar()
         return stored is not None and float(stored) == rollups.threshold()
 
@@ -112,7 +116,10 @@ def latest_date(store: Store, kpi: Kpi, catalog: str, version: int, use_rollup: 
             return store.execute(f"SELECT max(day) FROM {catalog}.connectivity_daily").scalar()  # type: ignore[no-any-return]
         return dimensions.latest_date(store, dataset, catalog=catalog)
 
-    dates = [memo(store).get(("latest", catalog, version, d, use_rollup), lambda d=d: newest(d)) for d in kpi.datasets]
+    dates = [
+        memo(store).get(("latest", catalog, version, d, use_rollup), functools.partial(newest, d))
+        for d in kpi.datasets
+    ]
     known = [d for d in dates if d is not None]
     return max(known) if known else None
 
@@ -157,7 +164,9 @@ def parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def plan_sql(kpi: Kpi, by: str, scope: Scope, catalog: str = CATALOG_NAME, source: str = "raw") -> str:
     """The SQL text for a KPI, grouping, set of filters and source (used by compute and the SQL snapshots)."""
-    plan = formulas.Plan(kpi=kpi, by=by, filters=tuple(n for n, _ in scope.items()), catalog=catalog, source=source)
+    plan = formulas.Plan(
+        kpi=kpi, by=by, filters=tuple(n for n, _ in scope.items()), catalog=catalog, source=source
+    )
     return formulas.build(plan)
 
 
@@ -198,7 +207,7 @@ def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
             status=status(value),
         )
         for key, label, value, numerator, denominator, count, micro in zip(
-            keys, labels, values, numerators, denominators, reporting, micros
+            keys, labels, values, numerators, denominators, reporting, micros, strict=False
         )
     )
 

@@ -13,8 +13,9 @@ scope, so schools without facts still count in denominators where the definition
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ioc.metrics.registry import Kpi
 from ioc.store import quote_ident
@@ -86,7 +87,7 @@ def scope_cte(plan: Plan) -> str:
            coalesce(ward_code, ward_name) AS ward_key, ward_name,
            coalesce(district_code, district_name) AS district_key, district_name,
            students, teachers, classrooms, active
-    FROM {plan.table('schools')}
+    FROM {plan.table("schools")}
     QUALIFY row_number() OVER (
         PARTITION BY school_id
         ORDER BY (valid_from <= $hierarchy_date) DESC,
@@ -105,7 +106,8 @@ def _select(plan: Plan, ctes: list[str], body: str) -> str:
         return sql + body + "\nORDER BY key"
     key = f"strftime(t.key, '{KEY_FORMATS[plan.by]}')"
     return (
-        sql + f"SELECT {key} AS key, {key} AS label, t.numerator, t.denominator, t.value, t.schools_reporting, t.as_of\n"
+        sql
+        + f"SELECT {key} AS key, {key} AS label, t.numerator, t.denominator, t.value, t.schools_reporting, t.as_of\n"
         f"FROM (\n{body}\n) t\nORDER BY t.key"
     )
 
@@ -139,7 +141,7 @@ def _grouped(plan: Plan, per_school: str, aggregates: str, *, buckets: str | Non
 
 def _day_buckets(plan: Plan) -> str:
     return f"""buckets AS (
-    SELECT DISTINCT {time_key(plan.by, 'g.d::DATE')} AS key
+    SELECT DISTINCT {time_key(plan.by, "g.d::DATE")} AS key
     FROM generate_series(CAST($date_from AS DATE), CAST($date_to AS DATE), INTERVAL 1 DAY) g(d)
 )"""
 
@@ -160,18 +162,18 @@ def row_ratio(plan: Plan) -> str:
     if plan.is_time:
         # one row per school and day: a day's schools are its rows; a week's need a distinct count
         schools = "count(*)" if plan.by == "date" else "count(DISTINCT a.school_id)"
-        body = f"""SELECT {time_key(plan.by, 'a.' + date)} AS key,
-       coalesce(sum(a.{plan.part('numerator')}), 0) AS numerator, coalesce(sum(a.{plan.part('denominator')}), 0) AS denominator,
-       sum(a.{plan.part('numerator')}) / nullif(sum(a.{plan.part('denominator')}), 0) AS value,
+        body = f"""SELECT {time_key(plan.by, "a." + date)} AS key,
+       coalesce(sum(a.{plan.part("numerator")}), 0) AS numerator, coalesce(sum(a.{plan.part("denominator")}), 0) AS denominator,
+       sum(a.{plan.part("numerator")}) / nullif(sum(a.{plan.part("denominator")}), 0) AS value,
        {schools} AS schools_reporting, max(a.{date})::TIMESTAMPTZ AS as_of
-FROM {plan.table(f.get('table'))} a SEMI JOIN scope s ON s.school_id = a.school_id
-WHERE a.{date} BETWEEN $date_from AND $date_to{given.replace('AND ', 'AND a.')}
+FROM {plan.table(f.get("table"))} a SEMI JOIN scope s ON s.school_id = a.school_id
+WHERE a.{date} BETWEEN $date_from AND $date_to{given.replace("AND ", "AND a.")}
 GROUP BY 1"""
         return _select(plan, [], body)
     facts = f"""per_school AS (
     SELECT school_id,
-           sum({plan.part('numerator')}) AS num, sum({plan.part('denominator')}) AS den, max({date}) AS last_day
-    FROM {plan.table(f.get('table'))}
+           sum({plan.part("numerator")}) AS num, sum({plan.part("denominator")}) AS den, max({date}) AS last_day
+    FROM {plan.table(f.get("table"))}
     WHERE {date} BETWEEN $date_from AND $date_to{given}
     GROUP BY school_id
 )"""
@@ -212,7 +214,7 @@ def reporting(plan: Plan) -> str:
         schools = "coalesce(max(r.reported), 0)"  # one row per school and day
     else:
         ctes.append(f"""schools_in AS (
-    SELECT {time_key(plan.by, 'a.' + date)} AS key, count(DISTINCT a.school_id) AS schools
+    SELECT {time_key(plan.by, "a." + date)} AS key, count(DISTINCT a.school_id) AS schools
     FROM {table} a SEMI JOIN scope s ON s.school_id = a.school_id
     WHERE a.{date} BETWEEN $date_from AND $date_to
     GROUP BY 1
@@ -220,7 +222,7 @@ def reporting(plan: Plan) -> str:
         joined += f" LEFT JOIN schools_in i ON i.key = {time_key(plan.by, 'd.day')}"
         schools = "coalesce(max(i.schools), 0)"
     # school days are distinct dates, so count(*) counts the bucket's school days
-    body = f"""SELECT {time_key(plan.by, 'd.day')} AS key,
+    body = f"""SELECT {time_key(plan.by, "d.day")} AS key,
        coalesce(sum(r.reported), 0) AS numerator, count(*) * (SELECT count(*) FROM scope) AS denominator,
        coalesce(sum(r.reported), 0) / nullif(count(*) * (SELECT count(*) FROM scope), 0) AS value,
        {schools} AS schools_reporting, max(r.day)::TIMESTAMPTZ AS as_of
@@ -235,14 +237,14 @@ def _probe_facts(plan: Plan, raw_columns: str, rollup_columns: str) -> str:
     group = "school_id, key" if plan.is_time else "school_id"
     if plan.source == "rollup":
         return f"""per_school AS (
-    SELECT school_id{_bucket(plan, 'day')}, {rollup_columns}, max(last_at) AS last_at
-    FROM {plan.table('connectivity_daily')}
+    SELECT school_id{_bucket(plan, "day")}, {rollup_columns}, max(last_at) AS last_at
+    FROM {plan.table("connectivity_daily")}
     WHERE day BETWEEN $date_from AND $date_to
     GROUP BY {group}
 )"""
     return f"""per_school AS (
-    SELECT school_id{_bucket(plan, 'measured_at::DATE')}, {raw_columns}, max(measured_at) AS last_at
-    FROM {plan.table(plan.kpi.formula.get('table'))}
+    SELECT school_id{_bucket(plan, "measured_at::DATE")}, {raw_columns}, max(measured_at) AS last_at
+    FROM {plan.table(plan.kpi.formula.get("table"))}
     WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ) AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
     GROUP BY {group}
 )"""
@@ -263,7 +265,9 @@ def probe_coverage(plan: Plan) -> str:
         aggregates = f"""count(*) FILTER (WHERE {covered}) AS numerator, (SELECT count(*) FROM scope) AS denominator,
        count(*) FILTER (WHERE {covered}) / nullif((SELECT count(*) FROM scope), 0) AS value,
        count(p.school_id) AS schools_reporting, max(p.last_at) AS as_of"""
-        return _select(plan, [facts, _day_buckets(plan)], _grouped(plan, "per_school", aggregates, buckets="buckets"))
+        return _select(
+            plan, [facts, _day_buckets(plan)], _grouped(plan, "per_school", aggregates, buckets="buckets")
+        )
     aggregates = f"""count(*) FILTER (WHERE {covered}) AS numerator, count(*) AS denominator,
        count(*) FILTER (WHERE {covered}) / nullif(count(*), 0) AS value,
        count(p.school_id) AS schools_reporting, max(p.last_at) AS as_of"""
@@ -293,8 +297,10 @@ def probe_median(plan: Plan) -> str:
     WHERE c.measured_at >= CAST($date_from AS TIMESTAMPTZ) AND c.measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
       AND c.online AND c.{column} IS NOT NULL
 )"""
-    source = "probes t JOIN scope s ON s.school_id = t.school_id" if plan.is_time else (
-        "scope s LEFT JOIN probes t ON t.school_id = s.school_id"
+    source = (
+        "probes t JOIN scope s ON s.school_id = t.school_id"
+        if plan.is_time
+        else ("scope s LEFT JOIN probes t ON t.school_id = s.school_id")
     )
     group = "" if plan.by == "all" else "\nGROUP BY 1"
     label_sql = label if plan.by == "all" or plan.is_time else f"min({label})"
@@ -323,7 +329,7 @@ def _ends(plan: Plan, days: str) -> str:
     """CTE ``ends(key, e)``: the evaluation dates, one per group (the latest of ``days`` per bucket)."""
     if plan.is_time:
         return f"""ends AS (
-    SELECT {time_key(plan.by, 'day')} AS key, max(day) AS e FROM {days}
+    SELECT {time_key(plan.by, "day")} AS key, max(day) AS e FROM {days}
     WHERE day BETWEEN $date_from AND $date_to GROUP BY 1
 )"""
     return f"""ends AS (
@@ -419,7 +425,7 @@ def _snapshots(plan: Plan) -> list[str]:
     table = plan.table(plan.kpi.formula.get("table"))
     if plan.is_time:
         ends = f"""ends AS (
-    SELECT {time_key(plan.by, 'g.d::DATE')} AS key, max(g.d::DATE) AS e
+    SELECT {time_key(plan.by, "g.d::DATE")} AS key, max(g.d::DATE) AS e
     FROM generate_series(CAST($date_from AS DATE), CAST($date_to AS DATE), INTERVAL 1 DAY) g(d)
     GROUP BY 1
 )"""
@@ -458,14 +464,14 @@ def readiness_index(plan: Plan) -> str:
     if plan.source == "rollup" and not plan.is_time:
         coverage = f"""coverage AS (
     SELECT 'all' AS key, school_id, sum(probes) AS probes, sum(fast) AS fast
-    FROM {plan.table('connectivity_daily')}
+    FROM {plan.table("connectivity_daily")}
     WHERE day BETWEEN CAST($date_to AS DATE) - CAST($coverage_days AS INTEGER) + 1 AND $date_to
     GROUP BY school_id
 )"""
     elif plan.source == "rollup":
         coverage = f"""coverage AS (
     SELECT n.key, r.school_id, sum(r.probes) AS probes, sum(r.fast) AS fast
-    FROM ends n JOIN {plan.table('connectivity_daily')} r
+    FROM ends n JOIN {plan.table("connectivity_daily")} r
       ON r.day BETWEEN n.e - CAST($coverage_days AS INTEGER) + 1 AND n.e
     WHERE r.day BETWEEN CAST($date_from AS DATE) - CAST($coverage_days AS INTEGER) + 1 AND $date_to
     GROUP BY n.key, r.school_id
@@ -474,7 +480,7 @@ def readiness_index(plan: Plan) -> str:
         coverage = f"""coverage AS (
     SELECT n.key, c.school_id, count(*) AS probes,
            count(*) FILTER (WHERE c.online AND c.download_mbps >= $threshold) AS fast
-    FROM ends n JOIN {plan.table('connectivity')} c
+    FROM ends n JOIN {plan.table("connectivity")} c
       ON c.measured_at >= CAST(n.e - CAST($coverage_days AS INTEGER) + 1 AS TIMESTAMPTZ)
      AND c.measured_at < CAST(n.e + 1 AS TIMESTAMPTZ)
     WHERE c.measured_at >= CAST(CAST($date_from AS DATE) - CAST($coverage_days AS INTEGER) + 1 AS TIMESTAMPTZ)
@@ -489,12 +495,12 @@ def readiness_index(plan: Plan) -> str:
     facts = f"""per_school AS (
     SELECT d.key, d.school_id, d.as_of,
            100.0 * (
-             {clip('d.student_devices / nullif(v.students, 0)')}
-           + {clip('d.smart_classrooms / nullif(v.classrooms, 0)')}
-           + {clip('d.teachers_trained / nullif(v.teachers, 0)')}
-           + {clip('d.lms_active_students / nullif(v.students, 0)')}
+             {clip("d.student_devices / nullif(v.students, 0)")}
+           + {clip("d.smart_classrooms / nullif(v.classrooms, 0)")}
+           + {clip("d.teachers_trained / nullif(v.teachers, 0)")}
+           + {clip("d.lms_active_students / nullif(v.students, 0)")}
            + CASE WHEN d.e_transcript THEN 1.0 ELSE 0.0 END
-           + {clip('d.cashless_share')}
+           + {clip("d.cashless_share")}
            + CASE WHEN c.probes > 0 AND 2 * c.fast >= c.probes THEN 1.0 ELSE 0.0 END
            ) / 7 AS idx
     FROM snapshots d JOIN versions v ON v.school_id = d.school_id

@@ -8,8 +8,19 @@ import io
 from ioc.metrics.query import KpiResult
 
 CSV_COLUMNS = (
-    "kpi", "unit", "from", "to", "by", "key", "label", "value", "numerator", "denominator",
-    "schools_reporting", "as_of", "status",
+    "kpi",
+    "unit",
+    "from",
+    "to",
+    "by",
+    "key",
+    "label",
+    "value",
+    "numerator",
+    "denominator",
+    "schools_reporting",
+    "as_of",
+    "status",
 )
 
 

@@ -5,8 +5,8 @@ Every problem raises QueryError naming the parameter as the user wrote it (``fro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Mapping
 
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import BY, FILTERS, KpiQuery, Scope
@@ -29,7 +29,9 @@ def parse_date(param: str, text: str | None) -> date | None:
     raise QueryError(param, f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
 
 
-def parse_query(kpi_id: str, params: Mapping[str, str | None], *, strict: bool = True) -> tuple[KpiQuery, str]:
+def parse_query(
+    kpi_id: str, params: Mapping[str, str | None], *, strict: bool = True
+) -> tuple[KpiQuery, str]:
     """(query, format) from string parameters; unknown parameters are errors when ``strict``."""
     get_kpi(kpi_id)  # unknown KPI -> QueryError('kpi')
     if strict:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ioc import settings
 from ioc.metrics.errors import QueryError
@@ -34,13 +35,39 @@ STATUSES = ("green", "amber", "red", "no_data")
 DATASET_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "schools": frozenset(
-            {"school_id", "school_name", "level", "ownership", "ward_code", "ward_name", "district_code",
-             "district_name", "latitude", "longitude", "students", "teachers", "classrooms", "active", "valid_from"}
+            {
+                "school_id",
+                "school_name",
+                "level",
+                "ownership",
+                "ward_code",
+                "ward_name",
+                "district_code",
+                "district_name",
+                "latitude",
+                "longitude",
+                "students",
+                "teachers",
+                "classrooms",
+                "active",
+                "valid_from",
+            }
         ),
-        "attendance": frozenset({"date", "school_id", "enrolled", "present", "absent_excused", "absent_unexcused"}),
+        "attendance": frozenset(
+            {"date", "school_id", "enrolled", "present", "absent_excused", "absent_unexcused"}
+        ),
         "digital": frozenset(
-            {"as_of", "school_id", "student_devices", "teacher_devices", "smart_classrooms", "teachers_trained",
-             "lms_active_students", "e_transcript", "cashless_share"}
+            {
+                "as_of",
+                "school_id",
+                "student_devices",
+                "teacher_devices",
+                "smart_classrooms",
+                "teachers_trained",
+                "lms_active_students",
+                "e_transcript",
+                "cashless_share",
+            }
         ),
         "connectivity": frozenset(
             {"measured_at", "school_id", "download_mbps", "upload_mbps", "latency_ms", "online"}
@@ -71,7 +98,12 @@ FORMULA_KINDS: Mapping[str, FormulaKind] = MappingProxyType(
                 "row_ratio",
                 ("table", "date_column", "numerator", "denominator"),
                 ("only_given",),
-                (("date_column", "table"), ("numerator", "table"), ("denominator", "table"), ("only_given", "table")),
+                (
+                    ("date_column", "table"),
+                    ("numerator", "table"),
+                    ("denominator", "table"),
+                    ("only_given", "table"),
+                ),
             ),
             FormulaKind("reporting", ("table", "date_column"), (), (("date_column", "table"),)),
             FormulaKind("probe_coverage", ("table",), (), (), "window"),
@@ -187,8 +219,20 @@ def _localized(raw: Any, where: str) -> Localized:
 
 
 FIELDS = (
-    "id", "name", "description", "unit", "direction", "target", "green", "amber", "datasets", "window_days",
-    "decimals", "owner", "action", "formula",
+    "id",
+    "name",
+    "description",
+    "unit",
+    "direction",
+    "target",
+    "green",
+    "amber",
+    "datasets",
+    "window_days",
+    "decimals",
+    "owner",
+    "action",
+    "formula",
 )
 
 
@@ -198,7 +242,17 @@ def parse(raw: Mapping[str, Any]) -> Kpi:
     unknown = set(raw) - set(FIELDS)
     if unknown:
         raise RegistryError(f"KPI {kid}: unknown fields {sorted(unknown)}")
-    missing = {"id", "name", "description", "unit", "direction", "green", "amber", "datasets", "formula"} - set(raw)
+    missing = {
+        "id",
+        "name",
+        "description",
+        "unit",
+        "direction",
+        "green",
+        "amber",
+        "datasets",
+        "formula",
+    } - set(raw)
     if missing:
         raise RegistryError(f"KPI {kid}: missing fields {sorted(missing)}")
     formula = raw["formula"]
@@ -362,10 +416,21 @@ def load(declarations: Path = DECLARATIONS, config: str | Path | None = None) ->
             raise RegistryError(f"KPI config: unknown KPI {kid!r}")
         bad = set(change) - {"target", "green", "amber"}
         if bad:
-            raise RegistryError(f"KPI config [{kid}]: only target, green and amber may be set, not {sorted(bad)}")
-    kpis = tuple(
-        replace(k, **{key: float(v) for key, v in overrides.get(k.id, {}).items()}) for k in kpis
-    )
+            raise RegistryError(
+                f"KPI config [{kid}]: only target, green and amber may be set, not {sorted(bad)}"
+            )
+
+    def override(k: Kpi) -> Kpi:
+        change = overrides.get(k.id, {})
+        target = change.get("target", k.target)
+        return replace(
+            k,
+            target=None if target is None else float(target),
+            green=float(change.get("green", k.green)),
+            amber=float(change.get("amber", k.amber)),
+        )
+
+    kpis = tuple(override(k) for k in kpis)
     validate(kpis)
     return kpis
 

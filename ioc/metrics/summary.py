@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 class KpiSummary:
     kpi: Kpi
     current: KpiRow
-    previous: KpiRow | None  # the previous period of the same length (for a single school day: the previous school day)
+    previous: (
+        KpiRow | None
+    )  # the previous period of the same length (for a single school day: the previous school day)
     date_from: date | None
     date_to: date | None
     delta: float | None  # current.value - previous.value
@@ -29,8 +32,9 @@ class KpiSummary:
     data_version: int = 0
 
 
-def _previous_period(store: Store, kpi: Kpi, date_from: date, date_to: date, scope: Scope,
-                     snapshot: int | None) -> tuple[date, date]:
+def _previous_period(
+    store: Store, kpi: Kpi, date_from: date, date_to: date, scope: Scope, snapshot: int | None
+) -> tuple[date, date]:
     length = (date_to - date_from).days + 1
     if length == 1 and kpi.formula.kind in ("row_ratio", "reporting"):
         # a daily attendance KPI compares with the previous school day, not with a Sunday
@@ -48,8 +52,15 @@ def _previous_period(store: Store, kpi: Kpi, date_from: date, date_to: date, sco
     return date_from - timedelta(days=length), date_from - timedelta(days=1)
 
 
-def summarize(store: Store, kpi_id: str, scope: Scope = Scope(), date_to: date | None = None,
-              snapshot: int | None = None, series_days: int = 30, hierarchy_date: date | None = None) -> KpiSummary:
+def summarize(
+    store: Store,
+    kpi_id: str,
+    scope: Scope = Scope(),  # noqa: B008 -- frozen, so a shared default is safe
+    date_to: date | None = None,
+    snapshot: int | None = None,
+    series_days: int = 30,
+    hierarchy_date: date | None = None,
+) -> KpiSummary:
     kpi = get_kpi(kpi_id)
     current = engine.compute(
         store, KpiQuery(kpi_id, "all", None, date_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot)
@@ -60,14 +71,22 @@ def summarize(store: Store, kpi_id: str, scope: Scope = Scope(), date_to: date |
     if current.date_from is not None and current.date_to is not None:
         p_from, p_to = _previous_period(store, kpi, current.date_from, current.date_to, scope, snapshot)
         previous = engine.compute(
-            store, KpiQuery(kpi_id, "all", p_from, p_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot)
+            store,
+            KpiQuery(kpi_id, "all", p_from, p_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot),
         )
         previous_row = previous.rows[0]
         if series_days > 0:
             trend = engine.compute(
                 store,
-                KpiQuery(kpi_id, "date", current.date_to - timedelta(days=series_days - 1), current.date_to, scope,
-                         hierarchy_date=hierarchy_date, snapshot=snapshot),
+                KpiQuery(
+                    kpi_id,
+                    "date",
+                    current.date_to - timedelta(days=series_days - 1),
+                    current.date_to,
+                    scope,
+                    hierarchy_date=hierarchy_date,
+                    snapshot=snapshot,
+                ),
             )
             series = tuple((date.fromisoformat(r.key), r.value) for r in trend.rows)
     delta = (

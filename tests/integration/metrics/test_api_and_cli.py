@@ -69,19 +69,24 @@ def http_get(url: str) -> tuple[int, str, str]:
 def cli(store, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(IOC), "kpi", *args, "--data-dir", str(store.layout.root)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def numbers(payload: dict) -> list[tuple]:
-    return [(r["key"], r["value"], r["numerator"], r["denominator"], r["schools_reporting"]) for r in payload["rows"]]
+    return [
+        (r["key"], r["value"], r["numerator"], r["denominator"], r["schools_reporting"])
+        for r in payload["rows"]
+    ]
 
 
 def same_numbers(a: list[tuple], b: list[tuple]) -> bool:
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         assert x[0] == y[0] and x[4] == y[4]
-        for u, v in zip(x[1:4], y[1:4]):
+        for u, v in zip(x[1:4], y[1:4], strict=False):
             assert (u is None and v is None) or math.isclose(u, v, rel_tol=1e-12), (x, y)
     return True
 
@@ -89,11 +94,17 @@ def same_numbers(a: list[tuple], b: list[tuple]) -> bool:
 # -- test client on the seed --------------------------------------------------------------------
 def test_api_answers_the_hand_checked_numbers(seed):
     client = app_for(seed).test_client()
-    response = client.get("/api/v1/kpis/attendance_rate?by=district&from=2026-11-18&to=20/11/2026&hierarchy_date=2026-11-01")
+    response = client.get(
+        "/api/v1/kpis/attendance_rate?by=district&from=2026-11-18&to=20/11/2026&hierarchy_date=2026-11-01"
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert {k: body[k] for k in ("kpi", "unit", "from", "to", "by")} == {
-        "kpi": "attendance_rate", "unit": "ratio", "from": "2026-11-18", "to": "2026-11-20", "by": "district"
+        "kpi": "attendance_rate",
+        "unit": "ratio",
+        "from": "2026-11-18",
+        "to": "2026-11-20",
+        "by": "district",
     }
     assert numbers(body) == [("760", 597 / 700, 597, 700, 2), ("778", 470 / 500, 470, 500, 2)]
     assert body["rows"][0]["label"] == "Quận 1"
@@ -149,7 +160,16 @@ def test_definitions_and_openapi(seed):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     path = doc["paths"]["/api/v1/kpis/{kpi_id}"]["get"]
-    assert {p["name"] for p in path["parameters"]} >= {"kpi_id", "by", "from", "to", "district", "ward", "level", "format"}
+    assert {p["name"] for p in path["parameters"]} >= {
+        "kpi_id",
+        "by",
+        "from",
+        "to",
+        "district",
+        "ward",
+        "level",
+        "format",
+    }
 
 
 # -- the CLI -------------------------------------------------------------------------------------
@@ -158,9 +178,22 @@ def test_cli_json_and_csv(seed):
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert numbers(body) == [
-        ("2026-11-18", 0.75, 3, 4, 3), ("2026-11-19", 0.75, 3, 4, 3), ("2026-11-20", 0.5, 2, 4, 2)
+        ("2026-11-18", 0.75, 3, 4, 3),
+        ("2026-11-19", 0.75, 3, 4, 3),
+        ("2026-11-20", 0.5, 2, 4, 2),
     ]
-    done = cli(seed, "attendance_rate", "--district", "Quận 7", "--from", "18/11/2026", "--to", "2026-11-19", "--format", "csv")
+    done = cli(
+        seed,
+        "attendance_rate",
+        "--district",
+        "Quận 7",
+        "--from",
+        "18/11/2026",
+        "--to",
+        "2026-11-19",
+        "--format",
+        "csv",
+    )
     assert done.returncode == 0, done.stderr
     (row,) = list(csv.DictReader(io.StringIO(done.stdout)))
     assert (row["key"], float(row["numerator"]), float(row["denominator"])) == ("all", 380, 400)
@@ -184,8 +217,12 @@ def test_cli_bad_parameters_exit_2(seed, args, flag):
 
 
 def test_cli_without_a_store_exits_2(tmp_path):
-    done = subprocess.run([str(IOC), "kpi", "uptime", "--data-dir", str(tmp_path / "none")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(IOC), "kpi", "uptime", "--data-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "no store" in done.stderr
 
 
@@ -215,8 +252,12 @@ def test_every_kpi_and_grouping_runs_and_rollup_equals_raw_on_the_demo(demo):
             auto = compute(demo, KpiQuery(kpi, by=by))
             raw = compute(demo, KpiQuery(kpi, by=by), source="raw")
             assert [r.key for r in auto.rows] == [r.key for r in raw.rows], (kpi, by)
-            for a, b in zip(auto.rows, raw.rows):
-                assert a.denominator == b.denominator and a.schools_reporting == b.schools_reporting, (kpi, by, a.key)
+            for a, b in zip(auto.rows, raw.rows, strict=False):
+                assert a.denominator == b.denominator and a.schools_reporting == b.schools_reporting, (
+                    kpi,
+                    by,
+                    a.key,
+                )
                 assert math.isclose(a.numerator or 0, b.numerator or 0, rel_tol=1e-9), (kpi, by, a.key)
                 if a.value is not None and KPIS[kpi].unit == "ratio":
                     assert 0 <= a.value <= 1

@@ -46,11 +46,20 @@ def test_attendance_rate_by_district_latest_and_past_hierarchy(seed):
     check(latest["760"], (267 + 330 + 90) / 800, 687, 800, 3)  # S3 moved to 760
     check(latest["778"], 380 / 400, 380, 400, 1)
     assert latest["760"].label == "Quận 1"
-    past = rows(seed, "attendance_rate", by="district", date_from=NOV(18), date_to=NOV(20), hierarchy_date=NOV(1))
+    past = rows(
+        seed, "attendance_rate", by="district", date_from=NOV(18), date_to=NOV(20), hierarchy_date=NOV(1)
+    )
     check(past["760"], 597 / 700, 597, 700, 2)
     check(past["778"], 470 / 500, 470, 500, 2)
     # before any version: the earliest version is used
-    early = rows(seed, "attendance_rate", by="district", date_from=NOV(18), date_to=NOV(20), hierarchy_date=date(2026, 1, 1))
+    early = rows(
+        seed,
+        "attendance_rate",
+        by="district",
+        date_from=NOV(18),
+        date_to=NOV(20),
+        hierarchy_date=date(2026, 1, 1),
+    )
     assert early["778"].numerator == 470
 
 
@@ -87,7 +96,9 @@ def test_attendance_rate_zero_denominator_is_null(seed):
 def test_unexcused_only_rows_where_given(seed):
     # rows with absent_unexcused: 18: S1 4/100, S3 0/50 (S2 empty); 19: S1 1/100 (re-sent), S3 5/50,
     # S4 10/400; 20: a file without the column -> (4+0+1+5+10) / (100+50+100+50+400) = 20/700
-    check(rows(seed, "unexcused_absence_rate", date_from=NOV(18), date_to=NOV(20))["all"], 20 / 700, 20, 700, 3)
+    check(
+        rows(seed, "unexcused_absence_rate", date_from=NOV(18), date_to=NOV(20))["all"], 20 / 700, 20, 700, 3
+    )
 
 
 def test_unexcused_missing_columns_give_null(seed):
@@ -113,7 +124,9 @@ def test_reporting_rate_by_date_and_district(seed):
 
 def test_reporting_rate_school_day_is_citywide(seed):
     # on the 20th only 760 schools reported, but it is a school day for 778 too: 0/1, not null
-    r = rows(seed, "reporting_rate", date_from=NOV(20), date_to=NOV(20), scope=Scope(district="Quận 7"))["all"]
+    r = rows(seed, "reporting_rate", date_from=NOV(20), date_to=NOV(20), scope=Scope(district="Quận 7"))[
+        "all"
+    ]
     check(r, 0.0, 0, 1, 0)
 
 

@@ -14,12 +14,27 @@ from ioc.metrics.query import KpiQuery, Scope
 def test_parses_every_parameter():
     query, fmt = parse_query(
         "uptime",
-        {"by": "ward", "from": "01/11/2026", "to": "2026-11-20", "district": "Quận 1", "level": "THCS",
-         "hierarchy_date": "2026-09-01", "snapshot": "7", "format": "csv"},
+        {
+            "by": "ward",
+            "from": "01/11/2026",
+            "to": "2026-11-20",
+            "district": "Quận 1",
+            "level": "THCS",
+            "hierarchy_date": "2026-09-01",
+            "snapshot": "7",
+            "format": "csv",
+        },
     )
     assert fmt == "csv"
-    assert query == KpiQuery("uptime", "ward", date(2026, 11, 1), date(2026, 11, 20),
-                             Scope(district="Quận 1", level="THCS"), date(2026, 9, 1), 7)
+    assert query == KpiQuery(
+        "uptime",
+        "ward",
+        date(2026, 11, 1),
+        date(2026, 11, 20),
+        Scope(district="Quận 1", level="THCS"),
+        date(2026, 9, 1),
+        7,
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,24 @@ from ioc.metrics import registry
 from ioc.metrics.errors import QueryError
 from ioc.metrics.registry import KPIS, Kpi, RegistryError, get_kpi, load, validate
 
-SPEC_KPIS = ("attendance_rate", "unexcused_absence_rate", "reporting_rate", "bandwidth_coverage", "uptime",
-             "digital_readiness")
-EXTRA_KPIS = ("chronic_absence_risk", "schools_offline_now", "median_download_mbps", "mbps_per_student",
-              "e_transcript_adoption", "cashless_share", "smart_classroom_share", "teachers_trained_share")
+SPEC_KPIS = (
+    "attendance_rate",
+    "unexcused_absence_rate",
+    "reporting_rate",
+    "bandwidth_coverage",
+    "uptime",
+    "digital_readiness",
+)
+EXTRA_KPIS = (
+    "chronic_absence_risk",
+    "schools_offline_now",
+    "median_download_mbps",
+    "mbps_per_student",
+    "e_transcript_adoption",
+    "cashless_share",
+    "smart_classroom_share",
+    "teachers_trained_share",
+)
 
 
 def test_shipped_registry_is_valid_and_complete():
@@ -41,7 +55,13 @@ def test_unknown_kpi_names_the_parameter():
 
 def test_status_is_direction_aware():
     att = get_kpi("attendance_rate")  # higher: green >= .95, amber >= .90
-    assert [att.status(v) for v in (0.96, 0.95, 0.92, 0.5, None)] == ["green", "green", "amber", "red", "no_data"]
+    assert [att.status(v) for v in (0.96, 0.95, 0.92, 0.5, None)] == [
+        "green",
+        "green",
+        "amber",
+        "red",
+        "no_data",
+    ]
     unexcused = get_kpi("unexcused_absence_rate")  # lower: green <= .01, amber <= .03
     assert [unexcused.status(v) for v in (0.0, 0.02, 0.05)] == ["green", "amber", "red"]
 
@@ -61,9 +81,20 @@ def _broken(**changes) -> Kpi:
         ({"target": 95.0}, "values_fit_unit"),
         ({"datasets": ("weather",)}, "datasets_are_known"),
         ({"formula": registry.Formula("magic", (("table", "attendance"),))}, "formula_kind_is_known"),
-        ({"formula": registry.Formula("row_ratio", (("table", "attendance"), ("date_column", "date"),
-                                                    ("numerator", "presnt"), ("denominator", "enrolled")))},
-         "formula_columns_exist"),
+        (
+            {
+                "formula": registry.Formula(
+                    "row_ratio",
+                    (
+                        ("table", "attendance"),
+                        ("date_column", "date"),
+                        ("numerator", "presnt"),
+                        ("denominator", "enrolled"),
+                    ),
+                )
+            },
+            "formula_columns_exist",
+        ),
         ({"window_days": 7}, "window_matches_grain"),
         ({"decimals": 9}, "decimals_are_sane"),
     ],

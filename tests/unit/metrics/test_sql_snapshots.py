@@ -32,7 +32,9 @@ def render(kpi_id: str) -> str:
     parts = []
     for by, scope, source in shapes:
         filters = ",".join(name for name, _ in scope.items()) or "none"
-        parts.append(f"-- {kpi_id}: by={by} filters={filters} source={source}\n{plan_sql(kpi, by, scope, 'lake', source)};\n")
+        parts.append(
+            f"-- {kpi_id}: by={by} filters={filters} source={source}\n{plan_sql(kpi, by, scope, 'lake', source)};\n"
+        )
     return "\n".join(parts)
 
 
