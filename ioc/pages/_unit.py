@@ -185,6 +185,13 @@ def unit_search(state_search: str | None, level: str | None, ownership: str | No
     search = filters_to_search(state, level, ownership, to, asof)
     if kpi and kpi != "attendance_rate":
         search += ("&" if search else "?") + f"kpi={kpi}"
+    current = UrlState.from_params(params), params.get("kpi") or "attendance_rate"
+    if current == (UrlState.from_params(_parse_query_string(search)), kpi or "attendance_rate"):
+        # a picker reporting its initial value is not a change: pushing the same URL again
+        # would add a duplicate history entry and break the back button
+        from dash import no_update
+
+        return no_update
     return (pathname or "/") + search
 
 

@@ -75,6 +75,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
         html.Div([
             html.H1(screen.title.get(state.lang), className="wall-title"),
             html.Span(i18n.format_datetime(now, state.lang), className="wall-clock", id=ids.id(PAGE, "clock")),
+            html.Span(refreshed_text(state), className="wall-refreshed", id=ids.id(PAGE, "refreshed")),
             html.Span(t("wall.asof", state, version=state.asof), className="wall-asof") if state.asof else None,
             tabs,
         ], className="wall-head"),
@@ -88,6 +89,13 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
     ], className=f"page wall theme-{theme}" + (" kiosk" if state.kiosk else ""), **{"data-screen": name})
 
 
+def refreshed_text(state: UrlState) -> str:
+    """When the panels were last drawn (wall time, to the second): proof the wall is alive."""
+    from ioc.pages._common import local_now
+
+    return t("wall.refreshed", state, time=local_now().strftime("%H:%M:%S"))
+
+
 def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:
     """Redraw the panels with fresh data (same components, so the browser updates them in place)."""
     from dash._pages import _parse_query_string
@@ -99,8 +107,9 @@ def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | No
     screens = load_screens()
     if screen["name"] not in screens:
         return no_update
-    return grid(screens[screen["name"]], state, state.theme or "dark"), i18n.format_datetime(
-        panel_context(state, state.theme or "dark").now, state.lang)
+    now = panel_context(state, state.theme or "dark").now
+    return grid(screens[screen["name"]], state, state.theme or "dark"), i18n.format_datetime(now, state.lang), \
+        refreshed_text(state)
 
 
 def next_screen(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:
@@ -119,6 +128,7 @@ def register_callbacks() -> None:
     callback(
         Output(ids.id(PAGE, "grid"), "children"),
         Output(ids.id(PAGE, "clock"), "children"),
+        Output(ids.id(PAGE, "refreshed"), "children"),
         Input(ids.id(PAGE, "refresh"), "n_intervals"),
         State(ids.id(PAGE, "screen"), "data"),
         State(ids.URL, "search"),

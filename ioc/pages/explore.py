@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import dash
 import dash_ag_grid as dag
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import exports, i18n, ids
 from ioc.metrics import dimensions
@@ -121,7 +121,7 @@ def layout(**params: Any) -> Any:
                       dcc.Link(t("explain.more", state), href=state.link(f"/kpi/{kpi.id}"))]),
         ], className="explore-summary"),
         html.Div([html.A(t(f"export.{fmt}", state), href=f"/export/{fmt}?{qs}", className="export-button",
-                         id=ids.id(PAGE, f"export-{fmt}"), download="", target="_blank")
+                         id=ids.id(PAGE, f"export-{fmt}"), download="")
                   for fmt in exports.FORMATS], className="export-bar"),
         html.Section(page_graph(fig, _chart_height(req, len(res.rows)), "page-graph drill-graph", id={"type": "drill-graph", "index": PAGE}), className="card"),
         html.Section(dag.AgGrid(
@@ -156,12 +156,16 @@ def explore_url(kpi: str | None, by: str | None, district: str | None, ward: str
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
     from dash._pages import _parse_query_string
 
-    lang = i18n.lang_of(_parse_query_string(search or "").get("lang"))
+    current = _parse_query_string(search or "")
+    lang = i18n.lang_of(current.get("lang"))
     params = {"kpi": kpi, "by": by, "district": district, "ward": ward if district else None, "level": level,
               "ownership": ownership, "from": start, "to": end, "chart": chart, "asof": asof, "lang": lang}
     if by in ("date", "week", "month") and chart == "bar":
         params["chart"] = "line"
-    return "/explore?" + query_string(request_of({k: v for k, v in params.items() if v not in (None, "")}))
+    wanted = request_of({k: v for k, v in params.items() if v not in (None, "")})
+    if wanted == request_of(current):
+        return no_update  # a control reporting its initial value: not a new state (keeps history clean)
+    return "/explore?" + query_string(wanted)
 
 
 callback(

@@ -79,7 +79,8 @@ def test_other_screen_and_unknown_screen(request_context) -> None:
 
 
 def test_refresh_redraws_the_same_panels(request_context) -> None:
-    grid, clock = _wall.refresh_grid(3, {"name": "control_room", "playlist": ["control_room"]}, "?kiosk=1")
+    grid, clock, refreshed = _wall.refresh_grid(3, {"name": "control_room", "playlist": ["control_room"]}, "?kiosk=1")
+    assert refreshed.startswith("làm mới lúc ")
     assert len(grid) == len(load_screens()["control_room"].panels)
     assert clock.count("/") == 2  # dd/mm/yyyy hh:mm
 
