@@ -78,7 +78,13 @@ def test_text_is_stored_nfc(schools_store, tmp_path: Path) -> None:
 def test_same_file_twice_changes_nothing(schools_store) -> None:
     first = ingest_file(schools_store, GOOD / "attendance_2026-11-23.csv")
     rows = table(schools_store, "SELECT * FROM attendance ORDER BY school_id")
+    version = schools_store.data_version()
     second = ingest_file(schools_store, GOOD / "attendance_2026-11-23.csv")
+    # the only commit since is the run-log row of the second run
+    changes = [row[2] for row in schools_store.snapshots().rows if row[0] > version]
+    ids = dict(table(schools_store, "SELECT table_name, table_id FROM ducklake_table_info('lake')"))
+    assert len(changes) == 1
+    assert {table_id for kind in changes[0].values() for table_id in kind} == {str(ids["ingest_runs"])}
     assert (first.status, second.status) == ("loaded", "unchanged")
     assert second.checksum == first.checksum
     assert second.rows_loaded == 0
