@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,41 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     app.callback(Output(ids.NAVIGATE, "href"), Input({"type": "drill-graph", "index": ALL}, "clickData"),
                  prevent_initial_call=True)(drill)
     return app
+
+
+def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thread:
+    """Keep the wall's answers in the cache: after every new data version, draw every screen once
+    in the background, so the wall's refresh callbacks (and the first visitor) find them computed.
+
+    Started by ``ioc serve`` and the WSGI entry point (one thread per process), not by create_app,
+    so tests and scripts stay single-threaded.
+    """
+    from ioc import settings
+    from ioc.pages._wall import grid
+    from ioc.panels.screens import load_screens
+
+    store = app.server.extensions[STORE_KEY]
+    pause = float(interval if interval is not None else settings.get("refresh_seconds"))
+
+    def loop() -> None:
+        seen: int | None = None
+        while True:
+            try:
+                version = store.data_version()
+                if version != seen:
+                    started = time.perf_counter()
+                    with app.server.test_request_context("/"):
+                        for screen in load_screens().values():
+                            grid(screen, UrlState(), "dark")
+                    seen = version
+                    log.info("cache warmed for data version %s in %.1fs", version, time.perf_counter() - started)
+            except Exception:  # noqa: BLE001 - a failed warm-up must not stop the next one
+                log.exception("warming the cache failed")
+            time.sleep(pause)
+
+    thread = threading.Thread(target=loop, name="ioc-cache-warmer", daemon=True)
+    thread.start()
+    return thread
 
 
 def shell() -> html.Div:

@@ -22,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(args.data_dir)
     except StoreError as error:
         raise UsageError(str(error)) from None
+    from ioc.app import start_warmer
+
+    start_warmer(app)
     debug = bool(settings.get("debug", args.debug))
     app.run(host=settings.get("host", args.host), port=int(settings.get("port", args.port)), debug=debug,
             use_reloader=False)

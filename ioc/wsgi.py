@@ -6,6 +6,8 @@ catalog lets several processes read while the scheduler writes.
 
 from __future__ import annotations
 
-from ioc.app import create_app
+from ioc.app import create_app, start_warmer
 
-application = create_app().server
+app = create_app()
+start_warmer(app)
+application = app.server

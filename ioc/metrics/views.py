@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ioc import settings
 from ioc.metrics.engine import catalog_for
 
 if TYPE_CHECKING:
     from ioc.store import Store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,3 +111,12 @@ def outages(timeline: list[ProbeHour]) -> list[tuple[datetime, datetime]]:
 
 def bandwidth_threshold() -> float:
     return float(settings.get("bandwidth_threshold_mbps"))
+
+
+def cached(store: Store, kind: str, parts: tuple[object, ...], make: Callable[[], T]) -> T:
+    """``make()`` through the KPI cache (ioc.metrics.cache), keyed by ``kind``, ``parts``, the store
+    and its data version: a new load is never answered from an older entry."""
+    from ioc.metrics import cache
+
+    key = cache.cache_key("view:" + kind, (str(store.layout.root), store.data_version(), *parts))
+    return cache._cached(key, make)  # noqa: SLF001 - the cache's one get-or-make helper

@@ -78,8 +78,9 @@ def kpi_grid(state: UrlState, school_id: str) -> html.Div:
     ctx = replace(panel_context(state, "light"), scope=Scope(school=school_id))
     tiles = []
     for i, kpi in enumerate(KPIS.values()):
-        panel = PanelConfig(id=kpi.id, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kpi.id,
-                            options=(("series_days", 30),))
+        # a "now" KPI (schools offline now) has no meaningful daily trend for one school
+        options = (("sparkline", False),) if kpi.formula.grain == "point" and kpi.unit == "count" else (("series_days", 30),)
+        panel = PanelConfig(id=kpi.id, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kpi.id, options=options)
         tiles.append(frame(panel, kpi.name.get(state.lang), render_panel(panel, ctx), state, ctx.now))
     return html.Div(tiles, className="tile-row school-kpis")
 

@@ -21,7 +21,11 @@ class Freshness(PanelKind):
         rows = []
         any_stale = False
         newest = None
-        for f in health.freshness(ctx.store):
+        from ioc.metrics.views import cached
+
+        # stale flags depend on the clock too: one entry per data version and minute
+        items = cached(ctx.store, "freshness", (ctx.now.strftime("%Y%m%d%H%M"),), lambda: health.freshness(ctx.store))
+        for f in items:
             any_stale = any_stale or bool(f.stale)
             if f.last_success and (newest is None or f.last_success > newest):
                 newest = f.last_success

@@ -95,7 +95,10 @@ class DistrictMap(PanelKind):
             fig = figures.choropleth(geo, values, kpi.unit, ctx.lang, decimals=kpi.decimals, kpi_name="",
                                      theme_name=ctx.theme, reverse=reverse)
         else:
-            where = {s.school_id: s for s in dimensions.schools(ctx.store, scope)}
+            from ioc.metrics.views import cached
+
+            where = cached(ctx.store, "schools", (scope,),
+                           lambda: {s.school_id: s for s in dimensions.schools(ctx.store, scope)})
             points = [
                 (where[r.key].latitude, where[r.key].longitude, r.label, r.value,
                  drill_link("school", r.key, ctx.lang, ctx.snapshot))

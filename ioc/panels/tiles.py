@@ -20,8 +20,9 @@ class KpiTile(PanelKind):
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
         scope = merged_scope(panel, ctx)
+        spark = bool(panel.option("sparkline", True))
         s = summary(ctx.store, kpi.id, scope=scope, date_to=ctx.date_to, snapshot=ctx.snapshot,
-                    series_days=int(panel.option("series_days", 30)))
+                    series_days=int(panel.option("series_days", 30)) if spark else 0)
         lang = ctx.lang
         value = s.current.value
         status = kpi.status(value)
@@ -41,7 +42,7 @@ class KpiTile(PanelKind):
                                 title=i18n.t("kpi.delta_hint", lang))],
                      className="tile-sub"),
         ]
-        if panel.option("sparkline", True) and len(s.series) > 1:
+        if spark and len(s.series) > 1:
             fig = figures.sparkline(s.series, ctx.theme, figures.STATUS_COLOURS.get(status))
             children.append(dcc.Graph(figure=fig, config={"displayModeBar": False, "staticPlot": True},
                                       className="tile-spark", responsive=True))
