@@ -482,3 +482,25 @@ def test_the_app_keeps_answering_consistently_while_loads_commit(seeded: Store, 
         for row in answer["rows"]:
             assert row["schools_reporting"] == 40, row
             assert abs(row["value"] - (60 + int(row["key"][-2:])) / 100) < 1e-9, row
+
+
+def test_maintenance_while_another_process_loads_keeps_its_files(seeded: Store, helpers: Any) -> None:
+    """The nightly maintenance job must not delete the Parquet files of a load still running in
+    another process (`ioc ingest`): they are not in the catalog until that load commits."""
+    h = helpers
+    big = seeded.layout.root.parent / "connectivity_backfill.parquet"
+    rows = h.big_connectivity(big, 40, 7_500)
+    before = parquet_files(seeded, "connectivity")
+    config = parse_config(
+        {"jobs": [{"id": "maintenance", "kind": "maintenance", "schedule": "0 3 * * *"}]}, seeded.layout.root
+    )
+    runner = JobRunner(seeded, config, echo=lambda line: None)
+    with h.Process("ingest", str(big), data_dir=seeded.layout.root) as loader:
+        h.wait_until(
+            lambda: parquet_files(seeded, "connectivity") - before, 120, "the load writing", poll=0.005
+        )
+        assert runner.run_job("maintenance").status == "success"
+        assert loader.popen.wait(300) == 0, "\n".join(loader.lines)
+    with Store(seeded.layout.root, read_only=True) as reader:
+        assert reader.execute("SELECT count(*) FROM connectivity").scalar() == rows
+        assert reader.execute("SELECT count(*) FROM connectivity WHERE download_mbps >= 0").scalar() == rows
