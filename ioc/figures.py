@@ -178,6 +178,13 @@ def ranking(
     return _figure([trace], layout)
 
 
+def _scale_format(unit: str, span: float) -> str:
+    """Tick format of a colour bar: enough decimals that neighbouring ticks differ."""
+    if unit == "ratio":
+        return ".0%" if span >= 0.05 else ".1%"
+    return ",.0f" if span >= 5 else ",.1f"
+
+
 def _interpolate(scale: list[list[Any]], t: float) -> str:
     """The colour at position ``t`` (0..1) of a colour scale given as [[stop, '#rrggbb'], ...]."""
     t = min(1.0, max(0.0, t))
@@ -260,7 +267,7 @@ def choropleth(
     traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip",
                    "marker": {"color": [low, high], "cmin": low, "cmax": high, "colorscale": scale, "showscale": True,
                               "colorbar": {"thickness": 12, "len": 0.8, "title": {"text": kpi_name},
-                                           "tickformat": ".0%" if unit == "ratio" else ",.0f"}}})
+                                           "tickformat": _scale_format(unit, high - low)}}})
     xaxis: dict[str, Any] = {"visible": False, "fixedrange": True}
     yaxis: dict[str, Any] = {"visible": False, "fixedrange": True, "scaleanchor": "x", "scaleratio": 1}
     if centres:
@@ -295,13 +302,15 @@ def school_points(
     """
     theme = theme_of(theme_name)
     points = [p for p in points if p[3] is not None]
+    values = [float(p[3]) for p in points if p[3] is not None]
+    span = (max(values) - min(values)) if values else 1.0
     trace = {
         "type": "scattergl",
         "x": [p[1] for p in points],
         "y": [p[0] for p in points],
         "mode": "markers",
         "marker": {"size": 6, "color": [p[3] for p in points], "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
-                   "showscale": True, "colorbar": {"thickness": 12, "tickformat": ".0%" if unit == "ratio" else ",.0f"}},
+                   "showscale": True, "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)}},
         "customdata": [p[4] or "" for p in points],
         "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in points],
         "hoverinfo": "text",
