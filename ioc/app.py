@@ -159,6 +159,30 @@ def explain(_clicks: list[int | None], _close: int | None, search: str | None) -
     return "explain", explanation(trigger["index"], lang)
 
 
+def explain_cell(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None) -> tuple[Any, Any]:
+    """A click on a table's value cell opens "what is this number?" for that row (rows carry 'ref')."""
+    if not cell or cell.get("colId") != "shown":
+        return no_update, no_update
+    row_id = cell.get("rowId")
+    row = next((r for r in rows or [] if row_id in (r.get("link"), r.get("key"), r.get("ref"))), None)
+    if row is None or not row.get("ref"):
+        return no_update, no_update
+    lang = UrlState.from_params(_params(search)).lang
+    return "explain", explanation(row["ref"], lang)
+
+
+def register_explain_cell(table_id: str) -> None:
+    """Wire a page's AG Grid so that clicking a value explains it (pages call this at import)."""
+    dash.callback(
+        Output(ids.EXPLAIN_BOX, "className", allow_duplicate=True),
+        Output(ids.EXPLAIN_BODY, "children", allow_duplicate=True),
+        Input(table_id, "cellClicked"),
+        State(table_id, "rowData"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(explain_cell)
+
+
 def explanation(ref: str, lang: str) -> Any:
     """The body of the "what is this number?" box: definition, numerator, denominator, period, as-of."""
     from ioc.metrics.registry import get_kpi

@@ -47,10 +47,12 @@ def kpi_picker(page: str, state: UrlState, kpi: str) -> dcc.Dropdown:
                         options=[{"label": k.name.get(state.lang), "value": k.id} for k in KPIS.values()])
 
 
-def units_table(page: str, state: UrlState, kind: str, rows: list[Any], kpi_id: str) -> dag.AgGrid:
+def units_table(page: str, state: UrlState, kind: str, rows: list[Any], kpi_id: str, scope: Scope = Scope(),
+                period: tuple[Any, Any] = (None, None)) -> dag.AgGrid:
     kpi = get_kpi(kpi_id)
     lang = state.lang
     data = [{"label": r.label, "key": r.key, "value": r.value,
+             "ref": explain_ref(kpi.id, replace(scope, **{kind: r.key}), period[1], state.asof, period[0]),
              "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
              "status": i18n.t(f"status.{r.status if r.value is not None else 'no_data'}", lang),
              "schools": r.schools_reporting,
@@ -143,7 +145,9 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                          className="card"),
         ], className="two-col"),
         html.Section([html.H2(t(f"unit.table_{child}", state)),
-                      units_table(page, state, child, sorted(ranking_res.rows, key=lambda r: r.label), kpi.id)],
+                      units_table(page, state, child, sorted(ranking_res.rows, key=lambda r: r.label), kpi.id, scope,
+                                  (ranking_res.date_from, ranking_res.date_to)),
+                      html.P(t("table.hint", state), className="muted")],
                      className="card"),
         not_reporting(state, scope),
         dcc.Location(id=ids.id(page, "go"), refresh="callback-nav"),
@@ -171,6 +175,9 @@ def register_callbacks(page: str) -> None:
         Input(ids.id(page, "table"), "cellClicked"),
         prevent_initial_call=True,
     )(row_link)
+    from ioc.app import register_explain_cell
+
+    register_explain_cell(ids.id(page, "table"))
 
 
 def unit_search(state_search: str | None, level: str | None, ownership: str | None, to: str | None,
@@ -199,6 +206,6 @@ def row_link(cell: dict[str, Any] | None) -> Any:
     """A click on a table row: the row id is the unit's drill link."""
     from dash import no_update
 
-    if not cell or not str(cell.get("rowId") or "").startswith("/"):
-        return no_update
+    if not cell or cell.get("colId") == "shown" or not str(cell.get("rowId") or "").startswith("/"):
+        return no_update  # the value column explains the number instead (app.explain_cell)
     return cell["rowId"]

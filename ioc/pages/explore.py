@@ -20,6 +20,7 @@ from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import snapshots
 from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, t
 from ioc.panels.charts import page_graph
+from ioc.panels.common import explain_ref
 from ioc.panels.data import result
 
 PAGE = "explore"
@@ -107,7 +108,7 @@ def layout(**params: Any) -> Any:
                         className="page explore-page theme-light")
     fig = exports.chart(kpi, req, res, links=True)
     period = f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}"
-    rows = [{"key": r.key, "label": r.label, "value": r.value,
+    rows = [{"key": r.key, "label": r.label, "value": r.value, "ref": row_ref(req, r.key, res),
              "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
              "numerator": r.numerator, "denominator": r.denominator, "schools_reporting": r.schools_reporting}
             for r in res.rows]
@@ -124,7 +125,7 @@ def layout(**params: Any) -> Any:
                          id=ids.id(PAGE, f"export-{fmt}"), download="")
                   for fmt in exports.FORMATS], className="export-bar"),
         html.Section(page_graph(fig, _chart_height(req, len(res.rows)), "page-graph drill-graph", id={"type": "drill-graph", "index": PAGE}), className="card"),
-        html.Section(dag.AgGrid(
+        html.Section([dag.AgGrid(
             id=ids.id(PAGE, "table"),
             rowData=rows,
             columnDefs=[
@@ -136,12 +137,27 @@ def layout(**params: Any) -> Any:
                 {"field": "schools_reporting", "headerName": t("table.schools_reporting", state), "flex": 1},
             ],
             defaultColDef={"sortable": True, "filter": True, "resizable": True},
+            getRowId="params.data.key",
             dashGridOptions={"domLayout": "autoHeight", "pagination": len(rows) > 30, "paginationPageSize": 30,
                              "localeText": grid_locale(lang)},
             className="ag-theme-alpine", style={"width": "100%"},
-        ), className="card"),
+        ), html.P(t("table.hint", state), className="muted")], className="card"),
         dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
     ], className="page explore-page theme-light", **{"data-rows": str(len(res.rows))})
+
+
+def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:
+    """The "what is this number?" question of one row: the row's unit or day within the request."""
+    from dataclasses import replace as replaced
+
+    if req.by in FILTERS:
+        return explain_ref(req.kpi, replaced(req.scope, **{req.by: key}), res.date_to, req.snapshot, res.date_from)
+    if req.by == "all":
+        return explain_ref(req.kpi, req.scope, res.date_to, req.snapshot, res.date_from)
+    if req.by == "date":
+        day = _date(key)
+        return explain_ref(req.kpi, req.scope, day, req.snapshot, day) if day else None
+    return None  # weeks and months: the table's numerator and denominator say it
 
 
 def _chart_height(req: exports.ExportRequest, rows: int) -> int:
@@ -178,3 +194,7 @@ callback(
     State(ids.URL, "search"),
     prevent_initial_call=True,
 )(explore_url)
+
+from ioc.app import register_explain_cell  # noqa: E402 - after the page's own callbacks
+
+register_explain_cell(ids.id(PAGE, "table"))

@@ -221,3 +221,41 @@ def test_data_health_and_kpi_pages_render(request_context) -> None:
     definition = kpi.layout("attendance_rate", lang="en")
     assert "Higher is better" in texts(definition)
     assert "No KPI 'nope'" in texts(kpi.layout("nope", lang="en"))
+
+
+def test_clicking_a_table_value_explains_it_and_a_name_drills(request_context, demo_store, district) -> None:
+    layout = _unit.unit_layout("district", "district", district, {"lang": "en"})
+    table = next(c for c in walk(layout) if type(c).__name__ == "AgGrid")
+    row = table.rowData[0]
+    box, body = app_module.explain_cell({"colId": "shown", "rowId": row["link"]}, table.rowData, "?lang=en")
+    assert box == "explain"
+    fields = {c.to_plotly_json()["props"]["data-field"]: c.children for c in walk(body)
+              if "data-field" in c.to_plotly_json().get("props", {})}
+    assert fields["value"] == row["shown"] and f"Ward: {row['key']}" in fields["scope"]
+    assert app_module.explain_cell({"colId": "label", "rowId": row["link"]}, table.rowData, "") == (no_update, no_update)
+    assert _unit.row_link({"colId": "shown", "rowId": row["link"]}) is no_update
+    assert _unit.row_link({"colId": "label", "rowId": row["link"]}) == row["link"]
+
+
+def test_explore_rows_carry_their_question(request_context) -> None:
+    from ioc import exports
+    from ioc.pages import explore
+
+    req = exports.ExportRequest(kpi="attendance_rate", by="date", scope=Scope(level="primary"))
+    res = cached_compute(app_module.current_store(), req.query())
+    ref = parse_explain_ref(explore.row_ref(req, res.rows[0].key, res))
+    assert ref["date_from"] == ref["date_to"] and ref["date_to"].isoformat() == res.rows[0].key
+    assert ref["scope"] == Scope(level="primary")
+    assert explore.row_ref(replace(req, by="month"), "2026-11", res) is None
+
+
+def test_explore_shows_the_same_numbers_as_the_api(app, request_context) -> None:
+    from ioc.pages import explore
+
+    layout = explore.layout(kpi="uptime", by="ward", level="primary")
+    table = next(c for c in walk(layout) if type(c).__name__ == "AgGrid")
+    response = app.server.test_client().get("/api/v1/kpis/uptime?by=ward&level=primary")
+    assert response.status_code == 200
+    api = {r["key"]: (r["value"], r["numerator"], r["denominator"]) for r in response.get_json()["rows"]}
+    page = {r["key"]: (r["value"], r["numerator"], r["denominator"]) for r in table.rowData}
+    assert page == api and page
