@@ -400,7 +400,7 @@ def _validate_and_load(
     if file_problems:
         raise _Rejected(file_problems)
 
-    validate.type_rows(cur, ds, table, header.columns, typed, staged.row_expr)
+    validate.type_rows(cur, ds, table, header.columns, typed, staged.row_expr, staged.native)
     schools_table: str | None = None
     if ds.references_school:
         # every version of every school with the dates it is valid for: a row is checked against

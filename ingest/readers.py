@@ -48,6 +48,8 @@ class Staged:
     header: Header
     rows: int
     row_expr: str = "_row"  # SQL giving a row's spreadsheet number in ``table``
+    # columns staged with their own (Parquet) type instead of text: (column, 'tz'|'naive'|'value')
+    native: tuple[tuple[str, str], ...] = ()
 
 
 def match_header(names: Sequence[Any], dataset: Dataset) -> Header:
@@ -121,7 +123,32 @@ def _short(error: BaseException) -> str:
 # -- Parquet ---------------------------------------------------------------------------------
 
 
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def native_type(parquet_type: str, contract_type: str) -> str | None:
+    """How a typed Parquet column is kept as it is (no text round trip): 'tz', 'naive' or 'value'."""
+    kind = parquet_type.upper()
+    if contract_type == "timestamp" and kind.startswith("TIMESTAMP WITH TIME ZONE"):
+        return "tz"
+    if contract_type == "timestamp" and kind.startswith("TIMESTAMP"):
+        return "naive"  # a wall-clock time: local time, like text without an offset
+    if contract_type == "date" and kind == "DATE":
+        return "value"
+    if contract_type == "boolean" and kind == "BOOLEAN":
+        return "value"
+    if contract_type == "integer" and kind in _INTEGER_TYPES:
+        return "value"
+    if contract_type == "number" and (
+        kind in _INTEGER_TYPES or kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL")
+    ):
+        return "value"
+    return None
+
+
 def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str) -> Staged:
+    """Columns whose Parquet type already is the contract's type are staged as they are; the rest
+    (text columns, numbers written as text...) as text, checked like CSV cells."""
     try:
         described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     except duckdb.Error as error:
@@ -130,24 +157,25 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, 
     types = {row[0]: str(row[1]).upper() for row in described}
     header = match_header(names, dataset)
     parts = []
+    native: list[tuple[str, str]] = []
     for column, position in zip(header.columns, header.positions, strict=True):
         source = quote_ident(names[position])
-        kind = types[names[position]]
-        if kind.startswith("TIMESTAMP WITH TIME ZONE"):
-            # keep the instant: written in UTC with an explicit Z
-            text = f"strftime(timezone('UTC', {source}), '%Y-%m-%dT%H:%M:%S.%fZ')"
-        elif kind.startswith("TIMESTAMP"):
-            text = f"strftime({source}, '%Y-%m-%dT%H:%M:%S.%f')"
+        how = native_type(types[names[position]], dataset.column(column).type)
+        if how is not None:
+            native.append((column, how))
+            value = {"tz": f"CAST({source} AS TIMESTAMPTZ)", "naive": f"CAST({source} AS TIMESTAMP)"}.get(
+                how, source
+            )
         else:
-            text = f"CAST({source} AS VARCHAR)"
-        parts.append(f"{text} AS {quote_ident(column)}")
+            value = f"CAST({source} AS VARCHAR)"
+        parts.append(f"{value} AS {quote_ident(column)}")
     select = ", ".join(parts)
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {select or '1 AS _none'} FROM read_parquet(?)",  # noqa: S608
         [str(path)],
     )
     rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]  # noqa: S608
-    return Staged(table, header, int(rows), "rowid + 2")
+    return Staged(table, header, int(rows), "rowid + 2", tuple(native))
 
 
 # -- XLSX ------------------------------------------------------------------------------------

@@ -144,6 +144,7 @@ def type_rows(
     present: tuple[str, ...],
     typed: str,
     row_expr: str = "_row",
+    native: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """Create ``typed``: per column the typed value (``c``) and whether a value was given.
 
@@ -152,9 +153,12 @@ def type_rows(
     cheap to build for millions of rows. The text of a bad cell is read back from the staging
     table only for the problems that are listed (:func:`cell_values`).
     """
+    kept = dict(native)
     parts = [f"{row_expr} AS _row"]
     for column in dataset.columns:
-        if column.name in present and (column.type in ("text", "boolean") or column.labels):
+        if column.name in kept:  # already typed (Parquet): no text to clean
+            raw = quote_ident(column.name)
+        elif column.name in present and (column.type in ("text", "boolean") or column.labels):
             raw = f"nullif(nfc_normalize(trim({quote_ident(column.name)})), '')"
         elif column.name in present:  # digits and punctuation need no normalising
             raw = f"nullif(trim({quote_ident(column.name)}), '')"
@@ -165,7 +169,15 @@ def type_rows(
     outer = ["_row"]
     for column in dataset.columns:
         raw = quote_ident(column.name + "__raw")
-        expr = _typed_expr(column, raw)
+        how = kept.get(column.name)
+        if how == "naive":
+            expr = _local_time(raw)
+        elif how is not None and column.type == "number":
+            expr = f"CASE WHEN isfinite({raw}) THEN {raw} END"  # NaN and infinity are not numbers
+        elif how is not None:
+            expr = raw
+        else:
+            expr = _typed_expr(column, raw)
         if column.default is not None:
             expr = f"coalesce({expr}, CASE WHEN {raw} IS NULL THEN {_typed_expr(column, _lit(column.default))} END)"
         outer.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {quote_ident(column.name)}")
@@ -336,7 +348,7 @@ def cell_values(
     """The trimmed, NFC text of the cells of ``rows`` (at most MAX_LISTED of them)."""
     if not rows or not present:
         return {}
-    cols = ", ".join(f"nfc_normalize(trim({quote_ident(c)}))" for c in present)
+    cols = ", ".join(f"nfc_normalize(trim(CAST({quote_ident(c)} AS VARCHAR)))" for c in present)
     marks = ", ".join("?" for _ in rows)
     result = cur.execute(
         f"SELECT {row_expr} AS _pos, {cols} FROM {quote_ident(staged)} WHERE {row_expr} IN ({marks})",  # noqa: S608

@@ -207,3 +207,53 @@ def test_json_file_of_records(schools_store, tmp_path: Path) -> None:
     )
     assert ingest_file(schools_store, path).status == "loaded"
     assert dates(schools_store) == [("S001", dt.date(2026, 11, 23), 760)]
+
+
+def test_parquet_native_values_are_checked_like_text(schools_store, tmp_path: Path) -> None:
+    path = tmp_path / "connectivity_native.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "measured_at": pa.array(
+                    [dt.datetime(2026, 11, 23, 8, 0), dt.datetime(2026, 11, 23, 8, 5)], pa.timestamp("ns")
+                ),
+                "school_id": ["S001", "S001"],
+                "download_mbps": [float("nan"), -2.5],
+                "online": [True, True],
+            }
+        ),
+        path,
+    )
+    result = ingest_file(schools_store, path)
+    assert [r.message for r in result.rejections] == [
+        "connectivity_native.parquet: row 2, column download_mbps: value 'nan' breaks rule number",
+        "connectivity_native.parquet: row 3, column download_mbps: value '-2.5' breaks rule download_mbps >= 0",
+    ]
+
+
+def test_parquet_naive_timestamps_are_local_and_float_counts_are_whole_numbers(
+    schools_store, tmp_path: Path
+) -> None:
+    probes = tmp_path / "connectivity_naive.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "measured_at": pa.array([dt.datetime(2026, 11, 23, 8, 0)], pa.timestamp("us")),
+                "school_id": ["S001"],
+                "download_mbps": pa.array([30], pa.int64()),
+                "online": [True],
+            }
+        ),
+        probes,
+    )
+    days = tmp_path / "attendance_floats.parquet"
+    pq.write_table(
+        pa.table({"date": ["23/11/2026"], "school_id": ["S001"], "enrolled": [800.0], "present": [780.0]}),
+        days,
+    )
+    assert ingest_file(schools_store, probes).status == "loaded"
+    assert ingest_file(schools_store, days).status == "loaded"
+    assert schools_store.execute(
+        "SELECT timezone('UTC', measured_at), download_mbps FROM connectivity"
+    ).rows == [(dt.datetime(2026, 11, 23, 1, 0), 30.0)]
+    assert dates(schools_store) == [("S001", dt.date(2026, 11, 23), 780)]
