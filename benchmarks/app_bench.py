@@ -77,8 +77,13 @@ def instrument(app: Any, log: list[dict[str, Any]]) -> None:
         if flask.request.path.endswith("_dash-update-component"):
             body = flask.request.get_json(silent=True) or {}
             output = str(body.get("output", "?"))
-            log.append({"output": output[:60], "ms": (time.perf_counter() - flask.g.bench_started) * 1000,
-                        "bytes": len(response.get_data())})
+            log.append(
+                {
+                    "output": output[:60],
+                    "ms": (time.perf_counter() - flask.g.bench_started) * 1000,
+                    "bytes": len(response.get_data()),
+                }
+            )
         return response
 
 
@@ -90,7 +95,13 @@ def browser() -> Any:
 
     options = Options()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1920,1080"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1920,1080",
+    ):
         options.add_argument(arg)
     return webdriver.Chrome(options=options)
 
@@ -108,9 +119,13 @@ def draw(driver: Any, url: str, marker: str, timeout: float = 60) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", help="an existing store (default: build a small demo)")
-    parser.add_argument("--schools", type=int, default=300, help="schools of the demo built without --data-dir")
+    parser.add_argument(
+        "--schools", type=int, default=300, help="schools of the demo built without --data-dir"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="visits per page (the first is cold)")
     parser.add_argument("--boundaries", default="", help="GeoJSON for the map panels (IOC_BOUNDARIES_FILE)")
     args = parser.parse_args(argv)
@@ -154,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                     per_output[entry["output"]].append(entry["ms"])
                 if round_ == 0:
                     payload = sum(e["bytes"] for e in log)
-            rows.append((name, draws[0], statistics.median(draws[1:]) if len(draws) > 1 else draws[0], payload))
+            rows.append(
+                (name, draws[0], statistics.median(draws[1:]) if len(draws) > 1 else draws[0], payload)
+            )
         # the wall's refresh callback, as a wall calls it every minute (warm)
         from ioc.pages._wall import refresh_grid
 
@@ -181,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{output:62} {len(values):4d} {statistics.median(values):8.1f} {p95(values):8.1f}")
     print(f"{'all Dash requests':62} {len(all_ms):4d} {statistics.median(all_ms):8.1f} {p95(all_ms):8.1f}")
     if warm_ms:
-        print(f"{'all Dash requests, warm rounds only':62} {len(warm_ms):4d} {statistics.median(warm_ms):8.1f} "
-              f"{p95(warm_ms):8.1f}")
+        print(
+            f"{'all Dash requests, warm rounds only':62} {len(warm_ms):4d} {statistics.median(warm_ms):8.1f} "
+            f"{p95(warm_ms):8.1f}"
+        )
     return 0
 
 

@@ -54,13 +54,25 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
 
     exports.register_routes(server)
     app.layout = shell
-    app.callback(Output(ids.HEADER, "children"), Output(ids.HEADER, "className"),
-                 Input(ids.URL, "pathname"), Input(ids.URL, "search"))(header)
-    app.callback(Output(ids.EXPLAIN_BOX, "className"), Output(ids.EXPLAIN_BODY, "children"),
-                 Input(ids.explain(ALL), "n_clicks"), Input(ids.EXPLAIN_CLOSE, "n_clicks"),
-                 State(ids.URL, "search"), prevent_initial_call=True)(explain)
-    app.callback(Output(ids.NAVIGATE, "href"), Input({"type": "drill-graph", "index": ALL}, "clickData"),
-                 prevent_initial_call=True)(drill)
+    app.callback(
+        Output(ids.HEADER, "children"),
+        Output(ids.HEADER, "className"),
+        Input(ids.URL, "pathname"),
+        Input(ids.URL, "search"),
+    )(header)
+    app.callback(
+        Output(ids.EXPLAIN_BOX, "className"),
+        Output(ids.EXPLAIN_BODY, "children"),
+        Input(ids.explain(ALL), "n_clicks"),
+        Input(ids.EXPLAIN_CLOSE, "n_clicks"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(explain)
+    app.callback(
+        Output(ids.NAVIGATE, "href"),
+        Input({"type": "drill-graph", "index": ALL}, "clickData"),
+        prevent_initial_call=True,
+    )(drill)
     return app
 
 
@@ -89,7 +101,9 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                         for screen in load_screens().values():
                             grid(screen, UrlState(), "dark")
                     seen = version
-                    log.info("cache warmed for data version %s in %.1fs", version, time.perf_counter() - started)
+                    log.info(
+                        "cache warmed for data version %s in %.1fs", version, time.perf_counter() - started
+                    )
             except Exception:  # noqa: BLE001 - a failed warm-up must not stop the next one
                 log.exception("warming the cache failed")
             time.sleep(pause)
@@ -101,19 +115,35 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
 
 def shell() -> html.Div:
     """The frame of every page: header (hidden in kiosk mode), the page, the explain box."""
-    return html.Div([
-        dcc.Location(id=ids.URL),
-        dcc.Location(id=ids.NAVIGATE, refresh="callback-nav"),
-        html.Header(id=ids.HEADER, className="app-header"),
-        html.Main(dash.page_container, className="app-main"),
-        html.Div([
-            html.Div([
-                html.Button("×", id=ids.EXPLAIN_CLOSE, className="explain-close", n_clicks=0,
-                            **{"aria-label": "close"}),
-                html.Div(id=ids.EXPLAIN_BODY),
-            ], className="explain-card", role="dialog"),
-        ], id=ids.EXPLAIN_BOX, className="explain hidden"),
-    ], className="app")
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL),
+            dcc.Location(id=ids.NAVIGATE, refresh="callback-nav"),
+            html.Header(id=ids.HEADER, className="app-header"),
+            html.Main(dash.page_container, className="app-main"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Button(
+                                "×",
+                                id=ids.EXPLAIN_CLOSE,
+                                className="explain-close",
+                                n_clicks=0,
+                                **{"aria-label": "close"},
+                            ),
+                            html.Div(id=ids.EXPLAIN_BODY),
+                        ],
+                        className="explain-card",
+                        role="dialog",
+                    ),
+                ],
+                id=ids.EXPLAIN_BOX,
+                className="explain hidden",
+            ),
+        ],
+        className="app",
+    )
 
 
 def _params(search: str | None) -> dict[str, Any]:
@@ -122,8 +152,12 @@ def _params(search: str | None) -> dict[str, Any]:
     return _parse_query_string(search or "")
 
 
-NAV = (("nav.control_room", "/"), ("nav.explore", "/explore"), ("nav.data_health", "/data-health"),
-       ("nav.kpis", "/kpi"))
+NAV = (
+    ("nav.control_room", "/"),
+    ("nav.explore", "/explore"),
+    ("nav.data_health", "/data-health"),
+    ("nav.kpis", "/kpi"),
+)
 
 
 def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
@@ -137,14 +171,25 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
     switched = dict(params, lang=other)
     from ioc.panels.common import with_query
 
-    links = [dcc.Link(i18n.t(key, state.lang), href=state.link(href),
-                      className="nav-link" + (" active" if (path == href or href != "/" and path.startswith(href)) else ""))
-             for key, href in NAV]
+    links = [
+        dcc.Link(
+            i18n.t(key, state.lang),
+            href=state.link(href),
+            className="nav-link"
+            + (" active" if (path == href or href != "/" and path.startswith(href)) else ""),
+        )
+        for key, href in NAV
+    ]
     return [
         dcc.Link(i18n.t("app.name", state.lang), href=state.link("/"), className="brand"),
         html.Nav(links, className="nav"),
-        dcc.Link(i18n.t("app.switch_lang", state.lang), href=with_query(path, **switched),
-                 className="lang-switch", id="app-lang", refresh=True),
+        dcc.Link(
+            i18n.t("app.switch_lang", state.lang),
+            href=with_query(path, **switched),
+            className="lang-switch",
+            id="app-lang",
+            refresh=True,
+        ),
     ], "app-header"
 
 
@@ -159,7 +204,9 @@ def explain(_clicks: list[int | None], _close: int | None, search: str | None) -
     return "explain", explanation(trigger["index"], lang)
 
 
-def explain_cell(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None) -> tuple[Any, Any]:
+def explain_cell(
+    cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None
+) -> tuple[Any, Any]:
     """A click on a table's value cell opens "what is this number?" for that row (rows carry 'ref')."""
     if not cell or cell.get("colId") != "shown":
         return no_update, no_update
@@ -190,34 +237,58 @@ def explanation(ref: str, lang: str) -> Any:
 
     q = parse_explain_ref(ref)
     kpi = get_kpi(q["kpi"])
-    res = result(current_store(), kpi.id, "all", scope=q["scope"], date_from=q["date_from"], date_to=q["date_to"],
-                 snapshot=q["snapshot"])
+    res = result(
+        current_store(),
+        kpi.id,
+        "all",
+        scope=q["scope"],
+        date_from=q["date_from"],
+        date_to=q["date_to"],
+        snapshot=q["snapshot"],
+    )
     row = res.rows[0] if res.rows else None
 
     def line(key: str, value: str) -> html.Tr:
         return html.Tr([html.Th(i18n.t(key, lang)), html.Td(value, **{"data-field": key.split(".")[-1]})])
 
-    scope_text = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in q["scope"].items()) or i18n.t("nav.city", lang)
-    period = (i18n.format_date(res.date_from, lang) + " – " + i18n.format_date(res.date_to, lang)
-              if res.date_from and res.date_from != res.date_to else i18n.format_date(res.date_to, lang))
+    scope_text = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in q["scope"].items()) or i18n.t(
+        "nav.city", lang
+    )
+    period = (
+        i18n.format_date(res.date_from, lang) + " – " + i18n.format_date(res.date_to, lang)
+        if res.date_from and res.date_from != res.date_to
+        else i18n.format_date(res.date_to, lang)
+    )
     num_decimals = 0 if kpi.unit in ("ratio", "count") else 2
     rows = [
         line("explain.value", i18n.kpi_value(row.value if row else None, kpi.unit, lang, kpi.decimals)),
         line("explain.numerator", i18n.number(row.numerator if row else None, lang, num_decimals)),
         line("explain.denominator", i18n.number(row.denominator if row else None, lang, num_decimals)),
-        line("explain.period", period + (f" ({i18n.t('explain.window', lang, n=kpi.window_days)})" if kpi.window_days else "")),
+        line(
+            "explain.period",
+            period + (f" ({i18n.t('explain.window', lang, n=kpi.window_days)})" if kpi.window_days else ""),
+        ),
         line("explain.scope", scope_text),
         line("explain.as_of", i18n.format_datetime(row.as_of if row else None, lang)),
         line("explain.schools_reporting", i18n.number(row.schools_reporting if row else None, lang)),
         line("explain.target", i18n.kpi_value(kpi.target, kpi.unit, lang, kpi.decimals)),
-        line("explain.data_version", str(res.data_version) + (f" ({i18n.t('filter.asof', lang)})" if q["snapshot"] else "")),
+        line(
+            "explain.data_version",
+            str(res.data_version) + (f" ({i18n.t('filter.asof', lang)})" if q["snapshot"] else ""),
+        ),
     ]
-    return html.Div([
-        html.H2(kpi.name.get(lang)),
-        html.P(kpi.description.get(lang), className="explain-definition"),
-        html.Table(html.Tbody(rows), className="explain-table"),
-        dcc.Link(i18n.t("explain.more", lang), href=f"/kpi/{kpi.id}" + ("?lang=en" if lang == "en" else "")),
-    ], className="explain-content", **{"data-kpi": kpi.id})
+    return html.Div(
+        [
+            html.H2(kpi.name.get(lang)),
+            html.P(kpi.description.get(lang), className="explain-definition"),
+            html.Table(html.Tbody(rows), className="explain-table"),
+            dcc.Link(
+                i18n.t("explain.more", lang), href=f"/kpi/{kpi.id}" + ("?lang=en" if lang == "en" else "")
+            ),
+        ],
+        className="explain-content",
+        **{"data-kpi": kpi.id},
+    )
 
 
 def drill(click_data: list[dict[str, Any] | None]) -> Any:

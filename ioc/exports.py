@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -78,14 +79,25 @@ class ExportRequest:
         if asof and not asof.isdigit():
             raise QueryError("asof", f"must be a data version (integer), got {asof!r}")
         return cls(
-            kpi=kpi, by=by, scope=Scope(**{k: args[k] for k in FILTERS if args.get(k)}),
-            date_from=day("from"), date_to=day("to"), snapshot=int(asof) if asof else None,
-            chart=chart, lang=i18n.lang_of(args.get("lang")),
+            kpi=kpi,
+            by=by,
+            scope=Scope(**{k: args[k] for k in FILTERS if args.get(k)}),
+            date_from=day("from"),
+            date_to=day("to"),
+            snapshot=int(asof) if asof else None,
+            chart=chart,
+            lang=i18n.lang_of(args.get("lang")),
         )
 
     def query(self) -> KpiQuery:
-        return KpiQuery(kpi=self.kpi, by=self.by, date_from=self.date_from, date_to=self.date_to, scope=self.scope,
-                        snapshot=self.snapshot)
+        return KpiQuery(
+            kpi=self.kpi,
+            by=self.by,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            scope=self.scope,
+            snapshot=self.snapshot,
+        )
 
 
 def as_of(res: KpiResult) -> datetime | None:
@@ -95,8 +107,18 @@ def as_of(res: KpiResult) -> datetime | None:
 def frame(res: KpiResult) -> pd.DataFrame:
     """The rows of a KPI result as a table (one row per unit), with the SPEC's column names."""
     return pd.DataFrame(
-        [{"key": r.key, "label": r.label, "value": r.value, "numerator": r.numerator, "denominator": r.denominator,
-          "schools_reporting": r.schools_reporting, "status": r.status} for r in res.rows],
+        [
+            {
+                "key": r.key,
+                "label": r.label,
+                "value": r.value,
+                "numerator": r.numerator,
+                "denominator": r.denominator,
+                "schools_reporting": r.schools_reporting,
+                "status": r.status,
+            }
+            for r in res.rows
+        ],
         columns=["key", "label", "value", "numerator", "denominator", "schools_reporting", "status"],
     )
 
@@ -104,14 +126,19 @@ def frame(res: KpiResult) -> pd.DataFrame:
 def describe(kpi: Kpi, req: ExportRequest, res: KpiResult) -> list[tuple[str, str]]:
     """(field, text) pairs describing an export: KPI, definition, filters, period, as-of, source."""
     lang = req.lang
-    filters = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in req.scope.items()) or i18n.t("nav.city", lang)
+    filters = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in req.scope.items()) or i18n.t(
+        "nav.city", lang
+    )
     return [
         (i18n.t("export.kpi", lang), f"{kpi.name.get(lang)} ({kpi.id})"),
         (i18n.t("export.definition", lang), kpi.description.get(lang)),
         (i18n.t("export.unit", lang), kpi.unit),
         (i18n.t("export.by", lang), i18n.t(f"by.{res.by}", lang)),
         (i18n.t("export.filters", lang), filters),
-        (i18n.t("export.period", lang), f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}"),
+        (
+            i18n.t("export.period", lang),
+            f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}",
+        ),
         (i18n.t("export.as_of", lang), i18n.format_datetime(as_of(res), lang)),
         (i18n.t("export.data_version", lang), str(res.data_version) + (" (as of)" if req.snapshot else "")),
         (i18n.t("export.source", lang), i18n.t("export.source_text", lang)),
@@ -152,7 +179,9 @@ def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
 
     table = pa.Table.from_pandas(frame(res), preserve_index=False)
     meta = {f"ioc.{i}": text for i, (_, text) in enumerate(describe(kpi, req, res))}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}}
+    )
     out = io.BytesIO()
     pq.write_table(table, out)
     return out.getvalue()
@@ -161,20 +190,31 @@ def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
 def chart_title(kpi: Kpi, req: ExportRequest, res: KpiResult) -> str:
     lines = dict(describe(kpi, req, res))
     lang = req.lang
-    return (f"<b>{kpi.name.get(lang)}</b> — {i18n.t(f'by.{res.by}', lang)}<br>"
-            f"<sup>{kpi.description.get(lang)}<br>"
-            f"{i18n.t('export.filters', lang)}: {lines[i18n.t('export.filters', lang)]} · "
-            f"{i18n.t('export.period', lang)}: {lines[i18n.t('export.period', lang)]} · "
-            f"{i18n.t('export.as_of', lang)}: {lines[i18n.t('export.as_of', lang)]}</sup>")
+    return (
+        f"<b>{kpi.name.get(lang)}</b> — {i18n.t(f'by.{res.by}', lang)}<br>"
+        f"<sup>{kpi.description.get(lang)}<br>"
+        f"{i18n.t('export.filters', lang)}: {lines[i18n.t('export.filters', lang)]} · "
+        f"{i18n.t('export.period', lang)}: {lines[i18n.t('export.period', lang)]} · "
+        f"{i18n.t('export.as_of', lang)}: {lines[i18n.t('export.as_of', lang)]}</sup>"
+    )
 
 
 def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> Any:
     from ioc.panels.common import drill_link
 
-    rows = [(r.key, r.label, r.value, drill_link(res.by, r.key, req.lang, req.snapshot) if links else None)
-            for r in res.rows]
-    return figures.explore_chart(rows, req.chart, kpi.unit, req.lang, decimals=kpi.decimals, target=kpi.target,
-                                 time_axis=res.by in ("date", "week", "month"))
+    rows = [
+        (r.key, r.label, r.value, drill_link(res.by, r.key, req.lang, req.snapshot) if links else None)
+        for r in res.rows
+    ]
+    return figures.explore_chart(
+        rows,
+        req.chart,
+        kpi.unit,
+        req.lang,
+        decimals=kpi.decimals,
+        target=kpi.target,
+        time_axis=res.by in ("date", "week", "month"),
+    )
 
 
 def start_kaleido() -> None:
@@ -190,9 +230,17 @@ def to_image(kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str) -> bytes:
     import kaleido
 
     fig = chart(kpi, req, res)
-    fig.update_layout(title={"text": chart_title(kpi, req, res), "x": 0.01, "font": {"size": 16}},
-                      margin={"t": 130, "l": 20, "r": 20, "b": 40}, paper_bgcolor="white", plot_bgcolor="white")
-    height = max(600, 28 * len(res.rows) + 220) if req.chart == "bar" and res.by not in ("date", "week", "month") else 700
+    fig.update_layout(
+        title={"text": chart_title(kpi, req, res), "x": 0.01, "font": {"size": 16}},
+        margin={"t": 130, "l": 20, "r": 20, "b": 40},
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+    )
+    height = (
+        max(600, 28 * len(res.rows) + 220)
+        if req.chart == "bar" and res.by not in ("date", "week", "month")
+        else 700
+    )
     start_kaleido()
     return kaleido.calc_fig_sync(fig, opts={"format": fmt, "width": 1400, "height": min(height, 4000)})
 

@@ -10,9 +10,10 @@ with full validation. Hover texts are formatted by :mod:`ioc.i18n` so numbers fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -46,11 +47,17 @@ def theme_of(name: str | None) -> Theme:
     return THEMES.get(name or "light", THEMES["light"])
 
 
-def _layout(theme: Theme, lang: str, *, height: int | None = None, margin: int = 8, **extra: Any) -> dict[str, Any]:
+def _layout(
+    theme: Theme, lang: str, *, height: int | None = None, margin: int = 8, **extra: Any
+) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "paper_bgcolor": theme.paper,
         "plot_bgcolor": theme.paper,
-        "font": {"color": theme.text, "size": theme.font_size, "family": "Inter, 'Segoe UI', Roboto, sans-serif"},
+        "font": {
+            "color": theme.text,
+            "size": theme.font_size,
+            "family": "Inter, 'Segoe UI', Roboto, sans-serif",
+        },
         "margin": {"l": margin, "r": margin, "t": margin, "b": margin},
         "separators": ",." if i18n.lang_of(lang) == "vi" else ".,",
         "showlegend": False,
@@ -84,14 +91,27 @@ def _target_line(axis: str, value: float, theme: Theme) -> dict[str, Any]:
     return {**line, "yref": "paper", "y0": 0, "y1": 1, "xref": "x", "x0": value, "x1": value}
 
 
-def sparkline(points: Sequence[tuple[date, float | None]], theme_name: str = "dark", colour: str | None = None) -> go.Figure:
+def sparkline(
+    points: Sequence[tuple[date, float | None]], theme_name: str = "dark", colour: str | None = None
+) -> go.Figure:
     """A tiny line without axes for a KPI tile."""
     theme = theme_of(theme_name)
-    trace = {"type": "scatter", "x": [p[0].isoformat() for p in points], "y": [p[1] for p in points],
-             "mode": "lines", "line": {"color": colour or theme.accent, "width": 2}, "hoverinfo": "skip",
-             "connectgaps": False}
-    layout = _layout(theme, "vi", margin=0, xaxis={"visible": False, "fixedrange": True},
-                     yaxis={"visible": False, "fixedrange": True})
+    trace = {
+        "type": "scatter",
+        "x": [p[0].isoformat() for p in points],
+        "y": [p[1] for p in points],
+        "mode": "lines",
+        "line": {"color": colour or theme.accent, "width": 2},
+        "hoverinfo": "skip",
+        "connectgaps": False,
+    }
+    layout = _layout(
+        theme,
+        "vi",
+        margin=0,
+        xaxis={"visible": False, "fixedrange": True},
+        yaxis={"visible": False, "fixedrange": True},
+    )
     return _figure([trace], layout)
 
 
@@ -117,21 +137,38 @@ def trend(
             "mode": "lines+markers" if len(points) < 40 else "lines",
             "line": {"width": 3, "color": palette[i % len(palette)]},
             "marker": {"size": 5},
-            "hovertext": [f"{name}<br>{i18n.format_date(p[0], lang)}: {i18n.kpi_value(p[1], unit, lang, decimals)}"
-                          for p in points],
+            "hovertext": [
+                f"{name}<br>{i18n.format_date(p[0], lang)}: {i18n.kpi_value(p[1], unit, lang, decimals)}"
+                for p in points
+            ],
             "hoverinfo": "text",
         }
         for i, (name, points) in enumerate(series)
     ]
-    layout = _layout(theme, lang, height=height, showlegend=len(series) > 1,
-                     legend={"orientation": "h", "y": -0.15},
-                     xaxis=_axis(theme, tickformat="%d/%m" if i18n.lang_of(lang) == "vi" else "%m-%d"),
-                     yaxis=_value_axis(unit, theme))
+    layout = _layout(
+        theme,
+        lang,
+        height=height,
+        showlegend=len(series) > 1,
+        legend={"orientation": "h", "y": -0.15},
+        xaxis=_axis(theme, tickformat="%d/%m" if i18n.lang_of(lang) == "vi" else "%m-%d"),
+        yaxis=_value_axis(unit, theme),
+    )
     if target is not None:
         layout["shapes"] = [_target_line("y", target, theme)]
-        layout["annotations"] = [{"text": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
-                                  "xref": "paper", "x": 0, "yref": "y", "y": target, "showarrow": False,
-                                  "xanchor": "left", "yanchor": "bottom", "font": {"color": theme.muted}}]
+        layout["annotations"] = [
+            {
+                "text": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
+                "xref": "paper",
+                "x": 0,
+                "yref": "y",
+                "y": target,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"color": theme.muted},
+            }
+        ]
     return _figure(traces, layout)
 
 
@@ -171,8 +208,13 @@ def ranking(
         "hovertext": [f"{b.label}: {i18n.kpi_value(b.value, unit, lang, decimals)}" for b in shown],
         "hoverinfo": "text",
     }
-    layout = _layout(theme, lang, height=height or max(160, 28 * len(bars) + 40),
-                     xaxis=_value_axis(unit, theme), yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)"))
+    layout = _layout(
+        theme,
+        lang,
+        height=height or max(160, 28 * len(bars) + 40),
+        xaxis=_value_axis(unit, theme),
+        yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)"),
+    )
     if target is not None:
         layout["shapes"] = [_target_line("x", target, theme)]
     return _figure([trace], layout)
@@ -188,12 +230,12 @@ def _scale_format(unit: str, span: float) -> str:
 def _interpolate(scale: list[list[Any]], t: float) -> str:
     """The colour at position ``t`` (0..1) of a colour scale given as [[stop, '#rrggbb'], ...]."""
     t = min(1.0, max(0.0, t))
-    for (s0, c0), (s1, c1) in zip(scale, scale[1:]):
+    for (s0, c0), (s1, c1) in zip(scale, scale[1:], strict=False):
         if t <= s1:
             f = 0.0 if s1 == s0 else (t - s0) / (s1 - s0)
-            rgb0 = [int(c0[i:i + 2], 16) for i in (1, 3, 5)]
-            rgb1 = [int(c1[i:i + 2], 16) for i in (1, 3, 5)]
-            return "#" + "".join(f"{round(a + (b - a) * f):02x}" for a, b in zip(rgb0, rgb1))
+            rgb0 = [int(c0[i : i + 2], 16) for i in (1, 3, 5)]
+            rgb1 = [int(c1[i : i + 2], 16) for i in (1, 3, 5)]
+            return "#" + "".join(f"{round(a + (b - a) * f):02x}" for a, b in zip(rgb0, rgb1, strict=True))
     return str(scale[-1][1])
 
 
@@ -256,26 +298,72 @@ def choropleth(
             xs += [p[0] for p in ring] + [None]
             ys += [p[1] for p in ring] + [None]
         text = f"{label}: {i18n.kpi_value(value, unit, lang, decimals)}"
-        traces.append({"type": "scatter", "x": xs, "y": ys, "mode": "lines", "fill": "toself", "fillcolor": colour,
-                       "line": {"color": edge, "width": 1}, "hoveron": "fills", "hoverinfo": "text", "text": text,
-                       "customdata": [row[3] if row and row[3] else ""] * len(xs), "name": code})
+        traces.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "fill": "toself",
+                "fillcolor": colour,
+                "line": {"color": edge, "width": 1},
+                "hoveron": "fills",
+                "hoverinfo": "text",
+                "text": text,
+                "customdata": [row[3] if row and row[3] else ""] * len(xs),
+                "name": code,
+            }
+        )
         cx, cy = _centre(rings)
         centres.append((cx, cy, text, (row[3] or "") if row else ""))
-    traces.append({"type": "scatter", "x": [c[0] for c in centres], "y": [c[1] for c in centres], "mode": "markers",
-                   "marker": {"size": 7, "color": theme.text, "opacity": 0.3},
-                   "hovertext": [c[2] for c in centres], "hoverinfo": "text", "customdata": [c[3] for c in centres]})
-    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip",
-                   "marker": {"color": [low, high], "cmin": low, "cmax": high, "colorscale": scale, "showscale": True,
-                              "colorbar": {"thickness": 12, "len": 0.8, "title": {"text": kpi_name},
-                                           "tickformat": _scale_format(unit, high - low)}}})
+    traces.append(
+        {
+            "type": "scatter",
+            "x": [c[0] for c in centres],
+            "y": [c[1] for c in centres],
+            "mode": "markers",
+            "marker": {"size": 7, "color": theme.text, "opacity": 0.3},
+            "hovertext": [c[2] for c in centres],
+            "hoverinfo": "text",
+            "customdata": [c[3] for c in centres],
+        }
+    )
+    traces.append(
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "markers",
+            "hoverinfo": "skip",
+            "marker": {
+                "color": [low, high],
+                "cmin": low,
+                "cmax": high,
+                "colorscale": scale,
+                "showscale": True,
+                "colorbar": {
+                    "thickness": 12,
+                    "len": 0.8,
+                    "title": {"text": kpi_name},
+                    "tickformat": _scale_format(unit, high - low),
+                },
+            },
+        }
+    )
     xaxis: dict[str, Any] = {"visible": False, "fixedrange": True}
     yaxis: dict[str, Any] = {"visible": False, "fixedrange": True, "scaleanchor": "x", "scaleratio": 1}
     if centres:
         # frame the mainland: far islands (Côn Đảo, 180 km offshore) would shrink the city to a corner
         mx = sorted(c[0] for c in centres)[len(centres) // 2]
         my = sorted(c[1] for c in centres)[len(centres) // 2]
-        near = [t for t in traces[:-2] if abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"]) if x is not None]])[0] - mx) < 1.0
-                and abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"]) if x is not None]])[1] - my) < 1.0]
+        near = [
+            t
+            for t in traces[:-2]
+            if abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"], strict=True) if x is not None]])[0] - mx)
+            < 1.0
+            and abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"], strict=True) if x is not None]])[1] - my)
+            < 1.0
+        ]
         xs_all = [x for t in near for x in t["x"] if x is not None]
         ys_all = [y for t in near for y in t["y"] if y is not None]
         if xs_all:
@@ -309,23 +397,40 @@ def school_points(
         "x": [p[1] for p in points],
         "y": [p[0] for p in points],
         "mode": "markers",
-        "marker": {"size": 6, "color": [p[3] for p in points], "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
-                   "showscale": True, "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)}},
+        "marker": {
+            "size": 6,
+            "color": [p[3] for p in points],
+            "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
+            "showscale": True,
+            "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)},
+        },
         "customdata": [p[4] or "" for p in points],
         "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in points],
         "hoverinfo": "text",
     }
-    layout = _layout(theme, lang, height=height, xaxis={"visible": False},
-                     yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1})
+    layout = _layout(
+        theme,
+        lang,
+        height=height,
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1},
+    )
     return _figure([trace], layout)
 
 
-def attendance_calendar(days: Sequence[tuple[date, float | None]], lang: str, *, theme_name: str = "light") -> go.Figure:
+def attendance_calendar(
+    days: Sequence[tuple[date, float | None]], lang: str, *, theme_name: str = "light"
+) -> go.Figure:
     """A GitHub-style calendar: one column per week, one row per weekday (Mon..Sun), colour = rate."""
     theme = theme_of(theme_name)
-    layout = _layout(theme, lang, height=260, margin=40,
-                     yaxis={"autorange": "reversed", "showgrid": False, "type": "category"},
-                     xaxis={"showgrid": False, "tickangle": -45, "nticks": 12, "type": "category"})
+    layout = _layout(
+        theme,
+        lang,
+        height=260,
+        margin=40,
+        yaxis={"autorange": "reversed", "showgrid": False, "type": "category"},
+        xaxis={"showgrid": False, "tickangle": -45, "nticks": 12, "type": "category"},
+    )
     if not days:
         return _figure([], layout)
     first = min(d for d, _ in days)
@@ -338,10 +443,17 @@ def attendance_calendar(days: Sequence[tuple[date, float | None]], lang: str, *,
         z[row][col] = rate
         text[row][col] = f"{i18n.format_date(d, lang)}: {i18n.percent(rate, lang)}"
     trace = {
-        "type": "heatmap", "z": z,
+        "type": "heatmap",
+        "z": z,
         "x": [i18n.format_date(start + timedelta(weeks=w), lang) for w in range(weeks)],
         "y": [i18n.t(f"weekday.{i}", lang) for i in range(7)],
-        "text": text, "hoverinfo": "text", "colorscale": GOOD_HIGH, "zmin": 0.8, "zmax": 1.0, "xgap": 3, "ygap": 3,
+        "text": text,
+        "hoverinfo": "text",
+        "colorscale": GOOD_HIGH,
+        "zmin": 0.8,
+        "zmax": 1.0,
+        "xgap": 3,
+        "ygap": 3,
         "colorbar": {"thickness": 10, "tickformat": ".0%"},
     }
     return _figure([trace], layout)
@@ -358,22 +470,43 @@ def connectivity_timeline(
     theme = theme_of(theme_name)
     xs = [h[0].isoformat() for h in hours]
     traces = [
-        {"type": "bar", "x": xs, "y": [h[2] for h in hours], "name": i18n.t("school.offline_share", lang),
-         "yaxis": "y2", "marker": {"color": STATUS_COLOURS["red"]}, "opacity": 0.6,
-         "hovertext": [f"{i18n.format_datetime(h[0], lang)}: {i18n.percent(h[2], lang)}" for h in hours],
-         "hoverinfo": "text"},
-        {"type": "scatter", "x": xs, "y": [h[1] for h in hours], "name": i18n.t("school.download", lang),
-         "mode": "lines", "line": {"color": theme.accent, "width": 2},
-         "hovertext": [f"{i18n.format_datetime(h[0], lang)}: {i18n.number(h[1], lang, 1)} Mbps" for h in hours],
-         "hoverinfo": "text"},
+        {
+            "type": "bar",
+            "x": xs,
+            "y": [h[2] for h in hours],
+            "name": i18n.t("school.offline_share", lang),
+            "yaxis": "y2",
+            "marker": {"color": STATUS_COLOURS["red"]},
+            "opacity": 0.6,
+            "hovertext": [f"{i18n.format_datetime(h[0], lang)}: {i18n.percent(h[2], lang)}" for h in hours],
+            "hoverinfo": "text",
+        },
+        {
+            "type": "scatter",
+            "x": xs,
+            "y": [h[1] for h in hours],
+            "name": i18n.t("school.download", lang),
+            "mode": "lines",
+            "line": {"color": theme.accent, "width": 2},
+            "hovertext": [
+                f"{i18n.format_datetime(h[0], lang)}: {i18n.number(h[1], lang, 1)} Mbps" for h in hours
+            ],
+            "hoverinfo": "text",
+        },
     ]
     threshold_line = _target_line("y", threshold, theme)
     threshold_line["line"] = {"dash": "dot", "color": theme.muted, "width": 1}
     layout = _layout(
-        theme, lang, height=280, showlegend=True, legend={"orientation": "h", "y": -0.2},
+        theme,
+        lang,
+        height=280,
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.2},
         yaxis=_axis(theme, title={"text": "Mbps"}),
         yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%", "showgrid": False},
-        xaxis=_axis(theme), shapes=[threshold_line], bargap=0,
+        xaxis=_axis(theme),
+        shapes=[threshold_line],
+        bargap=0,
     )
     return _figure(traces, layout)
 
@@ -393,13 +526,24 @@ def explore_chart(
     """The explore page's chart: rows are (key, label, value, link); chart 'bar' | 'line' | 'column'."""
     theme = theme_of(theme_name)
     if chart == "bar" and not time_axis:
-        fig = ranking([Bar(k, lbl, v, "no_data", link) for k, lbl, v, link in rows], unit, lang,
-                      decimals=decimals, target=target, theme_name=theme_name)
+        fig = ranking(
+            [Bar(k, lbl, v, "no_data", link) for k, lbl, v, link in rows],
+            unit,
+            lang,
+            decimals=decimals,
+            target=target,
+            theme_name=theme_name,
+        )
         fig.data[0].marker.color = theme.accent
     else:
         hover = [f"{r[1]}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows]
-        trace: dict[str, Any] = {"x": [r[1] for r in rows], "y": [r[2] for r in rows], "hovertext": hover,
-                                 "hoverinfo": "text", "customdata": [r[3] or "" for r in rows]}
+        trace: dict[str, Any] = {
+            "x": [r[1] for r in rows],
+            "y": [r[2] for r in rows],
+            "hovertext": hover,
+            "hoverinfo": "text",
+            "customdata": [r[3] or "" for r in rows],
+        }
         if chart == "line":
             trace.update(type="scatter", mode="lines+markers", line={"color": theme.accent, "width": 3})
         else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def lang_of(value: Any) -> str:
     return value if value in LANGS else DEFAULT_LANG
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, str]:
     with (LOCALES / f"{lang}.json").open(encoding="utf-8") as handle:
         return json.load(handle)

@@ -10,7 +10,9 @@ from ioc import settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="address to listen on (default: $IOC_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $IOC_PORT or 8050)")
-    parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode (development only)")
+    parser.add_argument(
+        "--debug", action="store_true", default=None, help="Dash debug mode (development only)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
 
     start_warmer(app)
     debug = bool(settings.get("debug", args.debug))
-    app.run(host=settings.get("host", args.host), port=int(settings.get("port", args.port)), debug=debug,
-            use_reloader=False)
+    app.run(
+        host=settings.get("host", args.host),
+        port=int(settings.get("port", args.port)),
+        debug=debug,
+        use_reloader=False,
+    )
     return 0

@@ -5,11 +5,13 @@ Owned by the app engineer; like the rest of ioc/metrics it never imports Dash. E
 bound parameters and reads the live catalog or a time-travel catalog from engine.catalog_for.
 """
 
+# ruff: noqa: S608 -- SQL text here holds only catalog names from engine.catalog_for; values are bound
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ioc import settings
 from ioc.metrics.engine import catalog_for
@@ -58,13 +60,17 @@ def snapshot_time(store: Store, version: int) -> datetime | None:
     ).scalar()
 
 
-def attendance_calendar(store: Store, school_id: str, date_to: date | None = None, days: int = 120,
-                        snapshot: int | None = None) -> list[tuple[date, float | None]]:
+def attendance_calendar(
+    store: Store, school_id: str, date_to: date | None = None, days: int = 120, snapshot: int | None = None
+) -> list[tuple[date, float | None]]:
     """(date, present/enrolled) for each attendance row of the school in the ``days`` before ``date_to``."""
     cat = catalog_for(store, snapshot)
-    end = date_to or store.execute(
-        f"SELECT max(date) FROM {cat}.attendance WHERE school_id = $id", {"id": school_id}
-    ).scalar()
+    end = (
+        date_to
+        or store.execute(
+            f"SELECT max(date) FROM {cat}.attendance WHERE school_id = $id", {"id": school_id}
+        ).scalar()
+    )
     if end is None:
         return []
     rows = store.execute(
@@ -75,13 +81,17 @@ def attendance_calendar(store: Store, school_id: str, date_to: date | None = Non
     return [(d, None if r is None else float(r)) for d, r in rows]
 
 
-def connectivity_timeline(store: Store, school_id: str, days: int = 14, until: datetime | None = None,
-                          snapshot: int | None = None) -> list[ProbeHour]:
+def connectivity_timeline(
+    store: Store, school_id: str, days: int = 14, until: datetime | None = None, snapshot: int | None = None
+) -> list[ProbeHour]:
     """Per local hour over the last ``days``: median download, share of probes offline, probe count."""
     cat = catalog_for(store, snapshot)
-    end = until or store.execute(
-        f"SELECT max(measured_at) FROM {cat}.connectivity WHERE school_id = $id", {"id": school_id}
-    ).scalar()
+    end = (
+        until
+        or store.execute(
+            f"SELECT max(measured_at) FROM {cat}.connectivity WHERE school_id = $id", {"id": school_id}
+        ).scalar()
+    )
     if end is None:
         return []
     rows = store.execute(

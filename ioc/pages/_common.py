@@ -6,9 +6,10 @@ The leading underscore keeps Dash's page loader from importing this module as a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import flask
@@ -105,8 +106,16 @@ def panel_context(state: UrlState, theme: str, **units: str | None) -> PanelCont
         moment = snapshot_time(store, state.asof)
         if moment is not None:
             now = moment.astimezone(now.tzinfo) if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
-    return PanelContext(store=store, lang=state.lang, theme=theme, now=now, snapshot=state.asof,
-                        scope=state.scope(**units), date_to=state.date_to, kiosk=state.kiosk)
+    return PanelContext(
+        store=store,
+        lang=state.lang,
+        theme=theme,
+        now=now,
+        snapshot=state.asof,
+        scope=state.scope(**units),
+        date_to=state.date_to,
+        kiosk=state.kiosk,
+    )
 
 
 def grid_locale(lang: str) -> dict[str, str]:
@@ -114,8 +123,20 @@ def grid_locale(lang: str) -> dict[str, str]:
     return {key: i18n.t(f"grid.{key}", lang) for key in GRID_WORDS}
 
 
-GRID_WORDS = ("page", "of", "to", "pageSizeSelectorLabel", "noRowsToShow", "contains", "equals", "filterOoo",
-              "firstPage", "lastPage", "nextPage", "previousPage")
+GRID_WORDS = (
+    "page",
+    "of",
+    "to",
+    "pageSizeSelectorLabel",
+    "noRowsToShow",
+    "contains",
+    "equals",
+    "filterOoo",
+    "firstPage",
+    "lastPage",
+    "nextPage",
+    "previousPage",
+)
 
 
 def t(key: str, state: UrlState, **values: Any) -> str:
@@ -130,8 +151,11 @@ def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Na
         if i:
             items.append(html.Span("›", className="crumb-sep"))
         last = i == len(crumbs) - 1
-        items.append(html.Span(label, className="crumb current") if last or path is None
-                     else dcc.Link(label, href=state.link(path), className="crumb"))
+        items.append(
+            html.Span(label, className="crumb current")
+            if last or path is None
+            else dcc.Link(label, href=state.link(path), className="crumb")
+        )
     return html.Nav(items, className="breadcrumbs", **{"aria-label": "breadcrumbs"})
 
 
@@ -140,54 +164,115 @@ def filter_bar(page: str, state: UrlState, snapshots: list[Any]) -> html.Div:
     from ioc import ids
 
     lang = state.lang
-    return html.Div([
-        html.Label([t("filter.level", state),
-                    dcc.Dropdown(id=ids.id(page, "level"), value=state.level, clearable=True,
-                                 placeholder=t("filter.all", state),
-                                 options=[{"label": i18n.level_name(lv, lang), "value": lv} for lv in LEVELS])]),
-        html.Label([t("filter.ownership", state),
-                    dcc.Dropdown(id=ids.id(page, "ownership"), value=state.ownership, clearable=True,
-                                 placeholder=t("filter.all", state),
-                                 options=[{"label": i18n.ownership_name(o, lang), "value": o} for o in OWNERSHIPS])]),
-        html.Label([t("filter.to", state),
-                    dcc.DatePickerSingle(id=ids.id(page, "to"), date=state.date_to, clearable=True,
-                                         display_format="DD/MM/YYYY" if lang == "vi" else "YYYY-MM-DD",
-                                         placeholder=t("filter.latest", state))]),
-        html.Label([t("filter.asof", state),
-                    dcc.Dropdown(id=ids.id(page, "asof"), value=state.asof, clearable=True,
-                                 placeholder=t("filter.now", state),
-                                 options=[{"label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})",
-                                           "value": s.version} for s in snapshots])]),
-    ], className="filter-bar")
+    return html.Div(
+        [
+            html.Label(
+                [
+                    t("filter.level", state),
+                    dcc.Dropdown(
+                        id=ids.id(page, "level"),
+                        value=state.level,
+                        clearable=True,
+                        placeholder=t("filter.all", state),
+                        options=[{"label": i18n.level_name(lv, lang), "value": lv} for lv in LEVELS],
+                    ),
+                ]
+            ),
+            html.Label(
+                [
+                    t("filter.ownership", state),
+                    dcc.Dropdown(
+                        id=ids.id(page, "ownership"),
+                        value=state.ownership,
+                        clearable=True,
+                        placeholder=t("filter.all", state),
+                        options=[{"label": i18n.ownership_name(o, lang), "value": o} for o in OWNERSHIPS],
+                    ),
+                ]
+            ),
+            html.Label(
+                [
+                    t("filter.to", state),
+                    dcc.DatePickerSingle(
+                        id=ids.id(page, "to"),
+                        date=state.date_to,
+                        clearable=True,
+                        display_format="DD/MM/YYYY" if lang == "vi" else "YYYY-MM-DD",
+                        placeholder=t("filter.latest", state),
+                    ),
+                ]
+            ),
+            html.Label(
+                [
+                    t("filter.asof", state),
+                    dcc.Dropdown(
+                        id=ids.id(page, "asof"),
+                        value=state.asof,
+                        clearable=True,
+                        placeholder=t("filter.now", state),
+                        options=[
+                            {
+                                "label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})",
+                                "value": s.version,
+                            }
+                            for s in snapshots
+                        ],
+                    ),
+                ]
+            ),
+        ],
+        className="filter-bar",
+    )
 
 
-def filters_to_search(state: UrlState, level: str | None, ownership: str | None, to: str | None,
-                      asof: int | None) -> str:
+def filters_to_search(
+    state: UrlState, level: str | None, ownership: str | None, to: str | None, asof: int | None
+) -> str:
     """The query string after the filter bar changed (kept as a pure function for tests)."""
-    changed = replace(state, level=level or None, ownership=ownership or None, date_to=_date(to), asof=_int(asof))
+    changed = replace(
+        state, level=level or None, ownership=ownership or None, date_to=_date(to), asof=_int(asof)
+    )
     link = changed.link("")
-    return link[link.index("?"):] if "?" in link else ""
+    return link[link.index("?") :] if "?" in link else ""
 
 
-def frame(panel: PanelConfig, title: str, output: PanelOutput, state: UrlState, now: datetime,
-          body_id: Any = None) -> html.Section:
+def frame(
+    panel: PanelConfig, title: str, output: PanelOutput, state: UrlState, now: datetime, body_id: Any = None
+) -> html.Section:
     """The frame around a panel's body, with a warning banner when its data is stale/missing/failing."""
     banner = None
     if output.state == "stale":
         banner = html.Div(
-            "⚠ " + t("panel.stale", state, when=i18n.format_datetime(output.as_of, state.lang),
-                     ago=i18n.ago(output.as_of, now, state.lang)),
-            className="panel-banner banner-stale", role="status")
+            "⚠ "
+            + t(
+                "panel.stale",
+                state,
+                when=i18n.format_datetime(output.as_of, state.lang),
+                ago=i18n.ago(output.as_of, now, state.lang),
+            ),
+            className="panel-banner banner-stale",
+            role="status",
+        )
     elif output.state == "missing":
-        banner = html.Div("ⓘ " + t("panel.missing", state), className="panel-banner banner-missing", role="status")
+        banner = html.Div(
+            "ⓘ " + t("panel.missing", state), className="panel-banner banner-missing", role="status"
+        )
     elif output.state == "error":
-        banner = html.Div("✖ " + t("panel.error", state, reason=output.message), className="panel-banner banner-error",
-                          role="alert")
+        banner = html.Div(
+            "✖ " + t("panel.error", state, reason=output.message),
+            className="panel-banner banner-error",
+            role="alert",
+        )
     elif output.message:
         banner = html.Div("⚠ " + output.message, className="panel-banner banner-stale", role="status")
     return html.Section(
-        [html.H2(title, className="panel-title"), banner, html.Div(output.body, className="panel-body", id=body_id)
-         if body_id is not None else html.Div(output.body, className="panel-body")],
+        [
+            html.H2(title, className="panel-title"),
+            banner,
+            html.Div(output.body, className="panel-body", id=body_id)
+            if body_id is not None
+            else html.Div(output.body, className="panel-body"),
+        ],
         className=f"panel panel-{panel.type} state-{output.state}",
         **{"data-state": output.state, "data-panel": panel.id},
     )

@@ -18,17 +18,32 @@ from ioc.metrics import dimensions
 from ioc.metrics.query import QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import snapshots
-from ioc.pages._common import UrlState, breadcrumbs, grid_locale, current_store, filter_bar, panel_context, t
+from ioc.pages._common import (
+    UrlState,
+    breadcrumbs,
+    current_store,
+    filter_bar,
+    frame,
+    grid_locale,
+    panel_context,
+    t,
+)
+from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import ordered, page_graph
-from ioc.panels.common import drill_link, status_light, value_button, explain_ref
+from ioc.panels.common import drill_link, explain_ref, status_light, value_button
 from ioc.panels.data import result, summary
-from ioc.pages._wall import render_panel
-from ioc.pages._common import frame
 
+CITY = Scope()  # no filter: the whole city
 # the KPIs a district or ward page shows as tiles (all KPIs are available in the selector)
-CORE_KPIS = ("attendance_rate", "unexcused_absence_rate", "reporting_rate", "bandwidth_coverage", "uptime",
-             "digital_readiness")
+CORE_KPIS = (
+    "attendance_rate",
+    "unexcused_absence_rate",
+    "reporting_rate",
+    "bandwidth_coverage",
+    "uptime",
+    "digital_readiness",
+)
 CHILD = {"district": "ward", "ward": "school"}
 
 
@@ -36,42 +51,75 @@ def kpi_tiles(state: UrlState, scope: Scope, theme: str = "light") -> html.Div:
     ctx = replace(panel_context(state, theme), scope=scope)
     tiles = []
     for i, kid in enumerate(k for k in CORE_KPIS if k in KPIS):
-        panel = PanelConfig(id=kid, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kid,
-                            options=(("series_days", 30),))
-        tiles.append(frame(panel, get_kpi(kid).name.get(state.lang), render_panel(panel, ctx), state, ctx.now))
+        panel = PanelConfig(
+            id=kid, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kid, options=(("series_days", 30),)
+        )
+        tiles.append(
+            frame(panel, get_kpi(kid).name.get(state.lang), render_panel(panel, ctx), state, ctx.now)
+        )
     return html.Div(tiles, className="tile-row")
 
 
 def kpi_picker(page: str, state: UrlState, kpi: str) -> dcc.Dropdown:
-    return dcc.Dropdown(id=ids.id(page, "kpi"), value=kpi, clearable=False, className="kpi-picker",
-                        options=[{"label": k.name.get(state.lang), "value": k.id} for k in KPIS.values()])
+    return dcc.Dropdown(
+        id=ids.id(page, "kpi"),
+        value=kpi,
+        clearable=False,
+        className="kpi-picker",
+        options=[{"label": k.name.get(state.lang), "value": k.id} for k in KPIS.values()],
+    )
 
 
-def units_table(page: str, state: UrlState, kind: str, rows: list[Any], kpi_id: str, scope: Scope = Scope(),
-                period: tuple[Any, Any] = (None, None)) -> dag.AgGrid:
+def units_table(
+    page: str,
+    state: UrlState,
+    kind: str,
+    rows: list[Any],
+    kpi_id: str,
+    scope: Scope = CITY,
+    period: tuple[Any, Any] = (None, None),
+) -> dag.AgGrid:
     kpi = get_kpi(kpi_id)
     lang = state.lang
-    data = [{"label": r.label, "key": r.key, "value": r.value,
-             "ref": explain_ref(kpi.id, replace(scope, **{kind: r.key}), period[1], state.asof, period[0]),
-             "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
-             "status": i18n.t(f"status.{r.status if r.value is not None else 'no_data'}", lang),
-             "schools": r.schools_reporting,
-             "link": drill_link(kind, r.key, lang, state.asof) or ""} for r in rows]
+    data = [
+        {
+            "label": r.label,
+            "key": r.key,
+            "value": r.value,
+            "ref": explain_ref(kpi.id, replace(scope, **{kind: r.key}), period[1], state.asof, period[0]),
+            "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
+            "status": i18n.t(f"status.{r.status if r.value is not None else 'no_data'}", lang),
+            "schools": r.schools_reporting,
+            "link": drill_link(kind, r.key, lang, state.asof) or "",
+        }
+        for r in rows
+    ]
     return dag.AgGrid(
         id=ids.id(page, "table"),
         rowData=data,
         columnDefs=[
             {"field": "label", "headerName": t(f"by.{kind}", state), "flex": 2},
             {"field": "key", "headerName": t("table.code", state), "flex": 1},
-            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1,
-             "comparator": {"function": "(a, b, nodeA, nodeB) => (nodeA.data.value ?? -1) - (nodeB.data.value ?? -1)"}},
+            {
+                "field": "shown",
+                "headerName": kpi.name.get(lang),
+                "flex": 1,
+                "comparator": {
+                    "function": "(a, b, nodeA, nodeB) => (nodeA.data.value ?? -1) - (nodeB.data.value ?? -1)"
+                },
+            },
             {"field": "status", "headerName": t("table.status", state), "flex": 1},
             {"field": "schools", "headerName": t("table.schools_reporting", state), "flex": 1},
         ],
         getRowId="params.data.link || params.data.key",
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False}, "domLayout": "autoHeight", "localeText": grid_locale(state.lang),
-                         "pagination": len(data) > 25, "paginationPageSize": 25},
+        dashGridOptions={
+            "rowSelection": {"mode": "singleRow", "checkboxes": False},
+            "domLayout": "autoHeight",
+            "localeText": grid_locale(state.lang),
+            "pagination": len(data) > 25,
+            "paginationPageSize": 25,
+        },
         className="ag-theme-alpine units-table",
         style={"width": "100%"},
     )
@@ -82,17 +130,34 @@ def not_reporting(state: UrlState, scope: Scope) -> html.Div:
     store = current_store()
     res = result(store, "reporting_rate", "school", scope=scope, date_to=state.date_to, snapshot=state.asof)
     day = res.date_to
-    res = result(store, "reporting_rate", "school", scope=scope, date_from=day, date_to=day, snapshot=state.asof)
+    res = result(
+        store, "reporting_rate", "school", scope=scope, date_from=day, date_to=day, snapshot=state.asof
+    )
     missing = [r for r in res.rows if r.value is not None and r.value == 0]
     title = t("unit.not_reporting", state, date=i18n.format_date(day, state.lang), n=len(missing))
     if not missing:
-        return html.Div([html.H2(title), html.P(t("unit.all_reported", state), className="muted")],
-                        className="card not-reporting")
-    return html.Div([
-        html.H2(title),
-        html.Ul([html.Li(dcc.Link(f"{r.label} ({r.key})", href=drill_link("school", r.key, state.lang, state.asof)))
-                 for r in missing[:100]], className="school-list"),
-    ], className="card not-reporting", **{"data-count": str(len(missing))})
+        return html.Div(
+            [html.H2(title), html.P(t("unit.all_reported", state), className="muted")],
+            className="card not-reporting",
+        )
+    return html.Div(
+        [
+            html.H2(title),
+            html.Ul(
+                [
+                    html.Li(
+                        dcc.Link(
+                            f"{r.label} ({r.key})", href=drill_link("school", r.key, state.lang, state.asof)
+                        )
+                    )
+                    for r in missing[:100]
+                ],
+                className="school-list",
+            ),
+        ],
+        className="card not-reporting",
+        **{"data-count": str(len(missing))},
+    )
 
 
 def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
@@ -103,8 +168,14 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     try:
         resolved = dimensions.resolve_scope(store, Scope(**{kind: code}))
     except QueryError as error:
-        return html.Div([breadcrumbs(state, [(code, None)]), html.H1(t("unit.unknown", state, code=code)),
-                         html.P(str(error))], className="page unit-page error-page")
+        return html.Div(
+            [
+                breadcrumbs(state, [(code, None)]),
+                html.H1(t("unit.unknown", state, code=code)),
+                html.P(str(error)),
+            ],
+            className="page unit-page error-page",
+        )
     scope = state.scope(**{kind: getattr(resolved, kind)})
     units = dimensions.wards(store) if kind == "ward" else dimensions.districts(store)
     unit = next((u for u in units if u.code == getattr(resolved, kind)), None)
@@ -117,41 +188,96 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     lang = state.lang
     ranking_res = result(store, kpi.id, child, scope=scope, date_to=state.date_to, snapshot=state.asof)
     worst = ordered(ranking_res.rows, kpi, "worst")
-    bars = [figures.Bar(r.key, r.label, r.value, kpi.status(r.value), drill_link(child, r.key, lang, state.asof))
-            for r in worst[:15]]
+    bars = [
+        figures.Bar(r.key, r.label, r.value, kpi.status(r.value), drill_link(child, r.key, lang, state.asof))
+        for r in worst[:15]
+    ]
     s = summary(store, kpi.id, scope=scope, date_to=state.date_to, snapshot=state.asof, series_days=60)
-    city = summary(store, kpi.id, scope=state.scope(), date_to=state.date_to, snapshot=state.asof, series_days=60)
-    trend = figures.trend([(name, s.series), (t("nav.city", state), city.series)], kpi.unit, lang,
-                          decimals=kpi.decimals, target=kpi.target, height=320)
+    city = summary(
+        store, kpi.id, scope=state.scope(), date_to=state.date_to, snapshot=state.asof, series_days=60
+    )
+    trend = figures.trend(
+        [(name, s.series), (t("nav.city", state), city.series)],
+        kpi.unit,
+        lang,
+        decimals=kpi.decimals,
+        target=kpi.target,
+        height=320,
+    )
     rank_fig = figures.ranking(bars, kpi.unit, lang, decimals=kpi.decimals, target=kpi.target)
     snaps = snapshots(store, 50)
-    return html.Div([
-        breadcrumbs(state, trail),
-        html.Div([html.H1(name), html.Span(t(f"by.{kind}", state) + f" · {code}", className="muted")],
-                 className="page-head"),
-        filter_bar(page, state, snaps),
-        kpi_tiles(state, scope),
-        html.Div([
-            html.Label([t("unit.kpi", state), kpi_picker(page, state, kpi.id)], className="kpi-picker-label"),
-            html.Div([status_light(kpi.status(s.current.value), lang),
-                      value_button(i18n.kpi_value(s.current.value, kpi.unit, lang, kpi.decimals),
-                                   explain_ref(kpi.id, scope, s.date_to, state.asof, s.date_from), lang, "big-value")],
-                     className="headline"),
-        ], className="kpi-bar"),
-        html.Div([
-            html.Section([html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))), page_graph(trend, 340)], className="card"),
-            html.Section([html.H2(t(f"unit.ranking_{child}", state, kpi=kpi.name.get(lang))),
-                          page_graph(rank_fig, max(200, 26 * len(bars) + 50), "page-graph drill-graph", id={"type": "drill-graph", "index": f"{page}-ranking"})],
-                         className="card"),
-        ], className="two-col"),
-        html.Section([html.H2(t(f"unit.table_{child}", state)),
-                      units_table(page, state, child, sorted(ranking_res.rows, key=lambda r: r.label), kpi.id, scope,
-                                  (ranking_res.date_from, ranking_res.date_to)),
-                      html.P(t("table.hint", state), className="muted")],
-                     className="card"),
-        not_reporting(state, scope),
-        dcc.Location(id=ids.id(page, "go"), refresh="callback-nav"),
-    ], className="page unit-page theme-light", **{"data-unit": code})
+    return html.Div(
+        [
+            breadcrumbs(state, trail),
+            html.Div(
+                [html.H1(name), html.Span(t(f"by.{kind}", state) + f" · {code}", className="muted")],
+                className="page-head",
+            ),
+            filter_bar(page, state, snaps),
+            kpi_tiles(state, scope),
+            html.Div(
+                [
+                    html.Label(
+                        [t("unit.kpi", state), kpi_picker(page, state, kpi.id)], className="kpi-picker-label"
+                    ),
+                    html.Div(
+                        [
+                            status_light(kpi.status(s.current.value), lang),
+                            value_button(
+                                i18n.kpi_value(s.current.value, kpi.unit, lang, kpi.decimals),
+                                explain_ref(kpi.id, scope, s.date_to, state.asof, s.date_from),
+                                lang,
+                                "big-value",
+                            ),
+                        ],
+                        className="headline",
+                    ),
+                ],
+                className="kpi-bar",
+            ),
+            html.Div(
+                [
+                    html.Section(
+                        [html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))), page_graph(trend, 340)],
+                        className="card",
+                    ),
+                    html.Section(
+                        [
+                            html.H2(t(f"unit.ranking_{child}", state, kpi=kpi.name.get(lang))),
+                            page_graph(
+                                rank_fig,
+                                max(200, 26 * len(bars) + 50),
+                                "page-graph drill-graph",
+                                id={"type": "drill-graph", "index": f"{page}-ranking"},
+                            ),
+                        ],
+                        className="card",
+                    ),
+                ],
+                className="two-col",
+            ),
+            html.Section(
+                [
+                    html.H2(t(f"unit.table_{child}", state)),
+                    units_table(
+                        page,
+                        state,
+                        child,
+                        sorted(ranking_res.rows, key=lambda r: r.label),
+                        kpi.id,
+                        scope,
+                        (ranking_res.date_from, ranking_res.date_to),
+                    ),
+                    html.P(t("table.hint", state), className="muted"),
+                ],
+                className="card",
+            ),
+            not_reporting(state, scope),
+            dcc.Location(id=ids.id(page, "go"), refresh="callback-nav"),
+        ],
+        className="page unit-page theme-light",
+        **{"data-unit": code},
+    )
 
 
 def register_callbacks(page: str) -> None:
@@ -168,8 +294,11 @@ def register_callbacks(page: str) -> None:
         State(ids.URL, "search"),
         State(ids.URL, "pathname"),
         prevent_initial_call=True,
-    )(lambda level, ownership, to, asof, kpi, search, pathname: unit_search(
-        search, level, ownership, to, asof, kpi, pathname))
+    )(
+        lambda level, ownership, to, asof, kpi, search, pathname: unit_search(
+            search, level, ownership, to, asof, kpi, pathname
+        )
+    )
     callback(
         Output(ids.id(page, "go"), "href", allow_duplicate=True),
         Input(ids.id(page, "table"), "cellClicked"),
@@ -180,8 +309,15 @@ def register_callbacks(page: str) -> None:
     register_explain_cell(ids.id(page, "table"))
 
 
-def unit_search(state_search: str | None, level: str | None, ownership: str | None, to: str | None,
-                asof: int | None, kpi: str | None, pathname: str | None) -> str:
+def unit_search(
+    state_search: str | None,
+    level: str | None,
+    ownership: str | None,
+    to: str | None,
+    asof: int | None,
+    kpi: str | None,
+    pathname: str | None,
+) -> str:
     """The new URL after a filter or the KPI picker changed."""
     from dash._pages import _parse_query_string
 

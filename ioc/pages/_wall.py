@@ -10,10 +10,10 @@ from typing import Any
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import i18n, ids, settings
+from ioc.pages._common import UrlState, frame, panel_context, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.screens import DEFAULT_SCREEN, Screen, ScreenConfigError, load_screens, playlist
-from ioc.pages._common import UrlState, frame, panel_context, t
 
 log = logging.getLogger(__name__)
 PAGE = "wall"
@@ -57,36 +57,81 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
         screens = load_screens()
         order = playlist(screens)
     except ScreenConfigError as error:
-        return html.Div([html.H1(t("wall.config_error", state)), html.Pre(str(error))], className="page error-page")
+        return html.Div(
+            [html.H1(t("wall.config_error", state)), html.Pre(str(error))], className="page error-page"
+        )
     name = name or DEFAULT_SCREEN
     if name not in screens:
-        return html.Div([html.H1(t("wall.unknown_screen", state, name=name)),
-                         html.Ul([html.Li(dcc.Link(s.title.get(state.lang), href=state.link(f"/screen/{n}")))
-                                  for n, s in screens.items()])], className="page error-page")
+        return html.Div(
+            [
+                html.H1(t("wall.unknown_screen", state, name=name)),
+                html.Ul(
+                    [
+                        html.Li(dcc.Link(s.title.get(state.lang), href=state.link(f"/screen/{n}")))
+                        for n, s in screens.items()
+                    ]
+                ),
+            ],
+            className="page error-page",
+        )
     screen = screens[name]
     refresh = int(screen.refresh_seconds or settings.get("refresh_seconds"))
     rotate = int(params.get("rotate") or settings.get("rotate_seconds"))
-    tabs = None if state.kiosk else html.Div(
-        [dcc.Link(s.title.get(state.lang), href=state.link("/" if n == DEFAULT_SCREEN else f"/screen/{n}"),
-                  className="screen-tab" + (" active" if n == name else "")) for n, s in screens.items()],
-        className="screen-tabs")
+    tabs = (
+        None
+        if state.kiosk
+        else html.Div(
+            [
+                dcc.Link(
+                    s.title.get(state.lang),
+                    href=state.link("/" if n == DEFAULT_SCREEN else f"/screen/{n}"),
+                    className="screen-tab" + (" active" if n == name else ""),
+                )
+                for n, s in screens.items()
+            ],
+            className="screen-tabs",
+        )
+    )
     now = panel_context(state, theme).now
-    return html.Div([
-        html.Div([
-            html.H1(screen.title.get(state.lang), className="wall-title"),
-            html.Span(i18n.format_datetime(now, state.lang), className="wall-clock", id=ids.id(PAGE, "clock")),
-            html.Span(refreshed_text(state), className="wall-refreshed", id=ids.id(PAGE, "refreshed")),
-            html.Span(t("wall.asof", state, version=state.asof), className="wall-asof") if state.asof else None,
-            tabs,
-        ], className="wall-head"),
-        html.Div(grid(screen, state, theme), id=ids.id(PAGE, "grid"), className="wall-grid",
-                 style={"gridTemplateColumns": f"repeat({screen.columns}, minmax(0, 1fr))",
-                        "gridTemplateRows": f"repeat({screen.rows}, minmax(0, 1fr))"}),
-        dcc.Store(id=ids.id(PAGE, "screen"), data={"name": name, "playlist": order}),
-        dcc.Interval(id=ids.id(PAGE, "refresh"), interval=refresh * 1000),
-        dcc.Interval(id=ids.id(PAGE, "rotate"), interval=rotate * 1000, disabled=not state.kiosk or len(order) < 2),
-        dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
-    ], className=f"page wall theme-{theme}" + (" kiosk" if state.kiosk else ""), **{"data-screen": name})
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H1(screen.title.get(state.lang), className="wall-title"),
+                    html.Span(
+                        i18n.format_datetime(now, state.lang),
+                        className="wall-clock",
+                        id=ids.id(PAGE, "clock"),
+                    ),
+                    html.Span(
+                        refreshed_text(state), className="wall-refreshed", id=ids.id(PAGE, "refreshed")
+                    ),
+                    html.Span(t("wall.asof", state, version=state.asof), className="wall-asof")
+                    if state.asof
+                    else None,
+                    tabs,
+                ],
+                className="wall-head",
+            ),
+            html.Div(
+                grid(screen, state, theme),
+                id=ids.id(PAGE, "grid"),
+                className="wall-grid",
+                style={
+                    "gridTemplateColumns": f"repeat({screen.columns}, minmax(0, 1fr))",
+                    "gridTemplateRows": f"repeat({screen.rows}, minmax(0, 1fr))",
+                },
+            ),
+            dcc.Store(id=ids.id(PAGE, "screen"), data={"name": name, "playlist": order}),
+            dcc.Interval(id=ids.id(PAGE, "refresh"), interval=refresh * 1000),
+            dcc.Interval(
+                id=ids.id(PAGE, "rotate"), interval=rotate * 1000, disabled=not state.kiosk or len(order) < 2
+            ),
+            dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
+        ],
+        className=f"page wall theme-{theme}" + (" kiosk" if state.kiosk else ""),
+        **{"data-screen": name},
+    )
 
 
 def refreshed_text(state: UrlState) -> str:
@@ -108,8 +153,11 @@ def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | No
     if screen["name"] not in screens:
         return no_update
     now = panel_context(state, state.theme or "dark").now
-    return grid(screens[screen["name"]], state, state.theme or "dark"), i18n.format_datetime(now, state.lang), \
-        refreshed_text(state)
+    return (
+        grid(screens[screen["name"]], state, state.theme or "dark"),
+        i18n.format_datetime(now, state.lang),
+        refreshed_text(state),
+    )
 
 
 def next_screen(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:

@@ -30,8 +30,13 @@ def _text(value: Any, lang: str) -> Any:
     return value
 
 
-def table(page_id: str, rows: list[dict[str, Any]], lang: str, columns: list[str] | None = None,
-          height_rows: int = 12) -> Any:
+def table(
+    page_id: str,
+    rows: list[dict[str, Any]],
+    lang: str,
+    columns: list[str] | None = None,
+    height_rows: int = 12,
+) -> Any:
     if not rows:
         return html.P(i18n.t("health.none", lang), className="muted")
     columns = columns or list(rows[0])
@@ -40,12 +45,19 @@ def table(page_id: str, rows: list[dict[str, Any]], lang: str, columns: list[str
     return dag.AgGrid(
         id=ids.id(PAGE, page_id),
         rowData=data,
-        columnDefs=[{"field": c, "headerName": i18n.t(f"col.{c}", lang) if f"col.{c}" in i18n.catalog(lang) else c}
-                    for c in columns],
+        columnDefs=[
+            {"field": c, "headerName": i18n.t(f"col.{c}", lang) if f"col.{c}" in i18n.catalog(lang) else c}
+            for c in columns
+        ],
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 110},
-        dashGridOptions={"pagination": len(data) > height_rows, "paginationPageSize": height_rows,
-                         "domLayout": "autoHeight", "localeText": grid_locale(lang)},
-        className="ag-theme-alpine", style={"width": "100%"},
+        dashGridOptions={
+            "pagination": len(data) > height_rows,
+            "paginationPageSize": height_rows,
+            "domLayout": "autoHeight",
+            "localeText": grid_locale(lang),
+        },
+        className="ag-theme-alpine",
+        style={"width": "100%"},
     )
 
 
@@ -55,16 +67,33 @@ def freshness_cards(items: list[Any], state: UrlState) -> html.Div:
     cards = []
     for f in items:
         status = "red" if f.stale else ("green" if f.latest_data else "no_data")
-        latest = (i18n.format_datetime(f.latest_data, lang) if isinstance(f.latest_data, datetime)
-                  else i18n.format_date(f.latest_data, lang))
-        cards.append(html.Div([
-            html.H3([html.Span(className=f"light light-{status}"), t(f"dataset.{f.dataset}", state)]),
-            html.P(t("health.latest_data", state) + ": " + latest),
-            html.P(t("health.last_success", state) + ": " + (i18n.ago(f.last_success, now, lang) if f.last_success else "—")),
-            html.P(t("health.last_failure", state) + ": " + (i18n.format_datetime(f.last_failure, lang) if f.last_failure else "—")),
-            html.P(t("health.cadence", state) + ": " + str(f.expected_cadence or "—")),
-            html.P(f.reason or "", className="stale-text" if f.stale else "muted"),
-        ], className=f"card fresh-card state-{'stale' if f.stale else 'ok'}", **{"data-dataset": f.dataset}))
+        latest = (
+            i18n.format_datetime(f.latest_data, lang)
+            if isinstance(f.latest_data, datetime)
+            else i18n.format_date(f.latest_data, lang)
+        )
+        cards.append(
+            html.Div(
+                [
+                    html.H3([html.Span(className=f"light light-{status}"), t(f"dataset.{f.dataset}", state)]),
+                    html.P(t("health.latest_data", state) + ": " + latest),
+                    html.P(
+                        t("health.last_success", state)
+                        + ": "
+                        + (i18n.ago(f.last_success, now, lang) if f.last_success else "—")
+                    ),
+                    html.P(
+                        t("health.last_failure", state)
+                        + ": "
+                        + (i18n.format_datetime(f.last_failure, lang) if f.last_failure else "—")
+                    ),
+                    html.P(t("health.cadence", state) + ": " + str(f.expected_cadence or "—")),
+                    html.P(f.reason or "", className="stale-text" if f.stale else "muted"),
+                ],
+                className=f"card fresh-card state-{'stale' if f.stale else 'ok'}",
+                **{"data-dataset": f.dataset},
+            )
+        )
     return html.Div(cards, className="fresh-cards")
 
 
@@ -78,29 +107,106 @@ def layout(**params: Any) -> Any:
     not_reporting = health.not_reporting(store)
     for row in not_reporting:
         row["link"] = drill_link("school", str(row.get("school_id", "")), lang)
-    return html.Div([
-        html.H1(t("nav.data_health", state)),
-        html.H2(t("health.freshness", state)),
-        freshness_cards(health.freshness(store), state),
-        html.Section([
-            html.H2(t("health.by_district", state)),
-            html.Div([dcc.Link(t(f"dataset.{d}", state), href=state.link("/data-health") + ("&" if "?" in state.link("/data-health") else "?") + f"dataset={d}",
-                               className="screen-tab" + (" active" if d == dataset else "")) for d in DATASETS],
-                     className="screen-tabs light-tabs"),
-            table("by-district", health.freshness_by_district(store, dataset), lang,
-                  ["district_code", "district_name", "schools", "schools_with_data", "latest", "oldest_latest",
-                   "stale_schools"]),
-        ], className="card"),
-        html.Section([html.H2(t("health.runs", state)), table("runs", health.runs(store, 200), lang,
-                                                                   ["started_at", "source", "dataset", "file_name", "status",
-                                                                    "rows_loaded", "rows_rejected", "message"])], className="card"),
-        html.Section([html.H2(t("health.rejections", state)), table("rejections", health.rejections(store, limit=500), lang)],
-                     className="card"),
-        html.Section([html.H2(t("health.sources", state)), table("sources", health.sources(store), lang,
-                                                                        ["source", "kind", "failing", "consecutive_failures",
-                                                                         "last_success", "last_failure", "reason",
-                                                                         "rows_last_run", "pending_files"])], className="card"),
-        html.Section([html.H2(t("health.not_reporting", state, n=len(not_reporting))),
-                      table("not-reporting", not_reporting, lang,
-                            ["school_id", "school_name", "level", "ward_name", "district_name", "last_reported"])], className="card"),
-    ], className="page health-page theme-light")
+    return html.Div(
+        [
+            html.H1(t("nav.data_health", state)),
+            html.H2(t("health.freshness", state)),
+            freshness_cards(health.freshness(store), state),
+            html.Section(
+                [
+                    html.H2(t("health.by_district", state)),
+                    html.Div(
+                        [
+                            dcc.Link(
+                                t(f"dataset.{d}", state),
+                                href=state.link("/data-health")
+                                + ("&" if "?" in state.link("/data-health") else "?")
+                                + f"dataset={d}",
+                                className="screen-tab" + (" active" if d == dataset else ""),
+                            )
+                            for d in DATASETS
+                        ],
+                        className="screen-tabs light-tabs",
+                    ),
+                    table(
+                        "by-district",
+                        health.freshness_by_district(store, dataset),
+                        lang,
+                        [
+                            "district_code",
+                            "district_name",
+                            "schools",
+                            "schools_with_data",
+                            "latest",
+                            "oldest_latest",
+                            "stale_schools",
+                        ],
+                    ),
+                ],
+                className="card",
+            ),
+            html.Section(
+                [
+                    html.H2(t("health.runs", state)),
+                    table(
+                        "runs",
+                        health.runs(store, 200),
+                        lang,
+                        [
+                            "started_at",
+                            "source",
+                            "dataset",
+                            "file_name",
+                            "status",
+                            "rows_loaded",
+                            "rows_rejected",
+                            "message",
+                        ],
+                    ),
+                ],
+                className="card",
+            ),
+            html.Section(
+                [
+                    html.H2(t("health.rejections", state)),
+                    table("rejections", health.rejections(store, limit=500), lang),
+                ],
+                className="card",
+            ),
+            html.Section(
+                [
+                    html.H2(t("health.sources", state)),
+                    table(
+                        "sources",
+                        health.sources(store),
+                        lang,
+                        [
+                            "source",
+                            "kind",
+                            "failing",
+                            "consecutive_failures",
+                            "last_success",
+                            "last_failure",
+                            "reason",
+                            "rows_last_run",
+                            "pending_files",
+                        ],
+                    ),
+                ],
+                className="card",
+            ),
+            html.Section(
+                [
+                    html.H2(t("health.not_reporting", state, n=len(not_reporting))),
+                    table(
+                        "not-reporting",
+                        not_reporting,
+                        lang,
+                        ["school_id", "school_name", "level", "ward_name", "district_name", "last_reported"],
+                    ),
+                ],
+                className="card",
+            ),
+        ],
+        className="page health-page theme-light",
+    )

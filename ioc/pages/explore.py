@@ -40,12 +40,21 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
     """The explore state of a URL (unknown values fall back to defaults instead of failing)."""
     kpi = params.get("kpi") if params.get("kpi") in KPIS else next(iter(KPIS))
     by = params.get("by") if params.get("by") in BY else "district"
-    chart = params.get("chart") if params.get("chart") in exports.CHARTS else ("line" if by in ("date", "week", "month") else "bar")
+    chart = (
+        params.get("chart")
+        if params.get("chart") in exports.CHARTS
+        else ("line" if by in ("date", "week", "month") else "bar")
+    )
     asof = params.get("asof")
     return exports.ExportRequest(
-        kpi=kpi, by=by, scope=Scope(**{k: params[k] for k in FILTERS if params.get(k)}),
-        date_from=_date(params.get("from")), date_to=_date(params.get("to")),
-        snapshot=int(asof) if str(asof or "").isdigit() else None, chart=chart, lang=i18n.lang_of(params.get("lang")),
+        kpi=kpi,
+        by=by,
+        scope=Scope(**{k: params[k] for k in FILTERS if params.get(k)}),
+        date_from=_date(params.get("from")),
+        date_to=_date(params.get("to")),
+        snapshot=int(asof) if str(asof or "").isdigit() else None,
+        chart=chart,
+        lang=i18n.lang_of(params.get("lang")),
     )
 
 
@@ -70,27 +79,63 @@ def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
     wards = dimensions.wards(store, req.scope.district) if req.scope.district else []
 
     def pick(name: str, value: Any, options: list[dict[str, Any]], clearable: bool = True) -> html.Label:
-        return html.Label([t(f"explore.{name}", state),
-                           dcc.Dropdown(id=ids.id(PAGE, name), value=value, options=options, clearable=clearable,
-                                        placeholder=t("filter.all", state))])
+        return html.Label(
+            [
+                t(f"explore.{name}", state),
+                dcc.Dropdown(
+                    id=ids.id(PAGE, name),
+                    value=value,
+                    options=options,
+                    clearable=clearable,
+                    placeholder=t("filter.all", state),
+                ),
+            ]
+        )
 
     fmt = "DD/MM/YYYY" if lang == "vi" else "YYYY-MM-DD"
-    return html.Div([
-        pick("kpi", req.kpi, [{"label": k.name.get(lang), "value": k.id} for k in KPIS.values()], False),
-        pick("by", req.by, [{"label": t(f"by.{b}", state), "value": b} for b in BY], False),
-        pick("district", req.scope.district, [{"label": d.name, "value": d.code} for d in districts]),
-        pick("ward", req.scope.ward, [{"label": w.name, "value": w.code} for w in wards]),
-        pick("level", req.scope.level, [{"label": i18n.level_name(v, lang), "value": v} for v in LEVELS]),
-        pick("ownership", req.scope.ownership, [{"label": i18n.ownership_name(v, lang), "value": v} for v in OWNERSHIPS]),
-        html.Label([t("explore.period", state),
-                    dcc.DatePickerRange(id=ids.id(PAGE, "period"), start_date=req.date_from, end_date=req.date_to,
-                                        display_format=fmt, clearable=True,
-                                        start_date_placeholder_text=t("filter.from", state),
-                                        end_date_placeholder_text=t("filter.latest", state))]),
-        pick("chart", req.chart, [{"label": t(f"chart.{c}", state), "value": c} for c in exports.CHARTS], False),
-        pick("asof", req.snapshot, [{"label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})", "value": s.version}
-                                    for s in snapshots(store, 50)]),
-    ], className="filter-bar explore-controls")
+    return html.Div(
+        [
+            pick("kpi", req.kpi, [{"label": k.name.get(lang), "value": k.id} for k in KPIS.values()], False),
+            pick("by", req.by, [{"label": t(f"by.{b}", state), "value": b} for b in BY], False),
+            pick("district", req.scope.district, [{"label": d.name, "value": d.code} for d in districts]),
+            pick("ward", req.scope.ward, [{"label": w.name, "value": w.code} for w in wards]),
+            pick("level", req.scope.level, [{"label": i18n.level_name(v, lang), "value": v} for v in LEVELS]),
+            pick(
+                "ownership",
+                req.scope.ownership,
+                [{"label": i18n.ownership_name(v, lang), "value": v} for v in OWNERSHIPS],
+            ),
+            html.Label(
+                [
+                    t("explore.period", state),
+                    dcc.DatePickerRange(
+                        id=ids.id(PAGE, "period"),
+                        start_date=req.date_from,
+                        end_date=req.date_to,
+                        display_format=fmt,
+                        clearable=True,
+                        start_date_placeholder_text=t("filter.from", state),
+                        end_date_placeholder_text=t("filter.latest", state),
+                    ),
+                ]
+            ),
+            pick(
+                "chart",
+                req.chart,
+                [{"label": t(f"chart.{c}", state), "value": c} for c in exports.CHARTS],
+                False,
+            ),
+            pick(
+                "asof",
+                req.snapshot,
+                [
+                    {"label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})", "value": s.version}
+                    for s in snapshots(store, 50)
+                ],
+            ),
+        ],
+        className="filter-bar explore-controls",
+    )
 
 
 def layout(**params: Any) -> Any:
@@ -100,50 +145,128 @@ def layout(**params: Any) -> Any:
     lang = state.lang
     qs = query_string(req)
     try:
-        res = result(current_store(), req.kpi, req.by, scope=req.scope, date_from=req.date_from,
-                     date_to=req.date_to, snapshot=req.snapshot)
+        res = result(
+            current_store(),
+            req.kpi,
+            req.by,
+            scope=req.scope,
+            date_from=req.date_from,
+            date_to=req.date_to,
+            snapshot=req.snapshot,
+        )
     except QueryError as error:
-        return html.Div([html.H1(t("nav.explore", state)), controls(req, state),
-                         html.Div(t("explore.bad_query", state, reason=str(error)), className="panel-banner banner-error")],
-                        className="page explore-page theme-light")
+        return html.Div(
+            [
+                html.H1(t("nav.explore", state)),
+                controls(req, state),
+                html.Div(
+                    t("explore.bad_query", state, reason=str(error)), className="panel-banner banner-error"
+                ),
+            ],
+            className="page explore-page theme-light",
+        )
     fig = exports.chart(kpi, req, res, links=True)
     period = f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}"
-    rows = [{"key": r.key, "label": r.label, "value": r.value, "ref": row_ref(req, r.key, res),
-             "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
-             "numerator": r.numerator, "denominator": r.denominator, "schools_reporting": r.schools_reporting}
-            for r in res.rows]
-    return html.Div([
-        html.H1(t("nav.explore", state)),
-        controls(req, state),
-        html.Div([
-            html.Div([html.Strong(kpi.name.get(lang)), html.Span(" · " + kpi.description.get(lang), className="muted")]),
-            html.Div([t("explore.period_label", state, period=period), " · ",
-                      t("explore.rows", state, n=len(res.rows)), " · ",
-                      dcc.Link(t("explain.more", state), href=state.link(f"/kpi/{kpi.id}"))]),
-        ], className="explore-summary"),
-        html.Div([html.A(t(f"export.{fmt}", state), href=f"/export/{fmt}?{qs}", className="export-button",
-                         id=ids.id(PAGE, f"export-{fmt}"), download="")
-                  for fmt in exports.FORMATS], className="export-bar"),
-        html.Section(page_graph(fig, _chart_height(req, len(res.rows)), "page-graph drill-graph", id={"type": "drill-graph", "index": PAGE}), className="card"),
-        html.Section([dag.AgGrid(
-            id=ids.id(PAGE, "table"),
-            rowData=rows,
-            columnDefs=[
-                {"field": "label", "headerName": t(f"by.{req.by}", state), "flex": 2},
-                {"field": "key", "headerName": t("table.code", state), "flex": 1},
-                {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1},
-                {"field": "numerator", "headerName": t("explain.numerator", state), "flex": 1},
-                {"field": "denominator", "headerName": t("explain.denominator", state), "flex": 1},
-                {"field": "schools_reporting", "headerName": t("table.schools_reporting", state), "flex": 1},
-            ],
-            defaultColDef={"sortable": True, "filter": True, "resizable": True},
-            getRowId="params.data.key",
-            dashGridOptions={"domLayout": "autoHeight", "pagination": len(rows) > 30, "paginationPageSize": 30,
-                             "localeText": grid_locale(lang)},
-            className="ag-theme-alpine", style={"width": "100%"},
-        ), html.P(t("table.hint", state), className="muted")], className="card"),
-        dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
-    ], className="page explore-page theme-light", **{"data-rows": str(len(res.rows))})
+    rows = [
+        {
+            "key": r.key,
+            "label": r.label,
+            "value": r.value,
+            "ref": row_ref(req, r.key, res),
+            "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
+            "numerator": r.numerator,
+            "denominator": r.denominator,
+            "schools_reporting": r.schools_reporting,
+        }
+        for r in res.rows
+    ]
+    return html.Div(
+        [
+            html.H1(t("nav.explore", state)),
+            controls(req, state),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Strong(kpi.name.get(lang)),
+                            html.Span(" · " + kpi.description.get(lang), className="muted"),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            t("explore.period_label", state, period=period),
+                            " · ",
+                            t("explore.rows", state, n=len(res.rows)),
+                            " · ",
+                            dcc.Link(t("explain.more", state), href=state.link(f"/kpi/{kpi.id}")),
+                        ]
+                    ),
+                ],
+                className="explore-summary",
+            ),
+            html.Div(
+                [
+                    html.A(
+                        t(f"export.{fmt}", state),
+                        href=f"/export/{fmt}?{qs}",
+                        className="export-button",
+                        id=ids.id(PAGE, f"export-{fmt}"),
+                        download="",
+                    )
+                    for fmt in exports.FORMATS
+                ],
+                className="export-bar",
+            ),
+            html.Section(
+                page_graph(
+                    fig,
+                    _chart_height(req, len(res.rows)),
+                    "page-graph drill-graph",
+                    id={"type": "drill-graph", "index": PAGE},
+                ),
+                className="card",
+            ),
+            html.Section(
+                [
+                    dag.AgGrid(
+                        id=ids.id(PAGE, "table"),
+                        rowData=rows,
+                        columnDefs=[
+                            {"field": "label", "headerName": t(f"by.{req.by}", state), "flex": 2},
+                            {"field": "key", "headerName": t("table.code", state), "flex": 1},
+                            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1},
+                            {"field": "numerator", "headerName": t("explain.numerator", state), "flex": 1},
+                            {
+                                "field": "denominator",
+                                "headerName": t("explain.denominator", state),
+                                "flex": 1,
+                            },
+                            {
+                                "field": "schools_reporting",
+                                "headerName": t("table.schools_reporting", state),
+                                "flex": 1,
+                            },
+                        ],
+                        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                        getRowId="params.data.key",
+                        dashGridOptions={
+                            "domLayout": "autoHeight",
+                            "pagination": len(rows) > 30,
+                            "paginationPageSize": 30,
+                            "localeText": grid_locale(lang),
+                        },
+                        className="ag-theme-alpine",
+                        style={"width": "100%"},
+                    ),
+                    html.P(t("table.hint", state), className="muted"),
+                ],
+                className="card",
+            ),
+            dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
+        ],
+        className="page explore-page theme-light",
+        **{"data-rows": str(len(res.rows))},
+    )
 
 
 def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:
@@ -151,7 +274,9 @@ def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:
     from dataclasses import replace as replaced
 
     if req.by in FILTERS:
-        return explain_ref(req.kpi, replaced(req.scope, **{req.by: key}), res.date_to, req.snapshot, res.date_from)
+        return explain_ref(
+            req.kpi, replaced(req.scope, **{req.by: key}), res.date_to, req.snapshot, res.date_from
+        )
     if req.by == "all":
         return explain_ref(req.kpi, req.scope, res.date_to, req.snapshot, res.date_from)
     if req.by == "date":
@@ -166,16 +291,37 @@ def _chart_height(req: exports.ExportRequest, rows: int) -> int:
     return 460
 
 
-def explore_url(kpi: str | None, by: str | None, district: str | None, ward: str | None, level: str | None,
-                ownership: str | None, start: str | None, end: str | None, chart: str | None, asof: int | None,
-                search: str | None) -> str:
+def explore_url(
+    kpi: str | None,
+    by: str | None,
+    district: str | None,
+    ward: str | None,
+    level: str | None,
+    ownership: str | None,
+    start: str | None,
+    end: str | None,
+    chart: str | None,
+    asof: int | None,
+    search: str | None,
+) -> str:
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
     from dash._pages import _parse_query_string
 
     current = _parse_query_string(search or "")
     lang = i18n.lang_of(current.get("lang"))
-    params = {"kpi": kpi, "by": by, "district": district, "ward": ward if district else None, "level": level,
-              "ownership": ownership, "from": start, "to": end, "chart": chart, "asof": asof, "lang": lang}
+    params = {
+        "kpi": kpi,
+        "by": by,
+        "district": district,
+        "ward": ward if district else None,
+        "level": level,
+        "ownership": ownership,
+        "from": start,
+        "to": end,
+        "chart": chart,
+        "asof": asof,
+        "lang": lang,
+    }
     if by in ("date", "week", "month") and chart == "bar":
         params["chart"] = "line"
     wanted = request_of({k: v for k, v in params.items() if v not in (None, "")})

@@ -27,32 +27,66 @@ def definition(kpi_id: str, state: UrlState) -> Any:
 
     better = t("kpi.higher_better" if kpi.direction == "higher" else "kpi.lower_better", state)
     formula = ", ".join(f"{k} = {v}" for k, v in kpi.formula.parts)
-    return html.Div([
-        html.H1(kpi.name.get(lang)),
-        html.P(kpi.description.get(lang), className="kpi-definition"),
-        html.Table(html.Tbody([
-            row("kpi.id", html.Code(kpi.id)),
-            row("kpi.unit", t(f"unitname.{kpi.unit}", state)),
-            row("kpi.direction", better),
-            row("kpi.target", threshold(kpi.target)),
-            row("kpi.thresholds", t("kpi.thresholds_text", state, green=threshold(kpi.green), amber=threshold(kpi.amber))),
-            row("kpi.period", t("kpi.window", state, n=kpi.window_days) if kpi.window_days else t("kpi.period_text", state)),
-            row("kpi.datasets", ", ".join(t(f"dataset.{d}", state) for d in kpi.datasets)),
-            row("kpi.formula", html.Code(f"{kpi.formula.kind}({formula})")),
-            row("kpi.owner", kpi.owner or "—"),
-            row("kpi.action", kpi.action.get(lang) or "—"),
-            row("kpi.api", html.A(f"/api/v1/kpis/{kpi.id}", href=f"/api/v1/kpis/{kpi.id}")),
-        ]), className="kv-table"),
-        dcc.Link(t("kpi.explore", state), href=state.link("/explore") + ("&" if "?" in state.link("/explore") else "?")
-                 + f"kpi={kpi.id}", className="export-button"),
-    ], className="card kpi-card", **{"data-kpi": kpi.id})
+    return html.Div(
+        [
+            html.H1(kpi.name.get(lang)),
+            html.P(kpi.description.get(lang), className="kpi-definition"),
+            html.Table(
+                html.Tbody(
+                    [
+                        row("kpi.id", html.Code(kpi.id)),
+                        row("kpi.unit", t(f"unitname.{kpi.unit}", state)),
+                        row("kpi.direction", better),
+                        row("kpi.target", threshold(kpi.target)),
+                        row(
+                            "kpi.thresholds",
+                            t(
+                                "kpi.thresholds_text",
+                                state,
+                                green=threshold(kpi.green),
+                                amber=threshold(kpi.amber),
+                            ),
+                        ),
+                        row(
+                            "kpi.period",
+                            t("kpi.window", state, n=kpi.window_days)
+                            if kpi.window_days
+                            else t("kpi.period_text", state),
+                        ),
+                        row("kpi.datasets", ", ".join(t(f"dataset.{d}", state) for d in kpi.datasets)),
+                        row("kpi.formula", html.Code(f"{kpi.formula.kind}({formula})")),
+                        row("kpi.owner", kpi.owner or "—"),
+                        row("kpi.action", kpi.action.get(lang) or "—"),
+                        row("kpi.api", html.A(f"/api/v1/kpis/{kpi.id}", href=f"/api/v1/kpis/{kpi.id}")),
+                    ]
+                ),
+                className="kv-table",
+            ),
+            dcc.Link(
+                t("kpi.explore", state),
+                href=state.link("/explore")
+                + ("&" if "?" in state.link("/explore") else "?")
+                + f"kpi={kpi.id}",
+                className="export-button",
+            ),
+        ],
+        className="card kpi-card",
+        **{"data-kpi": kpi.id},
+    )
 
 
 def layout(kpi_id: str | None = None, **params: Any) -> Any:
     state = UrlState.from_params(params)
-    index = html.Ul([html.Li(dcc.Link(k.name.get(state.lang), href=state.link(f"/kpi/{k.id}")),
-                             className="active" if k.id == kpi_id else "") for k in KPIS.values()],
-                    className="kpi-index")
+    index = html.Ul(
+        [
+            html.Li(
+                dcc.Link(k.name.get(state.lang), href=state.link(f"/kpi/{k.id}")),
+                className="active" if k.id == kpi_id else "",
+            )
+            for k in KPIS.values()
+        ],
+        className="kpi-index",
+    )
     if kpi_id in KPIS:
         body = definition(kpi_id, state)
     elif kpi_id:

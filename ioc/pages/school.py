@@ -12,18 +12,25 @@ from dash import dcc, html
 
 from ioc import figures, i18n, ids
 from ioc.metrics import dimensions, views
+from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
 from ioc.pages._common import UrlState, breadcrumbs, current_store, frame, panel_context, t
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
-from ioc.metrics.query import Scope
 
 PAGE = "school"
 dash.register_page(__name__, path_template="/school/<school_id>", name="school", title="IOC · school")
 
-DIGITAL_FIELDS = ("student_devices", "teacher_devices", "smart_classrooms", "teachers_trained",
-                  "lms_active_students", "e_transcript", "cashless_share")
+DIGITAL_FIELDS = (
+    "student_devices",
+    "teacher_devices",
+    "smart_classrooms",
+    "teachers_trained",
+    "lms_active_students",
+    "e_transcript",
+    "cashless_share",
+)
 
 
 def profile_card(info: dimensions.SchoolInfo, versions: int, state: UrlState) -> html.Section:
@@ -32,32 +39,60 @@ def profile_card(info: dimensions.SchoolInfo, versions: int, state: UrlState) ->
     def row(key: str, value: Any) -> html.Tr:
         return html.Tr([html.Th(t(key, state)), html.Td(value)])
 
-    coords = (f"{i18n.number(info.latitude, lang, 4)}, {i18n.number(info.longitude, lang, 4)}"
-              if info.latitude is not None and info.longitude is not None else "—")
-    return html.Section([
-        html.H2(t("school.profile", state)),
-        html.Table(html.Tbody([
-            row("school.id", info.school_id),
-            row("school.level", i18n.level_name(info.level, lang)),
-            row("school.ownership", i18n.ownership_name(info.ownership, lang)),
-            row("school.ward", dcc.Link(info.ward_name, href=state.link(f"/ward/{info.ward_code}"))),
-            row("school.district", dcc.Link(info.district_name, href=state.link(f"/district/{info.district_code}"))),
-            row("school.students", i18n.number(info.students, lang)),
-            row("school.teachers", i18n.number(info.teachers, lang)),
-            row("school.classrooms", i18n.number(info.classrooms, lang)),
-            row("school.coordinates", coords),
-            row("school.active", t("common.yes" if info.active else "common.no", state)),
-            row("school.versions", t("school.versions_text", state, n=versions,
-                                     date=i18n.format_date(info.valid_from, lang))),
-        ]), className="kv-table"),
-    ], className="card profile")
+    coords = (
+        f"{i18n.number(info.latitude, lang, 4)}, {i18n.number(info.longitude, lang, 4)}"
+        if info.latitude is not None and info.longitude is not None
+        else "—"
+    )
+    return html.Section(
+        [
+            html.H2(t("school.profile", state)),
+            html.Table(
+                html.Tbody(
+                    [
+                        row("school.id", info.school_id),
+                        row("school.level", i18n.level_name(info.level, lang)),
+                        row("school.ownership", i18n.ownership_name(info.ownership, lang)),
+                        row(
+                            "school.ward",
+                            dcc.Link(info.ward_name, href=state.link(f"/ward/{info.ward_code}")),
+                        ),
+                        row(
+                            "school.district",
+                            dcc.Link(info.district_name, href=state.link(f"/district/{info.district_code}")),
+                        ),
+                        row("school.students", i18n.number(info.students, lang)),
+                        row("school.teachers", i18n.number(info.teachers, lang)),
+                        row("school.classrooms", i18n.number(info.classrooms, lang)),
+                        row("school.coordinates", coords),
+                        row("school.active", t("common.yes" if info.active else "common.no", state)),
+                        row(
+                            "school.versions",
+                            t(
+                                "school.versions_text",
+                                state,
+                                n=versions,
+                                date=i18n.format_date(info.valid_from, lang),
+                            ),
+                        ),
+                    ]
+                ),
+                className="kv-table",
+            ),
+        ],
+        className="card profile",
+    )
 
 
-def digital_card(snapshot: dict[str, Any] | None, info: dimensions.SchoolInfo, state: UrlState) -> html.Section:
+def digital_card(
+    snapshot: dict[str, Any] | None, info: dimensions.SchoolInfo, state: UrlState
+) -> html.Section:
     lang = state.lang
     if not snapshot:
-        return html.Section([html.H2(t("school.digital", state)), html.P(t("panel.missing", state), className="muted")],
-                            className="card")
+        return html.Section(
+            [html.H2(t("school.digital", state)), html.P(t("panel.missing", state), className="muted")],
+            className="card",
+        )
     rows = []
     for name in DIGITAL_FIELDS:
         value = snapshot.get(name)
@@ -68,10 +103,13 @@ def digital_card(snapshot: dict[str, Any] | None, info: dimensions.SchoolInfo, s
         else:
             shown = i18n.number(value, lang)
         rows.append(html.Tr([html.Th(t(f"digital.{name}", state)), html.Td(shown)]))
-    return html.Section([
-        html.H2(t("school.digital", state) + " · " + i18n.format_date(snapshot.get("as_of"), lang)),
-        html.Table(html.Tbody(rows), className="kv-table"),
-    ], className="card")
+    return html.Section(
+        [
+            html.H2(t("school.digital", state) + " · " + i18n.format_date(snapshot.get("as_of"), lang)),
+            html.Table(html.Tbody(rows), className="kv-table"),
+        ],
+        className="card",
+    )
 
 
 def kpi_grid(state: UrlState, school_id: str) -> html.Div:
@@ -79,7 +117,11 @@ def kpi_grid(state: UrlState, school_id: str) -> html.Div:
     tiles = []
     for i, kpi in enumerate(KPIS.values()):
         # a "now" KPI (schools offline now) has no meaningful daily trend for one school
-        options = (("sparkline", False),) if kpi.formula.grain == "point" and kpi.unit == "count" else (("series_days", 30),)
+        options = (
+            (("sparkline", False),)
+            if kpi.formula.grain == "point" and kpi.unit == "count"
+            else (("series_days", 30),)
+        )
         panel = PanelConfig(id=kpi.id, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kpi.id, options=options)
         tiles.append(frame(panel, kpi.name.get(state.lang), render_panel(panel, ctx), state, ctx.now))
     return html.Div(tiles, className="tile-row school-kpis")
@@ -90,8 +132,13 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
     store = current_store()
     profile = dimensions.school(store, school_id or "")
     if profile is None:
-        return html.Div([breadcrumbs(state, [(school_id or "?", None)]),
-                         html.H1(t("school.unknown", state, id=school_id))], className="page error-page")
+        return html.Div(
+            [
+                breadcrumbs(state, [(school_id or "?", None)]),
+                html.H1(t("school.unknown", state, id=school_id)),
+            ],
+            className="page error-page",
+        )
     info = profile.info
     lang = state.lang
     calendar = views.attendance_calendar(store, info.school_id, state.date_to, snapshot=state.asof)
@@ -100,24 +147,64 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         until = datetime.combine(state.date_to, datetime.max.time())
     timeline = views.connectivity_timeline(store, info.school_id, 14, until, snapshot=state.asof)
     outage_spans = views.outages(timeline)
-    outage_text = (t("school.outages", state, n=len(outage_spans),
-                     hours=sum(int((b - a).total_seconds() // 3600) for a, b in outage_spans))
-                   if timeline else t("panel.missing", state))
-    conn_fig = figures.connectivity_timeline([(h.hour, h.median_download, h.offline_share) for h in timeline], lang,
-                                             threshold=views.bandwidth_threshold())
-    return html.Div([
-        breadcrumbs(state, [(info.district_name, f"/district/{info.district_code}"),
-                            (info.ward_name, f"/ward/{info.ward_code}"), (info.school_name, None)]),
-        html.Div([html.H1(info.school_name), html.Span(info.school_id, className="muted")], className="page-head"),
-        html.Div([profile_card(info, len(profile.history), state), digital_card(profile.latest_digital, info, state)],
-                 className="two-col"),
-        html.H2(t("school.kpis", state)),
-        kpi_grid(state, info.school_id),
-        html.Section([html.H2(t("school.calendar", state)),
-                      page_graph(figures.attendance_calendar(calendar, lang), 260) if calendar
-                      else html.P(t("panel.missing", state), className="muted")],
-                     className="card", id=ids.id(PAGE, "calendar")),
-        html.Section([html.H2(t("school.connectivity", state)), html.P(outage_text, className="muted"),
-                      page_graph(conn_fig, 300) if timeline else None],
-                     className="card", id=ids.id(PAGE, "connectivity")),
-    ], className="page school-page theme-light", **{"data-school": info.school_id})
+    outage_text = (
+        t(
+            "school.outages",
+            state,
+            n=len(outage_spans),
+            hours=sum(int((b - a).total_seconds() // 3600) for a, b in outage_spans),
+        )
+        if timeline
+        else t("panel.missing", state)
+    )
+    conn_fig = figures.connectivity_timeline(
+        [(h.hour, h.median_download, h.offline_share) for h in timeline],
+        lang,
+        threshold=views.bandwidth_threshold(),
+    )
+    return html.Div(
+        [
+            breadcrumbs(
+                state,
+                [
+                    (info.district_name, f"/district/{info.district_code}"),
+                    (info.ward_name, f"/ward/{info.ward_code}"),
+                    (info.school_name, None),
+                ],
+            ),
+            html.Div(
+                [html.H1(info.school_name), html.Span(info.school_id, className="muted")],
+                className="page-head",
+            ),
+            html.Div(
+                [
+                    profile_card(info, len(profile.history), state),
+                    digital_card(profile.latest_digital, info, state),
+                ],
+                className="two-col",
+            ),
+            html.H2(t("school.kpis", state)),
+            kpi_grid(state, info.school_id),
+            html.Section(
+                [
+                    html.H2(t("school.calendar", state)),
+                    page_graph(figures.attendance_calendar(calendar, lang), 260)
+                    if calendar
+                    else html.P(t("panel.missing", state), className="muted"),
+                ],
+                className="card",
+                id=ids.id(PAGE, "calendar"),
+            ),
+            html.Section(
+                [
+                    html.H2(t("school.connectivity", state)),
+                    html.P(outage_text, className="muted"),
+                    page_graph(conn_fig, 300) if timeline else None,
+                ],
+                className="card",
+                id=ids.id(PAGE, "connectivity"),
+            ),
+        ],
+        className="page school-page theme-light",
+        **{"data-school": info.school_id},
+    )

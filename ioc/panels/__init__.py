@@ -9,7 +9,7 @@ registers its classes with :func:`register`, exactly like the built-ins do.
 from __future__ import annotations
 
 import importlib
-from typing import Mapping
+from collections.abc import Mapping
 
 from ioc import settings
 from ioc.panels.base import PanelKind
@@ -31,7 +31,9 @@ def register(cls: type[PanelKind]) -> type[PanelKind]:
         raise ValueError(f"panel kind {cls.__qualname__} has no name")
     existing = _KINDS.get(cls.name)
     if existing is not None and type(existing).__qualname__ != cls.__qualname__:
-        raise ValueError(f"panel type {cls.name!r} is registered twice ({type(existing).__qualname__}, {cls.__qualname__})")
+        raise ValueError(
+            f"panel type {cls.name!r} is registered twice ({type(existing).__qualname__}, {cls.__qualname__})"
+        )
     _KINDS[cls.name] = cls()
     return cls
 

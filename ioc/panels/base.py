@@ -8,9 +8,10 @@ data is stale, missing or failing says so in place instead of going blank.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import Kpi, Localized
@@ -96,8 +97,10 @@ class PanelKind:
 
 def merged_scope(panel: PanelConfig, ctx: PanelContext) -> Scope:
     """The panel's filters, completed by the URL's (the panel's own win: a screen may pin a district)."""
-    values = {name: getattr(panel.filters, name) or getattr(ctx.scope, name)
-              for name in ("district", "ward", "level", "ownership", "school")}
+    values = {
+        name: getattr(panel.filters, name) or getattr(ctx.scope, name)
+        for name in ("district", "ward", "level", "ownership", "school")
+    }
     return Scope(**values)
 
 

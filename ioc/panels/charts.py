@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from ioc import figures, i18n
+from ioc import figures
 from ioc.metrics.query import KpiRow
 from ioc.metrics.registry import Kpi, get_kpi
 from ioc.panels import register
-from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, effective_kpi, is_stale, merged_scope, stale_minutes
+from ioc.panels.base import (
+    PanelConfig,
+    PanelContext,
+    PanelKind,
+    PanelOutput,
+    effective_kpi,
+    is_stale,
+    merged_scope,
+    stale_minutes,
+)
 from ioc.panels.common import drill_link
 from ioc.panels.data import result, summary
 
@@ -23,8 +32,14 @@ def graph(fig, class_name: str = "panel-graph", **extra) -> dcc.Graph:
 def page_graph(fig, height: int = 360, class_name: str = "page-graph", **extra) -> dcc.Graph:
     """A graph on a scrolling page: as wide as its card, ``height`` pixels high."""
     fig.layout.height = height
-    return dcc.Graph(figure=fig, config=GRAPH_CONFIG, className=class_name, style={"height": f"{height}px"},
-                     responsive=True, **extra)
+    return dcc.Graph(
+        figure=fig,
+        config=GRAPH_CONFIG,
+        className=class_name,
+        style={"height": f"{height}px"},
+        responsive=True,
+        **extra,
+    )
 
 
 @register
@@ -34,12 +49,24 @@ class Trend(PanelKind):
 
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
-        s = summary(ctx.store, kpi.id, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot,
-                    series_days=int(panel.option("days", 30)))
+        s = summary(
+            ctx.store,
+            kpi.id,
+            scope=merged_scope(panel, ctx),
+            date_to=ctx.date_to,
+            snapshot=ctx.snapshot,
+            series_days=int(panel.option("days", 30)),
+        )
         if not any(v is not None for _, v in s.series):
             return PanelOutput(html.Div(className="panel-graph"), "missing", s.as_of)
-        fig = figures.trend([(kpi.name.get(ctx.lang), s.series)], kpi.unit, ctx.lang, decimals=kpi.decimals,
-                            target=kpi.target, theme_name=ctx.theme)
+        fig = figures.trend(
+            [(kpi.name.get(ctx.lang), s.series)],
+            kpi.unit,
+            ctx.lang,
+            decimals=kpi.decimals,
+            target=kpi.target,
+            theme_name=ctx.theme,
+        )
         stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(graph(fig), "stale" if stale else "ok", s.as_of)
 
@@ -65,15 +92,26 @@ class Ranking(PanelKind):
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
         by = panel.option("by", "district")
-        res = result(ctx.store, kpi.id, by, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot)
+        res = result(
+            ctx.store, kpi.id, by, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot
+        )
         rows = ordered(res.rows, kpi, panel.option("order", "worst"))[: int(panel.option("limit", 10))]
         as_of = max((r.as_of for r in res.rows if r.as_of), default=None)
         if not rows:
             return PanelOutput(html.Div(className="panel-graph"), "missing", as_of)
-        bars = [figures.Bar(r.key, r.label, r.value, kpi.status(r.value), drill_link(by, r.key, ctx.lang, ctx.snapshot))
-                for r in rows]
-        fig = figures.ranking(bars, kpi.unit, ctx.lang, decimals=kpi.decimals, target=kpi.target, theme_name=ctx.theme)
+        bars = [
+            figures.Bar(
+                r.key, r.label, r.value, kpi.status(r.value), drill_link(by, r.key, ctx.lang, ctx.snapshot)
+            )
+            for r in rows
+        ]
+        fig = figures.ranking(
+            bars, kpi.unit, ctx.lang, decimals=kpi.decimals, target=kpi.target, theme_name=ctx.theme
+        )
         fig.update_layout(height=None)
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
-        return PanelOutput(graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
-                           "stale" if stale else "ok", as_of)
+        return PanelOutput(
+            graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
+            "stale" if stale else "ok",
+            as_of,
+        )

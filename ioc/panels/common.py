@@ -11,9 +11,16 @@ from dash import html
 from ioc import i18n, ids
 from ioc.metrics.query import FILTERS, Scope
 
+CITY = Scope()  # no filter: the whole city
 
-def explain_ref(kpi: str, scope: Scope = Scope(), date_to: date | None = None, snapshot: int | None = None,
-                date_from: date | None = None) -> str:
+
+def explain_ref(
+    kpi: str,
+    scope: Scope = CITY,
+    date_to: date | None = None,
+    snapshot: int | None = None,
+    date_from: date | None = None,
+) -> str:
     """Encode the question behind a number so the "what is this number?" box can ask it again."""
     parts: list[tuple[str, str]] = [("kpi", kpi), *scope.items()]
     if date_from:
@@ -41,13 +48,21 @@ def value_button(text: str, ref: str | None, lang: str, class_name: str = "value
     """A number that opens "what is this number?" when clicked (plain text when ``ref`` is None)."""
     if ref is None:
         return html.Span(text, className=class_name)
-    return html.Button(text, id=ids.explain(ref), className=f"{class_name} explainable", n_clicks=0,
-                       title=i18n.t("explain.hint", lang))
+    return html.Button(
+        text,
+        id=ids.explain(ref),
+        className=f"{class_name} explainable",
+        n_clicks=0,
+        title=i18n.t("explain.hint", lang),
+    )
 
 
 def status_light(status: str, lang: str) -> Any:
-    return html.Span(className=f"light light-{status}", title=i18n.t(f"status.{status}", lang),
-                     **{"aria-label": i18n.t(f"status.{status}", lang)})
+    return html.Span(
+        className=f"light light-{status}",
+        title=i18n.t(f"status.{status}", lang),
+        **{"aria-label": i18n.t(f"status.{status}", lang)},
+    )
 
 
 def with_query(path: str, **params: Any) -> str:

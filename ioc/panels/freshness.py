@@ -24,21 +24,41 @@ class Freshness(PanelKind):
         from ioc.metrics.views import cached
 
         # stale flags depend on the clock too: one entry per data version and minute
-        items = cached(ctx.store, "freshness", (ctx.now.strftime("%Y%m%d%H%M"),), lambda: health.freshness(ctx.store))
+        items = cached(
+            ctx.store, "freshness", (ctx.now.strftime("%Y%m%d%H%M"),), lambda: health.freshness(ctx.store)
+        )
         for f in items:
             any_stale = any_stale or bool(f.stale)
             if f.last_success and (newest is None or f.last_success > newest):
                 newest = f.last_success
             status = "red" if f.stale else ("green" if f.latest_data else "no_data")
-            rows.append(html.Tr([
-                html.Td([html.Span(className=f"light light-{status}"), i18n.t(f"dataset.{f.dataset}", lang)]),
-                html.Td(i18n.format_datetime(f.latest_data, lang) if hasattr(f.latest_data, "hour")
-                        else i18n.format_date(f.latest_data, lang)),
-                html.Td(i18n.ago(f.last_success, ctx.now, lang) if f.last_success else "—"),
-                html.Td(i18n.t("fresh.stale", lang) if f.stale else i18n.t("fresh.ok", lang),
-                        className="stale-text" if f.stale else ""),
-            ]))
-        head = html.Tr([html.Th(i18n.t(k, lang)) for k in ("health.dataset", "health.latest_data",
-                                                           "health.last_success", "health.state")])
+            rows.append(
+                html.Tr(
+                    [
+                        html.Td(
+                            [
+                                html.Span(className=f"light light-{status}"),
+                                i18n.t(f"dataset.{f.dataset}", lang),
+                            ]
+                        ),
+                        html.Td(
+                            i18n.format_datetime(f.latest_data, lang)
+                            if hasattr(f.latest_data, "hour")
+                            else i18n.format_date(f.latest_data, lang)
+                        ),
+                        html.Td(i18n.ago(f.last_success, ctx.now, lang) if f.last_success else "—"),
+                        html.Td(
+                            i18n.t("fresh.stale", lang) if f.stale else i18n.t("fresh.ok", lang),
+                            className="stale-text" if f.stale else "",
+                        ),
+                    ]
+                )
+            )
+        head = html.Tr(
+            [
+                html.Th(i18n.t(k, lang))
+                for k in ("health.dataset", "health.latest_data", "health.last_success", "health.state")
+            ]
+        )
         body = html.Table([html.Thead(head), html.Tbody(rows)], className="fresh-table")
         return PanelOutput(body, "ok", newest, i18n.t("fresh.some_stale", lang) if any_stale else "")

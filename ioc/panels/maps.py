@@ -18,7 +18,16 @@ from ioc import figures, settings
 from ioc.metrics import dimensions
 from ioc.metrics.registry import get_kpi
 from ioc.panels import register
-from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, effective_kpi, is_stale, merged_scope, stale_minutes
+from ioc.panels.base import (
+    PanelConfig,
+    PanelContext,
+    PanelKind,
+    PanelOutput,
+    effective_kpi,
+    is_stale,
+    merged_scope,
+    stale_minutes,
+)
 from ioc.panels.charts import graph
 from ioc.panels.common import drill_link
 from ioc.panels.data import result
@@ -49,11 +58,16 @@ def simplify(geojson: dict[str, Any], digits: int = 3) -> dict[str, Any]:
             coords = [[_ring(r, digits) for r in poly] for poly in geom["coordinates"]]
         else:
             continue
-        features.append({
-            "type": "Feature",
-            "properties": {"district_code": str(props["district_code"]), "district_name": props.get("district_name", "")},
-            "geometry": {"type": geom["type"], "coordinates": coords},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "district_code": str(props["district_code"]),
+                    "district_name": props.get("district_name", ""),
+                },
+                "geometry": {"type": geom["type"], "coordinates": coords},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -91,23 +105,47 @@ class DistrictMap(PanelKind):
             return PanelOutput(html.Div(className="panel-graph"), "missing", as_of)
         name = kpi.name.get(ctx.lang)
         if geo is not None:
-            values = [(r.key, r.label, r.value, drill_link("district", r.key, ctx.lang, ctx.snapshot)) for r in res.rows]
-            fig = figures.choropleth(geo, values, kpi.unit, ctx.lang, decimals=kpi.decimals, kpi_name="",
-                                     theme_name=ctx.theme, reverse=reverse)
+            values = [
+                (r.key, r.label, r.value, drill_link("district", r.key, ctx.lang, ctx.snapshot))
+                for r in res.rows
+            ]
+            fig = figures.choropleth(
+                geo,
+                values,
+                kpi.unit,
+                ctx.lang,
+                decimals=kpi.decimals,
+                kpi_name="",
+                theme_name=ctx.theme,
+                reverse=reverse,
+            )
         else:
             from ioc.metrics.views import cached
 
-            where = cached(ctx.store, "schools", (scope,),
-                           lambda: {s.school_id: s for s in dimensions.schools(ctx.store, scope)})
+            where = cached(
+                ctx.store,
+                "schools",
+                (scope,),
+                lambda: {s.school_id: s for s in dimensions.schools(ctx.store, scope)},
+            )
             points = [
-                (where[r.key].latitude, where[r.key].longitude, r.label, r.value,
-                 drill_link("school", r.key, ctx.lang, ctx.snapshot))
+                (
+                    where[r.key].latitude,
+                    where[r.key].longitude,
+                    r.label,
+                    r.value,
+                    drill_link("school", r.key, ctx.lang, ctx.snapshot),
+                )
                 for r in res.rows
                 if r.key in where and where[r.key].latitude is not None and where[r.key].longitude is not None
             ]
-            fig = figures.school_points(points, kpi.unit, ctx.lang, decimals=kpi.decimals, theme_name=ctx.theme,
-                                        reverse=reverse)
+            fig = figures.school_points(
+                points, kpi.unit, ctx.lang, decimals=kpi.decimals, theme_name=ctx.theme, reverse=reverse
+            )
         fig.update_layout(meta={"kpi": name})
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
-        return PanelOutput(graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
-                           "stale" if stale else "ok", as_of)
+        return PanelOutput(
+            graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
+            "stale" if stale else "ok",
+            as_of,
+        )

@@ -14,9 +14,10 @@ names the file, the panel (index and id) and the problem.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ioc import settings
 from ioc.metrics.query import FILTERS, Scope
@@ -28,8 +29,19 @@ SCHEMA_VERSION = 1
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "screens"
 DEFAULT_SCREEN = "control_room"
 SCREEN_KEYS = {"schema_version", "title", "columns", "rows", "panels", "refresh_seconds", "description"}
-PANEL_KEYS = {"id", "type", "title", "kpi", "filters", "grid", "thresholds", "unit", "decimals",
-              "stale_after_minutes", "options"}
+PANEL_KEYS = {
+    "id",
+    "type",
+    "title",
+    "kpi",
+    "filters",
+    "grid",
+    "thresholds",
+    "unit",
+    "decimals",
+    "stale_after_minutes",
+    "options",
+}
 
 
 class ScreenConfigError(ValueError):
@@ -55,9 +67,13 @@ def screens_dir(override: str | Path | None = None) -> Path:
 def _localized(raw: Any, where: str) -> Localized:
     if isinstance(raw, str):
         return Localized(raw, raw)
-    if isinstance(raw, Mapping) and set(raw) == {"vi", "en"} and all(isinstance(v, str) for v in raw.values()):
+    if (
+        isinstance(raw, Mapping)
+        and set(raw) == {"vi", "en"}
+        and all(isinstance(v, str) for v in raw.values())
+    ):
         return Localized(raw["vi"], raw["en"])
-    raise ScreenConfigError(f"{where}: title must be a text or {{\"vi\": ..., \"en\": ...}}, got {raw!r}")
+    raise ScreenConfigError(f'{where}: title must be a text or {{"vi": ..., "en": ...}}, got {raw!r}')
 
 
 def _int(raw: Any, where: str, name: str, minimum: int = 0) -> int:
@@ -94,7 +110,7 @@ def parse_panel(raw: Any, where: str, columns: int, rows: int) -> PanelConfig:
         raise ScreenConfigError(f"{where}: type {ptype!r} needs a kpi")
     grid = raw.get("grid")
     if not isinstance(grid, Mapping) or set(grid) != {"x", "y", "w", "h"}:
-        raise ScreenConfigError(f"{where}: grid must be {{\"x\", \"y\", \"w\", \"h\"}}, got {grid!r}")
+        raise ScreenConfigError(f'{where}: grid must be {{"x", "y", "w", "h"}}, got {grid!r}')
     pos = GridPos(*(_int(grid[k], where, f"grid.{k}", 1 if k in "wh" else 0) for k in ("x", "y", "w", "h")))
     if pos.x + pos.w > columns or pos.y + pos.h > rows:
         raise ScreenConfigError(
@@ -131,14 +147,20 @@ def parse_panel(raw: Any, where: str, columns: int, rows: int) -> PanelConfig:
         spec = kind.option_types.get(name)
         if spec is None:
             allowed = ", ".join(sorted(kind.option_types)) or "none"
-            raise ScreenConfigError(f"{where}: unknown option {name!r} for type {ptype!r}; allowed: {allowed}")
+            raise ScreenConfigError(
+                f"{where}: unknown option {name!r} for type {ptype!r}; allowed: {allowed}"
+            )
         typ, choices = spec
         if not isinstance(value, typ) or isinstance(value, bool) and typ is not bool:
             raise ScreenConfigError(f"{where}: option {name} must be {typ.__name__}, got {value!r}")
         if choices is not None and value not in choices:
-            raise ScreenConfigError(f"{where}: option {name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+            raise ScreenConfigError(
+                f"{where}: option {name} must be one of {', '.join(map(str, choices))}, got {value!r}"
+            )
         if typ is list and any(k not in KPIS for k in value):
-            raise ScreenConfigError(f"{where}: option {name} names unknown KPIs {[k for k in value if k not in KPIS]}")
+            raise ScreenConfigError(
+                f"{where}: option {name} names unknown KPIs {[k for k in value if k not in KPIS]}"
+            )
     panel = PanelConfig(
         id=pid,
         type=ptype,
@@ -179,7 +201,9 @@ def parse_screen(raw: Any, name: str, source: str = "") -> Screen:
     cells: dict[tuple[int, int], str] = {}
     for i, panel in enumerate(panels):
         if panel.id in seen:
-            raise ScreenConfigError(f"{where}: panel {i} ({panel.id!r}): id already used by panel {seen[panel.id]}")
+            raise ScreenConfigError(
+                f"{where}: panel {i} ({panel.id!r}): id already used by panel {seen[panel.id]}"
+            )
         seen[panel.id] = i
         g = panel.grid
         for x in range(g.x, g.x + g.w):
@@ -213,7 +237,9 @@ def load_screens(folder: str | Path | None = None) -> dict[str, Screen]:
     """Every screen of the folder, by name (the file name without .json), in file-name order."""
     base = Path(folder) if folder is not None else screens_dir()
     if not base.is_dir():
-        raise ScreenConfigError(f"screens folder {base} does not exist (setting screens_dir / IOC_SCREENS_DIR)")
+        raise ScreenConfigError(
+            f"screens folder {base} does not exist (setting screens_dir / IOC_SCREENS_DIR)"
+        )
     screens = {path.stem: load_screen_file(path) for path in sorted(base.glob("*.json"))}
     if not screens:
         raise ScreenConfigError(f"screens folder {base} holds no *.json screen")
@@ -226,7 +252,9 @@ def playlist(screens: Mapping[str, Screen], configured: str | None = None) -> li
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in screens]
     if unknown:
-        raise ScreenConfigError(f"screen_playlist names unknown screens {unknown}; known: {', '.join(screens)}")
+        raise ScreenConfigError(
+            f"screen_playlist names unknown screens {unknown}; known: {', '.join(screens)}"
+        )
     if not names:
         names = list(screens)
         if DEFAULT_SCREEN in names:  # the default screen opens the playlist

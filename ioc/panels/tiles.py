@@ -7,7 +7,16 @@ from dash import dcc, html
 from ioc import figures, i18n
 from ioc.metrics.registry import get_kpi
 from ioc.panels import register
-from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, effective_kpi, is_stale, merged_scope, stale_minutes
+from ioc.panels.base import (
+    PanelConfig,
+    PanelContext,
+    PanelKind,
+    PanelOutput,
+    effective_kpi,
+    is_stale,
+    merged_scope,
+    stale_minutes,
+)
 from ioc.panels.common import explain_ref, status_light, value_button
 from ioc.panels.data import summary
 
@@ -21,38 +30,75 @@ class KpiTile(PanelKind):
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
         scope = merged_scope(panel, ctx)
         spark = bool(panel.option("sparkline", True))
-        s = summary(ctx.store, kpi.id, scope=scope, date_to=ctx.date_to, snapshot=ctx.snapshot,
-                    series_days=int(panel.option("series_days", 30)) if spark else 0)
+        s = summary(
+            ctx.store,
+            kpi.id,
+            scope=scope,
+            date_to=ctx.date_to,
+            snapshot=ctx.snapshot,
+            series_days=int(panel.option("series_days", 30)) if spark else 0,
+        )
         lang = ctx.lang
         value = s.current.value
         status = kpi.status(value)
         ref = explain_ref(kpi.id, scope, s.date_to, ctx.snapshot, s.date_from) if ctx.explainable else None
-        target = (i18n.t("kpi.target", lang) + " " + i18n.kpi_value(kpi.target, kpi.unit, lang, kpi.decimals)
-                  if kpi.target is not None else "")
+        target = (
+            i18n.t("kpi.target", lang) + " " + i18n.kpi_value(kpi.target, kpi.unit, lang, kpi.decimals)
+            if kpi.target is not None
+            else ""
+        )
         delta_class = "delta"
         if s.delta is not None and s.delta != 0:
             better = (s.delta > 0) == (kpi.direction == "higher")
             delta_class += " delta-good" if better else " delta-bad"
         children = [
-            html.Div([status_light(status, lang),
-                      value_button(i18n.kpi_value(value, kpi.unit, lang, kpi.decimals), ref, lang, "tile-value")],
-                     className="tile-main"),
-            html.Div([html.Span(target, className="tile-target"),
-                      html.Span(i18n.kpi_delta(s.delta, kpi.unit, lang, kpi.decimals), className=delta_class,
-                                title=i18n.t("kpi.delta_hint", lang))],
-                     className="tile-sub"),
+            html.Div(
+                [
+                    status_light(status, lang),
+                    value_button(
+                        i18n.kpi_value(value, kpi.unit, lang, kpi.decimals), ref, lang, "tile-value"
+                    ),
+                ],
+                className="tile-main",
+            ),
+            html.Div(
+                [
+                    html.Span(target, className="tile-target"),
+                    html.Span(
+                        i18n.kpi_delta(s.delta, kpi.unit, lang, kpi.decimals),
+                        className=delta_class,
+                        title=i18n.t("kpi.delta_hint", lang),
+                    ),
+                ],
+                className="tile-sub",
+            ),
         ]
         if spark and len(s.series) > 1:
             fig = figures.sparkline(s.series, ctx.theme, figures.STATUS_COLOURS.get(status))
-            children.append(dcc.Graph(figure=fig, config={"displayModeBar": False, "staticPlot": True},
-                                      className="tile-spark", responsive=True))
+            children.append(
+                dcc.Graph(
+                    figure=fig,
+                    config={"displayModeBar": False, "staticPlot": True},
+                    className="tile-spark",
+                    responsive=True,
+                )
+            )
         children.append(
-            html.Div([
-                html.Span(i18n.t("kpi.schools_reporting", lang, n=i18n.number(s.current.schools_reporting, lang))),
-                html.Span(i18n.ago(s.as_of, ctx.now, lang), className="tile-fresh"),
-            ], className="tile-foot")
+            html.Div(
+                [
+                    html.Span(
+                        i18n.t(
+                            "kpi.schools_reporting", lang, n=i18n.number(s.current.schools_reporting, lang)
+                        )
+                    ),
+                    html.Span(i18n.ago(s.as_of, ctx.now, lang), className="tile-fresh"),
+                ],
+                className="tile-foot",
+            )
         )
         if value is None:
             return PanelOutput(html.Div(children, className="tile"), "missing", s.as_of)
         stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
-        return PanelOutput(html.Div(children, className=f"tile tile-{status}"), "stale" if stale else "ok", s.as_of)
+        return PanelOutput(
+            html.Div(children, className=f"tile tile-{status}"), "stale" if stale else "ok", s.as_of
+        )

@@ -68,8 +68,14 @@ def unit_page(duo: Any) -> str:
 
 def click_first_row(duo: Any) -> None:
     code = unit_page(duo)
-    cell = WebDriverWait(duo.driver, WAIT).until(EC.element_to_be_clickable(
-        (By.CSS_SELECTOR, f".unit-page[data-unit='{code}'] .units-table .ag-center-cols-container .ag-row .ag-cell")))
+    cell = WebDriverWait(duo.driver, WAIT).until(
+        EC.element_to_be_clickable(
+            (
+                By.CSS_SELECTOR,
+                f".unit-page[data-unit='{code}'] .units-table .ag-center-cols-container .ag-row .ag-cell",
+            )
+        )
+    )
     cell.click()
 
 
@@ -78,14 +84,18 @@ def test_drill_down_city_district_ward_school_and_back(start) -> None:
     duo.driver.get(duo.server_url + "/")
     wait_for(duo, ".panel[data-panel='map'] .scatterlayer")
     # the map: each area's centre marker carries its link; click the first area's marker
-    marker = WebDriverWait(duo.driver, WAIT).until(EC.presence_of_element_located(
-        (By.CSS_SELECTOR, ".panel[data-panel='map'] .scatterlayer .trace:nth-last-child(2) .points path")))
+    marker = WebDriverWait(duo.driver, WAIT).until(
+        EC.presence_of_element_located(
+            (By.CSS_SELECTOR, ".panel[data-panel='map'] .scatterlayer .trace:nth-last-child(2) .points path")
+        )
+    )
     duo.driver.execute_script(
         "const r = arguments[0].getBoundingClientRect();"
         "const o = {bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2};"
         "const el = document.elementFromPoint(o.clientX, o.clientY);"
         "['mousemove', 'mousedown', 'mouseup', 'click'].forEach(t => el.dispatchEvent(new MouseEvent(t, o)));",
-        marker)
+        marker,
+    )
     WebDriverWait(duo.driver, WAIT).until(lambda d: "/district/" in d.current_url)
     district_url = duo.driver.current_url
     unit_page(duo)
@@ -114,16 +124,22 @@ def test_drill_down_city_district_ward_school_and_back(start) -> None:
 def test_what_is_this_number(start, browser_store) -> None:
     duo = start()
     duo.driver.get(duo.server_url + "/?lang=en")
-    value = WebDriverWait(duo.driver, WAIT).until(EC.element_to_be_clickable(
-        (By.CSS_SELECTOR, ".panel[data-panel='attendance'] button.explainable")))
+    value = WebDriverWait(duo.driver, WAIT).until(
+        EC.element_to_be_clickable((By.CSS_SELECTOR, ".panel[data-panel='attendance'] button.explainable"))
+    )
     shown = value.text
     value.click()
     wait_for(duo, ".explain:not(.hidden) .explain-content[data-kpi='attendance_rate']")
-    fields = {e.get_attribute("data-field"): e.text
-              for e in duo.driver.find_elements(By.CSS_SELECTOR, ".explain-table td[data-field]")}
+    fields = {
+        e.get_attribute("data-field"): e.text
+        for e in duo.driver.find_elements(By.CSS_SELECTOR, ".explain-table td[data-field]")
+    }
     assert fields["value"] == shown
     row = cached_compute(browser_store, KpiQuery("attendance_rate")).rows[0]
-    assert fields["numerator"] == f"{round(row.numerator):,}" and fields["denominator"] == f"{round(row.denominator):,}"
+    assert (
+        fields["numerator"] == f"{round(row.numerator):,}"
+        and fields["denominator"] == f"{round(row.denominator):,}"
+    )
     duo.find_element(".explain-close").click()
     wait_for(duo, ".explain.hidden")
 
@@ -141,7 +157,9 @@ def test_kiosk_mode_rotates_screens_and_refreshes_in_place(start) -> None:
     WebDriverWait(duo.driver, WAIT).until(lambda d: "/screen/connectivity" in d.current_url)
     wait_for(duo, ".wall.kiosk .panel[data-panel='uptime']")
     assert "kiosk=1" in duo.driver.current_url
-    WebDriverWait(duo.driver, WAIT).until(lambda d: d.current_url.split("?")[0].rstrip("/") == duo.server_url.rstrip("/"))
+    WebDriverWait(duo.driver, WAIT).until(
+        lambda d: d.current_url.split("?")[0].rstrip("/") == duo.server_url.rstrip("/")
+    )
     assert duo.driver.execute_script("return window.__not_reloaded === true;")  # rotation without a page load
     assert severe(duo) == []
 
@@ -161,7 +179,9 @@ def test_exports_download_valid_files_with_the_right_numbers(start, browser_stor
     duo.driver.get(duo.server_url + "/explore?kpi=attendance_rate&by=district")
     wait_for(duo, ".export-bar")
     folder = Path(duo.download_path)
-    expected = {r.key: r for r in cached_compute(browser_store, KpiQuery("attendance_rate", by="district")).rows}
+    expected = {
+        r.key: r for r in cached_compute(browser_store, KpiQuery("attendance_rate", by="district")).rows
+    }
     duo.find_element("#explore-export-csv").click()
     rows = list(csv.DictReader(io.StringIO(wait_download(folder, ".csv").read_text(encoding="utf-8-sig"))))
     assert {r["key"]: float(r["numerator"]) for r in rows} == {k: r.numerator for k, r in expected.items()}
@@ -182,11 +202,24 @@ def test_exports_download_valid_files_with_the_right_numbers(start, browser_stor
 
 def test_a_stale_panel_shows_its_warning(start, tmp_path: Path) -> None:
     screen = {
-        "schema_version": 1, "title": "Stale test", "columns": 2, "rows": 1,
+        "schema_version": 1,
+        "title": "Stale test",
+        "columns": 2,
+        "rows": 1,
         "panels": [
-            {"id": "fresh", "type": "kpi_tile", "kpi": "attendance_rate", "grid": {"x": 0, "y": 0, "w": 1, "h": 1}},
-            {"id": "old", "type": "kpi_tile", "kpi": "digital_readiness", "grid": {"x": 1, "y": 0, "w": 1, "h": 1},
-             "stale_after_minutes": 60},
+            {
+                "id": "fresh",
+                "type": "kpi_tile",
+                "kpi": "attendance_rate",
+                "grid": {"x": 0, "y": 0, "w": 1, "h": 1},
+            },
+            {
+                "id": "old",
+                "type": "kpi_tile",
+                "kpi": "digital_readiness",
+                "grid": {"x": 1, "y": 0, "w": 1, "h": 1},
+                "stale_after_minutes": 60,
+            },
         ],
     }
     (tmp_path / "control_room.json").write_text(json.dumps(screen), encoding="utf-8")

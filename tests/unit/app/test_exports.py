@@ -14,9 +14,13 @@ from ioc.metrics.registry import get_kpi
 
 KPI = get_kpi("attendance_rate")
 RES = KpiResult(
-    kpi="attendance_rate", unit="ratio", date_from=date(2026, 11, 23), date_to=date(2026, 11, 23), by="school",
+    kpi="attendance_rate",
+    unit="ratio",
+    date_from=date(2026, 11, 23),
+    date_to=date(2026, 11, 23),
+    by="school",
     rows=(
-        KpiRow("S1", "=HYPERLINK(\"http://x\")", 0.95, 95.0, 100.0, 1, datetime(2026, 11, 23, 9), "green"),
+        KpiRow("S1", '=HYPERLINK("http://x")', 0.95, 95.0, 100.0, 1, datetime(2026, 11, 23, 9), "green"),
         KpiRow("S2", "Trường Tiểu học Lê Lợi", 0.8, 80.0, 100.0, 1, datetime(2026, 11, 23, 9), "red"),
         KpiRow("@S3", "-cmd", None, None, 0.0, 0, None, "no_data"),
     ),
@@ -27,8 +31,16 @@ REQ = exports.ExportRequest(kpi="attendance_rate", by="school", scope=Scope(dist
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("=1+1", "'=1+1"), ("+84 90", "'+84 90"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
-     ("Trường A", "Trường A"), (-2.5, -2.5), (None, None)],
+    [
+        ("=1+1", "'=1+1"),
+        ("+84 90", "'+84 90"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("Trường A", "Trường A"),
+        (-2.5, -2.5),
+        (None, None),
+    ],
 )
 def test_neutralise(value, expected) -> None:
     assert exports.neutralise(value) == expected
@@ -39,7 +51,7 @@ def test_csv_has_the_numbers_and_no_live_formula() -> None:
     assert content.startswith("\ufeff".encode())  # BOM: Excel reads the Vietnamese names right
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     assert [r["key"] for r in rows] == ["S1", "S2", "'@S3"]
-    assert rows[0]["label"] == "'=HYPERLINK(\"http://x\")" and rows[2]["label"] == "'-cmd"
+    assert rows[0]["label"] == '\'=HYPERLINK("http://x")' and rows[2]["label"] == "'-cmd"
     assert float(rows[1]["value"]) == 0.8 and float(rows[1]["numerator"]) == 80 and rows[2]["value"] == ""
 
 
@@ -50,7 +62,7 @@ def test_xlsx_has_data_and_about_sheets() -> None:
     assert book.sheetnames == ["data", "about"]
     data = list(book["data"].iter_rows(values_only=True))
     assert data[0] == ("key", "label", "value", "numerator", "denominator", "schools_reporting", "status")
-    assert data[1][1] == "'=HYPERLINK(\"http://x\")" and book["data"]["B2"].data_type == "s"
+    assert data[1][1] == '\'=HYPERLINK("http://x")' and book["data"]["B2"].data_type == "s"
     assert data[2][2] == 0.8 and data[3][2] is None
     about = dict(book["about"].iter_rows(values_only=True))
     assert about["Chỉ số"] == "Tỷ lệ chuyên cần (attendance_rate)"
@@ -67,19 +79,32 @@ def test_parquet_keeps_numbers_and_describes_itself() -> None:
 
     table = pq.read_table(io.BytesIO(exports.to_parquet(KPI, REQ, RES)))
     assert table.column("value").to_pylist() == [0.95, 0.8, None]
-    assert table.column("label").to_pylist()[0] == "=HYPERLINK(\"http://x\")"  # not a spreadsheet: kept as is
+    assert table.column("label").to_pylist()[0] == '=HYPERLINK("http://x")'  # not a spreadsheet: kept as is
     meta = {k.decode(): v.decode() for k, v in table.schema.metadata.items() if k.startswith(b"ioc.")}
     assert "Tỷ lệ chuyên cần (attendance_rate)" in meta.values()
 
 
 def test_request_from_url_arguments_and_bad_ones() -> None:
-    req = exports.ExportRequest.from_args({"kpi": "uptime", "by": "ward", "district": "760", "to": "2026-11-23",
-                                           "asof": "7", "chart": "line", "lang": "en"})
+    req = exports.ExportRequest.from_args(
+        {
+            "kpi": "uptime",
+            "by": "ward",
+            "district": "760",
+            "to": "2026-11-23",
+            "asof": "7",
+            "chart": "line",
+            "lang": "en",
+        }
+    )
     assert req.scope == Scope(district="760") and req.date_to == date(2026, 11, 23) and req.snapshot == 7
     assert req.query().kpi == "uptime" and req.lang == "en"
-    for args, param in (({"kpi": "nope"}, "kpi"), ({"kpi": "uptime", "by": "province"}, "by"),
-                        ({"kpi": "uptime", "to": "23/11/2026"}, "to"), ({"kpi": "uptime", "chart": "pie"}, "chart"),
-                        ({"kpi": "uptime", "asof": "nine"}, "asof")):
+    for args, param in (
+        ({"kpi": "nope"}, "kpi"),
+        ({"kpi": "uptime", "by": "province"}, "by"),
+        ({"kpi": "uptime", "to": "23/11/2026"}, "to"),
+        ({"kpi": "uptime", "chart": "pie"}, "chart"),
+        ({"kpi": "uptime", "asof": "nine"}, "asof"),
+    ):
         with pytest.raises(QueryError) as error:
             exports.ExportRequest.from_args(args)
         assert error.value.param == param

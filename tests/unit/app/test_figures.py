@@ -34,7 +34,10 @@ def test_trend_draws_target_and_localised_hover() -> None:
 
 
 def test_ranking_keeps_order_colours_status_and_carries_links() -> None:
-    bars = [figures.Bar("a", "Worst", 0.80, "red", "/ward/a"), figures.Bar("b", "Next", 0.93, "amber", "/ward/b")]
+    bars = [
+        figures.Bar("a", "Worst", 0.80, "red", "/ward/a"),
+        figures.Bar("b", "Next", 0.93, "amber", "/ward/b"),
+    ]
     fig = validated(figures.ranking(bars, "ratio", "en", target=0.95))
     trace = fig.data[0]
     assert list(trace.y) == ["Next", "Worst"]  # first bar drawn on top
@@ -45,13 +48,26 @@ def test_ranking_keeps_order_colours_status_and_carries_links() -> None:
 
 def test_choropleth_colours_areas_and_links_their_centres() -> None:
     square = [[[106.0, 10.0], [106.1, 10.0], [106.1, 10.1], [106.0, 10.1], [106.0, 10.0]]]
-    geo = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"district_code": "760"}, "geometry": {"type": "Polygon", "coordinates": square}},
-        {"type": "Feature", "properties": {"district_code": "761"},
-         "geometry": {"type": "MultiPolygon", "coordinates": [[[[x + 0.2, y] for x, y in square[0]]]]}},
-    ]}
-    fig = validated(figures.choropleth(geo, [("760", "Quận 1", 0.9, "/district/760"), ("761", "Quận 12", 1.0, None)],
-                                       "ratio", "vi"))
+    geo = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"district_code": "760"},
+                "geometry": {"type": "Polygon", "coordinates": square},
+            },
+            {
+                "type": "Feature",
+                "properties": {"district_code": "761"},
+                "geometry": {"type": "MultiPolygon", "coordinates": [[[[x + 0.2, y] for x, y in square[0]]]]},
+            },
+        ],
+    }
+    fig = validated(
+        figures.choropleth(
+            geo, [("760", "Quận 1", 0.9, "/district/760"), ("761", "Quận 12", 1.0, None)], "ratio", "vi"
+        )
+    )
     areas = [t for t in fig.data if t.fill == "toself"]
     assert [a.name for a in areas] == ["760", "761"]
     assert areas[0].fillcolor == figures.GOOD_HIGH[0][1] and areas[1].fillcolor == figures.GOOD_HIGH[-1][1]
@@ -62,13 +78,20 @@ def test_choropleth_colours_areas_and_links_their_centres() -> None:
 
 
 def test_school_points_leave_out_schools_without_value() -> None:
-    fig = validated(figures.school_points([(10.8, 106.7, "A", 0.5, "/school/a"), (10.9, 106.6, "B", None, None)],
-                                          "ratio", "vi"))
+    fig = validated(
+        figures.school_points(
+            [(10.8, 106.7, "A", 0.5, "/school/a"), (10.9, 106.6, "B", None, None)], "ratio", "vi"
+        )
+    )
     assert list(fig.data[0].customdata) == ["/school/a"]
 
 
 def test_attendance_calendar_places_days_by_week_and_weekday() -> None:
-    days = [(date(2026, 11, 23), 0.95), (date(2026, 11, 24), None), (date(2026, 11, 30), 0.9)]  # Mon, Tue, Mon
+    days = [
+        (date(2026, 11, 23), 0.95),
+        (date(2026, 11, 24), None),
+        (date(2026, 11, 30), 0.9),
+    ]  # Mon, Tue, Mon
     fig = validated(figures.attendance_calendar(days, "vi"))
     z = fig.data[0].z
     assert z[0][0] == 0.95 and z[1][0] is None and z[0][1] == 0.9

@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from dash._callback_context import context_value
 from dash import no_update
+from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
-from ioc import app as app_module, ids
+from ioc import app as app_module
+from ioc import ids
 from ioc.metrics import dimensions
 from ioc.metrics.cache import cached_compute
 from ioc.metrics.query import KpiQuery, Scope
@@ -73,13 +74,17 @@ def test_control_room_draws_every_panel_with_fresh_data(request_context) -> None
 
 
 def test_other_screen_and_unknown_screen(request_context) -> None:
-    assert set(panels_of(_wall.wall_layout("connectivity", {}))) == {p.id for p in load_screens()["connectivity"].panels}
+    assert set(panels_of(_wall.wall_layout("connectivity", {}))) == {
+        p.id for p in load_screens()["connectivity"].panels
+    }
     unknown = _wall.wall_layout("lobby", {"lang": "en"})
     assert "No screen 'lobby'" in texts(unknown)
 
 
 def test_refresh_redraws_the_same_panels(request_context) -> None:
-    grid, clock, refreshed = _wall.refresh_grid(3, {"name": "control_room", "playlist": ["control_room"]}, "?kiosk=1")
+    grid, clock, refreshed = _wall.refresh_grid(
+        3, {"name": "control_room", "playlist": ["control_room"]}, "?kiosk=1"
+    )
     assert refreshed.startswith("làm mới lúc ")
     assert len(grid) == len(load_screens()["control_room"].panels)
     assert clock.count("/") == 2  # dd/mm/yyyy hh:mm
@@ -104,8 +109,13 @@ def test_a_stale_panel_says_so(request_context) -> None:
 
 
 def test_a_failing_panel_shows_the_error_in_place(request_context) -> None:
-    panel = PanelConfig(id="att", type="kpi_tile", grid=GridPos(0, 0, 1, 1), kpi="attendance_rate",
-                        filters=Scope(district="no such district"))
+    panel = PanelConfig(
+        id="att",
+        type="kpi_tile",
+        grid=GridPos(0, 0, 1, 1),
+        kpi="attendance_rate",
+        filters=Scope(district="no such district"),
+    )
     out = _wall.render_panel(panel, panel_context(UrlState(), "dark"))
     assert out.state == "error" and "district" in out.message
     frame = _wall.frame(panel, "Att", out, UrlState(), panel_context(UrlState(), "dark").now)
@@ -125,8 +135,11 @@ def test_explanation_shows_the_numbers_of_the_metrics_layer(request_context, dem
     ref = explain_ref("attendance_rate", Scope(district=district), result.date_to, None, result.date_from)
     assert parse_explain_ref(ref)["scope"] == Scope(district=district)
     body = app_module.explanation(ref, "en")
-    fields = {c.to_plotly_json()["props"]["data-field"]: c.children for c in walk(body)
-              if "data-field" in c.to_plotly_json().get("props", {})}
+    fields = {
+        c.to_plotly_json()["props"]["data-field"]: c.children
+        for c in walk(body)
+        if "data-field" in c.to_plotly_json().get("props", {})
+    }
     from ioc import i18n
 
     assert fields["numerator"] == i18n.number(row.numerator, "en", 0)
@@ -173,7 +186,9 @@ def test_district_page_shows_kpis_ranking_table_and_not_reporting(request_contex
 
 
 def test_unknown_district_is_a_clear_page(request_context) -> None:
-    assert "Unit 'nowhere' not found" in texts(_unit.unit_layout("district", "district", "nowhere", {"lang": "en"}))
+    assert "Unit 'nowhere' not found" in texts(
+        _unit.unit_layout("district", "district", "nowhere", {"lang": "en"})
+    )
 
 
 def test_ward_and_school_pages_have_breadcrumbs_back_up(request_context, demo_store) -> None:
@@ -183,7 +198,9 @@ def test_ward_and_school_pages_have_breadcrumbs_back_up(request_context, demo_st
     ward = _unit.unit_layout("ward", "ward", info.ward_code, {})
     crumbs = next(c for c in walk(ward) if getattr(c, "className", "") == "breadcrumbs")
     assert [getattr(c, "href", None) for c in crumbs.children if getattr(c, "href", None)] == [
-        "/", f"/district/{info.district_code}"]
+        "/",
+        f"/district/{info.district_code}",
+    ]
     page = school.layout(info.school_id, lang="en")
     text = texts(page)
     assert info.school_name in text and "Attendance calendar" in text and "Connectivity, last 14 days" in text
@@ -193,10 +210,14 @@ def test_ward_and_school_pages_have_breadcrumbs_back_up(request_context, demo_st
 
 
 def test_filter_and_picker_changes_become_urls() -> None:
-    assert filters_to_search(UrlState(lang="en"), "primary", None, "2026-11-20", 5) == \
-        "?lang=en&level=primary&to=2026-11-20&asof=5"
-    assert _unit.unit_search("?lang=en", None, "public", None, None, "uptime", "/district/760") == \
-        "/district/760?lang=en&ownership=public&kpi=uptime"
+    assert (
+        filters_to_search(UrlState(lang="en"), "primary", None, "2026-11-20", 5)
+        == "?lang=en&level=primary&to=2026-11-20&asof=5"
+    )
+    assert (
+        _unit.unit_search("?lang=en", None, "public", None, None, "uptime", "/district/760")
+        == "/district/760?lang=en&ownership=public&kpi=uptime"
+    )
     assert _unit.row_link({"rowId": "/ward/26740", "colId": "label"}) == "/ward/26740"
     assert _unit.row_link({"rowId": "26740"}) is no_update
     assert _unit.row_link(None) is no_update
@@ -205,10 +226,14 @@ def test_filter_and_picker_changes_become_urls() -> None:
 def test_explore_url_and_page(request_context, district) -> None:
     from ioc.pages import explore
 
-    url = explore.explore_url("uptime", "date", district, "x", None, None, "2026-11-01", None, "bar", None, "?lang=en")
+    url = explore.explore_url(
+        "uptime", "date", district, "x", None, None, "2026-11-01", None, "bar", None, "?lang=en"
+    )
     assert url == f"/explore?kpi=uptime&by=date&district={district}&ward=x&from=2026-11-01&chart=line&lang=en"
     layout = explore.layout(kpi="attendance_rate", by="district")
-    links = {c.id: c.href for c in walk(layout) if getattr(c, "href", None) and str(c.href).startswith("/export/")}
+    links = {
+        c.id: c.href for c in walk(layout) if getattr(c, "href", None) and str(c.href).startswith("/export/")
+    }
     assert links[ids.id("explore", "export-csv")] == "/export/csv?kpi=attendance_rate&by=district&chart=bar"
     assert set(links) == {ids.id("explore", f"export-{f}") for f in ("png", "svg", "csv", "xlsx", "parquet")}
 
@@ -229,10 +254,16 @@ def test_clicking_a_table_value_explains_it_and_a_name_drills(request_context, d
     row = table.rowData[0]
     box, body = app_module.explain_cell({"colId": "shown", "rowId": row["link"]}, table.rowData, "?lang=en")
     assert box == "explain"
-    fields = {c.to_plotly_json()["props"]["data-field"]: c.children for c in walk(body)
-              if "data-field" in c.to_plotly_json().get("props", {})}
+    fields = {
+        c.to_plotly_json()["props"]["data-field"]: c.children
+        for c in walk(body)
+        if "data-field" in c.to_plotly_json().get("props", {})
+    }
     assert fields["value"] == row["shown"] and f"Ward: {row['key']}" in fields["scope"]
-    assert app_module.explain_cell({"colId": "label", "rowId": row["link"]}, table.rowData, "") == (no_update, no_update)
+    assert app_module.explain_cell({"colId": "label", "rowId": row["link"]}, table.rowData, "") == (
+        no_update,
+        no_update,
+    )
     assert _unit.row_link({"colId": "shown", "rowId": row["link"]}) is no_update
     assert _unit.row_link({"colId": "label", "rowId": row["link"]}) == row["link"]
 

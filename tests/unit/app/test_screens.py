@@ -20,8 +20,14 @@ GOOD: dict[str, Any] = {
     "rows": 2,
     "panels": [
         {"id": "att", "type": "kpi_tile", "kpi": "attendance_rate", "grid": {"x": 0, "y": 0, "w": 2, "h": 1}},
-        {"id": "rank", "type": "ranking", "kpi": "reporting_rate", "grid": {"x": 2, "y": 0, "w": 2, "h": 2},
-         "options": {"by": "ward", "order": "worst", "limit": 5}, "thresholds": {"green": 0.99, "amber": 0.9}},
+        {
+            "id": "rank",
+            "type": "ranking",
+            "kpi": "reporting_rate",
+            "grid": {"x": 2, "y": 0, "w": 2, "h": 2},
+            "options": {"by": "ward", "order": "worst", "limit": 5},
+            "thresholds": {"green": 0.99, "amber": 0.9},
+        },
         {"id": "alerts", "type": "alerts", "grid": {"x": 0, "y": 1, "w": 2, "h": 1}},
     ],
 }
@@ -65,30 +71,53 @@ def _set(path: list[Any], value: Any):
     [
         (_set(["schema_version"], 2), "test.json: schema_version must be 1, got 2"),
         (_set(["panels"], []), "test.json: panels must be a non-empty list"),
-        (_set(["colour"], "red"), "test.json: unknown keys ['colour']; allowed: ['columns', 'description', "
-                                  "'panels', 'refresh_seconds', 'rows', 'schema_version', 'title']"),
-        (_set(["panels", 0, "type"], "kpi_tyle"),
-         "test.json: panel 0 ('att'): unknown type 'kpi_tyle'; known: alerts, freshness, kpi_tile, map, ranking, trend"),
-        (_set(["panels", 0, "kpi"], "attendance"),
-         "test.json: panel 0 ('att'): unknown kpi 'attendance'; known: "),
-        (_set(["panels", 1, "grid"], {"x": 3, "y": 0, "w": 2, "h": 1}),
-         "test.json: panel 1 ('rank'): grid x=3 w=2 y=0 h=1 does not fit the screen's 4x2 grid"),
-        (_set(["panels", 2, "grid"], {"x": 1, "y": 0, "w": 1, "h": 1}),
-         "test.json: panel 2 ('alerts'): overlaps panel 'att' at column 1, row 0"),
+        (
+            _set(["colour"], "red"),
+            "test.json: unknown keys ['colour']; allowed: ['columns', 'description', "
+            "'panels', 'refresh_seconds', 'rows', 'schema_version', 'title']",
+        ),
+        (
+            _set(["panels", 0, "type"], "kpi_tyle"),
+            "test.json: panel 0 ('att'): unknown type 'kpi_tyle'; known: alerts, freshness, kpi_tile, map, ranking, trend",
+        ),
+        (
+            _set(["panels", 0, "kpi"], "attendance"),
+            "test.json: panel 0 ('att'): unknown kpi 'attendance'; known: ",
+        ),
+        (
+            _set(["panels", 1, "grid"], {"x": 3, "y": 0, "w": 2, "h": 1}),
+            "test.json: panel 1 ('rank'): grid x=3 w=2 y=0 h=1 does not fit the screen's 4x2 grid",
+        ),
+        (
+            _set(["panels", 2, "grid"], {"x": 1, "y": 0, "w": 1, "h": 1}),
+            "test.json: panel 2 ('alerts'): overlaps panel 'att' at column 1, row 0",
+        ),
         (_set(["panels", 2, "id"], "att"), "test.json: panel 2 ('att'): id already used by panel 0"),
-        (_set(["panels", 1, "thresholds"], {"green": 0.8, "amber": 0.9}),
-         "test.json: panel 1 ('rank'): thresholds green 0.8 must be at least as good as amber 0.9 "
-         "(kpi reporting_rate is better when higher)"),
-        (_set(["panels", 1, "options", "order"], "middle"),
-         "test.json: panel 1 ('rank'): option order must be one of worst, best, got 'middle'"),
-        (_set(["panels", 1, "options", "colour"], "red"),
-         "test.json: panel 1 ('rank'): unknown option 'colour' for type 'ranking'; allowed: by, limit, order"),
-        (_set(["panels", 0, "filters"], {"province": "79"}),
-         "test.json: panel 0 ('att'): filters may only name district, ward, level, ownership, school, got {'province': '79'}"),
-        (_set(["panels", 0, "grid"], {"x": 0, "y": 0, "w": 0, "h": 1}),
-         "test.json: panel 0 ('att'): grid.w must be an integer >= 1, got 0"),
-        (_set(["panels", 0, "unit"], "percent"),
-         "test.json: panel 0 ('att'): unit 'percent' is not one of ratio, index, count, mbps, mbps_per_student"),
+        (
+            _set(["panels", 1, "thresholds"], {"green": 0.8, "amber": 0.9}),
+            "test.json: panel 1 ('rank'): thresholds green 0.8 must be at least as good as amber 0.9 "
+            "(kpi reporting_rate is better when higher)",
+        ),
+        (
+            _set(["panels", 1, "options", "order"], "middle"),
+            "test.json: panel 1 ('rank'): option order must be one of worst, best, got 'middle'",
+        ),
+        (
+            _set(["panels", 1, "options", "colour"], "red"),
+            "test.json: panel 1 ('rank'): unknown option 'colour' for type 'ranking'; allowed: by, limit, order",
+        ),
+        (
+            _set(["panels", 0, "filters"], {"province": "79"}),
+            "test.json: panel 0 ('att'): filters may only name district, ward, level, ownership, school, got {'province': '79'}",
+        ),
+        (
+            _set(["panels", 0, "grid"], {"x": 0, "y": 0, "w": 0, "h": 1}),
+            "test.json: panel 0 ('att'): grid.w must be an integer >= 1, got 0",
+        ),
+        (
+            _set(["panels", 0, "unit"], "percent"),
+            "test.json: panel 0 ('att'): unit 'percent' is not one of ratio, index, count, mbps, mbps_per_student",
+        ),
         (_set(["panels", 1, "kpi"], None), "test.json: panel 1 ('rank'): type 'ranking' needs a kpi"),
         (_set(["panels", 0, "id"], ""), "test.json: panel 0: id is required (a non-empty text)"),
     ],
@@ -103,7 +132,7 @@ def test_the_folder_comes_from_the_setting(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "lobby.json").write_text(json.dumps(GOOD), encoding="utf-8")
     monkeypatch.setenv("IOC_SCREENS_DIR", str(tmp_path))
     assert list(load_screens()) == ["lobby"]
-    (tmp_path / "broken.json").write_text("{\"schema_version\": 1,", encoding="utf-8")
+    (tmp_path / "broken.json").write_text('{"schema_version": 1,', encoding="utf-8")
     with pytest.raises(ScreenConfigError, match=r"^broken.json: not valid JSON: Expecting"):
         load_screens()
 

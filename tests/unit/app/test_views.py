@@ -12,8 +12,9 @@ def test_attendance_calendar_is_present_over_enrolled(demo_store) -> None:
     days = views.attendance_calendar(demo_store, school)
     assert days and all(0 <= r <= 1 for _, r in days if r is not None)
     first_day, first_rate = days[-1]
-    row = demo_store.execute("SELECT present, enrolled FROM attendance WHERE school_id = ? AND date = ?",
-                             [school, first_day]).first()
+    row = demo_store.execute(
+        "SELECT present, enrolled FROM attendance WHERE school_id = ? AND date = ?", [school, first_day]
+    ).first()
     assert first_rate == row["present"] / row["enrolled"]
     assert views.attendance_calendar(demo_store, "no-such-school") == []
 
@@ -23,17 +24,26 @@ def test_connectivity_timeline_is_hourly_with_offline_share(demo_store) -> None:
     hours = views.connectivity_timeline(demo_store, school, days=14)
     assert hours and all(h.hour.minute == 0 for h in hours)
     assert all(0.0 <= h.offline_share <= 1.0 and h.probes > 0 for h in hours)
-    assert sum(h.probes for h in hours) == demo_store.execute(
-        "SELECT count(*) FROM connectivity WHERE school_id = ? AND measured_at > "
-        "(SELECT max(measured_at) FROM connectivity WHERE school_id = ?) - INTERVAL 14 DAY", [school, school]).scalar()
+    assert (
+        sum(h.probes for h in hours)
+        == demo_store.execute(
+            "SELECT count(*) FROM connectivity WHERE school_id = ? AND measured_at > "
+            "(SELECT max(measured_at) FROM connectivity WHERE school_id = ?) - INTERVAL 14 DAY",
+            [school, school],
+        ).scalar()
+    )
 
 
 def test_outages_join_consecutive_offline_hours() -> None:
     start = datetime(2026, 11, 23, 8)
-    hours = [views.ProbeHour(start + timedelta(hours=i), None if share == 1 else 50.0, share, 12)
-             for i, share in enumerate([0, 1, 1, 0.5, 1, 0])]
-    assert views.outages(hours) == [(start + timedelta(hours=1), start + timedelta(hours=3)),
-                                    (start + timedelta(hours=4), start + timedelta(hours=5))]
+    hours = [
+        views.ProbeHour(start + timedelta(hours=i), None if share == 1 else 50.0, share, 12)
+        for i, share in enumerate([0, 1, 1, 0.5, 1, 0])
+    ]
+    assert views.outages(hours) == [
+        (start + timedelta(hours=1), start + timedelta(hours=3)),
+        (start + timedelta(hours=4), start + timedelta(hours=5)),
+    ]
 
 
 def test_snapshots_newest_first_and_lookup_by_time(demo_store) -> None:
