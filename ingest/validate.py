@@ -1,10 +1,10 @@
 """Every rule of the input contract, checked as set-based SQL over a staged file.
 
-:func:`type_rows` turns the staging table of text cells into a typed table (``<col>__raw`` keeps
-the cleaned text for messages, ``<col>`` the typed value); :func:`find_problems` runs one query
-per rule and collects what breaks them into a temporary ``problems`` table; :func:`final_rows`
-keeps the rows to load (identical duplicate rows once). Nothing here loops over rows in Python,
-so a 10-million-row file is checked at DuckDB's speed.
+:func:`type_rows` turns the staging table of text cells into a typed table (``<col>`` the typed
+value, ``<col>__given`` whether the cell had any text); :func:`find_problems` runs one query per
+rule and collects what breaks them into a temporary ``problems`` table, then reads back the text
+of the cells it quotes; :func:`final_rows` keeps the rows to load (identical duplicate rows once).
+Nothing here loops over rows in Python, so a 10-million-row file is checked at DuckDB's speed.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def type_rule(column: Column) -> str:
 
 
 def range_rule(column: Column) -> str:
+    """The rule a value outside the column's minimum/maximum breaks."""
     if column.name in ("latitude", "longitude"):
         return f"{column.name} between {column.minimum:g} and {column.maximum:g} (inside Vietnam)"
     if column.minimum is not None and column.maximum is not None:
@@ -57,6 +58,7 @@ def range_rule(column: Column) -> str:
 
 
 def _typed_expr(column: Column, raw: str) -> str:
+    """SQL typing the cleaned text ``raw`` of a cell; NULL when the text is not of the type."""
     if column.labels:
         cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in column.label_map().items())
         return f"CASE lower({raw}) {cases} END"
