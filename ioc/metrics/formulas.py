@@ -379,26 +379,45 @@ def offline_now(plan: Plan) -> str:
     table = plan.table(plan.kpi.formula.get("table"))
     # "now" is the newest probe of the city up to the end of `to` (per day for a series), so a
     # stalled feed shows on the data-health page instead of turning every school offline. The
-    # scan is bounded by bound dates (so files outside are skipped), then each school's last online
-    # probe per day is compared with "now" minus the window (which may reach into the day before).
+    # scan is bounded by bound dates (files outside are skipped) and compares timestamps only:
+    # turning each probe's time into a local date costs more than the rest of the query.
     probes = f"""probes AS (
     SELECT school_id, measured_at, online FROM {table}
     WHERE measured_at >= CAST(CAST($date_from AS DATE) - 1 AS TIMESTAMPTZ)
       AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
 )"""
-    bucket = time_key(plan.by, "measured_at::DATE") if plan.is_time else "'all'"
-    refs = f"""refs AS (
-    SELECT {bucket} AS key, max(measured_at) AS ref FROM probes
+    # probes are matched to "now" through 15-minute slots (epoch arithmetic, an equi-join); every
+    # time zone offset is a whole number of quarter hours, so a slot never straddles local midnight
+    slot = "epoch_us({}) // 900000000"
+    if plan.is_time:
+        refs = f"""days AS (
+    SELECT g.d::DATE AS day, CAST(g.d::DATE AS TIMESTAMPTZ) AS day_start, CAST(g.d::DATE + 1 AS TIMESTAMPTZ) AS day_end
+    FROM generate_series(CAST($date_from AS DATE), CAST($date_to AS DATE), INTERVAL 1 DAY) g(d)
+),
+slots AS (
+    SELECT {slot.format("measured_at")} AS slot, max(measured_at) AS last_at FROM probes GROUP BY 1
+),
+day_refs AS (
+    SELECT d.day, max(t.last_at) AS ref
+    FROM slots t JOIN days d ON t.last_at >= d.day_start AND t.last_at < d.day_end
+    GROUP BY d.day
+),
+refs AS (
+    SELECT {time_key(plan.by, "day")} AS key, max(ref) AS ref FROM day_refs GROUP BY 1
+)"""
+    else:
+        refs = """refs AS (
+    SELECT 'all' AS key, max(measured_at) AS ref FROM probes
     WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ)
-    GROUP BY 1
 )"""
-    last_online = """last_online AS (
-    SELECT school_id, measured_at::DATE AS day, max(measured_at) AS last_at FROM probes WHERE online GROUP BY ALL
-)"""
-    online_now = """online_now AS (
-    SELECT DISTINCT r.key, l.school_id
-    FROM refs r JOIN last_online l ON l.day BETWEEN r.ref::DATE - 1 AND r.ref::DATE
-    WHERE l.last_at > r.ref - to_minutes(CAST($minutes AS BIGINT)) AND l.last_at <= r.ref
+    online_now = f"""ref_slots AS (
+    SELECT r.key, r.ref, {slot.format("r.ref")} - k.i AS slot
+    FROM refs r, range(0, CAST($minutes AS BIGINT) // 15 + 2) k(i)
+),
+online_now AS (
+    SELECT DISTINCT r.key, p.school_id
+    FROM probes p JOIN ref_slots r ON {slot.format("p.measured_at")} = r.slot
+    WHERE p.online AND p.measured_at > r.ref - to_minutes(CAST($minutes AS BIGINT)) AND p.measured_at <= r.ref
 )"""
     offline = "o.school_id IS NULL"
     if plan.is_time:
@@ -417,7 +436,7 @@ GROUP BY r.key"""
        CASE WHEN count(*) > 0 THEN count(*) FILTER (WHERE {offline}) END AS value,
        count(o.school_id) AS schools_reporting, (SELECT max(ref) FROM refs) AS as_of
 FROM scope s LEFT JOIN online_now o ON o.school_id = s.school_id{group}"""
-    return _select(plan, [probes, refs, last_online, online_now], body)
+    return _select(plan, [probes, refs, online_now], body)
 
 
 def _snapshots(plan: Plan) -> list[str]:

@@ -229,3 +229,23 @@ def test_chronic_absence_risk(seed):
     # over the school days 18..20: S1 267/300 = .89 < .9 at risk; S2 330/400 = .825 at risk;
     # S3 90/100 = .90 is not below; S4 380/400 = .95 -> 2 of 4
     check(rows(seed, "chronic_absence_risk", date_to=NOV(20))["all"], 0.5, 2, 4, 4)
+
+
+def test_schools_offline_now_daily_series(seed):
+    # each day's "now" is that day's newest probe: 18th S3 10:00 (online: S3 only); 19th S3 10:00
+    # (in (09:00, 10:00] S2 was online at 09:05 and 09:10); 20th S1 08:15 (S1 online); 21st S3 00:30
+    # (the UTC probe, online) -> 3 of 4 offline every day
+    series = rows(seed, "schools_offline_now", by="date", date_from=NOV(18), date_to=NOV(21))
+    assert [(k, r.value, r.denominator) for k, r in series.items()] == [
+        ("2026-11-18", 3, 4),
+        ("2026-11-19", 3, 4),
+        ("2026-11-20", 3, 4),
+        ("2026-11-21", 3, 4),
+    ]
+    assert [(r.as_of.day, r.as_of.hour, r.as_of.minute) for r in series.values()] == [
+        (18, 10, 0),
+        (19, 10, 0),
+        (20, 8, 15),
+        (21, 0, 30),
+    ]
+    assert [r.schools_reporting for r in series.values()] == [1, 1, 1, 1]
