@@ -290,13 +290,25 @@ def probe_median(plan: Plan) -> str:
     column = plan.part("column")
     table = plan.table(plan.kpi.formula.get("table"))
     key, label = ("t.key", "t.key") if plan.is_time else UNIT_GROUPS[plan.by]
-    bucket = f", {time_key(plan.by, 'c.measured_at::DATE')} AS key" if plan.is_time else ""
+    ctes = []
+    bucket, join = "", ""
+    if plan.is_time:
+        # local day of each probe through its 15-minute slot (an equi-join) instead of converting
+        # every timestamp to a local date; slots never straddle local midnight
+        ctes.append("""slot_days AS (
+    SELECT epoch_us(g.ts) // 900000000 AS slot, CAST(g.ts AS DATE) AS day
+    FROM generate_series(CAST($date_from AS TIMESTAMPTZ),
+                         CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ) - INTERVAL 15 MINUTE, INTERVAL 15 MINUTE) g(ts)
+)""")
+        bucket = f", {time_key(plan.by, 'd.day')} AS key"
+        join = " JOIN slot_days d ON epoch_us(c.measured_at) // 900000000 = d.slot"
     probes = f"""probes AS (
     SELECT c.school_id, c.{column} AS v, c.measured_at{bucket}
-    FROM {table} c
+    FROM {table} c{join}
     WHERE c.measured_at >= CAST($date_from AS TIMESTAMPTZ) AND c.measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
       AND c.online AND c.{column} IS NOT NULL
 )"""
+    ctes.append(probes)
     source = (
         "probes t JOIN scope s ON s.school_id = t.school_id"
         if plan.is_time
@@ -308,7 +320,7 @@ def probe_median(plan: Plan) -> str:
        NULL::DOUBLE AS numerator, count(t.v) AS denominator, median(t.v) AS value,
        count(DISTINCT t.school_id) AS schools_reporting, max(t.measured_at) AS as_of
 FROM {source}{group}"""
-    return _select(plan, [probes], body)
+    return _select(plan, ctes, body)
 
 
 def probe_per_student(plan: Plan) -> str:

@@ -249,3 +249,17 @@ def test_schools_offline_now_daily_series(seed):
         (21, 0, 30),
     ]
     assert [r.schools_reporting for r in series.values()] == [1, 1, 1, 1]
+
+
+def test_median_download_daily_series(seed):
+    # 18th: S3 50; 19th: S2 20 20 10; 20th: S1 25 25 22 25 (S5 inactive); 21st local: S3's UTC probe 100
+    series = rows(seed, "median_download_mbps", by="date", date_from=NOV(18), date_to=NOV(21))
+    assert [(k, r.value, r.denominator) for k, r in series.items()] == [
+        ("2026-11-18", 50, 1),
+        ("2026-11-19", 20, 3),
+        ("2026-11-20", 25, 4),
+        ("2026-11-21", 100, 1),
+    ]
+    week = rows(seed, "median_download_mbps", by="week", date_from=NOV(14), date_to=NOV(22))
+    # W46 (14-15th): no online probe; W47 (16-22nd): 10 20 20 22 25 25 25 50 100 -> 25
+    assert [(k, r.value) for k, r in week.items()] == [("2026-W47", 25)]
