@@ -19,7 +19,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from ioc import i18n, ids
 from ioc.pages._common import STORE_KEY, UrlState, current_store
-from ioc.panels.common import parse_explain_ref
+from ioc.panels.common import attrs, parse_explain_ref
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -39,7 +39,7 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
         assets_folder=str(ASSETS),
         title="IOC Giáo dục TP.HCM",
         suppress_callback_exceptions=True,
-        update_title=None,  # no "Updating..." flicker in the tab title on every refresh
+        update_title=None,  # type: ignore[arg-type]  # no "Updating..." flicker in the tab title on every refresh
     )
     server = app.server
     server.extensions[STORE_KEY] = store
@@ -130,7 +130,7 @@ def shell() -> html.Div:
                                 id=ids.EXPLAIN_CLOSE,
                                 className="explain-close",
                                 n_clicks=0,
-                                **{"aria-label": "close"},
+                                **attrs({"aria-label": "close"}),
                             ),
                             html.Div(id=ids.EXPLAIN_BODY),
                         ],
@@ -193,7 +193,7 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
     ], "app-header"
 
 
-def explain(_clicks: list[int | None], _close: int | None, search: str | None) -> tuple[str, Any]:
+def explain(_clicks: list[int | None], _close: int | None, search: str | None) -> Any:
     """Open the "what is this number?" box for the clicked value (or close it)."""
     trigger = ctx.triggered_id
     if trigger == ids.EXPLAIN_CLOSE or trigger is None:
@@ -204,9 +204,7 @@ def explain(_clicks: list[int | None], _close: int | None, search: str | None) -
     return "explain", explanation(trigger["index"], lang)
 
 
-def explain_cell(
-    cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None
-) -> tuple[Any, Any]:
+def explain_cell(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None) -> Any:
     """A click on a table's value cell opens "what is this number?" for that row (rows carry 'ref')."""
     if not cell or cell.get("colId") != "shown":
         return no_update, no_update
@@ -249,7 +247,9 @@ def explanation(ref: str, lang: str) -> Any:
     row = res.rows[0] if res.rows else None
 
     def line(key: str, value: str) -> html.Tr:
-        return html.Tr([html.Th(i18n.t(key, lang)), html.Td(value, **{"data-field": key.split(".")[-1]})])
+        return html.Tr(
+            [html.Th(i18n.t(key, lang)), html.Td(value, **attrs({"data-field": key.split(".")[-1]}))]
+        )
 
     scope_text = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in q["scope"].items()) or i18n.t(
         "nav.city", lang
@@ -287,7 +287,7 @@ def explanation(ref: str, lang: str) -> Any:
             ),
         ],
         className="explain-content",
-        **{"data-kpi": kpi.id},
+        **attrs({"data-kpi": kpi.id}),
     )
 
 

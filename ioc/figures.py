@@ -20,8 +20,14 @@ import plotly.graph_objects as go
 from ioc import i18n
 
 # red (bad) -> yellow -> green (good), given as stops: plotly.js knows no 'RdYlGn' by name
-GOOD_HIGH = [[0.0, "#d73027"], [0.25, "#f46d43"], [0.5, "#fee08b"], [0.75, "#a6d96a"], [1.0, "#1a9850"]]
-GOOD_LOW = [[1 - stop, colour] for stop, colour in reversed(GOOD_HIGH)]
+GOOD_HIGH: list[list[Any]] = [
+    [0.0, "#d73027"],
+    [0.25, "#f46d43"],
+    [0.5, "#fee08b"],
+    [0.75, "#a6d96a"],
+    [1.0, "#1a9850"],
+]
+GOOD_LOW: list[list[Any]] = [[1 - stop, colour] for stop, colour in reversed(GOOD_HIGH)]
 
 STATUS_COLOURS = {"green": "#1fa463", "amber": "#f2a900", "red": "#e5484d", "no_data": "#8a8f98"}
 
@@ -469,7 +475,7 @@ def connectivity_timeline(
     """Hourly median download speed (line) and outages (red bars: share of probes offline)."""
     theme = theme_of(theme_name)
     xs = [h[0].isoformat() for h in hours]
-    traces = [
+    traces: list[dict[str, Any]] = [
         {
             "type": "bar",
             "x": xs,

@@ -50,7 +50,7 @@ def t(key: str, lang: str = DEFAULT_LANG, **values: Any) -> str:
 def _group(text: str, sep: str) -> str:
     sign = "-" if text.startswith("-") else ""
     digits = text.lstrip("-")
-    groups = []
+    groups: list[str] = []
     while len(digits) > 3:
         groups.insert(0, digits[-3:])
         digits = digits[:-3]

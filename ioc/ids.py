@@ -30,6 +30,6 @@ def match(page: str, kind: str, index: Any) -> dict[str, Any]:
     return {"page": page, "type": kind, "index": index}
 
 
-def explain(ref: str) -> dict[str, str]:
+def explain(ref: Any) -> dict[str, Any]:
     """The id of a clickable number; ``ref`` encodes the question (see ioc.pages._common.explain_ref)."""
     return {"type": EXPLAIN, "index": ref}

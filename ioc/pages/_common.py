@@ -18,7 +18,7 @@ from dash import dcc, html
 from ioc import i18n, settings
 from ioc.metrics.query import Scope
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
-from ioc.panels.common import with_query
+from ioc.panels.common import attrs, with_query
 
 STORE_KEY = "ioc.store"
 LEVELS = ("preschool", "primary", "lower_secondary", "upper_secondary", "continuing", "multi_level")
@@ -156,7 +156,7 @@ def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Na
             if last or path is None
             else dcc.Link(label, href=state.link(path), className="crumb")
         )
-    return html.Nav(items, className="breadcrumbs", **{"aria-label": "breadcrumbs"})
+    return html.Nav(items, className="breadcrumbs", **attrs({"aria-label": "breadcrumbs"}))
 
 
 def filter_bar(page: str, state: UrlState, snapshots: list[Any]) -> html.Div:
@@ -195,7 +195,7 @@ def filter_bar(page: str, state: UrlState, snapshots: list[Any]) -> html.Div:
                     t("filter.to", state),
                     dcc.DatePickerSingle(
                         id=ids.id(page, "to"),
-                        date=state.date_to,
+                        date=state.date_to.isoformat() if state.date_to else None,
                         clearable=True,
                         display_format="DD/MM/YYYY" if lang == "vi" else "YYYY-MM-DD",
                         placeholder=t("filter.latest", state),
@@ -274,5 +274,5 @@ def frame(
             else html.Div(output.body, className="panel-body"),
         ],
         className=f"panel panel-{panel.type} state-{output.state}",
-        **{"data-state": output.state, "data-panel": panel.id},
+        **attrs({"data-state": output.state, "data-panel": panel.id}),
     )

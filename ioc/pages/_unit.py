@@ -31,7 +31,7 @@ from ioc.pages._common import (
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import ordered, page_graph
-from ioc.panels.common import drill_link, explain_ref, status_light, value_button
+from ioc.panels.common import attrs, drill_link, explain_ref, status_light, value_button
 from ioc.panels.data import result, summary
 
 CITY = Scope()  # no filter: the whole city
@@ -156,7 +156,7 @@ def not_reporting(state: UrlState, scope: Scope) -> html.Div:
             ),
         ],
         className="card not-reporting",
-        **{"data-count": str(len(missing))},
+        **attrs({"data-count": str(len(missing))}),
     )
 
 
@@ -164,7 +164,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     state = UrlState.from_params(params)
     store = current_store()
     kpi_id = params.get("kpi") if params.get("kpi") in KPIS else "attendance_rate"
-    kpi = get_kpi(kpi_id)
+    kpi = get_kpi(str(kpi_id))
     try:
         resolved = dimensions.resolve_scope(store, Scope(**{kind: code}))
     except QueryError as error:
@@ -276,7 +276,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
             dcc.Location(id=ids.id(page, "go"), refresh="callback-nav"),
         ],
         className="page unit-page theme-light",
-        **{"data-unit": code},
+        **attrs({"data-unit": code}),
     )
 
 
@@ -317,7 +317,7 @@ def unit_search(
     asof: int | None,
     kpi: str | None,
     pathname: str | None,
-) -> str:
+) -> Any:
     """The new URL after a filter or the KPI picker changed."""
     from dash._pages import _parse_query_string
 

@@ -13,6 +13,7 @@ from ioc import i18n, ids, settings
 from ioc.pages._common import UrlState, frame, panel_context, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
+from ioc.panels.common import attrs
 from ioc.panels.screens import DEFAULT_SCREEN, Screen, ScreenConfigError, load_screens, playlist
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def grid(screen: Screen, state: UrlState, theme: str) -> list[Any]:
     for panel in screen.panels:
         g = panel.grid
         section = frame(panel, panel_title(panel, state.lang), render_panel(panel, ctx), state, ctx.now)
-        section.style = {"gridColumn": f"{g.x + 1} / span {g.w}", "gridRow": f"{g.y + 1} / span {g.h}"}
+        section.style = {"gridColumn": f"{g.x + 1} / span {g.w}", "gridRow": f"{g.y + 1} / span {g.h}"}  # type: ignore[attr-defined]
         out.append(section)
     return out
 
@@ -130,7 +131,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
             dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
         ],
         className=f"page wall theme-{theme}" + (" kiosk" if state.kiosk else ""),
-        **{"data-screen": name},
+        **attrs({"data-screen": name}),
     )
 
 

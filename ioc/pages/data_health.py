@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from ioc import i18n, ids
 from ioc.pages._common import UrlState, current_store, grid_locale, local_now, t
-from ioc.panels.common import drill_link
+from ioc.panels.common import attrs, drill_link
 
 PAGE = "health"
 dash.register_page(__name__, path="/data-health", name="data_health", title="IOC · data health")
@@ -91,7 +91,7 @@ def freshness_cards(items: list[Any], state: UrlState) -> html.Div:
                     html.P(f.reason or "", className="stale-text" if f.stale else "muted"),
                 ],
                 className=f"card fresh-card state-{'stale' if f.stale else 'ok'}",
-                **{"data-dataset": f.dataset},
+                **attrs({"data-dataset": f.dataset}),
             )
         )
     return html.Div(cards, className="fresh-cards")
@@ -130,7 +130,7 @@ def layout(**params: Any) -> Any:
                     ),
                     table(
                         "by-district",
-                        health.freshness_by_district(store, dataset),
+                        health.freshness_by_district(store, str(dataset)),
                         lang,
                         [
                             "district_code",

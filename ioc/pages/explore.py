@@ -20,7 +20,7 @@ from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import snapshots
 from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, t
 from ioc.panels.charts import page_graph
-from ioc.panels.common import explain_ref
+from ioc.panels.common import attrs, explain_ref
 from ioc.panels.data import result
 
 PAGE = "explore"
@@ -47,13 +47,13 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
     )
     asof = params.get("asof")
     return exports.ExportRequest(
-        kpi=kpi,
-        by=by,
+        kpi=str(kpi),
+        by=str(by),
         scope=Scope(**{k: params[k] for k in FILTERS if params.get(k)}),
         date_from=_date(params.get("from")),
         date_to=_date(params.get("to")),
-        snapshot=int(asof) if str(asof or "").isdigit() else None,
-        chart=chart,
+        snapshot=int(str(asof)) if str(asof or "").isdigit() else None,
+        chart=str(chart),
         lang=i18n.lang_of(params.get("lang")),
     )
 
@@ -110,8 +110,8 @@ def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
                     t("explore.period", state),
                     dcc.DatePickerRange(
                         id=ids.id(PAGE, "period"),
-                        start_date=req.date_from,
-                        end_date=req.date_to,
+                        start_date=req.date_from.isoformat() if req.date_from else None,
+                        end_date=req.date_to.isoformat() if req.date_to else None,
                         display_format=fmt,
                         clearable=True,
                         start_date_placeholder_text=t("filter.from", state),
@@ -265,7 +265,7 @@ def layout(**params: Any) -> Any:
             dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
         ],
         className="page explore-page theme-light",
-        **{"data-rows": str(len(res.rows))},
+        **attrs({"data-rows": str(len(res.rows))}),
     )
 
 
@@ -303,7 +303,7 @@ def explore_url(
     chart: str | None,
     asof: int | None,
     search: str | None,
-) -> str:
+) -> Any:
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
     from dash._pages import _parse_query_string
 

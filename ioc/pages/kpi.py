@@ -10,6 +10,7 @@ from dash import dcc, html
 from ioc import i18n
 from ioc.metrics.registry import KPIS
 from ioc.pages._common import UrlState, t
+from ioc.panels.common import attrs
 
 PAGE = "kpi"
 dash.register_page(__name__, path_template="/kpi/<kpi_id>", name="kpi", title="IOC · KPI")
@@ -71,7 +72,7 @@ def definition(kpi_id: str, state: UrlState) -> Any:
             ),
         ],
         className="card kpi-card",
-        **{"data-kpi": kpi.id},
+        **attrs({"data-kpi": kpi.id}),
     )
 
 
@@ -87,7 +88,7 @@ def layout(kpi_id: str | None = None, **params: Any) -> Any:
         ],
         className="kpi-index",
     )
-    if kpi_id in KPIS:
+    if kpi_id is not None and kpi_id in KPIS:
         body = definition(kpi_id, state)
     elif kpi_id:
         body = html.Div([html.H1(t("kpi.unknown", state, id=kpi_id))], className="card")

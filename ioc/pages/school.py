@@ -18,6 +18,7 @@ from ioc.pages._common import UrlState, breadcrumbs, current_store, frame, panel
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
+from ioc.panels.common import attrs
 
 PAGE = "school"
 dash.register_page(__name__, path_template="/school/<school_id>", name="school", title="IOC · school")
@@ -206,5 +207,5 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
             ),
         ],
         className="page school-page theme-light",
-        **{"data-school": info.school_id},
+        **attrs({"data-school": info.school_id}),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import dcc, html
 
 from ioc import figures
@@ -21,7 +23,7 @@ from ioc.panels.base import (
 from ioc.panels.common import drill_link
 from ioc.panels.data import result, summary
 
-GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False}
+GRAPH_CONFIG: Any = {"displayModeBar": False, "displaylogo": False}
 
 
 def graph(fig, class_name: str = "panel-graph", **extra) -> dcc.Graph:

@@ -44,6 +44,11 @@ def parse_explain_ref(ref: str) -> dict[str, Any]:
     }
 
 
+def attrs(values: dict[str, Any]) -> dict[str, Any]:
+    """HTML attributes Dash accepts but does not type (``data-*``, ``aria-*``): ``**attrs({...})``."""
+    return values
+
+
 def value_button(text: str, ref: str | None, lang: str, class_name: str = "value") -> Any:
     """A number that opens "what is this number?" when clicked (plain text when ``ref`` is None)."""
     if ref is None:
@@ -61,7 +66,7 @@ def status_light(status: str, lang: str) -> Any:
     return html.Span(
         className=f"light light-{status}",
         title=i18n.t(f"status.{status}", lang),
-        **{"aria-label": i18n.t(f"status.{status}", lang)},
+        **attrs({"aria-label": i18n.t(f"status.{status}", lang)}),
     )
 
 

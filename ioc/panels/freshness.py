@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dash import html
 
 from ioc import i18n
@@ -43,7 +45,7 @@ class Freshness(PanelKind):
                         ),
                         html.Td(
                             i18n.format_datetime(f.latest_data, lang)
-                            if hasattr(f.latest_data, "hour")
+                            if isinstance(f.latest_data, datetime)
                             else i18n.format_date(f.latest_data, lang)
                         ),
                         html.Td(i18n.ago(f.last_success, ctx.now, lang) if f.last_success else "—"),

@@ -128,10 +128,10 @@ class DistrictMap(PanelKind):
                 (scope,),
                 lambda: {s.school_id: s for s in dimensions.schools(ctx.store, scope)},
             )
-            points = [
+            points: list[tuple[float, float, str, float | None, str | None]] = [
                 (
-                    where[r.key].latitude,
-                    where[r.key].longitude,
+                    float(where[r.key].latitude or 0.0),
+                    float(where[r.key].longitude or 0.0),
                     r.label,
                     r.value,
                     drill_link("school", r.key, ctx.lang, ctx.snapshot),

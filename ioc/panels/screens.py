@@ -102,6 +102,7 @@ def parse_panel(raw: Any, where: str, columns: int, rows: int) -> PanelConfig:
     ptype = raw.get("type")
     if ptype not in kinds:
         raise ScreenConfigError(f"{where}: unknown type {ptype!r}; known: {', '.join(sorted(kinds))}")
+    ptype = str(ptype)
     kind = kinds[ptype]
     kpi = raw.get("kpi")
     if kpi is not None and kpi not in KPIS:
@@ -157,7 +158,7 @@ def parse_panel(raw: Any, where: str, columns: int, rows: int) -> PanelConfig:
             raise ScreenConfigError(
                 f"{where}: option {name} must be one of {', '.join(map(str, choices))}, got {value!r}"
             )
-        if typ is list and any(k not in KPIS for k in value):
+        if isinstance(value, list) and any(k not in KPIS for k in value):
             raise ScreenConfigError(
                 f"{where}: option {name} names unknown KPIs {[k for k in value if k not in KPIS]}"
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import dcc, html
 
 from ioc import figures, i18n
@@ -51,7 +53,7 @@ class KpiTile(PanelKind):
         if s.delta is not None and s.delta != 0:
             better = (s.delta > 0) == (kpi.direction == "higher")
             delta_class += " delta-good" if better else " delta-bad"
-        children = [
+        children: list[Any] = [
             html.Div(
                 [
                     status_light(status, lang),
