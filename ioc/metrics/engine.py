@@ -194,7 +194,7 @@ def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
     times: dict[int, datetime] = {}
     for micro in set(micros) - {None}:
         times[micro] = datetime.fromtimestamp(micro / 1_000_000, tz=zone)
-    status = kpi.status
+    statuses = kpi.statuses(values)
     return tuple(
         KpiRow(
             key=str(key),
@@ -204,10 +204,10 @@ def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
             denominator=denominator,
             schools_reporting=count or 0,
             as_of=times.get(micro) if micro is not None else None,
-            status=status(value),
+            status=status,
         )
-        for key, label, value, numerator, denominator, count, micro in zip(
-            keys, labels, values, numerators, denominators, reporting, micros, strict=False
+        for key, label, value, numerator, denominator, count, micro, status in zip(
+            keys, labels, values, numerators, denominators, reporting, micros, statuses, strict=False
         )
     )
 

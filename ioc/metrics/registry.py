@@ -177,13 +177,20 @@ class Kpi:
 
     def status(self, value: float | None) -> str:
         """'green' | 'amber' | 'red' | 'no_data', direction-aware."""
-        if value is None:
-            return "no_data"
-        if self.meets(value, self.green):
-            return "green"
-        if self.meets(value, self.amber):
-            return "amber"
-        return "red"
+        return self.statuses([value])[0]
+
+    def statuses(self, values: list[float | None]) -> list[str]:
+        """The status of each value (one pass; a by-school answer has 50,000 values)."""
+        green, amber = self.green, self.amber
+        if self.direction == "higher":
+            return [
+                "no_data" if v is None else "green" if v >= green else "amber" if v >= amber else "red"
+                for v in values
+            ]
+        return [
+            "no_data" if v is None else "green" if v <= green else "amber" if v <= amber else "red"
+            for v in values
+        ]
 
     def to_json(self, lang: str | None = None) -> dict[str, Any]:
         def text(loc: Localized) -> Any:
