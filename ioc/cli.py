@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "maintain": ("ioc.admin", "Compact data files, expire old snapshots and remove unused files."),
     "settings": ("ioc.admin", "List every setting with its environment variable and current value."),
     "health": ("ioc.metrics.health_cli", "Show the data-health record: freshness, sources, problem runs, schools not reporting."),
+    "users": ("ioc.auth.cli", "Manage accounts: add, list, disable, enable, set-role, set-password; show the audit log."),
+    "tokens": ("ioc.auth.cli", "Manage API bearer tokens and kiosk device tokens: add, list, revoke."),
 }
 
 

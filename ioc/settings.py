@@ -106,6 +106,38 @@ SETTINGS: tuple[Setting, ...] = (
         "empty = schools drawn as points.",
     ),
     Setting("panel_plugins", "", "Comma-separated Python modules registering extra control-room panel kinds."),
+    # -- access control (ioc/auth; docs/security.md)
+    Setting(
+        "auth_required",
+        True,
+        "Require sign-in for every page, callback, API call and export. Only a demo on one's own "
+        "machine may set it false (the app then logs a warning on every start).",
+        _bool,
+    ),
+    Setting("session_hours", 8.0, "Hours a signed-in session lasts before signing in again.", float),
+    Setting(
+        "cookie_secure",
+        "auto",
+        "Secure flag of the session cookie: auto (on, except plain http to 127.0.0.1/localhost), true or false.",
+    ),
+    Setting("login_max_attempts", 5, "Failed sign-ins per user name within login_window_seconds before a pause.", int),
+    Setting("login_window_seconds", 900, "Window (seconds) over which failed sign-ins are counted.", int),
+    Setting("max_upload_mb", 20, "Largest request body the web app accepts (MAX_CONTENT_LENGTH), in MB.", int),
+    Setting("kiosk_days", 365, "Default lifetime in days of a kiosk device token (`ioc tokens add --kind kiosk`).", int),
+    Setting("oidc_issuer", "", "OpenID Connect issuer URL of the city's identity provider; empty = no OIDC sign-in."),
+    Setting("oidc_client_id", "", "OpenID Connect client id of this app."),
+    Setting("oidc_client_secret", "", "OpenID Connect client secret (confidential client); empty for a public client."),
+    Setting(
+        "oidc_redirect_uri",
+        "",
+        "Redirect URI registered at the provider; empty = <this server>/auth/oidc/callback.",
+    ),
+    Setting("oidc_scopes", "openid profile email", "Scopes asked of the OpenID Connect provider."),
+    Setting(
+        "oidc_username_claim",
+        "preferred_username",
+        "ID-token claim naming the local account; the account must exist (`ioc users add --no-password`).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

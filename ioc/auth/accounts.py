@@ -1,0 +1,189 @@
+"""Accounts: create, list, disable, change role and assigned districts/wards, check passwords."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ioc.auth import audit
+from ioc.auth.access import (
+    DISTRICT_OFFICER,
+    EVERYTHING,
+    ROLES,
+    AccessScope,
+    split_codes,
+    validate_units,
+)
+from ioc.auth.db import AuthDb
+from ioc.auth.passwords import check_strength, hash_password, verify_password
+
+USERNAME = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
+
+
+class AccountError(ValueError):
+    """A bad account request (unknown user, bad role, unknown district...)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    display_name: str
+    role: str
+    districts: tuple[str, ...]
+    wards: tuple[str, ...]
+    disabled: bool
+    has_password: bool
+
+    def access(self) -> AccessScope:
+        """District officers see their assigned units only (nothing when none is assigned)."""
+        if self.role == DISTRICT_OFFICER:
+            return AccessScope.limited(self.districts, self.wards)
+        return EVERYTHING
+
+
+def _account(row) -> Account:  # type: ignore[no-untyped-def]
+    return Account(
+        username=row["username"],
+        display_name=row["display_name"],
+        role=row["role"],
+        districts=split_codes(row["districts"]),
+        wards=split_codes(row["wards"]),
+        disabled=bool(row["disabled"]),
+        has_password=row["password_hash"] is not None,
+    )
+
+
+def _check_role(role: str, districts: Iterable[str], wards: Iterable[str]) -> None:
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if role != DISTRICT_OFFICER and (tuple(districts) or tuple(wards)):
+        raise AccountError("only district officers are assigned districts or wards")
+    try:
+        validate_units(districts, wards)
+    except ValueError as error:
+        raise AccountError(str(error)) from None
+
+
+def get(db: AuthDb, username: str) -> Account | None:
+    rows = db.query("SELECT * FROM users WHERE username = ?", (username,))
+    return _account(rows[0]) if rows else None
+
+
+def all_accounts(db: AuthDb) -> list[Account]:
+    return [_account(r) for r in db.query("SELECT * FROM users ORDER BY username")]
+
+
+def count(db: AuthDb) -> int:
+    return int(db.query("SELECT count(*) FROM users")[0][0])
+
+
+def add(
+    db: AuthDb,
+    username: str,
+    role: str,
+    password: str | None,
+    *,
+    display_name: str = "",
+    districts: Iterable[str] = (),
+    wards: Iterable[str] = (),
+    actor: str = "cli",
+) -> Account:
+    if not USERNAME.match(username):
+        raise AccountError("a user name has 2-64 letters, digits or . _ @ -")
+    districts, wards = split_codes(districts), split_codes(wards)
+    _check_role(role, districts, wards)
+    if password is not None:
+        check_strength(password, username)
+    now = time.time()
+    with db.connect() as con:
+        if con.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+            raise AccountError(f"user {username!r} exists already")
+        con.execute(
+            "INSERT INTO users (username, display_name, password_hash, role, districts, wards, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                username,
+                display_name,
+                hash_password(password) if password is not None else None,
+                role,
+                ",".join(districts),
+                ",".join(wards),
+                now,
+                now,
+            ),
+        )
+    audit.record(
+        db, "account", actor=actor, target=username, detail=f"added role={role} districts={','.join(districts)} wards={','.join(wards)}"
+    )
+    account = get(db, username)
+    assert account is not None
+    return account
+
+
+def _require(db: AuthDb, username: str) -> Account:
+    account = get(db, username)
+    if account is None:
+        raise AccountError(f"no user {username!r}")
+    return account
+
+
+def set_role(
+    db: AuthDb,
+    username: str,
+    role: str,
+    *,
+    districts: Iterable[str] = (),
+    wards: Iterable[str] = (),
+    actor: str = "cli",
+) -> Account:
+    _require(db, username)
+    districts, wards = split_codes(districts), split_codes(wards)
+    _check_role(role, districts, wards)
+    with db.connect() as con:
+        con.execute(
+            "UPDATE users SET role = ?, districts = ?, wards = ?, updated_at = ? WHERE username = ?",
+            (role, ",".join(districts), ",".join(wards), time.time(), username),
+        )
+        # a changed role takes effect now: existing sessions end
+        con.execute("UPDATE sessions SET revoked = 1 WHERE username = ?", (username,))
+    audit.record(
+        db, "account", actor=actor, target=username, detail=f"role={role} districts={','.join(districts)} wards={','.join(wards)}"
+    )
+    return _require(db, username)
+
+
+def set_disabled(db: AuthDb, username: str, disabled: bool = True, *, actor: str = "cli") -> Account:
+    _require(db, username)
+    with db.connect() as con:
+        con.execute(
+            "UPDATE users SET disabled = ?, updated_at = ? WHERE username = ?",
+            (int(disabled), time.time(), username),
+        )
+        if disabled:
+            con.execute("UPDATE sessions SET revoked = 1 WHERE username = ?", (username,))
+    audit.record(db, "account", actor=actor, target=username, detail="disabled" if disabled else "enabled")
+    return _require(db, username)
+
+
+def set_password(db: AuthDb, username: str, password: str, *, actor: str = "cli") -> None:
+    _require(db, username)
+    check_strength(password, username)
+    with db.connect() as con:
+        con.execute(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+            (hash_password(password), time.time(), username),
+        )
+        con.execute("UPDATE sessions SET revoked = 1 WHERE username = ?", (username,))
+    audit.record(db, "account", actor=actor, target=username, detail="password changed")
+
+
+def authenticate(db: AuthDb, username: str, password: str) -> Account | None:
+    """The account when the password matches and the account is enabled; else None (same work)."""
+    rows = db.query("SELECT * FROM users WHERE username = ?", (username,))
+    stored = rows[0]["password_hash"] if rows else None
+    if not verify_password(password, stored):
+        return None
+    account = _account(rows[0])
+    return None if account.disabled else account

@@ -1,0 +1,31 @@
+"""The app's secret key: generated on first run and kept in the data directory (never in code)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def secret_key(data_dir: Path | str) -> str:
+    """The key in DATA_DIR/auth/secret_key, created (owner-only, 0600) when missing."""
+    folder = Path(data_dir) / "auth"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "secret_key"
+    if not path.exists():
+        # written to a private temporary file, then linked into place: another worker process
+        # either sees no key or the whole key, and the first link wins
+        temp = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable secret key; delete it to generate a new one")
+    return key

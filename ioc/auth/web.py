@@ -1,0 +1,502 @@
+"""Access control on the Dash app's Flask server: sign-in pages, the guard in front of every
+route, security headers, CSRF and cookie flags. :func:`install` wires it all in.
+
+The guard runs before every request:
+
+- pages and exports without a session -> redirect to /login; callbacks and the API -> 401;
+- a session or bearer token that may not read what the request names -> 403, audited;
+- state-changing requests with a cookie session must echo the session's CSRF token (Dash's
+  renderer sends the ``_csrf_token`` cookie back as ``X-CSRFToken`` by itself);
+- the principal's access scope is put in ``flask.g`` where the metrics layer finds it
+  (ioc.auth.access.current_access) and applies it in its queries and cache keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, g, jsonify, redirect, request
+
+from ioc import settings
+from ioc.auth import accounts, audit, forms, keys, ratelimit, rules, sessions, tokens
+from ioc.auth.access import ADMIN, G_KEY
+from ioc.auth.db import AuthDb, open_db
+from ioc.auth.principal import Principal
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "ioc_auth"
+SESSION_COOKIE = "ioc_session"
+CSRF_COOKIE = "_csrf_token"  # Dash's renderer echoes this cookie in the X-CSRFToken header
+LOGIN_COOKIE = "ioc_login"
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/auth/oidc/login", "/auth/oidc/callback", "/_favicon.ico"})
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")  # library code and stylesheets, no data
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OPEN = Principal("open", "demo", ADMIN)  # sign-in switched off by IOC_AUTH_REQUIRED=false
+
+
+@dataclass
+class AuthState:
+    db: AuthDb
+    required: bool
+    secret: str
+    locate: rules.Locate
+    dash_app: Any = None
+    store_factory: Callable[[], Any] | None = None
+    oidc: Any = None  # ioc.auth.oidc.OidcClient when configured
+
+
+def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.Locate:
+    """(district, ward) of a district/ward/school code or name, from the store (memoised per data version)."""
+    memo: OrderedDict[tuple[Any, ...], tuple[str | None, str | None] | None] = OrderedDict()
+
+    def find(store: Any, kind: str, value: str) -> tuple[str | None, str | None] | None:
+        from ioc.metrics import dimensions
+        from ioc.metrics.errors import QueryError
+        from ioc.metrics.query import Scope
+
+        try:
+            resolved = dimensions.resolve_scope(store, Scope(**{kind: value}))
+        except (QueryError, TypeError):
+            return None
+        if kind == "district":
+            return resolved.district, None
+        if kind == "ward":
+            for unit in dimensions.wards(store):
+                if unit.code == resolved.ward:
+                    return unit.parent_code, unit.code
+            return None
+        profile = dimensions.school(store, str(resolved.school))
+        return (profile.info.district_code, profile.info.ward_code) if profile else None
+
+    def locate(kind: str, value: str) -> tuple[str | None, str | None] | None:
+        store = store_factory()
+        key = (id(store), store.data_version(), kind, value)
+        if key in memo:
+            return memo[key]
+        place = find(store, kind, value)
+        memo[key] = place
+        while len(memo) > size:
+            memo.popitem(last=False)
+        return place
+
+    return locate
+
+
+def install(
+    app: Any,
+    data_dir: Path | str,
+    *,
+    store_factory: Callable[[], Any] | None = None,
+    locate: rules.Locate | None = None,
+) -> AuthState:
+    """Put access control and the web defaults on ``app`` (a Dash app or a Flask server)."""
+    server: Flask = app.server if hasattr(app, "server") else app
+    secret = keys.secret_key(data_dir)
+    server.secret_key = secret
+    server.config.update(
+        MAX_CONTENT_LENGTH=int(settings.get("max_upload_mb")) * 1024 * 1024,
+        SESSION_COOKIE_NAME="ioc_flask",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    required = bool(settings.get("auth_required"))
+    if locate is None:
+        if store_factory is None:
+            raise ValueError("install() needs store_factory or locate")
+        locate = store_locator(store_factory)
+    state = AuthState(
+        db=open_db(data_dir),
+        required=required,
+        secret=secret,
+        locate=locate,
+        dash_app=app if hasattr(app, "server") else None,
+        store_factory=store_factory,
+    )
+    from ioc.auth import oidc
+
+    state.oidc = oidc.client_from_settings()
+    server.extensions[EXTENSION] = state
+    if not required:
+        log.warning(
+            "SIGN-IN IS SWITCHED OFF (IOC_AUTH_REQUIRED=false): anyone who reaches this server reads "
+            "every school's data. Use this only for a demo on your own machine."
+        )
+    server.before_request(guard)
+    server.after_request(secure_headers)
+    server.add_url_rule("/login", "ioc_login", login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "ioc_logout", logout, methods=["GET", "POST"])
+    server.add_url_rule("/admin/audit", "ioc_audit", audit_view)
+    if state.oidc is not None:
+        server.add_url_rule("/auth/oidc/login", "ioc_oidc_login", oidc.start)
+        server.add_url_rule("/auth/oidc/callback", "ioc_oidc_callback", oidc.callback)
+    return state
+
+
+def auth_state() -> AuthState:
+    from flask import current_app
+
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def current_principal() -> Principal | None:
+    return g.get("ioc_principal")
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def _target() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return f"{request.method} {request.path}" + (f"?{query}" if query else "")
+
+
+def _lang() -> str:
+    return forms.lang_of(request.values.get("lang") if request.method != "GET" else request.args.get("lang"))
+
+
+# -- the guard -------------------------------------------------------------------------------
+
+
+def guard() -> Response | None:
+    state = auth_state()
+    g.ioc_principal = None
+    if not state.required:
+        g.ioc_principal = OPEN
+        return None
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    if request.method == "GET" and request.args.get("device") and not path.startswith("/api/"):
+        return _kiosk_sign_in(state)
+    principal = _identify(state)
+    if principal is None:
+        return _unauthenticated(path)
+    g.ioc_principal = principal
+    setattr(g, G_KEY, principal.access)
+    reason = _authorize(state, principal)
+    if reason:
+        return refuse(principal, reason)
+    if principal.kind == "api":
+        audit.record(state.db, "api_token", actor=principal.label, target=_target(), ip=client_ip())
+    elif path.startswith("/export/"):
+        audit.record(state.db, "export", actor=principal.label, target=_target(), ip=client_ip())
+    return None
+
+
+def _identify(state: AuthState) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        token = tokens.verify(state.db, header[7:].strip(), "api")
+        if token is None:
+            audit.record(
+                state.db, "api_token", "failed", target=_target(), detail="unknown, expired or revoked token", ip=client_ip()
+            )
+            return None
+        return Principal("api", token.name, "api", token.access(), scopes=token.scopes)
+    session = sessions.lookup(state.db, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    if session.username is not None:
+        account = accounts.get(state.db, session.username)
+        if account is None or account.disabled:
+            return None
+        return Principal("user", account.username, account.role, account.access(), csrf=session.csrf)
+    token = tokens.get(state.db, str(session.device))
+    if token is None or token.revoked or (token.expires_at is not None and token.expires_at < time.time()):
+        return None
+    return Principal("kiosk", token.name, "kiosk", token.access(), screens=token.scopes, csrf=session.csrf)
+
+
+def _authorize(state: AuthState, principal: Principal) -> str | None:
+    if principal.access.empty:
+        return "no district or ward is assigned to this account"
+    if request.method not in SAFE_METHODS and principal.kind != "api":
+        echoed = request.headers.get("X-CSRFToken") or ""
+        if not principal.csrf or not hmac.compare_digest(echoed, principal.csrf):
+            return "missing or wrong CSRF token"
+    path = request.path
+    if path.startswith("/api/"):
+        return rules.api_refusal(principal, request.args, state.locate)
+    if principal.kind == "api":
+        return "API tokens may only call /api/v1"
+    if path.startswith("/export/"):
+        return rules.export_refusal(principal, request.args, state.locate)
+    if path == "/_dash-update-component":
+        body = request.get_json(silent=True)
+        if body is None:
+            return "unreadable callback request"
+        return rules.callback_refusal(principal, body, state.locate)
+    if path.startswith(rules.DASH_STATIC):
+        return None
+    query = request.query_string.decode("utf-8", "replace")
+    return rules.page_refusal(principal, path + (f"?{query}" if query else ""), state.locate)
+
+
+def _unauthenticated(path: str) -> Response:
+    if path.startswith("/api/"):
+        response = jsonify({"error": "sign in or send a bearer token (Authorization: Bearer ...)", "param": None})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="ioc"'
+        return response
+    if request.method != "GET" or path.startswith("/_dash-"):
+        response = jsonify({"error": "not signed in"})
+        response.status_code = 401
+        return response
+    query = request.query_string.decode("utf-8", "replace")
+    target = path + (f"?{query}" if query else "")
+    params = {"next": target}
+    if request.args.get("lang") == "en":
+        params["lang"] = "en"
+    if request.cookies.get(SESSION_COOKIE):
+        params["m"] = "expired"
+    return redirect("/login?" + urlencode(params), code=302)
+
+
+def refuse(principal: Principal | None, reason: str) -> Response:
+    """403 for ``principal``, with an audit row naming the request and the reason."""
+    state = auth_state()
+    audit.record(
+        state.db,
+        "refused",
+        "denied",
+        actor=principal.label if principal else "",
+        target=_target(),
+        detail=reason,
+        ip=client_ip(),
+    )
+    if request.path.startswith("/api/") or request.path.startswith("/_dash-") or request.method != "GET":
+        response = jsonify({"error": reason, "param": None})
+        response.status_code = 403
+        return response
+    return Response(forms.denied_page(_lang(), reason), status=403, mimetype="text/html")
+
+
+def _kiosk_sign_in(state: AuthState) -> Response:
+    token = tokens.verify(state.db, request.args.get("device"), "kiosk")
+    if token is None:
+        audit.record(state.db, "kiosk", "failed", target=request.path, detail="unknown, expired or revoked device token", ip=client_ip())
+        return Response(forms.denied_page(_lang(), "unknown or revoked device token"), status=403, mimetype="text/html")
+    now = time.time()
+    lifetime = (token.expires_at - now) if token.expires_at else float(settings.get("kiosk_days")) * 86400
+    value, session = sessions.create(state.db, device=token.name, lifetime=lifetime, ip=client_ip(), now=now)
+    audit.record(state.db, "kiosk", actor=f"kiosk:{token.name}", target=request.path, detail="device signed in", ip=client_ip())
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "device"]
+    response = redirect(request.path + ("?" + urlencode(kept) if kept else ""), code=302)
+    set_session_cookies(response, value, session.csrf, lifetime)
+    return response
+
+
+# -- cookies and headers -----------------------------------------------------------------------
+
+
+def secure_cookies() -> bool:
+    mode = str(settings.get("cookie_secure")).strip().lower()
+    if mode in ("true", "1", "yes", "on"):
+        return True
+    if mode in ("false", "0", "no", "off"):
+        return False
+    if request.is_secure:
+        return True
+    host = request.host.rsplit(":", 1)[0].strip("[]") if not request.host.startswith("[") else request.host[1:].split("]")[0]
+    return host not in ("127.0.0.1", "localhost", "::1")
+
+
+def set_session_cookies(response: Response, value: str, csrf: str, max_age: float) -> None:
+    secure = secure_cookies()
+    response.set_cookie(SESSION_COOKIE, value, max_age=int(max_age), secure=secure, httponly=True, samesite="Lax", path="/")
+    # readable by the page's script (Dash echoes it); useless to another site (SameSite, same-origin reads)
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=int(max_age), secure=secure, httponly=False, samesite="Strict", path="/")
+
+
+def clear_session_cookies(response: Response) -> None:
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", secure=secure_cookies(), samesite="Lax")
+
+
+def content_security_policy(state: AuthState | None) -> str:
+    scripts = ["'self'"]
+    if state is not None and state.dash_app is not None:
+        scripts += list(state.dash_app.csp_hashes())  # Dash's inline renderer start-up and clientside callbacks
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src " + " ".join(scripts),
+            # Plotly and AG Grid set styles at run time; inline styles cannot run code
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def secure_headers(response: Response) -> Response:
+    state = current_state_or_none()
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+    headers["Content-Security-Policy"] = content_security_policy(state)
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if not request.path.startswith(PUBLIC_PREFIXES):
+        headers.setdefault("Cache-Control", "no-store")
+    principal = g.get("ioc_principal")
+    if principal is not None and principal.csrf and request.cookies.get(CSRF_COOKIE) != principal.csrf:
+        response.set_cookie(CSRF_COOKIE, principal.csrf, secure=secure_cookies(), httponly=False, samesite="Strict", path="/")
+    return response
+
+
+def current_state_or_none() -> AuthState | None:
+    from flask import current_app
+
+    return current_app.extensions.get(EXTENSION)
+
+
+# -- sign-in and sign-out ----------------------------------------------------------------------
+
+
+def _login_csrf(state: AuthState, nonce: str) -> str:
+    return hmac.new(state.secret.encode(), b"login:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def _login_form(state: AuthState, status: int = 200, message: str | None = None, username: str = "") -> Response:
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    next_url = rules.safe_next(request.values.get("next"))
+    html = forms.login_page(
+        _lang(),
+        csrf=_login_csrf(state, nonce),
+        next_url=next_url,
+        message=message,
+        username=username,
+        oidc=state.oidc is not None,
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, secure=secure_cookies(), httponly=True, samesite="Strict", path="/")
+    return response
+
+
+def login() -> Response:
+    state = auth_state()
+    if request.method == "GET":
+        if state.required and sessions.lookup(state.db, request.cookies.get(SESSION_COOKIE)) is not None:
+            return redirect(rules.safe_next(request.args.get("next")), code=302)
+        message = request.args.get("m")
+        return _login_form(state, message=message if message in ("expired", "signed_out", "oidc_failed") else None)
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    sent = request.form.get("csrf") or ""
+    if not nonce or not hmac.compare_digest(sent, _login_csrf(state, nonce)):
+        audit.record(state.db, "refused", "denied", target="POST /login", detail="missing or wrong CSRF token", ip=client_ip())
+        return _login_form(state, 400, "csrf")
+    username = (request.form.get("username") or "").strip()[:64]
+    password = request.form.get("password") or ""
+    ip = client_ip()
+    if ratelimit.blocked(state.db, username, ip):
+        audit.record(state.db, "sign_in", "denied", actor=username, detail="too many failed attempts", ip=ip)
+        return _login_form(state, 429, "blocked", username)
+    account = accounts.authenticate(state.db, username, password)
+    if account is None:
+        ratelimit.failed(state.db, username, ip)
+        audit.record(state.db, "sign_in", "failed", actor=username, detail="wrong user name or password, or disabled", ip=ip)
+        return _login_form(state, 401, "failed", username)
+    ratelimit.succeeded(state.db, username)
+    return start_session(state, account.username, rules.safe_next(request.form.get("next")), "password")
+
+
+def start_session(state: AuthState, username: str, next_url: str, method: str) -> Response:
+    """A new session for ``username`` (a new value every time: no session fixation)."""
+    sessions.revoke(state.db, request.cookies.get(SESSION_COOKIE))
+    value, session = sessions.create(state.db, username=username, ip=client_ip())
+    audit.record(state.db, "sign_in", actor=f"user:{username}", detail=method, ip=client_ip())
+    response = redirect(next_url, code=302)
+    set_session_cookies(response, value, session.csrf, session.expires_at - session.created_at)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def logout() -> Response:
+    state = auth_state()
+    value = request.cookies.get(SESSION_COOKIE)
+    session = sessions.lookup(state.db, value)
+    if request.method == "GET":
+        if session is None:
+            return redirect("/login", code=302)
+        return Response(forms.logout_page(_lang(), csrf=session.csrf), mimetype="text/html")
+    if session is not None:
+        if not hmac.compare_digest(request.form.get("csrf") or "", session.csrf):
+            audit.record(state.db, "refused", "denied", target="POST /logout", detail="missing or wrong CSRF token", ip=client_ip())
+            return Response(forms.denied_page(_lang(), "missing or wrong CSRF token"), status=400, mimetype="text/html")
+        sessions.revoke(state.db, value)
+        who = f"user:{session.username}" if session.username else f"kiosk:{session.device}"
+        audit.record(state.db, "sign_out", actor=who, ip=client_ip())
+    response = redirect("/login?" + urlencode({"m": "signed_out", **({"lang": "en"} if _lang() == "en" else {})}), code=302)
+    clear_session_cookies(response)
+    return response
+
+
+AUDIT_COLUMNS = ("time", "actor", "event", "outcome", "target", "detail", "ip")
+
+
+def audit_view() -> Response:
+    """Admins: the newest audit entries and ingestion runs (the store's run log), newest first."""
+    state = auth_state()
+    if state.required:
+        principal = current_principal()
+        if principal is None or principal.role != ADMIN:
+            return refuse(principal, "administrators only")
+    try:
+        limit = max(1, min(int(request.args.get("limit", "500")), 5000))
+    except ValueError:
+        limit = 500
+    event = request.args.get("event") or None
+    rows = [
+        {
+            "at": e.at,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at)),
+            "actor": e.actor,
+            "event": e.event,
+            "outcome": e.outcome,
+            "target": e.target,
+            "detail": e.detail,
+            "ip": e.ip,
+        }
+        for e in audit.entries(state.db, limit=limit, event=event)
+    ]
+    if state.store_factory is not None and event in (None, "ingest"):
+        from ioc.metrics import health
+
+        for run in health.runs(state.store_factory(), limit=limit):
+            started = run.get("started_at")
+            rows.append(
+                {
+                    "at": started.timestamp() if started else 0.0,
+                    "time": started.strftime("%Y-%m-%d %H:%M:%S") if started else "",
+                    "actor": str(run.get("source") or ""),
+                    "event": "ingest",
+                    "outcome": str(run.get("status") or ""),
+                    "target": str(run.get("file_name") or ""),
+                    "detail": f"{run.get('dataset')}: {run.get('rows_loaded')} loaded, {run.get('rows_rejected')} rejected",
+                    "ip": "",
+                }
+            )
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return Response(forms.audit_page(rows[:limit], AUDIT_COLUMNS), mimetype="text/html")
