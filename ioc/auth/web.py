@@ -99,9 +99,19 @@ def install(
     *,
     store_factory: Callable[[], Any] | None = None,
     locate: rules.Locate | None = None,
+    required: bool | None = None,
 ) -> AuthState:
-    """Put access control and the web defaults on ``app`` (a Dash app or a Flask server)."""
+    """Put access control and the web defaults on ``app`` (a Dash app or a Flask server).
+
+    ``required`` (default: the auth_required setting) switches sign-in on or off. Installing twice
+    on one server only updates ``required`` (the hooks and routes are in place already).
+    """
     server: Flask = app.server if hasattr(app, "server") else app
+    required = bool(settings.get("auth_required")) if required is None else required
+    existing: AuthState | None = server.extensions.get(EXTENSION)
+    if existing is not None:
+        existing.required = required
+        return existing
     secret = keys.secret_key(data_dir)
     server.secret_key = secret
     server.config.update(
@@ -110,7 +120,6 @@ def install(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
-    required = bool(settings.get("auth_required"))
     if locate is None:
         if store_factory is None:
             raise ValueError("install() needs store_factory or locate")

@@ -1,0 +1,110 @@
+"""An app with sign-in required on a small demo store, with hostile school names loaded through
+the ingestion path, and one account per role."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'
+PASSWORD = "a long passphrase 2026"
+
+
+@dataclass(frozen=True)
+class City:
+    own: str  # district of the officer
+    other: str  # another district with schools
+    own_ward: str
+    other_ward: str
+    own_school: str  # the school named XSS_NAME
+    other_school: str
+
+
+@pytest.fixture(scope="package")
+def auth_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from ingest.load import ingest_paths
+    from ioc.demo import build_demo
+    from ioc.store import Store
+
+    folder: Path = tmp_path_factory.mktemp("auth-demo")
+    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=date.today())
+    store = Store(folder)
+    # a new version of the schools file renames two schools (as a careless or hostile source might)
+    source = sorted((folder / "demo_source").glob("schools_*.csv"))[-1]
+    with source.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["school_name"] = XSS_NAME
+    rows[1]["school_name"] = FORMULA_NAME
+    renamed = tmp_path_factory.mktemp("auth-renamed") / f"schools_{date.today().isoformat()}.csv"
+    with renamed.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    results = ingest_paths(store, [renamed])
+    assert results[0].status == "loaded", results
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="package")
+def city(auth_store: Any) -> City:
+    from ioc.metrics import dimensions
+
+    schools = dimensions.schools(auth_store)
+    first = schools[0]
+    other = next(s for s in schools if s.district_code != first.district_code)
+    return City(
+        own=first.district_code,
+        other=other.district_code,
+        own_ward=first.ward_code,
+        other_ward=other.ward_code,
+        own_school=first.school_id,
+        other_school=other.school_id,
+    )
+
+
+@pytest.fixture(scope="package")
+def auth_app(auth_store: Any, city: City) -> Any:
+    from ioc.app import create_app
+    from ioc.auth import accounts
+    from ioc.auth.db import open_db
+    from ioc.auth.web import install
+
+    app = create_app(store=auth_store)
+    install(app, auth_store.layout.root, store_factory=lambda: auth_store, required=True)
+    db = open_db(auth_store.layout.root)
+    accounts.add(db, "le", "leadership", PASSWORD)
+    accounts.add(db, "an", "analyst", PASSWORD)
+    accounts.add(db, "ad", "admin", PASSWORD)
+    accounts.add(db, "of", "district_officer", PASSWORD, districts=[city.own])
+    accounts.add(db, "wo", "district_officer", PASSWORD, wards=[city.own_ward])
+    accounts.add(db, "none", "district_officer", PASSWORD)
+    return app
+
+
+@pytest.fixture
+def db(auth_app: Any, auth_store: Any) -> Any:
+    from ioc.auth.db import open_db
+
+    return open_db(auth_store.layout.root)
+
+
+@pytest.fixture
+def signed_in(auth_app: Any, db: Any):
+    """``signed_in(username)`` -> (test client with a live session, the session's CSRF token)."""
+    from ioc.auth import sessions
+
+    def make(username: str) -> tuple[Any, str]:
+        client = auth_app.server.test_client()
+        value, session = sessions.create(db, username=username)
+        client.set_cookie("ioc_session", value)
+        return client, session.csrf
+
+    return make

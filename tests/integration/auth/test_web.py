@@ -1,0 +1,239 @@
+"""Sign-in, sign-out, expiry, cookies, headers, CSRF, rate limiting, tokens and kiosk devices
+against the real app (Flask test client)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ioc.auth import audit, sessions, tokens
+
+from .conftest import PASSWORD
+
+
+def _login_form(client: Any, path: str = "/login") -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def _cookie_header(response: Any, name: str) -> str:
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "="))
+
+
+def test_anonymous_requests_are_sent_to_sign_in(auth_app: Any) -> None:
+    client = auth_app.server.test_client()
+    page = client.get("/district/760?lang=en")
+    assert page.status_code == 302
+    target = urlsplit(page.headers["Location"])
+    assert target.path == "/login" and parse_qs(target.query) == {"next": ["/district/760?lang=en"], "lang": ["en"]}
+    api = client.get("/api/v1/kpis")
+    assert api.status_code == 401 and api.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.post("/_dash-update-component", json={"inputs": []}).status_code == 401
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/export/csv?kpi=attendance_rate").status_code == 302
+    assert client.get("/admin/audit").status_code == 302
+
+
+def test_sign_in_page_is_plain_escaped_and_bilingual(auth_app: Any) -> None:
+    client = auth_app.server.test_client()
+    vi = client.get("/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E").get_data(as_text=True)
+    assert "Đăng nhập" in vi and "<script" not in vi  # a hostile next= is neither echoed raw nor kept
+    en = client.get("/login?lang=en").get_data(as_text=True)
+    assert "Sign in" in en and 'lang="en"' in en
+    assert 'autocomplete="current-password"' in en and '<label for="password">' in en
+
+
+def test_password_sign_in_sets_safe_cookies_and_opens_the_app(auth_app: Any, db: Any) -> None:
+    client = auth_app.server.test_client()
+    token = _login_form(client)
+    response = client.post(
+        "/login", data={"csrf": token, "username": "an", "password": PASSWORD, "next": "/explore?kpi=attendance_rate"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/explore?kpi=attendance_rate"
+    cookie = _cookie_header(response, "ioc_session")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=28800" in cookie
+    assert "HttpOnly" not in _cookie_header(response, "_csrf_token")  # Dash's renderer must read it
+    assert client.get("/explore").status_code == 200
+    assert audit.entries(db, event="sign_in", limit=1)[0].actor == "user:an"
+
+
+def test_cookies_are_secure_behind_https(auth_app: Any) -> None:
+    client = auth_app.server.test_client()
+    token = _login_form(client, "https://ioc.example.vn/login")
+    response = client.post(
+        "https://ioc.example.vn/login", data={"csrf": token, "username": "le", "password": PASSWORD}
+    )
+    assert "Secure" in _cookie_header(response, "ioc_session")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # a plain-http address other than localhost gets Secure cookies as well (auto mode)
+    client = auth_app.server.test_client()
+    token = _login_form(client, "http://ioc.internal/login")
+    response = client.post("http://ioc.internal/login", data={"csrf": token, "username": "le", "password": PASSWORD})
+    assert "Secure" in _cookie_header(response, "ioc_session")
+
+
+def test_sign_in_needs_the_form_token_and_the_right_password(auth_app: Any, db: Any) -> None:
+    client = auth_app.server.test_client()
+    assert client.post("/login", data={"username": "an", "password": PASSWORD}).status_code == 400
+    token = _login_form(client)
+    wrong = client.post("/login", data={"csrf": token, "username": "ad", "password": "not the password"})
+    assert wrong.status_code == 401 and "ioc_session" not in wrong.headers.get("Set-Cookie", "")
+    last = audit.entries(db, event="sign_in", limit=1)[0]
+    assert (last.actor, last.outcome) == ("ad", "failed")
+
+
+def test_no_open_redirect_after_sign_in(auth_app: Any) -> None:
+    client = auth_app.server.test_client()
+    token = _login_form(client)
+    response = client.post(
+        "/login", data={"csrf": token, "username": "le", "password": PASSWORD, "next": "//evil.example/x"}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_sign_in_attempts_are_rate_limited(auth_app: Any, db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ioc.auth import accounts
+
+    accounts.add(db, "target", "analyst", PASSWORD)
+    monkeypatch.setenv("IOC_LOGIN_MAX_ATTEMPTS", "3")
+    client = auth_app.server.test_client()
+    token = _login_form(client)
+    for _ in range(3):
+        assert client.post("/login", data={"csrf": token, "username": "target", "password": "guess guess"}).status_code == 401
+    blocked = client.post("/login", data={"csrf": token, "username": "target", "password": PASSWORD})
+    assert blocked.status_code == 429  # even the right password waits
+    assert audit.entries(db, event="sign_in", limit=1)[0].outcome == "denied"
+
+
+def test_logout_invalidates_the_session(auth_app: Any, db: Any) -> None:
+    client = auth_app.server.test_client()
+    value, session = sessions.create(db, username="le")
+    client.set_cookie("ioc_session", value)
+    assert client.get("/").status_code == 200
+    assert 'name="csrf"' in client.get("/logout").get_data(as_text=True)
+    assert client.post("/logout", data={}).status_code == 400  # a forged sign-out form is refused
+    response = client.post("/logout", data={"csrf": session.csrf})
+    assert response.status_code == 302 and "signed_out" in response.headers["Location"]
+    assert sessions.lookup(db, value) is None
+    replay = auth_app.server.test_client()
+    replay.set_cookie("ioc_session", value)  # the old cookie value is worthless now
+    assert replay.get("/").status_code == 302
+    assert audit.entries(db, event="sign_out", limit=1)[0].actor == "user:le"
+
+
+def test_expired_session_signs_in_again(auth_app: Any, db: Any) -> None:
+    client = auth_app.server.test_client()
+    value, _ = sessions.create(db, username="le", lifetime=60, now=time.time() - 120)
+    client.set_cookie("ioc_session", value)
+    response = client.get("/explore")
+    assert response.status_code == 302 and "m=expired" in response.headers["Location"]
+
+
+def test_disabled_account_loses_its_session(auth_app: Any, db: Any, signed_in: Any) -> None:
+    from ioc.auth import accounts
+
+    accounts.add(db, "leaver", "leadership", PASSWORD)
+    client, _ = signed_in("leaver")
+    assert client.get("/").status_code == 200
+    accounts.set_disabled(db, "leaver")
+    assert client.get("/").status_code == 302
+
+
+def test_security_headers(auth_app: Any, signed_in: Any) -> None:
+    client, _ = signed_in("le")
+    response = client.get("/")
+    headers = response.headers
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert "'unsafe-eval'" not in csp and "script-src 'self' 'sha256-" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cache-Control"] == "no-store"
+    login = auth_app.server.test_client().get("/login")
+    assert "Content-Security-Policy" in login.headers and "Strict-Transport-Security" not in login.headers
+
+
+def test_secret_key_comes_from_the_data_directory(auth_app: Any, auth_store: Any) -> None:
+    key_file = auth_store.layout.root / "auth" / "secret_key"
+    assert auth_app.server.secret_key == key_file.read_text().strip()
+
+
+def test_large_bodies_are_refused(auth_app: Any, signed_in: Any) -> None:
+    client, csrf = signed_in("le")
+    body = b"x" * (21 * 1024 * 1024)
+    response = client.post(
+        "/_dash-update-component", data=body, content_type="application/json", headers={"X-CSRFToken": csrf}
+    )
+    assert response.status_code == 413
+
+
+def test_callbacks_need_the_csrf_header(auth_app: Any, db: Any, signed_in: Any) -> None:
+    client, csrf = signed_in("le")
+    body = {"inputs": [{"id": "_pages_location", "property": "pathname", "value": "/"}]}
+    refused = client.post("/_dash-update-component", json=body)
+    assert refused.status_code == 403
+    last = audit.entries(db, event="refused", limit=1)[0]
+    assert last.actor == "user:le" and "CSRF" in last.detail
+    assert client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"}).status_code == 403
+
+
+def test_api_bearer_tokens(auth_app: Any, db: Any, city: Any) -> None:
+    secret, _ = tokens.create(db, "etl-read", "api", ["read"])
+    client = auth_app.server.test_client()
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/kpis/attendance_rate?by=district", headers=auth).status_code == 200
+    entry = audit.entries(db, event="api_token", limit=1)[0]
+    assert entry.actor == "api:etl-read" and entry.outcome == "ok" and "attendance_rate" in entry.target
+    assert client.get("/api/v1/kpis/attendance_rate?format=csv", headers=auth).status_code == 403
+    assert client.get("/", headers=auth).status_code == 403  # API tokens open no pages
+    bad = client.get("/api/v1/kpis", headers={"Authorization": "Bearer ioc_api_forged"})
+    assert bad.status_code == 401
+    assert audit.entries(db, event="api_token", limit=1)[0].outcome == "failed"
+    tokens.revoke(db, "etl-read")
+    assert client.get("/api/v1/kpis", headers=auth).status_code == 401
+
+
+def test_kiosk_device_token_opens_only_its_screens(auth_app: Any, db: Any) -> None:
+    secret, _ = tokens.create(db, "wall-1", "kiosk", ["control_room"], days=30)
+    client = auth_app.server.test_client()
+    first = client.get(f"/?kiosk=1&device={secret}")
+    assert first.status_code == 302 and first.headers["Location"] == "/?kiosk=1"  # the secret leaves the URL
+    assert client.get("/?kiosk=1").status_code == 200
+    assert client.get("/explore").status_code == 403
+    assert client.get("/screen/network?kiosk=1").status_code == 403
+    assert client.get("/api/v1/kpis").status_code == 403
+    tokens.revoke(db, "wall-1")
+    assert client.get("/?kiosk=1").status_code == 302
+    assert auth_app.server.test_client().get("/?device=ioc_kiosk_forged").status_code == 403
+
+
+def test_district_officer_without_districts_sees_nothing(auth_app: Any, signed_in: Any) -> None:
+    client, _ = signed_in("none")
+    assert client.get("/").status_code == 403
+    assert client.get("/api/v1/kpis/attendance_rate").status_code == 403
+
+
+def test_admins_read_the_audit_log_with_ingestion_runs(auth_app: Any, signed_in: Any) -> None:
+    admin, _ = signed_in("ad")
+    page = admin.get("/admin/audit")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "sign_in" in text and "ingest" in text and "schools_" in text
+    analyst, _ = signed_in("an")
+    assert analyst.get("/admin/audit").status_code == 403
+
+
+def test_switching_sign_in_off_is_explicit(auth_app: Any, auth_store: Any) -> None:
+    from ioc.auth.web import install
+
+    state = install(auth_app, auth_store.layout.root, required=False)
+    try:
+        assert auth_app.server.test_client().get("/explore").status_code == 200
+    finally:
+        install(auth_app, auth_store.layout.root, required=True)
+    assert state.required and auth_app.server.test_client().get("/explore").status_code == 302
