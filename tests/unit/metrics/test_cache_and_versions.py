@@ -130,3 +130,26 @@ def test_chronic_absence_counts_back_twenty_school_days(tmp_path):
     r = compute(store, KpiQuery("chronic_absence_risk", date_to=days[20])).rows[0]
     assert (r.numerator, r.denominator, r.value) == (1, 1, 1.0)
     store.close()
+
+
+def test_object_cache_backend_keeps_objects_evicts_and_expires(monkeypatch):
+    from ioc.metrics.cache import ObjectCache
+
+    backend = ObjectCache(default_timeout=60, threshold=2)
+    value = object()
+    backend.set("a", value)
+    assert backend.get("a") is value  # the object itself, not a pickled copy
+    backend.set("b", 2)
+    backend.get("a")  # "a" is now the most recently used
+    backend.set("c", 3)  # over the threshold: the least recently used ("b") goes
+    assert (backend.has("a"), backend.has("b"), backend.has("c")) == (True, False, True)
+    assert backend.add("c", 4) is False and backend.get("c") == 3
+    clock = [1000.0]
+    monkeypatch.setattr("ioc.metrics.cache.time.monotonic", lambda: clock[0])
+    backend.set("d", 5, timeout=10)
+    clock[0] += 11
+    assert backend.get("d") is None  # expired
+    assert backend.delete("c") and backend.get("c") is None
+    backend.set("e", 6)
+    backend.clear()
+    assert not backend.has("e")
