@@ -1,0 +1,71 @@
+"""``ioc users`` and ``ioc tokens``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from ioc.auth import accounts, audit
+from ioc.auth.db import open_db
+from ioc.cli import main
+
+
+def test_users_commands(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["users", "add", "lan", "--role", "district_officer", "--district", "760,761"]) == 0
+    out = capsys.readouterr().out
+    assert "password (shown once):" in out
+    password = out.split("password (shown once):")[1].strip()
+    db = open_db(data_dir)
+    assert accounts.authenticate(db, "lan", password).districts == ("760", "761")
+    assert main(["users", "list"]) == 0
+    assert "lan" in capsys.readouterr().out
+    assert main(["users", "set-role", "lan", "district_officer", "--ward", "26734"]) == 0
+    assert accounts.get(db, "lan").wards == ("26734",)
+    assert main(["users", "disable", "lan"]) == 0
+    assert accounts.get(db, "lan").disabled
+    assert main(["users", "enable", "lan"]) == 0
+    assert not accounts.get(db, "lan").disabled
+    with pytest.raises(SystemExit) as exit_info:
+        main(["users", "set-role", "lan", "district_officer", "--district", "999"])
+    assert exit_info.value.code == 2
+    assert "unknown district code '999'" in capsys.readouterr().err
+    assert main(["users", "audit", "--event", "account"]) == 0
+    assert "disabled" in capsys.readouterr().out
+    assert len(audit.entries(db, event="account")) == 4
+
+
+def test_password_from_stdin_and_oidc_only_accounts(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+    assert main(["users", "add", "minh", "--role", "analyst", "--password-stdin"]) == 0
+    assert "shown once" not in capsys.readouterr().out
+    db = open_db(data_dir)
+    assert accounts.authenticate(db, "minh", "a long passphrase") is not None
+    assert main(["users", "add", "sso", "--role", "leadership", "--no-password"]) == 0
+    assert not accounts.get(db, "sso").has_password
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["users", "add", "weak", "--role", "analyst", "--password-stdin"])
+    assert exit_info.value.code == 2
+
+
+def test_tokens_commands(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ioc.auth import tokens
+
+    assert main(["tokens", "add", "etl", "--scope", "read,export"]) == 0
+    secret = capsys.readouterr().out.splitlines()[1]
+    db = open_db(data_dir)
+    assert tokens.verify(db, secret, "api").scopes == ("read", "export")
+    assert main(["tokens", "add", "wall", "--kind", "kiosk", "--screen", "control_room"]) == 0
+    assert "device=ioc_kiosk_" in capsys.readouterr().out
+    assert tokens.get(db, "wall").expires_at is not None
+    assert main(["tokens", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "etl" in listing and secret not in listing
+    assert main(["tokens", "revoke", "etl"]) == 0
+    assert tokens.verify(db, secret, "api") is None
+    with pytest.raises(SystemExit):
+        main(["tokens", "add", "x", "--scope", "admin"])
