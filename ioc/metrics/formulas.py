@@ -395,7 +395,7 @@ def offline_now(plan: Plan) -> str:
     # turning each probe's time into a local date costs more than the rest of the query.
     probes = f"""probes AS (
     SELECT school_id, measured_at, online FROM {table}
-    WHERE measured_at >= CAST(CAST($date_from AS DATE) - 1 AS TIMESTAMPTZ)
+    WHERE measured_at >= CAST($date_from AS TIMESTAMPTZ) - to_minutes(CAST($minutes AS BIGINT))
       AND measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
 )"""
     # probes are matched to "now" through 15-minute slots (epoch arithmetic, an equi-join); every
