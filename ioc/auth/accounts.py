@@ -115,7 +115,11 @@ def add(
             ),
         )
     audit.record(
-        db, "account", actor=actor, target=username, detail=f"added role={role} districts={','.join(districts)} wards={','.join(wards)}"
+        db,
+        "account",
+        actor=actor,
+        target=username,
+        detail=f"added role={role} districts={','.join(districts)} wards={','.join(wards)}",
     )
     account = get(db, username)
     assert account is not None
@@ -149,7 +153,11 @@ def set_role(
         # a changed role takes effect now: existing sessions end
         con.execute("UPDATE sessions SET revoked = 1 WHERE username = ?", (username,))
     audit.record(
-        db, "account", actor=actor, target=username, detail=f"role={role} districts={','.join(districts)} wards={','.join(wards)}"
+        db,
+        "account",
+        actor=actor,
+        target=username,
+        detail=f"role={role} districts={','.join(districts)} wards={','.join(wards)}",
     )
     return _require(db, username)
 

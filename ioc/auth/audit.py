@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from ioc.auth.db import AuthDb
 
@@ -56,14 +55,9 @@ def entries(
     db: AuthDb, *, limit: int = 200, event: str | None = None, actor: str | None = None
 ) -> list[AuditEntry]:
     """Newest first."""
-    where: list[str] = []
-    params: list[Any] = []
-    if event:
-        where.append("event = ?")
-        params.append(event)
-    if actor:
-        where.append("actor = ?")
-        params.append(actor)
-    sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "")
-    rows = db.query(sql + " ORDER BY id DESC LIMIT ?", (*params, int(limit)))
+    rows = db.query(
+        "SELECT * FROM audit WHERE (:event IS NULL OR event = :event) AND (:actor IS NULL OR actor = :actor)"
+        " ORDER BY id DESC LIMIT :limit",
+        {"event": event, "actor": actor, "limit": int(limit)},
+    )
     return [AuditEntry(**dict(r)) for r in rows]

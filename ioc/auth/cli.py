@@ -29,13 +29,20 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", default="", help="display name")
-    add.add_argument("--district", action="append", help="district code (district officers; repeat or comma-separate)")
-    add.add_argument("--ward", action="append", help="ward code (district officers; repeat or comma-separate)")
+    add.add_argument(
+        "--district", action="append", help="district code (district officers; repeat or comma-separate)"
+    )
+    add.add_argument(
+        "--ward", action="append", help="ward code (district officers; repeat or comma-separate)"
+    )
     how = add.add_mutually_exclusive_group()
     how.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     how.add_argument("--no-password", action="store_true", help="OpenID Connect sign-in only")
     sub.add_parser("list", help="list accounts")
-    for name, text in (("disable", "disable an account (ends its sessions)"), ("enable", "enable an account")):
+    for name, text in (
+        ("disable", "disable an account (ends its sessions)"),
+        ("enable", "enable an account"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("username")
     role = sub.add_parser("set-role", help="change the role and assigned districts/wards (ends sessions)")
@@ -88,7 +95,9 @@ def run_users(args: argparse.Namespace) -> int:
             if generated:
                 print(f"password (shown once): {generated}")
             if account.role == "district_officer" and not (account.districts or account.wards):
-                print("note: no district or ward assigned yet: this account sees nothing until set-role gives it some")
+                print(
+                    "note: no district or ward assigned yet: this account sees nothing until set-role gives it some"
+                )
         elif args.action == "list":
             print(f"{'username':<24} {'role':<17} {'state':<9} districts / wards")
             for a in accounts.all_accounts(db):
@@ -98,7 +107,9 @@ def run_users(args: argparse.Namespace) -> int:
             accounts.set_disabled(db, args.username, args.action == "disable")
             print(f"{args.username} {args.action}d")
         elif args.action == "set-role":
-            a = accounts.set_role(db, args.username, args.role, districts=_codes(args.district), wards=_codes(args.ward))
+            a = accounts.set_role(
+                db, args.username, args.role, districts=_codes(args.district), wards=_codes(args.ward)
+            )
             print(f"{a.username}: {a.role} {','.join(a.districts)} {','.join(a.wards)}".rstrip())
         elif args.action == "set-password":
             accounts.set_password(db, args.username, _read_password(args.password_stdin))
@@ -121,7 +132,9 @@ def add_tokens_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--screen", action="append", help="kiosk: screen names it may show, e.g. control_room")
     add.add_argument("--district", action="append")
     add.add_argument("--ward", action="append")
-    add.add_argument("--days", type=float, default=None, help="lifetime (default: api none, kiosk $IOC_KIOSK_DAYS)")
+    add.add_argument(
+        "--days", type=float, default=None, help="lifetime (default: api none, kiosk $IOC_KIOSK_DAYS)"
+    )
     sub.add_parser("list", help="list tokens (never their secrets)")
     revoke = sub.add_parser("revoke", help="revoke a token (and end its kiosk sessions)")
     revoke.add_argument("name")
@@ -134,9 +147,19 @@ def run_tokens(args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
             scopes = _codes(args.screen) if args.kind == "kiosk" else _codes(args.scope or ["read"])
-            days = args.days if args.days is not None else (float(settings.get("kiosk_days")) if args.kind == "kiosk" else None)
+            days = (
+                args.days
+                if args.days is not None
+                else (float(settings.get("kiosk_days")) if args.kind == "kiosk" else None)
+            )
             secret, token = tokens.create(
-                db, args.name, args.kind, scopes, districts=_codes(args.district), wards=_codes(args.ward), days=days
+                db,
+                args.name,
+                args.kind,
+                scopes,
+                districts=_codes(args.district),
+                wards=_codes(args.ward),
+                days=days,
             )
             print(f"token {token.name} ({token.kind}: {','.join(token.scopes)}) — shown once:")
             print(secret)
@@ -147,9 +170,15 @@ def run_tokens(args: argparse.Namespace) -> int:
         elif args.action == "list":
             for t in tokens.all_tokens(db):
                 expires = time.strftime("%Y-%m-%d", time.localtime(t.expires_at)) if t.expires_at else "never"
-                used = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.last_used_at)) if t.last_used_at else "never"
+                used = (
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(t.last_used_at))
+                    if t.last_used_at
+                    else "never"
+                )
                 state = "revoked" if t.revoked else "active"
-                print(f"{t.name:<24} {t.kind:<6} {state:<8} scopes={','.join(t.scopes)} expires={expires} used={used}")
+                print(
+                    f"{t.name:<24} {t.kind:<6} {state:<8} scopes={','.join(t.scopes)} expires={expires} used={used}"
+                )
         elif args.action == "revoke":
             tokens.revoke(db, args.name)
             print(f"token {args.name} revoked")

@@ -6,6 +6,7 @@ Every value put into the page goes through html.escape; the pages load no script
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 TEXTS: dict[str, dict[str, str]] = {
     "vi": {
@@ -134,9 +135,11 @@ def denied_page(lang: str, reason: str) -> str:
     return page(lang, t["denied_title"], body)
 
 
-def audit_page(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
+def audit_page(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>" for r in rows
+    )
     style = "main{width:min(90rem,96vw)}table{border-collapse:collapse;font-size:.85rem;width:100%}td,th{border:1px solid #cbd5e1;padding:.25rem .4rem;text-align:left;vertical-align:top}"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Audit log</title>'

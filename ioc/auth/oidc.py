@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import Response, redirect, request
+from flask import redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
 from ioc.auth import accounts, audit, rules
@@ -93,7 +94,9 @@ class OidcClient:
             "code_verifier": verifier,
         }
         auth = (self.client_id, self.client_secret) if self.client_secret else None
-        response = requests.post(self.discovery()["token_endpoint"], data=data, auth=auth, timeout=self.timeout)
+        response = requests.post(
+            self.discovery()["token_endpoint"], data=data, auth=auth, timeout=self.timeout
+        )
         if response.status_code != 200:
             raise OidcError(f"token endpoint answered {response.status_code}")
         return response.json()  # type: ignore[no-any-return]
@@ -170,7 +173,7 @@ def _redirect_uri(client: OidcClient) -> str:
     return client.redirect_uri or request.host_url.rstrip("/") + "/auth/oidc/callback"
 
 
-def start() -> Response:
+def start() -> BaseResponse:
     from ioc.auth.web import auth_state
 
     state = auth_state()
@@ -187,12 +190,14 @@ def start() -> Response:
     try:
         url = client.authorization_url(key, nonce, challenge, _redirect_uri(client))
     except (requests.RequestException, OidcError, KeyError) as error:
-        audit.record(state.db, "sign_in", "failed", detail=f"oidc discovery: {error}", ip=request.remote_addr or "")
+        audit.record(
+            state.db, "sign_in", "failed", detail=f"oidc discovery: {error}", ip=request.remote_addr or ""
+        )
         return redirect("/login?m=oidc_failed", code=302)
     return redirect(url, code=302)
 
 
-def callback() -> Response:
+def callback() -> BaseResponse:
     from ioc.auth.web import auth_state, start_session
 
     state = auth_state()

@@ -71,7 +71,9 @@ def revoke(db: AuthDb, value: str | None) -> bool:
     if not value:
         return False
     with db.connect() as con:
-        cur = con.execute("UPDATE sessions SET revoked = 1 WHERE id_hash = ? AND revoked = 0", (digest(value),))
+        cur = con.execute(
+            "UPDATE sessions SET revoked = 1 WHERE id_hash = ? AND revoked = 0", (digest(value),)
+        )
         return cur.rowcount > 0
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
 from ioc.auth import accounts, audit, forms, keys, ratelimit, rules, sessions, tokens
@@ -178,7 +179,7 @@ def _lang() -> str:
 # -- the guard -------------------------------------------------------------------------------
 
 
-def guard() -> Response | None:
+def guard() -> BaseResponse | None:
     state = auth_state()
     g.ioc_principal = None
     if not state.required:
@@ -210,7 +211,12 @@ def _identify(state: AuthState) -> Principal | None:
         token = tokens.verify(state.db, header[7:].strip(), "api")
         if token is None:
             audit.record(
-                state.db, "api_token", "failed", target=_target(), detail="unknown, expired or revoked token", ip=client_ip()
+                state.db,
+                "api_token",
+                "failed",
+                target=_target(),
+                detail="unknown, expired or revoked token",
+                ip=client_ip(),
             )
             return None
         return Principal("api", token.name, "api", token.access(), scopes=token.scopes)
@@ -253,9 +259,11 @@ def _authorize(state: AuthState, principal: Principal) -> str | None:
     return rules.page_refusal(principal, path + (f"?{query}" if query else ""), state.locate)
 
 
-def _unauthenticated(path: str) -> Response:
+def _unauthenticated(path: str) -> BaseResponse:
     if path.startswith("/api/"):
-        response = jsonify({"error": "sign in or send a bearer token (Authorization: Bearer ...)", "param": None})
+        response = jsonify(
+            {"error": "sign in or send a bearer token (Authorization: Bearer ...)", "param": None}
+        )
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="ioc"'
         return response
@@ -273,7 +281,7 @@ def _unauthenticated(path: str) -> Response:
     return redirect("/login?" + urlencode(params), code=302)
 
 
-def refuse(principal: Principal | None, reason: str) -> Response:
+def refuse(principal: Principal | None, reason: str) -> BaseResponse:
     """403 for ``principal``, with an audit row naming the request and the reason."""
     state = auth_state()
     audit.record(
@@ -292,15 +300,31 @@ def refuse(principal: Principal | None, reason: str) -> Response:
     return Response(forms.denied_page(_lang(), reason), status=403, mimetype="text/html")
 
 
-def _kiosk_sign_in(state: AuthState) -> Response:
+def _kiosk_sign_in(state: AuthState) -> BaseResponse:
     token = tokens.verify(state.db, request.args.get("device"), "kiosk")
     if token is None:
-        audit.record(state.db, "kiosk", "failed", target=request.path, detail="unknown, expired or revoked device token", ip=client_ip())
-        return Response(forms.denied_page(_lang(), "unknown or revoked device token"), status=403, mimetype="text/html")
+        audit.record(
+            state.db,
+            "kiosk",
+            "failed",
+            target=request.path,
+            detail="unknown, expired or revoked device token",
+            ip=client_ip(),
+        )
+        return Response(
+            forms.denied_page(_lang(), "unknown or revoked device token"), status=403, mimetype="text/html"
+        )
     now = time.time()
     lifetime = (token.expires_at - now) if token.expires_at else float(settings.get("kiosk_days")) * 86400
     value, session = sessions.create(state.db, device=token.name, lifetime=lifetime, ip=client_ip(), now=now)
-    audit.record(state.db, "kiosk", actor=f"kiosk:{token.name}", target=request.path, detail="device signed in", ip=client_ip())
+    audit.record(
+        state.db,
+        "kiosk",
+        actor=f"kiosk:{token.name}",
+        target=request.path,
+        detail="device signed in",
+        ip=client_ip(),
+    )
     kept = [(k, v) for k, v in request.args.items(multi=True) if k != "device"]
     response = redirect(request.path + ("?" + urlencode(kept) if kept else ""), code=302)
     set_session_cookies(response, value, session.csrf, lifetime)
@@ -318,18 +342,26 @@ def secure_cookies() -> bool:
         return False
     if request.is_secure:
         return True
-    host = request.host.rsplit(":", 1)[0].strip("[]") if not request.host.startswith("[") else request.host[1:].split("]")[0]
+    host = (
+        request.host.rsplit(":", 1)[0].strip("[]")
+        if not request.host.startswith("[")
+        else request.host[1:].split("]")[0]
+    )
     return host not in ("127.0.0.1", "localhost", "::1")
 
 
-def set_session_cookies(response: Response, value: str, csrf: str, max_age: float) -> None:
+def set_session_cookies(response: BaseResponse, value: str, csrf: str, max_age: float) -> None:
     secure = secure_cookies()
-    response.set_cookie(SESSION_COOKIE, value, max_age=int(max_age), secure=secure, httponly=True, samesite="Lax", path="/")
+    response.set_cookie(
+        SESSION_COOKIE, value, max_age=int(max_age), secure=secure, httponly=True, samesite="Lax", path="/"
+    )
     # readable by the page's script (Dash echoes it); useless to another site (SameSite, same-origin reads)
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=int(max_age), secure=secure, httponly=False, samesite="Strict", path="/")
+    response.set_cookie(
+        CSRF_COOKIE, csrf, max_age=int(max_age), secure=secure, httponly=False, samesite="Strict", path="/"
+    )
 
 
-def clear_session_cookies(response: Response) -> None:
+def clear_session_cookies(response: BaseResponse) -> None:
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", secure=secure_cookies(), samesite="Lax")
 
@@ -337,7 +369,9 @@ def clear_session_cookies(response: Response) -> None:
 def content_security_policy(state: AuthState | None) -> str:
     scripts = ["'self'"]
     if state is not None and state.dash_app is not None:
-        scripts += list(state.dash_app.csp_hashes())  # Dash's inline renderer start-up and clientside callbacks
+        scripts += list(
+            state.dash_app.csp_hashes()
+        )  # Dash's inline renderer start-up and clientside callbacks
     return "; ".join(
         [
             "default-src 'self'",
@@ -356,7 +390,7 @@ def content_security_policy(state: AuthState | None) -> str:
     )
 
 
-def secure_headers(response: Response) -> Response:
+def secure_headers(response: BaseResponse) -> BaseResponse:
     state = current_state_or_none()
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -371,7 +405,9 @@ def secure_headers(response: Response) -> Response:
         headers.setdefault("Cache-Control", "no-store")
     principal = g.get("ioc_principal")
     if principal is not None and principal.csrf and request.cookies.get(CSRF_COOKIE) != principal.csrf:
-        response.set_cookie(CSRF_COOKIE, principal.csrf, secure=secure_cookies(), httponly=False, samesite="Strict", path="/")
+        response.set_cookie(
+            CSRF_COOKIE, principal.csrf, secure=secure_cookies(), httponly=False, samesite="Strict", path="/"
+        )
     return response
 
 
@@ -388,7 +424,9 @@ def _login_csrf(state: AuthState, nonce: str) -> str:
     return hmac.new(state.secret.encode(), b"login:" + nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def _login_form(state: AuthState, status: int = 200, message: str | None = None, username: str = "") -> Response:
+def _login_form(
+    state: AuthState, status: int = 200, message: str | None = None, username: str = ""
+) -> BaseResponse:
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     next_url = rules.safe_next(request.values.get("next"))
     html = forms.login_page(
@@ -400,21 +438,32 @@ def _login_form(state: AuthState, status: int = 200, message: str | None = None,
         oidc=state.oidc is not None,
     )
     response = Response(html, status=status, mimetype="text/html")
-    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, secure=secure_cookies(), httponly=True, samesite="Strict", path="/")
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, max_age=3600, secure=secure_cookies(), httponly=True, samesite="Strict", path="/"
+    )
     return response
 
 
-def login() -> Response:
+def login() -> BaseResponse:
     state = auth_state()
     if request.method == "GET":
         if state.required and sessions.lookup(state.db, request.cookies.get(SESSION_COOKIE)) is not None:
             return redirect(rules.safe_next(request.args.get("next")), code=302)
         message = request.args.get("m")
-        return _login_form(state, message=message if message in ("expired", "signed_out", "oidc_failed") else None)
+        return _login_form(
+            state, message=message if message in ("expired", "signed_out", "oidc_failed") else None
+        )
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
     sent = request.form.get("csrf") or ""
     if not nonce or not hmac.compare_digest(sent, _login_csrf(state, nonce)):
-        audit.record(state.db, "refused", "denied", target="POST /login", detail="missing or wrong CSRF token", ip=client_ip())
+        audit.record(
+            state.db,
+            "refused",
+            "denied",
+            target="POST /login",
+            detail="missing or wrong CSRF token",
+            ip=client_ip(),
+        )
         return _login_form(state, 400, "csrf")
     username = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
@@ -425,13 +474,20 @@ def login() -> Response:
     account = accounts.authenticate(state.db, username, password)
     if account is None:
         ratelimit.failed(state.db, username, ip)
-        audit.record(state.db, "sign_in", "failed", actor=username, detail="wrong user name or password, or disabled", ip=ip)
+        audit.record(
+            state.db,
+            "sign_in",
+            "failed",
+            actor=username,
+            detail="wrong user name or password, or disabled",
+            ip=ip,
+        )
         return _login_form(state, 401, "failed", username)
     ratelimit.succeeded(state.db, username)
     return start_session(state, account.username, rules.safe_next(request.form.get("next")), "password")
 
 
-def start_session(state: AuthState, username: str, next_url: str, method: str) -> Response:
+def start_session(state: AuthState, username: str, next_url: str, method: str) -> BaseResponse:
     """A new session for ``username`` (a new value every time: no session fixation)."""
     sessions.revoke(state.db, request.cookies.get(SESSION_COOKIE))
     value, session = sessions.create(state.db, username=username, ip=client_ip())
@@ -442,7 +498,7 @@ def start_session(state: AuthState, username: str, next_url: str, method: str) -
     return response
 
 
-def logout() -> Response:
+def logout() -> BaseResponse:
     state = auth_state()
     value = request.cookies.get(SESSION_COOKIE)
     session = sessions.lookup(state.db, value)
@@ -452,12 +508,23 @@ def logout() -> Response:
         return Response(forms.logout_page(_lang(), csrf=session.csrf), mimetype="text/html")
     if session is not None:
         if not hmac.compare_digest(request.form.get("csrf") or "", session.csrf):
-            audit.record(state.db, "refused", "denied", target="POST /logout", detail="missing or wrong CSRF token", ip=client_ip())
-            return Response(forms.denied_page(_lang(), "missing or wrong CSRF token"), status=400, mimetype="text/html")
+            audit.record(
+                state.db,
+                "refused",
+                "denied",
+                target="POST /logout",
+                detail="missing or wrong CSRF token",
+                ip=client_ip(),
+            )
+            return Response(
+                forms.denied_page(_lang(), "missing or wrong CSRF token"), status=400, mimetype="text/html"
+            )
         sessions.revoke(state.db, value)
         who = f"user:{session.username}" if session.username else f"kiosk:{session.device}"
         audit.record(state.db, "sign_out", actor=who, ip=client_ip())
-    response = redirect("/login?" + urlencode({"m": "signed_out", **({"lang": "en"} if _lang() == "en" else {})}), code=302)
+    response = redirect(
+        "/login?" + urlencode({"m": "signed_out", **({"lang": "en"} if _lang() == "en" else {})}), code=302
+    )
     clear_session_cookies(response)
     return response
 
@@ -465,7 +532,7 @@ def logout() -> Response:
 AUDIT_COLUMNS = ("time", "actor", "event", "outcome", "target", "detail", "ip")
 
 
-def audit_view() -> Response:
+def audit_view() -> BaseResponse:
     """Admins: the newest audit entries and ingestion runs (the store's run log), newest first."""
     state = auth_state()
     if state.required:
@@ -477,7 +544,7 @@ def audit_view() -> Response:
     except ValueError:
         limit = 500
     event = request.args.get("event") or None
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "at": e.at,
             "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at)),

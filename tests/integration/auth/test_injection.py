@@ -18,7 +18,19 @@ ATTACKS = (
     "x') UNION SELECT school_id, school_name FROM schools --",
     "$district",
 )
-API_PARAMS = ("district", "ward", "level", "ownership", "school", "by", "from", "to", "hierarchy_date", "snapshot", "format")
+API_PARAMS = (
+    "district",
+    "ward",
+    "level",
+    "ownership",
+    "school",
+    "by",
+    "from",
+    "to",
+    "hierarchy_date",
+    "snapshot",
+    "format",
+)
 EXPORT_PARAMS = ("kpi", "district", "ward", "level", "ownership", "by", "from", "to", "asof", "chart")
 
 
@@ -84,6 +96,8 @@ def test_csv_exports_neutralise_formulas(signed_in: Any, city: Any) -> None:
     client, _ = signed_in("an")
     export = client.get(f"/export/csv?kpi=attendance_rate&by=school&district={city.own}")
     assert export.status_code == 200
-    labels = [row["label"] for row in csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff")))]
+    labels = [
+        row["label"] for row in csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff")))
+    ]
     assert "'" + FORMULA_NAME in labels and FORMULA_NAME not in labels
     assert XSS_NAME in labels

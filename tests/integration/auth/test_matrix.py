@@ -17,7 +17,10 @@ def page_body(pathname: str, search: str = "") -> dict[str, Any]:
     """The request Dash's renderer sends to draw a page (dash.page_container's callback)."""
     return {
         "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
         "inputs": [
             {"id": "_pages_location", "property": "pathname", "value": pathname},
             {"id": "_pages_location", "property": "search", "value": search},
@@ -57,9 +60,13 @@ def test_pages_and_page_callbacks(role: str, city: Any, signed_in: Any, db: Any)
             continue
         path, _, query = url.partition("?")
         response = client.post(
-            "/_dash-update-component", json=page_body(path, "?" + query if query else ""), headers={"X-CSRFToken": csrf}
+            "/_dash-update-component",
+            json=page_body(path, "?" + query if query else ""),
+            headers={"X-CSRFToken": csrf},
         )
-        assert response.status_code == expected, f"{role} callback {name}: {response.get_data(as_text=True)[:300]}"
+        assert response.status_code == expected, (
+            f"{role} callback {name}: {response.get_data(as_text=True)[:300]}"
+        )
         if not allowed[role]:
             last = audit.entries(db, event="refused", limit=1)[0]
             assert last.actor == f"user:{role}" and last.outcome == "denied"
@@ -72,9 +79,18 @@ def test_crafted_callback_naming_another_district_is_refused_and_audited(
     client, csrf = signed_in("of")
     crafted = {
         "output": "app-explain.className...app-explain-body.children..",
-        "outputs": [{"id": "app-explain", "property": "className"}, {"id": "app-explain-body", "property": "children"}],
+        "outputs": [
+            {"id": "app-explain", "property": "className"},
+            {"id": "app-explain-body", "property": "children"},
+        ],
         "inputs": [
-            [{"id": {"type": "explain", "index": f"kpi=attendance_rate&district={city.other}"}, "property": "n_clicks", "value": 1}],
+            [
+                {
+                    "id": {"type": "explain", "index": f"kpi=attendance_rate&district={city.other}"},
+                    "property": "n_clicks",
+                    "value": 1,
+                }
+            ],
             {"id": "app-explain-close", "property": "n_clicks", "value": 0},
         ],
         "state": [{"id": "app-url", "property": "search", "value": ""}],

@@ -87,13 +87,20 @@ class Provider:
                     code = _b64(hashlib.sha256(q["state"].encode()).digest())
                     provider.codes[code] = q
                     self.send_response(302)
-                    self.send_header("Location", q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]}))
+                    self.send_header(
+                        "Location", q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
+                    )
                     self.end_headers()
                 else:
                     self._json(404, {})
 
             def do_POST(self) -> None:  # noqa: N802
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                form = {
+                    k: v[0]
+                    for k, v in parse_qs(
+                        self.rfile.read(int(self.headers["Content-Length"])).decode()
+                    ).items()
+                }
                 expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
                 request = provider.codes.pop(form.get("code", ""), None)
                 challenge = _b64(hashlib.sha256(form.get("code_verifier", "").encode()).digest())
@@ -105,7 +112,14 @@ class Provider:
                 ):
                     self._json(400, {"error": "invalid_grant"})
                     return
-                self._json(200, {"access_token": "at", "token_type": "Bearer", "id_token": provider.id_token(request["nonce"])})
+                self._json(
+                    200,
+                    {
+                        "access_token": "at",
+                        "token_type": "Bearer",
+                        "id_token": provider.id_token(request["nonce"]),
+                    },
+                )
 
         return Handler
 
@@ -144,7 +158,9 @@ def _sign_in(app: Any, next_url: str = "/explore") -> tuple[Any, Any]:
     start = client.get("/auth/oidc/login?" + urlencode({"next": next_url}))
     assert start.status_code == 302
     query = parse_qs(urlsplit(start.headers["Location"]).query)
-    assert query["code_challenge_method"] == ["S256"] and "code_verifier" not in query  # the verifier stays here
+    assert (
+        query["code_challenge_method"] == ["S256"] and "code_verifier" not in query
+    )  # the verifier stays here
     at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
     callback = urlsplit(at_provider.headers["Location"])
     return client, client.get(callback.path + "?" + callback.query)
@@ -193,6 +209,8 @@ def test_pkce_challenge_is_s256_of_the_verifier() -> None:
 def test_unsigned_id_tokens_are_refused() -> None:
     client = oidc.OidcClient(issuer="http://127.0.0.1:1", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     head = _b64(json.dumps({"alg": "none"}).encode())
-    body = _b64(json.dumps({"iss": client.issuer, "aud": CLIENT_ID, "nonce": "n", "exp": time.time() + 60}).encode())
+    body = _b64(
+        json.dumps({"iss": client.issuer, "aud": CLIENT_ID, "nonce": "n", "exp": time.time() + 60}).encode()
+    )
     with pytest.raises(oidc.OidcError, match="unsupported"):
         client.verify_id_token(f"{head}.{body}.", "n")

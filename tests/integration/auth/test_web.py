@@ -30,7 +30,10 @@ def test_anonymous_requests_are_sent_to_sign_in(auth_app: Any) -> None:
     page = client.get("/district/760?lang=en")
     assert page.status_code == 302
     target = urlsplit(page.headers["Location"])
-    assert target.path == "/login" and parse_qs(target.query) == {"next": ["/district/760?lang=en"], "lang": ["en"]}
+    assert target.path == "/login" and parse_qs(target.query) == {
+        "next": ["/district/760?lang=en"],
+        "lang": ["en"],
+    }
     api = client.get("/api/v1/kpis")
     assert api.status_code == 401 and api.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.post("/_dash-update-component", json={"inputs": []}).status_code == 401
@@ -52,7 +55,8 @@ def test_password_sign_in_sets_safe_cookies_and_opens_the_app(auth_app: Any, db:
     client = auth_app.server.test_client()
     token = _login_form(client)
     response = client.post(
-        "/login", data={"csrf": token, "username": "an", "password": PASSWORD, "next": "/explore?kpi=attendance_rate"}
+        "/login",
+        data={"csrf": token, "username": "an", "password": PASSWORD, "next": "/explore?kpi=attendance_rate"},
     )
     assert response.status_code == 302 and response.headers["Location"] == "/explore?kpi=attendance_rate"
     cookie = _cookie_header(response, "ioc_session")
@@ -73,7 +77,9 @@ def test_cookies_are_secure_behind_https(auth_app: Any) -> None:
     # a plain-http address other than localhost gets Secure cookies as well (auto mode)
     client = auth_app.server.test_client()
     token = _login_form(client, "http://ioc.internal/login")
-    response = client.post("http://ioc.internal/login", data={"csrf": token, "username": "le", "password": PASSWORD})
+    response = client.post(
+        "http://ioc.internal/login", data={"csrf": token, "username": "le", "password": PASSWORD}
+    )
     assert "Secure" in _cookie_header(response, "ioc_session")
 
 
@@ -104,7 +110,12 @@ def test_sign_in_attempts_are_rate_limited(auth_app: Any, db: Any, monkeypatch: 
     client = auth_app.server.test_client()
     token = _login_form(client)
     for _ in range(3):
-        assert client.post("/login", data={"csrf": token, "username": "target", "password": "guess guess"}).status_code == 401
+        assert (
+            client.post(
+                "/login", data={"csrf": token, "username": "target", "password": "guess guess"}
+            ).status_code
+            == 401
+        )
     blocked = client.post("/login", data={"csrf": token, "username": "target", "password": PASSWORD})
     assert blocked.status_code == 429  # even the right password waits
     assert audit.entries(db, event="sign_in", limit=1)[0].outcome == "denied"
@@ -180,7 +191,10 @@ def test_callbacks_need_the_csrf_header(auth_app: Any, db: Any, signed_in: Any) 
     assert refused.status_code == 403
     last = audit.entries(db, event="refused", limit=1)[0]
     assert last.actor == "user:le" and "CSRF" in last.detail
-    assert client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"}).status_code == 403
+    assert (
+        client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"}).status_code
+        == 403
+    )
 
 
 def test_api_bearer_tokens(auth_app: Any, db: Any, city: Any) -> None:

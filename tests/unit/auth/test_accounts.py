@@ -154,7 +154,11 @@ def test_account_changes_are_audited(db: AuthDb) -> None:
     accounts.set_role(db, "lan", "district_officer", districts=["760"])
     accounts.set_disabled(db, "lan")
     details = [e.detail for e in audit.entries(db, event="account")]
-    assert details == ["disabled", "role=district_officer districts=760 wards=", "added role=analyst districts= wards="]
+    assert details == [
+        "disabled",
+        "role=district_officer districts=760 wards=",
+        "added role=analyst districts= wards=",
+    ]
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:

@@ -91,7 +91,16 @@ CALLBACKS = [
     # name, body, leadership, analyst, admin, officer_760, ward_26734, kiosk
     ("own district page", _callback("/district/760"), ALLOW, ALLOW, ALLOW, ALLOW, DENY, DENY),
     ("other district page", _callback("/district/761"), ALLOW, ALLOW, ALLOW, DENY, DENY, DENY),
-    ("other district in search", _callback("/explore", "?district=761"), ALLOW, ALLOW, ALLOW, DENY, DENY, DENY),
+    (
+        "other district in search",
+        _callback("/explore", "?district=761"),
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        DENY,
+        DENY,
+        DENY,
+    ),
     ("other school page", _callback("/school/S2"), ALLOW, ALLOW, ALLOW, DENY, DENY, DENY),
     ("data health", _callback("/data-health"), ALLOW, ALLOW, ALLOW, DENY, DENY, DENY),
     ("kiosk screen", _callback("/screen/network", "?kiosk=1"), ALLOW, ALLOW, ALLOW, ALLOW, ALLOW, ALLOW),
@@ -107,30 +116,57 @@ CALLBACKS = [
                 }
             ],
         ),
-        ALLOW, ALLOW, ALLOW, DENY, DENY, ALLOW,  # the kiosk token here reads the whole city
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        DENY,
+        DENY,
+        ALLOW,  # the kiosk token here reads the whole city
     ),
     (
         "explore picker names another district",
         _callback("/explore", extra=[{"id": "explore-district", "property": "value", "value": "761"}]),
-        ALLOW, ALLOW, ALLOW, DENY, DENY, DENY,
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        DENY,
+        DENY,
+        DENY,
     ),
     (
         "explore picker names own ward",
         _callback("/explore", extra=[{"id": "explore-ward", "property": "value", "value": "26734"}]),
-        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW, DENY,
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        DENY,
     ),
     (
         "pattern id as JSON text in outputs",
         {
-            "outputs": [{"id": json.dumps({"type": "explain", "index": "kpi=x&school=S2"}), "property": "children"}],
+            "outputs": [
+                {"id": json.dumps({"type": "explain", "index": "kpi=x&school=S2"}), "property": "children"}
+            ],
             "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/"}],
         },
-        ALLOW, ALLOW, ALLOW, DENY, DENY, ALLOW,
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        DENY,
+        DENY,
+        ALLOW,
     ),
     (
         "nested ALL inputs naming another ward",
         _callback("/", extra=[[{"id": "x-ward", "property": "value", "value": "26740"}]]),
-        ALLOW, ALLOW, ALLOW, DENY, DENY, ALLOW,
+        ALLOW,
+        ALLOW,
+        ALLOW,
+        DENY,
+        DENY,
+        ALLOW,
     ),
 ]
 
