@@ -7,6 +7,7 @@ behave like one: all state is in the URL, the store or the cache.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import threading
@@ -90,9 +91,11 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     store = app.server.extensions[STORE_KEY]
     pause = float(interval if interval is not None else settings.get("refresh_seconds"))
 
+    stop = threading.Event()
+
     def loop() -> None:
         seen: int | None = None
-        while True:
+        while not stop.is_set():
             try:
                 version = store.data_version()
                 if version != seen:
@@ -106,10 +109,17 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                     )
             except Exception:  # noqa: BLE001 - a failed warm-up must not stop the next one
                 log.exception("warming the cache failed")
-            time.sleep(pause)
+            stop.wait(pause)
 
     thread = threading.Thread(target=loop, name="ioc-cache-warmer", daemon=True)
     thread.start()
+
+    def finish() -> None:
+        # let a warm-up in progress end its query: a daemon thread killed inside DuckDB aborts the process
+        stop.set()
+        thread.join(timeout=30)
+
+    atexit.register(finish)
     return thread
 
 
