@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import redirect, request
+from flask import Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
@@ -177,7 +177,9 @@ def start() -> BaseResponse:
     from ioc.auth.web import auth_state
 
     state = auth_state()
-    client: OidcClient = state.oidc
+    client: OidcClient | None = state.oidc
+    if client is None:
+        return Response("OpenID Connect sign-in is not configured\n", status=404, mimetype="text/plain")
     verifier, challenge = pkce_pair()
     key, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     next_url = rules.safe_next(request.args.get("next"))
@@ -201,7 +203,9 @@ def callback() -> BaseResponse:
     from ioc.auth.web import auth_state, start_session
 
     state = auth_state()
-    client: OidcClient = state.oidc
+    client: OidcClient | None = state.oidc
+    if client is None:
+        return Response("OpenID Connect sign-in is not configured\n", status=404, mimetype="text/plain")
     ip = request.remote_addr or ""
     key = request.args.get("state") or ""
     with state.db.connect() as con:

@@ -147,9 +147,9 @@ def install(
     server.add_url_rule("/login", "ioc_login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "ioc_logout", logout, methods=["GET", "POST"])
     server.add_url_rule("/admin/audit", "ioc_audit", audit_view)
-    if state.oidc is not None:
-        server.add_url_rule("/auth/oidc/login", "ioc_oidc_login", oidc.start)
-        server.add_url_rule("/auth/oidc/callback", "ioc_oidc_callback", oidc.callback)
+    # always routed (404 while OpenID Connect is not configured), so settings can change at run time
+    server.add_url_rule("/auth/oidc/login", "ioc_oidc_login", oidc.start)
+    server.add_url_rule("/auth/oidc/callback", "ioc_oidc_callback", oidc.callback)
     return state
 
 

@@ -143,12 +143,6 @@ def oidc_app(auth_app: Any, provider: Provider, db: Any) -> Iterator[Any]:
     with auth_app.server.app_context():
         state = auth_state()
     state.oidc = oidc.OidcClient(issuer=provider.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    for rule, name, view in (
-        ("/auth/oidc/login", "ioc_oidc_login", oidc.start),
-        ("/auth/oidc/callback", "ioc_oidc_callback", oidc.callback),
-    ):
-        if name not in auth_app.server.view_functions:
-            auth_app.server.add_url_rule(rule, name, view)
     yield auth_app
     state.oidc = None
 
@@ -214,3 +208,10 @@ def test_unsigned_id_tokens_are_refused() -> None:
     )
     with pytest.raises(oidc.OidcError, match="unsupported"):
         client.verify_id_token(f"{head}.{body}.", "n")
+
+
+def test_oidc_routes_answer_404_while_not_configured(auth_app: Any) -> None:
+    client = auth_app.server.test_client()
+    assert client.get("/auth/oidc/login").status_code == 404
+    assert client.get("/auth/oidc/callback?state=x&code=y").status_code == 404
+    assert "tài khoản của Thành phố" not in client.get("/login").get_data(as_text=True)
