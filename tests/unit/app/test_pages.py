@@ -290,3 +290,15 @@ def test_explore_shows_the_same_numbers_as_the_api(app, request_context) -> None
     api = {r["key"]: (r["value"], r["numerator"], r["denominator"]) for r in response.get_json()["rows"]}
     page = {r["key"]: (r["value"], r["numerator"], r["denominator"]) for r in table.rowData}
     assert page == api and page
+
+
+def test_as_of_draws_the_wall_from_an_older_snapshot(request_context, demo_store) -> None:
+    from ioc import i18n
+    from ioc.metrics.views import snapshots
+
+    older = snapshots(demo_store, 500)[-3].version  # just after the first school files: no facts yet
+    layout = _wall.wall_layout(None, {"asof": str(older), "lang": "en"})
+    assert f"Data as of version {older}" in texts(layout)
+    then = cached_compute(demo_store, KpiQuery("attendance_rate", snapshot=older)).rows[0].value
+    tile = next(c for c in walk(layout) if "tile-value" in str(getattr(c, "className", "")))
+    assert tile.children == i18n.kpi_value(then, "ratio", "en", 1)
