@@ -74,22 +74,24 @@ class AccessScope:
 
 EVERYTHING = AccessScope.everything()
 
-_CURRENT: ContextVar[AccessScope | None] = ContextVar("ioc_access_scope", default=None)
+_UNSET = object()
+_CURRENT: ContextVar[object] = ContextVar("ioc_access_scope", default=_UNSET)
 G_KEY = "ioc_access"
 
 
 def current_access() -> AccessScope | None:
-    """The access scope of the request being served (set by the web guard), else of the enclosing
-    :func:`acting_as` block, else None (no restriction: the CLI, the scheduler, tests)."""
+    """The access scope in force: the one of an enclosing :func:`acting_as` block, else the one the
+    web guard put on the request being served, else None (no restriction: CLI, scheduler, tests)."""
+    explicit = _CURRENT.get()
+    if explicit is not _UNSET:
+        return explicit  # type: ignore[return-value]
     try:
         from flask import g, has_app_context
     except ImportError:  # pragma: no cover - Flask is a dependency of the product
-        return _CURRENT.get()
+        return None
     if has_app_context():
-        scope = g.get(G_KEY)
-        if scope is not None:
-            return scope  # type: ignore[no-any-return]
-    return _CURRENT.get()
+        return g.get(G_KEY)  # type: ignore[no-any-return]
+    return None
 
 
 def access_key() -> str:
@@ -100,7 +102,8 @@ def access_key() -> str:
 
 @contextmanager
 def acting_as(scope: AccessScope | None) -> Iterator[None]:
-    """Run a block with ``scope`` as the current access scope (background work, tests)."""
+    """Run a block with ``scope`` as the current access scope (None: unrestricted), whatever the
+    request says: background work, the guard's own look-ups, tests."""
     token = _CURRENT.set(scope)
     try:
         yield

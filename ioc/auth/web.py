@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
 from ioc.auth import accounts, audit, forms, keys, ratelimit, rules, sessions, tokens
-from ioc.auth.access import ADMIN, G_KEY
+from ioc.auth.access import ADMIN, G_KEY, acting_as
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
 
@@ -85,7 +85,8 @@ def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.L
         key = (id(store), store.data_version(), kind, value)
         if key in memo:
             return memo[key]
-        place = find(store, kind, value)
+        with acting_as(None):  # where a unit lies is a fact about the city, not about the caller
+            place = find(store, kind, value)
         memo[key] = place
         while len(memo) > size:
             memo.popitem(last=False)
