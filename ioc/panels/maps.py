@@ -1,8 +1,9 @@
 """The map panel: districts coloured by a KPI (boundary GeoJSON from settings) or school points.
 
 The boundary file is read once per (path, modification time) and simplified at load time
-(coordinates rounded to 3 decimals, about 100 m, and consecutive duplicates dropped) so a map
-sends tens of kilobytes, not the file's full geometry. No map tiles: it works offline.
+(coordinates snapped to a 0.002 degree grid, about 200 m — under a pixel on a wall map of the
+city — and repeated points dropped) so a map sends tens of kilobytes, not the file's full
+geometry. No map tiles: it works offline.
 """
 
 from __future__ import annotations
@@ -33,19 +34,54 @@ from ioc.panels.common import drill_link
 from ioc.panels.data import result
 
 
-def _ring(ring: list[Any], digits: int) -> list[list[float]]:
+GRID = 0.002  # degrees
+
+
+def _snap(value: float, step: float) -> float:
+    return round(round(float(value) / step) * step, 4)
+
+
+def _keep(points: list[list[float]], tolerance: float) -> list[list[float]]:
+    """Douglas-Peucker: the points needed to stay within ``tolerance`` of the line (iterative)."""
+    if len(points) < 3:
+        return points
+    keep = [False] * len(points)
+    keep[0] = keep[-1] = True
+    # a closed ring starts and ends on one point: split it at the point farthest from that one
+    x0, y0 = points[0]
+    middle = max(range(len(points)), key=lambda i: (points[i][0] - x0) ** 2 + (points[i][1] - y0) ** 2)
+    keep[middle] = True
+    stack = [(0, middle), (middle, len(points) - 1)]
+    while stack:
+        first, last = stack.pop()
+        (x1, y1), (x2, y2) = points[first], points[last]
+        dx, dy = x2 - x1, y2 - y1
+        norm = (dx * dx + dy * dy) ** 0.5 or 1e-12
+        far, index = 0.0, -1
+        for i in range(first + 1, last):
+            x, y = points[i]
+            distance = abs(dy * (x - x1) - dx * (y - y1)) / norm
+            if distance > far:
+                far, index = distance, i
+        if index > 0 and far > tolerance:
+            keep[index] = True
+            stack += [(first, index), (index, last)]
+    return [p for p, k in zip(points, keep, strict=True) if k]
+
+
+def _ring(ring: list[Any], step: float) -> list[list[float]]:
     out: list[list[float]] = []
     for point in ring:
-        p = [round(float(point[0]), digits), round(float(point[1]), digits)]
+        p = [_snap(point[0], step), _snap(point[1], step)]
         if not out or out[-1] != p:
             out.append(p)
     if len(out) >= 2 and out[0] != out[-1]:
         out.append(out[0])
-    return out
+    return _keep(out, step / 2) if len(out) > 8 else out
 
 
-def simplify(geojson: dict[str, Any], digits: int = 3) -> dict[str, Any]:
-    """Round coordinates and keep only the district_code/district_name properties."""
+def simplify(geojson: dict[str, Any], step: float = GRID) -> dict[str, Any]:
+    """Snap coordinates to a ``step`` grid, drop rings that collapse, keep only district code/name."""
     features = []
     for feature in geojson.get("features", []):
         geom = feature.get("geometry") or {}
@@ -53,10 +89,14 @@ def simplify(geojson: dict[str, Any], digits: int = 3) -> dict[str, Any]:
         if "district_code" not in props:
             continue
         if geom.get("type") == "Polygon":
-            coords: Any = [_ring(r, digits) for r in geom["coordinates"]]
+            coords: Any = [[_ring(r, step) for r in geom["coordinates"]]]
         elif geom.get("type") == "MultiPolygon":
-            coords = [[_ring(r, digits) for r in poly] for poly in geom["coordinates"]]
+            coords = [[_ring(r, step) for r in poly] for poly in geom["coordinates"]]
         else:
+            continue
+        # a polygon whose outer ring collapsed to under 4 points is smaller than the grid: drop it
+        coords = [[r for r in poly if len(r) >= 4] for poly in coords if len(poly[0]) >= 4]
+        if not coords:
             continue
         features.append(
             {
@@ -65,7 +105,7 @@ def simplify(geojson: dict[str, Any], digits: int = 3) -> dict[str, Any]:
                     "district_code": str(props["district_code"]),
                     "district_name": props.get("district_name", ""),
                 },
-                "geometry": {"type": geom["type"], "coordinates": coords},
+                "geometry": {"type": "MultiPolygon", "coordinates": coords},
             }
         )
     return {"type": "FeatureCollection", "features": features}

@@ -121,3 +121,22 @@ def test_explore_chart_kinds() -> None:
 def test_figures_carry_no_default_template() -> None:
     fig = figures.ranking([figures.Bar("a", "A", 1.0, "green")], "count", "vi")
     assert fig.to_plotly_json()["layout"]["template"] == {}
+
+
+def test_boundaries_are_simplified_but_keep_every_district() -> None:
+    import json
+    from pathlib import Path
+
+    from ioc.panels.maps import simplify
+
+    shared = Path(__file__).resolve().parents[4] / "shared" / "data" / "hcmc_legacy_districts.geojson"
+    raw = json.loads(shared.read_text(encoding="utf-8"))
+    light = simplify(raw)
+    assert [f["properties"]["district_code"] for f in light["features"]] == [
+        str(f["properties"]["district_code"]) for f in raw["features"]
+    ]
+    rings = [r for f in light["features"] for poly in f["geometry"]["coordinates"] for r in poly]
+    assert all(len(r) >= 4 and r[0] == r[-1] for r in rings)
+    before = sum(len(r) for f in raw["features"] for poly in f["geometry"]["coordinates"] for r in poly)
+    assert sum(len(r) for r in rings) < before / 2
+    assert len(json.dumps(light)) < 100_000
