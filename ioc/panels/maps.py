@@ -33,7 +33,6 @@ from ioc.panels.charts import graph
 from ioc.panels.common import drill_link
 from ioc.panels.data import result
 
-
 GRID = 0.002  # degrees
 
 
