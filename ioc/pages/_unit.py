@@ -17,7 +17,7 @@ from ioc import figures, i18n, ids
 from ioc.metrics import dimensions
 from ioc.metrics.query import QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
-from ioc.metrics.views import snapshots
+from ioc.metrics.views import cached, snapshots
 from ioc.pages._common import (
     UrlState,
     breadcrumbs,
@@ -166,7 +166,9 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     kpi_id = params.get("kpi") if params.get("kpi") in KPIS else "attendance_rate"
     kpi = get_kpi(str(kpi_id))
     try:
-        resolved = dimensions.resolve_scope(store, Scope(**{kind: code}))
+        resolved = cached(
+            store, "resolve", (kind, code), lambda: dimensions.resolve_scope(store, Scope(**{kind: code}))
+        )
     except QueryError as error:
         return html.Div(
             [
@@ -177,7 +179,12 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
             className="page unit-page error-page",
         )
     scope = state.scope(**{kind: getattr(resolved, kind)})
-    units = dimensions.wards(store) if kind == "ward" else dimensions.districts(store)
+    units = cached(
+        store,
+        "units",
+        (kind,),
+        lambda: dimensions.wards(store) if kind == "ward" else dimensions.districts(store),
+    )
     unit = next((u for u in units if u.code == getattr(resolved, kind)), None)
     name = unit.name if unit else code
     trail: list[tuple[str, str | None]] = []
@@ -205,7 +212,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
         height=320,
     )
     rank_fig = figures.ranking(bars, kpi.unit, lang, decimals=kpi.decimals, target=kpi.target)
-    snaps = snapshots(store, 50)
+    snaps = cached(store, "snapshots", (50,), lambda: snapshots(store, 50))
     return html.Div(
         [
             breadcrumbs(state, trail),

@@ -11,6 +11,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
+from ioc.metrics.views import cached
 from ioc.pages._common import UrlState, current_store, grid_locale, local_now, t
 from ioc.panels.common import attrs, drill_link
 
@@ -104,14 +105,24 @@ def layout(**params: Any) -> Any:
     store = current_store()
     lang = state.lang
     dataset = params.get("dataset") if params.get("dataset") in DATASETS else "attendance"
-    not_reporting = health.not_reporting(store)
+    minute = local_now().strftime("%Y%m%d%H%M")  # stale flags move with the clock
+
+    def ask(name: str, *args: Any, **kwargs: Any) -> Any:
+        return cached(
+            store,
+            "health." + name,
+            (minute, args, tuple(sorted(kwargs.items()))),
+            lambda: getattr(health, name)(store, *args, **kwargs),
+        )
+
+    not_reporting = [dict(row) for row in ask("not_reporting")]
     for row in not_reporting:
         row["link"] = drill_link("school", str(row.get("school_id", "")), lang)
     return html.Div(
         [
             html.H1(t("nav.data_health", state)),
             html.H2(t("health.freshness", state)),
-            freshness_cards(health.freshness(store), state),
+            freshness_cards(ask("freshness"), state),
             html.Section(
                 [
                     html.H2(t("health.by_district", state)),
@@ -130,7 +141,7 @@ def layout(**params: Any) -> Any:
                     ),
                     table(
                         "by-district",
-                        health.freshness_by_district(store, str(dataset)),
+                        ask("freshness_by_district", str(dataset)),
                         lang,
                         [
                             "district_code",
@@ -150,7 +161,7 @@ def layout(**params: Any) -> Any:
                     html.H2(t("health.runs", state)),
                     table(
                         "runs",
-                        health.runs(store, 200),
+                        ask("runs", 200),
                         lang,
                         [
                             "started_at",
@@ -169,7 +180,7 @@ def layout(**params: Any) -> Any:
             html.Section(
                 [
                     html.H2(t("health.rejections", state)),
-                    table("rejections", health.rejections(store, limit=500), lang),
+                    table("rejections", ask("rejections", limit=500), lang),
                 ],
                 className="card",
             ),
@@ -178,7 +189,7 @@ def layout(**params: Any) -> Any:
                     html.H2(t("health.sources", state)),
                     table(
                         "sources",
-                        health.sources(store),
+                        ask("sources"),
                         lang,
                         [
                             "source",

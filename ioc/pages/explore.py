@@ -17,7 +17,7 @@ from ioc import exports, i18n, ids
 from ioc.metrics import dimensions
 from ioc.metrics.query import BY, FILTERS, QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
-from ioc.metrics.views import snapshots
+from ioc.metrics.views import cached, snapshots
 from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, t
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs, explain_ref
@@ -75,8 +75,11 @@ def query_string(req: exports.ExportRequest) -> str:
 def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
     store = current_store()
     lang = state.lang
-    districts = dimensions.districts(store)
-    wards = dimensions.wards(store, req.scope.district) if req.scope.district else []
+    districts = cached(store, "units", ("district",), lambda: dimensions.districts(store))
+    district = req.scope.district
+    wards = (
+        cached(store, "wards-of", (district,), lambda: dimensions.wards(store, district)) if district else []
+    )
 
     def pick(name: str, value: Any, options: list[dict[str, Any]], clearable: bool = True) -> html.Label:
         return html.Label(
@@ -130,7 +133,7 @@ def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
                 req.snapshot,
                 [
                     {"label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})", "value": s.version}
-                    for s in snapshots(store, 50)
+                    for s in cached(store, "snapshots", (50,), lambda: snapshots(store, 50))
                 ],
             ),
         ],

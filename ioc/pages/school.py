@@ -14,6 +14,7 @@ from ioc import figures, i18n, ids
 from ioc.metrics import dimensions, views
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
+from ioc.metrics.views import cached
 from ioc.pages._common import UrlState, breadcrumbs, current_store, frame, panel_context, t
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
@@ -131,7 +132,8 @@ def kpi_grid(state: UrlState, school_id: str) -> html.Div:
 def layout(school_id: str | None = None, **params: Any) -> Any:
     state = UrlState.from_params(params)
     store = current_store()
-    profile = dimensions.school(store, school_id or "")
+    sid = school_id or ""
+    profile = cached(store, "school", (sid,), lambda: dimensions.school(store, sid))
     if profile is None:
         return html.Div(
             [
@@ -142,11 +144,21 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         )
     info = profile.info
     lang = state.lang
-    calendar = views.attendance_calendar(store, info.school_id, state.date_to, snapshot=state.asof)
+    calendar = cached(
+        store,
+        "calendar",
+        (sid, state.date_to, state.asof),
+        lambda: views.attendance_calendar(store, sid, state.date_to, snapshot=state.asof),
+    )
     until = None
     if state.date_to is not None:
         until = datetime.combine(state.date_to, datetime.max.time())
-    timeline = views.connectivity_timeline(store, info.school_id, 14, until, snapshot=state.asof)
+    timeline = cached(
+        store,
+        "timeline",
+        (sid, until, state.asof),
+        lambda: views.connectivity_timeline(store, sid, 14, until, snapshot=state.asof),
+    )
     outage_spans = views.outages(timeline)
     outage_text = (
         t(
