@@ -102,7 +102,12 @@ def openapi() -> Response:
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3 description of this API."""
-    date_param = {"type": "string", "description": "YYYY-MM-DD or DD/MM/YYYY", "example": "2026-11-23"}
+    date_param = {
+        "type": "string",
+        "pattern": r"^(|\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$",
+        "description": "YYYY-MM-DD or DD/MM/YYYY (empty: the default)",
+        "example": "2026-11-23",
+    }
 
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}

@@ -84,6 +84,12 @@ def catalog_for(store: Store, snapshot: int | None) -> str:
                 f"ATTACH IF NOT EXISTS 'ducklake:sqlite:{layout.catalog}' AS {name} "
                 f"(DATA_PATH '{layout.files}/', META_JOURNAL_MODE 'wal', READ_ONLY, SNAPSHOT_VERSION {snapshot})"
             )
+        tables = store.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = $db AND table_name = 'schools'",
+            {"db": name},
+        ).scalar()
+        if not tables:
+            raise QueryError("snapshot", f"data version {snapshot} is older than the store's tables")
         return name
 
     return memo(store).get(("attach", snapshot), attach)

@@ -60,9 +60,7 @@ def parse_query(
     filters = {}
     for name in FILTERS:
         value = params.get(name)
-        if value is not None:
-            if not value.strip():
-                raise QueryError(name, "must not be empty")
+        if value is not None and value.strip():  # an empty field (an HTML form's) means no filter
             filters[name] = value.strip()
     query = KpiQuery(
         kpi=kpi_id,
