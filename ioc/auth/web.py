@@ -138,6 +138,8 @@ def install(
 
     state.oidc = oidc.client_from_settings()
     server.extensions[EXTENSION] = state
+    if required and accounts.count(state.db) == 0:
+        log.warning("sign-in is required but there are no accounts yet: ioc users add NAME --role admin")
     if not required:
         log.warning(
             "SIGN-IN IS SWITCHED OFF (IOC_AUTH_REQUIRED=false): anyone who reaches this server reads "
