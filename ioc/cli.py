@@ -91,4 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that `python -m ioc.cli` and the installed `ioc` share one
+    # UsageError class (modules raise ioc.cli.UsageError, not __main__.UsageError).
+    from ioc.cli import main as _main
+
+    sys.exit(_main())
