@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks, run on purpose (see benchmarks/__main__.py)."""
