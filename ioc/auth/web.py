@@ -163,7 +163,10 @@ def auth_state() -> AuthState:
 
 
 def current_principal() -> Principal | None:
-    return g.get("ioc_principal")
+    """Who the request being served is from (None outside a request or before the guard ran)."""
+    from flask import has_app_context
+
+    return g.get("ioc_principal") if has_app_context() else None
 
 
 def client_ip() -> str:
