@@ -251,3 +251,13 @@ def test_switching_sign_in_off_is_explicit(auth_app: Any, auth_store: Any) -> No
     finally:
         install(auth_app, auth_store.layout.root, required=True)
     assert state.required and auth_app.server.test_client().get("/explore").status_code == 302
+
+
+def test_a_hostile_user_name_is_echoed_escaped(auth_app: Any) -> None:
+    client = auth_app.server.test_client()
+    token = _login_form(client)
+    page = client.post(
+        "/login", data={"csrf": token, "username": '"><script>alert(1)</script>', "password": "x" * 12}
+    )
+    text = page.get_data(as_text=True)
+    assert page.status_code == 401 and "<script>" not in text and "&lt;script&gt;" in text
