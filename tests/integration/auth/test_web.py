@@ -261,3 +261,18 @@ def test_a_hostile_user_name_is_echoed_escaped(auth_app: Any) -> None:
     )
     text = page.get_data(as_text=True)
     assert page.status_code == 401 and "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_kiosk_callbacks_use_the_csrf_cookie_like_dash_does(auth_app: Any, db: Any) -> None:
+    from .test_matrix import page_body
+
+    secret, _ = tokens.create(db, "wall-2", "kiosk", ["control_room"], days=30)
+    client = auth_app.server.test_client()
+    client.get(f"/?kiosk=1&device={secret}")
+    csrf = client.get_cookie("_csrf_token").value
+    drawn = client.post(
+        "/_dash-update-component", json=page_body("/", "?kiosk=1"), headers={"X-CSRFToken": csrf}
+    )
+    assert drawn.status_code == 200
+    other = client.post("/_dash-update-component", json=page_body("/explore"), headers={"X-CSRFToken": csrf})
+    assert other.status_code == 403
