@@ -19,6 +19,14 @@ def _db(args: argparse.Namespace) -> AuthDb:
     return open_db(settings.data_dir(args.data_dir))
 
 
+def _actor() -> str:
+    """Who ran the command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _codes(values: list[str] | None) -> tuple[str, ...]:
     return split_codes(",".join(values or []))
 
@@ -90,6 +98,7 @@ def run_users(args: argparse.Namespace) -> int:
                 display_name=args.name,
                 districts=_codes(args.district),
                 wards=_codes(args.ward),
+                actor=_actor(),
             )
             print(f"added {account.username} ({account.role})")
             if generated:
@@ -104,15 +113,20 @@ def run_users(args: argparse.Namespace) -> int:
                 units = ",".join(a.districts) + (" / " + ",".join(a.wards) if a.wards else "")
                 print(f"{a.username:<24} {a.role:<17} {'disabled' if a.disabled else 'active':<9} {units}")
         elif args.action in ("disable", "enable"):
-            accounts.set_disabled(db, args.username, args.action == "disable")
+            accounts.set_disabled(db, args.username, args.action == "disable", actor=_actor())
             print(f"{args.username} {args.action}d")
         elif args.action == "set-role":
             a = accounts.set_role(
-                db, args.username, args.role, districts=_codes(args.district), wards=_codes(args.ward)
+                db,
+                args.username,
+                args.role,
+                districts=_codes(args.district),
+                wards=_codes(args.ward),
+                actor=_actor(),
             )
             print(f"{a.username}: {a.role} {','.join(a.districts)} {','.join(a.wards)}".rstrip())
         elif args.action == "set-password":
-            accounts.set_password(db, args.username, _read_password(args.password_stdin))
+            accounts.set_password(db, args.username, _read_password(args.password_stdin), actor=_actor())
             print(f"password of {args.username} changed")
         elif args.action == "audit":
             for e in audit.entries(db, limit=args.limit, event=args.event):
@@ -160,6 +174,7 @@ def run_tokens(args: argparse.Namespace) -> int:
                 districts=_codes(args.district),
                 wards=_codes(args.ward),
                 days=days,
+                actor=_actor(),
             )
             print(f"token {token.name} ({token.kind}: {','.join(token.scopes)}) — shown once:")
             print(secret)
@@ -180,7 +195,7 @@ def run_tokens(args: argparse.Namespace) -> int:
                     f"{t.name:<24} {t.kind:<6} {state:<8} scopes={','.join(t.scopes)} expires={expires} used={used}"
                 )
         elif args.action == "revoke":
-            tokens.revoke(db, args.name)
+            tokens.revoke(db, args.name, actor=_actor())
             print(f"token {args.name} revoked")
     except tokens.TokenError as error:
         raise UsageError(str(error)) from None
