@@ -36,6 +36,7 @@ FORMATS = {
 CHARTS = ("bar", "column", "line")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _KALEIDO_LOCK = threading.Lock()
+KALEIDO_TIMEOUT_SECONDS = 60.0
 
 
 def neutralise(value: Any) -> Any:
@@ -221,14 +222,54 @@ def start_kaleido() -> None:
     """Start kaleido's sync server once per process (a second call is a no-op)."""
     import kaleido
 
+    if not kaleido._global_server.is_running():  # noqa: SLF001 - kaleido has no public "is running"
+        kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+
+
+def _abandon_kaleido() -> None:
+    """Forget a sync server that stopped answering, so the next call starts a fresh one.
+
+    kaleido's server waits without a time limit; its Chromium can stop answering (seen when an
+    earlier browser session in the same process was torn down). Its thread is a daemon and is
+    left behind; a new server gets new queues.
+    """
+    import kaleido
+
+    kaleido._global_server._initialized = False  # noqa: SLF001
+
+
+def render_image(fig: Any, opts: dict[str, Any], timeout: float = KALEIDO_TIMEOUT_SECONDS) -> bytes:
+    """``fig`` as image bytes through kaleido, bounded in time, one call at a time per process.
+
+    The sync server has one task queue and one answer queue, so two threads calling it at once
+    could receive each other's images: calls are serialised. A call that does not answer within
+    ``timeout`` abandons the server and is tried once more on a fresh one.
+    """
+    import kaleido
+
     with _KALEIDO_LOCK:
-        if not kaleido._global_server.is_running():  # noqa: SLF001 - kaleido has no public "is running"
-            kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+        for _attempt in range(2):
+            start_kaleido()
+            box: dict[str, Any] = {}
+
+            def call() -> None:
+                try:
+                    box["image"] = kaleido.calc_fig_sync(fig, opts=opts)
+                except BaseException as error:  # noqa: BLE001 - handed to the caller below
+                    box["error"] = error
+
+            worker = threading.Thread(target=call, name="kaleido-call", daemon=True)
+            worker.start()
+            worker.join(timeout)
+            if not worker.is_alive():
+                if "error" in box:
+                    raise box["error"]
+                return bytes(box["image"])
+            _abandon_kaleido()
+    raise RuntimeError(f"the chart renderer (kaleido) did not answer within {timeout:.0f} s, twice")
 
 
 def to_image(kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str) -> bytes:
-    import kaleido
-
     fig = chart(kpi, req, res)
     fig.update_layout(
         title={"text": chart_title(kpi, req, res), "x": 0.01, "font": {"size": 16}},
@@ -241,8 +282,7 @@ def to_image(kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str) -> bytes:
         if req.chart == "bar" and res.by not in ("date", "week", "month")
         else 700
     )
-    start_kaleido()
-    return kaleido.calc_fig_sync(fig, opts={"format": fmt, "width": 1400, "height": min(height, 4000)})
+    return render_image(fig, {"format": fmt, "width": 1400, "height": min(height, 4000)})
 
 
 def export(store: Any, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:

@@ -122,3 +122,45 @@ def test_png_and_svg_are_rendered_by_kaleido() -> None:
     svg = exports.to_image(KPI, REQ, RES, "svg")
     text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
     assert text.lstrip().startswith("<svg") and "Tỷ lệ chuyên cần" in text
+
+
+def test_a_renderer_that_stops_answering_is_replaced(monkeypatch) -> None:
+    """kaleido's sync server waits forever; a hung call is abandoned and tried on a fresh server."""
+    import threading
+
+    import kaleido
+
+    from ioc import exports
+
+    calls = []
+    hang = threading.Event()
+
+    def fake_calc(fig, opts=None):
+        calls.append(opts)
+        if len(calls) == 1:
+            hang.wait(5)  # the first server never answers (within the test's short timeout)
+        return b"\x89PNG fake"
+
+    monkeypatch.setattr(kaleido, "calc_fig_sync", fake_calc)
+    monkeypatch.setattr(exports, "start_kaleido", lambda: None)
+    abandoned = []
+    monkeypatch.setattr(exports, "_abandon_kaleido", lambda: abandoned.append(True))
+    assert exports.render_image({}, {"format": "png"}, timeout=0.3) == b"\x89PNG fake"
+    assert len(calls) == 2 and abandoned == [True]
+    hang.set()
+
+
+def test_a_renderer_that_never_answers_gives_a_clear_error(monkeypatch) -> None:
+    import threading
+
+    import kaleido
+
+    from ioc import exports
+
+    never = threading.Event()
+    monkeypatch.setattr(kaleido, "calc_fig_sync", lambda fig, opts=None: never.wait(5))
+    monkeypatch.setattr(exports, "start_kaleido", lambda: None)
+    monkeypatch.setattr(exports, "_abandon_kaleido", lambda: None)
+    with pytest.raises(RuntimeError, match="did not answer within 0 s, twice"):
+        exports.render_image({}, {"format": "png"}, timeout=0.2)
+    never.set()
