@@ -11,6 +11,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
+from ioc.metrics import health
 from ioc.metrics.views import cached
 from ioc.pages._common import UrlState, current_store, grid_locale, local_now, t
 from ioc.panels.common import attrs, drill_link
@@ -88,7 +89,7 @@ def freshness_cards(items: list[Any], state: UrlState) -> html.Div:
                         + ": "
                         + (i18n.format_datetime(f.last_failure, lang) if f.last_failure else "—")
                     ),
-                    html.P(t("health.cadence", state) + ": " + str(f.expected_cadence or "—")),
+                    html.P(t("health.cadence", state) + ": " + _cadence_text(f, state)),
                     html.P(f.reason or "", className="stale-text" if f.stale else "muted"),
                 ],
                 className=f"card fresh-card state-{'stale' if f.stale else 'ok'}",
@@ -221,3 +222,12 @@ def layout(**params: Any) -> Any:
         ],
         className="page health-page theme-light",
     )
+
+
+def _cadence_text(f: Any, state: UrlState) -> str:
+    """The expected cadence in the page's language (as configured when the setting changed it)."""
+    key = f"health.cadence.{f.dataset}"
+    default = health.DEFAULT_CADENCES.get(f.dataset)
+    if default is not None and f.expected_cadence == default.label:
+        return t(key, state)
+    return str(f.expected_cadence or "—")

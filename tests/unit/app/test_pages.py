@@ -302,3 +302,16 @@ def test_as_of_draws_the_wall_from_an_older_snapshot(request_context, demo_store
     then = cached_compute(demo_store, KpiQuery("attendance_rate", snapshot=older)).rows[0].value
     tile = next(c for c in walk(layout) if "tile-value" in str(getattr(c, "className", "")))
     assert tile.children == i18n.kpi_value(then, "ratio", "en", 1)
+
+
+def test_expected_cadence_is_shown_in_the_page_language() -> None:
+    from types import SimpleNamespace
+
+    from ioc.metrics import health
+    from ioc.pages import data_health
+
+    f = SimpleNamespace(dataset="digital", expected_cadence=health.DEFAULT_CADENCES["digital"].label)
+    assert data_health._cadence_text(f, UrlState(lang="vi")) == "hằng tháng"
+    assert data_health._cadence_text(f, UrlState(lang="en")) == "monthly"
+    configured = SimpleNamespace(dataset="digital", expected_cadence="every 10 days")
+    assert data_health._cadence_text(configured, UrlState(lang="vi")) == "every 10 days"
