@@ -88,10 +88,17 @@ def summarize(
                     snapshot=snapshot,
                 ),
             )
-            series = tuple((date.fromisoformat(r.key), r.value) for r in trend.rows)
+            # A day on which no school of the scope reported is a gap in the line, not a 0 (for
+            # coverage "no probe" counts as not covered, which would draw a false collapse).
+            series = tuple(
+                (date.fromisoformat(r.key), r.value if r.schools_reporting else None) for r in trend.rows
+            )
     delta = (
         row.value - previous_row.value
-        if previous_row is not None and row.value is not None and previous_row.value is not None
+        if previous_row is not None
+        and previous_row.schools_reporting
+        and row.value is not None
+        and previous_row.value is not None
         else None
     )
     return KpiSummary(

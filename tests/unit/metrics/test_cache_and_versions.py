@@ -154,3 +154,13 @@ def test_object_cache_backend_keeps_objects_evicts_and_expires(monkeypatch):
     backend.set("e", 6)
     backend.clear()
     assert not backend.has("e")
+
+
+def test_summary_series_has_gaps_where_no_school_reported(seed):
+    # Coverage counts a school without probes as not covered (value 0 with schools_reporting 0);
+    # the trend line shows those days as gaps, not as a collapse to 0 %.
+    s = summarize(seed, "bandwidth_coverage", date_to=date(2026, 11, 20), series_days=14)
+    by_day = dict(s.series)
+    assert by_day[date(2026, 11, 7)] is None  # the 7-day window ending on the 7th holds no probe
+    assert by_day[date(2026, 11, 20)] is not None
+    assert s.previous is not None and s.previous.schools_reporting == 0 and s.delta is None
