@@ -20,17 +20,6 @@ from ioc.demo.schools import City, bounds
 # Month 0 of every school's trajectory: the city's programme after the 2025 reorganisation.
 EPOCH = date(2025, 7, 1)
 
-COLUMNS = (
-    "as_of",
-    "school_id",
-    "student_devices",
-    "teacher_devices",
-    "smart_classrooms",
-    "teachers_trained",
-    "lms_active_students",
-    "e_transcript",
-    "cashless_share",
-)
 
 
 def months(today: date, first_day: date | None = None, minimum: int = 2) -> list[date]:

@@ -75,22 +75,6 @@ VIETNAMESE_OWNERSHIP = {"public": "Công lập", "private": "Ngoài công lập"
 BASE_SCHOOL_YEAR = 2024  # sizes are drawn for this school year and grow from it
 FIRST_VERSION = date(2024, 9, 1)
 
-COLUMNS = (
-    "school_id",
-    "school_name",
-    "level",
-    "ownership",
-    "ward_code",
-    "ward_name",
-    "district_code",
-    "district_name",
-    "latitude",
-    "longitude",
-    "students",
-    "teachers",
-    "classrooms",
-    "active",
-)
 
 
 @dataclass(frozen=True)
