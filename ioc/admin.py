@@ -35,7 +35,9 @@ def run_migrate(args: argparse.Namespace) -> int:
     applied = migrations.migrate(store)
     after = migrations.current_version(store)
     if applied:
-        print(f"store {store.layout.root}: schema {before} -> {after} (applied {', '.join(map(str, applied))})")
+        print(
+            f"store {store.layout.root}: schema {before} -> {after} (applied {', '.join(map(str, applied))})"
+        )
     else:
         print(f"store {store.layout.root}: schema {after}, up to date")
     return 0

@@ -11,20 +11,29 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ioc.demo", "Build a realistic demo store for Ho Chi Minh City through the ingestion path."),
     "ingest": ("ingest.cli", "Load files or folders of schools, attendance, digital or connectivity data."),
-    "kpi": ("ioc.metrics.cli", "Print a KPI for the city or by district, ward, school, level, ownership or date."),
+    "kpi": (
+        "ioc.metrics.cli",
+        "Print a KPI for the city or by district, ward, school, level, ownership or date.",
+    ),
     "serve": ("ioc.server", "Run the web app (control room, drill-down, explore, data health, API)."),
     "scheduler": ("ingest.scheduler", "Run the scheduled ingestion and maintenance jobs (one process only)."),
     "migrate": ("ioc.admin", "Upgrade the store's schema in place to this program's version."),
     "maintain": ("ioc.admin", "Compact data files, expire old snapshots and remove unused files."),
     "settings": ("ioc.admin", "List every setting with its environment variable and current value."),
-    "health": ("ioc.metrics.health_cli", "Show the data-health record: freshness, sources, problem runs, schools not reporting."),
-    "users": ("ioc.auth.cli", "Manage accounts: add, list, disable, enable, set-role, set-password; show the audit log."),
+    "health": (
+        "ioc.metrics.health_cli",
+        "Show the data-health record: freshness, sources, problem runs, schools not reporting.",
+    ),
+    "users": (
+        "ioc.auth.cli",
+        "Manage accounts: add, list, disable, enable, set-role, set-password; show the audit log.",
+    ),
     "tokens": ("ioc.auth.cli", "Manage API bearer tokens and kiosk device tokens: add, list, revoke."),
 }
 
@@ -56,7 +65,7 @@ def build_parser(chosen: str | None) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         if name == chosen:
             module = importlib.import_module(module_name)
-            adder = getattr(module, f"add_{name}_arguments", None) or getattr(module, "add_arguments")
+            adder = getattr(module, f"add_{name}_arguments", None) or module.add_arguments
             adder(command)
     return parser
 
@@ -80,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     module = importlib.import_module(COMMANDS[args.command][0])
-    runner = getattr(module, f"run_{args.command}", None) or getattr(module, "run")
+    runner = getattr(module, f"run_{args.command}", None) or module.run
     try:
         return int(runner(args) or 0)
     except UsageError as error:

@@ -252,7 +252,7 @@ def render_image(fig: Any, opts: dict[str, Any], timeout: float = KALEIDO_TIMEOU
             start_kaleido()
             box: dict[str, Any] = {}
 
-            def call() -> None:
+            def call(box: dict[str, Any] = box) -> None:
                 try:
                     box["image"] = kaleido.calc_fig_sync(fig, opts=opts)
                 except BaseException as error:  # noqa: BLE001 - handed to the caller below

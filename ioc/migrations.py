@@ -225,15 +225,16 @@ def migrate(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> lis
         )
     applied: list[int] = []
     for migration in migrations:
+
         def apply(cur: duckdb.DuckDBPyConnection, m: Migration = migration) -> bool:
-            done = cur.execute("SELECT count(*) FROM schema_version WHERE version = ?", [m.version]).fetchall()
+            done = cur.execute(
+                "SELECT count(*) FROM schema_version WHERE version = ?", [m.version]
+            ).fetchall()
             if done[0][0]:
                 return False  # another process applied it meanwhile
             for statement in m.statements:
                 cur.execute(statement)
-            cur.execute(
-                "INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.description]
-            )
+            cur.execute("INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.description])
             return True
 
         if store.write(apply):

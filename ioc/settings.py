@@ -7,9 +7,10 @@ A value is read as: explicit argument > ``IOC_<NAME>`` environment variable > de
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address `ioc serve` listens on."),
     Setting("port", 8050, "Port `ioc serve` listens on.", int),
     Setting("debug", False, "Run the app in Dash debug mode (development only).", _bool),
-    Setting("write_retries", 8, "How often a write retries when the catalog is locked by another writer.", int),
+    Setting(
+        "write_retries", 8, "How often a write retries when the catalog is locked by another writer.", int
+    ),
     Setting(
         "snapshot_retention_days",
         30,
@@ -50,8 +53,18 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "TOML file overriding KPI targets and thresholds ([kpi_id] target/green/amber); empty = the defaults.",
     ),
-    Setting("bandwidth_threshold_mbps", 20.0, "Download speed (Mbps) at or above which a probe counts as fast.", float),
-    Setting("kpi_cache_seconds", 300, "How long a computed KPI result stays in the cache (it is also keyed by data version).", int),
+    Setting(
+        "bandwidth_threshold_mbps",
+        20.0,
+        "Download speed (Mbps) at or above which a probe counts as fast.",
+        float,
+    ),
+    Setting(
+        "kpi_cache_seconds",
+        300,
+        "How long a computed KPI result stays in the cache (it is also keyed by data version).",
+        int,
+    ),
     Setting(
         "kpi_cache_type",
         "ioc.metrics.cache.ObjectCache",
@@ -91,21 +104,29 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     # -- app (ioc/app.py, ioc/pages, ioc/panels; docs/app.md, docs/screens.md)
-    Setting("screens_dir", "", "Folder of control-room screen files (*.json); empty = the built-in ioc/screens."),
+    Setting(
+        "screens_dir", "", "Folder of control-room screen files (*.json); empty = the built-in ioc/screens."
+    ),
     Setting(
         "screen_playlist",
         "",
         "Comma-separated screen names kiosk mode rotates through; empty = every screen, control_room first.",
     ),
-    Setting("rotate_seconds", 60, "Seconds each screen stays on the wall in kiosk mode before the next one.", int),
-    Setting("refresh_seconds", 60, "Seconds between data refreshes of control-room panels (no page reload).", int),
+    Setting(
+        "rotate_seconds", 60, "Seconds each screen stays on the wall in kiosk mode before the next one.", int
+    ),
+    Setting(
+        "refresh_seconds", 60, "Seconds between data refreshes of control-room panels (no page reload).", int
+    ),
     Setting(
         "boundaries_file",
         "",
         "GeoJSON of district boundaries (features with properties.district_code) for the map panels; "
         "empty = schools drawn as points.",
     ),
-    Setting("panel_plugins", "", "Comma-separated Python modules registering extra control-room panel kinds."),
+    Setting(
+        "panel_plugins", "", "Comma-separated Python modules registering extra control-room panel kinds."
+    ),
     # -- access control (ioc/auth; docs/security.md)
     Setting(
         "auth_required",
@@ -120,13 +141,33 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         "Secure flag of the session cookie: auto (on, except plain http to 127.0.0.1/localhost), true or false.",
     ),
-    Setting("login_max_attempts", 5, "Failed sign-ins per user name within login_window_seconds before a pause.", int),
+    Setting(
+        "login_max_attempts",
+        5,
+        "Failed sign-ins per user name within login_window_seconds before a pause.",
+        int,
+    ),
     Setting("login_window_seconds", 900, "Window (seconds) over which failed sign-ins are counted.", int),
-    Setting("max_upload_mb", 20, "Largest request body the web app accepts (MAX_CONTENT_LENGTH), in MB.", int),
-    Setting("kiosk_days", 365, "Default lifetime in days of a kiosk device token (`ioc tokens add --kind kiosk`).", int),
-    Setting("oidc_issuer", "", "OpenID Connect issuer URL of the city's identity provider; empty = no OIDC sign-in."),
+    Setting(
+        "max_upload_mb", 20, "Largest request body the web app accepts (MAX_CONTENT_LENGTH), in MB.", int
+    ),
+    Setting(
+        "kiosk_days",
+        365,
+        "Default lifetime in days of a kiosk device token (`ioc tokens add --kind kiosk`).",
+        int,
+    ),
+    Setting(
+        "oidc_issuer",
+        "",
+        "OpenID Connect issuer URL of the city's identity provider; empty = no OIDC sign-in.",
+    ),
     Setting("oidc_client_id", "", "OpenID Connect client id of this app."),
-    Setting("oidc_client_secret", "", "OpenID Connect client secret (confidential client); empty for a public client."),
+    Setting(
+        "oidc_client_secret",
+        "",
+        "OpenID Connect client secret (confidential client); empty for a public client.",
+    ),
     Setting(
         "oidc_redirect_uri",
         "",

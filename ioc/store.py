@@ -19,10 +19,11 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -59,10 +60,10 @@ class Results:
         return len(self.rows)
 
     def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
     def first(self) -> dict[str, Any] | None:
-        return dict(zip(self.columns, self.rows[0])) if self.rows else None
+        return dict(zip(self.columns, self.rows[0], strict=True)) if self.rows else None
 
     def scalar(self) -> Any:
         return self.rows[0][0] if self.rows else None
@@ -248,11 +249,13 @@ class Store:
                 return int(row[0])
         except (OSError, sqlite3.Error, IndexError):
             pass
-        return int(self.execute(f"SELECT id FROM {CATALOG_NAME}.current_snapshot()").scalar())
+        sql = f"SELECT id FROM {CATALOG_NAME}.current_snapshot()"  # noqa: S608 - a constant name
+        return int(self.execute(sql).scalar())
 
     def snapshots(self) -> Results:
         return self.execute(
-            f"SELECT snapshot_id, snapshot_time, changes FROM {CATALOG_NAME}.snapshots() ORDER BY snapshot_id"
+            f"SELECT snapshot_id, snapshot_time, changes FROM {CATALOG_NAME}.snapshots() "  # noqa: S608
+            "ORDER BY snapshot_id"
         )
 
     def has_table(self, name: str) -> bool:

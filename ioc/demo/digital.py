@@ -21,7 +21,6 @@ from ioc.demo.schools import City, bounds
 EPOCH = date(2025, 7, 1)
 
 
-
 def months(today: date, first_day: date | None = None, minimum: int = 2) -> list[date]:
     """The 1st of every month from ``first_day``'s month to ``today``'s (oldest first).
 

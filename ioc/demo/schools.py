@@ -76,7 +76,6 @@ BASE_SCHOOL_YEAR = 2024  # sizes are drawn for this school year and grow from it
 FIRST_VERSION = date(2024, 9, 1)
 
 
-
 @dataclass(frozen=True)
 class SchoolsVersion:
     """The schools file as of ``effective`` (contract columns, one row per listed school)."""

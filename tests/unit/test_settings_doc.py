@@ -13,7 +13,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 def test_every_setting_is_in_the_docs() -> None:
     text = DOC.read_text(encoding="utf-8")
     missing = [s.env for s in settings.SETTINGS if f"`{s.env}`" not in text]
-    assert not missing, f"undocumented settings {missing}: run `ioc settings --format markdown > docs/settings.md`"
+    assert not missing, (
+        f"undocumented settings {missing}: run `ioc settings --format markdown > docs/settings.md`"
+    )
 
 
 def test_settings_doc_is_the_generated_reference() -> None:
