@@ -114,7 +114,7 @@ def _install_extensions(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
         except duckdb.Error:
             pass
         module = importlib.import_module(f"duckdb_extension_{name}")
-        wheel_file = Path(module.__file__).parent / "extensions" / version / f"{name}.duckdb_extension"
+        wheel_file = Path(str(module.__file__)).parent / "extensions" / version / f"{name}.duckdb_extension"
         if not wheel_file.exists():
             raise StoreError(
                 f"DuckDB extension {name!r} for DuckDB {duckdb.__version__} is not installed "

@@ -28,7 +28,7 @@ def months(today: date, first_day: date | None = None, minimum: int = 2) -> list
     ``minimum`` of them, so a trend and a change since the previous snapshot exist.
     """
     first_day = first_day or today
-    out = []
+    out: list[date] = []
     year, month = today.year, today.month
     while len(out) < minimum or date(year, month, 1) >= date(first_day.year, first_day.month, 1):
         out.append(date(year, month, 1))
