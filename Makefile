@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# District boundaries for the map are configuration (IOC_BOUNDARIES_FILE); the demo uses the
+# former districts' GeoJSON when it lies beside the project, else the map shows school points.
+BOUNDARIES ?= $(wildcard $(abspath ../shared/data/hcmc_legacy_districts.geojson))
+
 ## Build the demo store for Ho Chi Minh City and run the app on http://127.0.0.1:8050
+## (sign-in switched off explicitly, for the demo only: see docs/security.md)
 demo: setup
 	$(BIN)/ioc demo
-	$(BIN)/ioc serve
+	IOC_AUTH_REQUIRED=false IOC_BOUNDARIES_FILE="$(BOUNDARIES)" $(BIN)/ioc serve
 
 serve: setup
 	$(BIN)/ioc serve
