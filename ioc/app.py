@@ -54,6 +54,9 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     from ioc import exports
 
     exports.register_routes(server)
+    from ioc.auth.web import install as install_auth
+
+    install_auth(app, store.layout.root, store_factory=lambda: store)  # sign-in, scoping, headers (ioc/auth)
     app.layout = shell
     app.callback(
         Output(ids.HEADER, "children"),
@@ -190,9 +193,23 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
         )
         for key, href in NAV
     ]
+    from ioc.auth.web import current_principal
+
+    who = current_principal()
+    account = (
+        [
+            html.A(
+                ("Đăng xuất" if state.lang == "vi" else "Sign out") + f" ({who.name})",
+                href="/logout" + ("?lang=en" if state.lang == "en" else ""),
+                className="nav-link sign-out",
+            )
+        ]
+        if who is not None and who.kind == "user"
+        else []
+    )
     return [
         dcc.Link(i18n.t("app.name", state.lang), href=state.link("/"), className="brand"),
-        html.Nav(links, className="nav"),
+        html.Nav([*links, *account], className="nav"),
         dcc.Link(
             i18n.t("app.switch_lang", state.lang),
             href=with_query(path, **switched),

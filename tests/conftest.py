@@ -38,3 +38,6 @@ def store(data_dir: Path):
 def _quiet_environment() -> None:
     # Tests never read a developer's own data directory by accident.
     os.environ.pop("IOC_DATA_DIR", None)
+    # The app tests of other areas run without sign-in (explicitly); the access-control tests
+    # (tests/*/auth, tests/browser/test_security.py) switch it on for their own apps.
+    os.environ["IOC_AUTH_REQUIRED"] = "false"

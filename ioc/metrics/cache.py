@@ -20,6 +20,7 @@ from flask_caching import Cache
 from flask_caching.backends.base import BaseCache
 
 from ioc import rollups, settings
+from ioc.auth.access import access_key
 from ioc.metrics import engine, summary
 from ioc.metrics.query import KpiQuery, KpiResult, Scope
 
@@ -131,7 +132,8 @@ def clear() -> None:
 
 
 def cache_key(kind: str, parts: tuple[Any, ...]) -> str:
-    text = repr((kind, *parts))
+    # the caller's access scope is part of every key: one district's answer never serves another
+    text = repr((kind, access_key(), *parts))
     return "ioc-kpi:" + hashlib.sha256(text.encode()).hexdigest()
 
 

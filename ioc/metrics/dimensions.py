@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ioc.auth.access import current_access
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import FILTERS, Scope
 
@@ -165,7 +166,12 @@ def districts(store: Store, hierarchy_date: date | None = None, *, catalog: str 
         FROM ({VERSIONS_SQL.format(catalog=_catalog(catalog))}) GROUP BY 1 ORDER BY 1""",
         {"hierarchy_date": hierarchy_date or FAR_FUTURE},
     ).rows
-    return [Unit(code, name, None, None, int(n)) for code, name, n in rows]
+    access = current_access()
+    return [
+        Unit(code, name, None, None, int(n))
+        for code, name, n in rows
+        if access is None or access.allows_district(code)
+    ]
 
 
 def wards(
@@ -187,7 +193,12 @@ def wards(
         FROM ({VERSIONS_SQL.format(catalog=_catalog(catalog))}) {where} GROUP BY 1 ORDER BY 1""",
         params,
     ).rows
-    return [Unit(code, name, dcode, dname, int(n)) for code, name, dcode, dname, n in rows]
+    access = current_access()
+    return [
+        Unit(code, name, dcode, dname, int(n))
+        for code, name, dcode, dname, n in rows
+        if access is None or access.allows_ward(code, dcode)
+    ]
 
 
 def schools(
@@ -214,7 +225,12 @@ def schools(
             clauses.append(f"{columns[name]} = ${name}")
             params[name] = value
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    return _versions(store, hierarchy_date, catalog, where, params)
+    access = current_access()
+    return [
+        s
+        for s in _versions(store, hierarchy_date, catalog, where, params)
+        if access is None or access.allows_ward(s.ward_code, s.district_code)
+    ]
 
 
 def school(store: Store, school_id: str, *, catalog: str | None = None) -> SchoolProfile | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from ioc import rollups, settings
+from ioc.auth.access import current_access
 from ioc.metrics import dimensions, formulas
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import BY, TIME_BY, KpiQuery, KpiResult, KpiRow, Scope
@@ -168,10 +169,17 @@ def parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in used}
 
 
-def plan_sql(kpi: Kpi, by: str, scope: Scope, catalog: str = CATALOG_NAME, source: str = "raw") -> str:
+def plan_sql(
+    kpi: Kpi, by: str, scope: Scope, catalog: str = CATALOG_NAME, source: str = "raw", access: bool = False
+) -> str:
     """The SQL text for a KPI, grouping, set of filters and source (used by compute and the SQL snapshots)."""
     plan = formulas.Plan(
-        kpi=kpi, by=by, filters=tuple(n for n, _ in scope.items()), catalog=catalog, source=source
+        kpi=kpi,
+        by=by,
+        filters=tuple(n for n, _ in scope.items()),
+        catalog=catalog,
+        source=source,
+        access=access,
     )
     return formulas.build(plan)
 
@@ -234,7 +242,9 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
         ("scope", catalog, version, q.scope, q.hierarchy_date),
         lambda: dimensions.resolve_scope(store, q.scope, q.hierarchy_date, catalog=catalog),
     )
-    sql = plan_sql(kpi, q.by, scope, catalog, chosen)
+    access = current_access()  # the signed-in caller's districts/wards (ioc.auth); None = everything
+    restricted = access is not None and access.restricted
+    sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted)
     f = kpi.formula
     values: dict[str, Any] = {
         "hierarchy_date": q.hierarchy_date or dimensions.FAR_FUTURE,
@@ -247,6 +257,8 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
         "coverage_days": f.get("coverage_days"),
         **dict(scope.items()),
     }
+    if restricted:
+        values["access_districts"], values["access_wards"] = access.sql_lists()  # type: ignore[union-attr]
     result_rows = _rows(kpi, store.arrow(sql, parameters(sql, values)))
     return KpiResult(
         kpi=kpi.id,

@@ -57,6 +57,7 @@ class Plan:
     filters: tuple[str, ...]  # names of the filters present, in FILTERS order
     catalog: str  # 'lake' or an attached read-only snapshot of it
     source: str  # 'raw' | 'rollup' (connectivity formulas only)
+    access: bool = False  # the caller may read only some districts/wards ($access_districts, $access_wards)
 
     @property
     def is_time(self) -> bool:
@@ -82,6 +83,12 @@ def scope_cte(plan: Plan) -> str:
         )
         if name in plan.filters
     )
+    if plan.access:
+        # access control (ioc.auth): a restricted caller's city is their districts and wards
+        filters += (
+            "\n      AND (list_contains($access_districts::VARCHAR[], district_key)"
+            " OR list_contains($access_wards::VARCHAR[], ward_key))"
+        )
     return f"""versions AS (
     SELECT school_id, school_name, level, ownership,
            coalesce(ward_code, ward_name) AS ward_key, ward_name,

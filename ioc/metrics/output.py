@@ -24,6 +24,14 @@ CSV_COLUMNS = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)``) gets a leading apostrophe."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(result: KpiResult) -> str:
     data = result.to_json()
     out = io.StringIO()
@@ -32,6 +40,6 @@ def to_csv(result: KpiResult) -> str:
     for row in data["rows"]:
         writer.writerow(
             [data["kpi"], data["unit"], data["from"] or "", data["to"] or "", data["by"]]
-            + ["" if row[c] is None else row[c] for c in CSV_COLUMNS[5:]]
+            + ["" if row[c] is None else neutralise(row[c]) for c in CSV_COLUMNS[5:]]
         )
     return out.getvalue()
