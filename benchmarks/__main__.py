@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-NAMES = ("ingest", "demo", "scheduler", "metrics", "app")
+NAMES = ("ingest", "demo", "scheduler", "metrics", "app", "auth")
 
 
 def main(argv: list[str]) -> int:
