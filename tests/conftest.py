@@ -6,6 +6,7 @@ sub-folder; only what all of them need lives here.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -41,3 +42,21 @@ def _quiet_environment() -> None:
     # The app tests of other areas run without sign-in (explicitly); the access-control tests
     # (tests/*/auth, tests/browser/test_security.py) switch it on for their own apps.
     os.environ["IOC_AUTH_REQUIRED"] = "false"
+
+
+def _load_metrics_seed_module():
+    spec = importlib.util.spec_from_file_location(
+        "metrics_seed_store", FIXTURES / "metrics" / "seed_store.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def seed(tmp_path_factory: pytest.TempPathFactory):
+    """The metrics seed store, built once from tests/fixtures/metrics/seed (read only: tests
+    that write build their own)."""
+    store = _load_metrics_seed_module().build(tmp_path_factory.mktemp("metrics-seed") / "data")
+    yield store
+    store.close()
