@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps lint fmt bench clean
+.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,13 @@ serve: setup
 	$(BIN)/ioc serve
 
 ## Every test: unit, integration (real files, processes, HTTP) and browser (headless Chromium)
-test: setup browser-deps
+test: setup browser-deps cluster-deps
 	$(BIN)/python -m pytest tests
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: setup
+test-integration: setup cluster-deps
 	$(BIN)/python -m pytest tests/integration
 
 test-browser: setup browser-deps
@@ -48,6 +48,17 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else \
 	    echo "browser tests need Debian's chromium and chromium-driver: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; \
+	  fi; \
+	fi
+
+# PostgreSQL and Redis from Debian's packages: the multi-node tests start their own servers on
+# 127.0.0.1 (tests/servers.py); nothing is started here.
+cluster-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; \
+	  else \
+	    echo "the multi-node tests need PostgreSQL and Redis: sudo apt-get install -y postgresql redis-server" >&2; exit 1; \
 	  fi; \
 	fi
 

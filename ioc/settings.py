@@ -179,6 +179,46 @@ SETTINGS: tuple[Setting, ...] = (
         "preferred_username",
         "ID-token claim naming the local account; the account must exist (`ioc users add --no-password`).",
     ),
+    # -- beyond one machine: store (ioc/store.py; docs/store.md, docs/operations.md)
+    Setting(
+        "catalog_url",
+        "",
+        "Where the DuckLake catalog lives: empty = the embedded SQLite catalog in DATA_DIR/lake; "
+        "postgresql://user:password@host:port/database = a PostgreSQL catalog shared by every node.",
+    ),
+    Setting(
+        "data_path",
+        "",
+        "Where the Parquet data files live: empty = DATA_DIR/lake/files; a shared folder (NFS) or "
+        "s3://bucket/prefix/ on S3-compatible storage (see the s3_* settings).",
+    ),
+    Setting("s3_endpoint", "", "host:port of S3-compatible storage (MinIO, Ceph, ...); empty = AWS S3."),
+    Setting("s3_region", "us-east-1", "Region of the S3 bucket."),
+    Setting("s3_access_key_id", "", "Access key id for the S3 bucket."),
+    Setting("s3_secret_access_key", "", "Secret access key for the S3 bucket."),
+    Setting("s3_url_style", "path", "S3 URL style: path (MinIO, most local stores) or vhost (AWS)."),
+    Setting("s3_use_ssl", True, "Reach the S3 endpoint over HTTPS.", _bool),
+    # -- beyond one machine: app nodes (ioc/metrics/cache.py, ioc/observability.py; docs/operations.md)
+    Setting(
+        "cache_redis_url",
+        "",
+        "redis://host:6379/0 = the KPI cache lives in Redis and is shared by every app node and "
+        "worker (a KPI is computed once for all); empty = each worker keeps its own in-process cache.",
+    ),
+    # -- beyond one machine: one scheduler (ingest/scheduler.py, ioc/leader.py; docs/scheduler.md)
+    Setting(
+        "scheduler_standby_seconds",
+        10,
+        "How often a standby `ioc scheduler` tries to take over the PostgreSQL lock held by the active one.",
+        int,
+    ),
+    # -- beyond one machine: accounts (ioc/auth; docs/security.md)
+    Setting(
+        "auth_database_url",
+        "",
+        "Where accounts, sessions and the audit log live: empty = the PostgreSQL catalog database "
+        "when catalog_url is set, else DATA_DIR/auth/auth.sqlite; or a postgresql:// URL of its own.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -60,3 +60,31 @@ def seed(tmp_path_factory: pytest.TempPathFactory):
     store = _load_metrics_seed_module().build(tmp_path_factory.mktemp("metrics-seed") / "data")
     yield store
     store.close()
+
+
+# -- real servers for the multi-node tests (tests/servers.py; tests/integration/cluster) ----------
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory):
+    """A PostgreSQL server on 127.0.0.1 for the whole session (`.create_database(name)` per test)."""
+    from tests.servers import postgres
+
+    with postgres(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """A Redis server on 127.0.0.1 for the whole session (`.url`)."""
+    from tests.servers import redis
+
+    with redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """An S3-compatible object store (moto) on 127.0.0.1 (`.endpoint`, `.create_bucket(name)`)."""
+    from tests.servers import object_store
+
+    with object_store(tmp_path_factory.mktemp("s3")) as server:
+        yield server

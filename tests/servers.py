@@ -1,0 +1,274 @@
+"""Real servers for the multi-node tests: PostgreSQL, Redis and an S3-compatible object store.
+
+Each is started by the test suite on 127.0.0.1 on a free port, in a folder of its own, and
+stopped at the end of the session. PostgreSQL and Redis come from Debian's packages (installed
+by `make cluster-deps`, which `make test` runs); the object store is moto's S3 server (PyPI).
+A missing binary is an error naming the package, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+def _pg_tool(name: str) -> str:
+    for folder in PG_BIN_DIRS:
+        if (folder / name).exists():
+            return str(folder / name)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise RuntimeError(
+        f"PostgreSQL's {name} is not installed: apt-get install -y postgresql (make cluster-deps)"
+    )
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running PostgreSQL cluster; ``url`` points at database ``ioc`` as the trusted user ``ioc``."""
+
+    port: int
+    folder: Path
+
+    def url(self, database: str = "ioc") -> str:
+        return f"postgresql://ioc@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A new empty database (a test's own catalog); returns its URL."""
+        self.psql("postgres", f'CREATE DATABASE "{name}" OWNER ioc')
+        return self.url(name)
+
+    def psql(self, database: str, sql: str) -> str:
+        result = subprocess.run(
+            [
+                _pg_tool("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "ioc",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+        return result.stdout
+
+
+def _as_postgres_user() -> tuple[list[str], int | None, int | None]:
+    """initdb/postgres refuse to run as root: run them as the `postgres` system user then."""
+    if os.geteuid() != 0:
+        return [], None, None
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError as error:
+        raise RuntimeError(
+            "running as root needs the `postgres` user: apt-get install -y postgresql"
+        ) from error
+    return ["runuser", "-u", "postgres", "--"], user.pw_uid, user.pw_gid
+
+
+@contextmanager
+def postgres(folder: Path) -> Iterator[Postgres]:
+    prefix, uid, gid = _as_postgres_user()
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "pgdata"
+    if uid is not None:
+        for path in (folder, *folder.parents):
+            # the postgres user must reach its folder (pytest's tmp folders are 0700 for root)
+            if path == Path("/"):
+                break
+            os.chmod(path, os.stat(path).st_mode | 0o011)
+        os.chown(folder, uid, gid)
+    subprocess.run(
+        [
+            *prefix,
+            _pg_tool("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "ioc",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    log = folder / "postgres.log"
+    proc = subprocess.Popen(
+        [
+            *prefix,
+            _pg_tool("postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(folder),
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),  # noqa: SIM115 - lives as long as the server
+    )
+    try:
+        wait_for_port(port, proc=proc)
+        server = Postgres(port, folder)
+        for _ in range(50):
+            try:
+                server.psql("postgres", "CREATE DATABASE ioc OWNER ioc")
+                break
+            except RuntimeError as error:  # still starting up
+                if "starting up" not in str(error):
+                    raise
+                time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass(frozen=True)
+class Redis:
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@contextmanager
+def redis(folder: Path) -> Iterator[Redis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server is not installed: apt-get install -y redis-server (make cluster-deps)"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=open(folder / "redis.log", "wb"),
+        stderr=subprocess.STDOUT,  # noqa: SIM115
+    )
+    try:
+        wait_for_port(port, proc=proc)
+        yield Redis(port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """moto's S3 server: an S3-compatible endpoint with any key pair accepted."""
+
+    port: int
+    access_key_id: str = "ioc-test"
+    secret_access_key: str = "ioc-test-secret"
+    region: str = "us-east-1"
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://{self.endpoint}",
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        ).create_bucket(Bucket=name)
+
+
+@contextmanager
+def object_store(folder: Path) -> Iterator[ObjectStore]:
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=open(folder / "moto.log", "wb"),
+        stderr=subprocess.STDOUT,  # noqa: SIM115
+    )
+    try:
+        wait_for_port(port, proc=proc)
+        yield ObjectStore(port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
