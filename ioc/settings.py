@@ -205,6 +205,32 @@ SETTINGS: tuple[Setting, ...] = (
         "redis://host:6379/0 = the KPI cache lives in Redis and is shared by every app node and "
         "worker (a KPI is computed once for all); empty = each worker keeps its own in-process cache.",
     ),
+    Setting(
+        "workers",
+        2,
+        "Worker processes of `ioc serve --workers` / `gunicorn -c python:ioc.gunicorn_conf` "
+        "(gunicorn's -w overrides it).",
+        int,
+    ),
+    Setting(
+        "worker_timeout",
+        120,
+        "Seconds a gunicorn worker may spend on one request before it is killed and replaced.",
+        int,
+    ),
+    Setting(
+        "cache_warm",
+        True,
+        "Warm the wall's answers in the background after every new data version (with Redis: "
+        "one worker of all nodes does it per data version).",
+        _bool,
+    ),
+    Setting(
+        "metrics_token",
+        "",
+        "Bearer token /metrics asks for (Authorization: Bearer <token>); empty = /metrics is open "
+        "(restrict it at the proxy).",
+    ),
     # -- beyond one machine: one scheduler (ingest/scheduler.py, ioc/leader.py; docs/scheduler.md)
     Setting(
         "scheduler_standby_seconds",

@@ -1,0 +1,68 @@
+"""gunicorn settings of an app node: ``gunicorn -c python:ioc.gunicorn_conf ioc.wsgi:application``.
+
+``ioc serve --workers N`` runs exactly this. Everything comes from the IOC_* settings, so an
+operator sets environment variables, not gunicorn flags (gunicorn's own flags still override):
+
+- bind: ``IOC_HOST:IOC_PORT`` (gunicorn -b overrides);
+- workers: ``IOC_WORKERS`` (gunicorn -w overrides);
+- timeout: ``IOC_WORKER_TIMEOUT`` seconds per request;
+- no preloading: every worker imports the app and opens its own store (a DuckDB instance must
+  not cross a fork).
+
+Prometheus: the workers write their metrics to files in ``PROMETHEUS_MULTIPROC_DIR`` and /metrics
+adds them up (prometheus_client's multiprocess mode). When the variable is unset, this module
+makes a fresh folder for this node and removes it on exit; a folder given by the operator is
+emptied at start. Each node (gunicorn master) needs its own folder.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from ioc import settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+_OWN_DIR = not os.environ.get(MULTIPROC_ENV)
+if _OWN_DIR:
+    # set before any worker imports prometheus_client: the workers inherit it
+    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="ioc-prometheus-")
+_METRICS_DIR = os.environ[MULTIPROC_ENV]
+
+bind = f"{settings.get('host')}:{int(settings.get('port'))}"
+workers = int(settings.get("workers"))
+worker_class = "gthread"
+threads = 4  # Dash fires several callbacks per page at once
+timeout = int(settings.get("worker_timeout"))
+graceful_timeout = 30
+keepalive = 5
+preload_app = False
+max_requests = 0
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+proc_name = "ioc"
+
+
+def on_starting(server: Any) -> None:
+    """Start from an empty metrics folder: files of an earlier run would be counted again."""
+    os.makedirs(_METRICS_DIR, exist_ok=True)
+    for path in glob.glob(os.path.join(_METRICS_DIR, "*.db")):
+        os.remove(path)
+    server.log.info("prometheus multiprocess folder: %s", _METRICS_DIR)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges no longer count (counters and histograms are kept)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)
+
+
+def on_exit(server: Any) -> None:
+    if _OWN_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
