@@ -54,6 +54,9 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     from ioc import exports
 
     exports.register_routes(server)
+    from ioc import observability
+
+    observability.register(server, lambda: store)  # /healthz, /readyz, /metrics, request timing
     from ioc.auth.web import install as install_auth
 
     install_auth(app, store.layout.root, store_factory=lambda: store)  # sign-in, scoping, headers (ioc/auth)
@@ -88,6 +91,7 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     so tests and scripts stay single-threaded.
     """
     from ioc import settings
+    from ioc.metrics.cache import claim_warm
     from ioc.pages._wall import grid
     from ioc.panels.screens import load_screens
 
@@ -101,7 +105,9 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
         while not stop.is_set():
             try:
                 version = store.data_version()
-                if version != seen:
+                if version != seen and not claim_warm(store, version):
+                    seen = version  # another worker (with Redis: of any node) warms this version
+                elif version != seen:
                     started = time.perf_counter()
                     with app.server.test_request_context("/"):
                         for screen in load_screens().values():

@@ -40,7 +40,10 @@ EXTENSION = "ioc_auth"
 SESSION_COOKIE = "ioc_session"
 CSRF_COOKIE = "_csrf_token"  # Dash's renderer echoes this cookie in the X-CSRFToken header
 LOGIN_COOKIE = "ioc_login"
-PUBLIC_PATHS = frozenset({"/login", "/logout", "/auth/oidc/login", "/auth/oidc/callback", "/_favicon.ico"})
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")  # ioc/observability.py (/metrics: its own token)
+PUBLIC_PATHS = frozenset(
+    {"/login", "/logout", "/auth/oidc/login", "/auth/oidc/callback", "/_favicon.ico", *PROBE_PATHS}
+)
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")  # library code and stylesheets, no data
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN = Principal("open", "demo", ADMIN)  # sign-in switched off by IOC_AUTH_REQUIRED=false

@@ -4,21 +4,37 @@ The key holds the KPI, grouping, period, scope, hierarchy date, snapshot, the st
 the bandwidth threshold and the caller's access scope, so a committed ingestion (which bumps the
 data version) is never answered from an older entry, and one user's district answer is never
 served to another. The CLI computes directly; the web app and the API go through here.
+
+Two levels:
+
+- ``local``: an in-process LRU of the result objects themselves (:class:`ObjectCache`, or the
+  backend named by ``kpi_cache_type``). An answer for a data version never changes, so a worker
+  may keep it without asking anyone.
+- ``redis``: when ``cache_redis_url`` is set, flask-caching's ``RedisCache`` shared by every worker
+  of every app node, so a KPI is computed once for all of them. A miss there takes a short lock
+  (``SET NX``) on the key while computing; other workers asking for the same answer meanwhile wait
+  for it instead of computing it again. When Redis is unreachable the app logs it, computes
+  locally and retries Redis a few seconds later (``/readyz`` reports the outage).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from flask_caching import Cache
 from flask_caching.backends.base import BaseCache
+from prometheus_client import Counter, Histogram
 
+import ioc
 from ioc import rollups, settings
 from ioc.auth.access import access_key
 from ioc.metrics import engine, summary
@@ -30,10 +46,29 @@ if TYPE_CHECKING:
     from ioc.store import Store
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-# the process's cache: set by init_cache(); a plain in-process cache until then (tests, scripts)
-_HOLDER: dict[str, Cache] = {}
+KEY_PREFIX = "ioc:"  # of every key this app writes to Redis
+LOCK_SECONDS = 120  # a computation lock outlives a dead holder by at most this
+RETRY_SECONDS = 5.0  # after a Redis error, compute locally for this long before trying Redis again
+WARM_CLAIM_SECONDS = 86400
+
+# the process's cache levels: set by init_cache(); a plain in-process cache until then (tests, scripts)
+_HOLDER: dict[str, Any] = {}
 _LOCK = threading.Lock()
+
+LOOKUPS = Counter(
+    "ioc_kpi_cache_lookups",
+    "KPI cache look-ups by level (local = this worker, redis = shared) and result (hit, miss, error)",
+    ["level", "result"],
+)
+COMPUTE_SECONDS = Histogram(
+    "ioc_kpi_query_seconds",
+    "KPI answers computed from the store (cache misses) and how long each took, by KPI and kind",
+    ["kpi", "kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+WARMUPS = Counter("ioc_cache_warmups", "Background warm-ups of the wall's answers run by this node")
 
 
 class ObjectCache(BaseCache):
@@ -100,6 +135,112 @@ class ObjectCache(BaseCache):
         return True
 
 
+class SharedLevel:
+    """The Redis level: flask-caching's RedisCache plus the locks, tolerant of Redis being down.
+
+    Every Redis error is logged (once per outage), counted, and answered as a miss; for
+    RETRY_SECONDS afterwards Redis is not asked at all, so an outage costs no request a timeout.
+    """
+
+    def __init__(self, cache: Cache, url: str) -> None:
+        self.cache = cache
+        self.url = url
+        self._down_until = 0.0
+        self._failing = False
+
+    @property
+    def backend(self) -> Any:
+        return self.cache.cache
+
+    @property
+    def client(self) -> Any:
+        return self.backend._write_client  # noqa: SLF001 - the redis.Redis the backend talks to
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, action: str, error: BaseException) -> None:
+        self._down_until = time.monotonic() + RETRY_SECONDS
+        if not self._failing:
+            log.warning(
+                "Redis cache at %s unreachable (%s: %s): computing locally, retrying every %.0f s",
+                redact(self.url),
+                action,
+                error,
+                RETRY_SECONDS,
+            )
+        self._failing = True
+
+    def _worked(self) -> None:
+        if self._failing:
+            log.warning("Redis cache at %s reachable again", redact(self.url))
+        self._failing = False
+
+    def get(self, key: str) -> tuple[bool, Any]:
+        """(asked, value): asked is False when Redis is down (the value is then None)."""
+        if not self._available():
+            return False, None
+        try:
+            value = self.backend.get(key)
+        except Exception as error:  # noqa: BLE001 - Redis down, or an unreadable entry: a miss
+            self._failed("get", error)
+            return False, None
+        self._worked()
+        return True, value
+
+    def set(self, key: str, value: Any) -> None:
+        if not self._available():
+            return
+        try:
+            self.backend.set(key, value)
+        except Exception as error:  # noqa: BLE001 - the answer is still returned to the caller
+            self._failed("set", error)
+
+    def claim(self, name: str, seconds: int) -> bool | None:
+        """SET NX of ``name``: True when this process got it, False when another holds it,
+        None when Redis could not be asked."""
+        if not self._available():
+            return None
+        try:
+            got = self.client.set(KEY_PREFIX + name, str(time.time()), nx=True, ex=seconds)
+        except Exception as error:  # noqa: BLE001
+            self._failed("lock", error)
+            return None
+        self._worked()
+        return bool(got)
+
+    def held(self, name: str) -> bool:
+        try:
+            return bool(self.client.exists(KEY_PREFIX + name))
+        except Exception as error:  # noqa: BLE001
+            self._failed("lock", error)
+            return False
+
+    def release(self, name: str) -> None:
+        try:
+            self.client.delete(KEY_PREFIX + name)
+        except Exception as error:  # noqa: BLE001 - the lock expires by itself
+            self._failed("unlock", error)
+
+    def ping(self) -> str | None:
+        """None when Redis answers, else why not (asked now, whatever the retry pause says)."""
+        try:
+            self.client.ping()
+        except Exception as error:  # noqa: BLE001
+            return f"{type(error).__name__}: {error}"
+        return None
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (for logs and readiness answers)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def _config() -> dict[str, Any]:
     return {
         "CACHE_TYPE": str(settings.get("kpi_cache_type")),
@@ -108,54 +249,177 @@ def _config() -> dict[str, Any]:
     }
 
 
+def _redis_config(url: str) -> dict[str, Any]:
+    return {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": url,
+        "CACHE_KEY_PREFIX": KEY_PREFIX,
+        "CACHE_DEFAULT_TIMEOUT": int(settings.get("kpi_cache_seconds")),
+        # a Redis that does not answer must not hold a request for long
+        "CACHE_OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
+    }
+
+
+def _build(flask_server: Flask) -> dict[str, Any]:
+    url = str(settings.get("cache_redis_url") or "").strip()
+    shared = None
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"IOC_CACHE_REDIS_URL={redact(url)!r}: expected redis://host:port/db, rediss://... or unix://..."
+            )
+        shared = SharedLevel(Cache(flask_server, config=_redis_config(url)), url)
+    return {"cache": Cache(flask_server, config=_config()), "shared": shared, "url": url}
+
+
 def init_cache(flask_server: Flask) -> None:
     """Attach the KPI cache to the app's Flask server (idempotent)."""
     with _LOCK:
         existing = _HOLDER.get("cache")
-        if existing is not None and getattr(existing, "app", None) is flask_server:
+        if (
+            existing is not None
+            and getattr(existing, "app", None) is flask_server
+            and _HOLDER.get("url") == str(settings.get("cache_redis_url") or "").strip()
+        ):
             return
-        _HOLDER["cache"] = Cache(flask_server, config=_config())
+        _HOLDER.update(_build(flask_server))
+
+
+def _levels() -> tuple[Cache, SharedLevel | None]:
+    with _LOCK:
+        cache = _HOLDER.get("cache")
+        if cache is None or _HOLDER.get("url") != str(settings.get("cache_redis_url") or "").strip():
+            from flask import Flask
+
+            _HOLDER.update(_build(Flask("ioc-metrics-cache")))
+        return _HOLDER["cache"], _HOLDER["shared"]
 
 
 def _cache() -> Cache:
-    with _LOCK:
-        cache = _HOLDER.get("cache")
-        if cache is None:
-            from flask import Flask
+    return _levels()[0]
 
-            cache = _HOLDER["cache"] = Cache(Flask("ioc-metrics-cache"), config=_config())
-        return cache
+
+def shared_level() -> SharedLevel | None:
+    """The Redis level, when IOC_CACHE_REDIS_URL is set."""
+    return _levels()[1]
 
 
 def clear() -> None:
+    """Empty this process's level (the shared level is keyed by data version: nothing to clear)."""
     _cache().clear()
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` with sets sorted and dataclasses spelled out: its repr is the same in every process
+    (a frozenset's order depends on the process's hash seed)."""
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted((_canonical(v) for v in value), key=repr)))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted(((repr(k), _canonical(v)) for k, v in value.items()), key=repr)))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple((f.name, _canonical(getattr(value, f.name))) for f in fields(value)),
+        )
+    return value
+
+
 def cache_key(kind: str, parts: tuple[Any, ...]) -> str:
-    # the caller's access scope is part of every key: one district's answer never serves another
-    text = repr((kind, access_key(), *parts))
+    # the caller's access scope is part of every key: one district's answer never serves another;
+    # the program's version too: a node running another version never unpickles this one's results
+    text = repr(_canonical((ioc.__version__, kind, access_key(), *parts)))
     return "ioc-kpi:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def store_identity(store: Store) -> str:
+    """What names the store in cache keys: the same for every node reading the same data (a
+    shared PostgreSQL catalog or data folder), different for different stores."""
+    identity = getattr(store, "identity", None)
+    if identity:
+        return str(identity() if callable(identity) else identity)
+    catalog = str(settings.get("catalog_url") or "").strip()
+    if catalog:
+        return redact(catalog) + "|" + str(settings.get("data_path") or "")
+    return str(store.layout.root)
 
 
 def _version(store: Store, snapshot: int | None) -> int:
     return snapshot if snapshot is not None else store.data_version()
 
 
-def _cached(key: str, make: Callable[[], T]) -> T:
-    cache = _cache()
-    backend = cache.cache  # the cachelib backend: usable outside a request context
+def _wait_for(shared: SharedLevel, key: str, lock: str, limit: float) -> Any:
+    """The answer another worker is computing under ``lock`` (None if it gave up or took too long)."""
+    deadline = time.monotonic() + limit
+    pause = 0.01
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.2)
+        asked, value = shared.get(key)
+        if value is not None or not asked:
+            return value
+        if not shared.held(lock):
+            return shared.get(key)[1]  # set just before the holder let go, or never (it failed)
+    return None
+
+
+def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view") -> T:
+    local, shared = _levels()
+    backend = local.cache  # the cachelib backend: usable outside a request context
     hit = backend.get(key)
     if hit is not None:
+        LOOKUPS.labels("local", "hit").inc()
         return hit  # type: ignore[no-any-return]
-    value = make()
+    LOOKUPS.labels("local", "miss").inc()
+
+    def compute() -> T:
+        started = time.perf_counter()
+        value = make()
+        COMPUTE_SECONDS.labels(kpi, kind).observe(time.perf_counter() - started)
+        return value
+
+    if shared is None:
+        value = compute()
+        backend.set(key, value)
+        return value
+
+    asked, value = shared.get(key)
+    LOOKUPS.labels("redis", "error" if not asked else ("hit" if value is not None else "miss")).inc()
+    if value is None:
+        lock = "computing:" + key
+        claimed = shared.claim(lock, LOCK_SECONDS) if asked else None
+        if claimed is False:  # another worker computes it: wait for its answer
+            value = _wait_for(shared, key, lock, float(settings.get("worker_timeout")) / 2)
+        if value is None:
+            value = compute()
+            shared.set(key, value)
+        if claimed:
+            shared.release(lock)
     backend.set(key, value)
-    return value
+    return value  # type: ignore[no-any-return]
+
+
+def claim_warm(store: Store, version: int) -> bool:
+    """Whether this process should warm the wall's answers for data ``version``: always without
+    Redis (every worker has its own cache); with Redis, only the first worker of all nodes to ask
+    (SET NX per store and data version) -- the others find the answers in Redis."""
+    shared = shared_level()
+    if shared is not None:
+        claimed = shared.claim(
+            f"warm:{hashlib.sha256(store_identity(store).encode()).hexdigest()[:16]}:{version}",
+            WARM_CLAIM_SECONDS,
+        )
+        if claimed is False:
+            return False
+    WARMUPS.inc()
+    return True
 
 
 def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
     version = _version(store, q.snapshot)
-    key = cache_key("compute", (str(store.layout.root), q, version, rollups.threshold(), repr(access_scope)))
-    return _cached(key, lambda: engine.compute(store, q))
+    key = cache_key("compute", (store_identity(store), q, version, rollups.threshold(), access_scope))
+    return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute")
 
 
 def cached_summarize(
@@ -172,7 +436,7 @@ def cached_summarize(
     key = cache_key(
         "summarize",
         (
-            str(store.layout.root),
+            store_identity(store),
             kpi_id,
             scope,
             date_to,
@@ -181,9 +445,12 @@ def cached_summarize(
             hierarchy_date,
             version,
             rollups.threshold(),
-            repr(access_scope),
+            access_scope,
         ),
     )
     return _cached(
-        key, lambda: summary.summarize(store, kpi_id, scope, date_to, snapshot, series_days, hierarchy_date)
+        key,
+        lambda: summary.summarize(store, kpi_id, scope, date_to, snapshot, series_days, hierarchy_date),
+        kpi=kpi_id,
+        kind="summarize",
     )

@@ -1,0 +1,306 @@
+"""Health, readiness and Prometheus metrics of an app node: ``/healthz``, ``/readyz``, ``/metrics``.
+
+- ``/healthz``: the process answers (200, nothing else is asked): for a liveness probe.
+- ``/readyz``: this node can serve: the store's catalog answers with its data version, its schema
+  is the one this program expects, the accounts database answers, and the Redis cache answers
+  when one is configured. 200 ``{"status": "ready", ...}`` or 503 ``{"status": "not ready",
+  "reason": ..., "checks": {...}}``: for a load balancer or a readiness probe.
+- ``/metrics``: Prometheus text format. Request latency by route template, KPI computations and
+  their latency by KPI, cache look-ups by level, and -- read from the store at scrape time, at most
+  once a minute per data version -- ingestion runs by dataset and status, data age and staleness
+  per dataset (the data-health page's figures, ioc/metrics/health.py) and the data version.
+  Under gunicorn every worker writes its figures to ``PROMETHEUS_MULTIPROC_DIR`` and the scrape
+  adds them up (ioc/gunicorn_conf.py sets it up). With ``IOC_METRICS_TOKEN`` set, /metrics asks
+  for ``Authorization: Bearer <token>``.
+
+All three answer without sign-in (ioc.auth.web.PUBLIC_PATHS).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from datetime import time as dtime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from ioc import settings
+
+if TYPE_CHECKING:
+    from ioc.store import Store
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")
+SCRAPE_MEMO_SECONDS = 60.0
+
+REQUEST_SECONDS = Histogram(
+    "ioc_http_request_duration_seconds",
+    "HTTP requests served and how long each took, by method, route template and status",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+
+# -- request latency -----------------------------------------------------------------------------
+def _start_timer() -> None:
+    g.ioc_request_started = time.perf_counter()
+
+
+def _route() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "<unmatched>"  # a template: bounded label values
+
+
+def _observe(response: Response) -> Response:
+    started = g.get("ioc_request_started")
+    if started is not None and request.path not in HEALTH_PATHS:
+        REQUEST_SECONDS.labels(request.method, _route(), str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+    return response
+
+
+# -- readiness -----------------------------------------------------------------------------------
+def readiness(store: Store, flask_server: Flask | None = None) -> tuple[bool, dict[str, Any]]:
+    """(ready, checks): each check is {"ok": bool, ...} with an "error" when not ok."""
+    checks: dict[str, dict[str, Any]] = {}
+    version: int | None = None
+    try:
+        ping = getattr(store, "ping", None)
+        if callable(ping):
+            ping()
+        version = int(store.data_version())
+        checks["store"] = {"ok": True, "data_version": version}
+    except Exception as error:  # noqa: BLE001 - whatever the catalog says, the node is not ready
+        checks["store"] = {
+            "ok": False,
+            "error": f"store catalog unreachable: {type(error).__name__}: {error}",
+        }
+    if version is not None:
+        checks["migrations"] = _migrations(store, version)
+    from ioc.metrics.cache import redact, shared_level
+
+    shared = shared_level()
+    if shared is not None:
+        problem = shared.ping()
+        checks["redis"] = {"ok": problem is None, "url": redact(shared.url)}
+        if problem:
+            checks["redis"]["error"] = f"Redis cache unreachable: {problem}"
+    if flask_server is not None:
+        auth = flask_server.extensions.get("ioc_auth")
+        if auth is not None:
+            try:
+                auth.db.query("SELECT 1")
+                checks["accounts"] = {"ok": True}
+            except Exception as error:  # noqa: BLE001
+                checks["accounts"] = {
+                    "ok": False,
+                    "error": f"accounts database unreachable: {type(error).__name__}: {error}",
+                }
+    return all(c["ok"] for c in checks.values()), checks
+
+
+_MIGRATIONS_SEEN: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+def _migrations(store: Store, version: int) -> dict[str, Any]:
+    from ioc import migrations
+
+    key = (id(store), version)  # the schema only changes with a commit, which bumps the version
+    known = _MIGRATIONS_SEEN.get(key)
+    if known is not None:
+        return known
+    try:
+        current = migrations.current_version(store)
+    except Exception as error:  # noqa: BLE001
+        return {"ok": False, "error": f"schema version unreadable: {type(error).__name__}: {error}"}
+    result: dict[str, Any] = {
+        "ok": current == migrations.LATEST,
+        "schema": current,
+        "expected": migrations.LATEST,
+    }
+    if current < migrations.LATEST:
+        result["error"] = f"store schema {current} < {migrations.LATEST}: run `ioc migrate`"
+    elif current > migrations.LATEST:
+        result["error"] = f"store schema {current} is newer than this program's {migrations.LATEST}: upgrade"
+    _MIGRATIONS_SEEN.clear()
+    _MIGRATIONS_SEEN[key] = result
+    return result
+
+
+# -- scrape-time figures from the store ----------------------------------------------------------
+class StoreCollector(Collector):
+    """Figures read from the store when scraped: data version, ingestion runs, data freshness.
+
+    The run log and the newest dates only change with a commit, so they are read again only when
+    the data version moved or a minute has passed (staleness depends on the clock); the ages are
+    computed from the clock at every scrape.
+    """
+
+    def __init__(self, store_factory: Callable[[], Store]) -> None:
+        self.store_factory = store_factory
+        self._memo: tuple[int, float, list[Any], list[tuple[str, str, int]]] | None = None
+        self._lock = threading.Lock()
+
+    def _read(self, store: Store, version: int) -> tuple[list[Any], list[tuple[str, str, int]]]:
+        with self._lock:
+            memo = self._memo
+            if memo is not None and memo[0] == version and time.monotonic() - memo[1] < SCRAPE_MEMO_SECONDS:
+                return memo[2], memo[3]
+            from ioc.metrics import health
+
+            fresh = health.freshness(store)
+            runs = [
+                (str(d or ""), str(s), int(n))
+                for d, s, n in store.execute(
+                    "SELECT dataset, status, count(*) FROM ingest_runs GROUP BY 1, 2 ORDER BY 1, 2"
+                ).rows
+            ]
+            self._memo = (version, time.monotonic(), fresh, runs)
+            return fresh, runs
+
+    def collect(self) -> Iterator[Metric]:
+        store = self.store_factory()
+        up = GaugeMetricFamily("ioc_store_up", "1 when the store's catalog answered this scrape")
+        try:
+            version = int(store.data_version())
+            fresh, runs = self._read(store, version)
+        except Exception as error:  # noqa: BLE001 - a scrape reports the outage, it does not fail
+            log.warning("metrics: the store could not be read: %s", error)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        data_version = GaugeMetricFamily("ioc_data_version", "The store's data version (catalog snapshot id)")
+        data_version.add_metric([], version)
+        yield data_version
+        ingest = CounterMetricFamily(
+            "ioc_ingest_runs",
+            "Ingestion runs in the store's run log by dataset and status",
+            labels=["dataset", "status"],
+        )
+        for dataset, status, count in runs:
+            ingest.add_metric([dataset, status], count)
+        yield ingest
+        age = GaugeMetricFamily(
+            "ioc_data_age_seconds",
+            "Seconds since the newest data of each dataset (a day's data: since that day began)",
+            labels=["dataset"],
+        )
+        stale = GaugeMetricFamily(
+            "ioc_data_stale", "1 when a dataset is older than its expected cadence allows", labels=["dataset"]
+        )
+        success = GaugeMetricFamily(
+            "ioc_data_last_success_timestamp_seconds",
+            "Unix time of the last successful load of each dataset",
+            labels=["dataset"],
+        )
+        now = time.time()
+        for item in fresh:
+            stamp = _timestamp(item.latest_data)
+            if stamp is not None:
+                age.add_metric([item.dataset], max(0.0, now - stamp))
+            stale.add_metric([item.dataset], 1 if item.stale else 0)
+            last = _timestamp(item.last_success)
+            if last is not None:
+                success.add_metric([item.dataset], last)
+        yield age
+        yield stale
+        yield success
+
+
+def _timestamp(value: date | datetime | None) -> float | None:
+    if value is None:
+        return None
+    zone = ZoneInfo(str(settings.get("timezone")))
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, dtime.min)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.timestamp()
+
+
+def _redis_up() -> Iterator[Metric]:
+    from ioc.metrics.cache import shared_level
+
+    shared = shared_level()
+    if shared is None:
+        return
+    up = GaugeMetricFamily("ioc_cache_redis_up", "1 when the shared Redis cache answered this scrape")
+    up.add_metric([], 1 if shared.ping() is None else 0)
+    yield up
+
+
+def exposition(store_factory: Callable[[], Store], collector: StoreCollector | None = None) -> bytes:
+    """The /metrics text: this process's (or, under gunicorn, all workers') figures + the store's."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        from prometheus_client import multiprocess
+
+        workers = CollectorRegistry()
+        multiprocess.MultiProcessCollector(workers, directory)
+        text = generate_latest(workers)
+    else:
+        text = generate_latest(REGISTRY)
+    scraped = CollectorRegistry()
+    scraped.register(collector or StoreCollector(store_factory))
+
+    class _Redis(Collector):
+        def collect(self) -> Iterator[Metric]:
+            return _redis_up()
+
+    scraped.register(_Redis())
+    return text + generate_latest(scraped)
+
+
+# -- wiring ----------------------------------------------------------------------------------------
+def register(flask_server: Flask, store_factory: Callable[[], Store]) -> None:
+    """Serve /healthz, /readyz and /metrics from ``flask_server`` and time its requests."""
+    if "ioc_healthz" in flask_server.view_functions:
+        return
+    # first of the before-request hooks: the sign-in guard may answer before later ones run
+    flask_server.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+    flask_server.after_request(_observe)
+    collector = StoreCollector(store_factory)
+
+    def healthz() -> Response:
+        return jsonify({"status": "alive"})
+
+    def readyz() -> tuple[Response, int]:
+        ready, checks = readiness(store_factory(), flask_server)
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if not ready:
+            body["reason"] = "; ".join(c["error"] for c in checks.values() if not c["ok"] and "error" in c)
+        return jsonify(body), 200 if ready else 503
+
+    def metrics() -> Response:
+        token = str(settings.get("metrics_token") or "")
+        if token:
+            header = request.headers.get("Authorization", "")
+            given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                response = jsonify({"error": "/metrics needs Authorization: Bearer <IOC_METRICS_TOKEN>"})
+                response.status_code = 401
+                response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+                return response
+        response = Response(exposition(store_factory, collector), mimetype=None)
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    flask_server.add_url_rule("/healthz", "ioc_healthz", healthz, methods=["GET", "HEAD"])
+    flask_server.add_url_rule("/readyz", "ioc_readyz", readyz, methods=["GET", "HEAD"])
+    flask_server.add_url_rule("/metrics", "ioc_metrics", metrics, methods=["GET"])
