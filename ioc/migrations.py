@@ -202,12 +202,12 @@ def check(store: Store, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
     latest = migrations[-1].version
     if version > latest:
         raise MigrationError(
-            f"the store in {store.layout.root} has schema version {version}, newer than this "
+            f"the store ({store.describe()}) has schema version {version}, newer than this "
             f"program's {latest}: upgrade the program"
         )
     if version < latest and store.read_only:
         raise MigrationError(
-            f"the store in {store.layout.root} has schema version {version} < {latest}: "
+            f"the store ({store.describe()}) has schema version {version} < {latest}: "
             "run any writing command (e.g. `ioc migrate`) to upgrade it in place"
         )
     return version

@@ -1,9 +1,12 @@
 """The one module that touches the database.
 
-The store is a DuckLake lakehouse: a SQLite catalog (WAL mode) and Parquet data files under the
-data directory. One writer process (ingestion, scheduler) and many reader processes (web
-workers) use it at once; every process opens its own in-memory DuckDB instance and attaches the
-catalog. Inside a process each thread gets its own cursor.
+The store is a DuckLake lakehouse: a catalog and Parquet data files. By default (``IOC_CATALOG_URL``
+empty) the catalog is a SQLite database in WAL mode under the data directory; with
+``IOC_CATALOG_URL=postgresql://...`` it is a PostgreSQL database shared by every node.
+``IOC_DATA_PATH`` moves the data files to a shared folder or S3-compatible object storage.
+One writer process (ingestion, scheduler) and many reader processes (web workers) use it at once;
+every process opens its own in-memory DuckDB instance and attaches the catalog. Inside a process
+each thread gets its own cursor.
 
 Everything else goes through :class:`Store`: ``execute(sql, params)`` with bound parameters for
 reads, ``write(fn)`` for a transaction that retries when another writer holds the catalog.
@@ -16,14 +19,16 @@ import importlib
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
@@ -34,7 +39,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CATALOG_NAME = "lake"
-EXTENSIONS = ("ducklake", "sqlite_scanner")
+EXTENSIONS = ("ducklake", "sqlite_scanner")  # the embedded store's; Location.extensions() says which
+PG_SCHEMES = ("postgresql", "postgres")
 
 
 class StoreError(RuntimeError):
@@ -104,17 +110,316 @@ class Layout:
             folder.mkdir(parents=True, exist_ok=True)
 
 
-def _install_extensions(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
-    """Install DuckLake and the SQLite scanner from their PyPI wheels, never from the network."""
+def sql_literal(text: str) -> str:
+    """A SQL string literal (for the few statements that take no bound parameters: ATTACH, SECRET)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for every message that shows a URL)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{netloc[1]}").geturl()
+
+
+def parse_catalog_url(url: str, setting: str = "IOC_CATALOG_URL") -> dict[str, str]:
+    """libpq connection parameters of a ``postgresql://user:password@host:port/database?...`` URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise StoreError(f"{setting}: not a valid URL ({mask_url(url)}): {error}") from None
+    if parts.scheme not in PG_SCHEMES:
+        raise StoreError(
+            f"{setting}: the catalog must be a postgresql://user:password@host:port/database URL "
+            f"(or empty for the embedded SQLite catalog), got scheme {parts.scheme or '(none)'!r} "
+            f"in {mask_url(url)}"
+        )
+    database = unquote(parts.path.lstrip("/"))
+    if not database or "/" in database:
+        raise StoreError(f"{setting}: name the catalog database after the host, e.g. postgresql://host/ioc")
+    params = {"dbname": database}
+    if parts.hostname:
+        params["host"] = unquote(parts.hostname)
+    if port is not None:
+        params["port"] = str(port)
+    if parts.username:
+        params["user"] = unquote(parts.username)
+    if parts.password is not None:
+        params["password"] = unquote(parts.password)
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        params[key] = value
+    return params
+
+
+def conninfo(params: dict[str, str], *, password: bool = True) -> str:
+    """A libpq ``key='value' ...`` string (with or without the password)."""
+
+    def quote(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return " ".join(f"{k}={quote(v)}" for k, v in params.items() if password or k != "password")
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a lake lives: its catalog (SQLite file or PostgreSQL database) and its data files.
+
+    Built from IOC_CATALOG_URL and IOC_DATA_PATH (or explicit values, e.g. the target of
+    ``ioc store migrate``). It knows which DuckDB extensions and secrets it needs and how to
+    attach itself; nothing here is printed with a password or a secret key in it.
+    """
+
+    layout: Layout
+    catalog_url: str = ""
+    data_path_setting: str = ""
+    pg: dict[str, str] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_settings(
+        cls, layout: Layout, catalog_url: str | None = None, data_path: str | None = None
+    ) -> Location:
+        url = str(settings.get("catalog_url") if catalog_url is None else catalog_url).strip()
+        raw = str(settings.get("data_path") if data_path is None else data_path).strip()
+        pg = parse_catalog_url(url) if url else None
+        return cls(layout, url, _normalise_data_path(raw), pg)
+
+    # -- describing ------------------------------------------------------------------------
+    @property
+    def is_postgres(self) -> bool:
+        return self.pg is not None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.data_path.startswith("s3://")
+
+    @property
+    def data_path(self) -> str:
+        """The data path this configuration asks for (the default when IOC_DATA_PATH is empty)."""
+        return self.data_path_setting or f"{self.layout.files}/"
+
+    @property
+    def catalog_text(self) -> str:
+        """The catalog for messages: the SQLite file, or the URL with its password masked."""
+        return mask_url(self.catalog_url) if self.pg is not None else str(self.layout.catalog)
+
+    def describe(self) -> str:
+        return f"catalog {self.catalog_text}, data {self.data_path}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a message."""
+        values = [str(settings.get("s3_secret_access_key"))] if self.is_s3 else []
+        if self.pg is not None and self.pg.get("password"):
+            values.append(self.pg["password"])
+        return tuple(v for v in values if v)
+
+    def extensions(self) -> tuple[str, ...]:
+        """The DuckDB extensions this configuration needs (and no others)."""
+        names = ["ducklake", "postgres_scanner" if self.is_postgres else "sqlite_scanner"]
+        if self.is_s3:
+            names.append("httpfs")
+        return tuple(names)
+
+    @property
+    def _pg_secret(self) -> str:
+        return "ioc_catalog_" + str(abs(hash(self.catalog_url)) % 10**12)
+
+    # -- PostgreSQL, directly (psycopg) -------------------------------------------------------
+    def pg_connect(self, timeout: float = 10.0) -> Any:
+        """A psycopg connection (autocommit) to the catalog database; StoreError when unreachable."""
+        assert self.pg is not None
+        import psycopg
+
+        try:
+            return psycopg.connect(conninfo(self.pg), autocommit=True, connect_timeout=max(1, int(timeout)))
+        except psycopg.Error as error:
+            raise StoreError(
+                f"IOC_CATALOG_URL: cannot connect to the PostgreSQL catalog {self.catalog_text}: "
+                f"{_pg_reason(error, self.secrets)}"
+            ) from None
+
+    def pg_lake(self) -> tuple[bool, str | None]:
+        """(the database holds a DuckLake, its stored data path)."""
+        with self.pg_connect() as conn:
+            found = conn.execute("SELECT to_regclass('ducklake_metadata') IS NOT NULL").fetchone()
+            if not found or not found[0]:
+                return False, None
+            row = conn.execute("SELECT value FROM ducklake_metadata WHERE key = 'data_path'").fetchone()
+            return True, (str(row[0]) if row and row[0] is not None else None)
+
+    # -- the lake ------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        """The catalog already holds a lake (without creating anything)."""
+        if self.pg is None:
+            return self.layout.catalog.exists()
+        return self.pg_lake()[0]
+
+    def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Load the extensions and create the (in-memory) secrets this location needs."""
+        _install_extensions(con, self.layout, self.extensions())
+        if self.pg is not None and self.pg.get("password"):
+            con.execute(
+                f"CREATE OR REPLACE SECRET {self._pg_secret} "
+                f"(TYPE postgres, PASSWORD {sql_literal(self.pg['password'])})"
+            )
+        if self.is_s3:
+            bucket = self.data_path[len("s3://") :].split("/", 1)[0]
+            options = [
+                "TYPE s3",
+                f"REGION {sql_literal(str(settings.get('s3_region')))}",
+                f"URL_STYLE {sql_literal(str(settings.get('s3_url_style')))}",
+                f"USE_SSL {'true' if settings.get('s3_use_ssl') else 'false'}",
+                f"SCOPE {sql_literal('s3://' + bucket)}",
+            ]
+            if settings.get("s3_endpoint"):
+                options.append(f"ENDPOINT {sql_literal(str(settings.get('s3_endpoint')))}")
+            if settings.get("s3_access_key_id"):
+                options.append(f"KEY_ID {sql_literal(str(settings.get('s3_access_key_id')))}")
+                options.append(f"SECRET {sql_literal(str(settings.get('s3_secret_access_key')))}")
+            name = "ioc_s3_" + re.sub(r"[^a-z0-9_]", "_", bucket.lower())
+            con.execute(f"CREATE OR REPLACE SECRET {name} ({', '.join(options)})")
+
+    def check_data_path(self, con: duckdb.DuckDBPyConnection, data_path: str, *, create: bool) -> None:
+        """The data path is reachable: the bucket exists, or the folder exists (created if asked)."""
+        if data_path.startswith("s3://"):
+            probe = data_path + ".ioc-probe-*"
+            try:
+                con.execute("SELECT count(*) FROM glob(?)", [probe]).fetchall()
+            except duckdb.Error as error:
+                endpoint = settings.get("s3_endpoint") or "AWS S3"
+                raise StoreError(
+                    f"IOC_DATA_PATH: cannot use {data_path} on {endpoint} (see the IOC_S3_* settings): "
+                    f"{_first_line(_scrub(str(error), self.secrets))}"
+                ) from None
+            return
+        folder = Path(data_path)
+        if create:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"IOC_DATA_PATH: cannot create the data folder {folder}: {error}") from None
+        elif not folder.is_dir():
+            raise StoreError(f"IOC_DATA_PATH: the data folder {folder} does not exist")
+
+    def attach(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        alias: str,
+        *,
+        data_path: str | None,
+        read_only: bool = False,
+        snapshot: int | None = None,
+    ) -> None:
+        """``ATTACH`` this lake as ``alias`` (``data_path`` None = the one stored in the catalog)."""
+        options = []
+        if self.pg is not None:
+            target = "ducklake:postgres:" + conninfo(self.pg, password=False)
+            if self.pg.get("password"):
+                options.append(f"META_SECRET {sql_literal(self._pg_secret)}")
+        else:
+            target = f"ducklake:sqlite:{self.layout.catalog}"
+            options.append("META_JOURNAL_MODE 'wal'")
+        if data_path is not None:
+            options.append(f"DATA_PATH {sql_literal(data_path)}")
+        if read_only:
+            options.append("READ_ONLY")
+        if snapshot is not None:
+            options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+        sql = f"ATTACH IF NOT EXISTS {sql_literal(target)} AS {alias} ({', '.join(options)})"
+        for attempt in range(5):
+            try:
+                con.execute(sql)
+                return
+            except duckdb.Error as error:
+                text = _scrub(str(error), self.secrets)
+                if "does not match existing data path" in text:
+                    stored = re.search(r'in the catalog "([^"]*)"', text)
+                    raise StoreError(
+                        f"IOC_DATA_PATH: the catalog {self.catalog_text} keeps its data files in "
+                        f"{stored.group(1) if stored else 'another place'}, not {data_path}: set "
+                        "IOC_DATA_PATH to that path (data files are moved with `ioc store migrate`, "
+                        "not by changing the setting)"
+                    ) from None
+                # two processes creating a new PostgreSQL catalog at once: the loser retries
+                if self.pg is not None and attempt < 4 and ("already exists" in text or "duplicate" in text):
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                setting = "IOC_CATALOG_URL" if self.pg is not None else "IOC_DATA_DIR"
+                raise StoreError(
+                    f"{setting}: cannot attach the catalog {self.catalog_text}: {_first_line(text)}"
+                ) from None
+
+
+def _normalise_data_path(raw: str) -> str:
+    """'' (the default), an absolute folder, or s3://bucket/prefix/ — always ending in '/'."""
+    if not raw:
+        return ""
+    if "://" in raw:
+        scheme = raw.split("://", 1)[0].lower()
+        if scheme != "s3":
+            raise StoreError(
+                f"IOC_DATA_PATH: a folder or s3://bucket/prefix/ is supported, got scheme {scheme!r} in {raw}"
+            )
+        bucket = raw[len("s3://") :].split("/", 1)[0]
+        if not bucket:
+            raise StoreError(f"IOC_DATA_PATH: name the bucket, e.g. s3://ioc-lake/data/ (got {raw})")
+        return raw if raw.endswith("/") else raw + "/"
+    return str(Path(raw).expanduser().resolve()) + "/"
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " ".join(lines[:3])
+
+
+def _pg_reason(error: BaseException, secrets: Sequence[str]) -> str:
+    text = _scrub(str(error), secrets)
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        reason = "wrong user name or password"
+    elif "does not exist" in lowered and "database" in lowered:
+        reason = "the database does not exist (create it first: createdb)"
+    elif "connection refused" in lowered or "could not translate host" in lowered or "timeout" in lowered:
+        reason = "the server is unreachable"
+    else:
+        reason = "connection failed"
+    return f"{reason} ({_first_line(text)})"
+
+
+def _install_extensions(
+    con: duckdb.DuckDBPyConnection, layout: Layout, names: Sequence[str] = EXTENSIONS
+) -> None:
+    """Install the DuckDB extensions from their PyPI wheels, never from the network."""
     version = "v" + duckdb.__version__
-    for name in EXTENSIONS:
+    for name in names:
         try:
             con.execute(f"LOAD {name}")
             continue
         except duckdb.Error:
             pass
-        module = importlib.import_module(f"duckdb_extension_{name}")
-        wheel_file = Path(str(module.__file__)).parent / "extensions" / version / f"{name}.duckdb_extension"
+        try:
+            module = importlib.import_module(f"duckdb_extension_{name}")
+        except ImportError:
+            module = None
+        wheel_file = (
+            Path(str(module.__file__)).parent / "extensions" / version / f"{name}.duckdb_extension"
+            if module is not None
+            else Path(f"duckdb_extension_{name}")
+        )
         if not wheel_file.exists():
             raise StoreError(
                 f"DuckDB extension {name!r} for DuckDB {duckdb.__version__} is not installed "
@@ -132,12 +437,30 @@ def _stat(path: Path) -> os.stat_result | None:
 
 
 def is_lock_error(error: BaseException) -> bool:
+    """A commit that lost a race with another writer (worth running again)."""
     text = str(error).lower()
-    return "database is locked" in text or "conflict" in text or "busy" in text
+    return (
+        "database is locked" in text
+        or "conflict" in text
+        or "busy" in text
+        # a PostgreSQL catalog: two commits took the same snapshot id, or serialisation failed
+        or "duplicate key value" in text
+        or "could not serialize" in text
+    )
+
+
+def store_exists(
+    data_dir: str | Path | None = None, *, catalog_url: str | None = None, data_path: str | None = None
+) -> bool:
+    """A lake exists where the settings point (the SQLite file, or the PostgreSQL database holds one)."""
+    return Location.from_settings(Layout(settings.data_dir(data_dir)), catalog_url, data_path).exists()
 
 
 class Store:
-    """An open store: one DuckDB instance per process with the DuckLake catalog attached."""
+    """An open store: one DuckDB instance per process with the DuckLake catalog attached.
+
+    ``catalog_url`` and ``data_path`` default to the IOC_CATALOG_URL and IOC_DATA_PATH settings.
+    """
 
     def __init__(
         self,
@@ -145,18 +468,40 @@ class Store:
         *,
         migrate: bool = True,
         read_only: bool = False,
+        catalog_url: str | None = None,
+        data_path: str | None = None,
     ) -> None:
         self.layout = Layout(settings.data_dir(data_dir))
+        self.location = Location.from_settings(self.layout, catalog_url, data_path)
         self.read_only = read_only
-        if read_only and not self.layout.catalog.exists():
-            raise StoreError(
-                f"no store in {self.layout.root}: run `ioc demo` or `ioc ingest` first "
-                "(or point --data-dir / IOC_DATA_DIR at an existing store)"
+        location = self.location
+        stored: str | None = None
+        if location.is_postgres:
+            exists, stored = location.pg_lake()
+        else:
+            exists = self.layout.catalog.exists()
+        if read_only and not exists:
+            where = (
+                f"the PostgreSQL catalog {location.catalog_text}"
+                if location.is_postgres
+                else str(self.layout.root)
             )
+            raise StoreError(
+                f"no store in {where}: run `ioc demo`, `ioc ingest` or `ioc store migrate` first "
+                "(or point --data-dir / IOC_DATA_DIR / IOC_CATALOG_URL at an existing store)"
+            )
+        # DuckLake keeps the data path in the catalog when it creates a lake. The embedded store
+        # asks for its configured path every time (a mismatch is an error naming IOC_DATA_PATH);
+        # nodes sharing a PostgreSQL catalog may leave IOC_DATA_PATH empty and use the stored one.
+        attach_path: str | None = location.data_path
+        if location.is_postgres and exists and not location.data_path_setting:
+            attach_path = None
+        self.data_path = stored if attach_path is None and stored else location.data_path
         self.layout.create()
         self._local = threading.local()
         self._version_stamp: tuple[tuple[object, ...], int] | None = None
         self._lock = threading.Lock()
+        self._pg_conns: list[Any] = []
         self._con = duckdb.connect(
             ":memory:",
             config={
@@ -165,9 +510,15 @@ class Store:
                 "autoload_known_extensions": False,
             },
         )
-        _install_extensions(self._con, self.layout)
-        self._con.execute(f"SET GLOBAL TimeZone = '{settings.get('timezone')}'")
-        self._attach(self._con)
+        try:
+            location.prepare(self._con)
+            self._con.execute(f"SET GLOBAL TimeZone = '{settings.get('timezone')}'")
+            location.check_data_path(self._con, self.data_path, create=not read_only)
+            self._attach_path = attach_path
+            self._attach(self._con)
+        except BaseException:
+            self._con.close()
+            raise
         if migrate and not read_only:
             from ioc import migrations
 
@@ -177,16 +528,30 @@ class Store:
 
             migrations.check(self)
 
+    @property
+    def identity(self) -> str:
+        """The same text on every node that opens the same lake (for shared cache keys); no secrets."""
+        if self.location.is_postgres:
+            assert self.location.pg is not None
+            pg = self.location.pg
+            return f"postgres://{pg.get('host', '')}:{pg.get('port', '5432')}/{pg['dbname']}"
+        return f"sqlite:{self.layout.catalog}"
+
+    def describe(self) -> str:
+        """Where the store lives, for messages (password masked)."""
+        return f"catalog {self.location.catalog_text}, data {self.data_path}"
+
     # -- connections -------------------------------------------------------------------
     def _attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        options = [f"DATA_PATH '{self.layout.files}/'", "META_JOURNAL_MODE 'wal'"]
-        if self.read_only:
-            options.append("READ_ONLY")
-        con.execute(
-            f"ATTACH IF NOT EXISTS 'ducklake:sqlite:{self.layout.catalog}' AS {CATALOG_NAME} "
-            f"({', '.join(options)})"
-        )
+        self.location.attach(con, CATALOG_NAME, data_path=self._attach_path, read_only=self.read_only)
         con.execute(f"USE {CATALOG_NAME}")
+
+    def attach_snapshot(self, alias: str, snapshot: int) -> None:
+        """Attach the lake again, read only, as ``alias`` at data version ``snapshot`` (time travel)."""
+        with self._lock:
+            self.location.attach(
+                self._con, alias, data_path=self._attach_path, read_only=True, snapshot=snapshot
+            )
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (created on first use)."""
@@ -199,6 +564,12 @@ class Store:
         return cur
 
     def close(self) -> None:
+        for conn in self._pg_conns:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        self._pg_conns = []
         self._con.close()
 
     def __enter__(self) -> Store:
@@ -225,11 +596,14 @@ class Store:
         """The catalog's current snapshot id; every committed write increases it.
 
         Every cached answer asks for it, so it must be cheap: DuckLake's current_snapshot() takes
-        milliseconds. Every commit writes the SQLite catalog (its WAL file), so while neither
-        file has changed since the last read the answer is the same; otherwise it is read with a
-        fresh read-only SQLite connection (DuckDB's SQLite keeps no shared WAL index, so a
-        long-lived reader would not see new commits).
+        milliseconds. With a PostgreSQL catalog it is one indexed query over this thread's own
+        psycopg connection (reconnected after a failure). With the SQLite catalog every commit
+        writes the catalog (its WAL file), so while neither file has changed since the last read
+        the answer is the same; otherwise it is read with a fresh read-only SQLite connection
+        (DuckDB's SQLite keeps no shared WAL index, so a long-lived reader would not see new commits).
         """
+        if self.location.is_postgres:
+            return self._pg_version()
         catalog = self.layout.catalog
         try:
             stamp = tuple(
@@ -251,6 +625,52 @@ class Store:
             pass
         sql = f"SELECT id FROM {CATALOG_NAME}.current_snapshot()"  # noqa: S608 - a constant name
         return int(self.execute(sql).scalar())
+
+    def _pg_version(self) -> int:
+        import psycopg
+
+        for attempt in range(2):
+            conn = getattr(self._local, "pg", None)
+            if conn is None or conn.closed:
+                conn = self._local.pg = self.location.pg_connect(timeout=5)
+                with self._lock:
+                    self._pg_conns = [c for c in self._pg_conns if not c.closed] + [conn]
+            try:
+                row = conn.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
+                return int(row[0])
+            except psycopg.Error as error:
+                self._local.pg = None
+                try:
+                    conn.close()
+                except psycopg.Error:
+                    pass
+                if attempt:
+                    raise StoreError(
+                        f"IOC_CATALOG_URL: the PostgreSQL catalog {self.location.catalog_text} does not "
+                        f"answer: {_pg_reason(error, self.location.secrets)}"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def ping(self) -> int:
+        """Check that the catalog answers now (readiness); returns the data version.
+
+        Raises StoreError naming the setting and the reason when it does not. Reads the catalog
+        itself every time (no cached answer): one query on PostgreSQL, one SQLite read otherwise.
+        """
+        if self.location.is_postgres:
+            return self._pg_version()
+        catalog = self.layout.catalog
+        try:
+            reader = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=2)
+            try:
+                row = reader.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
+            finally:
+                reader.close()
+        except sqlite3.Error as error:
+            raise StoreError(f"IOC_DATA_DIR: the catalog {catalog} cannot be read: {error}") from None
+        if not row or row[0] is None:
+            raise StoreError(f"IOC_DATA_DIR: the catalog {catalog} holds no snapshot")
+        return int(row[0])
 
     def snapshots(self) -> Results:
         return self.execute(
@@ -332,16 +752,17 @@ class Store:
         return {"data_version": self.data_version()}
 
 
-_STORES: dict[tuple[Path, bool], Store] = {}
+_STORES: dict[tuple[Path, bool, str, str], Store] = {}
 _STORES_LOCK = threading.Lock()
 
 
 def open_store(data_dir: str | Path | None = None, *, read_only: bool = False) -> Store:
     """The process's store for ``data_dir`` (opened once per process and reused by its threads)."""
-    key = (settings.data_dir(data_dir), read_only)
+    catalog_url, data_path = str(settings.get("catalog_url")), str(settings.get("data_path"))
+    key = (settings.data_dir(data_dir), read_only, catalog_url, data_path)
     with _STORES_LOCK:
         store = _STORES.get(key)
         if store is None:
-            store = Store(key[0], read_only=read_only)
+            store = Store(key[0], read_only=read_only, catalog_url=catalog_url, data_path=data_path)
             _STORES[key] = store
         return store

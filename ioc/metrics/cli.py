@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ioc.metrics.output import to_csv
     from ioc.metrics.params import parse_query
     from ioc.metrics.registry import KPIS
-    from ioc.store import Layout, open_store
+    from ioc.store import StoreError, open_store, store_exists
 
     if args.list:
         for kpi in KPIS.values():
@@ -61,10 +61,16 @@ def run(args: argparse.Namespace) -> int:
         query, fmt = parse_query(args.kpi_id, {k: v for k, v in params.items() if v is not None})
     except QueryError as error:
         raise UsageError(_flag(error)) from None
-    layout = Layout(settings.data_dir(args.data_dir))
-    if not layout.catalog.exists():
+    try:
+        found = store_exists(args.data_dir)
+    except StoreError as error:
+        raise UsageError(str(error)) from None
+    if not found:
+        where = settings.get("catalog_url") and "IOC_CATALOG_URL"
         raise UsageError(
-            f"--data-dir: no store in {layout.root} (run `ioc demo` or `ioc ingest` first, or set IOC_DATA_DIR)"
+            f"{where or '--data-dir'}: no store in "
+            f"{'the PostgreSQL catalog' if where else settings.data_dir(args.data_dir)} "
+            "(run `ioc demo`, `ioc ingest` or `ioc store migrate` first, or set IOC_DATA_DIR / IOC_CATALOG_URL)"
         )
     store = open_store(args.data_dir)
     try:

@@ -79,12 +79,8 @@ def catalog_for(store: Store, snapshot: int | None) -> str:
         known = {row[0] for row in store.execute("SELECT snapshot_id FROM lake.snapshots()").rows}
         if snapshot not in known:
             raise QueryError("snapshot", f"data version {snapshot} does not exist (or has expired)")
-        layout = store.layout
-        with _ATTACH_LOCK:
-            store.cursor().execute(
-                f"ATTACH IF NOT EXISTS 'ducklake:sqlite:{layout.catalog}' AS {name} "
-                f"(DATA_PATH '{layout.files}/', META_JOURNAL_MODE 'wal', READ_ONLY, SNAPSHOT_VERSION {snapshot})"
-            )
+        with _ATTACH_LOCK:  # the store's own attach: the same catalog (SQLite or PostgreSQL) and data path
+            store.attach_snapshot(name, snapshot)
         tables = store.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = $db AND table_name = 'schools'",
             {"db": name},
