@@ -346,7 +346,29 @@ def _run_pipeline(
                 except duckdb.Error:
                     pass
     _log_line(store, run, result, time.perf_counter() - clock)
+    _audit(store, run, result)
     return result
+
+
+def _audit(store: Store, run: _Run, result: FileResult) -> None:
+    """Write the run into the access-control audit log (ioc.auth.audit), where admins read it with
+    sign-ins and exports. The data is committed already: a failure here is logged, not raised."""
+    from ioc.auth.audit import record_ingest
+
+    try:
+        record_ingest(
+            store.layout.root,
+            source=run.source,
+            file=run.file_name,
+            dataset=result.dataset,
+            status=result.status,
+            rows_loaded=result.rows_loaded,
+            rows_replaced=result.rows_replaced,
+            rows_rejected=result.rows_rejected,
+            run_id=run.run_id,
+        )
+    except Exception:
+        log.exception("could not write ingestion run %s into the audit log", run.run_id)
 
 
 def _loaded_before(store: Store, run: _Run) -> bool:

@@ -24,7 +24,8 @@ ROLES = (LEADERSHIP, DISTRICT_OFFICER, ANALYST, ADMIN)  # roles of accounts; kio
 
 # what each role may do besides reading KPIs within its scope
 EXPORT_ROLES = frozenset({ANALYST, ADMIN})
-DATA_HEALTH_ROLES = frozenset({LEADERSHIP, ANALYST, ADMIN})
+# district officers see the data health of their own schools (ioc.metrics.health scopes its queries)
+DATA_HEALTH_ROLES = frozenset({LEADERSHIP, DISTRICT_OFFICER, ANALYST, ADMIN})
 ADMIN_ROLES = frozenset({ADMIN})
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"

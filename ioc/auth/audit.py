@@ -1,16 +1,33 @@
-"""The append-only audit log: who did what, when, from where, and whether it was allowed."""
+"""The append-only audit log: who did what, when, from where, and whether it was allowed.
+
+Requests without credentials are audited too, but aggregated so that a wall of signed-out kiosks
+or a crawler cannot flood the log (:class:`AnonymousThrottle`): the first such request from an
+address to a path in a minute is written at once; the others of that minute are counted and
+written as one summary row when the minute is over.
+"""
 
 from __future__ import annotations
 
+import atexit
+import getpass
+import logging
+import threading
 import time
+import weakref
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ioc.auth.db import AuthDb
+if TYPE_CHECKING:
+    from ioc.auth.db import AuthDb
+
+log = logging.getLogger(__name__)
 
 EVENTS = (
     "sign_in",
     "sign_out",
     "refused",
+    "anonymous",  # a request without credentials (or with an unknown/expired session) to a data path
     "export",
     "api_token",
     "kiosk",
@@ -32,6 +49,15 @@ class AuditEntry:
     ip: str
 
 
+INSERT = "INSERT INTO audit (at, actor, event, outcome, target, detail, ip) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _row(event: str, outcome: str, actor: str, target: str, detail: str, ip: str, at: float) -> tuple:
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    return (at, actor, event, outcome, target[:500], detail[:2000], ip)
+
+
 def record(
     db: AuthDb,
     event: str,
@@ -42,22 +68,196 @@ def record(
     detail: str = "",
     ip: str = "",
 ) -> None:
-    if event not in EVENTS:
-        raise ValueError(f"unknown audit event {event!r}")
+    row = _row(event, outcome, actor, target, detail, ip, time.time())
     with db.connect() as con:
-        con.execute(
-            "INSERT INTO audit (at, actor, event, outcome, target, detail, ip) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), actor, event, outcome, target[:500], detail[:2000], ip),
-        )
+        con.execute(INSERT, row)
 
 
 def entries(
-    db: AuthDb, *, limit: int = 200, event: str | None = None, actor: str | None = None
+    db: AuthDb,
+    *,
+    limit: int = 200,
+    event: str | None = None,
+    actor: str | None = None,
+    since: float | None = None,
 ) -> list[AuditEntry]:
     """Newest first."""
-    rows = db.query(
-        "SELECT * FROM audit WHERE (:event IS NULL OR event = :event) AND (:actor IS NULL OR actor = :actor)"
-        " ORDER BY id DESC LIMIT :limit",
-        {"event": event, "actor": actor, "limit": int(limit)},
-    )
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("event", event), ("actor", actor)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since)
+    sql = "SELECT id, at, actor, event, outcome, target, detail, ip FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = db.query(sql + " ORDER BY id DESC LIMIT ?", (*params, int(limit)))
     return [AuditEntry(**dict(r)) for r in rows]
+
+
+# -- ingestion runs ----------------------------------------------------------------------------
+
+
+def ingest_actor(source: str) -> str:
+    """Who ran a load: ``cli:<os user>`` for ``ioc ingest``, ``demo`` for ``ioc demo``, else the
+    scheduler job named by the source (``scheduler:<job id>``)."""
+    if source == "cli":
+        try:
+            return f"cli:{getpass.getuser()}"
+        except (KeyError, OSError):
+            return "cli"
+    if source == "demo":
+        return "demo"
+    return f"scheduler:{source}"
+
+
+def record_ingest(
+    data_dir: Path | str,
+    *,
+    source: str,
+    file: str,
+    dataset: str | None,
+    status: str,
+    rows_loaded: int,
+    rows_replaced: int,
+    rows_rejected: int,
+    run_id: str,
+) -> None:
+    """One audit row per ingestion run (called by ingest.load for every file or record batch)."""
+    from ioc.auth.db import open_db
+
+    outcome = {"loaded": "ok", "unchanged": "ok", "rejected": "denied"}.get(status, "failed")
+    record(
+        open_db(data_dir),
+        "ingest",
+        outcome,
+        actor=ingest_actor(source),
+        target=file,
+        detail=(
+            f"{dataset or '?'} {status}: {rows_loaded} rows loaded, {rows_replaced} replaced, "
+            f"{rows_rejected} rejected (run {run_id}, source {source})"
+        ),
+    )
+
+
+# -- unauthenticated requests, aggregated ---------------------------------------------------------
+
+WINDOW_SECONDS = 60
+PATHS_PER_ADDRESS = 20  # distinct paths listed per address and minute; more fold into one row
+OTHER_PATHS = "(other paths)"
+
+
+class AnonymousThrottle:
+    """One audit row per (event, address, path) and minute, plus one summary row with the count of
+    the repeats. The first row is claimed in the database (``anonymous_windows``), so several
+    workers and nodes write it once between them; each worker writes its own summary of repeats.
+    Pending summaries are written when their minute is over (on the next request) or at exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[tuple[str, str, str], list] = {}  # key -> [minute, repeats, outcome]
+        self._paths: dict[tuple[str, str, int], set[str]] = {}
+        self._next_sweep = 0.0
+        self._db: weakref.ReferenceType[AuthDb] | None = None
+        atexit.register(self._flush_at_exit)
+
+    def record(
+        self,
+        db: AuthDb,
+        event: str,
+        outcome: str,
+        *,
+        ip: str,
+        path: str,
+        target: str,
+        detail: str,
+        now: float | None = None,
+    ) -> bool:
+        """Audit one unauthenticated request; True when a row was written for it now."""
+        now = time.time() if now is None else now
+        self._db = weakref.ref(db)
+        minute = int(now // WINDOW_SECONDS)
+        self.sweep(db, now)
+        with self._lock:
+            seen = self._paths.setdefault((event, ip, minute), set())
+            if path not in seen and len(seen) >= PATHS_PER_ADDRESS:
+                path, target = OTHER_PATHS, OTHER_PATHS
+            seen.add(path)
+            key = (event, ip, path)
+            window = self._windows.get(key)
+            if window is not None and window[0] == minute:
+                window[1] += 1
+                return False
+        bucket = f"{event}|{ip}|{path}|{minute}"
+        with db.connect() as con:
+            claimed = con.execute(
+                "INSERT INTO anonymous_windows (bucket, at) VALUES (?, ?) ON CONFLICT (bucket) DO NOTHING",
+                (bucket, now),
+            ).rowcount
+            if claimed:
+                con.execute(
+                    INSERT,
+                    _row(
+                        event,
+                        outcome,
+                        "",
+                        target,
+                        detail + " (repeats from this address to this path within the minute are counted)",
+                        ip,
+                        now,
+                    ),
+                )
+                if minute % 10 == 0:
+                    con.execute("DELETE FROM anonymous_windows WHERE at < ?", (now - 3600,))
+        with self._lock:
+            self._windows[key] = [minute, 0 if claimed else 1, outcome]
+        return bool(claimed)
+
+    def sweep(self, db: AuthDb, now: float | None = None, *, everything: bool = False) -> int:
+        """Write the summaries of minutes that are over (all of them with ``everything``); the count
+        of rows written."""
+        now = time.time() if now is None else now
+        if not everything and now < self._next_sweep:
+            return 0
+        minute = int(now // WINDOW_SECONDS)
+        with self._lock:
+            self._next_sweep = (minute + 1) * WINDOW_SECONDS
+            done = [k for k, w in self._windows.items() if everything or w[0] < minute]
+            finished = [(k, self._windows.pop(k)) for k in done]
+            for k in [k for k in self._paths if everything or k[2] < minute]:
+                del self._paths[k]
+        rows = []
+        for (event, ip, path), (window, repeats, outcome) in finished:
+            if repeats:
+                start = time.strftime("%H:%M", time.gmtime(window * WINDOW_SECONDS))
+                rows.append(
+                    _row(
+                        event,
+                        outcome,
+                        "",
+                        path,
+                        f"{repeats} more requests without valid credentials from this address to this path "
+                        f"in the minute from {start} UTC (counted by one worker)",
+                        ip,
+                        (window + 1) * WINDOW_SECONDS,
+                    )
+                )
+        if rows:
+            with db.connect() as con:
+                for row in rows:
+                    con.execute(INSERT, row)
+        return len(rows)
+
+    def _flush_at_exit(self) -> None:
+        db = self._db() if self._db is not None else None
+        if db is None or not self._windows:
+            return
+        try:
+            self.sweep(db, everything=True)
+        except Exception:  # noqa: BLE001 - the process is ending; say so and go
+            log.warning(
+                "could not write the last unauthenticated-request counts to the audit log", exc_info=True
+            )

@@ -1,24 +1,46 @@
-"""The access-control database: one SQLite file in WAL mode under ``DATA_DIR/auth``.
+"""The access-control database: accounts, sessions, tokens, sign-in attempts, OIDC states, the
+audit log and (on PostgreSQL) the app's secret key.
+
+Two backends behind one small interface (:class:`AuthDb`):
+
+- **SQLite** (the default): one file in WAL mode, ``DATA_DIR/auth/auth.sqlite``. Every worker
+  process of one machine writes here safely (one small write at a time, readers never blocked).
+- **PostgreSQL** (``IOC_AUTH_DATABASE_URL``, or the catalog's database when ``IOC_CATALOG_URL``
+  is a PostgreSQL URL): several app nodes on several machines share accounts, sessions, tokens,
+  rate-limit counters and the audit log, so a session opened on one node works on every other and
+  a logout on one ends it everywhere. The tables live in a schema of their own (``ioc_auth``) so
+  they never collide with DuckLake's catalog tables in the same database.
 
 Why not the DuckLake store: every web worker writes here (sessions, sign-in attempts, audit rows);
-the store has one writer (ingestion) and many readers. SQLite in WAL mode lets many processes write
-small rows safely (one at a time, readers never blocked), and keeps secrets out of the Parquet
-files that analysts may copy.
+the store has one writer (ingestion) and many readers, and secrets stay out of the Parquet files
+that analysts may copy.
 
-The audit table is append-only: triggers refuse UPDATE and DELETE.
+Callers write SQL once, in SQLite's dialect with ``?`` or ``:name`` parameters; the PostgreSQL
+backend translates the parameters. Rows answer both ``row[0]`` and ``row["column"]``.
+
+The audit table is append-only in both: triggers refuse UPDATE and DELETE (and TRUNCATE on
+PostgreSQL).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
-SCHEMA_VERSION = 1
+from ioc import settings
 
-SCHEMA = """
+SCHEMA_VERSION = 2  # 2: anonymous_windows (aggregated audit of unauthenticated requests)
+PG_SCHEMA = "ioc_auth"  # the PostgreSQL schema of these tables (DuckLake's catalog lives in another)
+
+SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     username TEXT PRIMARY KEY,
     display_name TEXT NOT NULL DEFAULT '',
@@ -80,21 +102,157 @@ CREATE TABLE IF NOT EXISTS oidc_states (
     next TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS anonymous_windows (
+    bucket TEXT PRIMARY KEY,            -- event|ip|path|minute: the first unauthenticated request of a window
+    at REAL NOT NULL
+);
 """
 
+# The same tables on PostgreSQL: times are float8 (REAL is float4 there), ids an identity column.
+PG_TABLES = SQLITE_SCHEMA.replace(" REAL", " DOUBLE PRECISION").replace(
+    "id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+)
+PG_TABLES = (
+    PG_TABLES[: PG_TABLES.index("CREATE TRIGGER")]
+    + PG_TABLES[PG_TABLES.index("CREATE TABLE IF NOT EXISTS oidc_states") :]
+)
+PG_SCHEMA_SQL = f"""
+CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA};
+SET LOCAL search_path TO {PG_SCHEMA};
+{PG_TABLES}
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,              -- 'schema_version', 'secret_key'
+    value TEXT NOT NULL
+);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+INSERT INTO meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}')
+    ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value;
+"""  # noqa: S608 - fixed text
 
-class AuthDb:
-    """The access-control database of one data directory (thread-safe: one connection per thread)."""
+
+class Row(Mapping[str, Any]):
+    """A result row read by position (``row[0]``) or by column name (``row["name"]``)."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
+        self._names = tuple(names)
+        self._values = tuple(values)
+
+    def __getitem__(self, key: int | str) -> Any:  # type: ignore[override]
+        if isinstance(key, int):
+            return self._values[key]
+        try:
+            return self._values[self._names.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._names, self._values, strict=True))!r})"
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Row | None: ...
+
+    def fetchall(self) -> list[Row]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor: ...
+
+
+class AuthDb(ABC):
+    """The access-control database of one deployment (thread-safe: one connection per thread and
+    process; a forked worker opens its own)."""
+
+    kind: str  # 'sqlite' | 'postgresql'
+    errors: tuple[type[BaseException], ...]  # what a refused statement raises (e.g. the audit triggers)
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        from ioc.auth.audit import AnonymousThrottle
+
+        self.anonymous = AnonymousThrottle()  # aggregation of unauthenticated requests (ioc.auth.audit)
+
+    @abstractmethod
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A connection inside one write transaction, committed at the end (rolled back on error)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+        """Rows of one read statement (outside any transaction)."""
+
+    @abstractmethod
+    def secret_key(self) -> str:
+        """The app's secret key for this deployment, generated once."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the database is, for logs and messages (never a password)."""
+
+    def close(self) -> None:
+        """Close this thread's connection (a new one opens on the next use)."""
+        con = getattr(self._local, "con", None)
+        self._local.con = None
+        if con is not None:
+            con.close()
+
+
+# -- SQLite --------------------------------------------------------------------------------------
+
+
+class _SqliteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+
+    def fetchone(self) -> Row | None:
+        row = self._cursor.fetchone()
+        return None if row is None else Row(row.keys(), tuple(row))
+
+    def fetchall(self) -> list[Row]:
+        return [Row(r.keys(), tuple(r)) for r in self._cursor.fetchall()]
+
+
+class _SqliteConnection:
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> _SqliteCursor:
+        return _SqliteCursor(self._con.execute(sql, params))
+
+
+class SqliteAuthDb(AuthDb):
+    """One SQLite file in WAL mode under ``DATA_DIR/auth`` (one machine)."""
+
+    kind = "sqlite"
+    errors = (sqlite3.DatabaseError,)
 
     def __init__(self, data_dir: Path | str) -> None:
-        self.folder = Path(data_dir) / "auth"
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.folder = self.data_dir / "auth"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "auth.sqlite"
-        self._local = threading.local()
         con = self._connection()
         if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             # one script, one transaction: two processes starting at once both succeed (IF NOT EXISTS)
-            con.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+            con.executescript(
+                f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            )
         try:
             self.path.chmod(0o600)  # password hashes and session hashes: owner only
         except OSError:
@@ -102,40 +260,215 @@ class AuthDb:
 
     def _connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
-        if con is None:
+        if con is None or getattr(self._local, "pid", None) != os.getpid():
             con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA busy_timeout=10000")
             con.execute("PRAGMA foreign_keys=ON")
             con.row_factory = sqlite3.Row
-            self._local.con = con
+            self._local.con, self._local.pid = con, os.getpid()
         return con
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one write transaction (BEGIN IMMEDIATE ... COMMIT / ROLLBACK)."""
+    def connect(self) -> Iterator[Connection]:
         con = self._connection()
         con.execute("BEGIN IMMEDIATE")
         try:
-            yield con
+            yield _SqliteConnection(con)
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        return self._connection().execute(sql, params).fetchall()
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+        return [Row(r.keys(), tuple(r)) for r in self._connection().execute(sql, params).fetchall()]
+
+    def secret_key(self) -> str:
+        from ioc.auth import keys
+
+        return keys.file_secret_key(self.data_dir)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+_PARAM = re.compile(r"'(?:[^']|'')*'|::|\?|:([A-Za-z_][A-Za-z0-9_]*)|%")
+
+
+def to_pg(sql: str) -> str:
+    """SQLite-style parameters (``?``, ``:name``) as psycopg's (``%s``, ``%(name)s``); every
+    literal ``%`` doubled; ``?`` and ``:name`` inside quotes and ``::`` casts left alone."""
+
+    def swap(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text.startswith("'"):
+            return text.replace("%", "%%")  # psycopg reads % even inside quotes
+        if text == "::":
+            return text
+        if text == "?":
+            return "%s"
+        if text == "%":
+            return "%%"
+        return f"%({match.group(1)})s"
+
+    return _PARAM.sub(swap, sql)
+
+
+class PostgresAuthDb(AuthDb):
+    """The tables in schema ``ioc_auth`` of a PostgreSQL database shared by every app node."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        super().__init__()
+        self.errors = (psycopg.Error,)
+        self.url = url
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            raise ValueError(
+                f"accounts database URL {redact(url)!r} is not a PostgreSQL URL: {error}"
+            ) from None
+        options = str(params.get("options") or "")
+        params["options"] = (options + f" -c search_path={PG_SCHEMA}").strip()
+        params.setdefault("connect_timeout", 10)
+        params.setdefault("application_name", "ioc-auth")
+        self._conninfo = psycopg.conninfo.make_conninfo("", **params)
+        self._ensure_schema()
+
+    def _new_connection(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True, row_factory=_pg_rows)
+        except psycopg.OperationalError as error:
+            raise RuntimeError(
+                f"cannot reach the accounts database {self.describe()} "
+                f"(IOC_AUTH_DATABASE_URL, or IOC_CATALOG_URL when that is empty): {error}".strip()
+            ) from error
+
+    def _connection(self) -> Any:
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed or con.broken or getattr(self._local, "pid", None) != os.getpid():
+            con = self._new_connection()
+            self._local.con, self._local.pid = con, os.getpid()
+        return con
+
+    def _ensure_schema(self) -> None:
+        con = self._connection()
+        if self._schema_version(con) == SCHEMA_VERSION:
+            return
+        with con.transaction():
+            # nodes starting at once: one creates, the others wait and find everything in place
+            con.execute("SELECT pg_advisory_xact_lock(hashtext('ioc_auth schema'))")
+            con.execute(PG_SCHEMA_SQL)
+
+    @staticmethod
+    def _schema_version(con: Any) -> int | None:
+        row = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{PG_SCHEMA}.meta",)).fetchone()
+        if not row[0]:
+            return None
+        found = con.execute(
+            f"SELECT value FROM {PG_SCHEMA}.meta WHERE name = 'schema_version'"  # noqa: S608 - a constant
+        ).fetchone()
+        return int(found[0]) if found else None
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        con = self._connection()
+        with con.transaction():
+            yield _PgConnection(con)
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+        import psycopg
+
+        try:
+            return list(self._connection().execute(to_pg(sql), params).fetchall())
+        except psycopg.OperationalError:
+            # the server restarted or the connection dropped: one retry on a new connection
+            self._local.con = None
+            return list(self._connection().execute(to_pg(sql), params).fetchall())
+
+    def secret_key(self) -> str:
+        """Generated once for every node: the first INSERT wins, the others read what it wrote."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO meta (name, value) VALUES ('secret_key', ?) ON CONFLICT (name) DO NOTHING",
+                (secrets.token_hex(32),),
+            )
+            row = con.execute("SELECT value FROM meta WHERE name = 'secret_key'").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def describe(self) -> str:
+        return redact(self.url) + f" (schema {PG_SCHEMA})"
+
+
+class _PgConnection:
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
+        return self._con.execute(to_pg(sql), params)  # type: ignore[no-any-return]
+
+
+def _pg_rows(cursor: Any) -> Any:
+    names = [c.name for c in cursor.description or ()]
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(names, values)
+
+    return make
+
+
+def redact(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+# -- which database ----------------------------------------------------------------------------------
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def database_url() -> str | None:
+    """The PostgreSQL URL of the accounts database, or None for the SQLite file.
+
+    ``IOC_AUTH_DATABASE_URL`` when set (a postgresql:// URL, or ``sqlite`` to keep the file even
+    with a PostgreSQL catalog); else the catalog's database when ``IOC_CATALOG_URL`` is a
+    PostgreSQL URL; else None.
+    """
+    url = str(settings.get("auth_database_url") or "").strip()
+    if url:
+        if url.lower() == "sqlite":
+            return None
+        if not url.lower().startswith(PG_SCHEMES):
+            raise ValueError(
+                f"IOC_AUTH_DATABASE_URL={redact(url)!r}: expected a postgresql://user:password@host:port/database "
+                "URL, 'sqlite', or nothing (= the catalog's PostgreSQL database, else DATA_DIR/auth/auth.sqlite)"
+            )
+        return url
+    catalog = str(settings.get("catalog_url") or "").strip()
+    if catalog.lower().startswith(PG_SCHEMES):
+        return catalog
+    return None
 
 
 _OPEN: dict[str, AuthDb] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_db(data_dir: Path | str) -> AuthDb:
-    """The process's AuthDb for ``data_dir`` (one per folder)."""
-    key = str(Path(data_dir).resolve())
+def open_db(data_dir: Path | str, url: str | None = None) -> AuthDb:
+    """The process's AuthDb for this deployment: PostgreSQL at ``url`` (default: :func:`database_url`)
+    or the SQLite file of ``data_dir``. One instance per database and process."""
+    url = url if url is not None else database_url()
+    key = url if url else str(Path(data_dir).resolve())
     with _OPEN_LOCK:
         db = _OPEN.get(key)
-        if db is None or not db.path.exists():
-            db = _OPEN[key] = AuthDb(key)
+        if db is None or (isinstance(db, SqliteAuthDb) and not db.path.exists()):
+            db = _OPEN[key] = PostgresAuthDb(url) if url else SqliteAuthDb(key)
         return db

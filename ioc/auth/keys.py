@@ -1,4 +1,9 @@
-"""The app's secret key: generated on first run and kept in the data directory (never in code)."""
+"""The app's secret key: generated on first run, never a default in the code.
+
+With the SQLite accounts database it is a file in the data directory (``DATA_DIR/auth/secret_key``);
+with the PostgreSQL accounts database it is a row of ``ioc_auth.meta``, generated once by whichever
+node starts first, so every node signs and checks the same values without sharing a folder.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,13 @@ from pathlib import Path
 
 
 def secret_key(data_dir: Path | str) -> str:
+    """The deployment's key: from the accounts database in use (ioc.auth.db.open_db)."""
+    from ioc.auth.db import open_db
+
+    return open_db(data_dir).secret_key()
+
+
+def file_secret_key(data_dir: Path | str) -> str:
     """The key in DATA_DIR/auth/secret_key, created (owner-only, 0600) when missing."""
     folder = Path(data_dir) / "auth"
     folder.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,7 @@ def page_refusal(principal: Principal, url: str, locate: Locate) -> str | None:
     if principal.kind == "api":
         return "API tokens may only call /api/v1"
     if path.rstrip("/") == "/data-health" and principal.role not in DATA_HEALTH_ROLES:
-        return "data health is for leadership, analysts and administrators"
+        return "data health is for signed-in staff"
     if path.startswith("/admin") and principal.role not in ADMIN_ROLES:
         return "administrators only"
     match = UNIT_PATH.match(path)

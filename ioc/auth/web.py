@@ -29,8 +29,8 @@ from flask import Flask, Response, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
-from ioc.auth import accounts, audit, forms, keys, ratelimit, rules, sessions, tokens
-from ioc.auth.access import ADMIN, G_KEY, acting_as
+from ioc.auth import accounts, audit, forms, ratelimit, rules, sessions, tokens
+from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, acting_as
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
 
@@ -117,7 +117,8 @@ def install(
     if existing is not None:
         existing.required = required
         return existing
-    secret = keys.secret_key(data_dir)
+    db = open_db(data_dir)
+    secret = db.secret_key()  # one key for every worker and node sharing this accounts database
     server.secret_key = secret
     server.config.update(
         MAX_CONTENT_LENGTH=int(settings.get("max_upload_mb")) * 1024 * 1024,
@@ -130,7 +131,7 @@ def install(
             raise ValueError("install() needs store_factory or locate")
         locate = store_locator(store_factory)
     state = AuthState(
-        db=open_db(data_dir),
+        db=db,
         required=required,
         secret=secret,
         locate=locate,
@@ -172,6 +173,24 @@ def current_principal() -> Principal | None:
     return g.get("ioc_principal") if has_app_context() else None
 
 
+def may_export() -> bool:
+    """May the caller of the request being served export (CSV/XLSX/Parquet/PNG/SVG)? Pages use it
+    to show export controls only to those the /export routes will serve (the routes refuse the
+    others anyway). True when access control is not installed on this server (nothing is checked
+    there) or sign-in is switched off."""
+    from flask import has_request_context
+
+    if not has_request_context():
+        return True
+    state = current_state_or_none()
+    if state is None or not state.required:
+        return True
+    principal = current_principal()
+    if principal is None:
+        return False
+    return principal.kind == "open" or (principal.kind == "user" and principal.role in EXPORT_ROLES)
+
+
 def client_ip() -> str:
     return request.remote_addr or ""
 
@@ -197,10 +216,24 @@ def guard() -> BaseResponse | None:
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
+    state.db.anonymous.sweep(state.db)  # the counts of minutes that are over (a float compare otherwise)
     if request.method == "GET" and request.args.get("device") and not path.startswith("/api/"):
         return _kiosk_sign_in(state)
     principal = _identify(state)
     if principal is None:
+        if not path.startswith(rules.DASH_STATIC) and not request.headers.get("Authorization"):
+            expired = bool(request.cookies.get(SESSION_COOKIE))
+            _audit_anonymous(
+                state,
+                "anonymous",
+                "denied",
+                ("unknown, expired or revoked session" if expired else "no session or token")
+                + (
+                    " -> 401"
+                    if path.startswith(("/api/", "/_dash-")) or request.method != "GET"
+                    else " -> sign-in"
+                ),
+            )
         return _unauthenticated(path)
     g.ioc_principal = principal
     setattr(g, G_KEY, principal.access)
@@ -219,14 +252,7 @@ def _identify(state: AuthState) -> Principal | None:
     if header[:7].lower() == "bearer ":
         token = tokens.verify(state.db, header[7:].strip(), "api")
         if token is None:
-            audit.record(
-                state.db,
-                "api_token",
-                "failed",
-                target=_target(),
-                detail="unknown, expired or revoked token",
-                ip=client_ip(),
-            )
+            _audit_anonymous(state, "api_token", "failed", "unknown, expired or revoked token")
             return None
         return Principal("api", token.name, "api", token.access(), scopes=token.scopes)
     session = sessions.lookup(state.db, request.cookies.get(SESSION_COOKIE))
@@ -266,6 +292,23 @@ def _authorize(state: AuthState, principal: Principal) -> str | None:
         return None
     query = request.query_string.decode("utf-8", "replace")
     return rules.page_refusal(principal, path + (f"?{query}" if query else ""), state.locate)
+
+
+def _audit_anonymous(
+    state: AuthState, event: str, outcome: str, detail: str, *, with_query: bool = True
+) -> None:
+    """Audit a request without valid credentials, aggregated per address, path and minute
+    (ioc.auth.audit.AnonymousThrottle): a crawler or a wall of signed-out screens writes a few rows a
+    minute, not one per request."""
+    state.db.anonymous.record(
+        state.db,
+        event,
+        outcome,
+        ip=client_ip(),
+        path=f"{request.method} {request.path}",
+        target=_target() if with_query else f"{request.method} {request.path}",
+        detail=detail,
+    )
 
 
 def _unauthenticated(path: str) -> BaseResponse:
@@ -312,13 +355,9 @@ def refuse(principal: Principal | None, reason: str) -> BaseResponse:
 def _kiosk_sign_in(state: AuthState) -> BaseResponse:
     token = tokens.verify(state.db, request.args.get("device"), "kiosk")
     if token is None:
-        audit.record(
-            state.db,
-            "kiosk",
-            "failed",
-            target=request.path,
-            detail="unknown, expired or revoked device token",
-            ip=client_ip(),
+        # never the query string: it holds the (wrong) device secret
+        _audit_anonymous(
+            state, "kiosk", "failed", "unknown, expired or revoked device token", with_query=False
         )
         return Response(
             forms.denied_page(_lang(), "unknown or revoked device token"), status=403, mimetype="text/html"
@@ -542,7 +581,7 @@ AUDIT_COLUMNS = ("time", "actor", "event", "outcome", "target", "detail", "ip")
 
 
 def audit_view() -> BaseResponse:
-    """Admins: the newest audit entries and ingestion runs (the store's run log), newest first."""
+    """Admins: the newest audit entries (ingestion runs included), newest first."""
     state = auth_state()
     if state.required:
         principal = current_principal()
@@ -566,22 +605,5 @@ def audit_view() -> BaseResponse:
         }
         for e in audit.entries(state.db, limit=limit, event=event)
     ]
-    if state.store_factory is not None and event in (None, "ingest"):
-        from ioc.metrics import health
-
-        for run in health.runs(state.store_factory(), limit=limit):
-            started = run.get("started_at")
-            rows.append(
-                {
-                    "at": started.timestamp() if started else 0.0,
-                    "time": started.strftime("%Y-%m-%d %H:%M:%S") if started else "",
-                    "actor": str(run.get("source") or ""),
-                    "event": "ingest",
-                    "outcome": str(run.get("status") or ""),
-                    "target": str(run.get("file_name") or ""),
-                    "detail": f"{run.get('dataset')}: {run.get('rows_loaded')} loaded, {run.get('rows_rejected')} rejected",
-                    "ip": "",
-                }
-            )
     rows.sort(key=lambda r: r["at"], reverse=True)
     return Response(forms.audit_page(rows[:limit], AUDIT_COLUMNS), mimetype="text/html")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ioc import settings
+from ioc.auth.access import current_access
 from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
 from ioc.metrics.errors import QueryError
 from ioc.store import quote_ident
@@ -141,11 +142,34 @@ def _as_local(value: Any) -> Any:
     return value.astimezone(_tz()) if isinstance(value, datetime) and value.tzinfo else value
 
 
+# -- the caller's access scope (ioc.auth) ---------------------------------------------------------------
+def _restricted() -> bool:
+    """True when the caller may read only some districts/wards (a district officer, a limited token)."""
+    access = current_access()
+    return access is not None and access.restricted
+
+
+def _access_filter(alias: str) -> tuple[str, dict[str, Any]]:
+    """(SQL condition on the school rows ``alias``, bound values) limiting them to the caller's
+    districts/wards, as the metrics engine does; ('TRUE', {}) for an unrestricted caller."""
+    access = current_access()
+    if access is None or not access.restricted:
+        return "TRUE", {}
+    districts, wards = access.sql_lists()
+    return (
+        f"(list_contains($access_districts, {alias}.district_key) OR list_contains($access_wards, {alias}.ward_key))",
+        {"access_districts": districts, "access_wards": wards},
+    )
+
+
 # -- runs and rejections -----------------------------------------------------------------------------
 def runs(
     store: Store, limit: int = 100, *, source: str | None = None, dataset: str | None = None
 ) -> list[dict]:
-    """The newest ingestion runs (one per file or HTTP batch), newest first."""
+    """The newest ingestion runs (one per file or HTTP batch), newest first. None for a caller
+    restricted to some districts: a file covers the whole city (its messages name other schools)."""
+    if _restricted():
+        return []
     return [
         {k: _as_local(v) for k, v in row.items()}
         for row in store.execute(
@@ -160,7 +184,10 @@ def runs(
 
 
 def rejections(store: Store, run_id: str | None = None, limit: int = 500) -> list[dict]:
-    """Rejected values (file, spreadsheet row, column, value, rule, message), newest runs first."""
+    """Rejected values (file, spreadsheet row, column, value, rule, message), newest runs first.
+    None for a caller restricted to some districts (the values may be other schools')."""
+    if _restricted():
+        return []
     return store.execute(
         """SELECT r.run_id, r.file_name, r.row_number, r.column_name, r.value, r.rule, r.message,
                   i.source, i.dataset, i.started_at
@@ -174,8 +201,9 @@ def rejections(store: Store, run_id: str | None = None, limit: int = 500) -> lis
 def job_runs(
     store: Store, limit: int = 100, *, job_id: str | None = None, status: str | None = None
 ) -> list[dict]:
-    """Scheduled runs that did something, failed, or were missed/skipped, newest first."""
-    if not store.has_table("job_runs"):
+    """Scheduled runs that did something, failed, or were missed/skipped, newest first (none for a
+    caller restricted to some districts: jobs load the whole city)."""
+    if _restricted() or not store.has_table("job_runs"):
         return []
     return [
         {k: _as_local(v) for k, v in row.items()}
@@ -193,12 +221,27 @@ def job_runs(
 # -- freshness ---------------------------------------------------------------------------------------
 def _latest(store: Store, dataset: str) -> Any:
     column = quote_ident(TIME_COLUMNS[dataset])
-    return _as_local(store.execute(f"SELECT max({column}) FROM {quote_ident(dataset)}").scalar())  # noqa: S608
+    if not _restricted():
+        return _as_local(store.execute(f"SELECT max({column}) FROM {quote_ident(dataset)}").scalar())  # noqa: S608
+    # the newest data of the caller's schools only
+    condition, values = _access_filter("s")
+    schools_sql, params = _current_schools(None, active_only=False)
+    return _as_local(
+        store.execute(
+            f"""WITH s AS ({schools_sql})
+                SELECT max(d.{column}) FROM {quote_ident(dataset)} d
+                WHERE d.school_id IN (SELECT s.school_id FROM s WHERE {condition})""",  # noqa: S608 - fixed names
+            {**params, **values},
+        ).scalar()
+    )
 
 
 def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshness]:
-    """Per dataset: newest data, last success, last failure with its reason, cadence and staleness."""
+    """Per dataset: newest data, last success, last failure with its reason, cadence and staleness.
+    For a caller restricted to some districts the newest data (and so staleness) is that of their
+    schools, and the failure reasons and failing source names (city-wide files) are left out."""
     known = cadences()
+    restricted = _restricted()
     loads = {
         row["dataset"]: row
         for row in store.execute(
@@ -232,6 +275,8 @@ def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshnes
                     f"source {source['source_id']}: {source['reason']}",
                 )
         stale = _is_stale(latest, limit)
+        if restricted:
+            reason = None
         result.append(
             DatasetFreshness(
                 dataset=dataset,
@@ -244,14 +289,14 @@ def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshnes
                 status="no_data" if latest is None else ("stale" if stale else "fresh"),
                 expected_by=limit,
                 rows_last_success=load.get("rows_last_success"),
-                failing_sources=tuple(s["source_id"] for s in failing.get(dataset, [])),
+                failing_sources=() if restricted else tuple(s["source_id"] for s in failing.get(dataset, [])),
             )
         )
     return result
 
 
-def _current_schools(hierarchy_date: date | None) -> tuple[str, dict[str, Any]]:
-    sql = f"SELECT * FROM ({VERSIONS_SQL.format(catalog='lake')}) WHERE active"  # noqa: S608 - fixed text
+def _current_schools(hierarchy_date: date | None, active_only: bool = True) -> tuple[str, dict[str, Any]]:
+    sql = f"SELECT * FROM ({VERSIONS_SQL.format(catalog='lake')})" + (" WHERE active" if active_only else "")  # noqa: S608
     return sql, {"hierarchy_date": hierarchy_date or FAR_FUTURE}
 
 
@@ -263,6 +308,7 @@ def freshness_by_district(store: Store, dataset: str, now: datetime | None = Non
     limit = expected_by(dataset, now)
     column = quote_ident(TIME_COLUMNS[dataset])
     schools_sql, params = _current_schools(None)
+    condition, values = _access_filter("s")
     rows = store.execute(
         f"""WITH s AS ({schools_sql}),
                  d AS (SELECT school_id, max({column}) AS latest FROM {quote_ident(dataset)} GROUP BY school_id)
@@ -271,8 +317,9 @@ def freshness_by_district(store: Store, dataset: str, now: datetime | None = Non
                    max(d.latest) AS latest, min(d.latest) AS oldest_latest,
                    count(*) FILTER (WHERE d.latest IS NULL OR d.latest < $limit) AS stale_schools
             FROM s LEFT JOIN d USING (school_id)
+            WHERE {condition}
             GROUP BY s.district_key ORDER BY s.district_key""",  # noqa: S608 - identifiers from TIME_COLUMNS
-        {**params, "limit": limit},
+        {**params, **values, "limit": limit},
     ).dicts()
     for row in rows:
         row["latest"], row["oldest_latest"] = _as_local(row["latest"]), _as_local(row["oldest_latest"])
@@ -303,7 +350,9 @@ def not_reporting(store: Store, date: date | None = None, scope: Scope | None = 
             filters.append(f"s.{columns[name]} = ${name}")
             values[name] = value
     schools_sql, params = _current_schools(day)
-    where = " AND ".join(["a.school_id IS NULL", *filters])
+    condition, access_values = _access_filter("s")  # the caller's districts/wards, whatever ``scope`` says
+    values.update(access_values)
+    where = " AND ".join(["a.school_id IS NULL", condition, *filters])
     return store.execute(
         f"""WITH s AS ({schools_sql}),
                  a AS (SELECT DISTINCT school_id FROM attendance WHERE date = $day),
@@ -320,7 +369,10 @@ def not_reporting(store: Store, date: date | None = None, scope: Scope | None = 
 # -- sources -----------------------------------------------------------------------------------------
 def sources(store: Store) -> list[dict]:
     """Per source (scheduler job, ``cli``, ``demo``...): runs, rows per run, last success and failure
-    with the reason, whether it is failing, and for drop folders the files waiting."""
+    with the reason, whether it is failing, and for drop folders the files waiting. None for a caller
+    restricted to some districts (sources serve the whole city)."""
+    if _restricted():
+        return []
     stats = {
         row["source"]: row
         for row in store.execute(

@@ -14,6 +14,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import exports, i18n, ids
+from ioc.auth.web import may_export
 from ioc.metrics import dimensions
 from ioc.metrics.query import BY, FILTERS, QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
@@ -217,7 +218,10 @@ def layout(**params: Any) -> Any:
                         download="",
                     )
                     for fmt in exports.FORMATS
-                ],
+                ]
+                # only for roles the /export routes serve (ioc.auth; the routes refuse the others too)
+                if may_export()
+                else [],
                 className="export-bar",
             ),
             html.Section(

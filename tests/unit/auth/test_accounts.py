@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -12,11 +11,6 @@ from ioc.auth import accounts, audit, keys, ratelimit, sessions, tokens
 from ioc.auth.access import EVERYTHING, AccessScope
 from ioc.auth.db import AuthDb
 from ioc.auth.passwords import WeakPassword, hash_password, verify_password
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> AuthDb:
-    return AuthDb(tmp_path)
 
 
 def test_password_hash_is_salted_scrypt_and_verifies_only_the_right_password() -> None:
@@ -138,10 +132,10 @@ def test_audit_log_is_append_only(db: AuthDb) -> None:
     audit.record(db, "export", actor="user:lan", target="GET /export/csv")
     entries = audit.entries(db)
     assert [e.event for e in entries] == ["export", "sign_in"]
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(db.errors, match="append-only"):
         with db.connect() as con:
             con.execute("UPDATE audit SET outcome = 'ok'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(db.errors, match="append-only"):
         with db.connect() as con:
             con.execute("DELETE FROM audit")
     assert len(audit.entries(db)) == 2

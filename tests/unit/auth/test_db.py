@@ -1,0 +1,188 @@
+"""The accounts database's two backends, the choice between them, the shared secret key, the
+aggregated audit of unauthenticated requests and the audit rows of ingestion runs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ioc.auth import audit, sessions
+from ioc.auth.db import PG_SCHEMA, PostgresAuthDb, Row, database_url, open_db, redact, to_pg
+
+from .conftest import new_postgres_url
+
+
+def test_parameters_are_translated_for_postgresql() -> None:
+    assert to_pg("SELECT * FROM t WHERE a = ? AND b = ?") == "SELECT * FROM t WHERE a = %s AND b = %s"
+    assert to_pg("WHERE event = :event LIMIT :limit") == "WHERE event = %(event)s LIMIT %(limit)s"
+    # quoted text, casts and a literal percent sign stay what they are
+    assert to_pg("SELECT 'a?b :c', x::text, 'it''s ?' LIKE 'a%' WHERE y = ?") == (
+        "SELECT 'a?b :c', x::text, 'it''s ?' LIKE 'a%%' WHERE y = %s"
+    )
+
+
+def test_rows_read_by_position_and_name() -> None:
+    row = Row(["a", "b"], (1, "x"))
+    assert row[0] == 1 and row["b"] == "x" and dict(row) == {"a": 1, "b": "x"}
+    with pytest.raises(KeyError):
+        row["c"]
+
+
+def test_which_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IOC_AUTH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("IOC_CATALOG_URL", raising=False)
+    assert database_url() is None  # the SQLite file
+    monkeypatch.setenv("IOC_CATALOG_URL", "postgresql://ioc:pw@db:5432/ioc")
+    assert database_url() == "postgresql://ioc:pw@db:5432/ioc"  # the catalog's database
+    monkeypatch.setenv("IOC_AUTH_DATABASE_URL", "postgresql://acc@db2/accounts")
+    assert database_url() == "postgresql://acc@db2/accounts"  # a database of its own
+    monkeypatch.setenv("IOC_AUTH_DATABASE_URL", "sqlite")
+    assert database_url() is None  # the file, even beside a PostgreSQL catalog
+    monkeypatch.setenv("IOC_AUTH_DATABASE_URL", "mysql://root:secret@db/x")
+    with pytest.raises(ValueError, match="IOC_AUTH_DATABASE_URL") as error:
+        database_url()
+    assert "secret" not in str(error.value)
+    assert redact("postgresql://ioc:secret@db:5432/ioc") == "postgresql://ioc:***@db:5432/ioc"
+
+
+def test_an_unreachable_postgresql_is_a_clear_error() -> None:
+    from tests.servers import free_port
+
+    with pytest.raises(RuntimeError, match="cannot reach the accounts database"):
+        PostgresAuthDb(f"postgresql://ioc:pw@127.0.0.1:{free_port()}/ioc?connect_timeout=2")
+
+
+def test_postgresql_tables_live_in_their_own_schema(
+    request: pytest.FixtureRequest, postgres_server: Any
+) -> None:
+    url = new_postgres_url(request)
+    db = PostgresAuthDb(url)
+    name = url.rsplit("/", 1)[1]
+    tables = postgres_server.psql(
+        name,
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{PG_SCHEMA}' ORDER BY 1",  # noqa: S608
+    ).split()
+    assert {"users", "sessions", "tokens", "attempts", "audit", "oidc_states", "meta"} <= set(tables)
+    assert (
+        postgres_server.psql(
+            name, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).strip()
+        == "0"
+    )
+    # the owner cannot rewrite history either: UPDATE, DELETE and TRUNCATE are refused by triggers
+    audit.record(db, "sign_in", actor="user:x")
+    for statement in ("UPDATE audit SET actor = 'y'", "DELETE FROM audit", "TRUNCATE audit"):
+        with pytest.raises(RuntimeError, match="append-only"):
+            postgres_server.psql(name, f"SET search_path TO {PG_SCHEMA}; {statement}")
+    assert [e.actor for e in audit.entries(db)] == ["user:x"]
+    db.close()
+
+
+def test_nodes_starting_at_once_share_one_schema_and_one_secret_key(request: pytest.FixtureRequest) -> None:
+    url = new_postgres_url(request)
+    found: list[Any] = []
+
+    def start() -> None:
+        try:
+            db = PostgresAuthDb(url)
+            found.append(db.secret_key())
+            db.close()
+        except Exception as error:  # noqa: BLE001 - reported below
+            found.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(found) == 6 and all(isinstance(k, str) for k in found), found
+    assert len(set(found)) == 1 and len(found[0]) == 64
+
+
+def test_a_session_opened_through_one_connection_is_seen_and_ended_through_another(
+    request: pytest.FixtureRequest,
+) -> None:
+    url = new_postgres_url(request)
+    node1, node2 = PostgresAuthDb(url), PostgresAuthDb(url)
+    value, _ = sessions.create(node1, username="lan")
+    assert sessions.lookup(node2, value) is not None
+    assert sessions.revoke(node2, value)
+    assert sessions.lookup(node1, value) is None
+    node1.close()
+    node2.close()
+
+
+def test_open_db_follows_the_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IOC_CATALOG_URL", raising=False)
+    monkeypatch.delenv("IOC_AUTH_DATABASE_URL", raising=False)
+    assert open_db(tmp_path).kind == "sqlite"
+    monkeypatch.setenv("IOC_AUTH_DATABASE_URL", new_postgres_url(request))
+    db = open_db(tmp_path)
+    assert db.kind == "postgresql" and open_db(tmp_path / "elsewhere") is db
+
+
+def test_unauthenticated_requests_are_aggregated_per_address_path_and_minute(db: Any) -> None:
+    worker1 = audit.AnonymousThrottle()
+    worker2 = audit.AnonymousThrottle()  # another worker or node on the same database
+    t0 = 1_800_000_000.0 - 1_800_000_000.0 % 60  # the start of a minute
+
+    def hit(worker: audit.AnonymousThrottle, ip: str, path: str, at: float) -> bool:
+        return worker.record(
+            db, "anonymous", "denied", ip=ip, path=path, target=path, detail="no session", now=at
+        )
+
+    assert hit(worker1, "10.0.0.9", "GET /api/v1/kpis", t0 + 1)  # the first one is written at once
+    assert [e.detail.split(" (")[0] for e in audit.entries(db, event="anonymous")] == ["no session"]
+    for i in range(500):  # a crawler: 500 more in the same minute
+        assert not hit(worker1 if i % 2 else worker2, "10.0.0.9", "GET /api/v1/kpis", t0 + 2 + i / 10)
+    assert hit(worker1, "10.0.0.7", "GET /api/v1/kpis", t0 + 3)  # another address is its own entry
+    assert len(audit.entries(db, event="anonymous")) == 2
+    # the next minute: the counts of the last one are written, one row per worker
+    assert worker1.sweep(db, t0 + 61) == 1 and worker2.sweep(db, t0 + 61) == 1
+    counted = [e for e in audit.entries(db, event="anonymous") if "more requests" in e.detail]
+    assert sorted(int(e.detail.split()[0]) for e in counted) == [250, 250]
+    assert all(e.ip == "10.0.0.9" and e.outcome == "denied" for e in counted)
+    assert worker1.sweep(db, t0 + 62) == 0  # nothing twice
+    # many paths from one address fold into one entry after the first few
+    for n in range(100):
+        hit(worker1, "10.0.0.5", f"GET /school/{n}", t0 + 120 + n / 100)
+    rows = [e for e in audit.entries(db, event="anonymous", limit=1000) if e.ip == "10.0.0.5"]
+    assert len(rows) == audit.PATHS_PER_ADDRESS + 1
+    worker1.sweep(db, t0 + 200)
+    folded = [
+        e
+        for e in audit.entries(db, event="anonymous")
+        if e.target == audit.OTHER_PATHS and "more" in e.detail
+    ]
+    assert int(folded[0].detail.split()[0]) == 100 - audit.PATHS_PER_ADDRESS - 1
+
+
+def test_ingestion_runs_name_who_ran_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IOC_AUTH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("IOC_CATALOG_URL", raising=False)
+    assert audit.ingest_actor("cli").startswith("cli")
+    assert audit.ingest_actor("demo") == "demo"
+    assert audit.ingest_actor("nightly-drop") == "scheduler:nightly-drop"
+    audit.record_ingest(
+        tmp_path,
+        source="nightly-drop",
+        file="attendance_2026-11-23.csv",
+        dataset="attendance",
+        status="rejected",
+        rows_loaded=0,
+        rows_replaced=0,
+        rows_rejected=3,
+        run_id="r1",
+    )
+    entry = audit.entries(open_db(tmp_path), event="ingest")[0]
+    assert (entry.actor, entry.outcome, entry.target) == (
+        "scheduler:nightly-drop",
+        "denied",
+        "attendance_2026-11-23.csv",
+    )
+    assert "3 rejected" in entry.detail and "run r1" in entry.detail
