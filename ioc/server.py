@@ -1,8 +1,17 @@
-"""``ioc serve``: run the app (Flask's development server; production: gunicorn ioc.wsgi:application)."""
+"""``ioc serve``: run the app.
+
+Without ``--workers``: Flask's development server, one process (development, a demo).
+With ``--workers N``: gunicorn with N worker processes and ioc/gunicorn_conf.py, exactly
+``gunicorn -c python:ioc.gunicorn_conf -w N ioc.wsgi:application`` -- an app node of a
+deployment (several nodes share the store, the accounts database and, with IOC_CACHE_REDIS_URL,
+the KPI cache).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from ioc import settings
 
@@ -13,25 +22,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--debug", action="store_true", default=None, help="Dash debug mode (development only)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run gunicorn with N worker processes (ioc/gunicorn_conf.py) instead of the development "
+        "server ($IOC_WORKERS is gunicorn's default when this is not given)",
+    )
+
+
+def gunicorn_command(workers: int, host: str, port: int) -> list[str]:
+    """The gunicorn command line ``ioc serve --workers`` runs."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:ioc.gunicorn_conf",
+        "-w",
+        str(workers),
+        "-b",
+        f"{host}:{port}",
+        "ioc.wsgi:application",
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ioc.app import create_app
     from ioc.cli import UsageError
     from ioc.store import StoreError
+
+    host = str(settings.get("host", args.host))
+    port = int(settings.get("port", args.port))
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UsageError(f"--workers {args.workers}: give at least 1 worker process")
+        if args.debug:
+            raise UsageError("--debug is for the development server: leave out --workers")
+        from ioc.store import open_store
+
+        try:
+            # migrate once here, before the workers open the store at the same time
+            open_store(args.data_dir).close()
+        except StoreError as error:
+            raise UsageError(str(error)) from None
+        if args.data_dir is not None:
+            os.environ["IOC_DATA_DIR"] = str(settings.data_dir(args.data_dir))
+        command = gunicorn_command(args.workers, host, port)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)  # gunicorn takes over this process (and its signals)
+    from ioc.app import create_app
 
     try:
         app = create_app(args.data_dir)
     except StoreError as error:
         raise UsageError(str(error)) from None
-    from ioc.app import start_warmer
+    if settings.get("cache_warm"):
+        from ioc.app import start_warmer
 
-    start_warmer(app)
+        start_warmer(app)
     debug = bool(settings.get("debug", args.debug))
-    app.run(
-        host=settings.get("host", args.host),
-        port=int(settings.get("port", args.port)),
-        debug=debug,
-        use_reloader=False,
-    )
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
     return 0

@@ -193,14 +193,14 @@ class Redis:
 
 
 @contextmanager
-def redis(folder: Path) -> Iterator[Redis]:
+def redis(folder: Path, port: int | None = None) -> Iterator[Redis]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(
             "redis-server is not installed: apt-get install -y redis-server (make cluster-deps)"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()  # a given port: the same server again after a stop
     proc = subprocess.Popen(
         [
             binary,

@@ -68,7 +68,11 @@ COMPUTE_SECONDS = Histogram(
     ["kpi", "kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-WARMUPS = Counter("ioc_cache_warmups", "Background warm-ups of the wall's answers run by this node")
+WARM_CLAIMS = Counter(
+    "ioc_cache_warm_claims",
+    "Per new data version, whether a worker warms the wall's answers (won) or leaves it to another (lost)",
+    ["result"],
+)
 
 
 class ObjectCache(BaseCache):
@@ -406,13 +410,11 @@ def claim_warm(store: Store, version: int) -> bool:
     (SET NX per store and data version) -- the others find the answers in Redis."""
     shared = shared_level()
     if shared is not None:
-        claimed = shared.claim(
-            f"warm:{hashlib.sha256(store_identity(store).encode()).hexdigest()[:16]}:{version}",
-            WARM_CLAIM_SECONDS,
-        )
-        if claimed is False:
+        store_hash = hashlib.sha256(store_identity(store).encode()).hexdigest()[:16]
+        if shared.claim(f"warm:{store_hash}:{version}", WARM_CLAIM_SECONDS) is False:
+            WARM_CLAIMS.labels("lost").inc()
             return False
-    WARMUPS.inc()
+    WARM_CLAIMS.labels("won").inc()
     return True
 
 
