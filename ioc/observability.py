@@ -78,10 +78,8 @@ def readiness(store: Store, flask_server: Flask | None = None) -> tuple[bool, di
     checks: dict[str, dict[str, Any]] = {}
     version: int | None = None
     try:
-        ping = getattr(store, "ping", None)
-        if callable(ping):
-            ping()
-        version = int(store.data_version())
+        ping = getattr(store, "ping", None)  # reads the catalog now, whatever is cached
+        version = int(ping() if callable(ping) else store.data_version())
         checks["store"] = {"ok": True, "data_version": version}
     except Exception as error:  # noqa: BLE001 - whatever the catalog says, the node is not ready
         checks["store"] = {
