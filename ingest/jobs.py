@@ -11,6 +11,7 @@ docs/scheduler.md is the reference.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import tomllib
@@ -54,6 +55,32 @@ def parse_duration(value: Any, where: str) -> float:
     return seconds
 
 
+def _grid_trigger_class(base: type) -> type:
+    """An interval trigger firing at whole multiples of the interval since the Unix epoch.
+
+    APScheduler's own interval trigger counts from when the process started, so two schedulers
+    would fire at different times and a fire time could not name a run across nodes. On the grid,
+    every node computes the same fire times (every 30 s = at :00 and :30 of each minute), and a
+    run that started off the grid (a catch-up at start) is followed by the next grid time.
+    """
+
+    class GridIntervalTrigger(base):  # type: ignore[misc, valid-type]
+        __slots__ = ()
+
+        def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+            length = self.interval_length
+            if previous_fire_time is not None:
+                step = math.floor(previous_fire_time.timestamp() / length + 1e-9) + 1
+            else:
+                step = math.ceil(now.timestamp() / length - 1e-9)
+            return datetime.fromtimestamp(step * length, tz=self.timezone)
+
+        def __str__(self) -> str:
+            return f"every {self.interval_length:g}s on the epoch grid"
+
+    return GridIntervalTrigger
+
+
 # -- values -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Schedule:
@@ -66,7 +93,7 @@ class Schedule:
 
         if self.cron is not None:
             return CronTrigger.from_crontab(self.cron, timezone=timezone)
-        return IntervalTrigger(seconds=self.every_seconds or 60, timezone=timezone)
+        return _grid_trigger_class(IntervalTrigger)(seconds=self.every_seconds or 60, timezone=timezone)
 
     def describe(self) -> str:
         return f"cron '{self.cron}'" if self.cron else f"every {self.every_seconds:g}s"

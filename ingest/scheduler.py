@@ -13,8 +13,6 @@ fetching happens outside it). Missed, skipped and failed runs are logged to
 from __future__ import annotations
 
 import argparse
-import errno
-import fcntl
 import json
 import logging
 import logging.handlers
@@ -22,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -41,6 +40,18 @@ from ingest.jobs import (
     run_maintenance,
 )
 from ioc import settings
+from ioc.leader import (
+    LOCK_NAME,
+    STATE_NAME,
+    LeaderConfigError,
+    LeadershipLost,
+    LockHeld,
+    PgLeadership,
+    SchedulerLock,
+    is_postgres_url,
+    lock_holder,
+    scheduler_nodes,
+)
 
 if TYPE_CHECKING:
     from apscheduler.events import JobEvent
@@ -49,8 +60,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "scheduler.lock"
-STATE_NAME = "scheduler.state.json"
+# how often the active scheduler checks that it still holds the PostgreSQL lock
+WATCH_SECONDS = 2.0
+# after losing the lock, how long running jobs may take to finish before the process exits
+STEP_DOWN_GRACE_SECONDS = 5.0
+# a new active waits this long before its first run, so a predecessor that lost its lock has
+# noticed it (WATCH_SECONDS) and finished or abandoned its running jobs (STEP_DOWN_GRACE_SECONDS)
+TAKEOVER_FENCE_SECONDS = WATCH_SECONDS + STEP_DOWN_GRACE_SECONDS + 1.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,63 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check", action="store_true", help="validate the configuration, list the jobs and exit"
     )
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="show which scheduler process (hostname:pid) is active and since when, and the standbys",
+    )
 
 
-# -- the singleton lock ---------------------------------------------------------------------------
-class LockHeld(RuntimeError):
-    pass
-
-
-class SchedulerLock:
-    """An exclusive, non-blocking ``flock`` on a file holding the owner's pid."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            if error.errno in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
-                raise LockHeld(
-                    f"another scheduler (pid {holder}) is running for this data directory: it holds "
-                    f"{self.path}; only one may run at a time (stop it first, or use another --data-dir)"
-                ) from None
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            # keep the file (removing it would race with a starting scheduler); just unlock it
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def lock_holder(data_dir: Path) -> int | None:
-    """The pid of the running scheduler of ``data_dir``, or None when none holds the lock."""
-    path = data_dir / LOCK_NAME
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+# -- the singleton lock (embedded mode) lives in ioc/leader.py with the PostgreSQL lock -------------
+__all__ = ["LOCK_NAME", "STATE_NAME", "JobRunner", "LockHeld", "SchedulerLock", "lock_holder", "run", "serve"]
 
 
 # -- running jobs ---------------------------------------------------------------------------------
@@ -139,9 +107,16 @@ class JobRunner:
         *,
         echo: Callable[[str], None] | None = None,
         environ: dict[str, str] | None = None,
+        leader: PgLeadership | None = None,
     ) -> None:
         self.store = store
         self.config = config
+        # PostgreSQL mode: every scheduled run is claimed in the leader's run ledger first
+        self.leader = leader
+        self.lost = threading.Event()  # set when a claim finds the lock gone
+        self.catch_up: dict[str, tuple[datetime, datetime]] = {}  # job -> (run time, fire time it stands for)
+        self._running = 0
+        self._running_changed = threading.Condition()
         self.write_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self.environ = environ if environ is not None else os.environ
@@ -195,6 +170,12 @@ class JobRunner:
         self._status["stopped_at"] = now().isoformat()
         self._save_status()
 
+    def mark_active(self, since: datetime | None) -> None:
+        """Record in the status file whether (and since when) this process runs the jobs."""
+        self._status["active_since"] = since.isoformat() if since else None
+        self._status["node"] = self.leader.node if self.leader else None
+        self._save_status()
+
     # one run
     def _state(self, job: JobSpec) -> SourceState:
         # this process is the only writer of its sources' state: read it from the store once
@@ -236,10 +217,61 @@ class JobRunner:
             )
         return outcome, state, new
 
-    def run_job(self, job_id: str, scheduled_at: datetime | None = None) -> JobOutcome:
+    def forget_cache(self) -> None:
+        """Read the sources' state from the store again (another node may have run them meanwhile)."""
+        self._states.clear()
+        self._attempts.clear()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs; False when some still run after ``timeout`` seconds."""
+        with self._running_changed:
+            return self._running_changed.wait_for(lambda: self._running == 0, timeout)
+
+    def run_scheduled(self, job_id: str, fire_time: datetime | None = None) -> JobOutcome | None:
+        """A scheduled run: claimed in the leader's ledger under (job id, fire time) before it runs.
+
+        Returns None when the run is not made: the fire time was done already (by this node or
+        the one before), it was attempted twice, or this process no longer holds the lock.
+        """
+        with self._running_changed:
+            self._running += 1
+        try:
+            return self._run_scheduled(job_id, fire_time)
+        finally:
+            with self._running_changed:
+                self._running -= 1
+                self._running_changed.notify_all()
+
+    def _run_scheduled(self, job_id: str, fire_time: datetime | None) -> JobOutcome | None:
+        if self.leader is None or fire_time is None:
+            return self.run_job(job_id, fire_time)
+        when = fire_time.isoformat(timespec="seconds")
+        if self.lost.is_set():
+            log.warning("job %s: fire time %s not run: this scheduler is stepping down", job_id, when)
+            return None
+        try:
+            attempt = self.leader.claim(job_id, fire_time)
+        except LeadershipLost as error:
+            log.error("job %s: fire time %s not run: %s", job_id, when, error)
+            self.lost.set()
+            return None
+        if attempt is None:
+            log.info("job %s: fire time %s already done (or attempted twice): not run again", job_id, when)
+            return None
+        if attempt > 1:
+            log.warning(
+                "job %s: fire time %s: re-running an interrupted run (attempt %d)", job_id, when, attempt
+            )
+        outcome = self.run_job(job_id, fire_time, attempt=attempt)
+        self.leader.finish(job_id, fire_time, outcome.status)
+        return outcome
+
+    def run_job(self, job_id: str, scheduled_at: datetime | None = None, *, attempt: int = 1) -> JobOutcome:
         """Run one job now; never raises (a failure is an outcome, logged and recorded)."""
         job = self.config.job(job_id)
         started = now()
+        fire = scheduled_at.isoformat(timespec="seconds") if scheduled_at else "-"
+        log.info("job %s: fire time %s: started (attempt %d)", job_id, fire, attempt)
         old: SourceState | None = None
         new: SourceState | None = None
         try:
@@ -269,7 +301,7 @@ class JobRunner:
         if new is not None:
             self._states[job_id] = new
         level = logging.ERROR if outcome.status == "failed" else logging.INFO
-        log.log(level, "job %s: %s %s", job_id, outcome.status, outcome.message)
+        log.log(level, "job %s: fire time %s: %s %s", job_id, fire, outcome.status, outcome.message)
         if outcome.noteworthy:
             self.echo(f"{job_id}: {outcome.status}" + (f": {outcome.message}" if outcome.message else ""))
         self._save_status(
@@ -396,17 +428,107 @@ def _setup_logging(store: Store) -> None:
         logger.setLevel(logging.INFO if name == "ingest" else logging.WARNING)
 
 
-def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
-    """Run the jobs on their schedules until SIGTERM/SIGINT (or ``stop`` is set)."""
-    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+def _executor(runner: JobRunner, workers: int) -> Any:
+    """APScheduler's thread pool, passing each run's scheduled fire time to the job.
+
+    APScheduler 3 does not tell a job when it was due; the run ledger needs it (runs are keyed by
+    job id + fire time). With ``coalesce`` a submission carries one run time: the latest due.
+    A catch-up run at start stands for an earlier fire time (``runner.catch_up``).
+    """
     from apscheduler.executors.pool import ThreadPoolExecutor
+
+    class FireTimeExecutor(ThreadPoolExecutor):  # type: ignore[misc]
+        def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+            fire = run_times[-1]
+            standing_for = runner.catch_up.get(job.id)
+            if standing_for is not None and standing_for[0] == fire:
+                runner.catch_up.pop(job.id, None)
+                fire = standing_for[1]
+            super()._do_submit_job(_WithFireTime(job, fire), run_times[-1:])
+
+    return FireTimeExecutor(workers)
+
+
+class _WithFireTime:
+    """An APScheduler job seen through ``run_job``: the same job, with its fire time as an argument."""
+
+    def __init__(self, job: Any, fire_time: datetime) -> None:
+        self._job = job
+        self.kwargs = {**job.kwargs, "fire_time": fire_time}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+def _due_fire_times(job: JobSpec, timezone: str, after: datetime, until: datetime) -> list[datetime]:
+    """The job's fire times in (after, until], at most 100,000 (the latest ones kept)."""
+    trigger = job.schedule.trigger(timezone)
+    found: list[datetime] = []
+    fire = trigger.get_next_fire_time(after, after + timedelta(microseconds=1))
+    while fire is not None and fire <= until:
+        found.append(fire)
+        if len(found) > 100_000:
+            del found[:50_000]
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return found
+
+
+def _plan_takeover(runner: JobRunner, started: datetime) -> dict[str, datetime]:
+    """Which jobs run at once when this process becomes active (PostgreSQL mode), from the ledger.
+
+    Per job, with L the latest fire time the ledger knows:
+    - the fire times due since L (the handover gap) are coalesced into one run now, keyed by the
+      latest of them; those past their misfire grace are recorded as one ``missed`` row;
+    - if L itself was interrupted (claimed, never finished, attempted once), it is re-run now;
+    - a job the ledger has never seen runs now when ``run_at_start`` (keyed by the start time).
+    Returns job id -> the fire time the run at start stands for.
+    """
+    assert runner.leader is not None
+    config = runner.config
+    last_runs = runner.leader.last_runs()
+    plan: dict[str, datetime] = {}
+    for job in config.jobs:
+        last = last_runs.get(job.id)
+        if last is None:
+            if job.run_at_start:
+                plan[job.id] = started.replace(microsecond=0)
+            continue
+        fire, status, attempts = last
+        due = _due_fire_times(job, config.timezone, fire, started)
+        grace = timedelta(seconds=job.misfire_grace_seconds or config.misfire_grace_seconds)
+        if due:
+            plan[job.id] = due[-1]
+            late = [f for f in due if f + grace < started]
+            if late:
+                runner.record_event(
+                    job.id,
+                    "missed",
+                    f"{len(late)} scheduled run(s) not made while no scheduler was active "
+                    f"(from {late[0].isoformat(timespec='seconds')} to {late[-1].isoformat(timespec='seconds')}); "
+                    f"coalesced into one run at {started.isoformat(timespec='seconds')}",
+                    late[0],
+                )
+        elif status == "running" and attempts < 2:
+            plan[job.id] = fire  # interrupted by the death of the previous active: re-run once
+            runner.echo(
+                f"{job.id}: re-running the run due at {fire.isoformat(timespec='seconds')}, interrupted"
+            )
+    return plan
+
+
+def _serve_term(runner: JobRunner, stop: threading.Event) -> bool:
+    """Run the jobs until ``stop`` is set (returns False) or the lock is lost (returns True)."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
     from apscheduler.schedulers.background import BackgroundScheduler
 
     config = runner.config
-    stop = stop or threading.Event()
+    leader = runner.leader
     scheduler = BackgroundScheduler(
         timezone=config.timezone,
-        executors={"default": ThreadPoolExecutor(config.workers)},
+        executors={"default": _executor(runner, config.workers)},
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
@@ -415,21 +537,77 @@ def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
     )
     scheduler.add_listener(runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
     started = now()
+    runner.lost.clear()
+    runner.catch_up.clear()
+    runner.forget_cache()
+    try:
+        plan = _plan_takeover(runner, started) if leader is not None else {}
+    except LeadershipLost as error:
+        log.error("lost the scheduler lock before the first run: %s", error)
+        return True
     for job in config.jobs:
-        missed = runner.record_missed_while_down(job, started)
         options: dict[str, Any] = {}
-        if job.run_at_start or missed:  # coalesced: the runs missed while down become one run now
-            options["next_run_time"] = started
+        if leader is not None:
+            if job.id in plan:
+                options["next_run_time"] = started
+                runner.catch_up[job.id] = (started, plan[job.id])
+        else:
+            missed = runner.record_missed_while_down(job, started)
+            if job.run_at_start or missed:  # coalesced: the runs missed while down become one run now
+                options["next_run_time"] = started
         if job.misfire_grace_seconds is not None:
             options["misfire_grace_time"] = int(job.misfire_grace_seconds) or None
         scheduler.add_job(
-            runner.run_job,
+            runner.run_scheduled,
             trigger=job.schedule.trigger(config.timezone),
             args=[job.id],
             id=job.id,
             name=job.id,
             **options,
         )
+    scheduler.start()
+    for job in scheduler.get_jobs():
+        runner.set_next_run(job.id, job.next_run_time)
+    lost = False
+    last_status = 0.0
+    while not stop.wait(WATCH_SECONDS if leader is not None else 1.0):
+        if leader is not None:
+            try:
+                leader.check()
+            except LeadershipLost as error:
+                log.error("%s", error)
+                runner.lost.set()
+        if runner.lost.is_set():
+            lost = True
+            break
+        if time.monotonic() - last_status >= 5.0:
+            last_status = time.monotonic()
+            for job in scheduler.get_jobs():
+                runner.set_next_run(job.id, job.next_run_time)
+    if not lost:
+        scheduler.shutdown(wait=True)
+        return False
+    # step down: start nothing more, let the running jobs finish briefly, else stop the process
+    # (an unfinished load never commits, and the ledger keeps its run 'running': re-run once)
+    runner.lost.set()
+    scheduler.shutdown(wait=False)
+    if not runner.wait_idle(STEP_DOWN_GRACE_SECONDS):
+        log.critical("lost the scheduler lock while jobs still run: exiting so they cannot go on")
+        runner.echo("ioc scheduler: lost the lock while jobs still run: exiting (status 3)")
+        logging.shutdown()
+        os._exit(3)
+    return True
+
+
+def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
+    """Run the jobs on their schedules until SIGTERM/SIGINT (or ``stop`` is set).
+
+    Embedded mode: this process holds the flock already and is the active scheduler throughout.
+    PostgreSQL mode (``runner.leader``): a standby until it takes the advisory lock (tried every
+    ``scheduler_standby_seconds``), then active until it stops or loses the lock, then a standby
+    again.
+    """
+    stop = stop or threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
         log.info("signal %s: stopping after the running jobs finish", signum)
@@ -438,20 +616,67 @@ def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-    scheduler.start()
-    for job in scheduler.get_jobs():
-        runner.set_next_run(job.id, job.next_run_time)
-    runner.echo(
-        f"ioc scheduler: started (pid {os.getpid()}, data dir {runner.store.layout.root}, config {config.origin}); "
-        + ", ".join(f"{j.id} ({j.kind}, {j.schedule.describe()})" for j in config.jobs)
-    )
-    while not stop.wait(5.0):
-        for job in scheduler.get_jobs():
-            runner.set_next_run(job.id, job.next_run_time)
-    scheduler.shutdown(wait=True)
+    config = runner.config
+    described = ", ".join(f"{j.id} ({j.kind}, {j.schedule.describe()})" for j in config.jobs)
+    leader = runner.leader
+    if leader is None:
+        runner.mark_active(now())
+        runner.echo(
+            f"ioc scheduler: started (pid {os.getpid()}, data dir {runner.store.layout.root}, "
+            f"config {config.origin}); {described}"
+        )
+        _serve_term(runner, stop)
+    else:
+        standby = float(settings.get("scheduler_standby_seconds"))
+        if standby <= 0:
+            raise LeaderConfigError(
+                f"scheduler_standby_seconds (IOC_SCHEDULER_STANDBY_SECONDS) must be positive, got {standby:g}"
+            )
+        runner.echo(
+            f"ioc scheduler: started as {leader.node} (data dir {runner.store.layout.root}, config "
+            f"{config.origin}; PostgreSQL lock, standby retry every {standby:g}s); {described}"
+        )
+        waiting = True
+        while not stop.is_set():
+            if not leader.try_acquire():
+                if waiting:
+                    runner.echo(f"ioc scheduler: standby ({leader.node}): another scheduler is active")
+                    waiting = False
+                stop.wait(standby)
+                continue
+            since = leader.since or datetime.now().astimezone()
+            runner.echo(f"ioc scheduler: active ({leader.node}) since {since.isoformat(timespec='seconds')}")
+            log.warning("scheduler %s: active since %s", leader.node, since.isoformat(timespec="seconds"))
+            # a predecessor that lost its lock needs a moment to notice and stop (see the constants)
+            if stop.wait(TAKEOVER_FENCE_SECONDS):
+                break
+            runner.mark_active(since)
+            if _serve_term(runner, stop):
+                runner.echo(f"ioc scheduler: lost the lock ({leader.node}): stepped down, standby again")
+                log.warning("scheduler %s: stepped down", leader.node)
+                runner.mark_active(None)
+                waiting = True
+        leader.step_down()
     runner.mark_stopped()
     runner.echo("ioc scheduler: stopped")
     return 0
+
+
+def show_status(data_dir: Path, catalog_url: str) -> int:
+    """``ioc scheduler --status``: the scheduler processes of this store, the active one first."""
+    try:
+        nodes = scheduler_nodes(data_dir, catalog_url)
+    except Exception as error:  # noqa: BLE001 - any connection failure is reported the same way
+        print(f"ioc scheduler: cannot read the scheduler lock: {error}", file=sys.stderr)
+        return 1
+    mode = "PostgreSQL advisory lock" if is_postgres_url(catalog_url) else f"flock on {data_dir / LOCK_NAME}"
+    if not nodes:
+        print(f"no scheduler is running ({mode})")
+        return 1
+    for node in nodes:
+        since = node.since.astimezone().isoformat(timespec="seconds") if node.since else "?"
+        print(f"{node.role:<8} {node.node}  since {since}  ({mode})")
+    return 0 if any(n.role == "active" for n in nodes) else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -459,6 +684,9 @@ def run(args: argparse.Namespace) -> int:
     from ioc.store import Store
 
     data_dir = settings.data_dir(args.data_dir)
+    catalog_url = str(settings.get("catalog_url") or "")
+    if getattr(args, "status", False):
+        return show_status(data_dir, catalog_url)
     try:
         config = load_config(args.config, data_dir)
     except ConfigError as error:
@@ -468,6 +696,8 @@ def run(args: argparse.Namespace) -> int:
         for job in config.jobs:
             print(f"  {job.id:<24} {job.kind:<12} {job.schedule.describe()}")
         return 0
+    if is_postgres_url(catalog_url):
+        return _run_clustered(args, data_dir, config, catalog_url)
     lock = SchedulerLock(data_dir / LOCK_NAME)
     try:
         lock.acquire()
@@ -483,3 +713,50 @@ def run(args: argparse.Namespace) -> int:
         return serve(runner)
     finally:
         lock.release()
+
+
+def _run_clustered(args: argparse.Namespace, data_dir: Path, config: SchedulerConfig, url: str) -> int:
+    """PostgreSQL mode: any number of processes on any nodes; the lock holder runs the jobs."""
+    from ioc.cli import UsageError
+    from ioc.store import Store
+
+    try:
+        leader = PgLeadership(url)
+    except LeaderConfigError as error:
+        raise UsageError(str(error)) from None
+    if args.once:
+        # a one-off run must not overlap the active scheduler: take the lock or refuse
+        if not leader.try_acquire():
+            active = next((n for n in _nodes_or_empty(data_dir, url) if n.role == "active"), None)
+            who = (
+                f"{active.node} since {active.since.isoformat(timespec='seconds') if active.since else '?'}"
+                if active
+                else "?"
+            )
+            print(
+                f"ioc scheduler: another scheduler ({who}) holds the PostgreSQL lock of this store; "
+                "--once runs only when none is active",
+                file=sys.stderr,
+            )
+            leader.close()
+            return 1
+        try:
+            store = Store(data_dir)
+            _setup_logging(store)
+            return JobRunner(store, config).run_all_once()
+        finally:
+            leader.step_down()
+    store = Store(data_dir)
+    _setup_logging(store)
+    runner = JobRunner(store, config, leader=leader)
+    try:
+        return serve(runner)
+    except LeaderConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def _nodes_or_empty(data_dir: Path, url: str) -> list[Any]:
+    try:
+        return scheduler_nodes(data_dir, url)
+    except Exception:  # noqa: BLE001 - only used to name the holder in a message
+        return []

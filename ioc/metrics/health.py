@@ -12,9 +12,7 @@ monthly and the school list every term. ``stale_after`` overrides the limits.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -445,8 +443,13 @@ def _pending_files(folder: Path) -> int | None:
 
 
 def scheduler_status(store: Store) -> dict[str, Any]:
-    """Whether a scheduler is running for this store (it holds the lock), and each job's last and
-    next run, from ``DATA_DIR/scheduler.state.json``."""
+    """Whether a scheduler is running for this store, which process is active (``active``:
+    node = hostname:pid, since, mode) and the standbys (``nodes``), from the scheduler's lock
+    (ioc/leader.py: the flock of the data directory, or the PostgreSQL advisory lock when the
+    catalog is on PostgreSQL); and each job's last and next run as this node's
+    ``DATA_DIR/scheduler.state.json`` saw them."""
+    from ioc.leader import scheduler_nodes
+
     root = store.layout.root
     try:
         status = json.loads((root / "scheduler.state.json").read_text(encoding="utf-8"))
@@ -454,17 +457,15 @@ def scheduler_status(store: Store) -> dict[str, Any]:
             status = {}
     except (OSError, ValueError):
         status = {}
-    running = False
-    lock = root / "scheduler.lock"
-    if lock.exists():
-        fd = os.open(lock, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        except OSError:
-            running = True
-        finally:
-            os.close(fd)
-    status["running"] = running
+    location = getattr(store, "location", None)
+    try:
+        nodes = scheduler_nodes(root, str(getattr(location, "catalog_url", "") or ""))
+    except Exception as error:  # noqa: BLE001 - PostgreSQL away: say so rather than fail the page
+        nodes = []
+        status["error"] = f"cannot read the scheduler lock: {error}"
+    active = next((n for n in nodes if n.role == "active"), None)
+    status["running"] = active is not None
+    status["active"] = active.to_json() if active else None
+    status["nodes"] = [n.to_json() for n in nodes]
     status.setdefault("jobs", {})
     return status

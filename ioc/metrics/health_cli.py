@@ -72,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "healthy": healthy,
-                    "scheduler": {"running": status["running"], "pid": status.get("pid")},
+                    "scheduler": {
+                        "running": status["running"],
+                        "pid": status.get("pid"),
+                        "active": status.get("active"),
+                        "nodes": status.get("nodes", []),
+                    },
                     "freshness": [f.to_json() for f in fresh],
                     "sources": [{k: _json(v) for k, v in s.items()} for s in sources],
                     "problem_runs": [{k: _json(v) for k, v in r.items()} for r in problems],
@@ -88,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0 if healthy else 1
 
-    running = f"running (pid {status.get('pid')})" if status["running"] else "not running"
+    active = status.get("active") or {}
+    running = (
+        f"running: {active.get('node')} active since {active.get('since')}"
+        if status["running"]
+        else "not running" + (f" ({status['error']})" if status.get("error") else "")
+    )
     print(f"data health of {store.layout.root}: {'healthy' if healthy else 'ATTENTION'}; scheduler {running}")
     print(
         f"\n{'dataset':<13} {'status':<8} {'latest data':<17} {'expected':<32} {'last success':<17} last failure"
