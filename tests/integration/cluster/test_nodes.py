@@ -140,33 +140,59 @@ def _computations(nodes: list[Node], kpi: str) -> float:
     return sum(_sample_sum(n.metrics(), "ioc_kpi_query_seconds_count", kpi=kpi) for n in nodes)
 
 
-@pytest.fixture(scope="module")
-def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seed store, an admin account and an API token, in one data folder both nodes use."""
-    data_dir = tmp_path_factory.mktemp("cluster-nodes") / "data"
-    _load_metrics_seed_module().build(data_dir).close()
-    return data_dir
-
-
-@pytest.fixture(scope="module")
-def cluster(shared_dir: Path, redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    folder = tmp_path_factory.mktemp("cluster-logs")
-    env = _env(shared_dir, redis_server.url, IOC_CACHE_WARM="false")
+def _admin_and_token(env: dict[str, str]) -> str:
+    """An admin account (password sign-in) and an API token in the deployment's accounts database."""
     _ioc(env, "users", "add", "an", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
-    token = re.search(r"(ioc_api_\S+)", _ioc(env, "tokens", "add", "cluster", "--kind", "api")).group(1)
+    return re.search(r"(ioc_api_\S+)", _ioc(env, "tokens", "add", "cluster", "--kind", "api")).group(1)
+
+
+@pytest.fixture(scope="module")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The seed store, an admin account and an API token in one data folder (for node3)."""
+    data_dir = tmp_path_factory.mktemp("cluster-folder") / "data"
+    _load_metrics_seed_module().build(data_dir).close()
+    return data_dir, _admin_and_token(_env(data_dir, ""))
+
+
+@pytest.fixture(scope="module", params=["shared-folder", "postgresql"])
+def cluster(
+    request: pytest.FixtureRequest, redis_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
+    """Two nodes of two gunicorn workers and one Redis, on
+
+    - shared-folder: one data folder (SQLite catalog, Parquet files, accounts, secret key) for both;
+    - postgresql: a data folder per node (two machines), the DuckLake catalog and the accounts in
+      PostgreSQL, the Parquet files in a shared folder.
+    """
+    folder = tmp_path_factory.mktemp(f"cluster-{request.param}")
+    extra: dict[str, str] = {"IOC_CACHE_WARM": "false"}
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database("cluster_nodes")
+        files = folder / "shared-files"
+        files.mkdir()
+        extra.update(IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/")
+        data_dirs = [folder / "node1-data", folder / "node2-data"]
+        _load_metrics_seed_module().build(data_dirs[0], catalog_url=url, data_path=f"{files}/").close()
+    else:
+        data_dirs = [folder / "data"] * 2
+        _load_metrics_seed_module().build(data_dirs[0]).close()
+    env = _env(data_dirs[0], redis_server.url, **extra)
+    token = _admin_and_token(env)
     nodes: list[Node] = []
     try:
-        for name in ("node1", "node2"):
+        for name, data_dir in zip(("node1", "node2"), data_dirs, strict=True):
             port = free_port()
-            nodes.append(_start(name, _gunicorn(port), env, folder, port))
-        yield {"nodes": nodes, "token": token, "env": env}
+            nodes.append(
+                _start(name, _gunicorn(port), _env(data_dir, redis_server.url, **extra), folder, port)
+            )
+        yield {"nodes": nodes, "token": token, "env": env, "kind": request.param}
     finally:
         for node in nodes:
             _stop(node)
 
 
 def test_a_kpi_is_computed_once_for_both_nodes_and_again_once_after_an_ingestion(
-    cluster: dict, shared_dir: Path, tmp_path: Path
+    cluster: dict, tmp_path: Path
 ) -> None:
     node1, node2 = cluster["nodes"]
     bearer = {"Authorization": f"Bearer {cluster['token']}"}
@@ -277,11 +303,12 @@ def test_health_readiness_and_prometheus_metrics(cluster: dict) -> None:
 
 
 def test_a_node_without_its_redis_still_answers_and_is_not_ready_until_redis_is_back(
-    shared_dir: Path, cluster: dict, tmp_path: Path
+    shared_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
+    data_dir, token = shared_dir
     redis_port = free_port()
     with redis(tmp_path / "redis", port=redis_port) as server:
-        env = _env(shared_dir, server.url, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
+        env = _env(data_dir, server.url, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
         port = free_port()
         # `ioc serve --workers 2` runs gunicorn with ioc/gunicorn_conf.py
         node = _start("node3", [*IOC, "serve", "--workers", "2", "--port", str(port)], env, tmp_path, port)
@@ -298,7 +325,7 @@ def test_a_node_without_its_redis_still_answers_and_is_not_ready_until_redis_is_
                 time.sleep(0.5)
             assert (won, lost) == (1, 1)
             server_url = server.url
-            bearer = {"Authorization": f"Bearer {cluster['token']}"}
+            bearer = {"Authorization": f"Bearer {token}"}
         except BaseException:
             _stop(node)
             raise
