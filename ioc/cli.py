@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("ioc.admin", "Upgrade the store's schema in place to this program's version."),
     "maintain": ("ioc.admin", "Compact data files, expire old snapshots and remove unused files."),
     "settings": ("ioc.admin", "List every setting with its environment variable and current value."),
+    "store": (
+        "ioc.storemove",
+        "Where the store lives (`ioc store info`); copy it onto a PostgreSQL catalog (`ioc store migrate --to URL`).",
+    ),
     "health": (
         "ioc.metrics.health_cli",
         "Show the data-health record: freshness, sources, problem runs, schools not reporting.",
@@ -94,6 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(runner(args) or 0)
     except UsageError as error:
         parser.exit(2, f"ioc {args.command}: error: {error}\n")
+    except RuntimeError as error:
+        # a store that cannot be opened as configured (ioc.store.StoreError): its message names the
+        # setting and the reason; ioc.store is only imported here when a command already loaded it
+        store = sys.modules.get("ioc.store")
+        if store is not None and isinstance(error, store.StoreError):
+            parser.exit(1, f"ioc {args.command}: error: {error}\n")
+        raise
     except KeyboardInterrupt:
         return 130
     return 0

@@ -261,6 +261,30 @@ class Location:
             row = conn.execute("SELECT value FROM ducklake_metadata WHERE key = 'data_path'").fetchone()
             return True, (str(row[0]) if row and row[0] is not None else None)
 
+    def sqlite_data_path(self) -> str | None:
+        """The data path stored in the embedded catalog (None when there is no catalog yet)."""
+        if not self.layout.catalog.exists():
+            return None
+        try:
+            reader = sqlite3.connect(f"file:{self.layout.catalog}?mode=ro", uri=True, timeout=5)
+            try:
+                row = reader.execute("SELECT value FROM ducklake_metadata WHERE key = 'data_path'").fetchone()
+            finally:
+                reader.close()
+        except sqlite3.Error:
+            return None
+        return str(row[0]) if row and row[0] is not None else None
+
+    def mismatch(self, stored: str | None, asked: str) -> StoreError | None:
+        """The error for asking another data path than the one the catalog keeps (None when equal)."""
+        if stored is None or stored.rstrip("/") == asked.rstrip("/"):
+            return None
+        return StoreError(
+            f"IOC_DATA_PATH: the catalog {self.catalog_text} keeps its data files in {stored}, not "
+            f"{asked}: set IOC_DATA_PATH to that path (a lake's files move only by copying the lake: "
+            "see docs/store.md)"
+        )
+
     # -- the lake ------------------------------------------------------------------------------
     def exists(self) -> bool:
         """The catalog already holds a lake (without creating anything)."""
@@ -339,7 +363,9 @@ class Location:
             options.append("READ_ONLY")
         if snapshot is not None:
             options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-        sql = f"ATTACH IF NOT EXISTS {sql_literal(target)} AS {alias} ({', '.join(options)})"
+        sql = f"ATTACH IF NOT EXISTS {sql_literal(target)} AS {alias}"
+        if options:
+            sql += f" ({', '.join(options)})"
         for attempt in range(5):
             try:
                 con.execute(sql)
@@ -348,12 +374,8 @@ class Location:
                 text = _scrub(str(error), self.secrets)
                 if "does not match existing data path" in text:
                     stored = re.search(r'in the catalog "([^"]*)"', text)
-                    raise StoreError(
-                        f"IOC_DATA_PATH: the catalog {self.catalog_text} keeps its data files in "
-                        f"{stored.group(1) if stored else 'another place'}, not {data_path}: set "
-                        "IOC_DATA_PATH to that path (data files are moved with `ioc store migrate`, "
-                        "not by changing the setting)"
-                    ) from None
+                    mismatch = self.mismatch(stored.group(1) if stored else "another place", str(data_path))
+                    raise mismatch or StoreError(text) from None
                 # two processes creating a new PostgreSQL catalog at once: the loser retries
                 if self.pg is not None and attempt < 4 and ("already exists" in text or "duplicate" in text):
                     time.sleep(0.2 * (attempt + 1))
@@ -480,6 +502,7 @@ class Store:
             exists, stored = location.pg_lake()
         else:
             exists = self.layout.catalog.exists()
+            stored = location.sqlite_data_path() if exists else None
         if read_only and not exists:
             where = (
                 f"the PostgreSQL catalog {location.catalog_text}"
@@ -497,6 +520,8 @@ class Store:
         if location.is_postgres and exists and not location.data_path_setting:
             attach_path = None
         self.data_path = stored if attach_path is None and stored else location.data_path
+        if attach_path is not None and (error := location.mismatch(stored, attach_path)):
+            raise error
         self.layout.create()
         self._local = threading.local()
         self._version_stamp: tuple[tuple[object, ...], int] | None = None
