@@ -46,6 +46,8 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 proc_name = "ioc"
+if os.path.isdir("/dev/shm"):  # noqa: S108 - workers' heartbeat files in memory (containers: no slow disk)
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
 
 
 def on_starting(server: Any) -> None:

@@ -6,8 +6,8 @@
   when one is configured. 200 ``{"status": "ready", ...}`` or 503 ``{"status": "not ready",
   "reason": ..., "checks": {...}}``: for a load balancer or a readiness probe.
 - ``/metrics``: Prometheus text format. Request latency by route template, KPI computations and
-  their latency by KPI, cache look-ups by level, and -- read from the store at scrape time, at most
-  once a minute per data version -- ingestion runs by dataset and status, data age and staleness
+  their latency by KPI, cache look-ups by level, and -- read from the store at scrape time through
+  the KPI cache (per data version, and minute for freshness) -- ingestion runs by dataset and status, data age and staleness
   per dataset (the data-health page's figures, ioc/metrics/health.py) and the data version.
   Under gunicorn every worker writes its figures to ``PROMETHEUS_MULTIPROC_DIR`` and the scrape
   adds them up (ioc/gunicorn_conf.py sets it up). With ``IOC_METRICS_TOKEN`` set, /metrics asks
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")
-SCRAPE_MEMO_SECONDS = 60.0
 
 REQUEST_SECONDS = Histogram(
     "ioc_http_request_duration_seconds",
@@ -142,32 +140,34 @@ def _migrations(store: Store, version: int) -> dict[str, Any]:
 class StoreCollector(Collector):
     """Figures read from the store when scraped: data version, ingestion runs, data freshness.
 
-    The run log and the newest dates only change with a commit, so they are read again only when
-    the data version moved or a minute has passed (staleness depends on the clock); the ages are
-    computed from the clock at every scrape.
+    The run log and the newest dates only change with a commit, so they go through the KPI cache
+    keyed by data version (freshness also by minute: staleness depends on the clock): with Redis,
+    one worker of all nodes reads them per version and minute. Ages are computed at every scrape.
     """
 
     def __init__(self, store_factory: Callable[[], Store]) -> None:
         self.store_factory = store_factory
-        self._memo: tuple[int, float, list[Any], list[tuple[str, str, int]]] | None = None
-        self._lock = threading.Lock()
 
-    def _read(self, store: Store, version: int) -> tuple[list[Any], list[tuple[str, str, int]]]:
-        with self._lock:
-            memo = self._memo
-            if memo is not None and memo[0] == version and time.monotonic() - memo[1] < SCRAPE_MEMO_SECONDS:
-                return memo[2], memo[3]
-            from ioc.metrics import health
+    @staticmethod
+    def _read(store: Store, version: int) -> tuple[list[Any], list[tuple[str, str, int]]]:
+        from ioc.metrics import cache, health
 
-            fresh = health.freshness(store)
-            runs = [
-                (str(d or ""), str(s), int(n))
-                for d, s, n in store.execute(
-                    "SELECT dataset, status, count(*) FROM ingest_runs GROUP BY 1, 2 ORDER BY 1, 2"
-                ).rows
-            ]
-            self._memo = (version, time.monotonic(), fresh, runs)
-            return fresh, runs
+        identity = cache.store_identity(store)
+        minute = datetime.now(ZoneInfo(str(settings.get("timezone")))).strftime("%Y%m%d%H%M")
+
+        def runs() -> list[tuple[str, str, int]]:
+            sql = "SELECT dataset, status, count(*) FROM ingest_runs GROUP BY 1, 2 ORDER BY 1, 2"
+            return [(str(d or ""), str(s), int(n)) for d, s, n in store.execute(sql).rows]
+
+        fresh = cache._cached(  # noqa: SLF001 - the cache's one get-or-make helper
+            cache.cache_key("scrape:freshness", (identity, version, minute)),
+            lambda: health.freshness(store),
+            kind="scrape",
+        )
+        counts = cache._cached(  # noqa: SLF001
+            cache.cache_key("scrape:ingest-runs", (identity, version)), runs, kind="scrape"
+        )
+        return fresh, counts
 
     def collect(self) -> Iterator[Metric]:
         store = self.store_factory()
