@@ -1,9 +1,16 @@
 """An app with sign-in required on a small demo store, with hostile school names loaded through
-the ingestion path, and one account per role."""
+the ingestion path, and one account per role.
+
+The accounts database is parametrized (``auth_backend``): every test that uses the app runs on the
+SQLite file and on PostgreSQL (a fresh database of the suite's server), except in modules that set
+``AUTH_BACKENDS`` to fewer (those testing the metrics layer's scoping, which does not touch the
+accounts database).
+"""
 
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +22,26 @@ import pytest
 XSS_NAME = "<img src=x onerror=alert(1)>"
 FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'
 PASSWORD = "a long passphrase 2026"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "auth_backend" in metafunc.fixturenames:
+        backends = getattr(metafunc.module, "AUTH_BACKENDS", BACKENDS)
+        metafunc.parametrize("auth_backend", backends, indirect=True, scope="package")
+
+
+@pytest.fixture(scope="package")
+def auth_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """'sqlite' or 'postgresql': where accounts, sessions and the audit log live for the app."""
+    patch = pytest.MonkeyPatch()
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        patch.setenv("IOC_AUTH_DATABASE_URL", server.create_database("auth_" + uuid.uuid4().hex[:12]))
+    else:
+        patch.setenv("IOC_AUTH_DATABASE_URL", "sqlite")
+    yield request.param
+    patch.undo()
 
 
 @dataclass(frozen=True)
@@ -71,7 +98,7 @@ def city(auth_store: Any) -> City:
 
 
 @pytest.fixture(scope="package")
-def auth_app(auth_store: Any, city: City) -> Any:
+def auth_app(auth_store: Any, city: City, auth_backend: str) -> Any:
     from ioc.app import create_app
     from ioc.auth import accounts
     from ioc.auth.db import open_db

@@ -45,7 +45,8 @@ def urls(city: Any) -> dict[str, tuple[str, dict[str, bool]]]:
         "own school": (f"/school/{city.own_school}", everyone),
         "other school": (f"/school/{city.other_school}", broad),
         "explore other district": (f"/explore?district={city.other}", broad),
-        "data health": ("/data-health", broad),
+        "data health": ("/data-health", everyone),  # scoped to their schools (test_scoping)
+        "data health of another district": (f"/data-health?district={city.other}", broad),
         "audit": ("/admin/audit", {**broad, "le": False, "an": False}),
     }
 
@@ -130,3 +131,20 @@ def test_exports(role: str, city: Any, signed_in: Any, db: Any) -> None:
     if exporter:
         last = audit.entries(db, event="export", limit=1)[0]
         assert last.actor == f"user:{role}" and "/export/csv" in last.target
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_export_buttons_show_only_for_roles_that_may_export(role: str, signed_in: Any) -> None:
+    client, csrf = signed_in(role)
+    response = client.post(
+        "/_dash-update-component",
+        json=page_body("/explore", "?kpi=attendance_rate&by=district"),
+        headers={"X-CSRFToken": csrf},
+    )
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    exporter = role in ("an", "ad")
+    assert ("explore-export-csv" in text) == exporter and ("explore-export-xlsx" in text) == exporter, role
+    # the route refuses whoever has no button (the button is a convenience, not the control)
+    refused = client.get("/export/csv?kpi=attendance_rate&by=district")
+    assert refused.status_code == (200 if exporter else 403)

@@ -9,8 +9,13 @@ import json
 from typing import Any
 
 from ioc.auth.access import EVERYTHING, AccessScope, acting_as
+from ioc.metrics import dimensions
+from ioc.metrics.query import Scope
 
 from .test_matrix import page_body
+
+# the metrics layer's scoping does not depend on where accounts live: SQLite only
+AUTH_BACKENDS = ("sqlite",)
 
 
 def _rows(client: Any, url: str) -> list[dict[str, Any]]:
@@ -130,3 +135,101 @@ def test_header_names_the_account_and_offers_sign_out(signed_in: Any) -> None:
     response = client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
     assert response.status_code == 200
     assert "Đăng xuất (of)" in json.dumps(response.get_json(), ensure_ascii=False)
+
+
+def _grid_rows(payload: Any, grid_id: str) -> list[dict[str, Any]]:
+    """rowData of the AG Grid with id ``grid_id`` anywhere in a Dash callback answer."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and props.get("id") == grid_id:
+                return props.get("rowData")
+            for value in node.values():
+                found = walk(value)
+                if found is not None:
+                    return found
+        elif isinstance(node, list):
+            for item in node:
+                found = walk(item)
+                if found is not None:
+                    return found
+        return None
+
+    rows = walk(payload)
+    assert rows is not None, f"no grid {grid_id}"
+    return list(rows)
+
+
+def test_data_health_queries_are_scoped_to_the_callers_districts(auth_store: Any, city: Any) -> None:
+    from ioc.metrics import health
+
+    officer = AccessScope.limited([city.own])
+    ward_officer = AccessScope.limited((), [city.own_ward])
+    everything = {r["district_code"] for r in health.freshness_by_district(auth_store, "attendance")}
+    assert {city.own, city.other} <= everything
+    with acting_as(officer):
+        assert [r["district_code"] for r in health.freshness_by_district(auth_store, "attendance")] == [
+            city.own
+        ]
+        missing = health.not_reporting(auth_store)
+        assert all(r["district_code"] == city.own for r in missing)
+        # asking for another district by name or code gives nothing of it
+        assert health.not_reporting(auth_store, scope=Scope(district=city.other)) == []
+        # file-level records cover the whole city: none for a restricted caller
+        assert health.runs(auth_store) == [] and health.rejections(auth_store) == []
+        assert health.sources(auth_store) == [] and health.job_runs(auth_store) == []
+        scoped = {f.dataset: f for f in health.freshness(auth_store)}
+        assert all(f.reason is None and f.failing_sources == () for f in scoped.values())
+    with acting_as(ward_officer):
+        missing = health.not_reporting(auth_store)
+        assert all(r["ward_code"] == city.own_ward for r in missing)
+        rows = health.freshness_by_district(auth_store, "attendance")
+        assert [r["district_code"] for r in rows] == [city.own]
+        own_schools = sum(1 for s in dimensions.schools(auth_store) if s.ward_code == city.own_ward)
+        assert rows[0]["schools"] == own_schools  # only the ward's schools are counted
+    with acting_as(EVERYTHING):
+        assert len(health.runs(auth_store)) > 0
+    # the newest data of the officer's schools is what their freshness says
+    with acting_as(officer):
+        own_latest = {f.dataset: f.latest_data for f in health.freshness(auth_store)}
+    newest = auth_store.execute(
+        "SELECT max(a.date) FROM attendance a WHERE a.school_id IN "
+        "(SELECT school_id FROM schools WHERE coalesce(district_code, district_name) = $d)",
+        {"d": city.own},
+    ).scalar()
+    assert own_latest["attendance"] == newest
+
+
+def test_district_officers_see_the_data_health_of_their_schools_only(
+    city: Any, signed_in: Any, db: Any
+) -> None:
+    from ioc.auth import audit
+
+    leader, leader_csrf = signed_in("le")  # fills the cache for the whole city first
+    drawn = leader.post(
+        "/_dash-update-component", json=page_body("/data-health"), headers={"X-CSRFToken": leader_csrf}
+    )
+    assert drawn.status_code == 200
+    assert {city.own, city.other} <= {
+        r["district_code"] for r in _grid_rows(drawn.get_json(), "health-by-district")
+    }
+    officer, csrf = signed_in("of")
+    assert officer.get("/data-health").status_code == 200
+    page = officer.post(
+        "/_dash-update-component", json=page_body("/data-health"), headers={"X-CSRFToken": csrf}
+    )
+    assert page.status_code == 200
+    payload = page.get_json()
+    assert [r["district_code"] for r in _grid_rows(payload, "health-by-district")] == [city.own]
+    text = json.dumps(payload, ensure_ascii=False)
+    assert f"/school/{city.other_school}" not in text
+    # a crafted request for another district's data health is refused and audited
+    for search in (f"?district={city.other}", f"?dataset=attendance&ward={city.other_ward}"):
+        crafted = officer.post(
+            "/_dash-update-component", json=page_body("/data-health", search), headers={"X-CSRFToken": csrf}
+        )
+        assert crafted.status_code == 403, search
+        last = audit.entries(db, event="refused", limit=1)[0]
+        assert last.actor == "user:of" and "/_dash-update-component" in last.target
+    assert officer.get(f"/data-health?district={city.other}").status_code == 403

@@ -170,9 +170,15 @@ def test_security_headers(auth_app: Any, signed_in: Any) -> None:
     assert "Content-Security-Policy" in login.headers and "Strict-Transport-Security" not in login.headers
 
 
-def test_secret_key_comes_from_the_data_directory(auth_app: Any, auth_store: Any) -> None:
+def test_secret_key_comes_from_the_accounts_database(
+    auth_app: Any, auth_store: Any, db: Any, auth_backend: str
+) -> None:
+    assert auth_app.server.secret_key == db.secret_key() and len(db.secret_key()) == 64
     key_file = auth_store.layout.root / "auth" / "secret_key"
-    assert auth_app.server.secret_key == key_file.read_text().strip()
+    if auth_backend == "sqlite":  # a file in the data directory
+        assert auth_app.server.secret_key == key_file.read_text().strip()
+    else:  # a row of ioc_auth.meta: nodes on other machines read the same key
+        assert not key_file.exists() or key_file.read_text().strip() != auth_app.server.secret_key
 
 
 def test_large_bodies_are_refused(auth_app: Any, signed_in: Any) -> None:
@@ -233,11 +239,30 @@ def test_district_officer_without_districts_sees_nothing(auth_app: Any, signed_i
     assert client.get("/api/v1/kpis/attendance_rate").status_code == 403
 
 
-def test_admins_read_the_audit_log_with_ingestion_runs(auth_app: Any, signed_in: Any) -> None:
+def test_admins_read_the_audit_log_with_ingestion_runs(
+    auth_app: Any, auth_store: Any, signed_in: Any, db: Any, tmp_path: Any
+) -> None:
+    from ingest.load import ingest_paths
+
+    # a CLI load and a scheduled load (a job's source name), both of a file the contract refuses
+    broken = tmp_path / "attendance_2026-11-02.csv"
+    broken.write_text("date,school_id\n2026-11-02,nowhere\n", encoding="utf-8")
+    assert ingest_paths(auth_store, [broken])[0].status == "rejected"
+    assert ingest_paths(auth_store, [broken], source="drop-folder")[0].status == "rejected"
+    runs = audit.entries(db, event="ingest", limit=2)
+    assert [r.actor for r in runs] == ["scheduler:drop-folder", runs[1].actor]
+    assert runs[1].actor.startswith("cli")
+    assert all(
+        r.target == broken.name and r.outcome == "denied" and "attendance rejected" in r.detail for r in runs
+    )
+    with pytest.raises(db.errors, match="append-only"):
+        with db.connect() as con:
+            con.execute("DELETE FROM audit WHERE event = 'ingest'")
     admin, _ = signed_in("ad")
     page = admin.get("/admin/audit")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "sign_in" in text and "ingest" in text and "schools_" in text
+    assert page.status_code == 200 and "sign_in" in text and "ingest" in text and broken.name in text
+    assert "scheduler:drop-folder" in text
     analyst, _ = signed_in("an")
     assert analyst.get("/admin/audit").status_code == 403
 
@@ -276,3 +301,46 @@ def test_kiosk_callbacks_use_the_csrf_cookie_like_dash_does(auth_app: Any, db: A
     assert drawn.status_code == 200
     other = client.post("/_dash-update-component", json=page_body("/explore"), headers={"X-CSRFToken": csrf})
     assert other.status_code == 403
+
+
+def test_requests_without_credentials_are_audited_without_flooding(
+    auth_app: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+    import types
+
+    # an address of its own (earlier tests' windows stay apart) and one minute, whatever the clock does
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    minute = time.time() // 60 * 60 + 5
+    frozen = types.SimpleNamespace(time=lambda: minute, strftime=time.strftime, gmtime=time.gmtime)
+    monkeypatch.setattr(audit, "time", frozen)
+    client = auth_app.server.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    before = audit.entries(db, event="anonymous", limit=1)
+    since = before[0].id if before else 0
+
+    def new_rows() -> list[Any]:
+        return [e for e in audit.entries(db, event="anonymous", limit=100) if e.id > since]
+
+    for _ in range(30):  # a signed-out wall screen retrying, or a crawler
+        assert client.get("/district/760?lang=en").status_code == 302
+        assert client.get("/api/v1/kpis/attendance_rate").status_code == 401
+        assert client.post("/_dash-update-component", json={"inputs": []}).status_code == 401
+        assert client.get("/export/csv?kpi=attendance_rate").status_code == 302
+    rows = new_rows()
+    assert sorted(r.target.split("?")[0] for r in rows) == [
+        "GET /api/v1/kpis/attendance_rate",
+        "GET /district/760",
+        "GET /export/csv",
+        "POST /_dash-update-component",
+    ]
+    assert all(r.outcome == "denied" and r.actor == "" and r.ip == address for r in rows)
+    assert "no session or token -> sign-in" in next(r.detail for r in rows if "/district/" in r.target)
+    # the repeats are written as counts when the minute is over (here: flushed, as at exit)
+    db.anonymous.sweep(db, everything=True)
+    counts = [r for r in new_rows() if "more requests" in r.detail and r.ip == address]
+    assert sorted(int(r.detail.split()[0]) for r in counts) == [29, 29, 29, 29]
+    # library code and the sign-in page itself are not audited
+    client.get("/login")
+    client.get("/_dash-dependencies")
+    assert len([r for r in new_rows() if r.ip == address]) == 8
