@@ -12,7 +12,8 @@ operator sets environment variables, not gunicorn flags (gunicorn's own flags st
 Prometheus: the workers write their metrics to files in ``PROMETHEUS_MULTIPROC_DIR`` and /metrics
 adds them up (prometheus_client's multiprocess mode). When the variable is unset, this module
 makes a fresh folder for this node and removes it on exit; a folder given by the operator is
-emptied at start. Each node (gunicorn master) needs its own folder.
+emptied at start. Each node (gunicorn master) needs its own folder; gunicorn's control socket
+(``gunicornc -s``) is ``gunicorn.ctl`` in it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 proc_name = "ioc"
+# gunicorn's control socket (gunicornc) defaults to one path per user account: two nodes on one
+# machine would take it from each other. Each node's goes in its own folder instead.
+control_socket = os.path.join(_METRICS_DIR, "gunicorn.ctl")
 if os.path.isdir("/dev/shm"):  # noqa: S108 - workers' heartbeat files in memory (containers: no slow disk)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
@@ -68,3 +72,21 @@ def child_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     if _OWN_DIR:
         shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """The app's own log lines (ioc.*: warm-ups, Redis outages, sign-in warnings) go to gunicorn's
+    error log, formatted like gunicorn's."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("ioc")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s", "[%Y-%m-%d %H:%M:%S %z]"
+            )
+        )
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
