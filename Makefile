@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps lint fmt bench clean
+.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps lint fmt bench load-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ fmt: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+## The load test of issue 7 (about 20 minutes): 200 signed-in district officers against gunicorn,
+## PostgreSQL and Redis started on 127.0.0.1, probes loaded every 5 minutes (docs/operations.md)
+load-bench: setup cluster-deps
+	$(BIN)/python -m benchmarks.load_bench run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -44,6 +44,7 @@ Figures: requests, errors, p50/p95/p99 per request kind, throughput; a JSON resu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -834,7 +835,22 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=("run", "sweep", "capture"), nargs="?", default="run")
-    parser.add_argument("--data-dir", help="an existing demo store (default: build one with ioc demo)")
+    parser.add_argument(
+        "--catalog",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="DuckLake catalog: a PostgreSQL server this script starts (the multi-node setup) or "
+        "the embedded SQLite file",
+    )
+    parser.add_argument(
+        "--catalog-url",
+        default="",
+        help="an existing PostgreSQL catalog (postgresql://...) of the store in --data-dir, instead of "
+        "starting a server and building the demo into it",
+    )
+    parser.add_argument(
+        "--data-dir", help="an existing demo store (its data directory; default: build one with ioc demo)"
+    )
     parser.add_argument("--users", type=int, default=200, help="simulated district officers (run)")
     parser.add_argument(
         "--minutes", type=float, default=11.0, help="measured minutes (per worker count in sweep)"
@@ -851,18 +867,46 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="ioc-load-bench-"))
-    data_dir = args.data_dir or build_store(work)
     if args.command == "capture":
-        template = capture(data_dir, VISIT_FILE)
+        template = capture(args.data_dir or build_store(work), VISIT_FILE)
         for step in template["steps"]:
             print(f"{step['name']}: {len(step['requests'])} requests")
         print(f"written {VISIT_FILE}")
         return 0
+
+    def stop_on_term(*_: Any) -> None:
+        raise KeyboardInterrupt  # run every finally: gunicorn, Redis and PostgreSQL are stopped
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    with contextlib.ExitStack() as stack:
+        if args.catalog_url:
+            if not args.data_dir:
+                parser.error("--catalog-url needs the --data-dir the store was built with")
+            os.environ["IOC_CATALOG_URL"] = args.catalog_url
+            data_dir = args.data_dir
+        elif args.catalog == "postgres":
+            if args.data_dir:
+                parser.error("--data-dir without --catalog-url is for --catalog sqlite")
+            sys.path.insert(0, str(ROOT))
+            from tests.servers import postgres
+
+            pg = stack.enter_context(postgres(work / "postgres"))
+            os.environ["IOC_CATALOG_URL"] = pg.url()
+            print(f"PostgreSQL catalog on {pg.url()}", flush=True)
+            data_dir = build_store(work)
+        else:
+            data_dir = args.data_dir or build_store(work)
+        return bench(args, work, data_dir, argv)
+    return 1
+
+
+def bench(args: argparse.Namespace, work: Path, data_dir: str, argv: list[str] | None) -> int:
     visit = json.loads(VISIT_FILE.read_text(encoding="utf-8"))["steps"]
     low, high = (float(x) for x in args.think.split(","))
     results: dict[str, Any] = {
         "command": "python -m benchmarks.load_bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data_dir": data_dir,
+        "catalog": "postgres" if os.environ.get("IOC_CATALOG_URL") else "sqlite",
         "started": datetime.now().isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
     }
