@@ -483,7 +483,7 @@ def _plan_takeover(runner: JobRunner, started: datetime) -> dict[str, datetime]:
     - the fire times due since L (the handover gap) are coalesced into one run now, keyed by the
       latest of them; those past their misfire grace are recorded as one ``missed`` row;
     - if L itself was interrupted (claimed, never finished, attempted once), it is re-run now;
-    - a job the ledger has never seen runs now when ``run_at_start`` (keyed by the start time).
+    - a job the ledger has never seen runs now when ``run_at_start`` (keyed by its latest fire time).
     Returns job id -> the fire time the run at start stands for.
     """
     assert runner.leader is not None
@@ -493,8 +493,10 @@ def _plan_takeover(runner: JobRunner, started: datetime) -> dict[str, datetime]:
     for job in config.jobs:
         last = last_runs.get(job.id)
         if last is None:
-            if job.run_at_start:
-                plan[job.id] = started.replace(microsecond=0)
+            if job.run_at_start:  # keyed by the latest fire time, or the start when none is near
+                period = timedelta(seconds=2 * job.schedule.period_seconds(config.timezone, started))
+                recent = _due_fire_times(job, config.timezone, started - period, started)
+                plan[job.id] = recent[-1] if recent else started.replace(microsecond=0)
             continue
         fire, status, attempts = last
         due = _due_fire_times(job, config.timezone, fire, started)
@@ -656,6 +658,9 @@ def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
                 log.warning("scheduler %s: stepped down", leader.node)
                 runner.mark_active(None)
                 waiting = True
+                # the node that lost its connection is the likelier one to be unwell: let the others
+                # try first
+                stop.wait(standby)
         leader.step_down()
     runner.mark_stopped()
     runner.echo("ioc scheduler: stopped")

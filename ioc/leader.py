@@ -236,6 +236,8 @@ class PgLeadership:
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        if self.since is not None:  # a standby again from now on
+            self.waiting_since = datetime.now(UTC)
         self.since = None
         if conn is not None:
             try:
