@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[3]
 IOC = "import sys; from ioc.cli import main; sys.exit(main())"
@@ -399,3 +400,64 @@ def test_the_ledger_claims_a_fire_time_once_and_only_under_the_lock(postgres_ser
     finally:
         one.close()
         two.close()
+
+
+def test_takeover_plan_reruns_an_interrupted_run_once_and_coalesces_a_gap(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    from ingest.jobs import parse_config
+    from ingest.scheduler import JobRunner, _plan_takeover
+    from ioc.leader import PgLeadership
+    from ioc.metrics import health
+    from ioc.store import Store
+
+    url = postgres_server.create_database("plan_" + uuid.uuid4().hex[:10])
+    store = Store(tmp_path / "data", catalog_url=url, data_path=str(tmp_path / "files"))
+    config = parse_config(
+        {
+            "scheduler": {"misfire_grace": "60s"},
+            "jobs": [
+                {"id": "inbox", "kind": "drop_folder", "schedule": "30s"},
+                {"id": "nightly", "kind": "maintenance", "schedule": {"cron": "30 2 * * *"}},
+                {"id": "fresh", "kind": "drop_folder", "schedule": "5m", "folder": "other"},
+                {
+                    "id": "late",
+                    "kind": "maintenance",
+                    "schedule": {"cron": "0 3 * * *"},
+                    "run_at_start": False,
+                },
+            ],
+        },
+        store.layout.root,
+    )
+    tz = ZoneInfo(config.timezone)
+    now = datetime.now(tz)
+    nightly = now.replace(hour=2, minute=30, second=0, microsecond=0)
+    nightly -= timedelta(days=1) if nightly > now else timedelta(0)
+    old, new = PgLeadership(url, node="old:1"), PgLeadership(url, node="new:2")
+    try:
+        assert old.try_acquire()
+        # the old active: the inbox done an hour ago, then gone; the nightly run started and killed
+        hour_ago = datetime.fromtimestamp((now.timestamp() - 3600) // 30 * 30, tz)
+        assert old.claim("inbox", hour_ago) == 1
+        old.finish("inbox", hour_ago, "idle")
+        assert old.claim("nightly", nightly) == 1
+        old.close()  # the lock goes with the connection, as when the process dies
+        assert new.try_acquire()
+        runner = JobRunner(store, config, echo=lambda line: None, leader=new)
+        plan = _plan_takeover(runner, now)
+        # the hour of 30-second runs becomes one run now, keyed by the latest due fire time
+        assert plan["inbox"] <= now < plan["inbox"] + timedelta(seconds=30)
+        assert plan["inbox"].timestamp() % 30 == 0
+        missed = health.job_runs(store, status="missed", job_id="inbox")
+        assert len(missed) == 1 and re.match(r"11[89] scheduled run\(s\) not made", missed[0]["message"])
+        # the interrupted nightly run is re-run once, under its own fire time
+        assert plan["nightly"] == nightly and new.claim("nightly", nightly) == 2
+        assert new.claim("nightly", nightly) is None
+        # never seen: run at start (keyed by its latest fire time) unless run_at_start is off
+        assert plan["fresh"] <= now and plan["fresh"].timestamp() % 300 == 0
+        assert "late" not in plan
+    finally:
+        old.close()
+        new.close()
+        store.close()
