@@ -375,6 +375,8 @@ class JobRunner:
         from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 
         scheduled = getattr(event, "scheduled_run_time", None)
+        if scheduled is None:  # a submission event (max instances) carries a list of run times
+            scheduled = (getattr(event, "scheduled_run_times", None) or [None])[-1]
         when = scheduled.isoformat(timespec="seconds") if scheduled else "?"
         if event.code == EVENT_JOB_MISSED:
             self.record_event(
