@@ -68,7 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "kpi_cache_type",
         "ioc.metrics.cache.ObjectCache",
-        "flask-caching backend of the KPI cache (default: in-process, unpickled; e.g. RedisCache to share).",
+        "flask-caching backend of the KPI cache's first level in each worker (default: in-process, "
+        "unpickled); to share answers between workers and nodes set cache_redis_url.",
     ),
     Setting("demo_schools", 3500, "Number of schools `ioc demo` generates.", int),
     Setting("demo_seed", 2026, "Random seed of `ioc demo`.", int),
