@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.scheduler_bench [--schools 3500] [--batches 12] [--keep DIR]
     .venv/bin/python -m benchmarks.scheduler_bench --store DATA_DIR   # on an existing (demo) store
+    .venv/bin/python -m benchmarks.scheduler_bench --failover 5 [--catalog-url postgresql://...]
 
 With ``--store`` the batches go into that store (after its newest probe), so the figures include
 a realistic table size (``ioc demo``: 14 days of probes); the rows stay there.
@@ -11,6 +12,13 @@ out of the inbox in < 1 s. Each batch is timed through the scheduler's own job
 (``JobRunner.run_job``: readiness check, ``ingest_file``, move to done/, job record), with the
 two-look pause set to 0 (it is a wait, not work). The same batch pulled from a local HTTP source
 (``ingest_records``) is timed too, and an idle poll (nothing new). Prints one table.
+
+``--failover N`` times the handover between nodes instead: two ``ioc scheduler`` processes on a
+PostgreSQL-catalog store (a throwaway PostgreSQL server from tests/servers.py unless
+``--catalog-url`` names an empty database), the active one killed with ``kill -9`` N times (a new
+standby joins after each kill); per kill, the time until the standby holds the lock and until it
+runs its first job (an inbox every 2 s), with the standby retry of ``IOC_SCHEDULER_STANDBY_SECONDS``
+(default 10). Goal: < 60 s.
 """
 
 from __future__ import annotations
@@ -114,6 +122,112 @@ def stats(values: list[float]) -> str:
     return f"{statistics.median(ordered):7.3f} {p95:7.3f} {ordered[-1]:7.3f}"
 
 
+def failover(rounds: int, catalog_url: str | None) -> int:
+    """Kill the active scheduler ``rounds`` times; print how long the standby took to take over."""
+    import contextlib
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from ioc.leader import active_scheduler
+
+    root = Path(tempfile.mkdtemp(prefix="scheduler_failover_"))
+    with contextlib.ExitStack() as stack:
+        if not catalog_url:
+            from tests.servers import postgres
+
+            server = stack.enter_context(postgres(root / "postgres"))
+            catalog_url = server.url("ioc")
+        inbox = root / "inbox"
+        inbox.mkdir()
+        config = root / "scheduler.toml"
+        config.write_text(
+            f'[[jobs]]\nid = "inbox"\nkind = "drop_folder"\nschedule = "2s"\nfolder = "{inbox}"\n',
+            encoding="utf-8",
+        )
+        env = {**os.environ, "IOC_CATALOG_URL": catalog_url, "IOC_DATA_PATH": str(root / "files")}
+        env.pop("IOC_DATA_DIR", None)
+        Store(root / "seed", catalog_url=catalog_url, data_path=str(root / "files")).close()
+        code = "import sys; from ioc.cli import main; sys.exit(main())"
+        procs: list[subprocess.Popen[str]] = []
+
+        def start(n: int) -> subprocess.Popen[str]:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    code,
+                    "--data-dir",
+                    str(root / f"node{n}"),
+                    "scheduler",
+                    "--config",
+                    str(config),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            procs.append(proc)
+            return proc
+
+        def log_runs(n: int) -> int:
+            log = root / f"node{n}" / "logs" / "scheduler.log"
+            return log.read_text(encoding="utf-8").count(": started (attempt") if log.exists() else 0
+
+        def active_node() -> str | None:
+            node = active_scheduler(catalog_url=catalog_url)
+            return node.node if node else None
+
+        try:
+            nodes = {0: start(0), 1: start(1)}
+            host = socket.gethostname()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and active_node() is None:
+                time.sleep(0.2)
+            lock_times: list[float] = []
+            run_times: list[float] = []
+            for r in range(rounds):
+                holder = active_node()
+                victim = next(n for n, p in nodes.items() if f"{host}:{p.pid}" == holder)
+                while log_runs(victim) == 0:  # running jobs, not still in its fence
+                    time.sleep(0.2)
+                heir = next(n for n in nodes if n != victim)
+                t0 = time.monotonic()
+                nodes[victim].send_signal(signal.SIGKILL)
+                nodes[victim].wait(10)
+                while active_node() != f"{host}:{nodes[heir].pid}":
+                    if time.monotonic() - t0 > 120:
+                        raise RuntimeError("no takeover within 120 s")
+                    time.sleep(0.1)
+                lock_times.append(time.monotonic() - t0)
+                before = log_runs(heir)
+                while log_runs(heir) == before:
+                    time.sleep(0.1)
+                run_times.append(time.monotonic() - t0)
+                print(
+                    f"kill {r + 1}: lock after {lock_times[-1]:.1f} s, first run after {run_times[-1]:.1f} s"
+                )
+                del nodes[victim]
+                nodes[r + 2] = start(r + 2)
+                time.sleep(2)  # the new standby connects before the next kill
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(60)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+            shutil.rmtree(root, ignore_errors=True)
+    standby = os.environ.get("IOC_SCHEDULER_STANDBY_SECONDS") or "10"
+    print(f"\nscheduler failover: {rounds} x kill -9 of the active, standby retry {standby} s, fence 8 s")
+    print(f"{'takeover':<36} {'median':>7} {'p95':>7} {'max':>7}  (seconds)  goal")
+    print(f"{'standby holds the lock':<36} {stats(lock_times)}")
+    print(f"{'standby runs its first job':<36} {stats(run_times)}             < 60 s")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,7 +236,11 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=12, help="5-minute batches per path")
     parser.add_argument("--keep", help="build the store in this folder and keep it")
     parser.add_argument("--store", help="use this existing store (e.g. the demo's) instead of building one")
+    parser.add_argument("--failover", type=int, metavar="N", help="time N takeovers after kill -9 instead")
+    parser.add_argument("--catalog-url", help="with --failover: an empty PostgreSQL database to use")
     args = parser.parse_args()
+    if args.failover:
+        return failover(args.failover, args.catalog_url)
 
     if args.store:
         root, data_dir = Path(args.store), Path(args.store)
