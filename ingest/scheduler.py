@@ -1,13 +1,18 @@
 """``ioc scheduler``: the one process that runs the ingestion and maintenance jobs on schedule.
 
-One scheduler per data directory: an exclusive ``flock`` on ``DATA_DIR/scheduler.lock`` (which
-holds the pid) makes a second one refuse to start; the kernel releases the lock when the process
-dies, even by ``kill -9``. Jobs run in APScheduler 3's thread pool with ``max_instances=1`` and
-``coalesce=True``; the loads themselves are serialised by one in-process write lock (HTTP
-fetching happens outside it). Missed, skipped and failed runs are logged to
-``DATA_DIR/logs/scheduler.log`` and recorded in the store's ``job_runs`` table, and
+One scheduler per store (ioc/leader.py). Embedded store: an exclusive ``flock`` on
+``DATA_DIR/scheduler.lock`` (which holds the pid) makes a second one refuse to start; the kernel
+releases the lock when the process dies, even by ``kill -9``. PostgreSQL catalog
+(``IOC_CATALOG_URL``): any number of processes on any nodes; the holder of a PostgreSQL advisory
+lock runs the jobs, the others are standbys that retry every ``IOC_SCHEDULER_STANDBY_SECONDS``;
+each scheduled run is claimed under (job id, fire time) in a ledger on the lock's connection, so a
+node without the lock never runs anything and no fire time runs twice. Jobs run in APScheduler 3's
+thread pool with ``max_instances=1`` and ``coalesce=True``; the loads themselves are serialised by
+one in-process write lock (HTTP fetching happens outside it). Missed, skipped and failed runs are
+logged to ``DATA_DIR/logs/scheduler.log`` and recorded in the store's ``job_runs`` table, and
 ``DATA_DIR/scheduler.state.json`` says what each job did last (the data-health page reads it).
-``--once`` runs every job once, in configuration order, and exits (for cron and tests).
+``--once`` runs every job once, in configuration order, and exits (for cron and tests);
+``--status`` says which process is active. docs/scheduler.md is the reference.
 """
 
 from __future__ import annotations
