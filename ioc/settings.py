@@ -244,7 +244,8 @@ SETTINGS: tuple[Setting, ...] = (
         "auth_database_url",
         "",
         "Where accounts, sessions and the audit log live: empty = the PostgreSQL catalog database "
-        "when catalog_url is set, else DATA_DIR/auth/auth.sqlite; or a postgresql:// URL of its own.",
+        "(schema ioc_auth) when catalog_url is a postgresql:// URL, else DATA_DIR/auth/auth.sqlite; "
+        "a postgresql:// URL of its own; or 'sqlite' for the file even beside a PostgreSQL catalog.",
     ),
 )
 
