@@ -11,8 +11,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
+
+from ioc.demo.build import local_now
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -36,7 +37,7 @@ def main() -> int:
     from ioc.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="ioc-auth-bench-"))
-    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=date.today())
+    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=local_now().date())
     store = Store(folder)
     app = create_app(store=store)
     state = install(app, folder, store_factory=lambda: store, required=True)

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from ioc import figures, i18n
+from ioc import figures, i18n, settings
 from ioc.metrics.query import BY, FILTERS, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
 
@@ -301,7 +302,7 @@ def export(store: Any, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:
         content = to_parquet(kpi, req, res)
     else:
         content = to_image(kpi, req, res, fmt)
-    stamp = (res.date_to or date.today()).isoformat()
+    stamp = (res.date_to or datetime.now(ZoneInfo(settings.get("timezone"))).date()).isoformat()
     return content, FORMATS[fmt], f"{req.kpi}_{req.by}_{stamp}.{fmt}"
 
 

@@ -128,5 +128,5 @@ def cached(store: Store, kind: str, parts: tuple[object, ...], make: Callable[[]
     and its data version: a new load is never answered from an older entry."""
     from ioc.metrics import cache
 
-    key = cache.cache_key("view:" + kind, (str(store.layout.root), store.data_version(), *parts))
+    key = cache.cache_key("view:" + kind, (cache.store_identity(store), store.data_version(), *parts))
     return cache._cached(key, make)  # noqa: SLF001 - the cache's one get-or-make helper

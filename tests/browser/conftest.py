@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ioc.demo.build import local_now
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -40,7 +41,7 @@ def browser_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ioc.store import Store
 
     folder: Path = tmp_path_factory.mktemp("browser-demo")
-    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=date.today())
+    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=local_now().date())
     store = Store(folder)
     yield store
     store.close()

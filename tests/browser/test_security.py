@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+from ioc.demo.build import local_now
 
 pytestmark = pytest.mark.browser
 WAIT = 20
@@ -30,13 +31,13 @@ def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ioc.store import Store
 
     folder: Path = tmp_path_factory.mktemp("security-demo")
-    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=date.today())
+    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=local_now().date())
     store = Store(folder)
     source = sorted((folder / "demo_source").glob("schools_*.csv"))[-1]
     with source.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     rows[0]["school_name"] = XSS_NAME
-    renamed = tmp_path_factory.mktemp("security-renamed") / f"schools_{date.today().isoformat()}.csv"
+    renamed = tmp_path_factory.mktemp("security-renamed") / f"schools_{local_now().date().isoformat()}.csv"
     with renamed.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

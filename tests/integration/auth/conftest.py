@@ -13,11 +13,12 @@ import csv
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ioc.demo.build import local_now
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'
@@ -61,7 +62,7 @@ def auth_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ioc.store import Store
 
     folder: Path = tmp_path_factory.mktemp("auth-demo")
-    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=date.today())
+    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=local_now().date())
     store = Store(folder)
     # a new version of the schools file renames two schools (as a careless or hostile source might)
     source = sorted((folder / "demo_source").glob("schools_*.csv"))[-1]
@@ -69,7 +70,7 @@ def auth_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         rows = list(csv.DictReader(handle))
     rows[0]["school_name"] = XSS_NAME
     rows[1]["school_name"] = FORMULA_NAME
-    renamed = tmp_path_factory.mktemp("auth-renamed") / f"schools_{date.today().isoformat()}.csv"
+    renamed = tmp_path_factory.mktemp("auth-renamed") / f"schools_{local_now().date().isoformat()}.csv"
     with renamed.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ioc.demo.build import local_now
 
 
 @pytest.fixture(scope="package")
@@ -17,7 +18,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ioc.store import Store
 
     folder: Path = tmp_path_factory.mktemp("app-demo")
-    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=date.today())
+    build_demo(folder, schools=60, attendance_days=30, probe_days=2, today=local_now().date())
     store = Store(folder)
     yield store
     store.close()
