@@ -338,6 +338,10 @@ class PostgresAuthDb(AuthDb):
         params.setdefault("connect_timeout", 10)
         params.setdefault("application_name", "ioc-auth")
         self._conninfo = psycopg.conninfo.make_conninfo("", **params)
+        self._pool_lock = threading.Lock()
+        self._pool_pid = os.getpid()
+        self._idle: list[Any] = []
+        self._inherited: list[Any] = []
         self._ensure_schema()
 
     def _new_connection(self) -> Any:
@@ -351,21 +355,52 @@ class PostgresAuthDb(AuthDb):
                 f"(IOC_AUTH_DATABASE_URL, or IOC_CATALOG_URL when that is empty): {error}".strip()
             ) from error
 
-    def _connection(self) -> Any:
-        con = getattr(self._local, "con", None)
-        if con is None or con.closed or con.broken or getattr(self._local, "pid", None) != os.getpid():
-            con = self._new_connection()
-            self._local.con, self._local.pid = con, os.getpid()
-        return con
+    # A small pool per process: connections are taken for one statement or one transaction and
+    # given back, so a server that starts a thread per request does not open a connection per
+    # thread. A forked child never touches its parent's connections (it keeps them unclosed:
+    # closing would end the parent's sessions on the server) and opens its own.
+
+    POOL_SIZE = 8
+
+    def _acquire(self) -> Any:
+        with self._pool_lock:
+            if self._pool_pid != os.getpid():
+                self._inherited.extend(self._idle)
+                self._idle, self._pool_pid = [], os.getpid()
+            while self._idle:
+                con = self._idle.pop()
+                if not con.closed and not con.broken:
+                    return con
+        return self._new_connection()
+
+    def _release(self, con: Any) -> None:
+        from psycopg import pq
+
+        if con.closed or con.broken:
+            return
+        if con.info.transaction_status == pq.TransactionStatus.IDLE:
+            with self._pool_lock:
+                if self._pool_pid == os.getpid() and len(self._idle) < self.POOL_SIZE:
+                    self._idle.append(con)
+                    return
+        con.close()
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[Any]:
+        con = self._acquire()
+        try:
+            yield con
+        finally:
+            self._release(con)
 
     def _ensure_schema(self) -> None:
-        con = self._connection()
-        if self._schema_version(con) == SCHEMA_VERSION:
-            return
-        with con.transaction():
-            # nodes starting at once: one creates, the others wait and find everything in place
-            con.execute("SELECT pg_advisory_xact_lock(hashtext('ioc_auth schema'))")
-            con.execute(PG_SCHEMA_SQL)
+        with self._borrowed() as con:
+            if self._schema_version(con) == SCHEMA_VERSION:
+                return
+            with con.transaction():
+                # nodes starting at once: one creates, the others wait and find everything in place
+                con.execute("SELECT pg_advisory_xact_lock(hashtext('ioc_auth schema'))")
+                con.execute(PG_SCHEMA_SQL)
 
     @staticmethod
     def _schema_version(con: Any) -> int | None:
@@ -379,19 +414,29 @@ class PostgresAuthDb(AuthDb):
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        con = self._connection()
-        with con.transaction():
+        with self._borrowed() as con, con.transaction():
             yield _PgConnection(con)
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         import psycopg
 
-        try:
-            return list(self._connection().execute(to_pg(sql), params).fetchall())
-        except psycopg.OperationalError:
-            # the server restarted or the connection dropped: one retry on a new connection
-            self._local.con = None
-            return list(self._connection().execute(to_pg(sql), params).fetchall())
+        for attempt in (1, 2):
+            try:
+                with self._borrowed() as con:
+                    return list(con.execute(to_pg(sql), params).fetchall())
+            except psycopg.OperationalError:
+                # the server restarted or the connection dropped: one retry on a new connection
+                if attempt == 2:
+                    raise
+                self.close()  # the idle ones are likely dead too
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the idle connections of this process."""
+        with self._pool_lock:
+            idle, self._idle = (self._idle, []) if self._pool_pid == os.getpid() else ([], self._idle)
+        for con in idle:
+            con.close()
 
     def secret_key(self) -> str:
         """Generated once for every node: the first INSERT wins, the others read what it wrote."""

@@ -186,3 +186,31 @@ def test_ingestion_runs_name_who_ran_them(tmp_path: Path, monkeypatch: pytest.Mo
         "attendance_2026-11-23.csv",
     )
     assert "3 rejected" in entry.detail and "run r1" in entry.detail
+
+
+def test_a_forked_worker_opens_its_own_connections(request: pytest.FixtureRequest) -> None:
+    """gunicorn with --preload forks after the app (and its accounts database) is set up: the
+    worker must neither use nor close the parent's connections."""
+    import os
+
+    db = PostgresAuthDb(new_postgres_url(request))
+    value, _ = sessions.create(db, username="lan")
+    pid = os.fork()
+    if pid == 0:  # the worker: reads and writes on connections of its own, then exits
+        code = 1
+        try:
+            if sessions.lookup(db, value) is not None:
+                audit.record(db, "sign_in", actor="user:child")
+                code = 0
+            db.close()  # as a worker does when it stops: must not end the parent's sessions
+            import gc
+
+            gc.collect()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # the parent's pooled connection still works after the child ended
+    assert sessions.lookup(db, value) is not None
+    assert [e.actor for e in audit.entries(db)] == ["user:child"]
+    db.close()
