@@ -41,7 +41,7 @@ settle = "0s"
 stable_wait = "100ms"
 """
 LINE = re.compile(
-    r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ ingest\.scheduler: job inbox: fire time "
+    r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ ingest\.scheduler: job [\w.-]+: fire time "
     r"(?P<fire>\S+): (?P<what>started \(attempt (?P<attempt>\d)\)|\w+)"
 )
 
@@ -100,7 +100,7 @@ class Run:
 
 
 def runs_of(node: Node) -> list[Run]:
-    """The inbox runs this node's log shows, in order."""
+    """The runs this node's log shows, in order (each test has one job)."""
     log = node.data_dir / "logs" / "scheduler.log"
     runs: list[Run] = []
     open_runs: dict[str, tuple[datetime, int]] = {}
@@ -461,3 +461,66 @@ def test_takeover_plan_reruns_an_interrupted_run_once_and_coalesces_a_gap(
         old.close()
         new.close()
         store.close()
+
+
+def test_losing_the_lock_during_a_long_run_stops_the_process(postgres_server: Any, tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ioc.store import Store
+
+    release = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            release.wait(120)  # a source that hangs: the run is still going when the lock goes
+            self.send_error(503)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    database = "slow_" + uuid.uuid4().hex[:10]
+    url = postgres_server.create_database(database)
+    Store(tmp_path / "seed", catalog_url=url, data_path=str(tmp_path / "files")).close()
+    config = tmp_path / "scheduler.toml"
+    config.write_text(
+        f"""[[jobs]]
+id = "sector"
+kind = "http_json"
+schedule = "1h"
+url = "http://127.0.0.1:{server.server_address[1]}/probes"
+dataset = "connectivity"
+timeout = "100s"
+total_timeout = "100s"
+retries = 0
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "IOC_CATALOG_URL": url, "IOC_DATA_PATH": str(tmp_path / "files")}
+    env.pop("IOC_DATA_DIR", None)
+    node = Node("n1", tmp_path / "n1", config, env)
+    try:
+        node.wait_for("ioc scheduler: active (")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not runs_of(node):
+            time.sleep(0.2)
+        (run,) = runs_of(node)
+        assert run.finished is None  # the pull is hanging
+        backend = lock_connection_of(postgres_server, database)
+        postgres_server.psql(database, f"SELECT pg_terminate_backend({backend})")
+        assert node.popen.wait(60) == 3
+        node.wait_for("lost the lock while jobs still run: exiting (status 3)")
+        # the ledger keeps the run 'running': the next active re-runs it once
+        assert (
+            postgres_server.psql(
+                database, "SELECT status, attempts FROM ioc_scheduler_runs WHERE job_id = 'sector'"
+            ).strip()
+            == "running|1"
+        )
+    finally:
+        release.set()
+        node.stop()
+        server.shutdown()
+        server.server_close()
