@@ -15,6 +15,7 @@ Identifiers that must be spliced into SQL are quoted by :func:`quote_ident` only
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -519,7 +520,9 @@ class Store:
         attach_path: str | None = location.data_path
         if location.is_postgres and exists and not location.data_path_setting:
             attach_path = None
-        self.data_path = stored if attach_path is None and stored else location.data_path
+            if stored:  # what the stored path needs (httpfs and the S3 secret for s3://)
+                location = self.location = dataclasses.replace(location, data_path_setting=stored)
+        self.data_path = location.data_path
         if attach_path is not None and (error := location.mismatch(stored, attach_path)):
             raise error
         self.layout.create()
