@@ -326,12 +326,18 @@ def test_one_active_scheduler_kill_9_and_a_lost_lock_connection(postgres_server:
             lost.append(grid)
         grid += timedelta(seconds=INTERVAL)
     print(f"fire times: {len(by_fire)} run, {len(lost)} coalesced; handovers {windows}")
+    # a run that started later than its misfire grace (a very busy machine) is recorded as missed
+    late = {
+        r["scheduled_at"]
+        for r in health.job_runs(seed, status="missed")
+        if "started too late" in r["message"]
+    }
     assert lost, "a handover of several seconds must leave fire times to coalesce"
     for fire in lost:
         local = fire.astimezone().replace(tzinfo=None)  # the logs' clock: local time, naive
         in_handover = any(start <= local <= end for start, end in windows)
         busy = any(r.started <= local <= (r.finished or r.started) for r in runs)
-        assert in_handover or busy, (fire, windows)
+        assert in_handover or busy or fire in late, (fire, windows)
     missed = [
         r for r in health.job_runs(seed, status="missed") if "while no scheduler was active" in r["message"]
     ]
@@ -473,7 +479,10 @@ def test_losing_the_lock_during_a_long_run_stops_the_process(postgres_server: An
     class Slow(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             release.wait(120)  # a source that hangs: the run is still going when the lock goes
-            self.send_error(503)
+            try:
+                self.send_error(503)
+            except OSError:
+                pass  # the scheduler is gone by then
 
         def log_message(self, *args: Any) -> None:
             pass
