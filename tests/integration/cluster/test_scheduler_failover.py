@@ -517,6 +517,30 @@ retries = 0
             time.sleep(0.2)
         (run,) = runs_of(node)
         assert run.finished is None  # the pull is hanging
+        # a one-off run would overlap the active scheduler: refused, naming it
+        once = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                IOC,
+                "--data-dir",
+                str(tmp_path / "n2"),
+                "scheduler",
+                "--once",
+                "--config",
+                str(config),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert once.returncode == 1
+        assert (
+            f"another scheduler ({node.node} since " in once.stderr
+            and "holds the PostgreSQL lock" in once.stderr
+        )
         backend = lock_connection_of(postgres_server, database)
         postgres_server.psql(database, f"SELECT pg_terminate_backend({backend})")
         assert node.popen.wait(60) == 3
