@@ -190,8 +190,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "data_path",
         "",
-        "Where the Parquet data files live: empty = DATA_DIR/lake/files; a shared folder (NFS) or "
-        "s3://bucket/prefix/ on S3-compatible storage (see the s3_* settings).",
+        "Where the Parquet data files live: empty = DATA_DIR/lake/files (with an existing PostgreSQL "
+        "catalog: the path stored in it); a shared folder (NFS) or s3://bucket/prefix/ on "
+        "S3-compatible storage (see the s3_* settings). Fixed once the lake exists (see docs/store.md).",
     ),
     Setting("s3_endpoint", "", "host:port of S3-compatible storage (MinIO, Ceph, ...); empty = AWS S3."),
     Setting("s3_region", "us-east-1", "Region of the S3 bucket."),
