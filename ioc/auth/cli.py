@@ -61,6 +61,17 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> None:
     pw = sub.add_parser("set-password", help="set a new password (asks, or --password-stdin)")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
+    move = sub.add_parser(
+        "copy-to-postgres",
+        help="copy accounts, tokens, live sessions and the audit log from DATA_DIR/auth/auth.sqlite "
+        "into an empty PostgreSQL accounts database (when a deployment grows to several nodes)",
+    )
+    move.add_argument(
+        "--to",
+        default=None,
+        metavar="URL",
+        help="postgresql:// URL (default: $IOC_AUTH_DATABASE_URL, else the catalog's $IOC_CATALOG_URL)",
+    )
     log = sub.add_parser("audit", help="show the newest audit log entries")
     log.add_argument("--limit", type=int, default=50)
     log.add_argument("--event", choices=audit.EVENTS)
@@ -77,9 +88,43 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
+def _copy_to_postgres(args: argparse.Namespace) -> int:
+    from ioc.auth.db import PG_SCHEMES, SqliteAuthDb, copy_to_postgres, database_url, open_db
+    from ioc.cli import UsageError
+
+    try:
+        url = args.to or database_url()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not url or not url.lower().startswith(PG_SCHEMES):
+        raise UsageError(
+            "copy-to-postgres: give --to postgresql://... or set IOC_AUTH_DATABASE_URL (or IOC_CATALOG_URL)"
+        )
+    folder = settings.data_dir(args.data_dir)
+    if not (folder / "auth" / "auth.sqlite").exists():
+        raise UsageError(f"copy-to-postgres: there is no {folder / 'auth' / 'auth.sqlite'} to copy")
+    try:
+        target = open_db(folder, url)
+        counts = copy_to_postgres(SqliteAuthDb(folder), target, time.time())
+    except (ValueError, RuntimeError) as error:
+        raise UsageError(f"copy-to-postgres: {error}") from None
+    audit.record(
+        target,
+        "account",
+        actor=_actor(),
+        target="copy-to-postgres",
+        detail=f"copied from {folder / 'auth' / 'auth.sqlite'}: "
+        + ", ".join(f"{n} {t}" for t, n in counts.items()),
+    )
+    print(f"copied into {target.describe()}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    return 0
+
+
 def run_users(args: argparse.Namespace) -> int:
     from ioc.cli import UsageError
 
+    if args.action == "copy-to-postgres":
+        return _copy_to_postgres(args)
     db = _db(args)
     try:
         if args.action == "add":

@@ -517,3 +517,42 @@ def open_db(data_dir: Path | str, url: str | None = None) -> AuthDb:
         if db is None or (isinstance(db, SqliteAuthDb) and not db.path.exists()):
             db = _OPEN[key] = PostgresAuthDb(url) if url else SqliteAuthDb(key)
         return db
+
+
+# -- moving to PostgreSQL ------------------------------------------------------------------------------
+
+COPIED = {
+    "users": "username, display_name, password_hash, role, districts, wards, disabled, created_at, updated_at",
+    "tokens": "token_hash, name, kind, scopes, districts, wards, created_by, created_at, expires_at, revoked, last_used_at",
+    "sessions": "id_hash, username, device, csrf, created_at, expires_at, revoked, ip",
+    "audit": "at, actor, event, outcome, target, detail, ip",
+}
+
+
+def copy_to_postgres(source: AuthDb, target: AuthDb, now: float) -> dict[str, int]:
+    """Copy accounts, tokens, live sessions and the whole audit log (in order) from the SQLite
+    file of a one-machine deployment into an empty PostgreSQL accounts database; rows per table.
+    Refuses a target that has accounts or tokens already (audit entries it has stay, the copied
+    ones follow them with their original times)."""
+    if source.kind != "sqlite" or target.kind != "postgresql":
+        raise ValueError("copies the SQLite accounts file into a PostgreSQL accounts database")
+    used = {t: int(target.query(f"SELECT count(*) FROM {t}")[0][0]) for t in ("users", "tokens")}  # noqa: S608
+    if any(used.values()):
+        raise ValueError(
+            f"the accounts database {target.describe()} is in use already "
+            f"({', '.join(f'{n} {t}' for t, n in used.items() if n)}): copy into an empty one"
+        )
+    counts: dict[str, int] = {}
+    with target.connect() as con:
+        for table, columns in COPIED.items():
+            where = " WHERE revoked = 0 AND expires_at > ?" if table == "sessions" else ""
+            order = " ORDER BY id" if table == "audit" else ""
+            rows = source.query(f"SELECT {columns} FROM {table}{where}{order}", (now,) if where else ())  # noqa: S608
+            marks = ", ".join("?" for _ in columns.split(","))
+            for row in rows:
+                con.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608 - fixed names
+                    tuple(row[i] for i in range(len(row))),
+                )
+            counts[table] = len(rows)
+    return counts

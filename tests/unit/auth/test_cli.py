@@ -69,3 +69,43 @@ def test_tokens_commands(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert tokens.verify(db, secret, "api") is None
     with pytest.raises(SystemExit):
         main(["tokens", "add", "x", "--scope", "admin"])
+
+
+def test_copy_a_one_machine_accounts_file_to_postgresql(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    from ioc.auth import sessions
+    from ioc.auth.db import PostgresAuthDb
+
+    from .conftest import new_postgres_url
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+    assert (
+        main(["users", "add", "minh", "--role", "district_officer", "--district", "760", "--password-stdin"])
+        == 0
+    )
+    assert main(["tokens", "add", "etl", "--scope", "read"]) == 0
+    secret = capsys.readouterr().out.splitlines()[-2]
+    local = open_db(data_dir)
+    value, _ = sessions.create(local, username="minh")
+    ended, _ = sessions.create(local, username="minh")
+    sessions.revoke(local, ended)
+    before = [(e.event, e.target, e.detail) for e in audit.entries(local, limit=1000)]
+    url = new_postgres_url(request)
+    assert main(["users", "copy-to-postgres", "--to", url]) == 0
+    assert "2 sessions" not in capsys.readouterr().out  # only the live one
+    target = PostgresAuthDb(url)
+    assert accounts.authenticate(target, "minh", "a long passphrase").districts == ("760",)
+    from ioc.auth import tokens
+
+    assert tokens.verify(target, secret, "api") is not None
+    assert sessions.lookup(target, value) is not None and sessions.lookup(target, ended) is None
+    copied = [(e.event, e.target, e.detail) for e in audit.entries(target, limit=1000)]
+    assert copied[0][1] == "copy-to-postgres" and copied[1:] == before  # the whole log, in order
+    # a second copy would duplicate accounts: refused, naming why
+    with pytest.raises(SystemExit) as exit_info:
+        main(["users", "copy-to-postgres", "--to", url])
+    assert exit_info.value.code == 2 and "in use already" in capsys.readouterr().err
+    target.close()
+    monkeypatch.undo()
