@@ -202,7 +202,7 @@ def test_data_health_queries_are_scoped_to_the_callers_districts(auth_store: Any
 
 
 def test_district_officers_see_the_data_health_of_their_schools_only(
-    city: Any, signed_in: Any, db: Any
+    city: Any, signed_in: Any, db: Any, auth_store: Any
 ) -> None:
     from ioc.auth import audit
 
@@ -224,6 +224,22 @@ def test_district_officers_see_the_data_health_of_their_schools_only(
     assert [r["district_code"] for r in _grid_rows(payload, "health-by-district")] == [city.own]
     text = json.dumps(payload, ensure_ascii=False)
     assert f"/school/{city.other_school}" not in text
+    # not reporting: exactly the city-wide list's schools that are the officer's
+    with acting_as(None):
+        own_schools = {s.school_id for s in dimensions.schools(auth_store) if s.district_code == city.own}
+
+    def not_reporting(answer: Any) -> set[str]:
+        try:
+            return {r["school_id"] for r in _grid_rows(answer, "health-not-reporting")}
+        except AssertionError:  # "none" instead of a table
+            return set()
+
+    city_wide = not_reporting(drawn.get_json())
+    assert city_wide - own_schools, "the demo should have schools elsewhere that did not report"
+    assert not_reporting(payload) == city_wide & own_schools
+    # the run log (whole files) is the leadership's, not the officer's
+    assert _grid_rows(drawn.get_json(), "health-runs")
+    assert "health-runs" not in text
     # a crafted request for another district's data health is refused and audited
     for search in (f"?district={city.other}", f"?dataset=attendance&ward={city.other_ward}"):
         crafted = officer.post(
