@@ -35,7 +35,9 @@ The client runs in this process on the same machine: its CPU time is measured an
 it takes cores from the server.
 
 ``sweep``: capacity. For each worker count, officers with no think time (a closed loop of
-``--sweep-users`` officers) for ``--minutes``; throughput per worker shows how it grows.
+``--sweep-users`` officers) for ``--minutes``, no probe loads; one Redis serves the whole sweep and
+is warmed first (``--warmup`` seconds, not counted), so every worker count serves the same warm
+answers and throughput per worker shows how it grows.
 
 Figures: requests, errors, p50/p95/p99 per request kind, throughput; a JSON result is written
 (``--out``). Goals: zero errors, p95 under 500 ms.
@@ -595,6 +597,8 @@ class Browser(threading.Thread):
                     return
                 step_started = time.perf_counter()
                 for recorded in step["requests"]:
+                    if time.time() >= self.stop_at:
+                        return  # the run is over: what is left of the step is not sent
                     kind = kind_of(recorded, step["name"])
                     url = self.base + fill(recorded["path"], self.officer)
                     if recorded["method"] == "GET":
@@ -689,11 +693,13 @@ def measure(
     think: tuple[float, float],
     probe_first: float | None,
     probe_every: float,
+    shared_redis: Redis | None = None,
 ) -> dict[str, Any]:
-    """Start Redis and gunicorn, let ``crowd`` browse for ``seconds``; figures after the ramp."""
+    """Start gunicorn (and Redis unless given), let ``crowd`` browse for ``seconds``; figures after
+    the ramp."""
     import resource
 
-    redis = Redis(folder / "redis")
+    redis = shared_redis or Redis(folder / "redis")
     server = None
     try:
         server = Server(data_dir, workers, redis.url, folder / "gunicorn.log")
@@ -748,14 +754,16 @@ def measure(
         busy1, total1 = machine_busy()
         redis1 = redis.info()
         stop.set()
+        # a browser stops at stop_at, or when its request in flight ends (120 s at most)
         for b in browsers:
-            b.join(timeout=180)
+            b.join(timeout=max(1.0, stop_at + 150 - time.time()))
         if writer:
             writer.join(timeout=300)
     finally:
         if server is not None:
             server.stop()
-        redis.stop()
+        if shared_redis is None:
+            redis.stop()
     cores = os.cpu_count() or 1
     client_cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     rows = [r for r in log.rows if r[0] >= window_start and r[0] < stop_at]
@@ -860,6 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="4", help="gunicorn workers (run: one number; sweep: '1,2,4')")
     parser.add_argument("--sweep-users", type=int, default=16, help="officers without think time (sweep)")
     parser.add_argument(
+        "--warmup", type=float, default=180.0, help="seconds of browsing that warm the cache before a sweep"
+    )
+    parser.add_argument(
         "--probe-first", type=float, default=120.0, help="seconds before the first probe load"
     )
     parser.add_argument("--probe-every", type=float, default=300.0, help="seconds between probe loads")
@@ -936,25 +947,50 @@ def bench(args: argparse.Namespace, work: Path, data_dir: str, argv: list[str] |
     else:
         crowd = officers(data_dir, args.sweep_users)
         results["sweep"] = []
-        for workers in (int(w) for w in args.workers.split(",")):
-            print(
-                f"sweep: {workers} worker(s), {args.sweep_users} officers without think time, {args.minutes} min"
-            )
-            result = measure(
+        counts = [int(w) for w in args.workers.split(",")]
+        # one Redis for the whole sweep, warmed first: every worker count then serves the same warm
+        # answers (no probe loads here, so the data version stays), and throughput is comparable
+        redis = Redis(work / "redis")
+        try:
+            print(f"sweep warm-up: {max(counts)} worker(s), {args.warmup:.0f} s (not counted)", flush=True)
+            warm = measure(
                 data_dir,
-                work / f"sweep-{workers}",
+                work / "sweep-warm-up",
                 crowd,
                 visit,
-                workers=workers,
-                seconds=args.minutes * 60,
+                workers=max(counts),
+                seconds=args.warmup,
                 ramp=min(args.ramp, 20.0),
                 think=(0.0, 0.0),
                 probe_first=None,
                 probe_every=args.probe_every,
+                shared_redis=redis,
             )
-            print_result(result)
-            results["sweep"].append(result)
-            ok = ok and result["requests"]["ALL"]["errors"] == 0
+            results["sweep_warm_up"] = warm
+            for workers in counts:
+                print(
+                    f"sweep: {workers} worker(s), {args.sweep_users} officers without think time, "
+                    f"{args.minutes} min",
+                    flush=True,
+                )
+                result = measure(
+                    data_dir,
+                    work / f"sweep-{workers}",
+                    crowd,
+                    visit,
+                    workers=workers,
+                    seconds=args.minutes * 60,
+                    ramp=min(args.ramp, 20.0),
+                    think=(0.0, 0.0),
+                    probe_first=None,
+                    probe_every=args.probe_every,
+                    shared_redis=redis,
+                )
+                print_result(result)
+                results["sweep"].append(result)
+                ok = ok and result["requests"]["ALL"]["errors"] == 0
+        finally:
+            redis.stop()
         print(
             f"\n{'workers':>7} {'req/s':>8} {'req/s per worker':>17} {'p50 ms':>8} {'p95 ms':>8} {'server cores':>13}"
         )
