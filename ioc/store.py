@@ -659,8 +659,11 @@ class Store:
 
         for attempt in range(2):
             conn = getattr(self._local, "pg", None)
+            if getattr(self._local, "pg_pid", None) != os.getpid():
+                conn = None  # a forked child never uses (or closes) its parent's connection
             if conn is None or conn.closed:
                 conn = self._local.pg = self.location.pg_connect(timeout=5)
+                self._local.pg_pid = os.getpid()
                 with self._lock:
                     self._pg_conns = [c for c in self._pg_conns if not c.closed] + [conn]
             try:
