@@ -738,7 +738,7 @@ def _run_clustered(args: argparse.Namespace, data_dir: Path, config: SchedulerCo
         raise UsageError(str(error)) from None
     if args.once:
         # a one-off run must not overlap the active scheduler: take the lock or refuse
-        if not leader.try_acquire():
+        if not leader.try_acquire(role="once"):
             active = next((n for n in _nodes_or_empty(data_dir, url) if n.role == "active"), None)
             who = (
                 f"{active.node} since {active.since.isoformat(timespec='seconds') if active.since else '?'}"

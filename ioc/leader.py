@@ -35,6 +35,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,10 @@ STATE_NAME = "scheduler.state.json"
 LEDGER_TABLE = "ioc_scheduler_runs"
 APP_PREFIX = "ioc-scheduler"
 MAX_ATTEMPTS = 2  # a fire time runs once, and is re-run at most once when that run was interrupted
+# the active scheduler queries its lock session every 2 s; a holder silent for this long is frozen
+# (SIGSTOP, a paused VM, swapped to death): its socket lives on, so PostgreSQL would keep its lock
+# for ever; a standby ends that session to take over
+HUNG_SECONDS = 20
 
 # libpq and server settings of the lock connection: the client notices a dead server or network
 # within ~15 s (tcp_user_timeout), the server drops a dead client's lock within ~25 s (keepalives);
@@ -249,20 +254,31 @@ class PgLeadership:
     def active(self) -> bool:
         return self.since is not None
 
-    def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it; False (a standby) otherwise or when the server is away."""
+    def try_acquire(self, role: str = "active") -> bool:
+        """Take the lock if nobody holds it; False (a standby) otherwise or when the server is away.
+
+        A standby that finds the holder's session silent for :data:`HUNG_SECONDS` ends it (the
+        holder is frozen, not dead), so the next try can succeed. ``role`` names the session:
+        ``once`` for ``ioc scheduler --once``, which runs no checks and is never taken for hung.
+        """
         import psycopg
 
         with self._mutex:
             try:
                 conn = self._connection()
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
+                if not (row and row[0]) and self._end_hung_holder(conn):
+                    for _ in range(20):  # the ended session lets go of the lock within moments
+                        time.sleep(0.1)
+                        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()
+                        if row and row[0]:
+                            break
                 if not (row and row[0]):
                     return False
                 self.since = datetime.now(UTC)
                 conn.execute(
                     "SELECT set_config('application_name', %s, false)",
-                    [_app_name("active", self.since, self.node)],
+                    [_app_name(role, self.since, self.node)],
                 )
                 conn.execute(
                     f"""CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (
@@ -281,6 +297,31 @@ class PgLeadership:
                 log.warning("scheduler lock: PostgreSQL is not reachable: %s", error)
                 self._drop()
                 return False
+
+    def _end_hung_holder(self, conn: psycopg.Connection[Any]) -> bool:
+        high, low = _key_parts(self.key or 0)
+        row = conn.execute(
+            """SELECT a.pid, a.application_name,
+                      extract(epoch FROM now() - greatest(a.query_start, a.state_change))
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s
+                 AND l.objid::bigint = %s AND l.objsubid = 1
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND a.application_name LIKE %s AND a.state = 'idle'""",
+            [high, low, f"{APP_PREFIX} active %"],
+        ).fetchone()
+        if row is None or float(row[2] or 0) < HUNG_SECONDS:
+            return False
+        parsed = _parse_app_name(str(row[1]))
+        holder = parsed[1] if parsed else f"backend {row[0]}"
+        log.warning(
+            "scheduler lock: the active scheduler %s has not checked its lock for %.0f s (frozen?): "
+            "ending its PostgreSQL session so a standby can take over",
+            holder,
+            float(row[2]),
+        )
+        conn.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        return True
 
     def _holds_sql(self) -> str:
         high, low = _key_parts(self.key or 0)  # integers: nothing from outside reaches this SQL

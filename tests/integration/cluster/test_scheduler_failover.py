@@ -557,3 +557,61 @@ retries = 0
         node.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_a_frozen_active_is_ended_by_the_standby(postgres_server: Any, tmp_path: Path) -> None:
+    """SIGSTOP: the process neither runs nor dies, and its socket keeps the lock alive; the standby
+    sees the lock session silent for 20 s, ends it and takes over; thawed, the old one runs nothing."""
+    from ioc.leader import HUNG_SECONDS, active_scheduler
+    from ioc.store import Store
+
+    database = "frozen_" + uuid.uuid4().hex[:10]
+    url = postgres_server.create_database(database)
+    Store(tmp_path / "seed", catalog_url=url, data_path=str(tmp_path / "files")).close()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = tmp_path / "scheduler.toml"
+    config.write_text(CONFIG.format(interval=INTERVAL, inbox=inbox), encoding="utf-8")
+    env = {**os.environ, "IOC_CATALOG_URL": url, "IOC_DATA_PATH": str(tmp_path / "files")}
+    env.pop("IOC_DATA_DIR", None)
+    first = Node("n1", tmp_path / "n1", config, env)
+    second: Node | None = None
+    try:
+        first.wait_for("ioc scheduler: active (")
+        second = Node("n2", tmp_path / "n2", config, env)
+        second.wait_for("ioc scheduler: standby (")
+        done = len([r for r in runs_of(first) if r.finished])
+        while len([r for r in runs_of(first) if r.finished]) < done + 2:  # freeze it between two runs
+            time.sleep(0.02)
+        frozen_at = datetime.now()
+        t0 = time.monotonic()
+        first.popen.send_signal(signal.SIGSTOP)
+        while time.monotonic() - t0 < 60:
+            active = active_scheduler(catalog_url=url)
+            if active is not None and active.node == second.node:
+                break
+            time.sleep(0.2)
+        took = time.monotonic() - t0
+        assert active is not None and active.node == second.node, f"no takeover within 60 s: {active}"
+        assert took >= HUNG_SECONDS - 3  # it waited for the holder to be silent long enough
+        while time.monotonic() - t0 < 60 and not runs_of(second):
+            time.sleep(0.2)
+        assert runs_of(second)
+        print(f"\nSIGSTOP of the active: the standby ended its session and held the lock after {took:.1f} s")
+        first.popen.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and first.popen.poll() is None:
+            if any("stepped down" in line for line in first.lines):
+                break
+            time.sleep(0.1)
+        assert first.popen.poll() == 3 or any("stepped down" in line for line in first.lines), first.lines
+        time.sleep(3)
+    finally:
+        if first.popen.poll() is None:
+            first.popen.send_signal(signal.SIGCONT)
+        first.stop()
+        if second is not None:
+            second.stop()
+    # thawed, it finished nothing after the moment it was frozen; the standby's runs came after
+    assert all(r.finished is None or r.finished <= frozen_at for r in runs_of(first)), runs_of(first)
+    assert min(r.started for r in runs_of(second)) > frozen_at
