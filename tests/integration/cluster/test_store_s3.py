@@ -71,6 +71,8 @@ def test_ingestion_writes_the_files_to_the_bucket(s3_seed, s3_env):
     # (DuckLake keeps very small inserts inline in the catalog; the probes make a Parquet file)
     assert any(k.startswith("ioc/main/connectivity/") and k.endswith(".parquet") for k in keys), keys
     assert not list(store.layout.files.rglob("*.parquet"))  # nothing written locally
+    loaded = {r[0] for r in store.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").rows}
+    assert {"ducklake", "httpfs"} <= loaded
     # the hand-checked answer of the seed (tests/unit/metrics/test_known_answers.py): 230 / 300
     row = compute(store, KpiQuery("attendance_rate")).rows[0]
     assert (row.numerator, row.denominator, row.schools_reporting) == (230, 300, 2)
