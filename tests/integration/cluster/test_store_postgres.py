@@ -377,14 +377,19 @@ def test_migrate_refuses_the_source_files_folder_and_a_bad_url(embedded_seed, po
 
 
 # -- bad configuration ------------------------------------------------------------------------------
-def _password_role(postgres_server, role: str, password: str) -> None:
+# a password with what needs quoting in a URL, a libpq string and a SQL literal
+RIGHT_PASSWORD = "it's the r1ght one @/:% \\"
+
+
+def _password_role(postgres_server, role: str, password: str = RIGHT_PASSWORD) -> None:
     """A role that must give its password (the test server trusts everyone else)."""
     hba = postgres_server.folder / "pgdata" / "pg_hba.conf"
     line = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
     text = hba.read_text()
     if line not in text:
         hba.write_text(line + text)
-        postgres_server.psql("postgres", f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        quoted = password.replace("'", "''")
+        postgres_server.psql("postgres", f"CREATE ROLE {role} LOGIN PASSWORD '{quoted}'")
         postgres_server.psql("postgres", "SELECT pg_reload_conf()")
     import psycopg
 
@@ -400,7 +405,7 @@ def _password_role(postgres_server, role: str, password: str) -> None:
 
 
 def test_wrong_password_names_the_setting_and_hides_the_password(postgres_server, tmp_path):
-    _password_role(postgres_server, "ioc_pw", "right-one")
+    _password_role(postgres_server, "ioc_pw")
     url = postgres_server.url("ioc").replace("ioc@", "ioc_pw:wrong-one@")
     with pytest.raises(StoreError) as error:
         Store(tmp_path, catalog_url=url)
@@ -411,16 +416,20 @@ def test_wrong_password_names_the_setting_and_hides_the_password(postgres_server
 
 
 def test_the_right_password_opens_the_store(postgres_server, tmp_path):
-    _password_role(postgres_server, "ioc_pw", "right-one")
+    from urllib.parse import quote
+
+    _password_role(postgres_server, "ioc_pw")
     postgres_server.psql("postgres", 'CREATE DATABASE "with_password" OWNER ioc_pw')
-    url = postgres_server.url("with_password").replace("ioc@", "ioc_pw:right-one@")
+    url = postgres_server.url("with_password").replace("ioc@", f"ioc_pw:{quote(RIGHT_PASSWORD, safe='')}@")
     with Store(tmp_path, catalog_url=url) as store:
         store.write(lambda cur: cur.execute("CREATE TABLE t AS SELECT 1 AS one"))
         assert store.execute("SELECT one FROM t").scalar() == 1
-        assert "right-one" not in store.describe() and "right-one" not in store.identity
+        assert store.data_version() == store.ping() >= 1
+        assert "r1ght" not in store.describe() and "r1ght" not in store.identity
+        assert "ioc_pw:***@" in store.describe()
         # the password is passed as a DuckDB secret, never in the ATTACH string
         paths = " ".join(str(r[0]) for r in store.execute("SELECT path FROM duckdb_databases()").rows)
-        assert "right-one" not in paths
+        assert "r1ght" not in paths
 
 
 @pytest.mark.parametrize(
