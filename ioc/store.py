@@ -185,9 +185,12 @@ class Location:
     """
 
     layout: Layout
-    catalog_url: str = ""
+    catalog_url: str = field(default="", repr=False)
     data_path_setting: str = ""
-    pg: dict[str, str] | None = field(default=None, compare=False)
+    pg: dict[str, str] | None = field(default=None, compare=False, repr=False)
+
+    def __repr__(self) -> str:  # never the password
+        return f"Location({self.describe()})"
 
     @classmethod
     def from_settings(

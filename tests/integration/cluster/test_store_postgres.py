@@ -509,3 +509,11 @@ def test_mask_url():
     )
     assert mask_url("postgresql://u@h/db") == "postgresql://u@h/db"
     assert mask_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_a_location_never_shows_its_password(tmp_path):
+    from ioc.store import Layout, Location
+
+    location = Location.from_settings(Layout(tmp_path), "postgresql://u:hunter2@h:5432/db", "")
+    for text in (repr(location), str(location), location.describe(), location.catalog_text):
+        assert "hunter2" not in text and "u:***@h:5432/db" in text
