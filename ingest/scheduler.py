@@ -593,13 +593,27 @@ def _serve_term(runner: JobRunner, stop: threading.Event) -> bool:
             last_status = time.monotonic()
             for job in scheduler.get_jobs():
                 runner.set_next_run(job.id, job.next_run_time)
-    if not lost:
+    if not lost and leader is None:
         scheduler.shutdown(wait=True)
         return False
+    if not lost and leader is not None:
+        # stopping: the running jobs finish, while the lock session keeps answering (a silent one
+        # would be taken for frozen and ended by a standby)
+        scheduler.shutdown(wait=False)
+        while not runner.wait_idle(WATCH_SECONDS):
+            try:
+                leader.check()
+            except LeadershipLost as error:
+                log.error("%s", error)
+                lost = True
+                break
+        if not lost:
+            return False
     # step down: start nothing more, let the running jobs finish briefly, else stop the process
     # (an unfinished load never commits, and the ledger keeps its run 'running': re-run once)
     runner.lost.set()
-    scheduler.shutdown(wait=False)
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
     if not runner.wait_idle(STEP_DOWN_GRACE_SECONDS):
         log.critical("lost the scheduler lock while jobs still run: exiting so they cannot go on")
         runner.echo("ioc scheduler: lost the lock while jobs still run: exiting (status 3)")

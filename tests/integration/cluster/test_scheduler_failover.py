@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 IOC = "import sys; from ioc.cli import main; sys.exit(main())"
 INTERVAL = 2  # seconds between two fire times of the inbox job
@@ -469,7 +471,18 @@ def test_takeover_plan_reruns_an_interrupted_run_once_and_coalesces_a_gap(
         store.close()
 
 
-def test_losing_the_lock_during_a_long_run_stops_the_process(postgres_server: Any, tmp_path: Path) -> None:
+@dataclass
+class SlowStore:
+    """A store on its own catalog database and a job pulling from a source that hangs until released."""
+
+    database: str
+    config: Path
+    env: dict[str, str]
+    release: threading.Event
+
+
+@pytest.fixture
+def slow_store(postgres_server: Any, tmp_path: Path) -> Any:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from ioc.store import Store
@@ -509,6 +522,21 @@ retries = 0
     )
     env = {**os.environ, "IOC_CATALOG_URL": url, "IOC_DATA_PATH": str(tmp_path / "files")}
     env.pop("IOC_DATA_DIR", None)
+    yield SlowStore(database, config, env, release)
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_losing_the_lock_during_a_long_run_stops_the_process(
+    postgres_server: Any, slow_store: SlowStore, tmp_path: Path
+) -> None:
+    database, config, env, release = (
+        slow_store.database,
+        slow_store.config,
+        slow_store.env,
+        slow_store.release,
+    )
     node = Node("n1", tmp_path / "n1", config, env)
     try:
         node.wait_for("ioc scheduler: active (")
@@ -555,8 +583,6 @@ retries = 0
     finally:
         release.set()
         node.stop()
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_frozen_active_is_ended_by_the_standby(postgres_server: Any, tmp_path: Path) -> None:
@@ -615,3 +641,45 @@ def test_a_frozen_active_is_ended_by_the_standby(postgres_server: Any, tmp_path:
     # thawed, it finished nothing after the moment it was frozen; the standby's runs came after
     assert all(r.finished is None or r.finished <= frozen_at for r in runs_of(first)), runs_of(first)
     assert min(r.started for r in runs_of(second)) > frozen_at
+
+
+def test_a_graceful_stop_finishes_its_run_before_a_standby_takes_over(
+    postgres_server: Any, slow_store: SlowStore, tmp_path: Path
+) -> None:
+    """SIGTERM while a run hangs for longer than a frozen holder's 20 s: the stopping scheduler
+    keeps its lock session answering, so the standby waits for the run to end, then takes over."""
+    from ioc.leader import HUNG_SECONDS, active_scheduler
+
+    url = slow_store.env["IOC_CATALOG_URL"]
+    first = Node("n1", tmp_path / "n1", slow_store.config, slow_store.env)
+    second: Node | None = None
+    try:
+        first.wait_for("ioc scheduler: active (")
+        second = Node("n2", tmp_path / "n2", slow_store.config, slow_store.env)
+        second.wait_for("ioc scheduler: standby (")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not runs_of(first):
+            time.sleep(0.2)
+        assert runs_of(first) and runs_of(first)[0].finished is None  # the pull hangs
+        first.popen.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < HUNG_SECONDS + 12:  # beyond what a frozen holder is given
+            assert first.popen.poll() is None
+            assert active_scheduler(catalog_url=url).node == first.node
+            time.sleep(0.5)
+        slow_store.release.set()  # the source answers (503): the run ends as failed, the process stops
+        assert first.popen.wait(60) == 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            active = active_scheduler(catalog_url=url)
+            if active is not None and active.node == second.node:
+                break
+            time.sleep(0.2)
+        assert active is not None and active.node == second.node
+    finally:
+        slow_store.release.set()
+        first.stop()
+        if second is not None:
+            second.stop()
+    (run,) = runs_of(first)
+    assert run.status == "failed"
