@@ -667,6 +667,10 @@ class Store:
             if conn is None or conn.closed:
                 conn = self._local.pg = self.location.pg_connect(timeout=5)
                 self._local.pg_pid = os.getpid()
+                try:  # a hung server fails the readiness check instead of hanging it
+                    conn.execute("SET statement_timeout = 5000")
+                except psycopg.Error:
+                    pass
                 with self._lock:
                     self._pg_conns = [c for c in self._pg_conns if not c.closed] + [conn]
             try:
