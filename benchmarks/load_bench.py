@@ -699,6 +699,7 @@ def measure(
     the ramp."""
     import resource
 
+    folder.mkdir(parents=True, exist_ok=True)
     redis = shared_redis or Redis(folder / "redis")
     server = None
     try:
