@@ -36,10 +36,10 @@ def run_migrate(args: argparse.Namespace) -> int:
     after = migrations.current_version(store)
     if applied:
         print(
-            f"store {store.layout.root}: schema {before} -> {after} (applied {', '.join(map(str, applied))})"
+            f"store ({store.describe()}): schema {before} -> {after} (applied {', '.join(map(str, applied))})"
         )
     else:
-        print(f"store {store.layout.root}: schema {after}, up to date")
+        print(f"store ({store.describe()}): schema {after}, up to date")
     return 0
 
 
@@ -48,7 +48,7 @@ def run_maintain(args: argparse.Namespace) -> int:
 
     store = Store(args.data_dir)
     result = store.maintain()
-    print(f"store {store.layout.root}: maintenance done, data version {result['data_version']}")
+    print(f"store ({store.describe()}): maintenance done, data version {result['data_version']}")
     return 0
 
 
