@@ -446,10 +446,23 @@ def scheduler_nodes(
     connection open while they wait). Embedded mode: the holder of ``DATA_DIR/scheduler.lock``.
     Raises ``psycopg.Error`` when PostgreSQL cannot be reached.
     """
+    return scheduler_overview(data_dir, catalog_url, ledger=False)[0]
+
+
+def scheduler_overview(
+    data_dir: Path | str | None = None, catalog_url: str | None = None, *, ledger: bool = True
+) -> tuple[list[SchedulerNode], dict[str, dict[str, Any]]]:
+    """The scheduler processes (as :func:`scheduler_nodes`) and, in PostgreSQL mode, each job's
+    latest run from the ledger (``fire_time``, ``started_at``, ``finished_at``, ``status``
+    ('running' | 'done'), ``outcome``, ``node``) — whichever node made it. Embedded mode: no
+    ledger (``{}``); the status file of the data directory has the runs."""
     url = str(settings.get("catalog_url", catalog_url) or "")
     if not is_postgres_url(url):
         node = _flock_node(settings.data_dir(data_dir))
-        return [node] if node else []
+        return ([node] if node else []), {}
+    import psycopg
+
+    jobs: dict[str, dict[str, Any]] = {}
     with _connect(url, f"{APP_PREFIX}-status") as conn:
         database = conn.execute("SELECT current_database()").fetchone()
         high, low = _key_parts(lock_key(str(database[0]) if database else ""))
@@ -463,12 +476,22 @@ def scheduler_nodes(
                  AND (a.application_name LIKE %s OR l.pid IS NOT NULL)""",
             [high, low, f"{APP_PREFIX} %"],
         ).fetchall()
+        if ledger:
+            try:
+                runs = conn.execute(
+                    "SELECT DISTINCT ON (job_id) job_id, fire_time, started_at, finished_at, status, outcome, node "  # noqa: S608
+                    f"FROM {LEDGER_TABLE} ORDER BY job_id, fire_time DESC"
+                ).fetchall()
+            except psycopg.errors.UndefinedTable:
+                runs = []  # no scheduler was ever active on this catalog
+            keys = ("fire_time", "started_at", "finished_at", "status", "outcome", "node")
+            jobs = {str(r[0]): dict(zip(keys, r[1:], strict=True)) for r in runs}
     nodes = []
     for app, started, addr, backend, holds in rows:
         parsed = _parse_app_name(app or "")
         since, name = parsed if parsed else (started, f"{addr or 'local'} (backend {backend})")
         nodes.append(SchedulerNode(name, "active" if holds else "standby", since, "postgresql"))
-    return sorted(nodes, key=lambda n: (n.role != "active", n.node))
+    return sorted(nodes, key=lambda n: (n.role != "active", n.node)), jobs
 
 
 def active_scheduler(

@@ -448,7 +448,7 @@ def scheduler_status(store: Store) -> dict[str, Any]:
     (ioc/leader.py: the flock of the data directory, or the PostgreSQL advisory lock when the
     catalog is on PostgreSQL); and each job's last and next run as this node's
     ``DATA_DIR/scheduler.state.json`` saw them."""
-    from ioc.leader import scheduler_nodes
+    from ioc.leader import scheduler_overview
 
     root = store.layout.root
     try:
@@ -459,13 +459,28 @@ def scheduler_status(store: Store) -> dict[str, Any]:
         status = {}
     location = getattr(store, "location", None)
     try:
-        nodes = scheduler_nodes(root, str(getattr(location, "catalog_url", "") or ""))
+        nodes, ledger = scheduler_overview(root, str(getattr(location, "catalog_url", "") or ""))
     except Exception as error:  # noqa: BLE001 - PostgreSQL away: say so rather than fail the page
-        nodes = []
+        nodes, ledger = [], {}
         status["error"] = f"cannot read the scheduler lock: {error}"
     active = next((n for n in nodes if n.role == "active"), None)
     status["running"] = active is not None
     status["active"] = active.to_json() if active else None
     status["nodes"] = [n.to_json() for n in nodes]
-    status.setdefault("jobs", {})
+    jobs = status.setdefault("jobs", {})
+    # several nodes: the ledger knows every node's runs, this node's status file only its own
+    for job_id, run in ledger.items():
+        job = jobs.setdefault(job_id, {})
+        started = run["started_at"].isoformat() if run["started_at"] else None
+        try:
+            known = datetime.fromisoformat(job["last_run"]) if job.get("last_run") else None
+        except ValueError:
+            known = None
+        if started and (known is None or known < run["started_at"]):
+            job.update(
+                last_run=started,
+                last_finished=run["finished_at"].isoformat() if run["finished_at"] else None,
+                last_status=run["outcome"] or run["status"],
+                node=run["node"],
+            )
     return status

@@ -354,6 +354,14 @@ def test_one_active_scheduler_kill_9_and_a_lost_lock_connection(postgres_server:
     assert [row["date"] for row in per_day] == dropper.days
     assert all(row["n"] == SCHOOLS for row in per_day), per_day
 
+    # the data health of a node that ran nothing itself shows the runs the others made
+    inbox_job = health.scheduler_status(seed)["jobs"]["inbox"]
+    assert inbox_job["node"] in {second.node, third.node} and inbox_job["last_status"] in ("idle", "success")
+    assert (
+        next(s for s in health.sources(seed) if s["source"] == "inbox")["last_checked"]
+        == inbox_job["last_run"]
+    )
+
     # the ledger agrees: each fire time claimed at most twice
     ledger = postgres_server.psql(database, "SELECT max(attempts) FROM ioc_scheduler_runs").strip()
     assert ledger in ("1", "2"), ledger
