@@ -872,7 +872,10 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup", type=float, default=180.0, help="seconds of browsing that warm the cache before a sweep"
     )
     parser.add_argument(
-        "--probe-first", type=float, default=120.0, help="seconds before the first probe load"
+        "--probe-first",
+        type=float,
+        default=120.0,
+        help="seconds before the first probe load; negative = no probe loads",
     )
     parser.add_argument("--probe-every", type=float, default=300.0, help="seconds between probe loads")
     parser.add_argument("--out", default="", help="JSON result file (default: in the work folder)")
@@ -938,7 +941,7 @@ def bench(args: argparse.Namespace, work: Path, data_dir: str, argv: list[str] |
             seconds=args.minutes * 60,
             ramp=args.ramp,
             think=(low, high),
-            probe_first=args.probe_first,
+            probe_first=args.probe_first if args.probe_first >= 0 else None,
             probe_every=args.probe_every,
         )
         print_result(result)
