@@ -1,14 +1,15 @@
 """Load test: district officers browsing district, ward and school pages against gunicorn on
 127.0.0.1, while a writer loads a batch of connectivity probes every 5 minutes (issue 7, item 5).
 
-    .venv/bin/python -m benchmarks.load_bench run --data-dir /tmp/ioc-load-bench/data \\
-        --users 200 --minutes 11 --workers 4
-    .venv/bin/python -m benchmarks.load_bench sweep --data-dir /tmp/ioc-load-bench/data \\
-        --workers 1,2,4 --minutes 3
-    .venv/bin/python -m benchmarks.load_bench capture --data-dir /tmp/ioc-load-bench/data
+    .venv/bin/python -m benchmarks.load_bench run --users 200 --minutes 11 --workers 4
+    .venv/bin/python -m benchmarks.load_bench sweep --workers 1,2,4 --minutes 2 --sweep-users 16
+    .venv/bin/python -m benchmarks.load_bench run --catalog sqlite --data-dir DATA_DIR ...
+    .venv/bin/python -m benchmarks.load_bench capture --data-dir DATA_DIR
 
-Without ``--data-dir`` a full demo store (IOC_DEMO_SCHOOLS, 3,500 schools by default) is built
-into a temporary folder with ``ioc demo`` first.
+The catalog is PostgreSQL by default: the script starts a server (tests/servers.py) and builds the
+full demo store into it with ``ioc demo`` (IOC_DEMO_SCHOOLS, 3,500 schools by default; a few
+minutes). ``--catalog-url URL --data-dir DIR`` reuses a store built that way; ``--catalog sqlite``
+uses the embedded catalog of ``--data-dir`` (or builds one). Figures: docs/operations.md.
 
 What an officer does is what a browser does, request for request. ``capture`` drives headless
 Chromium through one officer's visit (a full load of a district page, then in-app navigation to
@@ -24,10 +25,11 @@ reverse proxy.
 district_officer --district D``), signs in once through ``/login`` (CSRF form) and then keeps
 its session cookie; every Dash POST echoes the CSRF cookie in ``X-CSRFToken`` like the renderer.
 Officers start over the first ``--ramp`` seconds, then loop over the visit with a think time
-(uniform ``--think``, default 3-12 s) between steps; the requests of one step are sent one
-after another (the order the renderer sends them). Every 5 minutes (``--probe-every``) a writer
-runs ``ioc ingest`` of a CSV of 3,500 probes (one per school, the next 5-minute slot): the
-normal ingestion path, which moves the data version and so makes every cached KPI stale.
+(uniform ``--think``, default 10-30 s: reading a page) between steps; the requests of one step
+are sent one after another (the order the renderer sends them). Every 5 minutes
+(``--probe-every``) a writer runs ``ioc ingest`` of a CSV of probes, one per open school (3,472
+of the 3,500) for the next 5-minute slot: the normal ingestion path, which moves the data
+version and so makes every cached KPI stale.
 
 The app runs under gunicorn (``ioc/gunicorn_conf.py`` when it exists, else plain gunicorn with
 ``--workers``) with the KPI cache in a Redis server this script starts (IOC_CACHE_REDIS_URL).
