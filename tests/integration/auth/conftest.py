@@ -32,17 +32,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("auth_backend", backends, indirect=True, scope="package")
 
 
+# the accounts database of each backend, made once for the package
+_DATABASE_URLS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="package")
 def auth_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """'sqlite' or 'postgresql': where accounts, sessions and the audit log live for the app."""
-    patch = pytest.MonkeyPatch()
+    """'sqlite' or 'postgresql': where accounts, sessions and the audit log live for the app.
+
+    The setting IOC_AUTH_DATABASE_URL is set per test (``_auth_database_setting``) and while the
+    package's app is built, never for the session: pytest tears package fixtures of folders without
+    ``__init__.py`` down only at the end of the session, and other folders' tests must not see it.
+    """
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres_server")
-        patch.setenv("IOC_AUTH_DATABASE_URL", server.create_database("auth_" + uuid.uuid4().hex[:12]))
+        _DATABASE_URLS[request.param] = server.create_database("auth_" + uuid.uuid4().hex[:12])
     else:
-        patch.setenv("IOC_AUTH_DATABASE_URL", "sqlite")
+        _DATABASE_URLS[request.param] = "sqlite"
     yield request.param
-    patch.undo()
+    _DATABASE_URLS.pop(request.param, None)
+
+
+def _backend_of(request: pytest.FixtureRequest) -> str:
+    callspec = getattr(request.node, "callspec", None)
+    return str(callspec.params.get("auth_backend", "sqlite")) if callspec else "sqlite"
+
+
+@pytest.fixture(autouse=True)
+def _auth_database_setting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOC_AUTH_DATABASE_URL", _DATABASE_URLS.get(_backend_of(request), "sqlite"))
 
 
 @dataclass(frozen=True)
@@ -105,15 +123,17 @@ def auth_app(auth_store: Any, city: City, auth_backend: str) -> Any:
     from ioc.auth.db import open_db
     from ioc.auth.web import install
 
-    app = create_app(store=auth_store)
-    install(app, auth_store.layout.root, store_factory=lambda: auth_store, required=True)
-    db = open_db(auth_store.layout.root)
-    accounts.add(db, "le", "leadership", PASSWORD)
-    accounts.add(db, "an", "analyst", PASSWORD)
-    accounts.add(db, "ad", "admin", PASSWORD)
-    accounts.add(db, "of", "district_officer", PASSWORD, districts=[city.own])
-    accounts.add(db, "wo", "district_officer", PASSWORD, wards=[city.own_ward])
-    accounts.add(db, "none", "district_officer", PASSWORD)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IOC_AUTH_DATABASE_URL", _DATABASE_URLS[auth_backend])
+        app = create_app(store=auth_store)
+        install(app, auth_store.layout.root, store_factory=lambda: auth_store, required=True)
+        db = open_db(auth_store.layout.root)
+        accounts.add(db, "le", "leadership", PASSWORD)
+        accounts.add(db, "an", "analyst", PASSWORD)
+        accounts.add(db, "ad", "admin", PASSWORD)
+        accounts.add(db, "of", "district_officer", PASSWORD, districts=[city.own])
+        accounts.add(db, "wo", "district_officer", PASSWORD, wards=[city.own_ward])
+        accounts.add(db, "none", "district_officer", PASSWORD)
     return app
 
 

@@ -72,14 +72,16 @@ def test_tokens_commands(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_copy_a_one_machine_accounts_file_to_postgresql(
-    data_dir: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ioc.auth import sessions
     from ioc.auth.db import PostgresAuthDb
 
     from .conftest import new_postgres_url
 
-    monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
     assert (
         main(["users", "add", "minh", "--role", "district_officer", "--district", "760", "--password-stdin"])
@@ -108,4 +110,3 @@ def test_copy_a_one_machine_accounts_file_to_postgresql(
         main(["users", "copy-to-postgres", "--to", url])
     assert exit_info.value.code == 2 and "in use already" in capsys.readouterr().err
     target.close()
-    monkeypatch.undo()
