@@ -82,7 +82,7 @@ def run_settings(args: argparse.Namespace) -> int:
             {
                 "name": s.name,
                 "env": s.env,
-                "value": str(settings.get(s.name, override)),
+                "value": settings.shown(s.name, settings.get(s.name, override)),
                 "from": "argument" if override else ("environment" if os.environ.get(s.env) else "default"),
                 "help": s.help,
             }

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,25 @@ class Setting:
     @property
     def env(self) -> str:
         return "IOC_" + self.name.upper()
+
+
+# settings whose value is a secret: `ioc settings` never prints them
+SECRET_SETTINGS = frozenset({"s3_secret_access_key", "oidc_client_secret", "metrics_token"})
+
+
+def shown(name: str, value: Any) -> str:
+    """``value`` of setting ``name`` as it may be printed: secrets as ***, URLs without password."""
+    text = str(value)
+    if name in SECRET_SETTINGS and text:
+        return "***"
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.password is not None:
+            netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (
+                f":{parts.port}" if parts.port else ""
+            )
+            return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return text
 
 
 def _bool(text: str) -> bool:
@@ -268,4 +288,4 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(get("data_dir", override)).expanduser().resolve()
 
 
-__all__ = ["SETTINGS", "Setting", "get", "data_dir", "_path_or_none"]
+__all__ = ["SETTINGS", "SECRET_SETTINGS", "Setting", "get", "data_dir", "shown", "_path_or_none"]

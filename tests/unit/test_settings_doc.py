@@ -34,3 +34,18 @@ def test_every_setting_has_help_and_a_unique_name() -> None:
     names = [s.name for s in settings.SETTINGS]
     assert len(names) == len(set(names))
     assert all(s.help.strip() for s in settings.SETTINGS)
+
+
+def test_ioc_settings_never_prints_a_secret(monkeypatch, capsys) -> None:
+    from ioc.cli import main
+
+    monkeypatch.setenv("IOC_CATALOG_URL", "postgresql://ioc:pg-Secret-1@db.city:5432/ioc")
+    monkeypatch.setenv("IOC_CACHE_REDIS_URL", "redis://:redis-Secret-2@cache:6379/0")
+    monkeypatch.setenv("IOC_S3_SECRET_ACCESS_KEY", "s3-Secret-3")
+    monkeypatch.setenv("IOC_OIDC_CLIENT_SECRET", "oidc-Secret-4")
+    monkeypatch.setenv("IOC_METRICS_TOKEN", "metrics-Secret-5")
+    for fmt in ("text", "json"):
+        assert main(["settings", "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert "Secret-" not in out
+        assert "postgresql://ioc:***@db.city:5432/ioc" in out and "redis://:***@cache:6379/0" in out
