@@ -1,9 +1,10 @@
 """Cached KPI answers (flask-caching), keyed by everything that changes the answer.
 
-The key holds the KPI, grouping, period, scope, hierarchy date, snapshot, the store's data version,
-the bandwidth threshold and the caller's access scope, so a committed ingestion (which bumps the
-data version) is never answered from an older entry, and one user's district answer is never
-served to another. The CLI computes directly; the web app and the API go through here.
+The key holds the KPI, grouping, period, scope, hierarchy date, snapshot, the version of the data
+the KPI reads (the last snapshot that changed one of its tables, ioc.metrics.table_versions), the
+bandwidth threshold and the caller's access scope, so a committed ingestion that changes what a
+KPI reads is never answered from an older entry (a probe load leaves attendance answers cached),
+and one user's district answer is never served to another. The CLI computes directly; the web app and the API go through here.
 
 Two levels:
 
@@ -37,8 +38,9 @@ from prometheus_client import Counter, Histogram
 import ioc
 from ioc import rollups, settings
 from ioc.auth.access import access_key
-from ioc.metrics import engine, summary
+from ioc.metrics import engine, summary, table_versions
 from ioc.metrics.query import KpiQuery, KpiResult, Scope
+from ioc.metrics.registry import get_kpi
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -349,8 +351,19 @@ def store_identity(store: Store) -> str:
     return str(store.layout.root)
 
 
-def _version(store: Store, snapshot: int | None) -> int:
-    return snapshot if snapshot is not None else store.data_version()
+def _version(store: Store, snapshot: int | None, kpi_id: str | None = None) -> int:
+    """What the key holds for the data: the data version asked for (time travel), else the version
+    of what the KPI reads (ioc.metrics.table_versions), else the store's data version."""
+    if snapshot is not None:
+        return snapshot
+    version = store.data_version()
+    if kpi_id is None:
+        return version
+    try:
+        kpi = get_kpi(kpi_id)
+    except Exception:  # noqa: BLE001 - an unknown KPI: the computation reports it
+        return version
+    return table_versions.kpi_version(store, kpi, version)
 
 
 def _wait_for(shared: SharedLevel, key: str, lock: str, limit: float) -> Any:
@@ -419,7 +432,7 @@ def claim_warm(store: Store, version: int) -> bool:
 
 
 def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
-    version = _version(store, q.snapshot)
+    version = _version(store, q.snapshot, q.kpi)
     key = cache_key("compute", (store_identity(store), q, version, rollups.threshold(), access_scope))
     return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute")
 
@@ -434,7 +447,7 @@ def cached_summarize(
     hierarchy_date: date | None = None,
     access_scope: Any = None,
 ) -> summary.KpiSummary:
-    version = _version(store, snapshot)
+    version = _version(store, snapshot, kpi_id)
     key = cache_key(
         "summarize",
         (

@@ -1,0 +1,203 @@
+"""Cached answers are keyed by the version of what a KPI reads: a probe load leaves attendance and
+digital answers cached, a schools load invalidates every answer, the run log invalidates none."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ingest.load import ingest_paths
+from ioc.metrics import cache, table_versions
+from ioc.metrics.engine import compute
+from ioc.metrics.query import KpiQuery
+from ioc.metrics.registry import get_kpi
+from ioc.metrics.summary import summarize
+
+NOV18 = date(2026, 11, 18)
+NOV20 = date(2026, 11, 20)
+QUERIES = {
+    "attendance": KpiQuery("attendance_rate", date_from=NOV18, date_to=NOV18),
+    "digital": KpiQuery("e_transcript_adoption", date_to=NOV20),
+    "connectivity": KpiQuery("uptime", date_to=NOV20),
+    "readiness": KpiQuery("digital_readiness", date_to=NOV20),  # digital and connectivity
+}
+
+
+def _seed_module():
+    spec = importlib.util.spec_from_file_location(
+        "metrics_seed_store_dv",
+        Path(__file__).resolve().parents[2] / "fixtures" / "metrics" / "seed_store.py",
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    store = _seed_module().build(tmp_path / "data")
+    cache.clear()
+    yield store
+    store.close()
+
+
+class Counting:
+    """engine.compute's calls per KPI (a cache hit does not call it)."""
+
+    def __init__(self, monkeypatch):
+        from ioc.metrics import engine
+
+        self.calls: dict[str, int] = {}
+        real = engine.compute
+
+        def counted(store, q, *args, **kw):
+            self.calls[q.kpi] = self.calls.get(q.kpi, 0) + 1
+            return real(store, q, *args, **kw)
+
+        monkeypatch.setattr(engine, "compute", counted)
+
+    def take(self) -> dict[str, int]:
+        calls, self.calls = self.calls, {}
+        return calls
+
+
+def _ask_all(store) -> dict:
+    return {name: cache.cached_compute(store, q) for name, q in QUERIES.items()}
+
+
+def _load(store, tmp_path: Path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    (result,) = ingest_paths(store, [path])
+    return result
+
+
+def _probe(store, tmp_path):
+    return _load(
+        store,
+        tmp_path,
+        "connectivity_2026-11-20_late.csv",
+        "measured_at,school_id,download_mbps,upload_mbps,latency_ms,online\n"
+        "2026-11-20T09:00:00+07:00,S2,5,1,90,false\n",
+    )
+
+
+def _assert_direct(store, answers) -> None:
+    for name, q in QUERIES.items():
+        direct = compute(store, q)
+        assert answers[name].rows == direct.rows, name
+
+
+def test_probe_load_keeps_attendance_and_digital_and_recomputes_connectivity(fresh, tmp_path, monkeypatch):
+    counter = Counting(monkeypatch)
+    before = _ask_all(fresh)
+    assert set(counter.take()) == {q.kpi for q in QUERIES.values()}
+    version = fresh.data_version()
+    assert _probe(fresh, tmp_path).status == "loaded"
+    assert fresh.data_version() > version
+    after = _ask_all(fresh)
+    # attendance and digital: hits (not computed again); uptime and readiness read the probes: misses
+    assert counter.take() == {"uptime": 1, "digital_readiness": 1}
+    assert after["attendance"] is before["attendance"]
+    assert after["connectivity"].rows != before["connectivity"].rows  # an offline probe more
+    _assert_direct(fresh, after)
+    # the summaries (tiles) follow the same rule
+    tile = cache.cached_summarize(fresh, "attendance_rate", date_to=NOV20)
+    counter.take()
+    _probe(fresh, tmp_path)
+    assert cache.cached_summarize(fresh, "attendance_rate", date_to=NOV20) is tile
+    assert counter.take() == {}
+    up = cache.cached_summarize(fresh, "uptime", date_to=NOV20)
+    assert counter.calls.get("uptime", 0) >= 1
+    assert up.current == summarize(fresh, "uptime", date_to=NOV20).current
+
+
+def test_attendance_load_recomputes_attendance_only(fresh, tmp_path, monkeypatch):
+    counter = Counting(monkeypatch)
+    _ask_all(fresh)
+    counter.take()
+    result = _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-18_fix.csv",
+        "date,school_id,enrolled,present\n2026-11-18,S2,200,190\n",
+    )
+    assert result.status == "loaded"
+    after = _ask_all(fresh)
+    assert counter.take() == {"attendance_rate": 1}
+    assert after["attendance"].rows[0].numerator == 330
+    _assert_direct(fresh, after)
+
+
+def test_schools_load_invalidates_everything(fresh, tmp_path, monkeypatch):
+    counter = Counting(monkeypatch)
+    _ask_all(fresh)
+    counter.take()
+    result = _load(
+        fresh,
+        tmp_path,
+        "schools_2026-11-21.csv",
+        "school_id,school_name,level,ownership,ward_code,ward_name,district_code,district_name,"
+        "latitude,longitude,students,teachers,classrooms,active\n"
+        "S6,Trường Mới,primary,public,26734,Phường Sài Gòn,760,Quận 1,10.7,106.7,10,1,1,true\n",
+    )
+    assert result.status == "loaded"
+    after = _ask_all(fresh)
+    assert counter.take() == {q.kpi: 1 for q in QUERIES.values()}
+    _assert_direct(fresh, after)
+
+
+def test_run_log_only_changes_invalidate_nothing(fresh, tmp_path, monkeypatch):
+    counter = Counting(monkeypatch)
+    before = _ask_all(fresh)
+    counter.take()
+    version = fresh.data_version()
+    # a file every row of which is rejected writes only the run log and the rejections
+    result = _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-21.csv",
+        "date,school_id,enrolled,present\n2026-11-21,S1,abc,xyz\n",
+    )
+    assert result.status != "loaded"
+    assert fresh.data_version() > version
+    assert _ask_all(fresh) == before
+    assert counter.take() == {}
+
+
+def test_kpi_tables_and_unknown_tables(fresh):
+    assert table_versions.kpi_tables(get_kpi("attendance_rate")) == {"schools", "attendance"}
+    assert table_versions.kpi_tables(get_kpi("digital_readiness")) >= {
+        "schools",
+        "digital",
+        "connectivity",
+        "connectivity_daily",
+        "rollup_state",
+    }
+    kpi = get_kpi("attendance_rate")
+    before = table_versions.kpi_version(fresh, kpi, fresh.data_version())
+    # a table the metrics layer does not know might be read by anything: it counts for every KPI
+    fresh.execute("CREATE TABLE lake.main.something_new (x INTEGER)")
+    version = fresh.data_version()
+    assert table_versions.kpi_version(fresh, kpi, version) == version > before
+    # a version this process cannot tell about (older than read, or not reached): the data version
+    assert table_versions.kpi_version(fresh, kpi, version + 5) == version + 5
+
+
+def test_postgres_catalog(postgres_server, tmp_path, monkeypatch):
+    url = postgres_server.create_database("dataset_versions")
+    store = _seed_module().build(tmp_path / "data", catalog_url=url)
+    try:
+        cache.clear()
+        counter = Counting(monkeypatch)
+        _ask_all(store)
+        counter.take()
+        assert _probe(store, tmp_path).status == "loaded"
+        after = _ask_all(store)
+        assert counter.take() == {"uptime": 1, "digital_readiness": 1}
+        _assert_direct(store, after)
+    finally:
+        store.close()
