@@ -83,12 +83,53 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     return app
 
 
-def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thread:
-    """Keep the wall's answers in the cache: after every new data version, draw every screen once
-    in the background, so the wall's refresh callbacks (and the first visitor) find them computed.
+def warm_districts(
+    app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None
+) -> int | None:
+    """Draw every district's page once, as its district officer sees it (their access scope is in
+    the cache keys): the tiles, the ranking of its wards and the trends. Returns how many were
+    drawn, or None when a new data version (or ``stop``) came first: the next round starts over.
+    """
+    from ioc.auth.access import AccessScope, acting_as
+    from ioc.metrics import dimensions
+    from ioc.pages import _unit
 
-    Started by ``ioc serve`` and the WSGI entry point (one thread per process), not by create_app,
-    so tests and scripts stay single-threaded.
+    with app.server.test_request_context("/"):
+        codes = sorted({u.code for u in dimensions.districts(store) if u.code})
+    drawn = 0
+    for code in codes:
+        if (stop is not None and stop.is_set()) or store.data_version() != version:
+            return None
+        with app.server.test_request_context(f"/district/{code}"), acting_as(AccessScope.limited([code])):
+            _unit.unit_layout("district", "district", code, {})
+        drawn += 1
+        time.sleep(DISTRICT_PAUSE)  # let the requests being served have the interpreter in between
+    return drawn
+
+
+DISTRICT_PAUSE = 0.05  # seconds between two district pages of the warmer
+
+
+def _lower_priority() -> None:
+    """Give the calling thread (only) the lowest CPU priority, where the OS allows it."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the pauses still yield
+        pass
+
+
+def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thread:
+    """Keep what is opened most in the cache: after every new data version, in the background,
+    draw every wall screen once, then every district page as its district officer sees it, so the
+    wall's refresh callbacks and the first officer of each district find the answers computed.
+
+    The thread runs at the lowest CPU priority and pauses between district pages; a new data
+    version arriving during a round ends it and starts the next. With Redis one worker of all nodes
+    warms each version (claim_warm) and the others find the answers there. Started by ``ioc serve``
+    and the WSGI entry point (one thread per process), not by create_app, so tests and scripts stay
+    single-threaded.
     """
     from ioc import settings
     from ioc.metrics.cache import claim_warm
@@ -101,6 +142,7 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     stop = threading.Event()
 
     def loop() -> None:
+        _lower_priority()
         seen: int | None = None
         while not stop.is_set():
             try:
@@ -112,9 +154,15 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                     with app.server.test_request_context("/"):
                         for screen in load_screens().values():
                             grid(screen, UrlState(), "dark")
+                    wall = time.perf_counter() - started
+                    drawn = warm_districts(app, store, version, stop)
                     seen = version
                     log.info(
-                        "cache warmed for data version %s in %.1fs", version, time.perf_counter() - started
+                        "cache warmed for data version %s in %.1fs (wall %.1fs, district pages: %s)",
+                        version,
+                        time.perf_counter() - started,
+                        wall,
+                        "stopped by a newer version" if drawn is None else drawn,
                     )
             except Exception:  # noqa: BLE001 - a failed warm-up must not stop the next one
                 log.exception("warming the cache failed")

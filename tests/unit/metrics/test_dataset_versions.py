@@ -201,3 +201,24 @@ def test_postgres_catalog(postgres_server, tmp_path, monkeypatch):
         _assert_direct(store, after)
     finally:
         store.close()
+
+
+def test_warmer_draws_each_district_page_as_its_officer_sees_it(fresh, monkeypatch):
+    from ioc.app import create_app, warm_districts
+    from ioc.auth.access import AccessScope, acting_as
+    from ioc.pages import _unit
+
+    app = create_app(store=fresh)
+    counter = Counting(monkeypatch)
+    assert warm_districts(app, fresh, fresh.data_version()) == 2  # districts 760 and 778
+    assert counter.take()  # computed
+    for code in ("760", "778"):
+        with app.server.test_request_context(f"/district/{code}"), acting_as(AccessScope.limited([code])):
+            _unit.unit_layout("district", "district", code, {})
+    assert counter.take() == {}  # every answer of both officers' pages was warm
+    # another officer (another access scope) is not served these answers
+    with app.server.test_request_context("/district/760"), acting_as(AccessScope.limited(["760", "778"])):
+        _unit.unit_layout("district", "district", "760", {})
+    assert counter.take()
+    # a newer data version stops a round
+    assert warm_districts(app, fresh, fresh.data_version() - 1) is None
