@@ -21,7 +21,6 @@ import logging
 import os
 import random
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CATALOG_NAME = "lake"
+METADATA_NAME = f"__ducklake_metadata_{CATALOG_NAME}"  # where DuckLake attaches its catalog database
 EXTENSIONS = ("ducklake", "sqlite_scanner")  # the embedded store's; Location.extensions() says which
 PG_SCHEMES = ("postgresql", "postgres")
 
@@ -265,17 +265,20 @@ class Location:
             row = conn.execute("SELECT value FROM ducklake_metadata WHERE key = 'data_path'").fetchone()
             return True, (str(row[0]) if row and row[0] is not None else None)
 
-    def sqlite_data_path(self) -> str | None:
-        """The data path stored in the embedded catalog (None when there is no catalog yet)."""
+    def sqlite_data_path(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        """The data path stored in the embedded catalog (None when there is no catalog yet).
+
+        Read through ``con`` (prepared: DuckDB's own SQLite, never Python's sqlite3: see
+        Store.data_version).
+        """
         if not self.layout.catalog.exists():
             return None
         try:
-            reader = sqlite3.connect(f"file:{self.layout.catalog}?mode=ro", uri=True, timeout=5)
-            try:
-                row = reader.execute("SELECT value FROM ducklake_metadata WHERE key = 'data_path'").fetchone()
-            finally:
-                reader.close()
-        except sqlite3.Error:
+            row = con.execute(
+                "SELECT value FROM sqlite_scan(?, 'ducklake_metadata') WHERE key = 'data_path'",
+                [str(self.layout.catalog)],
+            ).fetchone()
+        except duckdb.Error:
             return None
         return str(row[0]) if row and row[0] is not None else None
 
@@ -455,6 +458,9 @@ def _install_extensions(
         con.execute(f"LOAD {name}")
 
 
+_RACY_STAMP_NS = 1_000_000_000  # a catalog stamp younger than this is not trusted (data_version)
+
+
 def _stat(path: Path) -> os.stat_result | None:
     try:
         return path.stat()
@@ -506,7 +512,6 @@ class Store:
             exists, stored = location.pg_lake()
         else:
             exists = self.layout.catalog.exists()
-            stored = location.sqlite_data_path() if exists else None
         if read_only and not exists:
             where = (
                 f"the PostgreSQL catalog {location.catalog_text}"
@@ -526,7 +531,11 @@ class Store:
             if stored:  # what the stored path needs (httpfs and the S3 secret for s3://)
                 location = self.location = dataclasses.replace(location, data_path_setting=stored)
         self.data_path = location.data_path
-        if attach_path is not None and (error := location.mismatch(stored, attach_path)):
+        if (
+            location.is_postgres
+            and attach_path is not None
+            and (error := location.mismatch(stored, attach_path))
+        ):
             raise error
         self.layout.create()
         self._local = threading.local()
@@ -543,6 +552,10 @@ class Store:
         )
         try:
             location.prepare(self._con)
+            if not location.is_postgres and attach_path is not None and exists:
+                stored = location.sqlite_data_path(self._con)
+                if error := location.mismatch(stored, attach_path):
+                    raise error
             self._con.execute(f"SET GLOBAL TimeZone = '{settings.get('timezone')}'")
             location.check_data_path(self._con, self.data_path, create=not read_only)
             self._attach_path = attach_path
@@ -626,35 +639,42 @@ class Store:
     def data_version(self) -> int:
         """The catalog's current snapshot id; every committed write increases it.
 
-        Every cached answer asks for it, so it must be cheap: DuckLake's current_snapshot() takes
-        milliseconds. With a PostgreSQL catalog it is one indexed query over this thread's own
-        psycopg connection (reconnected after a failure). With the SQLite catalog every commit
-        writes the catalog (its WAL file), so while neither file has changed since the last read
-        the answer is the same; otherwise it is read with a fresh read-only SQLite connection
-        (DuckDB's SQLite keeps no shared WAL index, so a long-lived reader would not see new commits).
+        Every cached answer asks for it, so it must be cheap. With a PostgreSQL catalog it is one
+        indexed query over this thread's own psycopg connection (reconnected after a failure).
+        With the SQLite catalog every commit writes the catalog (its WAL file), so while neither
+        file's size and mtime have changed since the last read the answer is the same (a stat of
+        two files, microseconds); otherwise it is read through this store's own DuckDB connection
+        (milliseconds).
+
+        Never with Python's ``sqlite3`` module: DuckDB's sqlite_scanner brings its own copy of
+        SQLite, and two SQLite libraries on one file in one process break each other's POSIX
+        locks (closing any descriptor of a file drops all of the process's fcntl locks on it;
+        SQLite works around that only within one copy of itself). A writer could then checkpoint
+        and reset the WAL, or truncate the -shm index, under this process's DuckDB: "disk I/O
+        error", "database disk image is malformed", and SIGBUS on the mapped -shm
+        (tests/integration/test_store_concurrency.py, docs/store.md).
         """
         if self.location.is_postgres:
             return self._pg_version()
         catalog = self.layout.catalog
-        try:
-            stamp = tuple(
-                (st.st_size, st.st_mtime_ns) if (st := _stat(path)) else None
-                for path in (catalog, catalog.with_name(catalog.name + "-wal"))
-            )
-            known = self._version_stamp
-            if known is not None and known[0] == stamp:
-                return known[1]
-            reader = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
-            try:
-                row = reader.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchall()[0]
-            finally:
-                reader.close()
-            if row[0] is not None:
-                self._version_stamp = (stamp, int(row[0]))
-                return int(row[0])
-        except (OSError, sqlite3.Error, IndexError):
-            pass
-        sql = f"SELECT id FROM {CATALOG_NAME}.current_snapshot()"  # noqa: S608 - a constant name
+        now = time.time_ns()
+        stats = [_stat(path) for path in (catalog, catalog.with_name(catalog.name + "-wal"))]
+        stamp = tuple((st.st_size, st.st_mtime_ns) if st else None for st in stats)
+        known = self._version_stamp
+        if known is not None and known[0] == stamp:
+            return known[1]
+        # the stamp is taken first: a commit in between only makes the next call read again
+        version = self._sqlite_version()
+        # A commit in the same file-system clock tick as a stamp can leave size and mtime as they
+        # were (the WAL is rewritten from its start after a checkpoint): a stamp that young is not
+        # kept, so the next call reads again (as git does with racily clean files).
+        newest = max((st.st_mtime_ns for st in stats if st), default=0)
+        self._version_stamp = (stamp, version) if now - newest > _RACY_STAMP_NS else None
+        return version
+
+    def _sqlite_version(self) -> int:
+        """The newest snapshot id in the embedded catalog, read by DuckDB's own SQLite."""
+        sql = f"SELECT max(snapshot_id) FROM {METADATA_NAME}.ducklake_snapshot"  # noqa: S608 - a constant
         return int(self.execute(sql).scalar())
 
     def _pg_version(self) -> int:
@@ -693,22 +713,19 @@ class Store:
         """Check that the catalog answers now (readiness); returns the data version.
 
         Raises StoreError naming the setting and the reason when it does not. Reads the catalog
-        itself every time (no cached answer): one query on PostgreSQL, one SQLite read otherwise.
+        itself every time (no cached answer): one query on PostgreSQL, one read of the SQLite
+        catalog through this store's DuckDB otherwise (never Python's sqlite3: see data_version).
         """
         if self.location.is_postgres:
             return self._pg_version()
         catalog = self.layout.catalog
+        if not catalog.exists():  # DuckDB's SQLite would only fail on it later
+            raise StoreError(f"IOC_DATA_DIR: the catalog {catalog} is gone")
         try:
-            reader = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=2)
-            try:
-                row = reader.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
-            finally:
-                reader.close()
-        except sqlite3.Error as error:
-            raise StoreError(f"IOC_DATA_DIR: the catalog {catalog} cannot be read: {error}") from None
-        if not row or row[0] is None:
-            raise StoreError(f"IOC_DATA_DIR: the catalog {catalog} holds no snapshot")
-        return int(row[0])
+            return self._sqlite_version()
+        except (duckdb.Error, TypeError) as error:
+            reason = "it holds no snapshot" if isinstance(error, TypeError) else _first_line(str(error))
+            raise StoreError(f"IOC_DATA_DIR: the catalog {catalog} cannot be read: {reason}") from None
 
     def snapshots(self) -> Results:
         return self.execute(
