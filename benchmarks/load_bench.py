@@ -29,7 +29,8 @@ Officers start over the first ``--ramp`` seconds, then loop over the visit with 
 are sent one after another (the order the renderer sends them). Every 5 minutes
 (``--probe-every``) a writer runs ``ioc ingest`` of a CSV of probes, one per open school (3,472
 of the 3,500) for the next 5-minute slot: the normal ingestion path, which moves the data
-version and so makes every cached KPI stale.
+version and so makes every cached answer that reads probes stale (connectivity KPIs and digital
+readiness; attendance and digital answers stay cached, docs/metrics.md "Caching").
 
 The app runs under gunicorn (``ioc/gunicorn_conf.py`` when it exists, else plain gunicorn with
 ``--workers``) with the KPI cache in a Redis server this script starts (IOC_CACHE_REDIS_URL).
