@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CATALOG_NAME = "lake"
-METADATA_NAME = f"__ducklake_metadata_{CATALOG_NAME}"  # where DuckLake attaches its catalog database
 EXTENSIONS = ("ducklake", "sqlite_scanner")  # the embedded store's; Location.extensions() says which
 PG_SCHEMES = ("postgresql", "postgres")
 
@@ -673,9 +672,17 @@ class Store:
         return version
 
     def _sqlite_version(self) -> int:
-        """The newest snapshot id in the embedded catalog, read by DuckDB's own SQLite."""
-        sql = f"SELECT max(snapshot_id) FROM {METADATA_NAME}.ducklake_snapshot"  # noqa: S608 - a constant
-        return int(self.execute(sql).scalar())
+        """The newest committed snapshot id in the embedded catalog, read by DuckDB's own SQLite.
+
+        On a cursor of its own per thread: it never ends a result the thread's cursor is still
+        reading, nor sees that cursor's open transaction.
+        """
+        cur = getattr(self._local, "version_cursor", None)
+        if cur is None:
+            with self._lock:
+                cur = self._local.version_cursor = self._con.cursor()
+        row = cur.execute(f"SELECT id FROM {CATALOG_NAME}.current_snapshot()").fetchone()  # noqa: S608
+        return int(row[0])  # type: ignore[index]
 
     def _pg_version(self) -> int:
         import psycopg

@@ -188,6 +188,55 @@ def test_writer_and_threaded_readers_on_the_embedded_catalog(tmp_path: Path) -> 
     assert not problems, "\n".join(problems)
 
 
+def test_data_version_reads_through_duckdb_and_trusts_only_settled_stamps(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import pytest
+
+    from ioc import store as store_module
+    from ioc.store import Store, StoreError
+
+    with Store(tmp_path / "data") as writer, Store(tmp_path / "data", read_only=True) as reader:
+        writer.write(lambda cur: cur.execute("CREATE TABLE t (x INTEGER)"))
+        before = reader.data_version()
+        assert before == writer.data_version() == reader.ping()
+        # a commit right after a read (same clock tick, maybe the same WAL size) is still seen
+        writer.write(lambda cur: cur.execute("INSERT INTO t VALUES (1)"))
+        assert reader.data_version() == before + 1 == reader.ping()
+
+        # once the files have settled, an unchanged stamp answers without reading the catalog
+        monkeypatch.setattr(store_module, "_RACY_STAMP_NS", 0)
+        assert reader.data_version() == before + 1
+
+        def no_read() -> int:
+            raise AssertionError("read the catalog although nothing changed")
+
+        monkeypatch.setattr(reader, "_sqlite_version", no_read)
+        assert reader.data_version() == before + 1
+        monkeypatch.undo()
+
+        # the catalog gone: readiness names the setting
+        catalog = reader.layout.catalog
+        moved = catalog.with_name("moved.sqlite")
+        catalog.rename(moved)
+        try:
+            with pytest.raises(StoreError, match="IOC_DATA_DIR: the catalog .* is gone"):
+                reader.ping()
+        finally:
+            moved.rename(catalog)
+
+
+def test_the_embedded_catalog_keeps_its_data_path(tmp_path: Path) -> None:
+    import pytest
+
+    from ioc.store import Store, StoreError
+
+    Store(tmp_path / "data").close()
+    with pytest.raises(StoreError, match="IOC_DATA_PATH: the catalog .* keeps its data files in"):
+        Store(tmp_path / "data", data_path=str(tmp_path / "elsewhere"))
+    Store(tmp_path / "data", read_only=True).close()  # the stored path: opens
+
+
 if __name__ == "__main__":
     role, data_dir, out, *rest = sys.argv[1:]
     if role == "writer":
