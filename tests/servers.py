@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,14 +114,19 @@ def _as_postgres_user() -> tuple[list[str], int | None, int | None]:
 def postgres(folder: Path) -> Iterator[Postgres]:
     prefix, uid, gid = _as_postgres_user()
     folder.mkdir(parents=True, exist_ok=True)
-    data = folder / "pgdata"
+    own_folder = None
+    log = folder / "postgres.log"  # written by this process, so it may stay in pytest's folder
     if uid is not None:
-        for path in (folder, *folder.parents):
-            # the postgres user must reach its folder (pytest's tmp folders are 0700 for root)
-            if path == Path("/"):
-                break
-            os.chmod(path, os.stat(path).st_mode | 0o011)
-        os.chown(folder, uid, gid)
+        # As root the server runs as `postgres`, which must reach its folder: not inside pytest's
+        # temporary tree, which is 0700 for root and which every pytest run sets to 0700 again
+        # (a second run would lock a running server out of its own files). A folder of its own
+        # under /tmp instead, named in `folder` for whoever looks.
+        own_folder = Path(tempfile.mkdtemp(prefix="ioc-postgres-"))
+        os.chmod(own_folder, 0o700)
+        os.chown(own_folder, uid, gid)
+        (folder / "server-folder.txt").write_text(str(own_folder) + "\n")
+        folder = own_folder
+    data = folder / "pgdata"
     subprocess.run(
         [
             *prefix,
@@ -138,7 +144,6 @@ def postgres(folder: Path) -> Iterator[Postgres]:
         capture_output=True,
     )
     port = free_port()
-    log = folder / "postgres.log"
     proc = subprocess.Popen(
         [
             *prefix,
@@ -181,6 +186,8 @@ def postgres(folder: Path) -> Iterator[Postgres]:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if own_folder is not None:
+            shutil.rmtree(own_folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
