@@ -11,6 +11,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
+from ioc.auth.access import current_access
 from ioc.metrics import health
 from ioc.metrics.views import cached
 from ioc.pages._common import UrlState, current_store, grid_locale, local_now, t
@@ -116,6 +117,18 @@ def layout(**params: Any) -> Any:
             lambda: getattr(health, name)(store, *args, **kwargs),
         )
 
+    # run logs, rejected rows and sources are city-wide file records: a caller limited to some
+    # districts gets none of them (ioc.metrics.health), and is told so rather than "nothing"
+    access = current_access()
+    city_wide_only = (
+        html.P(t("health.city_wide_only", state), className="muted city-wide-only")
+        if access is not None and access.restricted
+        else None
+    )
+
+    def city_wide(component: Any) -> Any:
+        return city_wide_only if city_wide_only is not None else component
+
     not_reporting = [dict(row) for row in ask("not_reporting")]
     for row in not_reporting:
         row["link"] = drill_link("school", str(row.get("school_id", "")), lang)
@@ -160,20 +173,22 @@ def layout(**params: Any) -> Any:
             html.Section(
                 [
                     html.H2(t("health.runs", state)),
-                    table(
-                        "runs",
-                        ask("runs", 200),
-                        lang,
-                        [
-                            "started_at",
-                            "source",
-                            "dataset",
-                            "file_name",
-                            "status",
-                            "rows_loaded",
-                            "rows_rejected",
-                            "message",
-                        ],
+                    city_wide(
+                        table(
+                            "runs",
+                            ask("runs", 200),
+                            lang,
+                            [
+                                "started_at",
+                                "source",
+                                "dataset",
+                                "file_name",
+                                "status",
+                                "rows_loaded",
+                                "rows_rejected",
+                                "message",
+                            ],
+                        )
                     ),
                 ],
                 className="card",
@@ -181,28 +196,30 @@ def layout(**params: Any) -> Any:
             html.Section(
                 [
                     html.H2(t("health.rejections", state)),
-                    table("rejections", ask("rejections", limit=500), lang),
+                    city_wide(table("rejections", ask("rejections", limit=500), lang)),
                 ],
                 className="card",
             ),
             html.Section(
                 [
                     html.H2(t("health.sources", state)),
-                    table(
-                        "sources",
-                        ask("sources"),
-                        lang,
-                        [
-                            "source",
-                            "kind",
-                            "failing",
-                            "consecutive_failures",
-                            "last_success",
-                            "last_failure",
-                            "reason",
-                            "rows_last_run",
-                            "pending_files",
-                        ],
+                    city_wide(
+                        table(
+                            "sources",
+                            ask("sources"),
+                            lang,
+                            [
+                                "source",
+                                "kind",
+                                "failing",
+                                "consecutive_failures",
+                                "last_success",
+                                "last_failure",
+                                "reason",
+                                "rows_last_run",
+                                "pending_files",
+                            ],
+                        )
                     ),
                 ],
                 className="card",

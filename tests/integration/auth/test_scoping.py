@@ -240,6 +240,9 @@ def test_district_officers_see_the_data_health_of_their_schools_only(
     # the run log (whole files) is the leadership's, not the officer's
     assert _grid_rows(drawn.get_json(), "health-runs")
     assert "health-runs" not in text
+    # and the officer is told why those cards are empty, not shown "nothing to show"
+    assert text.count("City-wide records") == 3 or text.count("Hồ sơ toàn thành phố") == 3
+    assert "City-wide records" not in json.dumps(drawn.get_json(), ensure_ascii=False)
     # a crafted request for another district's data health is refused and audited
     for search in (f"?district={city.other}", f"?dataset=attendance&ward={city.other_ward}"):
         crafted = officer.post(
