@@ -43,6 +43,46 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | Non
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End a server the tests started: politely, then for good after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """End a server started with ``start_new_session=True`` (gunicorn, `ioc serve`) and its children."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=10)
+
+
+def wait_until_answers(
+    proc: subprocess.Popen, url: str, log: Path, timeout: float, stop_timeout: float = 30
+) -> None:
+    """Wait until ``url`` answers 200; a server that exits or stays silent is an error with its log."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=10).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    stop_group(proc, stop_timeout)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
 def _pg_tool(name: str) -> str:
     for folder in PG_BIN_DIRS:
         if (folder / name).exists():
@@ -181,11 +221,7 @@ def postgres(folder: Path) -> Iterator[Postgres]:
                 time.sleep(0.2)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if own_folder is not None:
             shutil.rmtree(own_folder, ignore_errors=True)
 
@@ -229,11 +265,7 @@ def redis(folder: Path, port: int | None = None) -> Iterator[Redis]:
         wait_for_port(port, proc=proc)
         yield Redis(port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @dataclass(frozen=True)
@@ -274,8 +306,4 @@ def object_store(folder: Path) -> Iterator[ObjectStore]:
         wait_for_port(port, proc=proc)
         yield ObjectStore(port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, _load_metrics_seed_module
-from tests.servers import free_port
+from tests.servers import free_port, stop_group, wait_until_answers
 
 PASSWORD = "two machines 2026"
 IOC = [sys.executable, "-m", "ioc.cli"]
@@ -83,28 +82,12 @@ def _start(env: dict[str, str], folder: Path, name: str) -> Node:
         start_new_session=True,
     )
     node = Node(port, proc, log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if node.get("/login").status_code == 200:
-                return node
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    _stop(node)
-    raise RuntimeError(f"{name} did not answer within 120 s:\n{log.read_text()[-3000:]}")
+    wait_until_answers(proc, f"http://127.0.0.1:{port}/login", log, timeout=120)
+    return node
 
 
 def _stop(node: Node) -> None:
-    if node.proc.poll() is None:
-        node.proc.terminate()
-        try:
-            node.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.proc.pid, 9)
-            node.proc.wait(timeout=10)
+    stop_group(node.proc, timeout=30)
 
 
 @pytest.fixture(scope="module")

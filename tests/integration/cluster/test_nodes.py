@@ -27,7 +27,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, _load_metrics_seed_module
-from tests.servers import free_port, redis
+from tests.servers import free_port, redis, stop_group, wait_until_answers
 
 PASSWORD = "cluster-pass-2026!"
 METRICS_TOKEN = "scrape-me-please"
@@ -85,18 +85,8 @@ def _start(name: str, command: list[str], env: dict[str, str], folder: Path, por
         command, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
     node = Node(name, port, proc, log)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if node.get("/healthz").status_code == 200:
-                return node
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    _stop(node)
-    raise RuntimeError(f"{name} did not answer /healthz within 180 s:\n{log.read_text()[-3000:]}")
+    wait_until_answers(proc, f"http://127.0.0.1:{port}/healthz", log, timeout=180, stop_timeout=60)
+    return node
 
 
 def _gunicorn(port: int) -> list[str]:
@@ -115,13 +105,7 @@ def _gunicorn(port: int) -> list[str]:
 
 
 def _stop(node: Node) -> None:
-    if node.proc.poll() is None:
-        node.proc.terminate()  # gunicorn's master stops its workers
-        try:
-            node.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.proc.pid, 9)
-            node.proc.wait(timeout=10)
+    stop_group(node.proc, timeout=60)  # gunicorn's master stops its workers
 
 
 def _sample_sum(families: dict[str, Any], sample_name: str, **labels: str) -> float:
