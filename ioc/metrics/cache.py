@@ -20,6 +20,7 @@ Two levels:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -37,7 +38,7 @@ from prometheus_client import Counter, Histogram
 
 import ioc
 from ioc import rollups, settings
-from ioc.auth.access import access_key
+from ioc.auth.access import access_key, acting_as, current_access
 from ioc.metrics import engine, summary, table_versions
 from ioc.metrics.query import KpiQuery, KpiResult, Scope
 from ioc.metrics.registry import get_kpi
@@ -431,10 +432,33 @@ def claim_warm(store: Store, version: int) -> bool:
     return True
 
 
+def widest_access(
+    store: Store, scope: Scope, hierarchy_date: date | None = None, snapshot: int | None = None
+) -> contextlib.AbstractContextManager[None]:
+    """A block in which the caller acts unrestricted, when its access condition changes nothing
+    for ``scope`` (engine.access_covers: every school of the unit is one it may read).
+
+    An officer's ward or school answer is then keyed like everybody's ("all"), so officers of the
+    same district, leadership and the warmer share one computation instead of one per account
+    scope. Anything reaching past the caller's schools (the city, a ward across two districts)
+    keeps the caller's own access in the query and in the key.
+    """
+    access = current_access()
+    if access is not None and access.restricted:
+        try:
+            covered = engine.access_covers(store, scope, hierarchy_date, snapshot, access)
+        except Exception:  # noqa: BLE001 - e.g. a bad snapshot: the computation reports it as the caller
+            covered = False
+        if covered:
+            return acting_as(None)
+    return contextlib.nullcontext()
+
+
 def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
-    version = _version(store, q.snapshot, q.kpi)
-    key = cache_key("compute", (store_identity(store), q, version, rollups.threshold(), access_scope))
-    return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute")
+    with widest_access(store, q.scope, q.hierarchy_date, q.snapshot):
+        version = _version(store, q.snapshot, q.kpi)
+        key = cache_key("compute", (store_identity(store), q, version, rollups.threshold(), access_scope))
+        return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute")
 
 
 def cached_summarize(
@@ -446,6 +470,20 @@ def cached_summarize(
     series_days: int = 30,
     hierarchy_date: date | None = None,
     access_scope: Any = None,
+) -> summary.KpiSummary:
+    with widest_access(store, scope, hierarchy_date, snapshot):
+        return _summarize(store, kpi_id, scope, date_to, snapshot, series_days, hierarchy_date, access_scope)
+
+
+def _summarize(
+    store: Store,
+    kpi_id: str,
+    scope: Scope,
+    date_to: date | None,
+    snapshot: int | None,
+    series_days: int,
+    hierarchy_date: date | None,
+    access_scope: Any,
 ) -> summary.KpiSummary:
     version = _version(store, snapshot, kpi_id)
     key = cache_key(

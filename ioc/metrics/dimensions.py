@@ -111,6 +111,13 @@ def _versions(
     return [SchoolInfo(*row) for row in rows]
 
 
+def versions(
+    store: Store, hierarchy_date: date | None = None, *, catalog: str | None = None
+) -> list[SchoolInfo]:
+    """Every school in its version valid at ``hierarchy_date`` (else its earliest), inactive ones too."""
+    return _versions(store, hierarchy_date, catalog)
+
+
 def _match(param: str, value: str, candidates: dict[str, set[str]]) -> str:
     """The key among ``candidates`` (key -> names) that ``value`` names; QueryError when none or several."""
     wanted = norm(value)

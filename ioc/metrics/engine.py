@@ -222,6 +222,60 @@ def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
     )
 
 
+# the SchoolInfo field each scope filter compares (formulas.scope_cte's columns)
+SCHOOL_FIELDS = {
+    "district": "district_code",
+    "ward": "ward_code",
+    "level": "level",
+    "ownership": "ownership",
+    "school": "school_id",
+}
+
+
+def access_covers(
+    store: Store, scope: Scope, hierarchy_date: date | None, snapshot: int | None, access: Any
+) -> bool:
+    """Whether ``access`` (an ioc.auth AccessScope) may read every school ``scope`` holds, so that
+    its condition changes no answer and the unrestricted answer can be shared (ioc.metrics.cache).
+
+    The access condition lives only in the scope of the SQL (formulas.scope_cte: active schools in
+    their version at the hierarchy date, filtered); what is city-wide by definition (school days,
+    "now") is never restricted. So: when each active school matching the scope's filters is in one
+    of the caller's districts or wards, the restricted and the unrestricted answers are the same.
+    A city-wide scope is never covered for a restricted caller; an unknown unit is not either (the
+    computation then reports it under the caller's own access).
+    """
+    if access is None or not access.restricted:
+        return True
+    if access.empty or (scope.district is None and scope.ward is None and scope.school is None):
+        return False
+    catalog = catalog_for(store, snapshot)
+    version = snapshot if snapshot is not None else store.data_version()
+    districts = access.districts or frozenset()
+
+    def check() -> bool:
+        try:
+            resolved = memo(store).get(
+                ("scope", catalog, version, scope, hierarchy_date),
+                lambda: dimensions.resolve_scope(store, scope, hierarchy_date, catalog=catalog),
+            )
+        except QueryError:
+            return False
+        schools = memo(store).get(
+            ("versions", catalog, version, hierarchy_date),
+            lambda: dimensions.versions(store, hierarchy_date, catalog=catalog),
+        )
+        wanted = [(SCHOOL_FIELDS[name], value) for name, value in resolved.items()]
+        for s in schools:
+            if not s.active or any(getattr(s, field) != value for field, value in wanted):
+                continue
+            if s.district_code not in districts and s.ward_code not in access.wards:
+                return False
+        return True
+
+    return memo(store).get(("covers", catalog, version, scope, hierarchy_date, access.key()), check)
+
+
 def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
     kpi = get_kpi(q.kpi)
     if q.by not in BY:

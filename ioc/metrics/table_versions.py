@@ -158,14 +158,20 @@ def table_versions(store: Store, version: int) -> dict[str, int] | None:
 def kpi_version(store: Store, kpi: Kpi, version: int) -> int:
     """The version of what ``kpi`` reads at data ``version``: the same for every data version in
     which none of its tables changed; ``version`` itself when that cannot be told."""
+    return tables_version(store, kpi_tables(kpi), version)
+
+
+def tables_version(store: Store, tables: Iterable[str], version: int) -> int:
+    """The last snapshot up to ``version`` that changed one of ``tables`` (``schools`` always
+    counts, as do tables this code does not know); ``version`` itself when that cannot be told."""
     last = table_versions(store, version)
     if last is None:
         return version
-    tables = kpi_tables(kpi)
+    wanted = frozenset(tables) | frozenset(SHARED)
     found = last[OLDEST]  # changes older than the oldest kept snapshot are unknown: that old at least
     for table, snapshot in last.items():
         if table in IGNORED or table == OLDEST:
             continue
-        if table == EVERYTHING or table in tables or table not in DATA_TABLES:
+        if table == EVERYTHING or table in wanted or table not in DATA_TABLES:
             found = max(found, snapshot)
     return found

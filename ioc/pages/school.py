@@ -133,7 +133,15 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
     state = UrlState.from_params(params)
     store = current_store()
     sid = school_id or ""
-    profile = cached(store, "school", (sid,), lambda: dimensions.school(store, sid))
+    unit = Scope(school=sid) if sid else None
+    profile = cached(
+        store,
+        "school",
+        (sid,),
+        lambda: dimensions.school(store, sid),
+        tables=("attendance", "digital", "connectivity"),
+        scope=unit,
+    )
     if profile is None:
         return html.Div(
             [
@@ -149,6 +157,8 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         "calendar",
         (sid, state.date_to, state.asof),
         lambda: views.attendance_calendar(store, sid, state.date_to, snapshot=state.asof),
+        tables=("attendance",),
+        scope=unit,
     )
     until = None
     if state.date_to is not None:
@@ -158,6 +168,8 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         "timeline",
         (sid, until, state.asof),
         lambda: views.connectivity_timeline(store, sid, 14, until, snapshot=state.asof),
+        tables=("connectivity",),
+        scope=unit,
     )
     outage_spans = views.outages(timeline)
     outage_text = (

@@ -252,3 +252,49 @@ def test_district_officers_see_the_data_health_of_their_schools_only(
         last = audit.entries(db, event="refused", limit=1)[0]
         assert last.actor == "user:of" and "/_dash-update-component" in last.target
     assert officer.get(f"/data-health?district={city.other}").status_code == 403
+
+
+def test_an_answer_about_a_unit_the_caller_may_wholly_read_is_shared(
+    auth_store: Any, city: Any, monkeypatch: Any
+) -> None:
+    """Officers of a district, leadership and the warmer share one computation of a ward in that
+    district; a caller who may read only part of the unit keeps an answer (and key) of its own."""
+    from ioc.metrics import cache, engine
+    from ioc.metrics.cache import cached_compute, cached_summarize
+    from ioc.metrics.query import KpiQuery
+
+    cache.clear()
+    computed: list[tuple[str, str]] = []
+    real = engine.compute
+
+    def counting(store: Any, q: Any, **kw: Any) -> Any:
+        computed.append((q.kpi, q.by))
+        return real(store, q, **kw)
+
+    monkeypatch.setattr(engine, "compute", counting)
+    ward = Scope(ward=city.own_ward)
+    with acting_as(AccessScope.limited([city.own])):
+        officer = cached_summarize(auth_store, "attendance_rate", ward)
+        officer_rows = cached_compute(auth_store, KpiQuery("attendance_rate", "school", scope=ward))
+    first = len(computed)
+    assert first == 4  # current, previous, trend; the by-school answer
+    with acting_as(EVERYTHING):
+        leader = cached_summarize(auth_store, "attendance_rate", ward)
+        leader_rows = cached_compute(auth_store, KpiQuery("attendance_rate", "school", scope=ward))
+    with acting_as(AccessScope.limited([city.own, city.other])):
+        cached_summarize(auth_store, "attendance_rate", ward)
+    assert len(computed) == first, "the same ward was computed again for another caller"
+    assert leader == officer and leader_rows.rows == officer_rows.rows
+
+    # a ward officer may read one ward of the district: the district answer is theirs alone
+    district = Scope(district=city.own)
+    with acting_as(AccessScope.limited([], [city.own_ward])):
+        partial = cached_summarize(auth_store, "attendance_rate", district)
+    with acting_as(EVERYTHING):
+        whole = cached_summarize(auth_store, "attendance_rate", district)
+    assert partial.current.denominator == leader.current.denominator
+    assert whole.current.denominator > partial.current.denominator
+    # and a district officer never gets another district's unit widened
+    with acting_as(AccessScope.limited([city.other])):
+        assert not engine.access_covers(auth_store, ward, None, None, AccessScope.limited([city.other]))
+        assert cached_compute(auth_store, KpiQuery("attendance_rate", "school", scope=ward)).rows == ()

@@ -222,3 +222,38 @@ def test_warmer_draws_each_district_page_as_its_officer_sees_it(fresh, monkeypat
     assert counter.take()
     # a newer data version stops a round
     assert warm_districts(app, fresh, fresh.data_version() - 1) is None
+
+
+def test_views_keyed_by_their_tables(fresh, tmp_path):
+    """The school page's views: a probe load keeps the attendance calendar, redraws the timeline."""
+    from ioc.metrics import views
+
+    made: list[str] = []
+
+    def view(kind: str, tables: tuple[str, ...]):
+        def make():
+            made.append(kind)
+            return kind
+
+        return views.cached(fresh, kind, ("S2",), make, tables=tables)
+
+    view("calendar", ("attendance",))
+    view("timeline", ("connectivity",))
+    view("anything", None)
+    assert made == ["calendar", "timeline", "anything"]
+    _probe(fresh, tmp_path)
+    made.clear()
+    view("calendar", ("attendance",))
+    view("timeline", ("connectivity",))
+    view("anything", None)
+    assert made == ["timeline", "anything"]
+    _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-18_fix.csv",
+        "date,school_id,enrolled,present\n2026-11-18,S2,200,190\n",
+    )
+    made.clear()
+    view("calendar", ("attendance",))
+    view("timeline", ("connectivity",))
+    assert made == ["calendar"]
