@@ -91,6 +91,14 @@ SETTINGS: tuple[Setting, ...] = (
         "flask-caching backend of the KPI cache's first level in each worker (default: in-process, "
         "unpickled); to share answers between workers and nodes set cache_redis_url.",
     ),
+    Setting(
+        "hot_table_rows",
+        5_000_000,
+        "KPI queries read the small tables (schools, attendance, digital, the connectivity rollup) "
+        "from an in-memory copy per app process, made at each new version of the table; a table "
+        "with more rows than this is read from the lake. 0 turns the copies off.",
+        int,
+    ),
     Setting("demo_schools", 3500, "Number of schools `ioc demo` generates.", int),
     Setting("demo_seed", 2026, "Random seed of `ioc demo`.", int),
     Setting(

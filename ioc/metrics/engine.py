@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from ioc import rollups, settings
 from ioc.auth.access import current_access
-from ioc.metrics import dimensions, formulas
+from ioc.metrics import dimensions, formulas, hot, table_versions
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import BY, TIME_BY, KpiQuery, KpiResult, KpiRow, Scope
 from ioc.metrics.registry import Kpi, get_kpi
@@ -166,9 +166,16 @@ def parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_sql(
-    kpi: Kpi, by: str, scope: Scope, catalog: str = CATALOG_NAME, source: str = "raw", access: bool = False
+    kpi: Kpi,
+    by: str,
+    scope: Scope,
+    catalog: str = CATALOG_NAME,
+    source: str = "raw",
+    access: bool = False,
+    tables: dict[str, str] | None = None,
 ) -> str:
-    """The SQL text for a KPI, grouping, set of filters and source (used by compute and the SQL snapshots)."""
+    """The SQL text for a KPI, grouping, set of filters and source (used by compute and the SQL
+    snapshots); ``tables`` names tables to read from elsewhere than ``catalog`` (hot copies)."""
     plan = formulas.Plan(
         kpi=kpi,
         by=by,
@@ -176,6 +183,7 @@ def plan_sql(
         catalog=catalog,
         source=source,
         access=access,
+        sources=tuple(sorted((tables or {}).items())),
     )
     return formulas.build(plan)
 
@@ -294,7 +302,9 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
     )
     access = current_access()  # the signed-in caller's districts/wards (ioc.auth); None = everything
     restricted = access is not None and access.restricted
-    sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted)
+    # the small tables from this process's in-memory copies at this version (ioc.metrics.hot)
+    copies = hot.sources(store, table_versions.kpi_tables(kpi), version) if q.snapshot is None else {}
+    sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted, tables=copies)
     f = kpi.formula
     values: dict[str, Any] = {
         "hierarchy_date": q.hierarchy_date or dimensions.FAR_FUTURE,

@@ -58,12 +58,17 @@ class Plan:
     catalog: str  # 'lake' or an attached read-only snapshot of it
     source: str  # 'raw' | 'rollup' (connectivity formulas only)
     access: bool = False  # the caller may read only some districts/wards ($access_districts, $access_wards)
+    # tables read from elsewhere than the catalog: (table, qualified name) pairs (ioc.metrics.hot)
+    sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_time(self) -> bool:
         return self.by in ("date", "week", "month")
 
     def table(self, name: str) -> str:
+        for table, qualified in self.sources:
+            if table == name:
+                return qualified
         return f"{self.catalog}.{q(name)}"
 
     def part(self, name: str) -> str:
