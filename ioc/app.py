@@ -83,11 +83,11 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     return app
 
 
-def warm_districts(
-    app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None
-) -> int | None:
-    """Draw every district's page once, as its district officer sees it (their access scope is in
-    the cache keys): the tiles, the ranking of its wards and the trends. Returns how many were
+def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:
+    """Draw every district's page, then every ward's, once each, as the district officer of that
+    district sees it: the tiles, the ranking of its children, the trends. Answers about a unit the
+    officer may wholly read are shared with everybody (ioc.metrics.cache.widest_access), so this
+    also warms leadership's and other officers' pages of those units. Returns how many pages were
     drawn, or None when a new data version (or ``stop``) came first: the next round starts over.
     """
     from ioc.auth.access import AccessScope, acting_as
@@ -95,19 +95,21 @@ def warm_districts(
     from ioc.pages import _unit
 
     with app.server.test_request_context("/"):
-        codes = sorted({u.code for u in dimensions.districts(store) if u.code})
+        pages = [("district", u.code, u.code) for u in dimensions.districts(store) if u.code]
+        pages += [("ward", u.code, u.parent_code) for u in dimensions.wards(store) if u.code]
     drawn = 0
-    for code in codes:
+    for kind, code, district in pages:
         if (stop is not None and stop.is_set()) or store.data_version() != version:
             return None
-        with app.server.test_request_context(f"/district/{code}"), acting_as(AccessScope.limited([code])):
-            _unit.unit_layout("district", "district", code, {})
+        officer = AccessScope.limited([district]) if district else None
+        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer):
+            _unit.unit_layout(kind, kind, code, {})
         drawn += 1
-        time.sleep(DISTRICT_PAUSE)  # let the requests being served have the interpreter in between
+        time.sleep(UNIT_PAUSE)  # let the requests being served have the interpreter in between
     return drawn
 
 
-DISTRICT_PAUSE = 0.05  # seconds between two district pages of the warmer
+UNIT_PAUSE = 0.05  # seconds between two pages of the warmer
 
 
 def _lower_priority() -> None:
@@ -122,17 +124,19 @@ def _lower_priority() -> None:
 
 def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thread:
     """Keep what is opened most in the cache: after every new data version, in the background,
-    draw every wall screen once, then every district page as its district officer sees it, so the
-    wall's refresh callbacks and the first officer of each district find the answers computed.
+    draw every wall screen once, then every district page and every ward page as the district's
+    officer sees it (warm_units), so the wall's refresh callbacks and the first officer (or leader)
+    opening a district or ward find the answers computed. School pages are not drawn ahead: there
+    are thousands; a school's answers are shared by everyone who opens it (widest_access).
 
-    The thread runs at the lowest CPU priority and pauses between district pages; a new data
+    The thread runs at the lowest CPU priority and pauses between pages; a new data
     version arriving during a round ends it and starts the next. With Redis one worker of all nodes
     warms each version (claim_warm) and the others find the answers there. Started by ``ioc serve``
     and the WSGI entry point (one thread per process), not by create_app, so tests and scripts stay
     single-threaded.
     """
     from ioc import settings
-    from ioc.metrics.cache import claim_warm
+    from ioc.metrics.cache import WARM_ROUNDS, WARM_SECONDS, claim_warm
     from ioc.pages._wall import grid
     from ioc.panels.screens import load_screens
 
@@ -155,10 +159,13 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                         for screen in load_screens().values():
                             grid(screen, UrlState(), "dark")
                     wall = time.perf_counter() - started
-                    drawn = warm_districts(app, store, version, stop)
+                    drawn = warm_units(app, store, version, stop)
                     seen = version
+                    WARM_ROUNDS.labels("stopped" if drawn is None else "complete").inc()
+                    if drawn is not None:
+                        WARM_SECONDS.observe(time.perf_counter() - started)
                     log.info(
-                        "cache warmed for data version %s in %.1fs (wall %.1fs, district pages: %s)",
+                        "cache warmed for data version %s in %.1fs (wall %.1fs, district and ward pages: %s)",
                         version,
                         time.perf_counter() - started,
                         wall,

@@ -77,6 +77,18 @@ WARM_CLAIMS = Counter(
     ["result"],
 )
 
+WARM_ROUNDS = Counter(
+    "ioc_cache_warm_rounds",
+    "Warm-up rounds of the app's warmer: complete (wall, district and ward pages drawn) or stopped "
+    "(a newer data version came first)",
+    ["result"],
+)
+WARM_SECONDS = Histogram(
+    "ioc_cache_warm_seconds",
+    "How long a complete warm-up round took",
+    buckets=(1, 5, 15, 30, 60, 120, 180, 240, 300, 450, 600, 900),
+)
+
 
 class ObjectCache(BaseCache):
     """An in-process LRU holding the (immutable) results themselves, without pickling.

@@ -203,25 +203,35 @@ def test_postgres_catalog(postgres_server, tmp_path, monkeypatch):
         store.close()
 
 
-def test_warmer_draws_each_district_page_as_its_officer_sees_it(fresh, monkeypatch):
-    from ioc.app import create_app, warm_districts
+def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, monkeypatch):
+    from ioc.app import create_app, warm_units
     from ioc.auth.access import AccessScope, acting_as
     from ioc.pages import _unit
 
     app = create_app(store=fresh)
     counter = Counting(monkeypatch)
-    assert warm_districts(app, fresh, fresh.data_version()) == 2  # districts 760 and 778
+    from ioc.metrics import dimensions
+
+    with app.server.test_request_context("/"):
+        wards = [(w.code, w.parent_code) for w in dimensions.wards(fresh)]
+    assert len(wards) >= 2
+    assert warm_units(app, fresh, fresh.data_version()) == 2 + len(wards)  # districts 760 and 778
     assert counter.take()  # computed
-    for code in ("760", "778"):
-        with app.server.test_request_context(f"/district/{code}"), acting_as(AccessScope.limited([code])):
-            _unit.unit_layout("district", "district", code, {})
-    assert counter.take() == {}  # every answer of both officers' pages was warm
+    pages = [("district", code, code) for code in ("760", "778")] + [("ward", w, d) for w, d in wards]
+    for kind, code, district in pages:
+        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(AccessScope.limited([district])):
+            _unit.unit_layout(kind, kind, code, {})
+    assert counter.take() == {}  # every answer of the officers' pages was warm
+    # leadership opening a ward finds the ward's own answers warm (only the city's are new)
+    with app.server.test_request_context(f"/ward/{wards[0][0]}"):
+        _unit.unit_layout("ward", "ward", wards[0][0], {})
+    assert counter.take() == {"attendance_rate": 3}  # only the city summary (current, previous, trend)
     # another officer (another access scope) is not served these answers
     with app.server.test_request_context("/district/760"), acting_as(AccessScope.limited(["760", "778"])):
         _unit.unit_layout("district", "district", "760", {})
     assert counter.take()
     # a newer data version stops a round
-    assert warm_districts(app, fresh, fresh.data_version() - 1) is None
+    assert warm_units(app, fresh, fresh.data_version() - 1) is None
 
 
 def test_views_keyed_by_their_tables(fresh, tmp_path):
