@@ -383,6 +383,30 @@ class Server:
         self.log.close()
 
 
+def wait_for_warm(base: str, limit: float) -> float | None:
+    """Seconds until the app reports its first complete warm-up round on /metrics
+    (``ioc_cache_warm_rounds_total{result="complete"}``), as a city's app is warm before its
+    officers arrive in the morning; None when ``limit`` passed first."""
+    import requests
+
+    started = time.time()
+    pattern = re.compile(r'^ioc_cache_warm_rounds_total\{result="complete"\} ([0-9.e+]+)$', re.M)
+    print(f"  waiting for the app's first warm-up round (at most {limit:.0f} s)", flush=True)
+    while time.time() - started < limit:
+        try:
+            text = requests.get(base + "/metrics", timeout=10).text
+        except requests.RequestException:
+            text = ""
+        found = pattern.search(text)
+        if found and float(found.group(1)) >= 1:
+            took = time.time() - started
+            print(f"  warm after {took:.0f} s", flush=True)
+            return round(took, 1)
+        time.sleep(5)
+    print("  not warm yet; starting anyway", flush=True)
+    return None
+
+
 def proc_cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far (0 when it has gone)."""
     try:
@@ -697,9 +721,10 @@ def measure(
     probe_first: float | None,
     probe_every: float,
     shared_redis: Redis | None = None,
+    wait_warm: float = 0.0,
 ) -> dict[str, Any]:
-    """Start gunicorn (and Redis unless given), let ``crowd`` browse for ``seconds``; figures after
-    the ramp."""
+    """Start gunicorn (and Redis unless given), wait up to ``wait_warm`` seconds for the app's
+    first complete warm-up round, let ``crowd`` browse for ``seconds``; figures after the ramp."""
     import resource
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -711,6 +736,7 @@ def measure(
             f"  gunicorn ({server.kind}), {workers} worker(s) on {server.base}; Redis on {redis.url}",
             flush=True,
         )
+        warmed = wait_for_warm(server.base, wait_warm) if wait_warm > 0 else None
         log = Log()
         stop = threading.Event()
         began = time.time()
@@ -784,6 +810,7 @@ def measure(
         "officers": len(crowd),
         "think_seconds": list(think),
         "ramp_seconds": ramp,
+        "warm_up_seconds": warmed,
         "window_seconds": round(window, 1),
         "requests": figures(rows, window),
         "ramp": figures(ramp_rows, ramp) if ramp_rows else {},
@@ -881,6 +908,13 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds before the first probe load; negative = no probe loads",
     )
     parser.add_argument("--probe-every", type=float, default=300.0, help="seconds between probe loads")
+    parser.add_argument(
+        "--wait-warm",
+        type=float,
+        default=900.0,
+        help="run: seconds to wait at most for the app's first complete warm-up round (wall, district "
+        "and ward pages) before officers arrive; 0 = start at once, cold",
+    )
     parser.add_argument("--out", default="", help="JSON result file (default: in the work folder)")
     args = parser.parse_args(argv)
 
@@ -946,6 +980,7 @@ def bench(args: argparse.Namespace, work: Path, data_dir: str, argv: list[str] |
             think=(low, high),
             probe_first=args.probe_first if args.probe_first >= 0 else None,
             probe_every=args.probe_every,
+            wait_warm=args.wait_warm,
         )
         print_result(result)
         results["run"] = result
