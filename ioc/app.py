@@ -95,7 +95,9 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
     from ioc.pages import _unit
 
     with app.server.test_request_context("/"):
-        pages = [("district", u.code, u.code) for u in dimensions.districts(store) if u.code]
+        pages: list[tuple[str, str, str | None]] = [
+            ("district", u.code, u.code) for u in dimensions.districts(store) if u.code
+        ]
         pages += [("ward", u.code, u.parent_code) for u in dimensions.wards(store) if u.code]
     drawn = 0
     for kind, code, district in pages:
