@@ -98,6 +98,14 @@ def test_queries_read_the_copies_and_answer_like_the_lake(fresh, tmp_path, monke
     assert same(_answers(fresh), _lake_answers(fresh, monkeypatch))
 
 
+def _copies(store) -> set[str]:
+    """The tables of the in-memory copies database."""
+    rows = store.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = $db", {"db": hot.HOT_DB}
+    )
+    return {r[0] for r in rows.rows}
+
+
 def test_a_probe_load_copies_the_rollup_again_and_keeps_attendance(fresh, tmp_path):
     engine.compute(fresh, KpiQuery("digital_readiness", date_to=NOV20))  # every mirrored table
     engine.compute(fresh, KpiQuery("attendance_rate", date_to=NOV20))
@@ -111,27 +119,17 @@ def test_a_probe_load_copies_the_rollup_again_and_keeps_attendance(fresh, tmp_pa
     for table in ("schools", "attendance", "digital"):
         assert after[table] == before[table], table
     # the replaced copy is kept one generation (a query may still read it), the one before is dropped
-    tables = {
-        r[0]
-        for r in fresh.execute(
-            f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{hot.HOT_DB}'"
-        ).rows
-    }
+    tables = _copies(fresh)
     assert sum(name.startswith("connectivity_daily_v") for name in tables) == 2
     _probe(fresh, tmp_path)  # the same file again: a replacement, a new version
     engine.compute(fresh, KpiQuery("uptime", date_to=NOV20))
-    tables = {
-        r[0]
-        for r in fresh.execute(
-            f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{hot.HOT_DB}'"
-        ).rows
-    }
+    tables = _copies(fresh)
     assert sum(name.startswith("connectivity_daily_v") for name in tables) == 2
 
 
 def test_a_table_over_the_row_limit_is_read_from_the_lake(fresh, monkeypatch):
     sql = Sql(fresh, monkeypatch)
-    rows = {t: fresh.execute(f"SELECT count(*) FROM lake.{t}").scalar() for t in ("schools", "attendance")}
+    rows = {t: fresh.execute(f"SELECT count(*) FROM lake.{t}").scalar() for t in ("schools", "attendance")}  # noqa: S608 - constant names
     assert rows["schools"] < rows["attendance"]
     monkeypatch.setenv("IOC_HOT_TABLE_ROWS", str(rows["schools"]))  # schools fit, attendance does not
     lake = engine.compute(fresh, KpiQuery("attendance_rate", "school", date_to=NOV20))
