@@ -18,11 +18,13 @@ All three answer without sign-in (ioc.auth.web.PUBLIC_PATHS).
 
 from __future__ import annotations
 
+import glob
 import hmac
 import logging
 import os
+import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from datetime import time as dtime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from flask import Flask, Response, g, jsonify, request
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ioc import settings
@@ -242,14 +245,52 @@ def _redis_up() -> Iterator[Metric]:
     yield up
 
 
+# A worker creates its metrics file at 0 bytes and sizes it a moment later; a scrape in between
+# made prometheus_client's merge raise ``struct.error`` and the whole /metrics answer 500
+# (prometheus/client_python#1199). A file a worker is still writing can also read short.
+_UNREADABLE = (struct.error, RuntimeError, ValueError, UnicodeDecodeError, FileNotFoundError)
+
+
+class WorkerFiles(MultiProcessCollector):
+    """All gunicorn workers' figures, skipping a file that cannot be read yet instead of failing.
+
+    Empty files (nothing recorded yet) are left out; when the merge still fails it is tried again
+    twice, 20 ms apart, and then every file is read on its own and the unreadable ones are left out
+    of this scrape (logged, by name): one worker's half-written file costs its figures for one
+    scrape, not everybody's.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        files = [path for path in glob.glob(os.path.join(self._path, "*.db")) if _size(path) >= 8]
+        for attempt in range(3):
+            try:
+                return self.merge(files, accumulate=True)
+            except _UNREADABLE:
+                time.sleep(0.02 * (attempt + 1))
+        readable = []
+        for path in files:
+            try:
+                self.merge([path], accumulate=True)
+            except _UNREADABLE as exc:
+                log.warning("metrics file %s left out of this scrape: %s", path, exc)
+            else:
+                readable.append(path)
+        return self.merge(readable, accumulate=True)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def exposition(store_factory: Callable[[], Store], collector: StoreCollector | None = None) -> bytes:
     """The /metrics text: this process's (or, under gunicorn, all workers') figures + the store's."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
-        from prometheus_client import multiprocess
-
         workers = CollectorRegistry()
-        multiprocess.MultiProcessCollector(workers, directory)
+        WorkerFiles(workers, directory)
         text = generate_latest(workers)
     else:
         text = generate_latest(REGISTRY)
