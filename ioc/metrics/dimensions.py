@@ -133,9 +133,17 @@ def _match(param: str, value: str, candidates: dict[str, set[str]]) -> str:
 
 
 def resolve_scope(
-    store: Store, scope: Scope, hierarchy_date: date | None = None, *, catalog: str | None = None
+    store: Store,
+    scope: Scope,
+    hierarchy_date: date | None = None,
+    *,
+    catalog: str | None = None,
+    schools: list[SchoolInfo] | None = None,
 ) -> Scope:
-    """The same scope with every filter turned into its key; QueryError naming the unknown filter."""
+    """The same scope with every filter turned into its key; QueryError naming the unknown filter.
+
+    ``schools``: :func:`versions` at ``hierarchy_date`` when the caller already has them.
+    """
     if not scope.items():
         return scope
     for name, value in scope.items():
@@ -149,7 +157,8 @@ def resolve_scope(
             "ownership", scope.ownership, {k: set(v) for k, v in OWNERSHIP_NAMES.items()}
         )
     if scope.district is not None or scope.ward is not None or scope.school is not None:
-        schools = _versions(store, hierarchy_date, catalog)
+        if schools is None:
+            schools = _versions(store, hierarchy_date, catalog)
         if scope.district is not None:
             districts: dict[str, set[str]] = {}
             for s in schools:

@@ -240,6 +240,36 @@ SCHOOL_FIELDS = {
 }
 
 
+def resolved_scope(
+    store: Store, scope: Scope, hierarchy_date: date | None, snapshot: int | None, version: int
+) -> Scope:
+    """``scope`` with its filters turned into keys (dimensions.resolve_scope), once per data version."""
+    if not scope.items():
+        return scope
+    catalog = catalog_for(store, snapshot)
+    return memo(store).get(
+        ("scope", catalog, version, scope, hierarchy_date),
+        lambda: dimensions.resolve_scope(
+            store,
+            scope,
+            hierarchy_date,
+            catalog=catalog,
+            schools=school_versions(store, hierarchy_date, snapshot, version),
+        ),
+    )
+
+
+def school_versions(
+    store: Store, hierarchy_date: date | None, snapshot: int | None, version: int
+) -> list[dimensions.SchoolInfo]:
+    """Every school in its version at ``hierarchy_date`` (dimensions.versions), once per data version."""
+    catalog = catalog_for(store, snapshot)
+    return memo(store).get(
+        ("versions", catalog, version, hierarchy_date),
+        lambda: dimensions.versions(store, hierarchy_date, catalog=catalog),
+    )
+
+
 def access_covers(
     store: Store, scope: Scope, hierarchy_date: date | None, snapshot: int | None, access: Any
 ) -> bool:
@@ -263,16 +293,10 @@ def access_covers(
 
     def check() -> bool:
         try:
-            resolved = memo(store).get(
-                ("scope", catalog, version, scope, hierarchy_date),
-                lambda: dimensions.resolve_scope(store, scope, hierarchy_date, catalog=catalog),
-            )
+            resolved = resolved_scope(store, scope, hierarchy_date, snapshot, version)
         except QueryError:
             return False
-        schools = memo(store).get(
-            ("versions", catalog, version, hierarchy_date),
-            lambda: dimensions.versions(store, hierarchy_date, catalog=catalog),
-        )
+        schools = school_versions(store, hierarchy_date, snapshot, version)
         wanted = [(SCHOOL_FIELDS[name], value) for name, value in resolved.items()]
         for s in schools:
             if not s.active or any(getattr(s, field) != value for field, value in wanted):
@@ -296,10 +320,7 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
     chosen = choose_source(kpi, ready, source)
     latest = None if q.date_to is not None else latest_date(store, kpi, catalog, version, ready)
     date_from, date_to = period(kpi, q, latest)
-    scope = memo(store).get(
-        ("scope", catalog, version, q.scope, q.hierarchy_date),
-        lambda: dimensions.resolve_scope(store, q.scope, q.hierarchy_date, catalog=catalog),
-    )
+    scope = resolved_scope(store, q.scope, q.hierarchy_date, q.snapshot, version)
     access = current_access()  # the signed-in caller's districts/wards (ioc.auth); None = everything
     restricted = access is not None and access.restricted
     # the small tables from this process's in-memory copies at this version (ioc.metrics.hot)

@@ -474,16 +474,18 @@ def _snapshots(plan: Plan) -> list[str]:
 )"""
     else:
         ends = "ends AS (SELECT 'all' AS key, CAST($date_to AS DATE) AS e)"
+    # only the scope's schools: what is outside is dropped by the grouping's join to the scope anyway
     if plan.is_time:
         snaps = f"""snapshots AS (
     SELECT n.key, n.e, d.*
     FROM ends n JOIN {table} d ON d.as_of <= n.e
+    WHERE d.school_id IN (SELECT school_id FROM scope)
     QUALIFY row_number() OVER (PARTITION BY n.key, d.school_id ORDER BY d.as_of DESC) = 1
 )"""
     else:
         snaps = f"""snapshots AS (
     SELECT 'all' AS key, CAST($date_to AS DATE) AS e, d.*
-    FROM {table} d WHERE d.as_of <= $date_to
+    FROM {table} d WHERE d.as_of <= $date_to AND d.school_id IN (SELECT school_id FROM scope)
     QUALIFY row_number() OVER (PARTITION BY d.school_id ORDER BY d.as_of DESC) = 1
 )"""
     return [ends, snaps]
@@ -503,12 +505,14 @@ def snapshot_ratio(plan: Plan) -> str:
 
 
 def readiness_index(plan: Plan) -> str:
-    # coverage of each school over the coverage_days ending at each evaluation end
+    # coverage of each school of the scope over the coverage_days ending at each evaluation end
+    in_scope = "school_id IN (SELECT school_id FROM scope)"
     if plan.source == "rollup" and not plan.is_time:
         coverage = f"""coverage AS (
     SELECT 'all' AS key, school_id, sum(probes) AS probes, sum(fast) AS fast
     FROM {plan.table("connectivity_daily")}
     WHERE day BETWEEN CAST($date_to AS DATE) - CAST($coverage_days AS INTEGER) + 1 AND $date_to
+      AND {in_scope}
     GROUP BY school_id
 )"""
     elif plan.source == "rollup":
@@ -517,6 +521,7 @@ def readiness_index(plan: Plan) -> str:
     FROM ends n JOIN {plan.table("connectivity_daily")} r
       ON r.day BETWEEN n.e - CAST($coverage_days AS INTEGER) + 1 AND n.e
     WHERE r.day BETWEEN CAST($date_from AS DATE) - CAST($coverage_days AS INTEGER) + 1 AND $date_to
+      AND r.{in_scope}
     GROUP BY n.key, r.school_id
 )"""
     else:
@@ -528,6 +533,7 @@ def readiness_index(plan: Plan) -> str:
      AND c.measured_at < CAST(n.e + 1 AS TIMESTAMPTZ)
     WHERE c.measured_at >= CAST(CAST($date_from AS DATE) - CAST($coverage_days AS INTEGER) + 1 AS TIMESTAMPTZ)
       AND c.measured_at < CAST(CAST($date_to AS DATE) + 1 AS TIMESTAMPTZ)
+      AND c.{in_scope}
     GROUP BY n.key, c.school_id
 )"""
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 # ruff: noqa: S608 -- SQL text here holds only identifiers from the registry/code; values are bound
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ioc.metrics import engine
-from ioc.metrics.query import KpiQuery, KpiRow, Scope
+from ioc.metrics.query import KpiQuery, KpiResult, KpiRow, Scope
 from ioc.metrics.registry import Kpi, get_kpi
 
 if TYPE_CHECKING:
@@ -41,12 +43,16 @@ def _previous_period(
         catalog = engine.catalog_for(store, snapshot)
         table = kpi.formula.get("table")
         column = kpi.formula.get("date_column")
+        version = snapshot if snapshot is not None else store.data_version()
         from ioc.store import quote_ident
 
-        before = store.execute(
-            f"SELECT max({quote_ident(column)}) FROM {catalog}.{quote_ident(table)} WHERE {quote_ident(column)} < $d",
-            {"d": date_from},
-        ).scalar()
+        before = engine.memo(store).get(
+            ("school day before", catalog, version, table, column, date_from),
+            lambda: store.execute(
+                f"SELECT max({quote_ident(column)}) FROM {catalog}.{quote_ident(table)} WHERE {quote_ident(column)} < $d",
+                {"d": date_from},
+            ).scalar(),
+        )
         if before is not None:
             return before, before
     return date_from - timedelta(days=length), date_from - timedelta(days=1)
@@ -60,24 +66,30 @@ def summarize(
     snapshot: int | None = None,
     series_days: int = 30,
     hierarchy_date: date | None = None,
+    compute: Callable[[KpiQuery], KpiResult] | None = None,
 ) -> KpiSummary:
+    """``kpi_id`` in ``scope``: its latest period, the period before it and a daily series.
+
+    ``compute`` answers each of the three queries (default: engine.compute, uncached; the cache
+    passes its own, so they are shared with other pages and cut from city-wide answers).
+    """
     kpi = get_kpi(kpi_id)
-    current = engine.compute(
-        store, KpiQuery(kpi_id, "all", None, date_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot)
+    if compute is None:
+        compute = functools.partial(engine.compute, store)
+    current = compute(
+        KpiQuery(kpi_id, "all", None, date_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot)
     )
     row = current.rows[0]
     previous_row: KpiRow | None = None
     series: tuple[tuple[date, float | None], ...] = ()
     if current.date_from is not None and current.date_to is not None:
         p_from, p_to = _previous_period(store, kpi, current.date_from, current.date_to, scope, snapshot)
-        previous = engine.compute(
-            store,
+        previous = compute(
             KpiQuery(kpi_id, "all", p_from, p_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot),
         )
         previous_row = previous.rows[0]
         if series_days > 0:
-            trend = engine.compute(
-                store,
+            trend = compute(
                 KpiQuery(
                     kpi_id,
                     "date",

@@ -1,0 +1,97 @@
+"""One unit's answer cut out of the city's answer grouped by unit: computed once, sliced many times.
+
+A district page asks "attendance in district 718" (``by=all``), "... by ward in 718", "... by
+school in 718"; a ward page and a school page ask the same of their unit. Each such query scans
+the same facts as the city-wide query grouped by that unit (the facts are not indexed by unit),
+so 22 district pages, 168 ward pages and a few hundred school pages after a probe load cost
+hundreds of scans. Instead, ioc.metrics.cache answers them from the city-wide answer grouped by
+the unit (one scan per KPI and level, cached and shared like any answer):
+
+- ``scope={district|ward|school: X}, by=all`` is the row ``X`` of the city ``by=<that level>``,
+  with key and label ``all``;
+- ``scope={level: X}, by=<Y>`` (Y one of district, ward, school) is the rows of the city ``by=Y``
+  for the Y-groups of X's schools, when every such group lies wholly inside X (always for
+  schools; a ward across two districts is not, so ``by=ward`` in a district holding part of it is
+  computed as asked).
+
+This is exact because every formula (ioc/metrics/formulas.py) computes a group's row from that
+group's schools alone: city-wide notions (school days, "now", the latest date) do not depend on
+the scope. Any other query (time series, level or ownership filters, several filters, an unknown
+unit) is computed as asked. The cut answer equals the direct one
+(tests/unit/metrics/test_slices.py checks every KPI, grouping and unit level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ioc.metrics import engine
+from ioc.metrics.errors import QueryError
+from ioc.metrics.query import KpiQuery, KpiResult, Scope
+
+if TYPE_CHECKING:
+    from ioc.store import Store
+
+# the SchoolInfo field holding each unit level's key (what formulas.UNIT_GROUPS groups by)
+LEVELS = {"district": "district_code", "ward": "ward_code", "school": "school_id"}
+
+
+@dataclass(frozen=True)
+class Slice:
+    wide: KpiQuery  # the city-wide query whose rows hold the answer
+    unit: str | None = None  # by=all: the key of the wide row that is the answer
+    keys: frozenset[str] = frozenset()  # otherwise: the wide rows to keep
+
+
+def plan(store: Store, q: KpiQuery) -> Slice | None:
+    """How to cut ``q`` from a city-wide answer, or None when it must be computed as asked."""
+    if q.by != "all" and q.by not in LEVELS:
+        return None
+    filters = q.scope.items()
+    if len(filters) != 1 or filters[0][0] not in LEVELS:
+        return None
+    version = q.snapshot if q.snapshot is not None else store.data_version()
+    shape = engine.memo(store).get(
+        ("slice", engine.catalog_for(store, q.snapshot), version, q.scope, q.by, q.hierarchy_date),
+        lambda: _shape(store, q, version),
+    )
+    if shape is None:
+        return None
+    by, unit, keys = shape
+    return Slice(replace(q, by=by, scope=Scope()), unit=unit, keys=keys)
+
+
+def _shape(store: Store, q: KpiQuery, version: int) -> tuple[str, str | None, frozenset[str]] | None:
+    """(wide grouping, row to take, rows to keep) for ``q``'s scope and grouping at ``version``."""
+    level = q.scope.items()[0][0]
+    try:
+        resolved = engine.resolved_scope(store, q.scope, q.hierarchy_date, q.snapshot, version)
+    except QueryError:
+        return None  # the direct computation reports it
+    code = getattr(resolved, level)
+    field = LEVELS[level]
+    active = [s for s in engine.school_versions(store, q.hierarchy_date, q.snapshot, version) if s.active]
+    inside = [s for s in active if getattr(s, field) == code]
+    if not inside:
+        return None  # an empty unit: the direct answer's one empty row
+    if q.by == "all":
+        return level, code, frozenset()
+    group = LEVELS[q.by]
+    keys = frozenset(getattr(s, group) for s in inside)
+    if any(getattr(s, group) in keys and getattr(s, field) != code for s in active):
+        return None  # a group reaching outside the unit: the scope cuts it short
+    return q.by, None, keys
+
+
+def cut(piece: Slice, q: KpiQuery, wide: KpiResult) -> KpiResult | None:
+    """``q``'s answer from the city-wide answer (None when a row is missing: compute it instead)."""
+    if piece.unit is not None:
+        row = next((r for r in wide.rows if r.key == piece.unit), None)
+        if row is None:
+            return None
+        return replace(wide, by=q.by, rows=(replace(row, key="all", label="all"),))
+    rows = tuple(r for r in wide.rows if r.key in piece.keys)
+    if len(rows) != len(piece.keys):
+        return None
+    return replace(wide, by=q.by, rows=rows)

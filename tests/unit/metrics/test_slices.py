@@ -1,0 +1,141 @@
+"""Answers cut from the city's answer grouped by unit (ioc.metrics.slices) are the answers computed
+as asked: every KPI, unit level, grouping, period and hierarchy date; a ward reaching across two
+districts, an empty unit and a restricted caller are computed as asked."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ioc.auth.access import AccessScope, acting_as
+from ioc.metrics import cache, engine, slices
+from ioc.metrics.query import KpiQuery, Scope
+from ioc.metrics.registry import KPIS
+
+from .test_dataset_versions import _load, _seed_module
+from .test_hot import same
+
+NOV20 = date(2026, 11, 20)
+UNITS = (
+    Scope(district="760"),
+    Scope(district="Quận 7"),
+    Scope(ward="26734"),
+    Scope(ward="Phường Tân Mỹ"),  # a ward without a code: keyed by its name
+    Scope(school="S3"),  # moved from Quận 7 to Quận 1 on 2026-11-19
+    Scope(school="S4"),
+)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path):
+    store = _seed_module().build(tmp_path / "data")
+    cache.clear()
+    yield store
+    store.close()
+
+
+class Computations:
+    """The queries engine.compute answers (what the cache did not cut from a wide answer)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.queries: list[KpiQuery] = []
+        real = engine.compute
+
+        def compute(store, q, **kwargs):
+            self.queries.append(q)
+            return real(store, q, **kwargs)
+
+        monkeypatch.setattr(engine, "compute", compute)
+
+
+def _queries():
+    for kpi in KPIS:
+        for scope in UNITS:
+            for by in ("all", "district", "ward", "school"):
+                for hierarchy in (None, date(2026, 11, 1)):
+                    yield KpiQuery(kpi, by, None, NOV20, scope, hierarchy_date=hierarchy)
+                yield KpiQuery(kpi, by, date(2026, 11, 18), NOV20, scope)
+
+
+def test_cut_answers_are_the_computed_ones(fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+    direct = {q: engine.compute(fresh, q) for q in _queries()}
+    seen = Computations(monkeypatch)
+    cached = {q: cache.cached_compute(fresh, q) for q in direct}
+    for q, answer in direct.items():
+        got = cached[q]
+        assert (got.kpi, got.by, got.date_from, got.date_to, got.data_version) == (
+            answer.kpi,
+            answer.by,
+            answer.date_from,
+            answer.date_to,
+            answer.data_version,
+        ), q
+        same({q: answer.rows}, {q: got.rows})
+    # computed: city-wide answers, and groups reaching past the unit (the district of a ward)
+    coarser = {"ward": {"district"}, "school": {"district", "ward"}}
+    for q in seen.queries:
+        assert not q.scope.items() or q.by in coarser.get(q.scope.items()[0][0], set()), q
+    assert len(seen.queries) < len(direct) / 3
+
+
+def test_a_summary_takes_its_current_and_previous_values_from_the_wide_answer(fresh, monkeypatch) -> None:
+    plain = {kpi: cache.summary.summarize(fresh, kpi, Scope(ward="26734"), NOV20) for kpi in KPIS}
+    seen = Computations(monkeypatch)
+    for kpi, expected in plain.items():
+        got = cache.cached_summarize(fresh, kpi, Scope(ward="26734"), NOV20)
+        same({kpi: (expected.current,)}, {kpi: (got.current,)})
+        assert (got.previous is None) == (expected.previous is None)
+        if expected.previous is not None:
+            same({kpi: (expected.previous,)}, {kpi: (got.previous,)})
+        assert got.series == expected.series and got.delta == pytest.approx(expected.delta)
+    # per KPI: the city by ward for two periods and the ward's own daily series
+    assert {q.by for q in seen.queries} <= {"ward", "date"}
+    assert all(q.scope.items() == () for q in seen.queries if q.by == "ward")
+
+
+def test_a_ward_across_two_districts_is_computed_as_asked(fresh, tmp_path: Path) -> None:
+    # S5 puts ward 26734 (in Quận 1 with S1, S2, S3) partly in Quận 7 as well
+    _load(
+        fresh,
+        tmp_path,
+        "schools_2026-11-21.csv",
+        "school_id,school_name,level,ownership,ward_code,ward_name,district_code,district_name,"
+        "latitude,longitude,students,teachers,classrooms,active\n"
+        "S5,Trường Mầm non Sen Hồng,primary,public,26734,Phường Sài Gòn,778,Quận 7,10.74,106.71,80,8,4,true\n",
+    )
+    cache.clear()
+    for scope in (Scope(district="778"), Scope(district="760")):
+        q = KpiQuery("attendance_rate", "ward", None, NOV20, scope)
+        assert slices.plan(fresh, q) is None
+        assert cache.cached_compute(fresh, q).rows == engine.compute(fresh, q).rows
+    # by school in a district is still cut, and the ward's own answer too
+    for q in (
+        KpiQuery("attendance_rate", "school", None, NOV20, Scope(district="778")),
+        KpiQuery("attendance_rate", "all", None, NOV20, Scope(ward="26734")),
+    ):
+        assert slices.plan(fresh, q) is not None
+        same({q: engine.compute(fresh, q).rows}, {q: cache.cached_compute(fresh, q).rows})
+
+
+def test_what_is_not_a_unit_slice_is_computed_as_asked(fresh) -> None:
+    for q in (
+        KpiQuery("attendance_rate", "date", date(2026, 11, 18), NOV20, Scope(district="760")),
+        KpiQuery("attendance_rate", "level", None, NOV20, Scope(district="760")),
+        KpiQuery("attendance_rate", "all", None, NOV20, Scope(district="760", level="primary")),
+        KpiQuery("attendance_rate", "all", None, NOV20, Scope(level="primary")),
+        KpiQuery("attendance_rate", "all", None, NOV20),
+        KpiQuery("attendance_rate", "all", None, NOV20, Scope(district="no such district")),
+    ):
+        assert slices.plan(fresh, q) is None, q
+
+
+def test_a_restricted_caller_outside_its_scope_is_not_cut_from_the_city(fresh, monkeypatch) -> None:
+    q = KpiQuery("attendance_rate", "school", None, NOV20, Scope(ward="26734"))
+    district_778 = AccessScope(districts=frozenset({"778"}), wards=frozenset())
+    seen = Computations(monkeypatch)
+    with acting_as(district_778):
+        answer = cache.cached_compute(fresh, q)
+    assert [query.scope for query in seen.queries] == [q.scope]  # with the caller's access, as asked
+    assert answer.rows == ()  # no school of ward 26734 is in Quận 7
