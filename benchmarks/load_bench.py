@@ -24,9 +24,12 @@ reverse proxy.
 ``run``: sign-in is on. Each officer is an account with district scope (``ioc users add --role
 district_officer --district D``), signs in once through ``/login`` (CSRF form) and then keeps
 its session cookie; every Dash POST echoes the CSRF cookie in ``X-CSRFToken`` like the renderer.
-Officers start over the first ``--ramp`` seconds, then loop over the visit with a think time
-(uniform ``--think``, default 10-30 s: reading a page) between steps; the requests of one step
-are sent one after another (the order the renderer sends them). Every 5 minutes
+Officers arrive once the app's warmer has finished its first round for the store's data
+version (``--wait-warm`` seconds at most, read from /metrics: ``ioc_cache_warm_rounds_total``),
+as on a server that has been up for a while; they start over the first ``--ramp`` seconds, then
+loop over the visit with a think time (uniform ``--think``, default 10-30 s: reading a page)
+between steps; the requests of one step are sent one after another (the order the renderer
+sends them). Every 5 minutes
 (``--probe-every``) a writer runs ``ioc ingest`` of a CSV of probes, one per open school (3,472
 of the 3,500) for the next 5-minute slot: the normal ingestion path, which moves the data
 version and so makes every cached answer that reads probes stale (connectivity KPIs and digital

@@ -85,27 +85,39 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
 
 def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:
     """Draw every district's page, then every ward's, once each, as the district officer of that
-    district sees it: the tiles, the ranking of its children, the trends. Answers about a unit the
-    officer may wholly read are shared with everybody (ioc.metrics.cache.widest_access), so this
-    also warms leadership's and other officers' pages of those units. Returns how many pages were
-    drawn, or None when a new data version (or ``stop``) came first: the next round starts over.
+    district sees it: the tiles, the ranking of its children, the trends; then the page of every
+    school opened in the last half hour (ioc.metrics.cache.recently_opened), the most recent first.
+    Answers about a unit the officer may wholly read are shared with everybody
+    (ioc.metrics.cache.widest_access), so this also warms leadership's and other officers' pages
+    of those units; a school's answers are everybody's, so school pages are drawn unrestricted.
+    Returns how many pages were drawn, or None when a new data version (or ``stop``) came first:
+    the next round starts over.
     """
     from ioc.auth.access import AccessScope, acting_as
     from ioc.metrics import dimensions
+    from ioc.metrics.cache import recently_opened, warming
     from ioc.pages import _unit
+    from ioc.pages import school as school_page
 
     with app.server.test_request_context("/"):
-        pages: list[tuple[str, str, str | None]] = [
-            ("district", u.code, u.code) for u in dimensions.districts(store) if u.code
+        pages: list[tuple[str, str, AccessScope | None]] = [
+            ("district", u.code, AccessScope.limited([u.code])) for u in dimensions.districts(store) if u.code
         ]
-        pages += [("ward", u.code, u.parent_code) for u in dimensions.wards(store) if u.code]
+        pages += [
+            ("ward", u.code, AccessScope.limited([u.parent_code]) if u.parent_code else None)
+            for u in dimensions.wards(store)
+            if u.code
+        ]
+        pages += [("school", code, None) for code in recently_opened(store, "school")]
     drawn = 0
-    for kind, code, district in pages:
+    for kind, code, officer in pages:
         if (stop is not None and stop.is_set()) or store.data_version() != version:
             return None
-        officer = AccessScope.limited([district]) if district else None
-        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer):
-            _unit.unit_layout(kind, kind, code, {})
+        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer), warming():
+            if kind == "school":
+                school_page.layout(code)
+            else:
+                _unit.unit_layout(kind, kind, code, {})
         drawn += 1
         time.sleep(UNIT_PAUSE)  # let the requests being served have the interpreter in between
     return drawn
@@ -127,9 +139,9 @@ def _lower_priority() -> None:
 def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thread:
     """Keep what is opened most in the cache: after every new data version, in the background,
     draw every wall screen once, then every district page and every ward page as the district's
-    officer sees it (warm_units), so the wall's refresh callbacks and the first officer (or leader)
-    opening a district or ward find the answers computed. School pages are not drawn ahead: there
-    are thousands; a school's answers are shared by everyone who opens it (widest_access).
+    officer sees it, and the school pages opened in the last half hour (warm_units), so the wall's
+    refresh callbacks and the first officer (or leader) opening a district, a ward or a school
+    they follow find the answers computed.
 
     The thread runs at the lowest CPU priority and pauses between pages; a new data
     version arriving during a round ends it and starts the next. With Redis one worker of all nodes

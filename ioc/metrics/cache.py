@@ -21,12 +21,13 @@ Two levels:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -241,6 +242,33 @@ class SharedLevel:
         except Exception as error:  # noqa: BLE001 - the lock expires by itself
             self._failed("unlock", error)
 
+    def note(self, name: str, member: str, when: float, keep: float) -> bool:
+        """Record ``member`` at time ``when`` in the sorted set ``name`` (dropping members older
+        than ``keep`` seconds); False when Redis could not be asked."""
+        if not self._available():
+            return False
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zadd(KEY_PREFIX + name, {member: when})
+            pipe.zremrangebyscore(KEY_PREFIX + name, "-inf", when - keep)
+            pipe.expire(KEY_PREFIX + name, int(keep) + 60)
+            pipe.execute()
+        except Exception as error:  # noqa: BLE001 - only the warmer's list misses an entry
+            self._failed("note", error)
+            return False
+        return True
+
+    def since(self, name: str, when: float, limit: int) -> list[str] | None:
+        """Members of the sorted set ``name`` recorded at ``when`` or later, newest first."""
+        if not self._available():
+            return None
+        try:
+            found = self.client.zrevrangebyscore(KEY_PREFIX + name, "+inf", when, start=0, num=limit)
+        except Exception as error:  # noqa: BLE001
+            self._failed("note", error)
+            return None
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
     def ping(self) -> str | None:
         """None when Redis answers, else why not (asked now, whatever the retry pause says)."""
         try:
@@ -430,14 +458,67 @@ def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view
     return value  # type: ignore[no-any-return]
 
 
+# -- pages opened lately (what the warmer redraws after a new data version) ----------------------
+RECENT_SECONDS = 1800.0  # a page opened in the last half hour is drawn again after each new version
+RECENT_LIMIT = 1000  # at most this many, the most recently opened first
+_RECENT: dict[tuple[str, str, str], float] = {}
+_RECENT_LOCK = threading.Lock()
+_WARMING: contextvars.ContextVar[bool] = contextvars.ContextVar("ioc_warming", default=False)
+
+
+@contextlib.contextmanager
+def warming() -> Iterator[None]:
+    """A block in which the warmer draws pages: they do not count as opened."""
+    token = _WARMING.set(True)
+    try:
+        yield
+    finally:
+        _WARMING.reset(token)
+
+
+def _store_hash(store: Store) -> str:
+    return hashlib.sha256(store_identity(store).encode()).hexdigest()[:16]
+
+
+def note_opened(store: Store, kind: str, code: str) -> None:
+    """Remember that someone opened the ``kind`` page of ``code`` now (in Redis when configured,
+    so every node's warmer knows; else in this process)."""
+    if _WARMING.get():
+        return
+    now = time.time()
+    shared = shared_level()
+    if shared is not None and shared.note(f"opened:{_store_hash(store)}:{kind}", code, now, RECENT_SECONDS):
+        return
+    with _RECENT_LOCK:
+        _RECENT[(store_identity(store), kind, code)] = now
+        if len(_RECENT) > 4 * RECENT_LIMIT:
+            for key in sorted(_RECENT, key=_RECENT.__getitem__)[: len(_RECENT) - RECENT_LIMIT]:
+                del _RECENT[key]
+
+
+def recently_opened(store: Store, kind: str, seconds: float = RECENT_SECONDS) -> list[str]:
+    """Codes of the ``kind`` pages opened in the last ``seconds``, the most recent first."""
+    since = time.time() - seconds
+    shared = shared_level()
+    if shared is not None:
+        found = shared.since(f"opened:{_store_hash(store)}:{kind}", since, RECENT_LIMIT)
+        if found is not None:
+            return found
+    identity = store_identity(store)
+    with _RECENT_LOCK:
+        mine = [
+            (when, key[2]) for key, when in _RECENT.items() if key[:2] == (identity, kind) and when >= since
+        ]
+    return [code for _, code in sorted(mine, reverse=True)[:RECENT_LIMIT]]
+
+
 def claim_warm(store: Store, version: int) -> bool:
     """Whether this process should warm the wall's answers for data ``version``: always without
     Redis (every worker has its own cache); with Redis, only the first worker of all nodes to ask
     (SET NX per store and data version) -- the others find the answers in Redis."""
     shared = shared_level()
     if shared is not None:
-        store_hash = hashlib.sha256(store_identity(store).encode()).hexdigest()[:16]
-        if shared.claim(f"warm:{store_hash}:{version}", WARM_CLAIM_SECONDS) is False:
+        if shared.claim(f"warm:{_store_hash(store)}:{version}", WARM_CLAIM_SECONDS) is False:
             WARM_CLAIMS.labels("lost").inc()
             return False
     WARM_CLAIMS.labels("won").inc()

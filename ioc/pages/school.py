@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from ioc import figures, i18n, ids
 from ioc.metrics import dimensions, views
+from ioc.metrics.cache import note_opened
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
 from ioc.metrics.views import cached
@@ -150,6 +151,8 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
             ],
             className="page error-page",
         )
+    if state.asof is None:
+        note_opened(store, "school", sid)  # the warmer draws it again after the next data version
     info = profile.info
     lang = state.lang
     calendar = cached(

@@ -234,6 +234,38 @@ def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, 
     assert warm_units(app, fresh, fresh.data_version() - 1) is None
 
 
+def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_path):
+    from ioc.app import create_app, warm_units
+    from ioc.auth.access import AccessScope, acting_as
+    from ioc.metrics import dimensions
+    from ioc.pages import school
+
+    app = create_app(store=fresh)
+    wards = len(dimensions.wards(fresh))
+    assert cache.recently_opened(fresh, "school") == []
+    # an officer of Quận 7 opens S4, leadership opens S1 (the most recent)
+    with app.server.test_request_context("/school/S4"), acting_as(AccessScope.limited(["778"])):
+        school.layout("S4")
+    with app.server.test_request_context("/school/S1"):
+        school.layout("S1")
+    asof = str(fresh.data_version())
+    with app.server.test_request_context("/school/S1", query_string=f"asof={asof}"):
+        school.layout("S1", asof=asof)  # time travel: not counted again
+    assert cache.recently_opened(fresh, "school") == ["S1", "S4"]
+    assert cache.recently_opened(fresh, "school", seconds=-1) == []  # only the last half hour
+
+    _probe(fresh, tmp_path)  # a new data version: the schools' connectivity answers are stale
+    counter = Counting(monkeypatch)
+    assert warm_units(app, fresh, fresh.data_version()) == 2 + wards + 2
+    assert counter.take()
+    assert cache.recently_opened(fresh, "school") == ["S1", "S4"]  # the warmer's drawing is no visit
+    with app.server.test_request_context("/school/S4"), acting_as(AccessScope.limited(["778"])):
+        school.layout("S4")
+    with app.server.test_request_context("/school/S1"):
+        school.layout("S1")
+    assert counter.take() == {}  # both found every answer warm
+
+
 def test_views_keyed_by_their_tables(fresh, tmp_path):
     """The school page's views: a probe load keeps the attendance calendar, redraws the timeline."""
     from ioc.metrics import views

@@ -172,6 +172,19 @@ def test_one_worker_of_all_nodes_warms_a_data_version(shared: Any, seed: Any) ->
     assert cache.claim_warm(seed, version + 1) is True
 
 
+def test_pages_opened_on_any_node_are_known_to_every_warmer(shared: Any, seed: Any) -> None:
+    shared.client.delete(cache.KEY_PREFIX + f"opened:{cache._store_hash(seed)}:school")
+    cache.note_opened(seed, "school", "S2")
+    cache.note_opened(seed, "school", "S1")
+    with cache.warming():
+        cache.note_opened(seed, "school", "S3")  # the warmer drawing a page is no visit
+    cache.note_opened(seed, "school", "S2")  # opened again: the most recent now
+    cache.clear()  # another worker: nothing of its own
+    assert cache.recently_opened(seed, "school") == ["S2", "S1"]
+    assert cache.recently_opened(seed, "school", seconds=-1) == []
+    assert cache.recently_opened(seed, "ward") == []
+
+
 def test_without_redis_every_worker_warms_its_own_cache(seed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IOC_CACHE_REDIS_URL", raising=False)
     assert cache.shared_level() is None
