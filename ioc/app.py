@@ -44,6 +44,12 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     )
     server = app.server
     server.extensions[STORE_KEY] = store
+    from ioc.store import pin_versions, unpin_versions
+
+    # one data version per request: every answer of a page is of the same data, and the catalog
+    # is asked once per request instead of once per answer (Store.data_version)
+    server.before_request(pin_versions)
+    server.teardown_request(lambda _error: unpin_versions())
     from ioc.metrics.cache import init_cache
 
     init_cache(server)
@@ -98,6 +104,7 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
     from ioc.metrics.cache import recently_opened, warming
     from ioc.pages import _unit
     from ioc.pages import school as school_page
+    from ioc.store import one_version
 
     with app.server.test_request_context("/"):
         pages: list[tuple[str, str, AccessScope | None]] = [
@@ -113,7 +120,7 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
     for kind, code, officer in pages:
         if (stop is not None and stop.is_set()) or store.data_version() != version:
             return None
-        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer), warming():
+        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer), warming(), one_version():
             if kind == "school":
                 school_page.layout(code)
             else:

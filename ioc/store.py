@@ -15,6 +15,7 @@ Identifiers that must be spliced into SQL are quoted by :func:`quote_ident` only
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import importlib
 import logging
@@ -41,6 +42,37 @@ T = TypeVar("T")
 CATALOG_NAME = "lake"
 EXTENSIONS = ("ducklake", "sqlite_scanner")  # the embedded store's; Location.extensions() says which
 PG_SCHEMES = ("postgresql", "postgres")
+
+
+# stores' data versions read in the current one_version() block: id(store) -> version
+_ONE_VERSION: contextvars.ContextVar[dict[int, int] | None] = contextvars.ContextVar(
+    "ioc_one_version", default=None
+)
+
+
+@contextmanager
+def one_version() -> Iterator[None]:
+    """A block in which each store's data version is read once (Store.data_version)."""
+    token = _ONE_VERSION.set({})
+    try:
+        yield
+    finally:
+        _ONE_VERSION.reset(token)
+
+
+def pin_versions() -> None:
+    """Start a one_version block that ends with :func:`unpin_versions` (Flask's request hooks)."""
+    _ONE_VERSION.set({})
+
+
+def unpin_versions() -> None:
+    _ONE_VERSION.set(None)
+
+
+def _unpin(store: object) -> None:
+    pinned = _ONE_VERSION.get()
+    if pinned is not None:
+        pinned.pop(id(store), None)
 
 
 class StoreError(RuntimeError):
@@ -638,6 +670,10 @@ class Store:
     def data_version(self) -> int:
         """The catalog's current snapshot id; every committed write increases it.
 
+        Inside a :func:`one_version` block (a web request, a page the warmer draws) it is read once
+        and then answered from the block: what the block computes is all of one version, and a
+        page asking for fifty answers asks the catalog once. This store's own commits end that.
+
         Every cached answer asks for it, so it must be cheap. With a PostgreSQL catalog it is one
         indexed query over this thread's own psycopg connection (reconnected after a failure).
         With the SQLite catalog every commit writes the catalog (its WAL file), so while neither
@@ -653,6 +689,15 @@ class Store:
         error", "database disk image is malformed", and SIGBUS on the mapped -shm
         (tests/integration/test_store_concurrency.py, docs/store.md).
         """
+        pinned = _ONE_VERSION.get()
+        if pinned is not None:
+            version = pinned.get(id(self))
+            if version is None:
+                version = pinned[id(self)] = self._read_version()
+            return version
+        return self._read_version()
+
+    def _read_version(self) -> int:
         if self.location.is_postgres:
             return self._pg_version()
         catalog = self.layout.catalog
@@ -763,6 +808,7 @@ class Store:
             try:
                 result = fn(cur)
                 cur.execute("COMMIT")
+                _unpin(self)
                 return result
             except duckdb.Error as error:
                 try:
@@ -795,6 +841,7 @@ class Store:
             raise
         else:
             cur.execute("COMMIT")
+            _unpin(self)
 
     def maintain(self) -> dict[str, Any]:
         """Compact small Parquet files, expire old snapshots and remove unused files."""

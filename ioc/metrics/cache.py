@@ -569,8 +569,17 @@ def _slice(store: Store, q: KpiQuery) -> slices.Slice | None:
 
 
 def _cut(store: Store, q: KpiQuery, piece: slices.Slice) -> KpiResult:
+    if piece.panel is not None:
+        return slices.cut_panel(piece, cached_panel(store, piece.wide, piece.panel))
     answer = slices.cut(piece, q, cached_compute(store, piece.wide))
     return answer if answer is not None else engine.compute(store, q)
+
+
+def cached_panel(store: Store, q: KpiQuery, level: str) -> engine.Panel:
+    """``q``'s time series for every unit of ``level`` at once (engine.compute_panel), cached."""
+    version = _version(store, q.snapshot, q.kpi)
+    key = cache_key("panel", (store_identity(store), q, level, version, rollups.threshold()))
+    return _cached(key, lambda: engine.compute_panel(store, q, level), kpi=q.kpi, kind="panel")
 
 
 def cached_summarize(

@@ -14,6 +14,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -173,9 +174,11 @@ def plan_sql(
     source: str = "raw",
     access: bool = False,
     tables: dict[str, str] | None = None,
+    panel: str | None = None,
 ) -> str:
     """The SQL text for a KPI, grouping, set of filters and source (used by compute and the SQL
-    snapshots); ``tables`` names tables to read from elsewhere than ``catalog`` (hot copies)."""
+    snapshots); ``tables`` names tables to read from elsewhere than ``catalog`` (hot copies);
+    ``panel`` a unit level for a time series of every unit at once."""
     plan = formulas.Plan(
         kpi=kpi,
         by=by,
@@ -184,6 +187,7 @@ def plan_sql(
         source=source,
         access=access,
         sources=tuple(sorted((tables or {}).items())),
+        panel=panel,
     )
     return formulas.build(plan)
 
@@ -309,6 +313,60 @@ def access_covers(
 
 
 def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
+    kpi, table, date_from, date_to, version = _run(store, q, source)
+    return KpiResult(
+        kpi=kpi.id,
+        unit=kpi.unit,
+        date_from=date_from,
+        date_to=date_to,
+        by=q.by,
+        rows=_rows(kpi, table),
+        data_version=version,
+    )
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A time series for every unit of a level at once: ``series[unit]`` holds the rows ``q`` with
+    ``scope={level: unit}`` would have (ioc.metrics.slices cuts them out)."""
+
+    kpi: str
+    unit: str
+    date_from: date | None
+    date_to: date | None
+    by: str
+    series: dict[str, tuple[KpiRow, ...]]
+    data_version: int
+
+
+def panel_ready(q: KpiQuery) -> bool:
+    """Whether ``q``'s KPI and grouping can be computed as a panel (a time series, PANEL_KINDS)."""
+    return q.by in TIME_BY and get_kpi(q.kpi).formula.kind in formulas.PANEL_KINDS
+
+
+def compute_panel(store: Store, q: KpiQuery, level: str) -> Panel:
+    """``q`` (a time series over the whole of ``q.scope``) for every unit of ``level`` at once."""
+    kpi, table, date_from, date_to, version = _run(store, q, "auto", panel=level)
+    units = [str(u) for u in table.column("unit").to_pylist()]
+    rows = _rows(kpi, table)
+    series: dict[str, list[KpiRow]] = {}
+    for unit, row in zip(units, rows, strict=True):
+        series.setdefault(unit, []).append(row)
+    return Panel(
+        kpi=kpi.id,
+        unit=kpi.unit,
+        date_from=date_from,
+        date_to=date_to,
+        by=q.by,
+        series={unit: tuple(found) for unit, found in series.items()},
+        data_version=version,
+    )
+
+
+def _run(
+    store: Store, q: KpiQuery, source: str, panel: str | None = None
+) -> tuple[Kpi, Any, date | None, date | None, int]:
+    """Run ``q``'s SQL: (KPI, Arrow table, period from, period to, data version)."""
     kpi = get_kpi(q.kpi)
     if q.by not in BY:
         raise QueryError("by", f"unknown grouping {q.by!r}; one of {', '.join(BY)}")
@@ -325,7 +383,7 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
     restricted = access is not None and access.restricted
     # the small tables from this process's in-memory copies at this version (ioc.metrics.hot)
     copies = hot.sources(store, table_versions.kpi_tables(kpi), version) if q.snapshot is None else {}
-    sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted, tables=copies)
+    sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted, tables=copies, panel=panel)
     f = kpi.formula
     values: dict[str, Any] = {
         "hierarchy_date": q.hierarchy_date or dimensions.FAR_FUTURE,
@@ -340,16 +398,17 @@ def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
     }
     if restricted:
         values["access_districts"], values["access_wards"] = access.sql_lists()  # type: ignore[union-attr]
-    result_rows = _rows(kpi, store.arrow(sql, parameters(sql, values)))
-    return KpiResult(
-        kpi=kpi.id,
-        unit=kpi.unit,
-        date_from=date_from,
-        date_to=date_to,
-        by=q.by,
-        rows=result_rows,
-        data_version=version,
-    )
+    return kpi, store.arrow(sql, parameters(sql, values)), date_from, date_to, version
 
 
-__all__ = ["compute", "plan_sql", "catalog_for", "period", "TIME_BY", "settings"]
+__all__ = [
+    "Panel",
+    "compute",
+    "compute_panel",
+    "panel_ready",
+    "plan_sql",
+    "catalog_for",
+    "period",
+    "TIME_BY",
+    "settings",
+]

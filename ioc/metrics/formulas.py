@@ -60,6 +60,9 @@ class Plan:
     access: bool = False  # the caller may read only some districts/wards ($access_districts, $access_wards)
     # tables read from elsewhere than the catalog: (table, qualified name) pairs (ioc.metrics.hot)
     sources: tuple[tuple[str, str], ...] = ()
+    # a time series per unit of this level (district, ward, school) at once: the rows lead with
+    # ``unit`` (ioc.metrics.slices); only for PANEL_KINDS
+    panel: str | None = None
 
     @property
     def is_time(self) -> bool:
@@ -73,6 +76,10 @@ class Plan:
 
     def part(self, name: str) -> str:
         return q(str(self.kpi.formula.get(name)))
+
+
+# the scope column naming each panel unit
+PANEL_UNITS = {"district": "district_key", "ward": "ward_key", "school": "school_id"}
 
 
 def scope_cte(plan: Plan) -> str:
@@ -94,6 +101,10 @@ def scope_cte(plan: Plan) -> str:
             "\n      AND (list_contains($access_districts::VARCHAR[], district_key)"
             " OR list_contains($access_wards::VARCHAR[], ward_key))"
         )
+    unit, units = "", ""
+    if plan.panel:
+        unit = f", {PANEL_UNITS[plan.panel]} AS unit"
+        units = ",\nunits AS (\n    SELECT unit, count(*) AS n FROM scope GROUP BY unit\n)"
     return f"""versions AS (
     SELECT school_id, school_name, level, ownership,
            coalesce(ward_code, ward_name) AS ward_key, ward_name,
@@ -107,9 +118,9 @@ def scope_cte(plan: Plan) -> str:
                  valid_from, run_id DESC) = 1
 ),
 scope AS (
-    SELECT * FROM versions
+    SELECT *{unit} FROM versions
     WHERE active{filters}
-)"""
+){units}"""
 
 
 def _select(plan: Plan, ctes: list[str], body: str) -> str:
@@ -117,11 +128,17 @@ def _select(plan: Plan, ctes: list[str], body: str) -> str:
     if not plan.is_time:
         return sql + body + "\nORDER BY key"
     key = f"strftime(t.key, '{KEY_FORMATS[plan.by]}')"
+    unit, order = ("t.unit, ", "t.unit, t.key") if plan.panel else ("", "t.key")
     return (
         sql
-        + f"SELECT {key} AS key, {key} AS label, t.numerator, t.denominator, t.value, t.schools_reporting, t.as_of\n"
-        f"FROM (\n{body}\n) t\nORDER BY t.key"
+        + f"SELECT {unit}{key} AS key, {key} AS label, t.numerator, t.denominator, t.value, t.schools_reporting, t.as_of\n"
+        f"FROM (\n{body}\n) t\nORDER BY {order}"
     )
+
+
+def scope_count(plan: Plan) -> str:
+    """The number of schools in the scope (in a panel: in the row's unit)."""
+    return "max(u.n)" if plan.panel else "(SELECT count(*) FROM scope)"
 
 
 def _grouped(plan: Plan, per_school: str, aggregates: str, *, buckets: str | None = None) -> str:
@@ -138,12 +155,24 @@ def _grouped(plan: Plan, per_school: str, aggregates: str, *, buckets: str | Non
             f"       {aggregates}\n"
             f"FROM scope s LEFT JOIN {per_school} p ON p.school_id = s.school_id{group}"
         )
+    if buckets and plan.panel:
+        return (
+            f"SELECT u.unit, b.key, b.key AS label,\n       {aggregates}\n"
+            f"FROM {buckets} b CROSS JOIN units u\n"
+            f"LEFT JOIN ({per_school} p JOIN scope s ON s.school_id = p.school_id) ON p.key = b.key AND s.unit = u.unit\n"
+            "GROUP BY u.unit, b.key"
+        )
     if buckets:
         return (
             f"SELECT b.key, b.key AS label,\n       {aggregates}\n"
             f"FROM {buckets} b\n"
             f"LEFT JOIN ({per_school} p JOIN scope s ON s.school_id = p.school_id) ON p.key = b.key\n"
             "GROUP BY b.key"
+        )
+    if plan.panel:
+        return (
+            f"SELECT s.unit, p.key, p.key AS label,\n       {aggregates}\n"
+            f"FROM {per_school} p JOIN scope s ON s.school_id = p.school_id\nGROUP BY s.unit, p.key"
         )
     return (
         f"SELECT p.key, p.key AS label,\n       {aggregates}\n"
@@ -274,8 +303,8 @@ def probe_coverage(plan: Plan) -> str:
     # covered: at least half of the school's probes were fast (offline probes are never fast)
     covered = "p.probes > 0 AND 2 * p.fast >= p.probes"
     if plan.is_time:
-        aggregates = f"""count(*) FILTER (WHERE {covered}) AS numerator, (SELECT count(*) FROM scope) AS denominator,
-       count(*) FILTER (WHERE {covered}) / nullif((SELECT count(*) FROM scope), 0) AS value,
+        aggregates = f"""count(*) FILTER (WHERE {covered}) AS numerator, {scope_count(plan)} AS denominator,
+       count(*) FILTER (WHERE {covered}) / nullif({scope_count(plan)}, 0) AS value,
        count(p.school_id) AS schools_reporting, max(p.last_at) AS as_of"""
         return _select(
             plan, [facts, _day_buckets(plan)], _grouped(plan, "per_school", aggregates, buckets="buckets")
@@ -363,6 +392,13 @@ def _ends(plan: Plan, days: str) -> str:
 
 def _point_grouped(plan: Plan, aggregates: str) -> str:
     """Group per-school facts ``per_school(key, school_id, ...)`` evaluated at each end."""
+    if plan.is_time and plan.panel:
+        return (
+            f"SELECT u.unit, n.key, n.key AS label,\n       {aggregates}\n"
+            "FROM ends n CROSS JOIN units u\n"
+            "LEFT JOIN (per_school p JOIN scope s ON s.school_id = p.school_id) ON p.key = n.key AND s.unit = u.unit\n"
+            "GROUP BY u.unit, n.key"
+        )
     if plan.is_time:
         return (
             f"SELECT n.key, n.key AS label,\n       {aggregates}\n"
@@ -578,5 +614,22 @@ BUILDERS: dict[str, Callable[[Plan], str]] = {
 ROLLUP_KINDS = frozenset({"probe_coverage", "probe_ratio", "probe_per_student", "readiness_index"})
 
 
+# formula kinds whose time series can be computed for every unit at once (Plan.panel): their
+# series group per-school facts joined to the scope (_grouped, _point_grouped) and count the
+# scope only through scope_count
+PANEL_KINDS = frozenset(
+    {
+        "probe_coverage",
+        "probe_ratio",
+        "probe_per_student",
+        "readiness_index",
+        "snapshot_ratio",
+        "chronic_absence",
+    }
+)
+
+
 def build(plan: Plan) -> str:
+    if plan.panel is not None and (not plan.is_time or plan.kpi.formula.kind not in PANEL_KINDS):
+        raise ValueError(f"no panel for {plan.kpi.formula.kind} by {plan.by}")
     return BUILDERS[plan.kpi.formula.kind](plan)

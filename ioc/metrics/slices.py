@@ -12,12 +12,16 @@ the unit (one scan per KPI and level, cached and shared like any answer):
 - ``scope={level: X}, by=<Y>`` (Y one of district, ward, school) is the rows of the city ``by=Y``
   for the Y-groups of X's schools, when every such group lies wholly inside X (always for
   schools; a ward across two districts is not, so ``by=ward`` in a district holding part of it is
-  computed as asked).
+  computed as asked);
+- ``scope={level: X}, by=date|week|month`` is X's series in the city's *panel*: the same series
+  for every unit of the level at once (engine.compute_panel, formulas.Plan.panel), for the
+  formula kinds whose series allow it (formulas.PANEL_KINDS: the connectivity and digital ones
+  that a probe load makes stale).
 
 This is exact because every formula (ioc/metrics/formulas.py) computes a group's row from that
 group's schools alone: city-wide notions (school days, "now", the latest date) do not depend on
-the scope. Any other query (time series, level or ownership filters, several filters, an unknown
-unit) is computed as asked. The cut answer equals the direct one
+the scope. Any other query (other time series, level or ownership filters, several filters, an
+unknown unit) is computed as asked. The cut answer equals the direct one
 (tests/unit/metrics/test_slices.py checks every KPI, grouping and unit level).
 """
 
@@ -27,8 +31,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ioc.metrics import engine
+from ioc.metrics.dimensions import SchoolInfo
 from ioc.metrics.errors import QueryError
-from ioc.metrics.query import KpiQuery, KpiResult, Scope
+from ioc.metrics.query import TIME_BY, KpiQuery, KpiResult, Scope
 
 if TYPE_CHECKING:
     from ioc.store import Store
@@ -40,16 +45,19 @@ LEVELS = {"district": "district_code", "ward": "ward_code", "school": "school_id
 @dataclass(frozen=True)
 class Slice:
     wide: KpiQuery  # the city-wide query whose rows hold the answer
-    unit: str | None = None  # by=all: the key of the wide row that is the answer
+    unit: str | None = None  # by=all: the key of the wide row that is the answer; panel: the unit
     keys: frozenset[str] = frozenset()  # otherwise: the wide rows to keep
+    panel: str | None = None  # a time series: the unit level of the panel holding it
 
 
 def plan(store: Store, q: KpiQuery) -> Slice | None:
     """How to cut ``q`` from a city-wide answer, or None when it must be computed as asked."""
-    if q.by != "all" and q.by not in LEVELS:
+    if q.by != "all" and q.by not in LEVELS and q.by not in TIME_BY:
         return None
     filters = q.scope.items()
     if len(filters) != 1 or filters[0][0] not in LEVELS:
+        return None
+    if q.by in TIME_BY and not engine.panel_ready(q):
         return None
     version = q.snapshot if q.snapshot is not None else store.data_version()
     shape = engine.memo(store).get(
@@ -58,30 +66,62 @@ def plan(store: Store, q: KpiQuery) -> Slice | None:
     )
     if shape is None:
         return None
-    by, unit, keys = shape
-    return Slice(replace(q, by=by, scope=Scope()), unit=unit, keys=keys)
+    by, unit, keys, panel = shape
+    return Slice(replace(q, by=by, scope=Scope()), unit=unit, keys=keys, panel=panel)
 
 
-def _shape(store: Store, q: KpiQuery, version: int) -> tuple[str, str | None, frozenset[str]] | None:
-    """(wide grouping, row to take, rows to keep) for ``q``'s scope and grouping at ``version``."""
+def _shape(
+    store: Store, q: KpiQuery, version: int
+) -> tuple[str, str | None, frozenset[str], str | None] | None:
+    """(wide grouping, row or unit to take, rows to keep, panel level) for ``q``'s scope and
+    grouping at ``version``."""
     level = q.scope.items()[0][0]
     try:
         resolved = engine.resolved_scope(store, q.scope, q.hierarchy_date, q.snapshot, version)
     except QueryError:
         return None  # the direct computation reports it
     code = getattr(resolved, level)
-    field = LEVELS[level]
-    active = [s for s in engine.school_versions(store, q.hierarchy_date, q.snapshot, version) if s.active]
-    inside = [s for s in active if getattr(s, field) == code]
+    units = engine.memo(store).get(
+        ("units", engine.catalog_for(store, q.snapshot), version, q.hierarchy_date),
+        lambda: _units(engine.school_versions(store, q.hierarchy_date, q.snapshot, version)),
+    )
+    inside = units[level].get(code)
     if not inside:
         return None  # an empty unit: the direct answer's one empty row
+    if q.by in TIME_BY:
+        return q.by, code, frozenset(), level
     if q.by == "all":
-        return level, code, frozenset()
+        return level, code, frozenset(), None
     group = LEVELS[q.by]
     keys = frozenset(getattr(s, group) for s in inside)
-    if any(getattr(s, group) in keys and getattr(s, field) != code for s in active):
+    field = LEVELS[level]
+    if any(getattr(s, field) != code for key in keys for s in units[q.by][key]):
         return None  # a group reaching outside the unit: the scope cuts it short
-    return q.by, None, keys
+    return q.by, None, keys, None
+
+
+def _units(schools: list[SchoolInfo]) -> dict[str, dict[str, list[SchoolInfo]]]:
+    """The active schools of each unit of each level: level -> key -> schools."""
+    units: dict[str, dict[str, list[SchoolInfo]]] = {level: {} for level in LEVELS}
+    for school in schools:
+        if school.active:
+            for level, field in LEVELS.items():
+                units[level].setdefault(getattr(school, field), []).append(school)
+    return units
+
+
+def cut_panel(piece: Slice, panel: engine.Panel) -> KpiResult:
+    """``q``'s series from the panel of its unit level (a unit without rows: a series without any,
+    as the direct answer of a series listing only the buckets with facts)."""
+    return KpiResult(
+        kpi=panel.kpi,
+        unit=panel.unit,
+        date_from=panel.date_from,
+        date_to=panel.date_to,
+        by=panel.by,
+        rows=panel.series.get(piece.unit or "", ()),
+        data_version=panel.data_version,
+    )
 
 
 def cut(piece: Slice, q: KpiQuery, wide: KpiResult) -> KpiResult | None:

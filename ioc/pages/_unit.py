@@ -14,7 +14,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import figures, i18n, ids
-from ioc.metrics import dimensions
+from ioc.metrics import dimensions, engine
 from ioc.metrics.query import QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import cached, snapshots
@@ -166,9 +166,8 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     kpi_id = params.get("kpi") if params.get("kpi") in KPIS else "attendance_rate"
     kpi = get_kpi(str(kpi_id))
     try:
-        resolved = cached(
-            store, "resolve", (kind, code), lambda: dimensions.resolve_scope(store, Scope(**{kind: code}))
-        )
+        # once per data version in this process, over its one list of schools (engine.resolved_scope)
+        resolved = engine.resolved_scope(store, Scope(**{kind: code}), None, None, store.data_version())
     except QueryError as error:
         return html.Div(
             [

@@ -53,3 +53,31 @@ def test_read_only_store_needs_an_existing_catalog(tmp_path) -> None:
 
 def test_quote_ident_escapes_quotes() -> None:
     assert quote_ident('a"b') == '"a""b"'
+
+
+def test_a_one_version_block_reads_the_version_once_and_sees_its_own_commits(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ioc.store import one_version
+
+    reads: list[int] = []
+    real = store._read_version
+
+    def counted() -> int:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(store, "_read_version", counted)
+    with one_version():
+        before = store.data_version()
+        assert [store.data_version() for _ in range(20)] == [before] * 20
+        assert len(reads) == 1
+        store.write(lambda cur: cur.execute("INSERT INTO replacements VALUES ('r2', 'attendance', 'k', NULL)"))
+        after = store.data_version()  # this store's own commit ends the pin
+        assert after > before and store.data_version() == after and len(reads) == 2
+        seen: list[int] = []
+        worker = threading.Thread(target=lambda: seen.append(store.data_version()))
+        worker.start()
+        worker.join()
+        assert seen == [after] and len(reads) == 3  # another thread is not in this block
+    assert store.data_version() == after and len(reads) == 4  # outside: read every time

@@ -4,6 +4,7 @@ districts, an empty unit and a restricted caller are computed as asked."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
@@ -53,10 +54,10 @@ class Computations:
 def _queries():
     for kpi in KPIS:
         for scope in UNITS:
-            for by in ("all", "district", "ward", "school"):
+            for by in ("all", "district", "ward", "school", "date", "week", "month"):
                 for hierarchy in (None, date(2026, 11, 1)):
                     yield KpiQuery(kpi, by, None, NOV20, scope, hierarchy_date=hierarchy)
-                yield KpiQuery(kpi, by, date(2026, 11, 18), NOV20, scope)
+                yield KpiQuery(kpi, by, date(2026, 10, 25), NOV20, scope)
 
 
 def test_cut_answers_are_the_computed_ones(fresh, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,11 +74,30 @@ def test_cut_answers_are_the_computed_ones(fresh, monkeypatch: pytest.MonkeyPatc
             answer.data_version,
         ), q
         same({q: answer.rows}, {q: got.rows})
-    # computed: city-wide answers, and groups reaching past the unit (the district of a ward)
+    # computed: city-wide answers, groups reaching past the unit (the district of a ward) and
+    # the series of formula kinds without panels
     coarser = {"ward": {"district"}, "school": {"district", "ward"}}
     for q in seen.queries:
-        assert not q.scope.items() or q.by in coarser.get(q.scope.items()[0][0], set()), q
+        if q.scope.items() and q.by not in coarser.get(q.scope.items()[0][0], set()):
+            assert q.by in ("date", "week", "month") and not engine.panel_ready(q), q
     assert len(seen.queries) < len(direct) / 3
+
+
+def test_series_of_panel_kinds_come_from_one_panel_per_level(fresh, monkeypatch) -> None:
+    panels: list[tuple[str, str]] = []
+    real = engine.compute_panel
+
+    def counted(store, q, level):
+        panels.append((q.kpi, level))
+        return real(store, q, level)
+
+    monkeypatch.setattr(engine, "compute_panel", counted)
+    for scope in UNITS:
+        q = KpiQuery("bandwidth_coverage", "date", date(2026, 11, 14), NOV20, scope)
+        assert slices.plan(fresh, q).panel == scope.items()[0][0]
+        same({q: engine.compute(fresh, q).rows}, {q: cache.cached_compute(fresh, q).rows})
+    assert sorted(panels) == [("bandwidth_coverage", level) for level in ("district", "school", "ward")]
+    assert slices.plan(fresh, KpiQuery("attendance_rate", "date", None, NOV20, Scope(ward="26734"))) is None
 
 
 def test_a_summary_takes_its_current_and_previous_values_from_the_wide_answer(fresh, monkeypatch) -> None:
@@ -89,8 +109,13 @@ def test_a_summary_takes_its_current_and_previous_values_from_the_wide_answer(fr
         assert (got.previous is None) == (expected.previous is None)
         if expected.previous is not None:
             same({kpi: (expected.previous,)}, {kpi: (got.previous,)})
-        assert got.series == expected.series and got.delta == pytest.approx(expected.delta)
-    # per KPI: the city by ward for two periods and the ward's own daily series
+        assert [d for d, _ in got.series] == [d for d, _ in expected.series]
+        for (_, a), (_, b) in zip(got.series, expected.series, strict=True):
+            assert (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12), (kpi, a, b)
+        assert (got.delta is None and expected.delta is None) or math.isclose(
+            got.delta, expected.delta, rel_tol=1e-12, abs_tol=1e-12
+        )
+    # per KPI: the city by ward for two periods; daily series of the ward's own (or of a panel)
     assert {q.by for q in seen.queries} <= {"ward", "date"}
     assert all(q.scope.items() == () for q in seen.queries if q.by == "ward")
 
