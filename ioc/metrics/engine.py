@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import duckdb
+
 from ioc import rollups, settings
 from ioc.auth.access import current_access
 from ioc.metrics import dimensions, formulas, hot, table_versions
@@ -398,7 +400,15 @@ def _run(
     }
     if restricted:
         values["access_districts"], values["access_wards"] = access.sql_lists()  # type: ignore[union-attr]
-    return kpi, store.arrow(sql, parameters(sql, values)), date_from, date_to, version
+    try:
+        table = store.arrow(sql, parameters(sql, values))
+    except duckdb.CatalogException:
+        if not copies:
+            raise
+        # a hot copy dropped under a query that outlived two refreshes: the lake still answers
+        sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted, panel=panel)
+        table = store.arrow(sql, parameters(sql, values))
+    return kpi, table, date_from, date_to, version
 
 
 __all__ = [

@@ -21,7 +21,10 @@ Rules that keep answers exact:
   read from the lake, as before;
 - a table with more rows than ``hot_table_rows`` is never copied (0 turns copies off);
 - time-travel queries (``snapshot``) never use copies;
-- a replaced copy is dropped one generation later, so a query still reading it is not cut short.
+- copies only move forward: a query at an older data version than the current copy's (a request
+  that began before a load, ioc.store.one_version) reads the lake instead of copying the past;
+- a replaced copy is dropped one generation later, so a query still reading it is not cut short;
+  a query that outlives even that is run again on the lake (engine).
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ def sources(store: Store, tables: Iterable[str], version: int) -> dict[str, str]
             if copy is not None and copy[0] == tag:
                 found[table] = copy[1]
                 continue
+            if copy is not None and copy[0] > tag:
+                continue  # a query of an older version (a request begun before a load): the lake
             if table in state.refreshing or state.too_big.get(table) == tag:
                 continue
             state.refreshing.add(table)

@@ -9,6 +9,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ioc.metrics import cache, engine, hot
@@ -125,6 +126,38 @@ def test_a_probe_load_copies_the_rollup_again_and_keeps_attendance(fresh, tmp_pa
     engine.compute(fresh, KpiQuery("uptime", date_to=NOV20))
     tables = _copies(fresh)
     assert sum(name.startswith("connectivity_daily_v") for name in tables) == 2
+
+
+def test_a_request_of_an_older_version_reads_the_lake_and_leaves_the_copies(fresh, tmp_path):
+    # a request pinned to its data version (ioc.store.one_version) may still ask after a load
+    old = engine.compute(fresh, KpiQuery("uptime", "school", date_to=NOV20))
+    _probe(fresh, tmp_path)
+    engine.compute(fresh, KpiQuery("uptime", "school", date_to=NOV20))  # copies the new rollup
+    copies = hot.held(fresh)
+    assert copies["connectivity_daily"] > old.data_version
+    # at the old version: the rollup from the lake (no copy of the past), schools still shared
+    found = hot.sources(fresh, ["connectivity_daily", "schools"], old.data_version)
+    assert found == {"schools": f'{hot.HOT_DB}."schools_v{copies["schools"]}"'}
+    assert hot.held(fresh) == copies  # nothing copied back and forth
+
+
+def test_a_query_whose_copy_was_dropped_is_run_again_on_the_lake(fresh, monkeypatch):
+    engine.compute(fresh, KpiQuery("uptime", date_to=NOV20))
+    expected = engine.compute(fresh, KpiQuery("uptime", "school", date_to=NOV20)).rows
+    real = fresh.arrow
+    failed: list[str] = []
+
+    def arrow(sql, params=None):
+        if "ioc_hot." in sql and not failed:
+            failed.append(sql)
+            raise duckdb.CatalogException(
+                "Catalog Error: Table with name connectivity_daily_v9 does not exist!"
+            )
+        return real(sql, params)
+
+    monkeypatch.setattr(fresh, "arrow", arrow)
+    assert engine.compute(fresh, KpiQuery("uptime", "school", date_to=NOV20)).rows == expected
+    assert failed
 
 
 def test_a_table_over_the_row_limit_is_read_from_the_lake(fresh, monkeypatch):
