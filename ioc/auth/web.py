@@ -61,35 +61,43 @@ class AuthState:
 
 
 def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.Locate:
-    """(district, ward) of a district/ward/school code or name, from the store (memoised per data version)."""
+    """(district, ward) of a district/ward/school code or name, from the store.
+
+    Read from the process's one list of schools at the data version (engine.school_versions), and
+    remembered until the ``schools`` table changes: a probe load, which moves the data version
+    every few minutes, does not make every officer's unit be looked up again.
+    """
     memo: OrderedDict[tuple[Any, ...], tuple[str | None, str | None] | None] = OrderedDict()
 
-    def find(store: Any, kind: str, value: str) -> tuple[str | None, str | None] | None:
-        from ioc.metrics import dimensions
+    def find(store: Any, version: int, kind: str, value: str) -> tuple[str | None, str | None] | None:
+        from ioc.metrics import engine
         from ioc.metrics.errors import QueryError
         from ioc.metrics.query import Scope
 
         try:
-            resolved = dimensions.resolve_scope(store, Scope(**{kind: value}))
+            resolved = engine.resolved_scope(store, Scope(**{kind: value}), None, None, version)
         except (QueryError, TypeError):
             return None
         if kind == "district":
             return resolved.district, None
+        schools = engine.school_versions(store, None, None, version)
         if kind == "ward":
-            for unit in dimensions.wards(store):
-                if unit.code == resolved.ward:
-                    return unit.parent_code, unit.code
-            return None
-        profile = dimensions.school(store, str(resolved.school))
-        return (profile.info.district_code, profile.info.ward_code) if profile else None
+            # the ward's district: the first of its schools' (dimensions.wards' parent_code)
+            districts = [s.district_code for s in schools if s.ward_code == resolved.ward]
+            return (min(districts), resolved.ward) if districts else None
+        found = next((s for s in schools if s.school_id == resolved.school), None)
+        return (found.district_code, found.ward_code) if found else None
 
     def locate(kind: str, value: str) -> tuple[str | None, str | None] | None:
+        from ioc.metrics import table_versions
+
         store = store_factory()
-        key = (id(store), store.data_version(), kind, value)
+        version = store.data_version()
+        key = (id(store), table_versions.tables_version(store, ("schools",), version), kind, value)
         if key in memo:
             return memo[key]
         with acting_as(None):  # where a unit lies is a fact about the city, not about the caller
-            place = find(store, kind, value)
+            place = find(store, version, kind, value)
         memo[key] = place
         while len(memo) > size:
             memo.popitem(last=False)

@@ -299,3 +299,34 @@ def test_views_keyed_by_their_tables(fresh, tmp_path):
     view("calendar", ("attendance",))
     view("timeline", ("connectivity",))
     assert made == ["calendar"]
+
+
+def test_the_sign_in_guard_locates_units_again_only_when_schools_change(fresh, tmp_path, monkeypatch):
+    from ioc.auth.web import store_locator
+    from ioc.metrics import engine
+
+    locate = store_locator(lambda: fresh)
+    lookups: list[str] = []
+    real = engine.resolved_scope
+
+    def counted(store, scope, *args):
+        lookups.append(scope.key())
+        return real(store, scope, *args)
+
+    monkeypatch.setattr(engine, "resolved_scope", counted)
+    assert locate("school", "S3") == ("760", "26734")  # its latest version: moved to Quận 1
+    assert locate("ward", "Phường Tân Mỹ") == ("778", "Phường Tân Mỹ")
+    assert locate("district", "Quận 7") == ("778", None)
+    assert locate("school", "nobody") is None
+    assert len(lookups) == 4
+    _probe(fresh, tmp_path)  # a new data version, schools unchanged: nothing looked up again
+    assert locate("school", "S3") == ("760", "26734") and len(lookups) == 4
+    _load(
+        fresh,
+        tmp_path,
+        "schools_2026-11-22.csv",
+        "school_id,school_name,level,ownership,ward_code,ward_name,district_code,district_name,"
+        "latitude,longitude,students,teachers,classrooms,active\n"
+        "S3,Trường Tiểu học Tân Thuận,primary,public,27487,Phường Tân Thuận,778,Quận 7,10.75,106.73,50,5,5,true\n",
+    )
+    assert locate("school", "S3") == ("778", "27487") and len(lookups) == 5  # moved back: found anew
