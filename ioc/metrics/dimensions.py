@@ -268,13 +268,39 @@ def school(store: Store, school_id: str, *, catalog: str | None = None) -> Schoo
             {"id": school_id},
         ).first()
 
+    last = last_probe_at(store, school_id, catalog=catalog)
+    latest_probe = (
+        store.execute(
+            f"SELECT * EXCLUDE (run_id) FROM {cat}.connectivity WHERE school_id = $id AND measured_at = $at LIMIT 1",
+            {"id": school_id, "at": last},
+        ).first()
+        if last is not None
+        else None
+    )
     return SchoolProfile(
         info=versions[-1],
         history=versions,
         latest_attendance=latest("attendance", "date"),
         latest_digital=latest("digital", "as_of"),
-        latest_probe=latest("connectivity", "measured_at"),
+        latest_probe=latest_probe,
     )
+
+
+def last_probe_at(store: Store, school_id: str, *, catalog: str | None = None) -> Any:
+    """When the school's newest probe was measured (None: never). From the daily rollup's
+    ``last_at`` when the rollup is there (a few thousand rows a day, kept with the probes in one
+    transaction), else from the raw probes (millions of rows, not ordered by school)."""
+    from ioc.metrics import engine
+
+    cat = _catalog(catalog)
+    version = store.data_version()
+    if cat == "lake" and engine.rollup_ready(store, cat, version):
+        table, column = "connectivity_daily", "last_at"
+    else:
+        table, column = "connectivity", "measured_at"
+    return store.execute(
+        f"SELECT max({column}) FROM {cat}.{table} WHERE school_id = $id", {"id": school_id}
+    ).scalar()
 
 
 def latest_date(store: Store, dataset: str, *, catalog: str | None = None) -> date | None:

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from ioc import settings
+from ioc.metrics import dimensions
 from ioc.metrics.engine import catalog_for
 
 if TYPE_CHECKING:
@@ -88,12 +89,7 @@ def connectivity_timeline(
 ) -> list[ProbeHour]:
     """Per local hour over the last ``days``: median download, share of probes offline, probe count."""
     cat = catalog_for(store, snapshot)
-    end = (
-        until
-        or store.execute(
-            f"SELECT max(measured_at) FROM {cat}.connectivity WHERE school_id = $id", {"id": school_id}
-        ).scalar()
-    )
+    end = until or dimensions.last_probe_at(store, school_id, catalog=cat)
     if end is None:
         return []
     rows = store.execute(

@@ -34,6 +34,28 @@ def test_connectivity_timeline_is_hourly_with_offline_share(demo_store) -> None:
     )
 
 
+def test_the_last_probe_comes_from_the_rollup_and_is_the_raw_one(demo_store, monkeypatch) -> None:
+    schools = [s.school_id for s in dimensions.schools(demo_store)[:25]] + ["no-such-school"]
+    raw = {
+        s: demo_store.execute("SELECT max(measured_at) FROM connectivity WHERE school_id = ?", [s]).scalar()
+        for s in schools
+    }
+    asked: list[str] = []
+    real = demo_store.execute
+
+    def execute(sql, params=None):
+        asked.append(sql)
+        return real(sql, params)
+
+    monkeypatch.setattr(demo_store, "execute", execute)
+    assert {s: dimensions.last_probe_at(demo_store, s) for s in schools} == raw
+    assert raw["no-such-school"] is None and sum(v is not None for v in raw.values()) >= 20
+    assert not any("FROM lake.connectivity " in sql for sql in asked)  # only the rollup was read
+    probed = next(s for s in schools if raw[s] is not None)
+    profile = dimensions.school(demo_store, probed)
+    assert profile is not None and profile.latest_probe["measured_at"] == raw[probed]
+
+
 def test_outages_join_consecutive_offline_hours() -> None:
     start = datetime(2026, 11, 23, 8)
     hours = [
