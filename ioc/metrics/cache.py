@@ -430,7 +430,35 @@ def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view
         LOOKUPS.labels("local", "hit").inc()
         return hit  # type: ignore[no-any-return]
     LOOKUPS.labels("local", "miss").inc()
+    # one thread of this process fetches or computes a key; its other threads asking meanwhile
+    # wait for that (a city-wide answer fetched from Redis is unpickled once, not once per thread)
+    with _INFLIGHT_LOCK:
+        event = _INFLIGHT.get(key)
+        leader = event is None
+        if leader:
+            event = _INFLIGHT[key] = threading.Event()
+    if not leader:
+        event.wait(float(settings.get("worker_timeout")) / 2)  # type: ignore[union-attr]
+        hit = backend.get(key)
+        if hit is not None:
+            LOOKUPS.labels("local", "hit").inc()
+            return hit  # type: ignore[no-any-return]
+    try:
+        return _fetch_or_compute(key, make, backend, shared, kpi, kind)
+    finally:
+        if leader:
+            with _INFLIGHT_LOCK:
+                _INFLIGHT.pop(key, None)
+            event.set()  # type: ignore[union-attr]
 
+
+_INFLIGHT: dict[str, threading.Event] = {}
+_INFLIGHT_LOCK = threading.Lock()
+
+
+def _fetch_or_compute(
+    key: str, make: Callable[[], T], backend: Any, shared: SharedLevel | None, kpi: str, kind: str
+) -> T:
     def compute() -> T:
         started = time.perf_counter()
         value = make()
@@ -447,13 +475,15 @@ def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view
     if value is None:
         lock = "computing:" + key
         claimed = shared.claim(lock, LOCK_SECONDS) if asked else None
-        if claimed is False:  # another worker computes it: wait for its answer
-            value = _wait_for(shared, key, lock, float(settings.get("worker_timeout")) / 2)
-        if value is None:
-            value = compute()
-            shared.set(key, value)
-        if claimed:
-            shared.release(lock)
+        try:
+            if claimed is False:  # another worker computes it: wait for its answer
+                value = _wait_for(shared, key, lock, float(settings.get("worker_timeout")) / 2)
+            if value is None:
+                value = compute()
+                shared.set(key, value)
+        finally:
+            if claimed:  # also when the computation failed: nobody waits for a dead lock
+                shared.release(lock)
     backend.set(key, value)
     return value  # type: ignore[no-any-return]
 

@@ -13,8 +13,8 @@ the unit (one scan per KPI and level, cached and shared like any answer):
   for the Y-groups of X's schools, when every such group lies wholly inside X (always for
   schools; a ward across two districts is not, so ``by=ward`` in a district holding part of it is
   computed as asked);
-- ``scope={level: X}, by=date|week|month`` is X's series in the city's *panel*: the same series
-  for every unit of the level at once (engine.compute_panel, formulas.Plan.panel), for the
+- ``scope={district|ward: X}, by=date|week|month`` is X's series in the city's *panel*: the same
+  series for every district (or ward) at once (engine.compute_panel, formulas.Plan.panel), for the
   formula kinds whose series allow it (formulas.PANEL_KINDS: the connectivity and digital ones
   that a probe load makes stale).
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 # the SchoolInfo field holding each unit level's key (what formulas.UNIT_GROUPS groups by)
 LEVELS = {"district": "district_code", "ward": "ward_code", "school": "school_id"}
+PANEL_LEVELS = ("district", "ward")  # time series cut from a panel (a school's is computed as asked)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ def _shape(
     if not inside:
         return None  # an empty unit: the direct answer's one empty row
     if q.by in TIME_BY:
-        return q.by, code, frozenset(), level
+        # a school's own series is a cheap query; a panel of every school's would be a big answer
+        # (3,500 schools x 30 days) for every worker to fetch from Redis and unpickle
+        return (q.by, code, frozenset(), level) if level in PANEL_LEVELS else None
     if q.by == "all":
         return level, code, frozenset(), None
     group = LEVELS[q.by]

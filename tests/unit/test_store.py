@@ -72,7 +72,9 @@ def test_a_one_version_block_reads_the_version_once_and_sees_its_own_commits(
         before = store.data_version()
         assert [store.data_version() for _ in range(20)] == [before] * 20
         assert len(reads) == 1
-        store.write(lambda cur: cur.execute("INSERT INTO replacements VALUES ('r2', 'attendance', 'k', NULL)"))
+        store.write(
+            lambda cur: cur.execute("INSERT INTO replacements VALUES ('r2', 'attendance', 'k', NULL)")
+        )
         after = store.data_version()  # this store's own commit ends the pin
         assert after > before and store.data_version() == after and len(reads) == 2
         seen: list[int] = []

@@ -165,6 +165,45 @@ def test_a_worker_waits_for_the_answer_another_is_computing(shared: Any) -> None
     assert cache._cached(key, lambda: "my own answer") == "their answer"
 
 
+def test_a_failed_computation_lets_go_of_its_lock(shared: Any) -> None:
+    key = _key("failing")
+
+    def fail() -> Any:
+        raise RuntimeError("the store went away")
+
+    with pytest.raises(RuntimeError):
+        cache._cached(key, fail)
+    assert not shared.held("computing:" + key)  # the next worker computes at once instead of waiting
+    assert cache._cached(key, lambda: "second try") == "second try"
+
+
+def test_threads_of_one_worker_fetch_or_compute_a_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.delenv("IOC_CACHE_REDIS_URL", raising=False)
+    cache.shared_level()
+    key = _key("single-flight")
+    made: list[int] = []
+    started = threading.Event()
+
+    def slow() -> str:
+        started.set()
+        time.sleep(0.5)
+        made.append(1)
+        return "the answer"
+
+    answers: list[str] = []
+    first = threading.Thread(target=lambda: answers.append(cache._cached(key, slow)))
+    first.start()
+    started.wait(5)
+    others = [threading.Thread(target=lambda: answers.append(cache._cached(key, slow))) for _ in range(5)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join()
+    assert answers == ["the answer"] * 6 and made == [1]
+
+
 def test_one_worker_of_all_nodes_warms_a_data_version(shared: Any, seed: Any) -> None:
     version = time.time_ns()
     assert cache.claim_warm(seed, version) is True
