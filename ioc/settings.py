@@ -251,8 +251,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cache_warm",
         True,
-        "Warm the wall's answers in the background after every new data version (with Redis: "
-        "one worker of all nodes does it per data version).",
+        "After every new data version, draw in the background the wall screens, every district and "
+        "ward page, and the school pages opened in the last half hour, so their answers are cached "
+        "(with Redis: one worker of all nodes does it per data version).",
         _bool,
     ),
     Setting(
