@@ -14,7 +14,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -315,30 +315,17 @@ def access_covers(
 
 
 def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
-    kpi, table, date_from, date_to, version = _run(store, q, source)
-    return KpiResult(
-        kpi=kpi.id,
-        unit=kpi.unit,
-        date_from=date_from,
-        date_to=date_to,
-        by=q.by,
-        rows=_rows(kpi, table),
-        data_version=version,
-    )
+    return _run(store, q, source)[0]
 
 
 @dataclass(frozen=True)
 class Panel:
     """A time series for every unit of a level at once: ``series[unit]`` holds the rows ``q`` with
-    ``scope={level: unit}`` would have (ioc.metrics.slices cuts them out)."""
+    ``scope={level: unit}`` would have (ioc.metrics.slices cuts them out); ``frame`` is the
+    answer around them (KPI, unit, period, grouping, data version; no rows)."""
 
-    kpi: str
-    unit: str
-    date_from: date | None
-    date_to: date | None
-    by: str
+    frame: KpiResult
     series: dict[str, tuple[KpiRow, ...]]
-    data_version: int
 
 
 def panel_ready(q: KpiQuery) -> bool:
@@ -348,27 +335,18 @@ def panel_ready(q: KpiQuery) -> bool:
 
 def compute_panel(store: Store, q: KpiQuery, level: str) -> Panel:
     """``q`` (a time series over the whole of ``q.scope``) for every unit of ``level`` at once."""
-    kpi, table, date_from, date_to, version = _run(store, q, "auto", panel=level)
-    units = [str(u) for u in table.column("unit").to_pylist()]
-    rows = _rows(kpi, table)
+    result, table = _run(store, q, "auto", panel=level)
     series: dict[str, list[KpiRow]] = {}
-    for unit, row in zip(units, rows, strict=True):
-        series.setdefault(unit, []).append(row)
+    for unit, row in zip(table.column("unit").to_pylist(), result.rows, strict=True):
+        series.setdefault(str(unit), []).append(row)
     return Panel(
-        kpi=kpi.id,
-        unit=kpi.unit,
-        date_from=date_from,
-        date_to=date_to,
-        by=q.by,
+        frame=replace(result, rows=()),
         series={unit: tuple(found) for unit, found in series.items()},
-        data_version=version,
     )
 
 
-def _run(
-    store: Store, q: KpiQuery, source: str, panel: str | None = None
-) -> tuple[Kpi, Any, date | None, date | None, int]:
-    """Run ``q``'s SQL: (KPI, Arrow table, period from, period to, data version)."""
+def _run(store: Store, q: KpiQuery, source: str, panel: str | None = None) -> tuple[KpiResult, Any]:
+    """Run ``q``'s SQL: its answer and the Arrow table the rows were read from."""
     kpi = get_kpi(q.kpi)
     if q.by not in BY:
         raise QueryError("by", f"unknown grouping {q.by!r}; one of {', '.join(BY)}")
@@ -408,7 +386,16 @@ def _run(
         # a hot copy dropped under a query that outlived two refreshes: the lake still answers
         sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted, panel=panel)
         table = store.arrow(sql, parameters(sql, values))
-    return kpi, table, date_from, date_to, version
+    result = KpiResult(
+        kpi=kpi.id,
+        unit=kpi.unit,
+        date_from=date_from,
+        date_to=date_to,
+        by=q.by,
+        rows=_rows(kpi, table),
+        data_version=version,
+    )
+    return result, table
 
 
 __all__ = [

@@ -116,15 +116,7 @@ def _units(schools: list[SchoolInfo]) -> dict[str, dict[str, list[SchoolInfo]]]:
 def cut_panel(piece: Slice, panel: engine.Panel) -> KpiResult:
     """``q``'s series from the panel of its unit level (a unit without rows: a series without any,
     as the direct answer of a series listing only the buckets with facts)."""
-    return KpiResult(
-        kpi=panel.kpi,
-        unit=panel.unit,
-        date_from=panel.date_from,
-        date_to=panel.date_to,
-        by=panel.by,
-        rows=panel.series.get(piece.unit or "", ()),
-        data_version=panel.data_version,
-    )
+    return replace(panel.frame, rows=panel.series.get(piece.unit or "", ()))
 
 
 def cut(piece: Slice, q: KpiQuery, wide: KpiResult) -> KpiResult | None:

@@ -7,8 +7,6 @@ import importlib.util
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from ingest.load import ingest_paths
 from ioc.metrics import cache, table_versions
 from ioc.metrics.engine import compute
@@ -34,14 +32,6 @@ def _seed_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def fresh(tmp_path):
-    store = _seed_module().build(tmp_path / "data")
-    cache.clear()
-    yield store
-    store.close()
 
 
 class Counting:

@@ -7,27 +7,18 @@ import dataclasses
 import math
 import threading
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from ioc.metrics import cache, engine, hot
+from ioc.metrics import engine, hot
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.metrics.registry import KPIS
 
-from .test_dataset_versions import _load, _probe, _seed_module
+from .test_dataset_versions import _load, _probe
 
 NOV20 = date(2026, 11, 20)
 GROUPINGS = ("all", "district", "school", "date")
-
-
-@pytest.fixture
-def fresh(tmp_path: Path):
-    store = _seed_module().build(tmp_path / "data")
-    cache.clear()
-    yield store
-    store.close()
 
 
 class Sql:

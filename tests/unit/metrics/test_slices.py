@@ -15,7 +15,7 @@ from ioc.metrics import cache, engine, slices
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.metrics.registry import KPIS
 
-from .test_dataset_versions import _load, _seed_module
+from .test_dataset_versions import _load
 from .test_hot import same
 
 NOV20 = date(2026, 11, 20)
@@ -27,14 +27,6 @@ UNITS = (
     Scope(school="S3"),  # moved from Quận 7 to Quận 1 on 2026-11-19
     Scope(school="S4"),
 )
-
-
-@pytest.fixture
-def fresh(tmp_path: Path):
-    store = _seed_module().build(tmp_path / "data")
-    cache.clear()
-    yield store
-    store.close()
 
 
 class Computations:
