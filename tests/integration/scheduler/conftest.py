@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -255,6 +256,36 @@ def wait_until(
             return
         time.sleep(poll)
     raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def freeze_when(pid: int, condition: Callable[[], bool], timeout: float = 120, step: float = 0.002) -> None:
+    """Run process ``pid`` in short slices and leave it stopped (SIGSTOP) the moment ``condition`` holds.
+
+    Polling a running process can miss a short window (the load may commit between two looks);
+    a process that only runs ``step`` seconds between looks cannot: what the condition sees is
+    where the process stands.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        os.kill(pid, signal.SIGSTOP)
+        _wait_stopped(pid)
+        if condition():
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(step)
+    os.kill(pid, signal.SIGCONT)
+    raise AssertionError(f"condition not reached within {timeout}s")
+
+
+def _wait_stopped(pid: int) -> None:
+    """Wait until the kernel reports ``pid`` stopped (SIGSTOP is delivered asynchronously)."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(10_000):
+        # the state is the field after the parenthesised command name
+        if stat.read_text().rsplit(")", 1)[1].split()[0] in ("T", "t", "Z", "X"):
+            return
+        time.sleep(0.0005)
+    raise AssertionError(f"process {pid} did not stop")
 
 
 def ingest_schools(store: Any, n: int) -> bool:
