@@ -814,6 +814,7 @@ def measure(
         "think_seconds": list(think),
         "ramp_seconds": ramp,
         "warm_up_seconds": warmed,
+        "stale_seconds": int(os.environ.get("IOC_CACHE_STALE_SECONDS") or 0),
         "window_seconds": round(window, 1),
         "requests": figures(rows, window),
         "ramp": figures(ramp_rows, ramp) if ramp_rows else {},
@@ -840,7 +841,8 @@ def measure(
 def print_result(result: dict[str, Any]) -> None:
     print_table(
         f"{result['officers']} officers, {result['workers']} worker(s), {result['window_seconds']:.0f} s measured "
-        f"after a {result['ramp_seconds']:.0f} s ramp, think time {result['think_seconds']} s",
+        f"after a {result['ramp_seconds']:.0f} s ramp, think time {result['think_seconds']} s, "
+        f"IOC_CACHE_STALE_SECONDS={result.get('stale_seconds', 0)}",
         result["requests"],
     )
     if result["ramp"]:
@@ -918,8 +920,17 @@ def main(argv: list[str] | None = None) -> int:
         help="run: seconds to wait at most for the app's first complete warm-up round (wall, district "
         "and ward pages) before officers arrive; 0 = start at once, cold",
     )
+    parser.add_argument(
+        "--stale",
+        type=int,
+        default=60,
+        help="the app's IOC_CACHE_STALE_SECONDS (default 60, as deploy/ioc.env.example): right after a "
+        "probe load, until the warmer has drawn the new version, officers get the previous answers; "
+        "0 = every officer waits for the new ones",
+    )
     parser.add_argument("--out", default="", help="JSON result file (default: in the work folder)")
     args = parser.parse_args(argv)
+    os.environ["IOC_CACHE_STALE_SECONDS"] = str(args.stale)  # gunicorn inherits this process's environment
 
     work = Path(tempfile.mkdtemp(prefix="ioc-load-bench-"))
     if args.command == "capture":

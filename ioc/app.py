@@ -131,6 +131,7 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
 
 
 UNIT_PAUSE = 0.05  # seconds between two pages of the warmer
+VERSION_POLL = 1.0  # seconds between two looks of the warmer at the data version
 
 
 def _lower_priority() -> None:
@@ -156,13 +157,14 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     and the WSGI entry point (one thread per process), not by create_app, so tests and scripts stay
     single-threaded.
     """
-    from ioc import settings
-    from ioc.metrics.cache import WARM_ROUNDS, WARM_SECONDS, claim_warm
+    from ioc.metrics.cache import WARM_ROUNDS, WARM_SECONDS, claim_warm, mark_warmed, warming
     from ioc.pages._wall import grid
     from ioc.panels.screens import load_screens
 
     store = app.server.extensions[STORE_KEY]
-    pause = float(interval if interval is not None else settings.get("refresh_seconds"))
+    # how often the data version is looked at (a stat or one indexed query): a probe load is
+    # warmed for within about a second, before most officers ask for its answers
+    pause = float(interval if interval is not None else VERSION_POLL)
 
     stop = threading.Event()
 
@@ -176,7 +178,7 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                     seen = version  # another worker (with Redis: of any node) warms this version
                 elif version != seen:
                     started = time.perf_counter()
-                    with app.server.test_request_context("/"):
+                    with app.server.test_request_context("/"), warming():
                         for screen in load_screens().values():
                             grid(screen, UrlState(), "dark")
                     wall = time.perf_counter() - started
@@ -184,6 +186,7 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                     seen = version
                     WARM_ROUNDS.labels("stopped" if drawn is None else "complete").inc()
                     if drawn is not None:
+                        mark_warmed(store, version)  # no answer older than this version is served now
                         WARM_SECONDS.observe(time.perf_counter() - started)
                     log.info(
                         "cache warmed for data version %s in %.1fs (wall %.1fs, district and ward pages: %s)",

@@ -257,6 +257,15 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "cache_stale_seconds",
+        0,
+        "Stale-while-revalidate: for at most this many seconds after a new data version, until the "
+        "warmer has drawn it, an answer not yet computed for it is served from the previous version "
+        "(its own as-of time says so) instead of making the officer wait; 0 = always wait for the "
+        "new answer.",
+        int,
+    ),
+    Setting(
         "metrics_token",
         "",
         "Bearer token /metrics asks for (Authorization: Bearer <token>); empty = /metrics is open "

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -422,7 +422,21 @@ def _wait_for(shared: SharedLevel, key: str, lock: str, limit: float) -> Any:
     return None
 
 
-def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view") -> T:
+@dataclass(frozen=True)
+class Lineage:
+    """Where a key stands among the answers to one question: ``family`` names the question
+    whatever the data (its key without the data version), ``version`` is the data version the key
+    answers it for. With it, :func:`_cached` remembers the newest answer of each family and may
+    serve it while the answer for a newer version is not there yet (setting cache_stale_seconds)."""
+
+    store: Store
+    family: str
+    version: int
+
+
+def _cached(
+    key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view", lineage: Lineage | None = None
+) -> T:
     local, shared = _levels()
     backend = local.cache  # the cachelib backend: usable outside a request context
     hit = backend.get(key)
@@ -430,6 +444,11 @@ def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view
         LOOKUPS.labels("local", "hit").inc()
         return hit  # type: ignore[no-any-return]
     LOOKUPS.labels("local", "miss").inc()
+    if lineage is not None:
+        stale = _stale(lineage, backend, shared)
+        if stale is not None:
+            LOOKUPS.labels("previous", "hit").inc()
+            return stale  # type: ignore[no-any-return]
     # one thread of this process fetches or computes a key; its other threads asking meanwhile
     # wait for that (a city-wide answer fetched from Redis is unpickled once, not once per thread)
     with _INFLIGHT_LOCK:
@@ -444,7 +463,10 @@ def _cached(key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view
             LOOKUPS.labels("local", "hit").inc()
             return hit  # type: ignore[no-any-return]
     try:
-        return _fetch_or_compute(key, make, backend, shared, kpi, kind)
+        value = _fetch_or_compute(key, make, backend, shared, kpi, kind, lineage)
+        if lineage is not None:
+            _remember(lineage, value, backend)
+        return value
     finally:
         if leader:
             with _INFLIGHT_LOCK:
@@ -457,7 +479,13 @@ _INFLIGHT_LOCK = threading.Lock()
 
 
 def _fetch_or_compute(
-    key: str, make: Callable[[], T], backend: Any, shared: SharedLevel | None, kpi: str, kind: str
+    key: str,
+    make: Callable[[], T],
+    backend: Any,
+    shared: SharedLevel | None,
+    kpi: str,
+    kind: str,
+    lineage: Lineage | None,
 ) -> T:
     def compute() -> T:
         started = time.perf_counter()
@@ -481,11 +509,79 @@ def _fetch_or_compute(
             if value is None:
                 value = compute()
                 shared.set(key, value)
+                if lineage is not None:
+                    shared.set(LATEST + lineage.family, (lineage.version, key))
         finally:
             if claimed:  # also when the computation failed: nobody waits for a dead lock
                 shared.release(lock)
     backend.set(key, value)
     return value  # type: ignore[no-any-return]
+
+
+# -- the previous answer while the new one is computed (stale-while-revalidate) -----------------
+LATEST = "latest:"  # + family: the newest answer of the family (locally) or its key (in Redis)
+_FIRST_SEEN: dict[tuple[str, int], float] = {}  # (store, data version) -> when this process first saw it
+_WARMED: set[tuple[str, int]] = set()  # (store, data version) this process's warmer has drawn
+
+
+def _remember(lineage: Lineage, value: Any, backend: Any) -> None:
+    """Keep ``value`` as its family's newest answer in this process (a reference, not a copy)."""
+    name = LATEST + lineage.family
+    newest = backend.get(name)
+    if newest is None or newest[0] <= lineage.version:
+        backend.set(name, (lineage.version, value), timeout=0)  # 0: until the LRU drops it
+
+
+def _seen_for(store: Store, version: int) -> float:
+    """Seconds since this process first saw data ``version`` of ``store``."""
+    now = time.monotonic()
+    name = (store_identity(store), version)
+    first = _FIRST_SEEN.setdefault(name, now)
+    if len(_FIRST_SEEN) > 256:
+        for old in sorted(_FIRST_SEEN, key=_FIRST_SEEN.__getitem__)[:128]:
+            del _FIRST_SEEN[old]
+    return now - first
+
+
+def mark_warmed(store: Store, version: int) -> None:
+    """The warmer has drawn every page for data ``version``: from now on nobody is served an older
+    answer for it (with Redis: for every worker of every node)."""
+    identity = store_identity(store)
+    _WARMED.add((identity, version))
+    if len(_WARMED) > 256:
+        _WARMED.clear()
+        _WARMED.add((identity, version))
+    shared = shared_level()
+    if shared is not None:
+        shared.claim(f"warmed:{_store_hash(store)}:{version}", WARM_CLAIM_SECONDS)
+
+
+def _warmed(store: Store, version: int) -> bool:
+    if (store_identity(store), version) in _WARMED:
+        return True
+    shared = shared_level()
+    return shared is not None and shared.held(f"warmed:{_store_hash(store)}:{version}")
+
+
+def _stale(lineage: Lineage, backend: Any, shared: SharedLevel | None) -> Any:
+    """The family's answer for an older data version, when one may be served instead of waiting:
+    setting cache_stale_seconds is on, this is not the warmer, the current data version is younger
+    than the setting and the warmer has not finished drawing it yet. None otherwise."""
+    limit = float(settings.get("cache_stale_seconds"))
+    if limit <= 0 or _WARMING.get():
+        return None
+    store = lineage.store
+    current = store.data_version()
+    if _seen_for(store, current) > limit or _warmed(store, current):
+        return None
+    newest = backend.get(LATEST + lineage.family)
+    if newest is not None and newest[0] <= lineage.version:
+        return newest[1]
+    if shared is not None:
+        found = shared.get(LATEST + lineage.family)[1]
+        if found is not None and found[0] < lineage.version:
+            return shared.get(found[1])[1]
+    return None
 
 
 # -- pages opened lately (what the warmer redraws after a new data version) ----------------------
@@ -580,11 +676,23 @@ def widest_access(
 def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
     with widest_access(store, q.scope, q.hierarchy_date, q.snapshot):
         version = _version(store, q.snapshot, q.kpi)
-        key = cache_key("compute", (store_identity(store), q, version, rollups.threshold(), access_scope))
+        parts = (store_identity(store), q, rollups.threshold(), access_scope)
+        key = cache_key("compute", (*parts, version))
+        lineage = _lineage(store, q.snapshot, "compute", parts, version)
         piece = _slice(store, q)
         if piece is None:
-            return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute")
-        return _cached(key, lambda: _cut(store, q, piece), kpi=q.kpi, kind="slice")
+            return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute", lineage=lineage)
+        return _cached(key, lambda: _cut(store, q, piece), kpi=q.kpi, kind="slice", lineage=lineage)
+
+
+def _lineage(
+    store: Store, snapshot: int | None, kind: str, parts: tuple[Any, ...], version: int
+) -> Lineage | None:
+    """The family of a key (its parts but the data version); none for a question about a given
+    snapshot (time travel), whose answer never changes."""
+    if snapshot is not None:
+        return None
+    return Lineage(store, cache_key(kind + ":family", parts), version)
 
 
 def _slice(store: Store, q: KpiQuery) -> slices.Slice | None:
@@ -608,8 +716,12 @@ def _cut(store: Store, q: KpiQuery, piece: slices.Slice) -> KpiResult:
 def cached_panel(store: Store, q: KpiQuery, level: str) -> engine.Panel:
     """``q``'s time series for every unit of ``level`` at once (engine.compute_panel), cached."""
     version = _version(store, q.snapshot, q.kpi)
-    key = cache_key("panel", (store_identity(store), q, level, version, rollups.threshold()))
-    return _cached(key, lambda: engine.compute_panel(store, q, level), kpi=q.kpi, kind="panel")
+    parts = (store_identity(store), q, level, rollups.threshold())
+    key = cache_key("panel", (*parts, version))
+    lineage = _lineage(store, q.snapshot, "panel", parts, version)
+    return _cached(
+        key, lambda: engine.compute_panel(store, q, level), kpi=q.kpi, kind="panel", lineage=lineage
+    )
 
 
 def cached_summarize(
@@ -637,21 +749,18 @@ def _summarize(
     access_scope: Any,
 ) -> summary.KpiSummary:
     version = _version(store, snapshot, kpi_id)
-    key = cache_key(
-        "summarize",
-        (
-            store_identity(store),
-            kpi_id,
-            scope,
-            date_to,
-            snapshot,
-            series_days,
-            hierarchy_date,
-            version,
-            rollups.threshold(),
-            access_scope,
-        ),
+    parts = (
+        store_identity(store),
+        kpi_id,
+        scope,
+        date_to,
+        snapshot,
+        series_days,
+        hierarchy_date,
+        rollups.threshold(),
+        access_scope,
     )
+    key = cache_key("summarize", (*parts, version))
     return _cached(
         key,
         lambda: summary.summarize(
@@ -666,4 +775,5 @@ def _summarize(
         ),
         kpi=kpi_id,
         kind="summarize",
+        lineage=_lineage(store, snapshot, "summarize", parts, version),
     )
