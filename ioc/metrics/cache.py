@@ -63,7 +63,8 @@ _LOCK = threading.Lock()
 
 LOOKUPS = Counter(
     "ioc_kpi_cache_lookups",
-    "KPI cache look-ups by level (local = this worker, redis = shared) and result (hit, miss, error)",
+    "KPI cache look-ups by level (local = this worker, redis = shared, previous = the previous data "
+    "version's answer served while the new one is computed) and result (hit, miss, error)",
     ["level", "result"],
 )
 COMPUTE_SECONDS = Histogram(
