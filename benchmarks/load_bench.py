@@ -36,7 +36,9 @@ version and so makes every cached answer that reads probes stale (connectivity K
 readiness; attendance and digital answers stay cached, docs/metrics.md "Caching").
 
 The app runs under gunicorn (``ioc/gunicorn_conf.py`` when it exists, else plain gunicorn with
-``--workers``) with the KPI cache in a Redis server this script starts (IOC_CACHE_REDIS_URL).
+``--workers``) with the KPI cache in a Redis server this script starts (IOC_CACHE_REDIS_URL) and
+IOC_CACHE_STALE_SECONDS as ``--stale`` (60, the deployment's setting: right after a probe load the
+previous answers are served until the warmer has drawn the new version; 0 turns that off).
 The client runs in this process on the same machine: its CPU time is measured and printed, as
 it takes cores from the server.
 
