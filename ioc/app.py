@@ -10,10 +10,8 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import logging
-import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -118,42 +116,28 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
             if u.code
         ]
         pages += [("school", code, None) for code in recently_opened(store, "school")]
-
-    def draw(share: list[tuple[str, str, AccessScope | None]]) -> int | None:
-        _lower_priority()
-        drawn = 0
-        for kind, code, officer in share:
-            if (stop is not None and stop.is_set()) or store.data_version() != version:
-                return None
-            with (
-                app.server.test_request_context(f"/{kind}/{code}"),
-                acting_as(officer),
-                warming(),
-                one_version(),
-            ):
-                if kind == "school":
-                    school_page.layout(code)
-                else:
-                    _unit.unit_layout(kind, kind, code, {})
-            drawn += 1
-            time.sleep(UNIT_PAUSE)  # let the requests being served have the interpreter in between
-        return drawn
-
-    # a page is mostly small queries one after another: two threads use a second core the
-    # requests being served leave idle (the pages in order, taken in turn)
-    threads = max(1, min(WARM_THREADS, os.cpu_count() or 1))
-    with ThreadPoolExecutor(threads, thread_name_prefix="ioc-cache-warmer") as pool:
-        counts = list(pool.map(draw, [pages[i::threads] for i in range(threads)]))
-    return None if any(n is None for n in counts) else sum(n for n in counts if n is not None)
+    drawn = 0
+    for kind, code, officer in pages:
+        if (stop is not None and stop.is_set()) or store.data_version() != version:
+            return None
+        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer), warming(), one_version():
+            if kind == "school":
+                school_page.layout(code)
+            else:
+                _unit.unit_layout(kind, kind, code, {})
+        drawn += 1
+        time.sleep(UNIT_PAUSE)  # let the requests being served have the interpreter in between
+    return drawn
 
 
-UNIT_PAUSE = 0.05  # seconds between two pages of one warmer thread
-WARM_THREADS = 2  # threads drawing pages (at most one per core)
+UNIT_PAUSE = 0.05  # seconds between two pages of the warmer
 VERSION_POLL = 1.0  # seconds between two looks of the warmer at the data version
 
 
 def _lower_priority() -> None:
     """Give the calling thread (only) the lowest CPU priority, where the OS allows it."""
+    import os
+
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):  # not Linux, or not allowed: the pauses still yield
