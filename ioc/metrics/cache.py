@@ -676,24 +676,23 @@ def widest_access(
 
 def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
     with widest_access(store, q.scope, q.hierarchy_date, q.snapshot):
-        version = _version(store, q.snapshot, q.kpi)
         parts = (store_identity(store), q, rollups.threshold(), access_scope)
-        key = cache_key("compute", (*parts, version))
-        lineage = _lineage(store, q.snapshot, "compute", parts, version)
+        key, lineage = keyed(store, "compute", parts, _version(store, q.snapshot, q.kpi), q.snapshot)
         piece = _slice(store, q)
         if piece is None:
             return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute", lineage=lineage)
         return _cached(key, lambda: _cut(store, q, piece), kpi=q.kpi, kind="slice", lineage=lineage)
 
 
-def _lineage(
-    store: Store, snapshot: int | None, kind: str, parts: tuple[Any, ...], version: int
-) -> Lineage | None:
-    """The family of a key (its parts but the data version); none for a question about a given
-    snapshot (time travel), whose answer never changes."""
+def keyed(
+    store: Store, kind: str, parts: tuple[Any, ...], version: int, snapshot: int | None = None
+) -> tuple[str, Lineage | None]:
+    """The key of ``parts`` at data ``version`` and its family (the same parts, any version); no
+    family for a question about a given snapshot (time travel), whose answer never changes."""
+    key = cache_key(kind, (*parts, version))
     if snapshot is not None:
-        return None
-    return Lineage(store, cache_key(kind + ":family", parts), version)
+        return key, None
+    return key, Lineage(store, cache_key(kind + ":family", parts), version)
 
 
 def _slice(store: Store, q: KpiQuery) -> slices.Slice | None:
@@ -716,10 +715,8 @@ def _cut(store: Store, q: KpiQuery, piece: slices.Slice) -> KpiResult:
 
 def cached_panel(store: Store, q: KpiQuery, level: str) -> engine.Panel:
     """``q``'s time series for every unit of ``level`` at once (engine.compute_panel), cached."""
-    version = _version(store, q.snapshot, q.kpi)
     parts = (store_identity(store), q, level, rollups.threshold())
-    key = cache_key("panel", (*parts, version))
-    lineage = _lineage(store, q.snapshot, "panel", parts, version)
+    key, lineage = keyed(store, "panel", parts, _version(store, q.snapshot, q.kpi), q.snapshot)
     return _cached(
         key, lambda: engine.compute_panel(store, q, level), kpi=q.kpi, kind="panel", lineage=lineage
     )
@@ -749,32 +746,13 @@ def _summarize(
     hierarchy_date: date | None,
     access_scope: Any,
 ) -> summary.KpiSummary:
-    version = _version(store, snapshot, kpi_id)
-    parts = (
-        store_identity(store),
-        kpi_id,
-        scope,
-        date_to,
-        snapshot,
-        series_days,
-        hierarchy_date,
-        rollups.threshold(),
-        access_scope,
-    )
-    key = cache_key("summarize", (*parts, version))
+    question = (kpi_id, scope, date_to, snapshot, series_days, hierarchy_date)
+    parts = (store_identity(store), *question, rollups.threshold(), access_scope)
+    key, lineage = keyed(store, "summarize", parts, _version(store, snapshot, kpi_id), snapshot)
     return _cached(
         key,
-        lambda: summary.summarize(
-            store,
-            kpi_id,
-            scope,
-            date_to,
-            snapshot,
-            series_days,
-            hierarchy_date,
-            compute=lambda q: cached_compute(store, q),
-        ),
+        lambda: summary.summarize(store, *question, compute=lambda q: cached_compute(store, q)),
         kpi=kpi_id,
         kind="summarize",
-        lineage=_lineage(store, snapshot, "summarize", parts, version),
+        lineage=lineage,
     )

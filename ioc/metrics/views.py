@@ -144,9 +144,5 @@ def cached(
     if tables is not None:
         version = table_versions.tables_version(store, tables, version)
     with cache.widest_access(store, scope) if scope is not None else contextlib.nullcontext():
-        identity = cache.store_identity(store)
-        key = cache.cache_key("view:" + kind, (identity, version, *parts))
-        lineage = cache.Lineage(
-            store, cache.cache_key("view:" + kind + ":family", (identity, *parts)), version
-        )
+        key, lineage = cache.keyed(store, "view:" + kind, (cache.store_identity(store), *parts), version)
         return cache._cached(key, make, lineage=lineage)  # noqa: SLF001 - the cache's one get-or-make helper
