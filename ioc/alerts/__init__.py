@@ -1,0 +1,1 @@
+"""Early warning: alert rules, their evaluation, lifecycle and owners (SPEC section 5)."""
