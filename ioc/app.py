@@ -19,6 +19,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from ioc import i18n, ids
+from ioc.delivery import App, install_compression
 from ioc.pages._common import STORE_KEY, UrlState, current_store
 from ioc.panels.common import attrs, parse_explain_ref
 
@@ -33,7 +34,7 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
         from ioc.store import open_store
 
         store = open_store(data_dir)
-    app = dash.Dash(
+    app = App(
         "ioc",
         use_pages=True,
         pages_folder=str(ROOT / "pages"),
@@ -44,6 +45,7 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     )
     server = app.server
     server.extensions[STORE_KEY] = store
+    install_compression(server)  # brotli/gzip for JS, CSS, JSON, HTML (ioc.delivery)
     from ioc.store import pin_versions, unpin_versions
 
     # one data version per request: every answer of a page is of the same data, and the catalog
