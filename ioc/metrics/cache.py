@@ -445,8 +445,16 @@ def _cached(
         LOOKUPS.labels("local", "hit").inc()
         return hit  # type: ignore[no-any-return]
     LOOKUPS.labels("local", "miss").inc()
-    if lineage is not None:
-        stale = _stale(lineage, backend, shared)
+    if lineage is not None and _stale_window(lineage):
+        # Another node or worker may have the new answer already: serving the previous one
+        # instead would make nodes (and a node's workers) disagree and answers flip back.
+        _asked, value = shared.get(key) if shared is not None else (False, None)
+        if value is not None:
+            LOOKUPS.labels("redis", "hit").inc()
+            backend.set(key, value)
+            _remember(lineage, value, backend)
+            return value  # type: ignore[no-any-return]
+        stale = _previous(lineage, backend, shared)
         if stale is not None:
             LOOKUPS.labels("previous", "hit").inc()
             return stale  # type: ignore[no-any-return]
@@ -564,17 +572,20 @@ def _warmed(store: Store, version: int) -> bool:
     return shared is not None and shared.held(f"warmed:{_store_hash(store)}:{version}")
 
 
-def _stale(lineage: Lineage, backend: Any, shared: SharedLevel | None) -> Any:
-    """The family's answer for an older data version, when one may be served instead of waiting:
-    setting cache_stale_seconds is on, this is not the warmer, the current data version is younger
-    than the setting and the warmer has not finished drawing it yet. None otherwise."""
+def _stale_window(lineage: Lineage) -> bool:
+    """An older answer may be served instead of waiting: setting cache_stale_seconds is on, this
+    is not the warmer, the current data version is younger than the setting and the warmer has not
+    finished drawing it yet."""
     limit = float(settings.get("cache_stale_seconds"))
     if limit <= 0 or _WARMING.get():
-        return None
+        return False
     store = lineage.store
     current = store.data_version()
-    if _seen_for(store, current) > limit or _warmed(store, current):
-        return None
+    return _seen_for(store, current) <= limit and not _warmed(store, current)
+
+
+def _previous(lineage: Lineage, backend: Any, shared: SharedLevel | None) -> Any:
+    """The family's answer for an older data version (this process's, else the shared one)."""
     newest = backend.get(LATEST + lineage.family)
     if newest is not None and newest[0] <= lineage.version:
         return newest[1]

@@ -125,3 +125,29 @@ def test_another_node_gets_the_previous_answer_from_redis(
     finally:
         monkeypatch.delenv("IOC_CACHE_REDIS_URL")
         cache.shared_level()
+
+
+def test_a_new_answer_another_node_has_in_redis_is_served_before_the_previous_one(
+    fresh: Any, tmp_path: Any, monkeypatch: Any, redis_server: Any, stale: None
+) -> None:
+    """Issue 13: with the stale window open, nodes served different data versions for 26-30 s
+    after each load, because the previous answer was taken before Redis was asked."""
+    monkeypatch.setenv("IOC_CACHE_REDIS_URL", redis_server.url)
+    assert cache.shared_level() is not None
+    try:
+        before = cache.cached_compute(fresh, UPTIME)
+        local = cache._levels()[0].cache  # noqa: SLF001 - this process's own level
+        node2 = dict(local._items)  # noqa: SLF001 - node 2 answered the previous version
+        _probe(fresh, tmp_path)
+        with cache.warming():  # node 1's warmer computes the new version (and shares it)
+            new = cache.cached_compute(fresh, UPTIME)
+        assert new.rows != before.rows
+        local.clear()  # node 2: the previous answer in its own level, not the new one
+        local._items.update(node2)  # noqa: SLF001
+        counter = Counting(monkeypatch)
+        for _ in range(3):  # the new version every time, never the previous one back
+            assert cache.cached_compute(fresh, UPTIME).rows == new.rows
+        assert counter.take() == {}  # fetched from Redis, not computed
+    finally:
+        monkeypatch.delenv("IOC_CACHE_REDIS_URL")
+        cache.shared_level()
