@@ -31,7 +31,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -414,8 +414,22 @@ class PostgresAuthDb(AuthDb):
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self._borrowed() as con, con.transaction():
-            yield _PgConnection(con)
+        import psycopg
+
+        for attempt in (1, 2):
+            with ExitStack() as stack:
+                con = stack.enter_context(self._borrowed())
+                try:
+                    stack.enter_context(con.transaction())  # BEGIN: where a dropped connection fails
+                except psycopg.OperationalError:
+                    # the server restarted or the connection dropped: like query(), one retry on a
+                    # new connection (nothing of the caller's block has run yet)
+                    if attempt == 2:
+                        raise
+                    self.close()  # the idle ones are likely dead too
+                    continue
+                yield _PgConnection(con)
+                return
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         import psycopg

@@ -216,3 +216,27 @@ def test_a_forked_worker_opens_its_own_connections(request: pytest.FixtureReques
     assert sessions.lookup(db, value) is not None
     assert [e.actor for e in audit.entries(db)] == ["user:child"]
     db.close()
+
+
+def test_an_audit_write_after_the_server_dropped_the_pooled_connections_reconnects(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Issue 13: after a PostgreSQL restart the first load's audit row was lost, because connect()
+    (writes) did not reopen a dropped pooled connection as query() (reads) does."""
+    url = new_postgres_url(request)
+    db = PostgresAuthDb(url)
+    try:
+        audit.record(db, "sign_in", actor="user:before")
+        assert db._idle  # noqa: SLF001 - a pooled connection, idle between statements
+        server = request.getfixturevalue("postgres_server")
+        database = url.rsplit("/", 1)[1]
+        ended = server.psql(
+            "postgres",
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND application_name = 'ioc-auth') AS t",
+        )
+        assert int(ended) >= 1  # what a restart does to every pooled connection
+        audit.record(db, "ingest", actor="user:after")  # the write goes through
+        assert [e.actor for e in audit.entries(db)] == ["user:after", "user:before"]
+    finally:
+        db.close()
