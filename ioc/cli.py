@@ -22,7 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Print a KPI for the city or by district, ward, school, level, ownership or date.",
     ),
     "serve": ("ioc.server", "Run the web app (control room, drill-down, explore, data health, API)."),
-    "scheduler": ("ingest.scheduler", "Run the scheduled ingestion and maintenance jobs (one process only)."),
+    "scheduler": (
+        "ingest.scheduler",
+        "Run the scheduled ingestion and maintenance jobs (embedded store: one process per data "
+        "directory; PostgreSQL catalog: one on every node, one active, the others standbys).",
+    ),
     "migrate": ("ioc.admin", "Upgrade the store's schema in place to this program's version."),
     "maintain": ("ioc.admin", "Compact data files, expire old snapshots and remove unused files."),
     "settings": ("ioc.admin", "List every setting with its environment variable and current value."),

@@ -2,9 +2,10 @@
 
 - ``/healthz``: the process answers (200, nothing else is asked): for a liveness probe.
 - ``/readyz``: this node can serve: the store's catalog answers with its data version, its schema
-  is the one this program expects, the accounts database answers, and the Redis cache answers
-  when one is configured. 200 ``{"status": "ready", ...}`` or 503 ``{"status": "not ready",
-  "reason": ..., "checks": {...}}``: for a load balancer or a readiness probe.
+  is the one this program expects and the accounts database answers. 200 ``{"status": "ready",
+  ...}`` or 503 ``{"status": "not ready", "reason": ..., "checks": {...}}``: for a load balancer
+  or a readiness probe. The Redis cache is checked and reported (``"degraded"``) but not
+  required: without it the node computes answers itself.
 - ``/metrics``: Prometheus text format. Request latency by route template, KPI computations and
   their latency by KPI, cache look-ups by level, and -- read from the store at scrape time through
   the KPI cache (per data version, and minute for freshness) -- ingestion runs by dataset and status, data age and staleness
@@ -23,6 +24,7 @@ import hmac
 import logging
 import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
@@ -73,6 +75,104 @@ def _observe(response: Response) -> Response:
     return response
 
 
+# -- the store unreachable: one JSON error per request, one log line per outage -----------------
+class Outage:
+    """While the store's catalog does not answer, every request that needs it gets a JSON 503
+    (not Flask's HTML 500) and the process logs one line when the outage starts and one when the
+    catalog answers again (not a traceback per request: 6,900 lines per node in 30 s, issue 13).
+
+    Whether an error is an outage is asked of the catalog itself (``store.ping()``), so a query
+    failing for another reason during good health is still a bug with its traceback."""
+
+    def __init__(self, store_factory: Callable[[], Store]) -> None:
+        self.store_factory = store_factory
+        self._lock = threading.Lock()
+        self.since: float | None = None
+        self.failed = 0
+
+    def reason(self, error: BaseException) -> str | None:
+        """Why the store cannot answer (None: it can, so ``error`` is something else)."""
+        from ioc.store import StoreError
+
+        if isinstance(error, StoreError):  # the store itself says it cannot be used
+            return _one_line(error)
+        try:
+            self.store_factory().ping()
+        except Exception as down:  # noqa: BLE001 - whatever the catalog says, it does not answer
+            return _one_line(down)
+        return None
+
+    def fail(self, reason: str) -> None:
+        with self._lock:
+            self.failed += 1
+            if self.since is not None:
+                return
+            self.since = time.monotonic()
+        log.error("the store does not answer (%s): answering 503 until it does", reason)
+
+    def recover(self) -> None:
+        if self.since is None:  # the common case: no lock taken
+            return
+        with self._lock:
+            if self.since is None:
+                return
+            seconds, failed = time.monotonic() - self.since, self.failed
+            self.since, self.failed = None, 0
+        log.warning("the store answers again after %.0f s (%d requests answered 503)", seconds, failed)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return (
+        request.path.startswith("/api/")
+        or request.path.startswith("/_dash-")
+        or accept.best_match(["application/json", "text/html"]) != "text/html"
+    )
+
+
+def _install_error_pages(flask_server: Flask, outage: Outage) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    def failed(error: Exception) -> Any:
+        if isinstance(error, HTTPException):
+            if not request.path.startswith("/api/"):
+                return error
+            response = jsonify({"error": error.description, "param": None})
+            response.status_code = error.code or 500
+            return response
+        reason = outage.reason(error)
+        if reason is None:  # a bug, not an outage
+            if not request.path.startswith("/api/"):
+                raise error  # Flask's own handling: the traceback logged, its 500 page
+            log.error("error answering %s %s", request.method, request.path, exc_info=error)
+            response = jsonify({"error": "internal error (logged on the server)", "param": None})
+            response.status_code = 500
+            return response
+        outage.fail(reason)
+        message = "the data store is not reachable right now; try again shortly"
+        if _wants_json():
+            response = jsonify({"error": message, "param": None})
+        else:
+            response = Response(f"<!doctype html><title>503</title><p>{message}</p>", mimetype="text/html")
+        response.status_code = 503
+        response.headers["Retry-After"] = "10"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def answered(response: Response) -> Response:
+        if response.status_code < 500 and request.path not in HEALTH_PATHS:
+            outage.recover()
+        return response
+
+    flask_server.register_error_handler(Exception, failed)
+    flask_server.after_request(answered)
+
+
 # -- readiness -----------------------------------------------------------------------------------
 def readiness(store: Store, flask_server: Flask | None = None) -> tuple[bool, dict[str, Any]]:
     """(ready, checks): each check is {"ok": bool, ...} with an "error" when not ok."""
@@ -94,9 +194,11 @@ def readiness(store: Store, flask_server: Flask | None = None) -> tuple[bool, di
     shared = shared_level()
     if shared is not None:
         problem = shared.ping()
-        checks["redis"] = {"ok": problem is None, "url": redact(shared.url)}
+        # not required: without Redis a node computes locally and still answers; a Redis outage
+        # must not take every node out of the load balancer at once
+        checks["redis"] = {"ok": problem is None, "required": False, "url": redact(shared.url)}
         if problem:
-            checks["redis"]["error"] = f"Redis cache unreachable: {problem}"
+            checks["redis"]["error"] = f"Redis cache unreachable (answers computed locally): {problem}"
     if flask_server is not None:
         auth = flask_server.extensions.get("ioc_auth")
         if auth is not None:
@@ -108,7 +210,7 @@ def readiness(store: Store, flask_server: Flask | None = None) -> tuple[bool, di
                     "ok": False,
                     "error": f"accounts database unreachable: {type(error).__name__}: {error}",
                 }
-    return all(c["ok"] for c in checks.values()), checks
+    return all(c["ok"] for c in checks.values() if c.get("required", True)), checks
 
 
 _MIGRATIONS_SEEN: dict[tuple[int, int], dict[str, Any]] = {}
@@ -314,6 +416,7 @@ def register(flask_server: Flask, store_factory: Callable[[], Store]) -> None:
     flask_server.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
     flask_server.after_request(_observe)
     collector = StoreCollector(store_factory)
+    _install_error_pages(flask_server, Outage(store_factory))
 
     def healthz() -> Response:
         return jsonify({"status": "alive"})
@@ -321,8 +424,9 @@ def register(flask_server: Flask, store_factory: Callable[[], Store]) -> None:
     def readyz() -> tuple[Response, int]:
         ready, checks = readiness(store_factory(), flask_server)
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
-        if not ready:
-            body["reason"] = "; ".join(c["error"] for c in checks.values() if not c["ok"] and "error" in c)
+        failed = "; ".join(c["error"] for c in checks.values() if not c["ok"] and "error" in c)
+        if failed:
+            body["reason" if not ready else "degraded"] = failed
         return jsonify(body), 200 if ready else 503
 
     def metrics() -> Response:

@@ -229,11 +229,10 @@ def test_an_audit_write_after_the_server_dropped_the_pooled_connections_reconnec
         audit.record(db, "sign_in", actor="user:before")
         assert db._idle  # noqa: SLF001 - a pooled connection, idle between statements
         server = request.getfixturevalue("postgres_server")
-        database = url.rsplit("/", 1)[1]
         ended = server.psql(
-            "postgres",
+            url.rsplit("/", 1)[1],
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{database}' AND application_name = 'ioc-auth') AS t",
+            "WHERE datname = current_database() AND application_name = 'ioc-auth') AS t",
         )
         assert int(ended) >= 1  # what a restart does to every pooled connection
         audit.record(db, "ingest", actor="user:after")  # the write goes through

@@ -1,0 +1,94 @@
+"""While the store's catalog does not answer, requests get a JSON 503 (not Flask's HTML 500) and
+the process logs one line when the outage starts and one when it ends, not a traceback per
+request (issue 13: about 6,900 lines per node in 30 s)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask, jsonify
+
+from ioc import observability
+from ioc.store import StoreError
+
+
+class Catalog:
+    """A store whose catalog answers or not."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def ping(self) -> int:
+        if self.down:
+            raise StoreError(
+                "IOC_CATALOG_URL: cannot connect to the PostgreSQL catalog: the server is unreachable"
+            )
+        return 7
+
+    def data_version(self) -> int:
+        return self.ping()
+
+
+@pytest.fixture
+def served() -> tuple[Flask, Catalog]:
+    store = Catalog()
+    server = Flask("outage-test")
+    observability.register(server, lambda: store)
+
+    @server.get("/api/v1/kpis/<kpi_id>")
+    def answer(kpi_id: str) -> object:
+        return jsonify({"kpi": kpi_id, "data_version": store.data_version()})
+
+    @server.get("/district/<code>")
+    def page(code: str) -> str:
+        return f"<p>{code} {store.data_version()}</p>"
+
+    @server.get("/api/v1/broken")
+    def broken() -> str:
+        raise ValueError("a bug, not an outage")
+
+    return server, store
+
+
+def test_an_outage_is_a_json_503_and_two_log_lines(
+    served: tuple[Flask, Catalog], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, store = served
+    client = server.test_client()
+    assert client.get("/api/v1/kpis/uptime").json == {"kpi": "uptime", "data_version": 7}
+    store.down = True
+    with caplog.at_level(logging.INFO, logger="ioc.observability"):
+        for _ in range(50):
+            response = client.get("/api/v1/kpis/uptime")
+            assert response.status_code == 503
+            assert response.is_json and "not reachable" in response.json["error"]
+            assert response.headers["Retry-After"] == "10"
+        page = client.get("/district/760", headers={"Accept": "text/html"})
+        assert page.status_code == 503 and page.mimetype == "text/html"
+        dash = client.get("/district/760", headers={"Accept": "application/json"})
+        assert dash.status_code == 503 and dash.is_json
+        assert client.get("/readyz").status_code == 503  # the load balancer takes the node out
+        store.down = False
+        assert client.get("/api/v1/kpis/uptime").status_code == 200
+        assert client.get("/api/v1/kpis/uptime").status_code == 200
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("the store does not answer (StoreError: IOC_CATALOG_URL: cannot connect")
+    assert lines[1].startswith("the store answers again after 0 s (52 requests answered 503)")
+    assert not any(r.exc_info for r in caplog.records)  # no traceback
+
+
+def test_an_api_bug_is_a_json_500_with_its_traceback_logged(
+    served: tuple[Flask, Catalog], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = served
+    with caplog.at_level(logging.ERROR, logger="ioc.observability"):
+        response = server.test_client().get("/api/v1/broken")
+    assert response.status_code == 500 and response.json == {
+        "error": "internal error (logged on the server)",
+        "param": None,
+    }
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
+    missing = server.test_client().get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.is_json and missing.json["param"] is None
