@@ -27,7 +27,7 @@ class Setting:
 
 
 # settings whose value is a secret: `ioc settings` never prints them
-SECRET_SETTINGS = frozenset({"s3_secret_access_key", "oidc_client_secret", "metrics_token"})
+SECRET_SETTINGS = frozenset({"s3_secret_access_key", "oidc_client_secret", "metrics_token", "smtp_password"})
 
 
 def shown(name: str, value: Any) -> str:
@@ -285,6 +285,50 @@ SETTINGS: tuple[Setting, ...] = (
         "Where accounts, sessions and the audit log live: empty = the PostgreSQL catalog database "
         "(schema ioc_auth) when catalog_url is a postgresql:// URL, else DATA_DIR/auth/auth.sqlite; "
         "a postgresql:// URL of its own; or 'sqlite' for the file even beside a PostgreSQL catalog.",
+    ),
+    # -- notifications and reports (ioc/notify, ioc/reports; docs/notifications.md)
+    Setting(
+        "base_url",
+        "",
+        "Public address of the app (e.g. https://ioc.sgddt.hochiminhcity.gov.vn) used in the links of "
+        "notifications and reports; empty = http://<host>:<port>.",
+    ),
+    Setting(
+        "notify_config",
+        "",
+        "Contact points and report subscriptions (TOML); empty = DATA_DIR/notify.toml if it exists, "
+        "else nothing is sent (events wait in the outbox).",
+    ),
+    Setting("smtp_host", "", "SMTP server that sends notification and report emails; empty = no email."),
+    Setting("smtp_port", 587, "Port of the SMTP server.", int),
+    Setting(
+        "smtp_security",
+        "starttls",
+        "How the SMTP connection is protected: starttls (port 587), tls (implicit TLS, port 465) or "
+        "none (a relay on the local network only).",
+    ),
+    Setting("smtp_username", "", "SMTP user name; empty = no authentication."),
+    Setting("smtp_password", "", "SMTP password (a secret: `ioc settings` never prints it)."),
+    Setting("smtp_from", "", "From address of notification and report emails, e.g. IOC <ioc@example.vn>."),
+    Setting("smtp_timeout", 10.0, "Seconds to wait for the SMTP server or a webhook before a retry.", float),
+    Setting(
+        "notify_retry_seconds",
+        30.0,
+        "First wait before a failed notification is sent again; it doubles after each failure.",
+        float,
+    ),
+    Setting(
+        "notify_retry_max_seconds",
+        300.0,
+        "Longest wait between two attempts of a notification (the cap of the doubling).",
+        float,
+    ),
+    Setting(
+        "notify_give_up_hours",
+        48.0,
+        "A notification still not delivered this many hours after it was made is marked failed "
+        "(`ioc notify status` lists it; `ioc notify retry` sends it again).",
+        float,
     ),
 )
 

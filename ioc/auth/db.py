@@ -37,7 +37,9 @@ from typing import Any, Protocol
 
 from ioc import settings
 
-SCHEMA_VERSION = 2  # 2: anonymous_windows (aggregated audit of unauthenticated requests)
+SCHEMA_VERSION = (
+    3  # 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_* (ioc.notify)
+)
 PG_SCHEMA = "ioc_auth"  # the PostgreSQL schema of these tables (DuckLake's catalog lives in another)
 
 SQLITE_SCHEMA = """
@@ -105,6 +107,48 @@ CREATE TABLE IF NOT EXISTS oidc_states (
 CREATE TABLE IF NOT EXISTS anonymous_windows (
     bucket TEXT PRIMARY KEY,            -- event|ip|path|minute: the first unauthenticated request of a window
     at REAL NOT NULL
+);
+-- the outbox of notifications (ioc.notify): events as evaluation hands them over, the messages
+-- made of them per contact point, and what each contact point was last told about each alert
+CREATE TABLE IF NOT EXISTS notify_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL,
+    transition TEXT NOT NULL,           -- 'firing' | 'repeat' | 'resolved'
+    at TEXT NOT NULL,                   -- the transition's time (ISO 8601): with the two above, the event's key
+    event TEXT NOT NULL,                -- the AlertEvent as JSON
+    enqueued_at REAL NOT NULL,
+    routed_at REAL,                     -- NULL until the worker has handed it to its contact points
+    UNIQUE (alert_id, transition, at)
+);
+CREATE INDEX IF NOT EXISTS notify_events_unrouted ON notify_events(routed_at);
+CREATE TABLE IF NOT EXISTS notify_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    contact_point TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    message TEXT NOT NULL,              -- what is sent (JSON), made once so every attempt sends the same
+    status TEXT NOT NULL,               -- 'pending' | 'sent' | 'failed'
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_until REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS notify_messages_due ON notify_messages(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS notify_pending (
+    event_id INTEGER NOT NULL,
+    contact_point TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    since REAL NOT NULL,                -- when the event was enqueued: a group waits from its oldest
+    message_id INTEGER,                 -- NULL until grouped into a message
+    PRIMARY KEY (event_id, contact_point)
+);
+CREATE INDEX IF NOT EXISTS notify_pending_open ON notify_pending(message_id, contact_point, group_key);
+CREATE TABLE IF NOT EXISTS notify_told (
+    contact_point TEXT NOT NULL,
+    alert_id INTEGER NOT NULL,
+    at REAL NOT NULL,                   -- when a message about the alert was last made for the contact point
+    PRIMARY KEY (contact_point, alert_id)
 );
 """
 
