@@ -3,7 +3,7 @@ maintenance job.
 
 A configuration file (TOML or JSON) has an optional ``[scheduler]`` table and a list of
 ``[[jobs]]``; each job has an ``id``, a ``kind`` (``drop_folder``, ``http_json`` or
-``maintenance``), a ``schedule`` (``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of
+``maintenance``, or ``notify``: deliver alert notifications), a ``schedule`` (``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of
 its kind. Unknown keys are errors, so a typo never silently falls back to a default.
 docs/scheduler.md is the reference.
 """
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from ioc.store import Store
 
-KINDS = ("drop_folder", "http_json", "maintenance")
+KINDS = ("drop_folder", "http_json", "maintenance", "notify")
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -149,11 +149,16 @@ class MaintenanceSpec:
 
 
 @dataclass(frozen=True)
+class NotifySpec:
+    """Deliver the alert notifications waiting in the outbox (ioc.notify; docs/notifications.md)."""
+
+
+@dataclass(frozen=True)
 class JobSpec:
     id: str
     kind: str
     schedule: Schedule
-    options: DropFolderSpec | HttpSpec | MaintenanceSpec
+    options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec
     run_at_start: bool = True
     misfire_grace_seconds: float | None = None  # None: the scheduler's default
 
@@ -374,11 +379,13 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
         schedule = _schedule(reader.require("schedule", kind=(str, dict)), where)
         run_at_start = reader.get("run_at_start", kind != "maintenance", kind=bool)
         job_grace = reader.duration("misfire_grace", None)
-        options: DropFolderSpec | HttpSpec | MaintenanceSpec
+        options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec
         if kind == "drop_folder":
             options = _drop_folder(reader, data_dir)
         elif kind == "http_json":
             options = _http(reader)
+        elif kind == "notify":
+            options = NotifySpec()
         else:
             options = _maintenance(reader)
         reader.finish()
@@ -390,11 +397,13 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
 
 
 def default_config(data_dir: Path) -> SchedulerConfig:
-    """The inbox every 30 seconds and nightly maintenance: what runs without a configuration file."""
+    """The inbox and alert notifications every 30 seconds and nightly maintenance: what runs
+    without a configuration file."""
     return parse_config(
         {
             "jobs": [
                 {"id": "inbox", "kind": "drop_folder", "schedule": {"every": "30s"}},
+                {"id": "notify", "kind": "notify", "schedule": {"every": "30s"}},
                 {"id": "maintenance", "kind": "maintenance", "schedule": {"cron": "30 2 * * *"}},
             ]
         },
@@ -442,6 +451,31 @@ def prune_files(folder: Path, older_than_days: float, *, now: float | None = Non
         except FileNotFoundError:
             continue
     return removed
+
+
+def run_notify(data_dir: Path) -> JobOutcome:
+    """Route, group and send the alert notifications of the outbox once (ioc.notify)."""
+    # imported here: the scheduler starts without the notification modules until a notify job runs
+    from ioc.auth.db import open_db
+    from ioc.notify import ConfigError as NotifyConfigError
+    from ioc.notify import deliver, load
+
+    try:
+        config = load(data_dir)
+    except NotifyConfigError as error:
+        return JobOutcome("failed", message=str(error))
+    done = deliver(open_db(data_dir), config)
+    if not (done.routed or done.made or done.sent or done.failed or done.given_up):
+        return JobOutcome("idle")
+    status = "success" if not (done.failed or done.given_up) else ("partial" if done.sent else "failed")
+    return JobOutcome(
+        status,
+        items_seen=done.routed,
+        items_loaded=done.sent,
+        items_rejected=done.failed + done.given_up,
+        message=done.describe().split("\n")[0],
+        details=tuple(done.errors),
+    )
 
 
 def run_maintenance(store: Store, spec: MaintenanceSpec, inboxes: tuple[Path, ...] = ()) -> JobOutcome:

@@ -40,9 +40,11 @@ from ingest.jobs import (
     JobOutcome,
     JobSpec,
     MaintenanceSpec,
+    NotifySpec,
     SchedulerConfig,
     load_config,
     run_maintenance,
+    run_notify,
 )
 from ioc import settings
 from ioc.leader import (
@@ -205,6 +207,8 @@ class JobRunner:
         from ingest.sources import poll_drop_folder, pull_http
 
         opts = job.options
+        if isinstance(opts, NotifySpec):
+            return run_notify(self.store.layout.root), None, None
         if isinstance(opts, MaintenanceSpec):
             inboxes = tuple(
                 j.options.folder for j in self.config.jobs if isinstance(j.options, DropFolderSpec)

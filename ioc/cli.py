@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Manage accounts: add, list, disable, enable, set-role, set-password; show the audit log.",
     ),
     "tokens": ("ioc.auth.cli", "Manage API bearer tokens and kiosk device tokens: add, list, revoke."),
+    "notify": (
+        "ioc.notify.cli",
+        "Alert notifications: deliver the outbox once, its status, check contact points, send a test.",
+    ),
 }
 
 

@@ -55,7 +55,11 @@ def test_json_configuration_and_precedence(tmp_path: Path, monkeypatch: pytest.M
 
 def test_default_configuration(tmp_path: Path) -> None:
     config = default_config(tmp_path)
-    assert [(j.id, j.kind) for j in config.jobs] == [("inbox", "drop_folder"), ("maintenance", "maintenance")]
+    assert [(j.id, j.kind) for j in config.jobs] == [
+        ("inbox", "drop_folder"),
+        ("notify", "notify"),
+        ("maintenance", "maintenance"),
+    ]
 
 
 def _job(**fields: object) -> dict:
