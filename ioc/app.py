@@ -8,6 +8,7 @@ behave like one: all state is in the URL, the store or the cache.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import logging
 import threading
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback_context, ctx, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
 
 from ioc import i18n, ids
+from ioc.auth import web as auth_web
 from ioc.delivery import App, install_compression
 from ioc.pages._common import STORE_KEY, UrlState, current_store
 from ioc.panels.common import attrs, parse_explain_ref
@@ -69,6 +72,8 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
 
     install_auth(app, store.layout.root, store_factory=lambda: store)  # sign-in, scoping, headers (ioc/auth)
     app.layout = shell
+    for page in dash.page_registry.values():
+        guard_layout(page)
     app.callback(
         Output(ids.HEADER, "children"),
         Output(ids.HEADER, "className"),
@@ -89,6 +94,45 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
         prevent_initial_call=True,
     )(drill)
     return app
+
+
+ROUTER_PATHNAME = "_pages_location.pathname"  # the input of Dash's page router naming the path
+
+
+def guard_layout(page: dict[str, Any]) -> None:
+    """Make ``page``'s layout receive its path variables only, and only what its caller may see.
+
+    Dash's router calls ``layout(**path_variables, **query_parameters)``, so ``?school_id=`` would
+    replace the school of ``/school/<school_id>``. The wrapped layout takes the path variables from
+    the router's pathname (read the way Dash reads it) and drops query keys of the same names; then
+    the arguments it will draw with are judged by the guard's rules (ioc.auth.web.drawing_refusal)
+    once more, and a refusal is a 403 with an audit row. Called directly (not by the router: the
+    warmer, tests), the layout gets its arguments as given. Wrapped once per process (the page
+    registry is Dash's, shared by every app of the process).
+    """
+    layout = page.get("layout")
+    if not callable(layout) or getattr(layout, "ioc_guarded", False):
+        return
+    names = auth_web.template_names(page)
+
+    @functools.wraps(layout)
+    def guarded(**params: Any) -> Any:
+        try:
+            pathname = callback_context.inputs.get(ROUTER_PATHNAME)
+        except MissingCallbackContextException:
+            return layout(**params)
+        if not isinstance(pathname, str):
+            return layout(**params)
+        _, variables, _ = auth_web.route(pathname)
+        args = {k: v for k, v in params.items() if k not in names}
+        args.update({k: v for k, v in variables.items() if k in names})
+        reason = auth_web.drawing_refusal(page, args)
+        if reason:
+            auth_web.refuse_drawing(reason)
+        return layout(**args)
+
+    guarded.ioc_guarded = True  # type: ignore[attr-defined]
+    page["layout"] = guarded
 
 
 def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -23,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from flask import Flask, Response, g, jsonify, redirect, request
+from dash._pages import _parse_query_string, _path_to_page
+from flask import Flask, Response, abort, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
@@ -295,11 +297,130 @@ def _authorize(state: AuthState, principal: Principal) -> str | None:
         body = request.get_json(silent=True)
         if body is None:
             return "unreadable callback request"
-        return rules.callback_refusal(principal, body, state.locate)
+        return callback_refusal(state, principal, body)
     if path.startswith(rules.DASH_STATIC):
         return None
     query = request.query_string.decode("utf-8", "replace")
-    return rules.page_refusal(principal, path + (f"?{query}" if query else ""), state.locate)
+    return rules.page_refusal(principal, drawn_url(path + (f"?{query}" if query else "")), state.locate)
+
+
+# -- what Dash will draw -----------------------------------------------------------------------
+# The guard decides on what the page router will draw, read the way Dash reads it: the path
+# stripped of its slashes at both ends (``//school/x`` is the page of school x, not a host name)
+# and matched against the registered pages' templates (ioc.app wraps every page's layout so that
+# it receives its path variables only: a query key never replaces one).
+
+WALL_SCREEN = "wall-screen"  # the wall's store naming the screen on show (ioc.pages._wall)
+
+
+def route(url: str) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """(page, path variables, query parameters) that Dash's router makes of ``url`` (a pathname
+    with an optional query string); the page is {} when no page matches (Dash draws its 404)."""
+    path, _, query = url.partition("?")
+    page, variables = _path_to_page(path.strip("/"))
+    return page, dict(variables or {}), _parse_query_string("?" + query if query else "")
+
+
+def template_names(page: dict[str, Any]) -> tuple[str, ...]:
+    """The path variables a page's template declares (``/school/<school_id>`` -> school_id)."""
+    return tuple(re.findall("<(.*?)>", page.get("path_template") or ""))
+
+
+def canonical_url(page: dict[str, Any], variables: dict[str, Any], params: dict[str, Any], path: str) -> str:
+    """The URL of what will be drawn, as ioc.auth.rules reads URLs: the page's template filled with
+    its path variables (percent-encoded whole, so a variable holding '/' or '%' stays one value and
+    rules' unquoting gives back exactly what the layout receives), then the query parameters the
+    layout receives besides them. ``path`` is the raw path, used when no page matches."""
+    if page:
+        template = page.get("path_template") or page.get("path") or "/"
+        target = re.sub("<(.*?)>", lambda m: quote(str(variables.get(m.group(1), "")), safe=""), template)
+    else:
+        target = "/" + path.partition("?")[0].strip("/")
+    names = set(template_names(page)) if page else set()
+    pairs = [
+        (key, item)
+        for key, value in params.items()
+        if key not in names
+        for item in (value if isinstance(value, list) else [value])
+    ]
+    return target + ("?" + urlencode(pairs) if pairs else "")
+
+
+def drawn_url(url: str) -> str:
+    """``url`` as Dash's router will draw it (see canonical_url)."""
+    page, variables, params = route(url)
+    return canonical_url(page, variables, params, url)
+
+
+def screen_refusal(principal: Principal, names: list[Any]) -> str | None:
+    """A kiosk device may show only the screens it was given."""
+    if principal.kind != "kiosk":
+        return None
+    for name in names:
+        if not isinstance(name, str) or name not in principal.screens:
+            return f"this kiosk device may not show the screen {name!r}"
+    return None
+
+
+def _screens_named(body: Any) -> list[Any]:
+    """The screen names (shown and playlist) in the wall's store, wherever a callback carries it."""
+    names: list[Any] = []
+    for item in rules._walk(body):
+        if item.get("id") == WALL_SCREEN and item.get("property") == "data":
+            data = item.get("value")
+            if isinstance(data, dict):
+                names.append(data.get("name"))
+                names.extend(data.get("playlist") or [])
+            elif data is not None:
+                names.append(data)
+    return names
+
+
+def callback_refusal(state: AuthState, principal: Principal, body: Any) -> str | None:
+    """May ``principal`` run this callback request? Every page URL it names is judged as Dash will
+    draw it, every unit it names by the access rules, and a kiosk's screens by its token."""
+    paths, units = rules.callback_references(body)
+    for url in paths:
+        reason = rules.page_refusal(principal, drawn_url(url), state.locate)
+        if reason:
+            return reason
+    return screen_refusal(principal, _screens_named(body)) or rules.units_refusal(
+        principal, units, state.locate
+    )
+
+
+def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
+    """Why the caller may not see ``page`` drawn with ``args`` (what its layout receives), or None.
+    The same rules as the guard, applied again where the layout runs."""
+    state = current_state_or_none()
+    if state is None or not state.required:
+        return None
+    principal = current_principal()
+    if principal is None:
+        return "not signed in"
+    names = set(template_names(page))
+    variables = {k: v for k, v in args.items() if k in names}
+    params = {k: v for k, v in args.items() if k not in names}
+    return rules.page_refusal(principal, canonical_url(page, variables, params, "/"), state.locate)
+
+
+def refuse_drawing(reason: str) -> None:
+    """End the request being served with a 403 for its caller, audited (raises)."""
+    abort(refuse(current_principal(), reason))
+
+
+def screen_refusal_of_caller(names: list[Any]) -> str | None:
+    """screen_refusal for the caller of the request being served (None without sign-in)."""
+    principal = current_principal()
+    return screen_refusal(principal, names) if principal is not None else None
+
+
+def allowed_screens(names: list[str]) -> list[str]:
+    """Of ``names``, the screens the caller may show (a kiosk: those of its token; others: all)."""
+    principal = current_principal()
+    if principal is None or principal.kind != "kiosk":
+        return list(names)
+    return [n for n in names if n in principal.screens]
 
 
 def _audit_anonymous(

@@ -5,11 +5,13 @@ rotating through the playlist in kiosk mode. Used by the pages ``/`` and ``/scre
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import i18n, ids, settings
+from ioc.auth.web import allowed_screens, refuse_drawing, screen_refusal_of_caller
 from ioc.pages._common import UrlState, frame, panel_context, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
@@ -18,6 +20,23 @@ from ioc.panels.screens import DEFAULT_SCREEN, Screen, ScreenConfigError, load_s
 
 log = logging.getLogger(__name__)
 PAGE = "wall"
+ROTATE_BOUNDS = (10, 3600)  # seconds a kiosk shows a screen: never a request storm, never stuck for hours
+
+
+def rotate_seconds(value: Any) -> tuple[int, bool]:
+    """(seconds per screen, whether ``value`` was ignored or bounded): ``?rotate=`` within
+    ROTATE_BOUNDS; a value that is not a finite number gives the rotate_seconds setting."""
+    default = min(max(int(settings.get("rotate_seconds")), ROTATE_BOUNDS[0]), ROTATE_BOUNDS[1])
+    if value is None or value == "":
+        return default, False
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return default, True
+    if not math.isfinite(seconds):
+        return default, True
+    bounded = min(max(seconds, ROTATE_BOUNDS[0]), ROTATE_BOUNDS[1])
+    return round(bounded), bounded != seconds
 
 
 def panel_title(panel: PanelConfig, lang: str) -> str:
@@ -56,7 +75,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
     theme = state.theme or "dark"
     try:
         screens = load_screens()
-        order = playlist(screens)
+        order = allowed_screens(playlist(screens))  # a kiosk rotates through its own screens only
     except ScreenConfigError as error:
         return html.Div(
             [html.H1(t("wall.config_error", state)), html.Pre(str(error))], className="page error-page"
@@ -77,7 +96,9 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
         )
     screen = screens[name]
     refresh = int(screen.refresh_seconds or settings.get("refresh_seconds"))
-    rotate = int(params.get("rotate") or settings.get("rotate_seconds"))
+    rotate, rotate_ignored = rotate_seconds(params.get("rotate"))
+    if rotate_ignored:
+        log.info("rotate=%r ignored or bounded: %s s per screen", params.get("rotate"), rotate)
     tabs = (
         None
         if state.kiosk
@@ -109,6 +130,20 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
                     ),
                     html.Span(t("wall.asof", state, version=state.asof), className="wall-asof")
                     if state.asof
+                    else None,
+                    html.Span(
+                        t(
+                            "wall.rotate_ignored",
+                            state,
+                            value=str(params.get("rotate"))[:40],
+                            low=ROTATE_BOUNDS[0],
+                            high=ROTATE_BOUNDS[1],
+                            seconds=rotate,
+                        ),
+                        className="wall-note",
+                        id=ids.id(PAGE, "rotate-note"),
+                    )
+                    if rotate_ignored
                     else None,
                     tabs,
                 ],
@@ -148,6 +183,9 @@ def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | No
 
     if not screen:
         return no_update
+    reason = screen_refusal_of_caller([screen.get("name")])
+    if reason:
+        refuse_drawing(reason)  # the guard refused it already; this is the second lock
     params = _parse_query_string(search or "")
     state = UrlState.from_params(params)
     screens = load_screens()
@@ -165,7 +203,9 @@ def next_screen(_n: int | None, screen: dict[str, Any] | None, search: str | Non
     """The URL of the next screen of the playlist (kiosk rotation), query string kept."""
     if not screen or not screen.get("playlist"):
         return no_update
-    order = screen["playlist"]
+    order = allowed_screens([n for n in screen["playlist"] if isinstance(n, str)])
+    if not order:
+        return no_update
     i = order.index(screen["name"]) if screen["name"] in order else -1
     following = order[(i + 1) % len(order)]
     path = "/" if following == DEFAULT_SCREEN else f"/screen/{following}"

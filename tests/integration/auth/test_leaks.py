@@ -1,0 +1,181 @@
+"""The cross-district leaks of issue 12 ("Why" 1-5), each reproduced as an officer of one district
+or a wall device limited to one screen would try it, on the real app with sign-in on.
+
+A page drawn through Dash's router is a callback: what the browser would show is in the callback's
+JSON answer, so "drawn" below means: named in that answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ioc.auth import audit, tokens
+
+from .test_matrix import page_body
+
+AUTH_BACKENDS = ("sqlite",)  # the guard does not depend on where accounts live (test_matrix covers both)
+
+
+def draw(client: Any, csrf: str, pathname: str, search: str = "") -> Any:
+    return client.post(
+        "/_dash-update-component", json=page_body(pathname, search), headers={"X-CSRFToken": csrf}
+    )
+
+
+def last_refusal(db: Any) -> Any:
+    return audit.entries(db, event="refused", limit=1)[0]
+
+
+def test_a_query_key_never_replaces_a_path_variable(city: Any, signed_in: Any, db: Any) -> None:
+    client, csrf = signed_in("of")
+    cases = {
+        f"/school/{city.own_school}": (
+            "school_id",
+            city.other_school,
+            f'"data-school":"{city.other_school}"',
+        ),
+        f"/district/{city.own}": ("code", city.other, f'"data-unit":"{city.other}"'),
+    }
+    for path, (key, foreign, marker) in cases.items():
+        before = len(audit.entries(db, event="refused", limit=5000))
+        response = draw(client, csrf, path, f"?{key}={foreign}")
+        text = response.get_data(as_text=True)
+        assert marker.replace('"', "") not in text.replace('"', ""), f"{path}?{key}= drew {foreign}"
+        # either the own page is drawn (the query key ignored) or the request is refused and audited
+        if response.status_code == 403:
+            assert len(audit.entries(db, event="refused", limit=5000)) == before + 1
+        else:
+            assert response.status_code == 200
+
+
+@pytest.mark.parametrize("prefix", ["//", "///", "/./", "/%2F"])
+def test_extra_slashes_are_read_the_way_dash_reads_them(
+    prefix: str, city: Any, signed_in: Any, db: Any
+) -> None:
+    client, csrf = signed_in("of")
+    response = draw(client, csrf, f"{prefix}school/{city.other_school}")
+    assert "data-school" not in response.get_data(as_text=True)
+    if prefix in ("//", "///"):  # Dash strips these and would draw the page: refused, audited
+        assert response.status_code == 403
+        refusal = last_refusal(db)
+        assert refusal.actor == "user:of" and city.other_school in refusal.detail
+
+
+def test_a_page_request_with_extra_slashes_is_refused(city: Any, signed_in: Any, db: Any) -> None:
+    client, _ = signed_in("of")
+    # the test client would read '//school' as a host name: the path goes in as the server sees it
+    response = client.get("/", environ_overrides={"PATH_INFO": f"//school/{city.other_school}"})
+    assert response.status_code == 403
+    assert city.other_school in last_refusal(db).detail
+
+
+def _kiosk(auth_app: Any, db: Any, name: str, screens: list[str]) -> tuple[Any, str]:
+    secret, _ = tokens.create(db, name, "kiosk", screens, days=30)
+    client = auth_app.server.test_client()
+    client.get(f"/?kiosk=1&device={secret}")
+    return client, client.get_cookie("_csrf_token").value
+
+
+def test_a_kiosk_draws_only_its_screens_on_the_router(auth_app: Any, db: Any) -> None:
+    client, csrf = _kiosk(auth_app, db, "wall-leak-1", ["control_room"])
+    response = draw(client, csrf, "/screen/control_room", "?kiosk=1&name=connectivity")
+    assert response.status_code in (200, 403)
+    assert '"data-screen":"connectivity"' not in response.get_data(as_text=True)
+    assert draw(client, csrf, "/screen/connectivity", "?kiosk=1").status_code == 403
+    assert last_refusal(db).actor == "kiosk:wall-leak-1"
+
+
+def refresh_body(screen: dict[str, Any], search: str = "?kiosk=1") -> dict[str, Any]:
+    """The wall's refresh callback (ioc.pages._wall.refresh_grid) as Dash's renderer sends it."""
+    return {
+        "output": "..wall-grid.children...wall-clock.children...wall-refreshed.children..",
+        "outputs": [
+            {"id": "wall-grid", "property": "children"},
+            {"id": "wall-clock", "property": "children"},
+            {"id": "wall-refreshed", "property": "children"},
+        ],
+        "inputs": [{"id": "wall-refresh", "property": "n_intervals", "value": 3}],
+        "changedPropIds": ["wall-refresh.n_intervals"],
+        "state": [
+            {"id": "wall-screen", "property": "data", "value": screen},
+            {"id": "app-url", "property": "search", "value": search},
+        ],
+    }
+
+
+def test_a_kiosk_refresh_naming_another_screen_is_refused_and_audited(auth_app: Any, db: Any) -> None:
+    from ioc import ids
+
+    assert ids.id("wall", "screen") == "wall-screen"  # the ids the crafted body uses
+    client, csrf = _kiosk(auth_app, db, "wall-leak-2", ["control_room"])
+    own = client.post(
+        "/_dash-update-component",
+        json=refresh_body({"name": "control_room", "playlist": ["control_room"]}),
+        headers={"X-CSRFToken": csrf},
+    )
+    assert own.status_code == 200
+    other = client.post(
+        "/_dash-update-component",
+        json=refresh_body({"name": "connectivity", "playlist": ["control_room"]}),
+        headers={"X-CSRFToken": csrf},
+    )
+    assert other.status_code == 403
+    refusal = last_refusal(db)
+    assert refusal.actor == "kiosk:wall-leak-2" and "connectivity" in refusal.detail
+
+
+def test_a_kiosk_playlist_holds_only_its_screens(auth_app: Any, db: Any) -> None:
+    client, csrf = _kiosk(auth_app, db, "wall-leak-3", ["control_room", "connectivity"])
+    drawn = draw(client, csrf, "/", "?kiosk=1").get_json()
+    store = _find(drawn, "wall-screen")
+    assert store["data"]["playlist"] == ["control_room", "connectivity"]
+
+
+def _find(tree: Any, component_id: str) -> dict[str, Any]:
+    """The props of the component with ``component_id`` in a callback's JSON answer."""
+    if isinstance(tree, dict):
+        props = tree.get("props")
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return props
+        for value in tree.values():
+            found = _find(value, component_id)
+            if found:
+                return found
+    elif isinstance(tree, list):
+        for item in tree:
+            found = _find(item, component_id)
+            if found:
+                return found
+    return {}
+
+
+@pytest.mark.parametrize(
+    ("rotate", "interval", "noted"),
+    [
+        ("0", 10_000, True),
+        ("abc", None, True),
+        ("5", 10_000, True),
+        ("99999", 3_600_000, True),
+        ("30", 30_000, False),
+        ("-3", 10_000, True),
+        ("nan", None, True),
+        ("1e9", 3_600_000, True),
+    ],
+)
+def test_rotate_is_bounded_and_bad_values_are_ignored_with_a_note(
+    rotate: str, interval: int | None, noted: bool, signed_in: Any
+) -> None:
+    from ioc import settings
+
+    client, csrf = signed_in("le")
+    response = draw(client, csrf, "/", f"?kiosk=1&rotate={rotate}")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    answer = response.get_json()
+    timer = _find(answer, "wall-rotate")
+    expected = interval if interval is not None else int(settings.get("rotate_seconds")) * 1000
+    assert timer["interval"] == expected
+    assert bool(_find(answer, "wall-rotate-note")) == noted
+    if noted:
+        assert rotate in json.dumps(_find(answer, "wall-rotate-note"))
