@@ -173,10 +173,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "login_max_attempts",
         5,
-        "Failed sign-ins per user name within login_window_seconds before a pause.",
+        "Failed sign-ins per user name and address within login_window_seconds before a pause "
+        "(4x that per user name from addresses it never signed in from, and per address).",
         int,
     ),
     Setting("login_window_seconds", 900, "Window (seconds) over which failed sign-ins are counted.", int),
+    Setting(
+        "trusted_proxies",
+        "",
+        "Reverse proxies whose X-Forwarded-For gives the client's address: a number of proxies in "
+        "front of the app (e.g. 1), or their addresses/networks (e.g. 10.0.0.5, 10.1.0.0/16); empty = "
+        "the connection's address is the client's.",
+    ),
     Setting(
         "max_upload_mb", 20, "Largest request body the web app accepts (MAX_CONTENT_LENGTH), in MB.", int
     ),

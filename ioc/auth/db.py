@@ -37,9 +37,9 @@ from typing import Any, Protocol
 
 from ioc import settings
 
-SCHEMA_VERSION = (
-    3  # 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_* (ioc.notify)
-)
+SCHEMA_VERSION = 4  # 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_*
+# (ioc.notify); 4: login_counters and known_addresses (atomic sign-in throttling), oidc_flows bound
+# to a browser, identities (accounts linked to an OpenID provider's issuer + sub)
 PG_SCHEMA = "ioc_auth"  # the PostgreSQL schema of these tables (DuckLake's catalog lives in another)
 
 SQLITE_SCHEMA = """
@@ -78,11 +78,18 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked INTEGER NOT NULL DEFAULT 0,
     last_used_at REAL
 );
-CREATE TABLE IF NOT EXISTS attempts (
-    key TEXT NOT NULL,                  -- 'user:<name>' or 'ip:<address>'
-    at REAL NOT NULL
+DROP TABLE IF EXISTS attempts;          -- schema 2's sign-in attempts (counted, then checked: raced)
+CREATE TABLE IF NOT EXISTS login_counters (
+    key TEXT PRIMARY KEY,               -- 'pair:<name>|<address>', 'user:<name>', 'ip:<address>'
+    failures INTEGER NOT NULL,
+    since REAL NOT NULL                 -- the first failure of the window
 );
-CREATE INDEX IF NOT EXISTS attempts_key ON attempts(key, at);
+CREATE TABLE IF NOT EXISTS known_addresses (
+    username TEXT NOT NULL,             -- lower case
+    ip TEXT NOT NULL,
+    last_at REAL NOT NULL,              -- the last successful sign-in from there
+    PRIMARY KEY (username, ip)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -97,12 +104,21 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS oidc_states (
+DROP TABLE IF EXISTS oidc_states;       -- schema 2's flows, not bound to a browser
+CREATE TABLE IF NOT EXISTS oidc_flows (
     state TEXT PRIMARY KEY,
+    browser TEXT NOT NULL,              -- sha256 of the browser's ioc_oidc cookie (login CSRF)
     verifier TEXT NOT NULL,
     nonce TEXT NOT NULL,
     next TEXT NOT NULL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS identities (
+    issuer TEXT NOT NULL,               -- an OpenID provider's issuer
+    subject TEXT NOT NULL,              -- its 'sub' for the person: unique per issuer, never reassigned
+    username TEXT NOT NULL UNIQUE,      -- the local account (one provider identity per account)
+    linked_at REAL NOT NULL,
+    PRIMARY KEY (issuer, subject)
 );
 CREATE TABLE IF NOT EXISTS anonymous_windows (
     bucket TEXT PRIMARY KEY,            -- event|ip|path|minute: the first unauthenticated request of a window
@@ -158,7 +174,7 @@ PG_TABLES = SQLITE_SCHEMA.replace(" REAL", " DOUBLE PRECISION").replace(
 )
 PG_TABLES = (
     PG_TABLES[: PG_TABLES.index("CREATE TRIGGER")]
-    + PG_TABLES[PG_TABLES.index("CREATE TABLE IF NOT EXISTS oidc_states") :]
+    + PG_TABLES[PG_TABLES.index("DROP TABLE IF EXISTS oidc_states") :]
 )
 PG_SCHEMA_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA};
@@ -583,6 +599,7 @@ COPIED = {
     "users": "username, display_name, password_hash, role, districts, wards, disabled, created_at, updated_at",
     "tokens": "token_hash, name, kind, scopes, districts, wards, created_by, created_at, expires_at, revoked, last_used_at",
     "sessions": "id_hash, username, device, csrf, created_at, expires_at, revoked, ip",
+    "identities": "issuer, subject, username, linked_at",
     "audit": "at, actor, event, outcome, target, detail, ip",
 }
 

@@ -28,6 +28,7 @@ from ioc import settings
 from ioc.auth import accounts, audit, rules
 
 STATE_SECONDS = 600
+BROWSER_COOKIE = "ioc_oidc"  # binds a sign-in flow to the browser that started it
 LEEWAY = 60
 
 
@@ -174,7 +175,7 @@ def _redirect_uri(client: OidcClient) -> str:
 
 
 def start() -> BaseResponse:
-    from ioc.auth.web import auth_state
+    from ioc.auth.web import auth_state, client_ip, secure_cookies
 
     state = auth_state()
     client: OidcClient | None = state.oidc
@@ -183,39 +184,58 @@ def start() -> BaseResponse:
     verifier, challenge = pkce_pair()
     key, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     next_url = rules.safe_next(request.args.get("next"))
+    # the flow belongs to this browser: its callback is refused in any other (login CSRF, RFC 9700 4.7)
+    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
     with state.db.connect() as con:
-        con.execute("DELETE FROM oidc_states WHERE created_at < ?", (time.time() - STATE_SECONDS,))
+        con.execute("DELETE FROM oidc_flows WHERE created_at < ?", (time.time() - STATE_SECONDS,))
         con.execute(
-            "INSERT INTO oidc_states (state, verifier, nonce, next, created_at) VALUES (?, ?, ?, ?, ?)",
-            (key, verifier, nonce, next_url, time.time()),
+            "INSERT INTO oidc_flows (state, browser, verifier, nonce, next, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (key, _digest(browser), verifier, nonce, next_url, time.time()),
         )
     try:
         url = client.authorization_url(key, nonce, challenge, _redirect_uri(client))
     except (requests.RequestException, OidcError, KeyError) as error:
-        audit.record(
-            state.db, "sign_in", "failed", detail=f"oidc discovery: {error}", ip=request.remote_addr or ""
-        )
+        audit.record(state.db, "sign_in", "failed", detail=f"oidc discovery: {error}", ip=client_ip())
         return redirect("/login?m=oidc_failed", code=302)
-    return redirect(url, code=302)
+    response = redirect(url, code=302)
+    # Lax, not Strict: the provider sends the browser back with a top-level cross-site GET
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=STATE_SECONDS,
+        secure=secure_cookies(),
+        httponly=True,
+        samesite="Lax",
+        path="/auth/oidc/",
+    )
+    return response
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def callback() -> BaseResponse:
-    from ioc.auth.web import auth_state, start_session
+    from ioc.auth.web import auth_state, client_ip, start_session
 
     state = auth_state()
     client: OidcClient | None = state.oidc
     if client is None:
         return Response("OpenID Connect sign-in is not configured\n", status=404, mimetype="text/plain")
-    ip = request.remote_addr or ""
+    ip = client_ip()
     key = request.args.get("state") or ""
+    browser = request.cookies.get(BROWSER_COOKIE) or ""
     with state.db.connect() as con:
         row = con.execute(
-            "SELECT verifier, nonce, next, created_at FROM oidc_states WHERE state = ?", (key,)
+            "SELECT browser, verifier, nonce, next, created_at FROM oidc_flows WHERE state = ?", (key,)
         ).fetchone()
-        con.execute("DELETE FROM oidc_states WHERE state = ?", (key,))  # one use only
+        con.execute("DELETE FROM oidc_flows WHERE state = ?", (key,))  # one use only
     try:
         if row is None or row["created_at"] < time.time() - STATE_SECONDS:
             raise OidcError("unknown or expired state")
+        if not browser or not hmac.compare_digest(_digest(browser), row["browser"]):
+            raise OidcError("the sign-in was started in another browser (login CSRF refused)")
         if request.args.get("error"):
             raise OidcError(f"provider refused: {request.args.get('error')}")
         code = request.args.get("code") or ""

@@ -31,7 +31,7 @@ from flask import Flask, Response, abort, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
-from ioc.auth import accounts, audit, forms, ratelimit, rules, sessions, tokens
+from ioc.auth import accounts, audit, forms, proxies, ratelimit, rules, sessions, tokens
 from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, acting_as
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
@@ -140,6 +140,7 @@ def install(
         if store_factory is None:
             raise ValueError("install() needs store_factory or locate")
         locate = store_locator(store_factory)
+    proxies.parse(str(settings.get("trusted_proxies")))  # a bad value stops the start, not each request
     state = AuthState(
         db=db,
         required=required,
@@ -202,7 +203,10 @@ def may_export() -> bool:
 
 
 def client_ip() -> str:
-    return request.remote_addr or ""
+    """The client's address: the connection's, or X-Forwarded-For's as far as the trusted proxies
+    (the trusted_proxies setting) wrote it."""
+    trusted = proxies.parse(str(settings.get("trusted_proxies")))
+    return proxies.client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For"), trusted)
 
 
 def _target() -> str:
@@ -645,12 +649,21 @@ def login() -> BaseResponse:
     username = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
     ip = client_ip()
-    if ratelimit.blocked(state.db, username, ip):
-        audit.record(state.db, "sign_in", "denied", actor=username, detail="too many failed attempts", ip=ip)
-        return _login_form(state, 429, "blocked", username)
+    claim = ratelimit.claim(state.db, username, ip)  # counted before the password is checked
+    if not claim.allowed:
+        audit.record(
+            state.db,
+            "sign_in",
+            "denied",
+            actor=username,
+            detail=f"too many failed attempts ({claim.bucket})",
+            ip=ip,
+        )
+        response = _login_form(state, 429, "blocked", username)
+        response.headers["Retry-After"] = str(int(claim.retry_after + 0.999))
+        return response
     account = accounts.authenticate(state.db, username, password)
     if account is None:
-        ratelimit.failed(state.db, username, ip)
         audit.record(
             state.db,
             "sign_in",
@@ -660,7 +673,7 @@ def login() -> BaseResponse:
             ip=ip,
         )
         return _login_form(state, 401, "failed", username)
-    ratelimit.succeeded(state.db, username)
+    ratelimit.succeeded(state.db, username, ip, claim)
     return start_session(state, account.username, rules.safe_next(request.form.get("next")), "password")
 
 

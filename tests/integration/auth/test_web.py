@@ -21,6 +21,13 @@ def _login_form(client: Any, path: str = "/login") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
 
 
+def _client_at(app: Any, address: str) -> Any:
+    """A test client whose requests come from ``address``."""
+    client = app.server.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
 def _cookie_header(response: Any, name: str) -> str:
     return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "="))
 
@@ -107,7 +114,7 @@ def test_sign_in_attempts_are_rate_limited(auth_app: Any, db: Any, monkeypatch: 
 
     accounts.add(db, "target", "analyst", PASSWORD)
     monkeypatch.setenv("IOC_LOGIN_MAX_ATTEMPTS", "3")
-    client = auth_app.server.test_client()
+    client = _client_at(auth_app, "192.0.2.10")
     token = _login_form(client)
     for _ in range(3):
         assert (
@@ -118,7 +125,79 @@ def test_sign_in_attempts_are_rate_limited(auth_app: Any, db: Any, monkeypatch: 
         )
     blocked = client.post("/login", data={"csrf": token, "username": "target", "password": PASSWORD})
     assert blocked.status_code == 429  # even the right password waits
-    assert audit.entries(db, event="sign_in", limit=1)[0].outcome == "denied"
+    assert 0 < int(blocked.headers["Retry-After"]) <= 900
+    entry = audit.entries(db, event="sign_in", limit=1)[0]
+    assert (entry.outcome, entry.detail, entry.ip) == (
+        "denied",
+        "too many failed attempts (account+address)",
+        "192.0.2.10",
+    )
+    # the stranger's failures lock the pair, not the account: its owner signs in from elsewhere
+    owner = _client_at(auth_app, "192.0.2.11")
+    signed = owner.post(
+        "/login", data={"csrf": _login_form(owner), "username": "target", "password": PASSWORD}
+    )
+    assert signed.status_code == 302
+
+
+def test_simultaneous_wrong_passwords_check_at_most_the_limit(
+    auth_app: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 wrong passwords for one account at once: only the limit (5) reach the password check."""
+    import threading
+
+    from ioc.auth import accounts
+
+    accounts.add(db, "raced", "analyst", PASSWORD)
+    monkeypatch.setenv("IOC_LOGIN_MAX_ATTEMPTS", "5")
+    checked: list[str] = []
+    real_verify = accounts.verify_password
+
+    def counting(password: str, stored: str | None) -> bool:
+        checked.append(password)
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(accounts, "verify_password", counting)
+    clients = [_client_at(auth_app, "192.0.2.20") for _ in range(20)]
+    forms = [_login_form(c) for c in clients]
+    start = threading.Barrier(20)
+    statuses: list[int] = []
+
+    def attempt(client: Any, token: str) -> None:
+        start.wait()
+        answer = client.post("/login", data={"csrf": token, "username": "raced", "password": "wrong guess"})
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, forms, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 5
+    assert sorted(statuses) == [401] * 5 + [429] * 15
+
+
+def test_the_client_address_comes_through_trusted_proxies_only(
+    auth_app: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind one proxy every request comes from the proxy's address; with IOC_TRUSTED_PROXIES the
+    throttle and the audit log see each client's own address."""
+    client = _client_at(auth_app, "10.9.0.1")
+    token = _login_form(client)
+
+    def fail(forwarded: str) -> str:
+        client.post(
+            "/login",
+            data={"csrf": token, "username": "nobody-here", "password": "wrong guess"},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        return audit.entries(db, event="sign_in", limit=1)[0].ip
+
+    assert fail("203.0.113.5") == "10.9.0.1"  # not trusted: a header anyone can write
+    monkeypatch.setenv("IOC_TRUSTED_PROXIES", "10.9.0.0/16")
+    assert fail("6.6.6.6, 203.0.113.5") == "203.0.113.5"
+    monkeypatch.setenv("IOC_TRUSTED_PROXIES", "1")
+    assert fail("203.0.113.6") == "203.0.113.6"
 
 
 def test_logout_invalidates_the_session(auth_app: Any, db: Any) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.auth import accounts, audit, keys, ratelimit, sessions, tokens
+from ioc.auth import accounts, audit, keys, sessions, tokens
 from ioc.auth.access import EVERYTHING, AccessScope
 from ioc.auth.db import AuthDb
 from ioc.auth.passwords import WeakPassword, hash_password, verify_password
@@ -113,18 +113,6 @@ def test_tokens(db: AuthDb) -> None:
     # only hashes are stored
     stored = {r[0] for r in db.query("SELECT token_hash FROM tokens")}
     assert secret not in stored and wall not in stored
-
-
-def test_rate_limit_counts_failures_per_user(db: AuthDb, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IOC_LOGIN_MAX_ATTEMPTS", "3")
-    for _ in range(3):
-        assert not ratelimit.blocked(db, "lan", "10.0.0.1", now=100.0)
-        ratelimit.failed(db, "lan", "10.0.0.1", now=100.0)
-    assert ratelimit.blocked(db, "lan", "10.0.0.2", now=101.0)  # by user name, whatever the address
-    assert not ratelimit.blocked(db, "other", "10.0.0.3", now=101.0)
-    assert not ratelimit.blocked(db, "lan", "10.0.0.1", now=100.0 + 901)  # the window passed
-    ratelimit.succeeded(db, "lan")
-    assert not ratelimit.blocked(db, "lan", "10.0.0.2", now=101.0)
 
 
 def test_audit_log_is_append_only(db: AuthDb) -> None:

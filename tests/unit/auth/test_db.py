@@ -65,7 +65,17 @@ def test_postgresql_tables_live_in_their_own_schema(
         name,
         f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{PG_SCHEMA}' ORDER BY 1",  # noqa: S608
     ).split()
-    assert {"users", "sessions", "tokens", "attempts", "audit", "oidc_states", "meta"} <= set(tables)
+    assert {
+        "users",
+        "sessions",
+        "tokens",
+        "login_counters",
+        "known_addresses",
+        "audit",
+        "oidc_flows",
+        "identities",
+        "meta",
+    } <= set(tables)
     assert (
         postgres_server.psql(
             name, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
