@@ -215,3 +215,25 @@ def test_oidc_routes_answer_404_while_not_configured(auth_app: Any) -> None:
     assert client.get("/auth/oidc/login").status_code == 404
     assert client.get("/auth/oidc/callback?state=x&code=y").status_code == 404
     assert "tài khoản của Thành phố" not in client.get("/login").get_data(as_text=True)
+
+
+def test_a_callback_from_another_browser_is_refused(oidc_app: Any, db: Any) -> None:
+    """Login CSRF (RFC 9700 4.7): the attacker's callback URL, opened in the victim's browser, does
+    not sign the victim in as the attacker."""
+    attacker = oidc_app.server.test_client()
+    start = attacker.get("/auth/oidc/login")
+    at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    callback = urlsplit(at_provider.headers["Location"])
+    victim = oidc_app.server.test_client()
+    victim.get("/auth/oidc/login")  # the victim's own flow gives the victim a cookie of its own
+    done = victim.get(callback.path + "?" + callback.query)
+    assert "oidc_failed" in done.headers["Location"]
+    assert victim.get("/explore").status_code == 302
+    entry = audit.entries(db, event="sign_in", limit=1)[0]
+    assert entry.outcome == "failed" and "another browser" in entry.detail
+    # without any cookie at all, too
+    attacker_start = attacker.get("/auth/oidc/login")
+    at_provider = requests.get(attacker_start.headers["Location"], allow_redirects=False, timeout=10)
+    callback = urlsplit(at_provider.headers["Location"])
+    bare = oidc_app.server.test_client().get(callback.path + "?" + callback.query)
+    assert "oidc_failed" in bare.headers["Location"]
