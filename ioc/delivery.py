@@ -54,7 +54,7 @@ def install_compression(server: flask.Flask) -> Compress:
     """Compress the server's answers (brotli preferred, gzip for the others)."""
     server.config.update(
         COMPRESS_ALGORITHM=["br", "gzip"],
-        COMPRESS_ALGORITHM_STREAMING=["br", "deflate"],
+        COMPRESS_STREAMS=False,  # the app streams nothing large; assets are read whole below
         COMPRESS_BR_LEVEL=5,  # ~1 MB for Plotly's 4.6 MB bundle in about half a second, once per process
         COMPRESS_LEVEL=6,
         COMPRESS_MIMETYPES=COMPRESSED_TYPES,
@@ -62,7 +62,23 @@ def install_compression(server: flask.Flask) -> Compress:
         COMPRESS_CACHE_BACKEND=StaticCache,
         COMPRESS_CACHE_KEY=cache_key,
     )
-    return Compress(server)
+    compress = Compress(server)
+    # runs before Compress's hook (Flask runs after_request hooks last registered first)
+    server.after_request(read_whole)
+    return compress
+
+
+def read_whole(response: flask.Response) -> flask.Response:
+    """An asset file is sent as a stream of the file; read it (a few kB) so it is compressed and
+    its compressed copy kept like the bundles'."""
+    if (
+        response.direct_passthrough
+        and response.status_code == 200
+        and flask.request.path.startswith("/assets/")
+    ):
+        response.direct_passthrough = False
+        response.set_data(response.get_data())
+    return response
 
 
 class App(dash.Dash):

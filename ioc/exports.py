@@ -34,7 +34,8 @@ FORMATS = {
     "png": "image/png",
     "svg": "image/svg+xml",
 }
-CHARTS = ("bar", "column", "line")
+CHARTS = ("bar", "histogram", "column", "line")
+ORDERS = ("worst", "best")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _KALEIDO_LOCK = threading.Lock()
 KALEIDO_TIMEOUT_SECONDS = 60.0
@@ -57,6 +58,8 @@ class ExportRequest:
     snapshot: int | None = None
     chart: str = "bar"
     lang: str = "vi"
+    order: str = "worst"  # a ranking's order: worst first or best first
+    top: int | None = None  # a ranking's first N rows (None: all)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ExportRequest:
@@ -80,6 +83,12 @@ class ExportRequest:
         asof = args.get("asof")
         if asof and not asof.isdigit():
             raise QueryError("asof", f"must be a data version (integer), got {asof!r}")
+        order = args.get("order") or "worst"
+        if order not in ORDERS:
+            raise QueryError("order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
+        top = args.get("top") or "all"
+        if top != "all" and not (top.isdigit() and int(top) > 0):
+            raise QueryError("top", f"must be a positive integer or 'all', got {top!r}")
         return cls(
             kpi=kpi,
             by=by,
@@ -89,6 +98,8 @@ class ExportRequest:
             snapshot=int(asof) if asof else None,
             chart=chart,
             lang=i18n.lang_of(args.get("lang")),
+            order=order,
+            top=None if top == "all" else int(top),
         )
 
     def query(self) -> KpiQuery:
@@ -216,6 +227,12 @@ def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> 
         decimals=kpi.decimals,
         target=kpi.target,
         time_axis=res.by in ("date", "week", "month"),
+        grain=res.by,
+        higher_better=kpi.direction == "higher",
+        green=kpi.green,
+        amber=kpi.amber,
+        order=req.order,
+        top=req.top,
     )
 
 

@@ -10,6 +10,7 @@ with full validation. Hover texts are formatted by :mod:`ioc.i18n` so numbers fo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -44,7 +45,8 @@ class Theme:
 
 
 THEMES: Mapping[str, Theme] = {
-    "dark": Theme("dark", "rgba(0,0,0,0)", "#f4f6fa", "#39414f", "#4cc2ff", "#9aa4b2", 16),
+    # the wall (dark): 20 px text, legible from 4 m at 1920x1080 (larger walls zoom the graphs)
+    "dark": Theme("dark", "rgba(0,0,0,0)", "#f4f6fa", "#39414f", "#4cc2ff", "#9aa4b2", 20),
     "light": Theme("light", "rgba(0,0,0,0)", "#1b1f24", "#dde1e6", "#0b63c5", "#5b6470", 13),
 }
 
@@ -84,9 +86,31 @@ def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:
     return {"gridcolor": theme.grid, "zeroline": False, "linecolor": theme.grid, "automargin": True, **extra}
 
 
-def _value_axis(unit: str, theme: Theme) -> dict[str, Any]:
-    fmt = {"ratio": ".0%", "count": ",d"}.get(unit, ",.1f")
-    return _axis(theme, tickformat=fmt)
+def nice_ticks(low: float, high: float, unit: str, count: int = 5) -> tuple[float, float, str]:
+    """(first tick, step, d3 format) of about ``count`` ticks over [low, high], each printed with
+    just enough decimals that no two print the same label (99.0-99.6 % reads 99,0 % ... 99,6 %,
+    not 99 % 99 % 99 %). Steps are 1, 2 or 5 times a power of ten of the shown unit."""
+    scale = 100.0 if unit == "ratio" else 1.0
+    span = max(abs(high - low) * scale, 1e-9)
+    raw = span / max(1, count)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    if unit == "count":
+        step = max(1.0, round(step))
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    first = math.floor(min(low, high) * scale / step) * step
+    if unit == "ratio":
+        return first / scale, step / scale, f".{decimals}%"
+    return first, step, (",d" if unit == "count" else f",.{decimals}f")
+
+
+def _value_axis(unit: str, theme: Theme, values: Sequence[float | None] = ()) -> dict[str, Any]:
+    """A value axis whose ticks all print differently for these values (see nice_ticks)."""
+    known = [float(v) for v in values if v is not None]
+    if not known:
+        return _axis(theme, tickformat={"ratio": ".0%", "count": ",d"}.get(unit, ",.1f"))
+    first, step, fmt = nice_ticks(min(known), max(known), unit)
+    return _axis(theme, tickformat=fmt, tick0=first, dtick=step)
 
 
 def _target_line(axis: str, value: float, theme: Theme) -> dict[str, Any]:
@@ -97,26 +121,80 @@ def _target_line(axis: str, value: float, theme: Theme) -> dict[str, Any]:
     return {**line, "yref": "paper", "y0": 0, "y1": 1, "xref": "x", "x0": value, "x1": value}
 
 
+def spark_points(
+    points: Sequence[tuple[date, float | None]], *, partial_day: date | None = None, grain: str = "day"
+) -> list[tuple[date, float | None]]:
+    """What a sparkline draws: complete days only (``partial_day`` and later left out), without
+    the empty days before the first value and after the last (a 30-day window over 14 days of
+    probes is not half a line of nothing); a KPI measured monthly (``grain='month'``) as one point
+    per month, its latest value in that month, not as daily steps."""
+    kept = [p for p in points if partial_day is None or p[0] < partial_day]
+    valued = [i for i, p in enumerate(kept) if p[1] is not None]
+    if not valued:
+        return []
+    kept = kept[valued[0] : valued[-1] + 1]
+    if grain != "month":
+        return kept
+    months: dict[tuple[int, int], tuple[date, float | None]] = {}
+    for day, value in kept:
+        if value is not None:
+            months[(day.year, day.month)] = (day, value)
+    return [months[m] for m in sorted(months)]
+
+
+def spark_range(points: Sequence[tuple[date, float | None]], unit: str, lang: str, decimals: int = 1) -> str:
+    """The range a sparkline spans, printed: '92,0 – 96,8 %' ('—' without values)."""
+    known = [v for _, v in points if v is not None]
+    if not known:
+        return "—"
+    low, high = min(known), max(known)
+    return f"{i18n.kpi_value(low, unit, lang, decimals)} – {i18n.kpi_value(high, unit, lang, decimals)}"
+
+
 def sparkline(
-    points: Sequence[tuple[date, float | None]], theme_name: str = "dark", colour: str | None = None
+    points: Sequence[tuple[date, float | None]],
+    theme_name: str = "dark",
+    colour: str | None = None,
+    *,
+    target: float | None = None,
 ) -> go.Figure:
-    """A tiny line without axes for a KPI tile."""
+    """A tiny line without axes for a KPI tile (points as given by :func:`spark_points`).
+
+    Its vertical range holds the values and the target (a dashed line), so a wiggle of 0.8 points
+    just under a target far above does not fill the tile as a collapse would; the tile prints the
+    range (:func:`spark_range`). Missing days are gaps, never joined.
+    """
     theme = theme_of(theme_name)
+    known = [float(v) for _, v in points if v is not None]
     trace = {
         "type": "scatter",
         "x": [p[0].isoformat() for p in points],
         "y": [p[1] for p in points],
-        "mode": "lines",
+        "mode": "lines+markers" if len(points) <= 12 else "lines",
+        "marker": {"size": 5, "color": colour or theme.accent},
         "line": {"color": colour or theme.accent, "width": 2},
         "hoverinfo": "skip",
         "connectgaps": False,
     }
+    yaxis: dict[str, Any] = {"visible": False, "fixedrange": True}
+    shapes: list[dict[str, Any]] = []
+    if known:
+        low, high = min(known), max(known)
+        if target is not None:
+            low, high = min(low, target), max(high, target)
+            shapes.append(
+                _target_line("y", target, theme)
+                | {"line": {"dash": "dot", "color": theme.muted, "width": 1.5}}
+            )
+        pad = (high - low) * 0.1 or abs(high) * 0.01 or 0.01
+        yaxis["range"] = [low - pad, high + pad]
     layout = _layout(
         theme,
         "vi",
         margin=0,
         xaxis={"visible": False, "fixedrange": True},
-        yaxis={"visible": False, "fixedrange": True},
+        yaxis=yaxis,
+        shapes=shapes,
     )
     return _figure([trace], layout)
 
@@ -130,9 +208,15 @@ def trend(
     target: float | None = None,
     theme_name: str = "light",
     height: int | None = None,
+    partial_day: date | None = None,
+    grain: str = "day",
 ) -> go.Figure:
-    """Lines over time, one per (name, points), with the target as a dashed line."""
+    """Lines over time, one per (name, points), with the target as a dashed line.
+
+    Complete days only and a monthly KPI monthly (:func:`spark_points`); the value axis has ticks
+    that all print differently (:func:`nice_ticks`)."""
     theme = theme_of(theme_name)
+    series = [(name, spark_points(points, partial_day=partial_day, grain=grain)) for name, points in series]
     palette = [theme.accent, "#f2a900", "#b07cff", "#1fa463", "#e5484d", "#ff8c42"]
     traces = [
         {
@@ -158,7 +242,7 @@ def trend(
         showlegend=len(series) > 1,
         legend={"orientation": "h", "y": -0.15},
         xaxis=_axis(theme, tickformat="%d/%m" if i18n.lang_of(lang) == "vi" else "%m-%d"),
-        yaxis=_value_axis(unit, theme),
+        yaxis=_value_axis(unit, theme, [v for _, points in series for _, v in points] + [target]),
     )
     if target is not None:
         layout["shapes"] = [_target_line("y", target, theme)]
@@ -189,6 +273,16 @@ class Bar:
     link: str | None = None
 
 
+def ordered_bars(bars: Sequence[Bar], *, higher_better: bool = True, order: str = "worst") -> list[Bar]:
+    """Bars sorted worst first (or best first); bars without a value last, by label."""
+    valued = sorted(
+        (b for b in bars if b.value is not None),
+        key=lambda b: (b.value, b.label),
+        reverse=(order == "best") == higher_better,
+    )
+    return valued + sorted((b for b in bars if b.value is None), key=lambda b: b.label)
+
+
 def ranking(
     bars: Sequence[Bar],
     unit: str,
@@ -198,32 +292,123 @@ def ranking(
     target: float | None = None,
     theme_name: str = "light",
     height: int | None = None,
+    higher_better: bool = True,
+    order: str = "worst",
+    colour: str | None = None,
 ) -> go.Figure:
-    """Horizontal bars coloured by status, first bar on top; a click's customdata is the bar's link."""
+    """A ranking as a dot plot: sorted (worst first unless ``order='best'``), each unit a dot
+    coloured by its status on a stem from the target line, so the gap to the target is what one
+    sees. The value axis spans the values and the target, not 0-100 %: wards between 92.8 % and
+    95 % are told apart, and a note says when the axis does not start at zero. The values and
+    their gaps to the target are printed on the right; a click's customdata is the unit's link.
+    """
     theme = theme_of(theme_name)
-    shown = list(reversed(bars))
-    trace = {
-        "type": "bar",
-        "orientation": "h",
-        "y": [b.label for b in shown],
-        "x": [b.value for b in shown],
-        "marker": {"color": [STATUS_COLOURS.get(b.status, theme.muted) for b in shown]},
-        "text": [i18n.kpi_value(b.value, unit, lang, decimals) for b in shown],
-        "textposition": "auto",
-        "customdata": [b.link or "" for b in shown],
-        "hovertext": [f"{b.label}: {i18n.kpi_value(b.value, unit, lang, decimals)}" for b in shown],
-        "hoverinfo": "text",
-    }
+    shown = ordered_bars(bars, higher_better=higher_better, order=order)
+    rows = list(range(len(shown)))
+    known = [float(b.value) for b in shown if b.value is not None]
+    span = known + ([target] if target is not None else [])
+    low, high = (min(span), max(span)) if span else (0.0, 1.0)
+    pad = (high - low) * 0.08 or abs(high) * 0.02 or 0.01
+    x_range = [low - pad, high + pad]
+    if low >= 0:  # padding never invents negative values
+        x_range[0] = max(x_range[0], 0.0)
+    colours = [colour or STATUS_COLOURS.get(b.status, theme.muted) for b in shown]
+
+    def right(b: Bar) -> str:
+        text = i18n.kpi_value(b.value, unit, lang, decimals)
+        if target is not None and b.value is not None:
+            text += f" ({i18n.kpi_delta(b.value - target, unit, lang, decimals)})"
+        return text
+
+    base = target if target is not None else x_range[0]
+    stem_x: list[float | None] = []
+    stem_y: list[int | None] = []
+    for i, b in zip(rows, shown, strict=True):
+        if b.value is not None:
+            stem_x += [base, b.value, None]
+            stem_y += [i, i, None]
+    hover = [f"{b.label}: {right(b)}" for b in shown]
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": stem_x,
+            "y": stem_y,
+            "mode": "lines",
+            "line": {"color": theme.muted, "width": 3},
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "x": [b.value for b in shown],
+            "y": rows,
+            "mode": "markers",
+            "marker": {"size": 14, "color": colours, "line": {"color": theme.text, "width": 1}},
+            "customdata": [b.link or "" for b in shown],
+            "hovertext": hover,
+            "hoverinfo": "text",
+        },
+        {  # the same rows on the right-hand axis, which prints each value and its gap
+            "type": "scatter",
+            "x": [b.value for b in shown],
+            "y": rows,
+            "yaxis": "y2",
+            "mode": "markers",
+            "marker": {"size": 1, "opacity": 0},
+            "hoverinfo": "skip",
+        },
+    ]
+    y_range = [len(shown) - 0.5, -0.5]  # first row on top
+    category = {"tickmode": "array", "tickvals": rows, "range": y_range, "fixedrange": True}
     layout = _layout(
         theme,
         lang,
-        height=height or max(160, 28 * len(bars) + 40),
-        xaxis=_value_axis(unit, theme),
-        yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)"),
+        height=height or max(160, 30 * len(shown) + 70),
+        hovermode="closest",
+        xaxis=_value_axis(unit, theme, x_range) | {"range": x_range, "fixedrange": True},
+        yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)", ticktext=[b.label for b in shown], **category),
+        yaxis2=_axis(
+            theme,
+            gridcolor="rgba(0,0,0,0)",
+            overlaying="y",
+            side="right",
+            ticktext=[right(b) for b in shown],
+            **category,
+        ),
     )
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
     if target is not None:
-        layout["shapes"] = [_target_line("x", target, theme)]
-    return _figure([trace], layout)
+        shapes.append(_target_line("x", target, theme))
+        notes.append(
+            {
+                "text": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
+                "xref": "x",
+                "x": target,
+                "yref": "paper",
+                "y": 1,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"color": theme.muted},
+            }
+        )
+    if x_range[0] > 0:
+        notes.append(
+            {
+                "text": i18n.t("chart.axis_not_zero", lang),
+                "xref": "paper",
+                "x": 0,
+                "xanchor": "left",
+                "yref": "paper",
+                "y": 1,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"color": theme.muted},
+            }
+        )
+    layout["shapes"] = shapes
+    layout["annotations"] = notes
+    layout["margin"] = {"l": 8, "r": 8, "t": 34, "b": 8}
+    return _figure(traces, layout)
 
 
 def _scale_format(unit: str, span: float) -> str:
@@ -261,6 +446,62 @@ def _centre(rings: list[list[list[float]]]) -> tuple[float, float]:
     return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
 
 
+def status_of(value: float | None, green: float, amber: float, higher_better: bool = True) -> str:
+    """The traffic light of ``value`` for thresholds ``green`` and ``amber`` (as Kpi.status)."""
+    if value is None:
+        return "no_data"
+    if not higher_better:
+        value, green, amber = -value, -green, -amber
+    return "green" if value >= green else "amber" if value >= amber else "red"
+
+
+def status_legend(
+    unit: str, lang: str, green: float, amber: float, higher_better: bool = True, decimals: int = 1
+) -> list[tuple[str, str]]:
+    """(status, label) of each colour of a map: what green, amber and red mean for this KPI, and
+    the colour of no data."""
+    g, a = i18n.kpi_value(green, unit, lang, decimals), i18n.kpi_value(amber, unit, lang, decimals)
+    if higher_better:
+        bands = [("green", f"≥ {g}"), ("amber", f"{a} – {g}"), ("red", f"< {a}")]
+    else:
+        bands = [("green", f"≤ {g}"), ("amber", f"{g} – {a}"), ("red", f"> {a}")]
+    return [*bands, ("no_data", i18n.t("chart.no_data", lang))]
+
+
+def _legend_traces(
+    legend: Sequence[tuple[str, str]], theme: Theme, symbol: str = "square"
+) -> list[dict[str, Any]]:
+    """One legend entry per colour (traces without points: the legend draws their marker)."""
+    return [
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "markers",
+            "name": label,
+            "showlegend": True,
+            "hoverinfo": "skip",
+            "marker": {"size": 16, "symbol": symbol, "color": STATUS_COLOURS.get(status, theme.grid)},
+        }
+        for status, label in legend
+    ]
+
+
+def short_name(name: str) -> str:
+    """A district's name without its kind ('Quận Bình Thạnh' -> 'Bình Thạnh', 'Quận 1' -> 'Q.1')."""
+    for prefix, short in (("Quận ", "Q."), ("Huyện ", ""), ("Thành phố ", ""), ("Thị xã ", "")):
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            return f"{short}{rest}" if short and rest.isdigit() else rest
+    return name
+
+
+def _bbox(rings: list[list[list[float]]]) -> tuple[float, float, float, float]:
+    xs = [p[0] for ring in rings for p in ring]
+    ys = [p[1] for ring in rings for p in ring]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def choropleth(
     geojson: Mapping[str, Any],
     values: Sequence[tuple[str, str, float | None, str | None]],
@@ -272,13 +513,20 @@ def choropleth(
     theme_name: str = "light",
     height: int | None = None,
     reverse: bool = False,
+    green: float | None = None,
+    amber: float | None = None,
+    labels: bool = True,
 ) -> go.Figure:
-    """Areas of ``geojson`` (matched on properties.district_code) coloured by value.
+    """Areas of ``geojson`` (matched on properties.district_code) coloured by the KPI's traffic
+    light: with ``green``/``amber`` thresholds a colour means what the tile's light means, and the
+    legend says which values each colour holds, including the colour of no data.
 
     ``values`` rows are (code, label, value, link). Drawn as filled shapes on plain longitude /
     latitude axes, not as a Plotly ``geo`` trace: geo traces download their base map (topojson)
-    from a CDN, and the control room must work without internet. A marker at each area's centre
-    carries the link for clicks and the hover text; a hidden marker trace draws the colour bar.
+    from a CDN, and the control room must work without internet. Every area is drawn: an area far
+    from the others (Côn Đảo, 180 km offshore) is moved into a framed inset in the lower right
+    corner instead of shrinking the city to a corner or being cut off. Areas large enough are
+    named; a marker at each area's centre carries the link for clicks and the hover text.
     """
     theme = theme_of(theme_name)
     scale = GOOD_LOW if reverse else GOOD_HIGH
@@ -286,18 +534,62 @@ def choropleth(
     known = [v[2] for v in values if v[2] is not None]
     low, high = (min(known), max(known)) if known else (0.0, 1.0)
     span = (high - low) or 1.0
+    bands = (float(green), float(amber)) if green is not None and amber is not None else None
     edge = "#ffffff" if theme.name == "light" else "#0b0f14"
+    shapes_in: list[tuple[str, list[list[list[float]]]]] = []
+    for feature in geojson.get("features", []):
+        rings = _rings(feature.get("geometry") or {})
+        if rings:
+            shapes_in.append((str(feature["properties"].get("district_code")), rings))
+    names = {
+        str(f["properties"].get("district_code")): str(f["properties"].get("district_name", ""))
+        for f in geojson.get("features", [])
+    }
+    # the mainland: areas whose centre lies within 1 degree (~110 km) of the median centre
+    centres0 = {code: _centre(rings) for code, rings in shapes_in}
+    mx = sorted(c[0] for c in centres0.values())[len(centres0) // 2] if centres0 else 0.0
+    my = sorted(c[1] for c in centres0.values())[len(centres0) // 2] if centres0 else 0.0
+    far = {code for code, (cx, cy) in centres0.items() if abs(cx - mx) > 1.0 or abs(cy - my) > 1.0}
+    main = [r for code, rings in shapes_in if code not in far for r in rings]
+    inset_boxes: list[dict[str, Any]] = []
+    if main and far:
+        x0, y0, x1, y1 = _bbox(main)
+        corner_x, corner_y = x0, y0  # islands go to the lower left corner (open sea), stacked upwards
+        moved: list[tuple[str, list[list[list[float]]]]] = []
+        for code, rings in shapes_in:
+            if code not in far:
+                moved.append((code, rings))
+                continue
+            bx0, by0, bx1, by1 = _bbox(rings)
+            dx, dy = corner_x + 0.02 - bx0, corner_y + 0.02 - by0
+            moved.append((code, [[[p[0] + dx, p[1] + dy] for p in ring] for ring in rings]))
+            inset_boxes.append(
+                {
+                    "type": "rect",
+                    "xref": "x",
+                    "yref": "y",
+                    "x0": bx0 + dx - 0.015,
+                    "x1": bx1 + dx + 0.015,
+                    "y0": by0 + dy - 0.015,
+                    "y1": by1 + dy + 0.015,
+                    "line": {"color": theme.muted, "width": 1, "dash": "dot"},
+                }
+            )
+            corner_y = by1 + dy + 0.05
+        shapes_in = moved
     traces: list[dict[str, Any]] = []
     centres: list[tuple[float, float, str, str]] = []
-    for feature in geojson.get("features", []):
-        code = str(feature["properties"].get("district_code"))
-        rings = _rings(feature.get("geometry") or {})
-        if not rings:
-            continue
+    names_shown: list[tuple[float, float, str]] = []
+    all_box = _bbox([r for _, rings in shapes_in for r in rings]) if shapes_in else (0, 0, 1, 1)
+    frame = max(all_box[2] - all_box[0], all_box[3] - all_box[1]) or 1.0
+    for code, rings in shapes_in:
         row = by_code.get(code)
         value = row[2] if row else None
-        label = row[1] if row else str(feature["properties"].get("district_name", code))
-        colour = _interpolate(scale, (value - low) / span) if value is not None else theme.grid
+        label = row[1] if row else names.get(code, code)
+        if bands is not None:
+            colour = STATUS_COLOURS[status_of(value, *bands, not reverse)]
+        else:
+            colour = _interpolate(scale, (value - low) / span) if value is not None else theme.grid
         xs: list[float | None] = []
         ys: list[float | None] = []
         for ring in rings:
@@ -318,65 +610,88 @@ def choropleth(
                 "text": text,
                 "customdata": [row[3] if row and row[3] else ""] * len(xs),
                 "name": code,
+                "showlegend": False,
             }
         )
         cx, cy = _centre(rings)
         centres.append((cx, cy, text, (row[3] or "") if row else ""))
+        bx0, by0, bx1, by1 = _bbox(rings)
+        if labels and (code in far or max(bx1 - bx0, by1 - by0) > frame * 0.22):
+            names_shown.append((cx, cy if code not in far else by1 + 0.005, short_name(label)))
     traces.append(
         {
             "type": "scatter",
             "x": [c[0] for c in centres],
             "y": [c[1] for c in centres],
             "mode": "markers",
-            "marker": {"size": 7, "color": theme.text, "opacity": 0.3},
+            "marker": {"size": 7, "color": theme.text, "opacity": 0.25},
             "hovertext": [c[2] for c in centres],
             "hoverinfo": "text",
             "customdata": [c[3] for c in centres],
+            "showlegend": False,
         }
     )
-    traces.append(
-        {
-            "type": "scatter",
-            "x": [None],
-            "y": [None],
-            "mode": "markers",
-            "hoverinfo": "skip",
-            "marker": {
-                "color": [low, high],
-                "cmin": low,
-                "cmax": high,
-                "colorscale": scale,
-                "showscale": True,
-                "colorbar": {
-                    "thickness": 12,
-                    "len": 0.8,
-                    "title": {"text": kpi_name},
-                    "tickformat": _scale_format(unit, high - low),
+    if names_shown:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [n[0] for n in names_shown],
+                "y": [n[1] for n in names_shown],
+                "mode": "text",
+                "text": [n[2] for n in names_shown],
+                "textfont": {"color": "#0b0f14", "size": theme.font_size},
+                "textposition": "middle center",
+                "cliponaxis": False,
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
+    if bands is not None:
+        traces += _legend_traces(
+            status_legend(unit, lang, *bands, not reverse, decimals),
+            theme,
+        )
+    else:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "markers",
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "marker": {
+                    "color": [low, high],
+                    "cmin": low,
+                    "cmax": high,
+                    "colorscale": scale,
+                    "showscale": True,
+                    "colorbar": {
+                        "thickness": 12,
+                        "len": 0.8,
+                        "title": {"text": kpi_name},
+                        "tickformat": _scale_format(unit, high - low),
+                    },
                 },
-            },
-        }
-    )
+            }
+        )
     xaxis: dict[str, Any] = {"visible": False, "fixedrange": True}
     yaxis: dict[str, Any] = {"visible": False, "fixedrange": True, "scaleanchor": "x", "scaleratio": 1}
-    if centres:
-        # frame the mainland: far islands (Côn Đảo, 180 km offshore) would shrink the city to a corner
-        mx = sorted(c[0] for c in centres)[len(centres) // 2]
-        my = sorted(c[1] for c in centres)[len(centres) // 2]
-        near = [
-            t
-            for t in traces[:-2]
-            if abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"], strict=True) if x is not None]])[0] - mx)
-            < 1.0
-            and abs(_centre([[[x, y] for x, y in zip(t["x"], t["y"], strict=True) if x is not None]])[1] - my)
-            < 1.0
-        ]
-        xs_all = [x for t in near for x in t["x"] if x is not None]
-        ys_all = [y for t in near for y in t["y"] if y is not None]
-        if xs_all:
-            xaxis["range"] = [min(xs_all) - 0.02, max(xs_all) + 0.02]
-            yaxis["range"] = [min(ys_all) - 0.02, max(ys_all) + 0.02]
-            yaxis["constrain"] = "domain"
-    layout = _layout(theme, lang, height=height, hovermode="closest", xaxis=xaxis, yaxis=yaxis)
+    if shapes_in:
+        xaxis["range"] = [all_box[0] - 0.02, all_box[2] + 0.02]
+        yaxis["range"] = [all_box[1] - 0.02, all_box[3] + 0.02]
+        yaxis["constrain"] = "domain"
+    layout = _layout(
+        theme,
+        lang,
+        height=height,
+        hovermode="closest",
+        xaxis=xaxis,
+        yaxis=yaxis,
+        shapes=inset_boxes,
+        showlegend=bands is not None,
+        legend={"orientation": "h", "x": 0, "y": 0, "xanchor": "left", "yanchor": "top"},
+    )
     return _figure(traces, layout)
 
 
@@ -389,39 +704,69 @@ def school_points(
     theme_name: str = "light",
     height: int | None = None,
     reverse: bool = False,
+    green: float | None = None,
+    amber: float | None = None,
 ) -> go.Figure:
     """Schools as dots on plain axes (longitude, latitude) when no boundary file is configured.
 
-    ``points`` rows are (lat, lon, label, value, link); points without a value are left out.
+    ``points`` rows are (lat, lon, label, value, link). An SVG trace, not WebGL: Plotly's WebGL
+    traces need ``'unsafe-eval'``, which the app's Content-Security-Policy does not allow (a few
+    thousand SVG dots draw in well under a second). With thresholds, one trace per traffic-light
+    colour, so the legend says what each colour means; schools without a value are grey.
     """
     theme = theme_of(theme_name)
-    points = [p for p in points if p[3] is not None]
-    values = [float(p[3]) for p in points if p[3] is not None]
-    span = (max(values) - min(values)) if values else 1.0
-    trace = {
-        "type": "scattergl",
-        "x": [p[1] for p in points],
-        "y": [p[0] for p in points],
-        "mode": "markers",
-        "marker": {
-            "size": 6,
-            "color": [p[3] for p in points],
-            "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
-            "showscale": True,
-            "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)},
-        },
-        "customdata": [p[4] or "" for p in points],
-        "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in points],
-        "hoverinfo": "text",
-    }
+    bands = (float(green), float(amber)) if green is not None and amber is not None else None
+    traces: list[dict[str, Any]] = []
+    if bands is not None:
+        legend = status_legend(unit, lang, *bands, not reverse, decimals)
+        for status, label in legend:
+            group = [p for p in points if status_of(p[3], *bands, not reverse) == status]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [p[1] for p in group] or [None],
+                    "y": [p[0] for p in group] or [None],
+                    "mode": "markers",
+                    "name": label,
+                    "marker": {"size": 7, "color": STATUS_COLOURS[status], "line": {"width": 0}},
+                    "customdata": [p[4] or "" for p in group],
+                    "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in group],
+                    "hoverinfo": "text",
+                }
+            )
+    else:
+        valued = [p for p in points if p[3] is not None]
+        values = [float(p[3]) for p in valued if p[3] is not None]
+        span = (max(values) - min(values)) if values else 1.0
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [p[1] for p in valued],
+                "y": [p[0] for p in valued],
+                "mode": "markers",
+                "marker": {
+                    "size": 6,
+                    "color": [p[3] for p in valued],
+                    "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
+                    "showscale": True,
+                    "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)},
+                },
+                "customdata": [p[4] or "" for p in valued],
+                "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in valued],
+                "hoverinfo": "text",
+            }
+        )
     layout = _layout(
         theme,
         lang,
         height=height,
-        xaxis={"visible": False},
-        yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1},
+        hovermode="closest",
+        showlegend=bands is not None,
+        legend={"orientation": "h", "x": 0, "y": 0, "xanchor": "left", "yanchor": "top"},
+        xaxis={"visible": False, "fixedrange": True},
+        yaxis={"visible": False, "fixedrange": True, "scaleanchor": "x", "scaleratio": 1},
     )
-    return _figure([trace], layout)
+    return _figure(traces, layout)
 
 
 def attendance_calendar(
@@ -517,6 +862,82 @@ def connectivity_timeline(
     return _figure(traces, layout)
 
 
+def time_label(key: str, grain: str, lang: str) -> str:
+    """A period key of an answer as shown on an axis: month '2026-11' -> '11/2026' in Vietnamese;
+    week '2026-W47' -> 'T47/2026' ('W47 2026' in English); a date in the locale."""
+    vi = i18n.lang_of(lang) == "vi"
+    if grain == "month" and len(key) == 7:
+        return f"{key[5:]}/{key[:4]}" if vi else key
+    if grain == "week" and "-W" in key:
+        year, week = key.split("-W", 1)
+        return f"{'T' if vi else 'W'}{week}/{year}" if vi else f"W{week} {year}"
+    if grain == "date":
+        try:
+            return i18n.format_date(date.fromisoformat(key), lang)
+        except ValueError:
+            return key
+    return key
+
+
+def distribution(
+    values: Sequence[float | None],
+    unit: str,
+    lang: str,
+    *,
+    decimals: int = 1,
+    target: float | None = None,
+    theme_name: str = "light",
+    green: float | None = None,
+    amber: float | None = None,
+    higher_better: bool = True,
+) -> go.Figure:
+    """How many units fall in each band of values (a histogram, bins of a round width), with the
+    target line: thousands of schools read as a shape, not as a wall of 3,000 bars. Each bin is
+    coloured by the traffic light of its middle value when thresholds are given."""
+    theme = theme_of(theme_name)
+    known = sorted(float(v) for v in values if v is not None)
+    if not known:
+        return _figure([], _layout(theme, lang))
+    low, high = known[0], known[-1]
+    if target is not None:
+        low, high = min(low, target), max(high, target)
+    first, step, fmt = nice_ticks(low, high, unit, count=20)
+    edges = [first + i * step for i in range(int((high - first) / step) + 2)]
+    counts = [0] * (len(edges) - 1)
+    for v in known:
+        counts[min(len(counts) - 1, max(0, int((v - first) // step)))] += 1
+    middles = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
+    colours = [
+        STATUS_COLOURS[status_of(m, green, amber, higher_better)]
+        if green is not None and amber is not None
+        else theme.accent
+        for m in middles
+    ]
+    fmt_value = lambda v: i18n.kpi_value(v, unit, lang, decimals)  # noqa: E731
+    trace = {
+        "type": "bar",
+        "x": middles,
+        "y": counts,
+        "width": [step * 0.95] * len(counts),
+        "marker": {"color": colours},
+        "hovertext": [
+            i18n.t("chart.bin", lang, low=fmt_value(a), high=fmt_value(b), n=i18n.number(c, lang))
+            for a, b, c in zip(edges, edges[1:], counts, strict=False)
+        ],
+        "hoverinfo": "text",
+    }
+    layout = _layout(
+        theme,
+        lang,
+        xaxis=_value_axis(unit, theme, edges) | {"title": {"text": ""}},
+        yaxis=_axis(theme, tickformat=",d", title={"text": i18n.t("chart.units", lang)}, rangemode="tozero"),
+        bargap=0,
+    )
+    if target is not None:
+        layout["shapes"] = [_target_line("x", target, theme)]
+    return _figure([trace], layout)
+
+
 def explore_chart(
     rows: Sequence[tuple[str, str, float | None, str | None]],
     chart: str,
@@ -527,40 +948,106 @@ def explore_chart(
     decimals: int = 1,
     target: float | None = None,
     time_axis: bool = False,
+    grain: str = "date",
     theme_name: str = "light",
+    higher_better: bool = True,
+    green: float | None = None,
+    amber: float | None = None,
+    order: str = "worst",
+    top: int | None = None,
 ) -> go.Figure:
-    """The explore page's chart: rows are (key, label, value, link); chart 'bar' | 'line' | 'column'."""
+    """The explore page's chart: rows are (key, label, value, link); chart 'bar' (a ranking,
+    sorted by ``order``, the first ``top`` rows, or all) | 'histogram' (the distribution) |
+    'line' | 'column' (over time: ``grain`` 'date' | 'week' | 'month', each period at its own
+    grain, labelled in the locale)."""
     theme = theme_of(theme_name)
-    if chart == "bar" and not time_axis:
-        fig = ranking(
-            [Bar(k, lbl, v, "no_data", link) for k, lbl, v, link in rows],
+    anchored = green is not None and amber is not None
+    if chart == "histogram":
+        fig = distribution(
+            [r[2] for r in rows],
             unit,
             lang,
             decimals=decimals,
             target=target,
             theme_name=theme_name,
+            green=green,
+            amber=amber,
+            higher_better=higher_better,
         )
-        fig.data[0].marker.color = theme.accent
+    elif chart == "bar" and not time_axis:
+        bars = [
+            Bar(
+                k,
+                lbl,
+                v,
+                status_of(v, green, amber, higher_better)
+                if green is not None and amber is not None
+                else "no_data",
+                link,
+            )
+            for k, lbl, v, link in rows
+        ]
+        shown = ordered_bars(bars, higher_better=higher_better, order=order)
+        fig = ranking(
+            shown[:top] if top else shown,
+            unit,
+            lang,
+            decimals=decimals,
+            target=target,
+            theme_name=theme_name,
+            higher_better=higher_better,
+            order=order,
+            colour=None if anchored else theme.accent,
+        )
+        if top and len(shown) > top:
+            fig.layout.annotations += (
+                {
+                    "text": i18n.t("chart.shown_of", lang, n=top, total=i18n.number(len(shown), lang)),
+                    "xref": "paper",
+                    "x": 1,
+                    "xanchor": "right",
+                    "yref": "paper",
+                    "y": 1,
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                    "font": {"color": theme.muted},
+                },
+            )
     else:
-        hover = [f"{r[1]}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows]
+        hover = [
+            f"{time_label(r[1], grain, lang)}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows
+        ]
+        dated = time_axis and grain == "date"
         trace: dict[str, Any] = {
-            "x": [r[1] for r in rows],
+            "x": [r[1] for r in rows] if dated else [time_label(r[1], grain, lang) for r in rows],
             "y": [r[2] for r in rows],
             "hovertext": hover,
             "hoverinfo": "text",
             "customdata": [r[3] or "" for r in rows],
         }
         if chart == "line":
-            trace.update(type="scatter", mode="lines+markers", line={"color": theme.accent, "width": 3})
+            trace.update(
+                type="scatter",
+                mode="lines+markers",
+                line={"color": theme.accent, "width": 3},
+                marker={"size": 7},
+                connectgaps=False,
+            )
         else:
             trace.update(type="bar", marker={"color": theme.accent})
-        layout = _layout(theme, lang, yaxis=_value_axis(unit, theme), xaxis=_axis(theme))
+        xaxis = (
+            _axis(theme, type="date", tickformat="%d/%m/%Y" if i18n.lang_of(lang) == "vi" else "%Y-%m-%d")
+            if dated
+            else _axis(theme, type="category")
+        )
+        values = [r[2] for r in rows] + [target]
+        layout = _layout(theme, lang, yaxis=_value_axis(unit, theme, values), xaxis=xaxis)
         if target is not None:
             layout["shapes"] = [_target_line("y", target, theme)]
         fig = _figure([trace], layout)
     if title:
-        fig.layout.title = {"text": title, "x": 0, "font": {"size": theme.font_size + 2}}
-        fig.layout.margin.t = 60 if "<br>" in title else 40
+        fig.layout.title = {"text": title, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
+        fig.layout.margin.t = 40 + 22 * title.count("<br>")
     return fig
 
 

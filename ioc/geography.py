@@ -30,6 +30,11 @@ CENTRES_FILE = REFERENCE / "hcmc_district_centres.json"
 # The day the district level was abolished and the 168 units came into force.
 REORGANISED_ON = date(2025, 7, 1)
 
+# Districts merged before the 2025 reorganisation that older boundary files still draw apart:
+# old code -> the code the units are grouped by. Huyện Long Điền (752) and Huyện Đất Đỏ (753)
+# became Huyện Long Đất (753) in 2020 (Resolution 1121/NQ-UBTVQH14).
+MERGED_DISTRICTS = {"752": "753"}
+
 
 class UnknownUnitError(LookupError):
     """A code or name that is not a unit of the city."""

@@ -25,13 +25,14 @@ from ioc.pages._common import (
     filter_bar,
     frame,
     grid_locale,
+    local_now,
     panel_context,
     t,
 )
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import ordered, page_graph
-from ioc.panels.common import attrs, drill_link, explain_ref, status_light, value_button
+from ioc.panels.common import attrs, drill_link, explain_ref, series_grain, status_light, value_button
 from ioc.panels.data import result, summary
 
 CITY = Scope()  # no filter: the whole city
@@ -209,8 +210,17 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
         decimals=kpi.decimals,
         target=kpi.target,
         height=320,
+        partial_day=local_now().date(),
+        grain=series_grain(kpi),
     )
-    rank_fig = figures.ranking(bars, kpi.unit, lang, decimals=kpi.decimals, target=kpi.target)
+    rank_fig = figures.ranking(
+        bars,
+        kpi.unit,
+        lang,
+        decimals=kpi.decimals,
+        target=kpi.target,
+        higher_better=kpi.direction == "higher",
+    )
     snaps = cached(store, "snapshots", (50,), lambda: snapshots(store, 50))
     return html.Div(
         [
@@ -220,6 +230,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                 className="page-head",
             ),
             filter_bar(page, state, snaps),
+            not_reporting(state, scope),
             kpi_tiles(state, scope),
             html.Div(
                 [
@@ -252,7 +263,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                             html.H2(t(f"unit.ranking_{child}", state, kpi=kpi.name.get(lang))),
                             page_graph(
                                 rank_fig,
-                                max(200, 26 * len(bars) + 50),
+                                int(rank_fig.layout.height),
                                 "page-graph drill-graph",
                                 id={"type": "drill-graph", "index": f"{page}-ranking"},
                             ),
@@ -278,7 +289,6 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                 ],
                 className="card",
             ),
-            not_reporting(state, scope),
             dcc.Location(id=ids.id(page, "go"), refresh="callback-nav"),
         ],
         className="page unit-page theme-light",

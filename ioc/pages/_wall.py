@@ -165,8 +165,11 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
             ),
             dcc.Location(id=ids.id(PAGE, "go"), refresh="callback-nav"),
         ],
-        className=f"page wall theme-{theme}" + (" kiosk" if state.kiosk else ""),
-        **attrs({"data-screen": name}),
+        className=f"page wall theme-{theme}"
+        + (" kiosk" if state.kiosk else "")
+        + f" density-{screen.density}",
+        # assets/fit.js: a list longer than its panel shows what fits and says how many it hides
+        **attrs({"data-screen": name, "data-fit-more": t("wall.fit_more", state)}),
     )
 
 

@@ -5,7 +5,7 @@ Parquet. Every choice is in the URL (``?kpi=&by=&district=&ward=&level=&ownershi
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +19,7 @@ from ioc.metrics import dimensions
 from ioc.metrics.query import BY, FILTERS, QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
 from ioc.metrics.views import cached, snapshots
-from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, t
+from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, local_now, t
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs, explain_ref
 from ioc.panels.data import result
@@ -46,17 +46,39 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
         if params.get("chart") in exports.CHARTS
         else ("line" if by in ("date", "week", "month") else "bar")
     )
+    scope = Scope(**{k: params[k] for k in FILTERS if params.get(k)})
+    if "chart" not in params and by == "school" and not (scope.district or scope.ward or scope.school):
+        chart = "histogram"  # thousands of schools: their distribution, and the table below
     asof = params.get("asof")
+    date_to = _date(params.get("to"))
+    date_from = _date(params.get("from"))
+    if date_from is None and by in DEFAULT_SPAN:
+        # a time grouping shows several of its periods, not the latest day alone
+        date_from = (date_to or local_now().date()) - timedelta(days=DEFAULT_SPAN[str(by)])
+    top = str(params.get("top") or "")
     return exports.ExportRequest(
         kpi=str(kpi),
         by=str(by),
-        scope=Scope(**{k: params[k] for k in FILTERS if params.get(k)}),
-        date_from=_date(params.get("from")),
-        date_to=_date(params.get("to")),
+        scope=scope,
+        date_from=date_from,
+        date_to=date_to,
         snapshot=int(str(asof)) if str(asof or "").isdigit() else None,
         chart=str(chart),
         lang=i18n.lang_of(params.get("lang")),
+        order="best" if params.get("order") == "best" else "worst",
+        top=int(top) if top.isdigit() and int(top) > 0 else (None if top == "all" else _default_top(str(by))),
     )
+
+
+# how far back a time grouping reaches when no start is chosen (days): a year of months, four
+# months of weeks, two months of days
+DEFAULT_SPAN = {"month": 365, "week": 16 * 7, "date": 60}
+TOP_CHOICES = (10, 20, 50)
+
+
+def _default_top(by: str) -> int | None:
+    """A ranking of many units shows its first 20 (the worst, by default); 'all' shows all."""
+    return 20 if by in ("ward", "school") else None
 
 
 def query_string(req: exports.ExportRequest) -> str:
@@ -66,6 +88,10 @@ def query_string(req: exports.ExportRequest) -> str:
     if req.date_to:
         parts.append(("to", req.date_to.isoformat()))
     parts.append(("chart", req.chart))
+    if req.order != "worst":
+        parts.append(("order", req.order))
+    if req.top != _default_top(req.by):
+        parts.append(("top", str(req.top) if req.top else "all"))
     if req.snapshot is not None:
         parts.append(("asof", str(req.snapshot)))
     if req.lang != "vi":
@@ -127,6 +153,19 @@ def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
                 "chart",
                 req.chart,
                 [{"label": t(f"chart.{c}", state), "value": c} for c in exports.CHARTS],
+                False,
+            ),
+            pick(
+                "order",
+                req.order,
+                [{"label": t(f"order.{o}", state), "value": o} for o in exports.ORDERS],
+                False,
+            ),
+            pick(
+                "top",
+                str(req.top) if req.top else "all",
+                [{"label": t("explore.top_n", state, n=n), "value": str(n)} for n in TOP_CHOICES]
+                + [{"label": t("explore.top_all", state), "value": "all"}],
                 False,
             ),
             pick(
@@ -294,7 +333,7 @@ def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:
 
 def _chart_height(req: exports.ExportRequest, rows: int) -> int:
     if req.chart == "bar" and req.by not in ("date", "week", "month"):
-        return min(2400, max(260, 24 * rows + 60))
+        return min(2400, max(260, 30 * min(rows, req.top or rows) + 70))
     return 460
 
 
@@ -309,6 +348,8 @@ def explore_url(
     end: str | None,
     chart: str | None,
     asof: int | None,
+    order: str | None,
+    top: str | None,
     search: str | None,
 ) -> Any:
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
@@ -327,6 +368,8 @@ def explore_url(
         "to": end,
         "chart": chart,
         "asof": asof,
+        "order": order,
+        "top": top,
         "lang": lang,
     }
     if by in ("date", "week", "month") and chart == "bar":
@@ -344,6 +387,8 @@ callback(
     Input(ids.id(PAGE, "period"), "end_date"),
     Input(ids.id(PAGE, "chart"), "value"),
     Input(ids.id(PAGE, "asof"), "value"),
+    Input(ids.id(PAGE, "order"), "value"),
+    Input(ids.id(PAGE, "top"), "value"),
     State(ids.URL, "search"),
     prevent_initial_call=True,
 )(explore_url)

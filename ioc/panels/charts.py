@@ -20,7 +20,7 @@ from ioc.panels.base import (
     merged_scope,
     stale_minutes,
 )
-from ioc.panels.common import drill_link
+from ioc.panels.common import drill_link, series_grain
 from ioc.panels.data import result, summary
 
 GRAPH_CONFIG: Any = {"displayModeBar": False, "displaylogo": False}
@@ -68,6 +68,8 @@ class Trend(PanelKind):
             decimals=kpi.decimals,
             target=kpi.target,
             theme_name=ctx.theme,
+            partial_day=ctx.now.date(),
+            grain=series_grain(kpi),
         )
         stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(graph(fig), "stale" if stale else "ok", s.as_of)
@@ -108,7 +110,14 @@ class Ranking(PanelKind):
             for r in rows
         ]
         fig = figures.ranking(
-            bars, kpi.unit, ctx.lang, decimals=kpi.decimals, target=kpi.target, theme_name=ctx.theme
+            bars,
+            kpi.unit,
+            ctx.lang,
+            decimals=kpi.decimals,
+            target=kpi.target,
+            theme_name=ctx.theme,
+            higher_better=kpi.direction == "higher",
+            order=panel.option("order", "worst"),
         )
         fig.update_layout(height=None)
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))

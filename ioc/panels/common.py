@@ -10,6 +10,7 @@ from dash import html
 
 from ioc import i18n, ids
 from ioc.metrics.query import FILTERS, Scope
+from ioc.metrics.registry import Kpi
 
 CITY = Scope()  # no filter: the whole city
 
@@ -85,3 +86,8 @@ def drill_link(by: str, key: str, lang: str, snapshot: int | None = None) -> str
     if template is None or not key:
         return None
     return with_query(template.format(key), lang=None if lang == "vi" else lang, asof=snapshot)
+
+
+def series_grain(kpi: Kpi) -> str:
+    """'month' for a KPI of the monthly digital snapshots (drawn one point per month), else 'day'."""
+    return "month" if kpi.formula.get("table") == "digital" else "day"

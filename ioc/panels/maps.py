@@ -16,6 +16,7 @@ from typing import Any
 from dash import html
 
 from ioc import figures, settings
+from ioc.geography import MERGED_DISTRICTS, districts
 from ioc.metrics import dimensions
 from ioc.metrics.registry import get_kpi
 from ioc.panels import register
@@ -110,10 +111,35 @@ def simplify(geojson: dict[str, Any], step: float = GRID) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def merge_former(geojson: dict[str, Any]) -> dict[str, Any]:
+    """One area per district the schools are grouped by: the areas of districts merged since the
+    boundary file was drawn (geography.MERGED_DISTRICTS) join the district they became part of,
+    under its name, so no part of the city is drawn as 'no data' for a code the data never uses."""
+    merged: dict[str, dict[str, Any]] = {}
+    for feature in geojson.get("features", []):
+        code = MERGED_DISTRICTS.get(
+            feature["properties"]["district_code"], feature["properties"]["district_code"]
+        )
+        polygons = feature["geometry"]["coordinates"]
+        if code in merged:
+            merged[code]["geometry"]["coordinates"] = merged[code]["geometry"]["coordinates"] + polygons
+        else:
+            merged[code] = {
+                "type": "Feature",
+                "properties": dict(feature["properties"], district_code=code),
+                "geometry": {"type": "MultiPolygon", "coordinates": list(polygons)},
+            }
+    names = {d.code: d.name for d in districts()}
+    for code, feature in merged.items():
+        if code in names:
+            feature["properties"]["district_name"] = names[code]
+    return {"type": "FeatureCollection", "features": list(merged.values())}
+
+
 @lru_cache(maxsize=4)
 def _boundaries(path: str, mtime: float) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        return simplify(json.load(handle))
+        return merge_former(simplify(json.load(handle)))
 
 
 def boundaries(override: str | None = None) -> dict[str, Any] | None:
@@ -157,6 +183,8 @@ class DistrictMap(PanelKind):
                 kpi_name="",
                 theme_name=ctx.theme,
                 reverse=reverse,
+                green=kpi.green,
+                amber=kpi.amber,
             )
         else:
             from ioc.metrics.views import cached
@@ -179,7 +207,14 @@ class DistrictMap(PanelKind):
                 if r.key in where and where[r.key].latitude is not None and where[r.key].longitude is not None
             ]
             fig = figures.school_points(
-                points, kpi.unit, ctx.lang, decimals=kpi.decimals, theme_name=ctx.theme, reverse=reverse
+                points,
+                kpi.unit,
+                ctx.lang,
+                decimals=kpi.decimals,
+                theme_name=ctx.theme,
+                reverse=reverse,
+                green=kpi.green,
+                amber=kpi.amber,
             )
         fig.update_layout(meta={"kpi": name})
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))

@@ -28,7 +28,19 @@ from ioc.panels.base import GridPos, PanelConfig
 SCHEMA_VERSION = 1
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "screens"
 DEFAULT_SCREEN = "control_room"
-SCREEN_KEYS = {"schema_version", "title", "columns", "rows", "panels", "refresh_seconds", "description"}
+SCREEN_KEYS = {
+    "schema_version",
+    "title",
+    "columns",
+    "rows",
+    "panels",
+    "refresh_seconds",
+    "description",
+    "density",
+}
+# how much a wall screen puts on its panels: 'normal' (legible from 4 m at 1920x1080: no text under
+# 20 px, KPI values 60 px and more) or 'compact' (a screen read from a desk's distance)
+DENSITIES = ("normal", "compact")
 PANEL_KEYS = {
     "id",
     "type",
@@ -57,6 +69,7 @@ class Screen:
     panels: tuple[PanelConfig, ...]
     refresh_seconds: int | None = None
     source: str = ""
+    density: str = "normal"
 
 
 def screens_dir(override: str | Path | None = None) -> Path:
@@ -215,6 +228,9 @@ def parse_screen(raw: Any, name: str, source: str = "") -> Screen:
                     )
                 cells[(x, y)] = panel.id
     refresh = raw.get("refresh_seconds")
+    density = raw.get("density", "normal")
+    if density not in DENSITIES:
+        raise ScreenConfigError(f"{where}: density must be one of {', '.join(DENSITIES)}, got {density!r}")
     return Screen(
         name=name,
         title=_localized(raw.get("title", name), where),
@@ -223,6 +239,7 @@ def parse_screen(raw: Any, name: str, source: str = "") -> Screen:
         panels=panels,
         refresh_seconds=None if refresh is None else _int(refresh, where, "refresh_seconds", 5),
         source=where,
+        density=density,
     )
 
 

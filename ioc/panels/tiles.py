@@ -19,7 +19,7 @@ from ioc.panels.base import (
     merged_scope,
     stale_minutes,
 )
-from ioc.panels.common import explain_ref, status_light, value_button
+from ioc.panels.common import attrs, explain_ref, series_grain, status_light, value_button
 from ioc.panels.data import summary
 
 
@@ -49,8 +49,9 @@ class KpiTile(PanelKind):
             if kpi.target is not None
             else ""
         )
+        delta_text = i18n.kpi_delta(s.delta, kpi.unit, lang, kpi.decimals)
         delta_class = "delta"
-        if s.delta is not None and s.delta != 0:
+        if s.delta is not None and not delta_text.startswith("±"):  # "±0,0" is no change: not red
             better = (s.delta > 0) == (kpi.direction == "higher")
             delta_class += " delta-good" if better else " delta-bad"
         children: list[Any] = [
@@ -67,7 +68,7 @@ class KpiTile(PanelKind):
                 [
                     html.Span(target, className="tile-target"),
                     html.Span(
-                        i18n.kpi_delta(s.delta, kpi.unit, lang, kpi.decimals),
+                        delta_text,
                         className=delta_class,
                         title=i18n.t("kpi.delta_hint", lang),
                     ),
@@ -75,16 +76,26 @@ class KpiTile(PanelKind):
                 className="tile-sub",
             ),
         ]
-        if spark and len(s.series) > 1:
-            fig = figures.sparkline(s.series, ctx.theme, figures.STATUS_COLOURS.get(status))
-            children.append(
-                dcc.Graph(
-                    figure=fig,
-                    config={"displayModeBar": False, "staticPlot": True},
-                    className="tile-spark",
-                    responsive=True,
-                )
+        points = figures.spark_points(s.series, partial_day=ctx.now.date(), grain=series_grain(kpi))
+        if spark and len(points) > 1:
+            fig = figures.sparkline(points, ctx.theme, figures.STATUS_COLOURS.get(status), target=kpi.target)
+            spread = i18n.t(
+                "kpi.spark_range", lang, range=figures.spark_range(points, kpi.unit, lang, kpi.decimals)
             )
+            children += [
+                html.Div(
+                    dcc.Graph(
+                        figure=fig,
+                        config={"displayModeBar": False, "staticPlot": True},
+                        className="tile-spark-graph",
+                        responsive=True,
+                    ),
+                    className="tile-spark",
+                    role="img",
+                    **attrs({"aria-label": spread}),
+                ),
+                html.Div(spread, className="tile-range", **attrs({"aria-hidden": "true"})),
+            ]
         children.append(
             html.Div(
                 [

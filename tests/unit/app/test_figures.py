@@ -16,11 +16,64 @@ def validated(fig: go.Figure) -> go.Figure:
     return go.Figure(fig.to_dict())
 
 
-def test_sparkline_has_no_axes_and_no_hover() -> None:
-    fig = validated(figures.sparkline(DAYS, "dark", "#1fa463"))
+def test_sparkline_has_no_axes_and_no_hover_and_holds_its_target() -> None:
+    fig = validated(figures.sparkline(DAYS, "dark", "#1fa463", target=0.95))
     assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
     assert fig.data[0].hoverinfo == "skip" and fig.data[0].line.color == "#1fa463"
+    assert fig.data[0].connectgaps is False
+    low, high = fig.layout.yaxis.range
+    # the range holds the values (0.900-0.919) and the target: a wiggle is not drawn as a collapse
+    assert low < 0.9 and high > 0.95
+    assert fig.layout.shapes[0].y0 == 0.95
     assert figures.figure_bytes(fig) < 4000
+
+
+def test_spark_points_are_complete_days_without_empty_ends_and_monthly_kpis_monthly() -> None:
+    days = [(date(2026, 11, 1) + timedelta(days=i), None if i < 5 or i == 9 else 0.9) for i in range(12)]
+    points = figures.spark_points(days, partial_day=date(2026, 11, 12))
+    assert points[0][0] == date(2026, 11, 6)  # the empty days before the first value are left out
+    assert points[-1][0] == date(2026, 11, 11)  # today (partial) is left out
+    assert (date(2026, 11, 10), None) in points  # a missing day inside stays a gap
+    month = [(date(2026, 9, 20) + timedelta(days=i), 60.0 if i < 15 else 61.3) for i in range(60)]
+    monthly = figures.spark_points(month, grain="month")
+    assert [p[0].month for p in monthly] == [9, 10, 11] and monthly[-1][1] == 61.3
+    assert figures.spark_range(monthly, "index", "vi") == "60,0 – 61,3"
+    assert figures.spark_range([], "ratio", "vi") == "—"
+
+
+def d3_format(value: float, fmt: str) -> str:
+    """The label d3 prints for ``value`` with the formats the builders use (',.Nf', '.N%', ',d')."""
+    if fmt.endswith("%"):
+        return f"{value * 100:.{int(fmt[1:-1])}f}%"
+    if fmt == ",d":
+        return f"{round(value):,d}"
+    return f"{value:,.{int(fmt[2:-1])}f}"
+
+
+def tick_labels(first: float, step: float, fmt: str, low: float, high: float) -> list[str]:
+    ticks = [first + i * step for i in range(int((high - first) / step) + 2)]
+    return [d3_format(t, fmt) for t in ticks if low - step <= t <= high + step]
+
+
+def test_no_two_ticks_print_the_same_label() -> None:
+    cases = [
+        (0.990, 0.996, "ratio"),  # the uptime trend once read "100 %, 99 %, 99 %, 99 %"
+        (0.928, 0.95, "ratio"),
+        (0.0, 1.0, "ratio"),
+        (0.897, 0.905, "ratio"),
+        (60.2, 61.3, "index"),
+        (0.004, 0.009, "mbps_per_student"),
+        (0, 7, "count"),
+        (1200, 3500, "count"),
+    ]
+    for low, high, unit in cases:
+        first, step, fmt = figures.nice_ticks(low, high, unit)
+        labels = tick_labels(first, step, fmt, low, high)
+        assert len(labels) >= 2, (low, high, unit)
+        assert len(set(labels)) == len(labels), (low, high, unit, labels)
+    fig = figures.trend([("x", [(d, 0.99 + i / 2000) for i, (d, _) in enumerate(DAYS)])], "ratio", "vi")
+    axis = fig.layout.yaxis
+    assert axis.tickformat == ".1%" and axis.dtick == 0.002
 
 
 def test_trend_draws_target_and_localised_hover() -> None:
@@ -31,59 +84,108 @@ def test_trend_draws_target_and_localised_hover() -> None:
     assert fig.layout.annotations[0].text == "Mục tiêu 95,0 %"
     en = figures.trend([("District 1", DAYS), ("City", DAYS)], "ratio", "en")
     assert en.layout.separators == ".," and en.layout.showlegend is True
+    partial = figures.trend([("x", DAYS)], "ratio", "vi", partial_day=DAYS[-1][0])
+    assert len(partial.data[0].x) == len(DAYS) - 1
 
 
-def test_ranking_keeps_order_colours_status_and_carries_links() -> None:
+def test_ranking_is_sorted_worst_first_with_the_gap_to_target_visible() -> None:
     bars = [
-        figures.Bar("a", "Worst", 0.80, "red", "/ward/a"),
         figures.Bar("b", "Next", 0.93, "amber", "/ward/b"),
+        figures.Bar("c", "None", None, "no_data", None),
+        figures.Bar("a", "Worst", 0.928, "red", "/ward/a"),
+        figures.Bar("d", "Best", 0.95, "green", "/ward/d"),
     ]
     fig = validated(figures.ranking(bars, "ratio", "en", target=0.95))
-    trace = fig.data[0]
-    assert list(trace.y) == ["Next", "Worst"]  # first bar drawn on top
-    assert list(trace.customdata) == ["/ward/b", "/ward/a"]
-    assert list(trace.marker.color) == [figures.STATUS_COLOURS["amber"], figures.STATUS_COLOURS["red"]]
-    assert list(trace.text) == ["93.0%", "80.0%"]
+    stems, dots, _ = fig.data
+    assert list(fig.layout.yaxis.ticktext) == ["Worst", "Next", "Best", "None"]  # worst on top, no data last
+    assert list(dots.customdata) == ["/ward/a", "/ward/b", "/ward/d", ""]
+    assert list(dots.marker.color)[:3] == [figures.STATUS_COLOURS[s] for s in ("red", "amber", "green")]
+    assert list(fig.layout.yaxis2.ticktext)[:2] == ["92.8% (−2.2 pts)", "93.0% (−2.0 pts)"]
+    assert stems.x[:2] == (0.95, 0.928)  # each stem runs from the target to the value
+    low, high = fig.layout.xaxis.range
+    assert 0.9 < low < 0.928 and high > 0.95  # the spread is visible ...
+    notes = [a.text for a in fig.layout.annotations]
+    assert "Axis does not start at 0" in notes and "Target 95.0%" in notes  # ... and says so
+    best = figures.ranking(bars, "ratio", "en", target=0.95, order="best")
+    assert list(best.layout.yaxis.ticktext)[:3] == ["Best", "Next", "Worst"]
+    lower = figures.ranking(bars[:2], "ratio", "en", higher_better=False)
+    assert list(lower.layout.yaxis.ticktext) == ["Next", "None"]
 
 
-def test_choropleth_colours_areas_and_links_their_centres() -> None:
+def test_choropleth_colours_by_the_traffic_light_with_a_legend_and_every_area() -> None:
     square = [[[106.0, 10.0], [106.1, 10.0], [106.1, 10.1], [106.0, 10.1], [106.0, 10.0]]]
+
+    def feature(code: str, dx: float, dy: float = 0.0) -> dict:
+        ring = [[x + dx, y + dy] for x, y in square[0]]
+        return {
+            "type": "Feature",
+            "properties": {"district_code": code, "district_name": f"Huyện {code}"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+
+    geo = {
+        "type": "FeatureCollection",
+        "features": [feature("760", 0), feature("761", 0.2), feature("755", 0, -2.1)],
+    }
+    rows = [
+        ("760", "Quận 1", 0.9, "/district/760"),
+        ("761", "Quận 12", 0.96, None),
+        ("755", "Côn Đảo", 0.92, None),
+    ]
+    fig = validated(figures.choropleth(geo, rows, "ratio", "vi", green=0.95, amber=0.91))
+    areas = [t for t in fig.data if t.fill == "toself"]
+    assert [a.name for a in areas] == ["760", "761", "755"]
+    assert [a.fillcolor for a in areas] == [figures.STATUS_COLOURS[s] for s in ("red", "green", "amber")]
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert legend == ["≥ 95,0 %", "91,0 % – 95,0 %", "< 91,0 %", "Không có dữ liệu"]
+    # the island 2 degrees south is moved into a framed inset inside the map's frame
+    island = [y for y in areas[2].y if y is not None]
+    low, high = fig.layout.yaxis.range
+    assert min(island) > low and max(island) < high and high - low < 1
+    assert fig.layout.shapes[0].type == "rect"
+    centres = next(t for t in fig.data if t.mode == "markers" and t.hovertext)
+    assert list(centres.customdata)[:2] == ["/district/760", ""]
+    assert centres.hovertext[0] == "Quận 1: 90,0 %"
+    assert fig.layout.yaxis.scaleanchor == "x"  # no map tiles: plain axes, lon/lat at true proportions
+    plain = validated(figures.choropleth(geo, rows[:2], "ratio", "vi"))
+    assert not any(t.showlegend for t in plain.data)  # without thresholds: a colour bar
+
+
+def test_merged_districts_are_one_area_of_the_code_the_data_uses() -> None:
+    from ioc.panels.maps import merge_former
+
+    square = [[[106.0, 10.0], [106.1, 10.0], [106.1, 10.1], [106.0, 10.0]]]
     geo = {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "properties": {"district_code": "760"},
-                "geometry": {"type": "Polygon", "coordinates": square},
-            },
-            {
-                "type": "Feature",
-                "properties": {"district_code": "761"},
-                "geometry": {"type": "MultiPolygon", "coordinates": [[[[x + 0.2, y] for x, y in square[0]]]]},
-            },
+                "properties": {"district_code": code, "district_name": name},
+                "geometry": {"type": "MultiPolygon", "coordinates": [square]},
+            }
+            for code, name in (("752", "Huyện Long Điền"), ("753", "Huyện Đất Đỏ"))
         ],
     }
-    fig = validated(
-        figures.choropleth(
-            geo, [("760", "Quận 1", 0.9, "/district/760"), ("761", "Quận 12", 1.0, None)], "ratio", "vi"
-        )
-    )
-    areas = [t for t in fig.data if t.fill == "toself"]
-    assert [a.name for a in areas] == ["760", "761"]
-    assert areas[0].fillcolor == figures.GOOD_HIGH[0][1] and areas[1].fillcolor == figures.GOOD_HIGH[-1][1]
-    centres = fig.data[len(areas)]
-    assert list(centres.customdata) == ["/district/760", ""]
-    assert centres.hovertext[0] == "Quận 1: 90,0 %"
-    assert fig.layout.yaxis.scaleanchor == "x"  # no map tiles: plain axes, lon/lat at true proportions
+    merged = merge_former(geo)["features"]
+    assert [(f["properties"]["district_code"], f["properties"]["district_name"]) for f in merged] == [
+        ("753", "Huyện Long Đất")
+    ]
+    assert len(merged[0]["geometry"]["coordinates"]) == 2
 
 
-def test_school_points_leave_out_schools_without_value() -> None:
-    fig = validated(
-        figures.school_points(
-            [(10.8, 106.7, "A", 0.5, "/school/a"), (10.9, 106.6, "B", None, None)], "ratio", "vi"
-        )
-    )
-    assert list(fig.data[0].customdata) == ["/school/a"]
+def test_school_points_are_svg_not_webgl_and_keep_schools_without_value() -> None:
+    points = [
+        (10.8, 106.7, "A", 0.5, "/school/a"),
+        (10.9, 106.6, "B", None, None),
+        (10.7, 106.5, "C", 0.97, None),
+    ]
+    fig = validated(figures.school_points(points, "ratio", "vi", green=0.95, amber=0.9))
+    assert {t.type for t in fig.data} == {"scatter"}  # WebGL traces need 'unsafe-eval' (CSP)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["< 90,0 %"].customdata) == ["/school/a"]
+    assert list(by_name["Không có dữ liệu"].hovertext) == ["B: —"]
+    plain = validated(figures.school_points(points, "ratio", "vi"))
+    assert plain.data[0].type == "scatter" and list(plain.data[0].customdata) == ["/school/a", ""]
 
 
 def test_attendance_calendar_places_days_by_week_and_weekday() -> None:
@@ -111,11 +213,23 @@ def test_connectivity_timeline_has_speed_and_outages() -> None:
 def test_explore_chart_kinds() -> None:
     rows = [("760", "Quận 1", 0.96, "/district/760"), ("761", "Quận 12", 0.95, "/district/761")]
     bar = validated(figures.explore_chart(rows, "bar", "ratio", "vi", title="T<br>sub"))
-    assert bar.data[0].orientation == "h" and bar.layout.title.text == "T<br>sub"
+    assert list(bar.layout.yaxis.ticktext) == ["Quận 12", "Quận 1"] and bar.layout.title.text == "T<br>sub"
+    top = validated(figures.explore_chart(rows, "bar", "ratio", "vi", top=1, green=0.96, amber=0.9))
+    assert list(top.layout.yaxis.ticktext) == ["Quận 12"]
+    assert "1 trên 2" in [a.text for a in top.layout.annotations]
     line = validated(figures.explore_chart(rows, "line", "ratio", "vi", time_axis=True))
     assert line.data[0].mode == "lines+markers"
     column = validated(figures.explore_chart(rows, "column", "count", "en", target=1))
     assert column.data[0].type == "bar" and column.layout.shapes[0].y0 == 1
+    months = [("2026-10", "2026-10", 0.95, None), ("2026-11", "2026-11", 0.94, None)]
+    monthly = validated(figures.explore_chart(months, "line", "ratio", "vi", time_axis=True, grain="month"))
+    assert list(monthly.data[0].x) == ["10/2026", "11/2026"] and monthly.layout.xaxis.type == "category"
+    many = [(str(i), f"S{i}", 0.8 + (i % 20) / 100, None) for i in range(3000)]
+    hist = validated(
+        figures.explore_chart(many, "histogram", "ratio", "en", target=0.95, green=0.95, amber=0.9)
+    )
+    assert hist.data[0].type == "bar" and sum(hist.data[0].y) == 3000 and len(hist.data[0].y) < 60
+    assert figures.figure_bytes(hist) < 20_000
 
 
 def test_figures_carry_no_default_template() -> None:

@@ -232,7 +232,19 @@ def test_explore_url_and_page(request_context, district) -> None:
     from ioc.pages import explore
 
     url = explore.explore_url(
-        "uptime", "date", district, "x", None, None, "2026-11-01", None, "bar", None, "?lang=en"
+        "uptime",
+        "date",
+        district,
+        "x",
+        None,
+        None,
+        "2026-11-01",
+        None,
+        "bar",
+        None,
+        "worst",
+        None,
+        "?lang=en",
     )
     assert url == f"/explore?kpi=uptime&by=date&district={district}&ward=x&from=2026-11-01&chart=line&lang=en"
     layout = explore.layout(kpi="attendance_rate", by="district")

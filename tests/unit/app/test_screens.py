@@ -73,9 +73,10 @@ def _set(path: list[Any], value: Any):
         (_set(["panels"], []), "test.json: panels must be a non-empty list"),
         (
             _set(["colour"], "red"),
-            "test.json: unknown keys ['colour']; allowed: ['columns', 'description', "
+            "test.json: unknown keys ['colour']; allowed: ['columns', 'density', 'description', "
             "'panels', 'refresh_seconds', 'rows', 'schema_version', 'title']",
         ),
+        (_set(["density"], "tiny"), "test.json: density must be one of normal, compact, got 'tiny'"),
         (
             _set(["panels", 0, "type"], "kpi_tyle"),
             "test.json: panel 0 ('att'): unknown type 'kpi_tyle'; known: alerts, freshness, kpi_tile, map, ranking, trend",
