@@ -3,7 +3,8 @@ maintenance job.
 
 A configuration file (TOML or JSON) has an optional ``[scheduler]`` table and a list of
 ``[[jobs]]``; each job has an ``id``, a ``kind`` (``drop_folder``, ``http_json`` or
-``maintenance``, or ``notify``: deliver alert notifications), a ``schedule`` (``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of
+``maintenance``, ``notify``: deliver alert notifications, or ``reports``: send the scheduled
+reports that are due), a ``schedule`` (``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of
 its kind. Unknown keys are errors, so a typo never silently falls back to a default.
 docs/scheduler.md is the reference.
 """
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from ioc.store import Store
 
-KINDS = ("drop_folder", "http_json", "maintenance", "notify")
+KINDS = ("drop_folder", "http_json", "maintenance", "notify", "reports")
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -154,11 +155,16 @@ class NotifySpec:
 
 
 @dataclass(frozen=True)
+class ReportsSpec:
+    """Send the reports whose own schedule fired (ioc.reports; docs/notifications.md)."""
+
+
+@dataclass(frozen=True)
 class JobSpec:
     id: str
     kind: str
     schedule: Schedule
-    options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec
+    options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec | ReportsSpec
     run_at_start: bool = True
     misfire_grace_seconds: float | None = None  # None: the scheduler's default
 
@@ -379,13 +385,15 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
         schedule = _schedule(reader.require("schedule", kind=(str, dict)), where)
         run_at_start = reader.get("run_at_start", kind != "maintenance", kind=bool)
         job_grace = reader.duration("misfire_grace", None)
-        options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec
+        options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec | ReportsSpec
         if kind == "drop_folder":
             options = _drop_folder(reader, data_dir)
         elif kind == "http_json":
             options = _http(reader)
         elif kind == "notify":
             options = NotifySpec()
+        elif kind == "reports":
+            options = ReportsSpec()
         else:
             options = _maintenance(reader)
         reader.finish()
@@ -397,13 +405,14 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
 
 
 def default_config(data_dir: Path) -> SchedulerConfig:
-    """The inbox and alert notifications every 30 seconds and nightly maintenance: what runs
-    without a configuration file."""
+    """The inbox and alert notifications every 30 seconds, the due reports every minute and
+    nightly maintenance: what runs without a configuration file."""
     return parse_config(
         {
             "jobs": [
                 {"id": "inbox", "kind": "drop_folder", "schedule": {"every": "30s"}},
                 {"id": "notify", "kind": "notify", "schedule": {"every": "30s"}},
+                {"id": "reports", "kind": "reports", "schedule": {"every": "1m"}},
                 {"id": "maintenance", "kind": "maintenance", "schedule": {"cron": "30 2 * * *"}},
             ]
         },
@@ -475,6 +484,33 @@ def run_notify(data_dir: Path) -> JobOutcome:
         items_rejected=done.failed + done.given_up,
         message=done.describe().split("\n")[0],
         details=tuple(done.errors),
+    )
+
+
+def run_reports(data_dir: Path) -> JobOutcome:
+    """Print and email the reports whose schedule fired and that are not sent yet (ioc.reports)."""
+    # imported here: the scheduler starts without a browser's modules until a reports job runs
+    from ioc.auth.db import open_db
+    from ioc.notify import ConfigError as NotifyConfigError
+    from ioc.notify import load
+    from ioc.reports.weekly import run_due
+
+    try:
+        config = load(data_dir)
+    except NotifyConfigError as error:
+        return JobOutcome("failed", message=str(error))
+    done = run_due(open_db(data_dir), config, data_dir)
+    if not (done.sent or done.failed):
+        return JobOutcome("idle")
+    status = "success" if not done.failed else ("partial" if done.sent else "failed")
+    return JobOutcome(
+        status,
+        items_seen=len(done.sent) + len(done.failed),
+        items_loaded=len(done.sent),
+        items_rejected=len(done.failed),
+        message=f"{len(done.sent)} reports sent"
+        + (f", {len(done.failed)} failed (tried again later)" if done.failed else ""),
+        details=tuple(done.failed),
     )
 
 

@@ -41,10 +41,12 @@ from ingest.jobs import (
     JobSpec,
     MaintenanceSpec,
     NotifySpec,
+    ReportsSpec,
     SchedulerConfig,
     load_config,
     run_maintenance,
     run_notify,
+    run_reports,
 )
 from ioc import settings
 from ioc.leader import (
@@ -209,6 +211,8 @@ class JobRunner:
         opts = job.options
         if isinstance(opts, NotifySpec):
             return run_notify(self.store.layout.root), None, None
+        if isinstance(opts, ReportsSpec):
+            return run_reports(self.store.layout.root), None, None
         if isinstance(opts, MaintenanceSpec):
             inboxes = tuple(
                 j.options.folder for j in self.config.jobs if isinstance(j.options, DropFolderSpec)

@@ -47,6 +47,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ioc.notify.cli",
         "Alert notifications: deliver the outbox once, its status, check contact points, send a test.",
     ),
+    "report": (
+        "ioc.reports.cli",
+        "Scheduled reports: list them, print one to PDF, email one now, send the due ones.",
+    ),
 }
 
 

@@ -320,6 +320,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "From address of notification and report emails, e.g. IOC <ioc@example.vn>."),
     Setting("smtp_timeout", 10.0, "Seconds to wait for the SMTP server or a webhook before a retry.", float),
     Setting(
+        "report_browser",
+        "",
+        "Chromium that prints the weekly reports to PDF; empty = chromium (or chromium-browser, "
+        "google-chrome) from PATH.",
+    ),
+    Setting(
         "notify_retry_seconds",
         30.0,
         "First wait before a failed notification is sent again; it doubles after each failure.",

@@ -37,9 +37,10 @@ from typing import Any, Protocol
 
 from ioc import settings
 
-SCHEMA_VERSION = 4  # 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_*
-# (ioc.notify); 4: login_counters and known_addresses (atomic sign-in throttling), oidc_flows bound
-# to a browser, identities (accounts linked to an OpenID provider's issuer + sub)
+# 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_* (ioc.notify);
+# 4: login_counters and known_addresses (atomic sign-in throttling), oidc_flows bound to a browser,
+# identities (accounts linked to an OpenID provider's issuer + sub); 5: report_runs (ioc.reports)
+SCHEMA_VERSION = 5
 PG_SCHEMA = "ioc_auth"  # the PostgreSQL schema of these tables (DuckLake's catalog lives in another)
 
 SQLITE_SCHEMA = """
@@ -160,6 +161,19 @@ CREATE TABLE IF NOT EXISTS notify_pending (
     PRIMARY KEY (event_id, contact_point)
 );
 CREATE INDEX IF NOT EXISTS notify_pending_open ON notify_pending(message_id, contact_point, group_key);
+CREATE TABLE IF NOT EXISTS report_runs (
+    report TEXT NOT NULL,
+    due TEXT NOT NULL,                  -- the schedule's fire time (ISO 8601) this run is for
+    status TEXT NOT NULL,               -- 'pending' | 'sent' | 'failed'
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_until REAL NOT NULL DEFAULT 0,
+    file TEXT NOT NULL DEFAULT '',      -- the printed PDF once made (sent again as is on a retry)
+    last_error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    PRIMARY KEY (report, due)
+);
 CREATE TABLE IF NOT EXISTS notify_told (
     contact_point TEXT NOT NULL,
     alert_id INTEGER NOT NULL,

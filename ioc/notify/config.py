@@ -25,6 +25,7 @@ The file is named by the ``notify_config`` setting (``IOC_NOTIFY_CONFIG``), else
 
     [[reports]]
     name = "tuan-toan-thanh-pho"
+    title = "Toàn thành phố"          # what the report is about (default: from the page)
     page = "/"                        # any page of the app: /, /screen/<name>, /district/<code>, ...
     to = ["lanh-dao@sgddt.example.vn"]
     schedule = "0 7 * * mon"          # cron, in the scheduler's time zone
@@ -140,6 +141,7 @@ class ContactPoint(_Strict):
 
 class Report(_Strict):
     name: Annotated[str, Field(pattern=NAME)]
+    title: str = ""
     page: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/"
     to: Annotated[list[str], Field(min_length=1)]
     language: Literal["vi", "en"] = "vi"

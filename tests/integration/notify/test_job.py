@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.jobs import default_config, run_notify
+from ingest.jobs import default_config, run_notify, run_reports
 from ioc.auth.db import SqliteAuthDb
 from ioc.notify import enqueue
 
@@ -37,3 +37,16 @@ def test_the_notify_job_sends_and_reports_what_it_did(
     (data_dir / "notify.toml").write_text('[[contact_points]]\nname = "so"\ntype = "sms"\n', encoding="utf-8")
     outcome = run_notify(data_dir)
     assert outcome.status == "failed" and "contact_points[0] ('so'): 'type'" in outcome.message
+
+
+def test_the_reports_job_is_idle_without_reports_and_fails_on_a_bad_file(data_dir: Path) -> None:
+    assert "reports" in [j.kind for j in default_config(data_dir).jobs]
+    assert run_reports(data_dir).status == "idle"
+    (data_dir / "notify.toml").write_text(
+        '[[reports]]\nname = "w"\nto = ["a@b.vn"]\nschedule = "x"\n', encoding="utf-8"
+    )
+    outcome = run_reports(data_dir)
+    assert (
+        outcome.status == "failed"
+        and "reports[0] ('w'): 'schedule': not a crontab expression" in outcome.message
+    )

@@ -58,6 +58,7 @@ def test_default_configuration(tmp_path: Path) -> None:
     assert [(j.id, j.kind) for j in config.jobs] == [
         ("inbox", "drop_folder"),
         ("notify", "notify"),
+        ("reports", "reports"),
         ("maintenance", "maintenance"),
     ]
 
