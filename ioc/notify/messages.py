@@ -113,7 +113,8 @@ def _subject(events: Sequence[AlertEvent], lang: str) -> str:
     units = sorted({e.unit_name for e in events})
     where = units[0] if len(units) == 1 else word(lang, "units", count=len(units))
     counts = [f"{word(lang, t)}: {n}" for t in ORDER if (n := sum(1 for e in events if e.transition == t))]
-    return f"[IOC] {title} — {where} ({', '.join(counts)})"
+    # names come from the data: one line, whatever a school's name holds (a header cannot break)
+    return " ".join(f"[IOC] {title} — {where} ({', '.join(counts)})".split())[:300]
 
 
 def event_json(event: AlertEvent) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -35,8 +35,12 @@ def to_json(event: AlertEvent) -> str:
     return json.dumps(event_json(event), ensure_ascii=False, sort_keys=True)
 
 
+_FIELDS = frozenset(f.name for f in fields(AlertEvent))
+
+
 def from_json(text: str) -> AlertEvent:
-    raw = json.loads(text)
+    """An event as enqueued; fields a newer or older AlertEvent no longer has are left out."""
+    raw = {k: v for k, v in json.loads(text).items() if k in _FIELDS}
     raw["start"] = date.fromisoformat(raw["start"])
     raw["end"] = date.fromisoformat(raw["end"]) if raw.get("end") else None
     raw["at"] = datetime.fromisoformat(raw["at"])

@@ -115,14 +115,19 @@ def _group(db: AuthDb, config: NotifyConfig, now: float, flush: bool, done: Deli
         events = outbox.group_events(db, name, key)
         if not events:
             continue
-        message = compose(
-            [s.event for s in events],
-            contact_point=name,
-            lang=point.language,
-            group_key=key,
-            base_url=link,
-            now=datetime.fromtimestamp(now, zone),
-        )
+        try:
+            message = compose(
+                [s.event for s in events],
+                contact_point=name,
+                lang=point.language,
+                group_key=key,
+                base_url=link,
+                now=datetime.fromtimestamp(now, zone),
+            )
+        except Exception as error:  # noqa: BLE001 - a group that cannot be written waits; others go
+            log.exception("contact point %s, group %s: the message cannot be made", name, key)
+            done.errors.append(f"{name} {key}: the message cannot be made: {error}")
+            continue
         if outbox.store_message(db, name, key, events, message, now) is not None:
             done.made += 1
 
@@ -141,7 +146,10 @@ def _send(db: AuthDb, config: NotifyConfig, now: float, give_up: float, done: De
             continue
         try:
             send(point, message.id, message.message, now)
-        except DeliveryError as error:
+        except Exception as error:  # noqa: BLE001 - one bad message never stops the others
+            if not isinstance(error, DeliveryError):
+                log.exception("message %d to %s could not be sent", message.id, point.name)
+                error = DeliveryError(f"{type(error).__name__}: {error}")
             down.add(point.name)
             attempts = message.attempts + 1
             late = now + backoff(attempts) - message.created_at > give_up

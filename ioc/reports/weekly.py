@@ -246,7 +246,9 @@ def run_due(db: AuthDb, config: NotifyConfig, data_dir: Path, now: float | None 
                     (str(file), report.name, key),
                 )
             send(report, file, period, as_of)
-        except (RenderError, DeliveryError, OSError) as error:
+        except Exception as error:  # noqa: BLE001 - one report's failure never stops the others
+            if not isinstance(error, (RenderError, DeliveryError, OSError)):
+                log.exception("report %s (%s) failed", report.name, key)
             attempts = int(row["attempts"]) + 1
             late = now + backoff(attempts) - float(row["created_at"]) > give_up
             with db.connect() as con:

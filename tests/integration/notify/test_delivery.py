@@ -217,3 +217,17 @@ def test_a_message_is_given_up_after_the_limit_and_can_be_retried(
     webhook.down = False
     assert retry_failed(db, now) == 1
     assert deliver(db, config, now=now).sent == 1 and len(webhook.calls) == 1
+
+
+def test_a_name_from_the_data_never_breaks_an_email_header(
+    db: Any, smtp: Mailbox, webhook: Receiver, config: notify_config.NotifyConfig
+) -> None:
+    hostile = ward_event(500, ("27199", "Phường X\r\nBcc: attacker@evil.example\r\n<script>"), "778")
+    enqueue(db, [hostile], now=T0)
+    done = deliver(db, config, now=T0, flush=True)
+    assert done.sent == 3 and done.failed == 0
+    for mail in smtp.mails:
+        assert mail["Bcc"] is None and "attacker" not in str(mail["To"])
+        assert "\n" not in str(mail["Subject"]) and "Bcc: attacker@evil.example" in str(mail["Subject"])
+        html_part = mail.get_body(preferencelist=("html",)).get_content()
+        assert "<script>" not in html_part and "&lt;script&gt;" in html_part
