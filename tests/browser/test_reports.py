@@ -19,7 +19,7 @@ from ioc.auth import accounts
 from ioc.auth.db import open_db
 from ioc.notify import config as notify_config
 from ioc.reports.weekly import run_due, zone
-from tests.integration.notify.conftest import Mailbox, free_port
+from tests.receivers import Mailbox
 
 pytestmark = pytest.mark.browser
 
@@ -66,8 +66,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch, served: dict[str, Any]) -> Iterator[Mailbox]:
-    box = Mailbox(free_port())
-    box.start()
+    box = Mailbox().start()
     for name, value in {
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(box.port),
