@@ -13,11 +13,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.wrappers import Response as BaseResponse
 
-from ioc.metrics import cache
+from ioc.auth import web as auth_web
+from ioc.auth.access import current_access
+from ioc.metrics import cache, engine
 from ioc.metrics.errors import QueryError
 from ioc.metrics.output import to_csv
-from ioc.metrics.params import FORMATS, parse_query
+from ioc.metrics.params import DATE_PATTERN, FORMATS, parse_query
 from ioc.metrics.query import BY, FILTERS, Scope
 from ioc.metrics.registry import KPIS
 
@@ -76,7 +79,7 @@ def list_kpis() -> Response:
 
 
 @api.get("/kpis/<kpi_id>")
-def get_kpi_values(kpi_id: str) -> Response:
+def get_kpi_values(kpi_id: str) -> BaseResponse:
     params = {k: request.args.get(k) for k in request.args if k != "lang"}
     query, fmt = parse_query(kpi_id, params)
     try:
@@ -85,6 +88,10 @@ def get_kpi_values(kpi_id: str) -> Response:
         return _error(403, f"your account may only see its own {denied.args[0]}", denied.args[0])
     query = replace(query, scope=scope)
     store = current_app.extensions[EXTENSION]["store"]()
+    param = "hierarchy_date" if query.hierarchy_date is not None else "snapshot"
+    reason = auth_web.placement_refusal(store, current_access(), query.hierarchy_date, query.snapshot, param)
+    if reason:
+        return auth_web.refuse(auth_web.current_principal(), reason, param)  # audited
     result = cache.cached_compute(store, query, access_scope=allowed)
     if fmt == "csv":
         return Response(
@@ -97,17 +104,23 @@ def get_kpi_values(kpi_id: str) -> Response:
 
 @api.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    store = current_app.extensions[EXTENSION]["store"]()
+    return jsonify(openapi_document(engine.readable_versions(store)))
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3 description of this API."""
+def openapi_document(versions: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3 description of this API; ``versions`` (first, last) bounds ``snapshot`` to
+    the data versions the store can read now (engine.readable_versions)."""
     date_param = {
         "type": "string",
-        "pattern": r"^(|\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$",
-        "description": "YYYY-MM-DD or DD/MM/YYYY (empty: the default)",
+        # exactly what ioc.metrics.params.parse_date accepts (a day that exists), or empty
+        "pattern": "^$|" + DATE_PATTERN,
+        "description": "YYYY-MM-DD or DD/MM/YYYY, zero-padded, a day that exists (empty: the default)",
         "example": "2026-11-23",
     }
+    snapshot: dict[str, Any] = {"type": "integer", "minimum": 0}
+    if versions is not None:
+        snapshot = {"type": "integer", "minimum": versions[0], "maximum": versions[1]}
 
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -177,11 +190,19 @@ def openapi_document() -> dict[str, Any]:
                             query(name, {"type": "string"}, f"only this {name}: a code or a name")
                             for name in FILTERS
                         ),
-                        query("hierarchy_date", date_param, "group schools by the hierarchy as of this date"),
+                        query(
+                            "hierarchy_date",
+                            date_param,
+                            "group schools by the hierarchy as of this date; a caller limited to some "
+                            "districts gets 403 when that shows a school outside them today",
+                        ),
                         query(
                             "snapshot",
-                            {"type": "integer", "minimum": 0},
-                            "data version to read (time travel)",
+                            snapshot,
+                            "data version to read (time travel), between the first the store can read "
+                            "and the newest (the bounds are those of when this document was fetched); "
+                            "a caller limited to some districts gets 403 when that version shows a "
+                            "school outside them today",
                         ),
                         query(
                             "format",

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -106,6 +107,42 @@ def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.L
         return place
 
     return locate
+
+
+def placement_refusal(
+    store: Any, access: Any, hierarchy_date: date | None, snapshot: int | None, param: str
+) -> str | None:
+    """Why ``access`` may not ask for schools grouped by the hierarchy of ``hierarchy_date`` or read
+    at data version ``snapshot`` (``param`` names the parameter asked), or None.
+
+    Access is decided in today's hierarchy (the guard locates units there), while a query groups
+    and filters schools by the hierarchy of its date and version: an officer whose district lost
+    schools in a reorganisation would see them again under the old hierarchy. So a restricted
+    caller may ask for another hierarchy or an older version only when it shows no school that
+    is outside their units today. The reason gives a count, never the other schools' ids.
+    """
+    from ioc.metrics import engine
+
+    if access is None or not access.restricted or (hierarchy_date is None and snapshot is None):
+        return None
+    version = store.data_version()
+    with acting_as(None):  # where schools lie is a fact about the city, not about the caller
+        today = engine.school_versions(store, None, None, version)
+        asked = engine.school_versions(
+            store, hierarchy_date, snapshot, snapshot if snapshot is not None else version
+        )
+    readable = {s.school_id for s in today if access.allows_ward(s.ward_code, s.district_code)}
+    outside = {
+        s.school_id
+        for s in asked
+        if access.allows_ward(s.ward_code, s.district_code) and s.school_id not in readable
+    }
+    if not outside:
+        return None
+    return (
+        f"{param} would show {len(outside)} school(s) that are outside your districts today "
+        "(they belonged to them then)"
+    )
 
 
 def install(
@@ -466,8 +503,9 @@ def _unauthenticated(path: str) -> BaseResponse:
     return redirect("/login?" + urlencode(params), code=302)
 
 
-def refuse(principal: Principal | None, reason: str) -> BaseResponse:
-    """403 for ``principal``, with an audit row naming the request and the reason."""
+def refuse(principal: Principal | None, reason: str, param: str | None = None) -> BaseResponse:
+    """403 for ``principal``, with an audit row naming the request and the reason (``param``: the
+    request parameter refused, named in a JSON answer)."""
     state = auth_state()
     audit.record(
         state.db,
@@ -479,7 +517,7 @@ def refuse(principal: Principal | None, reason: str) -> BaseResponse:
         ip=client_ip(),
     )
     if request.path.startswith("/api/") or request.path.startswith("/_dash-") or request.method != "GET":
-        response = jsonify({"error": reason, "param": None})
+        response = jsonify({"error": reason, "param": param})
         response.status_code = 403
         return response
     return Response(forms.denied_page(_lang(), reason), status=403, mimetype="text/html")

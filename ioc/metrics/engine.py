@@ -95,6 +95,16 @@ def catalog_for(store: Store, snapshot: int | None) -> str:
     return memo(store).get(("attach", snapshot), attach)
 
 
+def readable_versions(store: Store) -> tuple[int, int]:
+    """(first, last): the data versions catalog_for reads (the API's ``snapshot``): from the commit
+    that created the store's tables, or the oldest version kept when that one has expired, to the
+    newest. Versions are numbered without gaps; expiring removes the oldest."""
+    rows = store.execute("SELECT snapshot_id, changes FROM lake.snapshots() ORDER BY snapshot_id").rows
+    created = [v for v, changes in rows if "main.schools" in ((changes or {}).get("tables_created") or ())]
+    first = created[0] if created else int(rows[0][0])
+    return int(first), int(rows[-1][0])
+
+
 def rollup_ready(store: Store, catalog: str, version: int) -> bool:
     """The connectivity rollup exists and was built with the current bandwidth threshold."""
 

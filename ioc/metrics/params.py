@@ -5,6 +5,7 @@ Every problem raises QueryError naming the parameter as the user wrote it (``fro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -16,16 +17,30 @@ FORMATS = ("json", "csv")
 # the query-string parameters of GET /api/v1/kpis/<id> (and the CLI's flags, with -- and - for _)
 PARAMS = ("by", "from", "to", *FILTERS, "hierarchy_date", "snapshot", "format")
 
+# Exactly the dates parse_date accepts, as one regular expression (the OpenAPI document publishes it):
+# YYYY-MM-DD or DD/MM/YYYY, zero-padded, a day that exists (29 February in leap years only), year >= 1
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAYS = (
+    ("(?:0[13578]|1[02])", "(?:0[1-9]|[12][0-9]|3[01])"),
+    ("(?:0[469]|11)", "(?:0[1-9]|[12][0-9]|30)"),
+    ("02", "(?:0[1-9]|1[0-9]|2[0-8])"),
+)
+_ISO = "|".join(f"{_YEAR}-{m}-{d}" for m, d in _MONTH_DAYS) + f"|{_LEAP}-02-29"
+_DMY = "|".join(f"{d}/{m}/{_YEAR}" for m, d in _MONTH_DAYS) + f"|29/02/{_LEAP}"
+DATE_PATTERN = f"^(?:{_ISO}|{_DMY})$"
+
 
 def parse_date(param: str, text: str | None) -> date | None:
     """YYYY-MM-DD or DD/MM/YYYY (as in the input contract); anything else is an error."""
     if text is None or text == "":
         return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text.strip(), fmt).date()
-        except ValueError:
-            continue
+    if re.fullmatch(DATE_PATTERN, text):  # strptime alone also takes '2026-1-5' and other digits
+        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
     raise QueryError(param, f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
 
 

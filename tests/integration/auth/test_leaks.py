@@ -179,3 +179,81 @@ def test_rotate_is_bounded_and_bad_values_are_ignored_with_a_note(
     assert bool(_find(answer, "wall-rotate-note")) == noted
     if noted:
         assert rotate in json.dumps(_find(answer, "wall-rotate-note"))
+
+
+# -- the API: hierarchy_date and snapshot ------------------------------------------------------
+
+
+@pytest.fixture
+def moved(auth_store: Any, db: Any) -> dict[str, Any]:
+    """A school the demo's reorganisation moved to another district, with the officer of the district
+    it left (who may not see it today), the hierarchy date and a data version that place it there."""
+    from datetime import date
+
+    from ioc.auth import accounts
+    from ioc.metrics import dimensions, engine
+
+    then = date(2024, 9, 1)
+    today = {s.school_id: s for s in dimensions.versions(auth_store)}
+    old = {s.school_id: s for s in dimensions.versions(auth_store, then)}
+    school = next(sid for sid, s in today.items() if sid in old and old[sid].district_code != s.district_code)
+    left = old[school].district_code
+    first, version = engine.readable_versions(auth_store)
+    snapshot = next(
+        n
+        for n in range(first, version)
+        if any(
+            s.school_id == school and s.district_code == left
+            for s in engine.school_versions(auth_store, None, n, n)
+        )
+    )
+    if accounts.get(db, "left") is None:
+        accounts.add(db, "left", "district_officer", "a long passphrase 2026", districts=[left])
+    return {"school": school, "district": left, "then": then, "snapshot": snapshot, "version": version}
+
+
+def test_an_older_hierarchy_or_version_never_widens_an_officer_s_scope(
+    moved: dict[str, Any], signed_in: Any, db: Any
+) -> None:
+    client, _ = signed_in("left")
+    base = "/api/v1/kpis/attendance_rate?by=school"
+    today = client.get(base)
+    assert today.status_code == 200
+    assert moved["school"] not in {r["key"] for r in today.get_json()["rows"]}
+    for query, param in (
+        (f"&hierarchy_date={moved['then'].isoformat()}", "hierarchy_date"),
+        (f"&snapshot={moved['snapshot']}", "snapshot"),
+        (f"&hierarchy_date={moved['then'].isoformat()}&snapshot={moved['version']}", "hierarchy_date"),
+    ):
+        response = client.get(base + query)
+        assert response.status_code == 403, (query, response.get_data(as_text=True)[:300])
+        assert response.get_json()["param"] == param
+        assert moved["school"] not in response.get_data(as_text=True)
+        refusal = last_refusal(db)
+        assert refusal.actor == "user:left" and param in refusal.detail and query[1:] in refusal.target
+    # what shows nothing outside their districts today is answered
+    assert client.get(base + f"&snapshot={moved['version']}").status_code == 200
+    assert client.get(base + "&hierarchy_date=2026-12-01").status_code == 200
+
+
+def test_leadership_may_group_by_any_hierarchy(moved: dict[str, Any], signed_in: Any) -> None:
+    client, _ = signed_in("le")
+    response = client.get(f"/api/v1/kpis/attendance_rate?by=school&hierarchy_date={moved['then']}")
+    assert response.status_code == 200
+    assert moved["school"] in {r["key"] for r in response.get_json()["rows"]}
+
+
+def test_the_openapi_document_bounds_snapshot_to_the_versions_answered(
+    signed_in: Any, auth_store: Any
+) -> None:
+    client, _ = signed_in("le")
+    doc = client.get("/api/v1/openapi.json").get_json()
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/kpis/{kpi_id}"]["get"]["parameters"]}
+    low, high = params["snapshot"]["minimum"], params["snapshot"]["maximum"]
+    assert 0 < low <= high == auth_store.data_version()
+    base = "/api/v1/kpis/attendance_rate?snapshot="
+    assert client.get(f"{base}{low}").status_code == 200
+    assert client.get(f"{base}{high}").status_code == 200
+    # just outside the published bounds: refused, as the schema says
+    assert client.get(f"{base}{low - 1}").status_code == 400
+    assert client.get(f"{base}{high + 1}").status_code == 400
