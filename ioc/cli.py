@@ -32,8 +32,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settings": ("ioc.admin", "List every setting with its environment variable and current value."),
     "store": (
         "ioc.storemove",
-        "Where the store lives (`ioc store info`); copy it onto a PostgreSQL catalog (`ioc store migrate --to URL`).",
+        "Where the store lives (`ioc store info`); record where its data files are now (`ioc store repoint`); "
+        "copy it onto a PostgreSQL catalog (`ioc store migrate --to URL`).",
     ),
+    "backup": (
+        "ioc.backup",
+        "Copy the store (catalog, data files, accounts, archive) to DEST, consistently, while loads go on.",
+    ),
+    "restore": ("ioc.backup", "Put a backup made by `ioc backup` back as the store of the data directory."),
     "health": (
         "ioc.metrics.health_cli",
         "Show the data-health record: freshness, sources, problem runs, schools not reporting.",

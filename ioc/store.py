@@ -319,8 +319,8 @@ class Location:
             return None
         return StoreError(
             f"IOC_DATA_PATH: the catalog {self.catalog_text} keeps its data files in {stored}, not "
-            f"{asked}: set IOC_DATA_PATH to that path (a lake's files move only by copying the lake: "
-            "see docs/store.md)"
+            f"{asked}: set IOC_DATA_PATH to that path, or, if the files were moved to {asked}, "
+            f"record that with `ioc store repoint --data-path {asked}` (see docs/store.md)"
         )
 
     # -- the lake ------------------------------------------------------------------------------
@@ -385,8 +385,10 @@ class Location:
         data_path: str | None,
         read_only: bool = False,
         snapshot: int | None = None,
+        override: bool = False,
     ) -> None:
-        """``ATTACH`` this lake as ``alias`` (``data_path`` None = the one stored in the catalog)."""
+        """``ATTACH`` this lake as ``alias`` (``data_path`` None = the one stored in the catalog;
+        ``override``: read and write ``data_path`` whatever the catalog names)."""
         options = []
         if self.pg is not None:
             target = "ducklake:postgres:" + conninfo(self.pg, password=False)
@@ -397,6 +399,8 @@ class Location:
             options.append("META_JOURNAL_MODE 'wal'")
         if data_path is not None:
             options.append(f"DATA_PATH {sql_literal(data_path)}")
+            if override:  # for this process only: the catalog keeps the path it names
+                options.append("OVERRIDE_DATA_PATH true")
         if read_only:
             options.append("READ_ONLY")
         if snapshot is not None:
@@ -583,10 +587,20 @@ class Store:
         )
         try:
             location.prepare(self._con)
+            self._override = False
+            self.moved_from: str | None = None  # the data path the catalog names, when not this one
             if not location.is_postgres and attach_path is not None and exists:
                 stored = location.sqlite_data_path(self._con)
-                if error := location.mismatch(stored, attach_path):
-                    raise error
+                if location.data_path_setting or location.is_s3:
+                    if error := location.mismatch(stored, attach_path):
+                        raise error
+                elif location.mismatch(stored, attach_path):
+                    # A data directory copied, restored or mounted elsewhere: its files are in its
+                    # own lake/files/ whatever path the catalog was created with (resolved at open;
+                    # `ioc store repoint` records the new path in the catalog).
+                    self._override = True
+                    self.moved_from = stored
+                    log.info("the catalog names %s; the store's files are read from %s", stored, attach_path)
             self._con.execute(f"SET GLOBAL TimeZone = '{settings.get('timezone')}'")
             location.check_data_path(self._con, self.data_path, create=not read_only)
             self._attach_path = attach_path
@@ -618,14 +632,21 @@ class Store:
 
     # -- connections -------------------------------------------------------------------
     def _attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.location.attach(con, CATALOG_NAME, data_path=self._attach_path, read_only=self.read_only)
+        self.location.attach(
+            con, CATALOG_NAME, data_path=self._attach_path, read_only=self.read_only, override=self._override
+        )
         con.execute(f"USE {CATALOG_NAME}")
 
     def attach_snapshot(self, alias: str, snapshot: int) -> None:
         """Attach the lake again, read only, as ``alias`` at data version ``snapshot`` (time travel)."""
         with self._lock:
             self.location.attach(
-                self._con, alias, data_path=self._attach_path, read_only=True, snapshot=snapshot
+                self._con,
+                alias,
+                data_path=self._attach_path,
+                read_only=True,
+                snapshot=snapshot,
+                override=self._override,
             )
 
     def cursor(self) -> duckdb.DuckDBPyConnection:

@@ -3,6 +3,9 @@
 ``ioc store info`` prints the catalog (password masked), the data path, the data version and
 the schema version.
 
+``ioc store repoint [--data-path PATH]`` records where the data files are now, after checking that
+every file the catalog names is there (a store whose files were moved; ioc/backup.py).
+
 ``ioc store migrate --to postgresql://... [--data-path PATH] [--force]`` copies every table of the
 configured lake (normally the embedded SQLite one), all rows as of its current snapshot, into a
 new DuckLake whose catalog is the PostgreSQL database and whose data files are written to
@@ -21,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from ioc import settings
 from ioc.store import (
@@ -44,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "info",
         help="show where the store lives (catalog, data path) and its data and schema versions",
         parents=[_common()],
+    )
+    repoint = sub.add_parser(
+        "repoint",
+        help="record in the catalog where the store's data files are now (after moving them)",
+        description=(
+            "Record PATH as the data path in the catalog, after checking that every data file the "
+            "catalog names is there. An embedded store copied or restored elsewhere opens without it "
+            "(its files are read from DATA_DIR/lake/files/); this records the new place for good, and "
+            "is needed when IOC_DATA_PATH names a folder, or for a PostgreSQL catalog whose files moved."
+        ),
+        parents=[_common()],
+    )
+    repoint.add_argument(
+        "--data-path",
+        metavar="PATH",
+        help="the folder now holding the data files (default: IOC_DATA_PATH, else DATA_DIR/lake/files/)",
     )
     move = sub.add_parser(
         "migrate",
@@ -213,9 +233,47 @@ def _prepare_target(target: Location, force: bool) -> None:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table)))
 
 
+def repoint(data_dir: str | Path | None, data_path: str | None = None) -> tuple[str, str, int]:
+    """Record ``data_path`` (default: where the settings put the files) in the catalog after
+    checking every file it names is there; returns (previous path, new path, files checked)."""
+    from ioc import backup
+
+    layout = Layout(settings.data_dir(data_dir))
+    with _target_flags():
+        location = Location.from_settings(layout, data_path=data_path)
+    if location.is_s3:
+        raise StoreError("--data-path: re-pointing to object storage is not supported; give a folder")
+    if not location.exists():
+        raise StoreError(f"no store in {location.catalog_text}")
+    new = location.data_path if (data_path or location.data_path_setting or not location.is_postgres) else ""
+    if not new:
+        raise StoreError("--data-path: say where the data files are now (the catalog is on PostgreSQL)")
+    if location.is_postgres:
+        with location.pg_connect() as conn:
+            named = backup.pg_named_files(conn)
+    else:
+        named = backup.catalog_facts(layout.catalog).files
+    missing = [name for name in named if not (Path(new) / name).is_file()]
+    if missing:
+        raise StoreError(
+            f"--data-path: {len(missing)} of the {len(named)} data files the catalog names are not in "
+            f"{new} (e.g. {missing[0]}): nothing changed"
+        )
+    if location.is_postgres:
+        with location.pg_connect() as conn:
+            previous = backup.pg_repoint(conn, new)
+    else:
+        previous = backup.repoint_sqlite(layout.catalog, new)
+    return previous, new, len(named)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.store_command == "info":
         return _info(args)
+    if args.store_command == "repoint":
+        previous, new, count = repoint(args.data_dir, args.data_path)
+        print(f"data path: {previous} -> {new} ({count} data files checked); the catalog now names {new}")
+        return 0
     source = Store(args.data_dir)
     try:
         report = migrate_store(source, args.to, args.data_path, force=args.force)
@@ -251,6 +309,11 @@ def _info(args: argparse.Namespace) -> int:
     try:
         print(f"catalog:        {store.location.catalog_text}")
         print(f"data path:      {store.data_path}")
+        if store.moved_from:
+            print(
+                f"                (the catalog names {store.moved_from}: the store was moved; "
+                "`ioc store repoint` records the new path)"
+            )
         print(f"data version:   {store.data_version()}")
         print(f"schema version: {migrations.current_version(store)} (this program: {migrations.LATEST})")
     finally:
