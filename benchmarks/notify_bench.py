@@ -17,75 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ioc.alerts.events import AlertEvent
 from ioc.auth.db import SqliteAuthDb
 from ioc.notify import deliver, enqueue
 from ioc.notify import load as load_config
 from ioc.notify.outbox import counts
+from tests.alert_events import contact_points, flood
 from tests.receivers import Mailbox, Receiver
-
-WARDS = [(f"2770{i}", f"Phường {i}", "776") for i in range(1, 9)] + [
-    ("27101", "Phường Tân Thuận", "778"),
-    ("27102", "Phường Phú Mỹ", "778"),
-]
-
-
-def flood(first_id: int, at: datetime) -> list[AlertEvent]:
-    return [
-        AlertEvent(
-            alert_id=first_id + i,
-            transition="firing",
-            rule="attendance_anomaly_ward",
-            kind="anomaly",
-            kpi="attendance_rate",
-            level="ward",
-            unit=code,
-            unit_name=name,
-            district=district,
-            start=date(2026, 12, 2),
-            end=None,
-            severity="critical",
-            value=0.64,
-            expected=0.95,
-            at=at,
-            messages={"vi": f"{name}: 64 % so với thường 95 %", "en": f"{name}: 64% vs usually 95%"},
-        )
-        for i, (code, name, district) in enumerate(WARDS)
-    ]
-
-
-def configure(folder: Path, hook: Receiver) -> None:
-    (folder / "notify.toml").write_text(
-        f"""
-[[contact_points]]
-name = "so-gddt"
-type = "email"
-to = ["truc-ban@sgddt.example.vn"]
-
-[[contact_points]]
-name = "analysts-en"
-type = "email"
-language = "en"
-to = ["analysts@sgddt.example.vn"]
-
-[[contact_points]]
-name = "quan-7"
-type = "email"
-to = ["phong-gd-q7@example.vn"]
-districts = ["778"]
-
-[[contact_points]]
-name = "quan-8"
-type = "webhook"
-url = "{hook.url}"
-secret_env = "IOC_WEBHOOK_SECRET_Q8"
-districts = ["776"]
-""",
-        encoding="utf-8",
-    )
 
 
 def main() -> int:
@@ -104,21 +43,21 @@ def main() -> int:
     os.environ.update(env)
     with tempfile.TemporaryDirectory(prefix="ioc-notify-bench-") as tmp:
         folder = Path(tmp)
-        configure(folder, hook)
+        (folder / "notify.toml").write_text(contact_points(hook.url), encoding="utf-8")
         db = SqliteAuthDb(folder)
 
         # 1. what a load pays: enqueue is one local write, no network
         took = []
         for run in range(200):
             started = time.perf_counter()
-            enqueue(db, flood(10_000 + run * 10, datetime.now(UTC)))
+            enqueue(db, flood(time.time(), first=10_000 + run * 1000))
             took.append((time.perf_counter() - started) * 1000)
         print(f"enqueue 10 events: median {statistics.median(took):.2f} ms, p95 {sorted(took)[189]:.2f} ms")
         with db.connect() as con:  # start the measured part from an empty outbox
             con.execute("DELETE FROM notify_events")
 
         # 2. a flood in ten wards: one message per contact point
-        enqueue(db, flood(1, datetime.now(UTC)))
+        enqueue(db, flood(time.time(), first=1))
         done = deliver(db, load_config(folder), flush=True)
         per_point = {name: 0 for name in ("so-gddt", "analysts-en", "quan-7", "quan-8")}
         for mail in box.mails:
@@ -148,7 +87,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            enqueue(db, flood(100, datetime.now(UTC)))
+            enqueue(db, flood(time.time(), first=100))
             down_at = time.time()
             print(f"receivers down for {args.outage:.0f} s, 10 new ward alerts enqueued ...", flush=True)
             time.sleep(args.outage)

@@ -41,10 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data_dir = settings.data_dir(args.data_dir)
-    try:
-        config = notify_config.load(data_dir, args.config)
-    except notify_config.ConfigError as error:
-        print(f"ioc notify: {error}", file=sys.stderr)
+    config = notify_config.load_for_command(data_dir, args.config, "ioc notify")
+    if config is None:
         return 2
     if args.action == "check":
         print(f"{config.origin}: {len(config.contact_points)} contact points, {len(config.reports)} reports")
@@ -125,6 +123,7 @@ def _test(config: notify_config.NotifyConfig, name: str, now: float) -> int:
     message = compose(
         [event], contact_point=name, lang=point.language, group_key="test", base_url=base_url(), now=moment
     )
+    message["subject"] = message["payload"]["title"] = f"[IOC] {texts[point.language]}"
     try:
         send(point, 0, message, now)
     except DeliveryError as error:

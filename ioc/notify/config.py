@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,3 +242,12 @@ def load(data_dir: Path, path: Path | str | None = None) -> NotifyConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{file}: not valid TOML: {error}") from None
     return parse(raw, str(file))
+
+
+def load_for_command(data_dir: Path, path: Path | str | None, command: str) -> NotifyConfig | None:
+    """:func:`load` for a command: None after printing the error (the command exits 2)."""
+    try:
+        return load(data_dir, path)
+    except ConfigError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return None

@@ -150,7 +150,7 @@ def compose(
         for line in lines:
             text_parts.append(f"• {line['head']}\n  {line['text']}\n  {line['url']}")
             html_parts.append(
-                f"<li><b>{html.escape(line['head'])}</b><br>{html.escape(line['text'])}<br>"
+                f'<li style="margin-bottom:10px"><b>{html.escape(line["head"])}</b><br>{html.escape(line["text"])}<br>'
                 f'<a href="{html.escape(line["url"])}">{html.escape(word(lang, "open"))}</a></li>'
             )
         text_parts.append("")
@@ -166,7 +166,9 @@ def compose(
     return {
         "subject": subject,
         "text": "\n".join(text_parts),
-        "html": f'<html><body lang="{lang}">' + "".join(html_parts) + "</body></html>",
+        "html": f'<html><body lang="{lang}" style="font-family:Arial,sans-serif;font-size:14px">'
+        + "".join(html_parts)
+        + "</body></html>",
         "payload": {
             "version": 1,
             "contact_point": contact_point,

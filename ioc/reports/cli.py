@@ -47,10 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data_dir = settings.data_dir(args.data_dir)
-    try:
-        config = notify_config.load(data_dir, args.config)
-    except notify_config.ConfigError as error:
-        print(f"ioc report: {error}", file=sys.stderr)
+    config = notify_config.load_for_command(data_dir, args.config, "ioc report")
+    if config is None:
         return 2
     db = open_db(data_dir)
     if args.action == "list":

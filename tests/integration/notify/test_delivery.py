@@ -17,8 +17,8 @@ from ioc.notify import config as notify_config
 from ioc.notify import deliver, enqueue
 from ioc.notify.channels import verify
 from ioc.notify.outbox import counts, messages
-
-from .conftest import T0, WARDS_Q7, WARDS_Q8, Mailbox, Receiver, flood, ward_event
+from tests.alert_events import T0, WARDS_Q7, WARDS_Q8, contact_points, flood, ward_event
+from tests.receivers import Mailbox, Receiver
 
 SECRET = "a-long-random-signing-key-for-quan-8"
 
@@ -28,37 +28,7 @@ def config(tmp_path: Path, webhook: Receiver, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("IOC_WEBHOOK_SECRET_Q8", SECRET)
     monkeypatch.setenv("IOC_BASE_URL", "https://ioc.sgddt.example.vn")
     file = tmp_path / "notify.toml"
-    file.write_text(
-        f"""
-[[contact_points]]
-name = "so-gddt"
-type = "email"
-to = ["truc-ban@sgddt.example.vn", "pho-giam-doc@sgddt.example.vn"]
-
-[[contact_points]]
-name = "analysts-en"
-type = "email"
-language = "en"
-to = ["analysts@sgddt.example.vn"]
-send_resolved = false
-
-[[contact_points]]
-name = "quan-8"
-type = "webhook"
-language = "en"
-url = "{webhook.url}"
-secret_env = "IOC_WEBHOOK_SECRET_Q8"
-districts = ["776"]
-
-[[contact_points]]
-name = "quan-7"
-type = "email"
-to = ["phong-gd-q7@sgddt.example.vn"]
-districts = ["778"]
-repeat_interval = "4h"
-""",
-        encoding="utf-8",
-    )
+    file.write_text(contact_points(webhook.url), encoding="utf-8")
     return notify_config.load(tmp_path, file)
 
 

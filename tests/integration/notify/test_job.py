@@ -10,8 +10,8 @@ import pytest
 from ingest.jobs import default_config, run_notify, run_reports
 from ioc.auth.db import SqliteAuthDb
 from ioc.notify import enqueue
-
-from .conftest import Mailbox, flood
+from tests.alert_events import flood
+from tests.receivers import Mailbox
 
 
 def test_the_notify_job_sends_and_reports_what_it_did(
