@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ioc import figures, i18n, settings
+from ioc.figures import plain
 from ioc.metrics.query import BY, FILTERS, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
 
@@ -201,14 +202,16 @@ def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
 
 
 def chart_title(kpi: Kpi, req: ExportRequest, res: KpiResult) -> str:
-    lines = dict(describe(kpi, req, res))
+    """The chart's title: its own markup (bold name, small lines) around texts that are all shown
+    as text (figures.plain): a filter is what the user typed, a definition may hold '<'."""
+    lines = {name: plain(text) for name, text in describe(kpi, req, res)}
     lang = req.lang
     return (
-        f"<b>{kpi.name.get(lang)}</b> — {i18n.t(f'by.{res.by}', lang)}<br>"
-        f"<sup>{kpi.description.get(lang)}<br>"
-        f"{i18n.t('export.filters', lang)}: {lines[i18n.t('export.filters', lang)]} · "
-        f"{i18n.t('export.period', lang)}: {lines[i18n.t('export.period', lang)]} · "
-        f"{i18n.t('export.as_of', lang)}: {lines[i18n.t('export.as_of', lang)]}</sup>"
+        f"<b>{plain(kpi.name.get(lang))}</b> — {plain(i18n.t(f'by.{res.by}', lang))}<br>"
+        f"<sup>{plain(kpi.description.get(lang))}<br>"
+        f"{plain(i18n.t('export.filters', lang))}: {lines[i18n.t('export.filters', lang)]} · "
+        f"{plain(i18n.t('export.period', lang))}: {lines[i18n.t('export.period', lang)]} · "
+        f"{plain(i18n.t('export.as_of', lang))}: {lines[i18n.t('export.as_of', lang)]}</sup>"
     )
 
 

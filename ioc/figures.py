@@ -10,6 +10,7 @@ with full validation. Hover texts are formatted by :mod:`ioc.i18n` so numbers fo
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,15 @@ THEMES: Mapping[str, Theme] = {
     "dark": Theme("dark", "rgba(0,0,0,0)", "#f4f6fa", "#39414f", "#4cc2ff", "#9aa4b2", 20),
     "light": Theme("light", "rgba(0,0,0,0)", "#1b1f24", "#dde1e6", "#0b63c5", "#5b6470", 13),
 }
+
+
+def plain(text: Any) -> str:
+    """``text`` from data as Plotly must be given it to show it as text. Plotly renders a subset of
+    HTML in every label, tick, hover and title (``<a href>``, ``<b>``, ``<br>``, ``<span
+    style>``), so a school named ``<a href=...>`` would be a live link on the page and in an SVG
+    export; '<', '>' and '&' are written as entities, which Plotly shows as the characters.
+    Every text a figure takes from data goes through here; the figures' own markup does not."""
+    return html.escape(str(text), quote=False)
 
 
 def theme_of(name: str | None) -> Theme:
@@ -327,7 +337,8 @@ def ranking(
         if b.value is not None:
             stem_x += [base, b.value, None]
             stem_y += [i, i, None]
-    hover = [f"{b.label}: {right(b)}" for b in shown]
+    labels = [plain(b.label) for b in shown]
+    hover = [f"{label}: {right(b)}" for label, b in zip(labels, shown, strict=True)]
     traces: list[dict[str, Any]] = [
         {
             "type": "scatter",
@@ -365,7 +376,7 @@ def ranking(
         height=height or max(160, 30 * len(shown) + 70),
         hovermode="closest",
         xaxis=_value_axis(unit, theme, x_range) | {"range": x_range, "fixedrange": True},
-        yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)", ticktext=[b.label for b in shown], **category),
+        yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)", ticktext=labels, **category),
         yaxis2=_axis(
             theme,
             gridcolor="rgba(0,0,0,0)",
@@ -585,7 +596,8 @@ def choropleth(
     for code, rings in shapes_in:
         row = by_code.get(code)
         value = row[2] if row else None
-        label = row[1] if row else names.get(code, code)
+        name = row[1] if row else names.get(code, code)
+        label = plain(name)
         if bands is not None:
             colour = STATUS_COLOURS[status_of(value, *bands, not reverse)]
         else:
@@ -609,7 +621,7 @@ def choropleth(
                 "hoverinfo": "text",
                 "text": text,
                 "customdata": [row[3] if row and row[3] else ""] * len(xs),
-                "name": code,
+                "name": plain(code),
                 "showlegend": False,
             }
         )
@@ -617,7 +629,7 @@ def choropleth(
         centres.append((cx, cy, text, (row[3] or "") if row else ""))
         bx0, by0, bx1, by1 = _bbox(rings)
         if labels and (code in far or max(bx1 - bx0, by1 - by0) > frame * 0.22):
-            names_shown.append((cx, cy if code not in far else by1 + 0.005, short_name(label)))
+            names_shown.append((cx, cy if code not in far else by1 + 0.005, plain(short_name(name))))
     traces.append(
         {
             "type": "scatter",
@@ -730,7 +742,9 @@ def school_points(
                     "name": label,
                     "marker": {"size": 7, "color": STATUS_COLOURS[status], "line": {"width": 0}},
                     "customdata": [p[4] or "" for p in group],
-                    "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in group],
+                    "hovertext": [
+                        f"{plain(p[2])}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in group
+                    ],
                     "hoverinfo": "text",
                 }
             )
@@ -752,7 +766,7 @@ def school_points(
                     "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)},
                 },
                 "customdata": [p[4] or "" for p in valued],
-                "hovertext": [f"{p[2]}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in valued],
+                "hovertext": [f"{plain(p[2])}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in valued],
                 "hoverinfo": "text",
             }
         )
@@ -1014,12 +1028,13 @@ def explore_chart(
                 },
             )
     else:
+        names = [plain(time_label(r[1], grain, lang)) for r in rows]
         hover = [
-            f"{time_label(r[1], grain, lang)}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for r in rows
+            f"{n}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for n, r in zip(names, rows, strict=True)
         ]
         dated = time_axis and grain == "date"
         trace: dict[str, Any] = {
-            "x": [r[1] for r in rows] if dated else [time_label(r[1], grain, lang) for r in rows],
+            "x": [r[1] for r in rows] if dated else names,
             "y": [r[2] for r in rows],
             "hovertext": hover,
             "hoverinfo": "text",
