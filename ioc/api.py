@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from ioc.alerts import output as alert_output
 from ioc.auth import web as auth_web
 from ioc.auth.access import current_access
 from ioc.metrics import cache, engine
@@ -25,6 +26,7 @@ from ioc.metrics.query import BY, FILTERS, Scope
 from ioc.metrics.registry import KPIS
 
 if TYPE_CHECKING:
+    from ioc.auth.db import AuthDb
     from ioc.store import Store
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -100,6 +102,62 @@ def get_kpi_values(kpi_id: str) -> BaseResponse:
             headers={"Content-Disposition": f'attachment; filename="{kpi_id}.csv"'},
         )
     return jsonify(result.to_json())
+
+
+@api.get("/alerts")
+def list_alerts() -> Response:
+    """The alerts the caller may see: the same parameters and JSON as ``ioc alerts list``."""
+    query = alert_output.parse({k: request.args.get(k) for k in request.args})
+    payload = alert_output.answer(_alerts_db(), query, current_access())
+    if query.format == "csv":
+        return Response(
+            alert_output.to_csv(payload),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="alerts.csv"'},
+        )
+    return jsonify(payload)
+
+
+@api.post("/alerts/<int:alert_id>/<action>")
+def act_on_alert(alert_id: int, action: str) -> Response:
+    """Acknowledge, assign, comment or resolve (form or JSON field ``text``), as the signed-in user."""
+    from ioc.alerts.actions import ActionError, perform
+    from ioc.auth.web import client_ip, current_principal
+
+    principal = current_principal()
+    if principal is not None and principal.kind not in ("user", "open"):
+        return _error(403, "only signed-in people act on alerts (not API tokens or kiosks)", None)
+    body = request.get_json(silent=True) if request.is_json else None
+    text = (body or {}).get("text") if isinstance(body, dict) else request.form.get("text")
+    try:
+        perform(
+            _alerts_db(),
+            alert_id,
+            action,
+            principal.label if principal else "web",
+            str(text or ""),
+            access=current_access(),
+            ip=client_ip(),
+        )
+    except ActionError as error:
+        return _error(error.status, str(error), "text" if error.status == 400 else None)
+    from ioc.alerts import records
+
+    row = records.get(_alerts_db(), alert_id)
+    assert row is not None
+    return jsonify({"alert": alert_output.alert_json(row, request.args.get("lang") or "vi")})
+
+
+def _alerts_db() -> AuthDb:
+    """The app database the alerts live in: the access-control one, else the store's folder's."""
+    from ioc.alerts import records
+    from ioc.auth.db import open_db
+    from ioc.auth.web import current_state_or_none
+
+    state = current_state_or_none()
+    if state is not None:
+        return records.ensure(state.db)
+    return records.ensure(open_db(current_app.extensions[EXTENSION]["store"]().layout.root))
 
 
 @api.get("/openapi.json")
@@ -223,6 +281,7 @@ def openapi_document(versions: tuple[int, int] | None = None) -> dict[str, Any]:
                     },
                 }
             },
+            **alert_output.openapi_paths(date_param, error),
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -246,6 +305,7 @@ def openapi_document(versions: tuple[int, int] | None = None) -> dict[str, Any]:
                         "param": {"type": "string", "nullable": True},
                     },
                 },
+                **alert_output.OPENAPI_SCHEMAS,
                 "KpiRow": {
                     "type": "object",
                     "required": ["key", "label", "value", "numerator", "denominator", "schools_reporting"],

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": ("ioc.server", "Run the web app (control room, drill-down, explore, data health, API)."),
     "scheduler": (
-        "ingest.scheduler",
+        "ioc.scheduling",
         "Run the scheduled ingestion and maintenance jobs (embedded store: one process per data "
         "directory; PostgreSQL catalog: one on every node, one active, the others standbys).",
     ),
@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Copy the store (catalog, data files, accounts, archive) to DEST, consistently, while loads go on.",
     ),
     "restore": ("ioc.backup", "Put a backup made by `ioc backup` back as the store of the data directory."),
+    "alerts": (
+        "ioc.alerts.cli",
+        "Early warning: evaluate the alert rules, list alerts, acknowledge, assign, comment, resolve, silence.",
+    ),
     "health": (
         "ioc.metrics.health_cli",
         "Show the data-health record: freshness, sources, problem runs, schools not reporting.",

@@ -132,6 +132,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Local hour by which a school day's attendance is expected; before it, the previous school day counts.",
         int,
     ),
+    # -- the school calendar and alerts (ioc/calendar.py, ioc/alerts; docs/alerts.md)
+    Setting(
+        "calendar_file",
+        "",
+        "TOML school calendar (school weekdays and hours, holidays, Tết, days off, district closures); "
+        "empty = the built-in Viet Nam calendar ioc/calendar.toml.",
+    ),
+    Setting(
+        "alert_rules",
+        "",
+        "TOML file of alert rules replacing the built-in ioc/alerts/rules.toml; empty = the built-in rules.",
+    ),
     # -- app (ioc/app.py, ioc/pages, ioc/panels; docs/app.md, docs/screens.md)
     Setting(
         "screens_dir", "", "Folder of control-room screen files (*.json); empty = the built-in ioc/screens."

@@ -34,6 +34,7 @@ EVENTS = (
     "account",
     "token",
     "ingest",
+    "alert",  # an action on an alert (ioc.alerts.actions): detail 'ack|assign|comment|resolve: text'
 )
 
 
