@@ -117,8 +117,12 @@ class JobRunner:
         echo: Callable[[str], None] | None = None,
         environ: dict[str, str] | None = None,
         leader: PgLeadership | None = None,
+        after_load: Callable[[Store], object] | None = None,
     ) -> None:
         self.store = store
+        # called after a run that loaded rows (the product passes alert evaluation; ingestion
+        # itself knows nothing of what runs there)
+        self.after_load = after_load
         self.config = config
         # PostgreSQL mode: every scheduled run is claimed in the leader's run ledger first
         self.leader = leader
@@ -317,6 +321,11 @@ class JobRunner:
         log.log(level, "job %s: fire time %s: %s %s", job_id, fire, outcome.status, outcome.message)
         if outcome.noteworthy:
             self.echo(f"{job_id}: {outcome.status}" + (f": {outcome.message}" if outcome.message else ""))
+        if self.after_load is not None and outcome.rows_loaded > 0:
+            try:
+                self.after_load(self.store)
+            except Exception:  # the hook's failure never fails the job
+                log.exception("job %s: the after-load hook failed", job_id)
         self._save_status(
             job_id,
             last_run=started.isoformat(),
@@ -713,7 +722,8 @@ def show_status(data_dir: Path, catalog_url: str) -> int:
     return 0 if any(n.role == "active" for n in nodes) else 1
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, after_load: Callable[[Store], object] | None = None) -> int:
+    """``ioc scheduler``; ``after_load(store)`` runs after every run that loaded rows."""
     from ioc.cli import UsageError
     from ioc.store import Store
 
@@ -731,7 +741,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {job.id:<24} {job.kind:<12} {job.schedule.describe()}")
         return 0
     if is_postgres_url(catalog_url):
-        return _run_clustered(args, data_dir, config, catalog_url)
+        return _run_clustered(args, data_dir, config, catalog_url, after_load)
     lock = SchedulerLock(data_dir / LOCK_NAME)
     try:
         lock.acquire()
@@ -741,7 +751,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = Store(data_dir)
         _setup_logging(store)
-        runner = JobRunner(store, config)
+        runner = JobRunner(store, config, after_load=after_load)
         if args.once:
             return runner.run_all_once()
         return serve(runner)
@@ -749,7 +759,13 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-def _run_clustered(args: argparse.Namespace, data_dir: Path, config: SchedulerConfig, url: str) -> int:
+def _run_clustered(
+    args: argparse.Namespace,
+    data_dir: Path,
+    config: SchedulerConfig,
+    url: str,
+    after_load: Callable[[Store], object] | None = None,
+) -> int:
     """PostgreSQL mode: any number of processes on any nodes; the lock holder runs the jobs."""
     from ioc.cli import UsageError
     from ioc.store import Store
@@ -777,12 +793,12 @@ def _run_clustered(args: argparse.Namespace, data_dir: Path, config: SchedulerCo
         try:
             store = Store(data_dir)
             _setup_logging(store)
-            return JobRunner(store, config).run_all_once()
+            return JobRunner(store, config, after_load=after_load).run_all_once()
         finally:
             leader.step_down()
     store = Store(data_dir)
     _setup_logging(store)
-    runner = JobRunner(store, config, leader=leader)
+    runner = JobRunner(store, config, leader=leader, after_load=after_load)
     try:
         return serve(runner)
     except LeaderConfigError as error:
