@@ -177,17 +177,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         raise UsageError(f"--from: {first} is after --to {last}")
     store = _store(args)
-    notify = None if args.no_notify else default_notify()
-    summary = evaluate(store, _db(args), first, last, notify=notify)
+    db = _db(args)
+    notify = None if args.no_notify else default_notify(db)
+    summary = evaluate(store, db, first, last, notify=notify)
     if not summary.days:
         print("no school day to evaluate in that range (a day nobody reported on is a day off)")
         return 0
     found = ", ".join(f"{rule} {n}" for rule, n in summary.findings.items())
-    told = (
-        "not handed to delivery (--no-notify)"
-        if args.no_notify
-        else ("handed to delivery" if notify else "recorded (delivery is not installed)")
-    )
+    told = "not handed to delivery (--no-notify)" if args.no_notify else "handed to delivery"
     print(
         f"evaluated {len(summary.days)} school day(s) {summary.days[0]} .. {summary.days[-1]} "
         f"in {summary.seconds:.1f}s; findings: {found}; {len(summary.events)} change(s) {told}"

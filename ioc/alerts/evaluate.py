@@ -48,15 +48,16 @@ class Summary:
     seconds: float = 0.0
 
 
-def default_notify() -> Notify | None:
-    """``ioc.notify.enqueue`` when delivery is installed, else None (alerts are recorded only)."""
-    import importlib
+def default_notify(db: AuthDb) -> Notify:
+    """Delivery: the events go to the outbox of ``db`` (``ioc.notify.enqueue``, no network); the
+    notify job sends them, grouped per contact point."""
 
-    try:  # delivery (ioc.notify) is installed separately: looked up, not imported statically
-        notify = importlib.import_module("ioc.notify")
-    except ImportError:
-        return None
-    return getattr(notify, "enqueue", None)
+    def enqueue(events: list[AlertEvent]) -> object:
+        from ioc import notify  # delivery's configuration and channels load only when there is news
+
+        return notify.enqueue(db, events)
+
+    return enqueue
 
 
 def latest_school_day(store: Store, cal: SchoolCalendar) -> date | None:
@@ -232,7 +233,7 @@ def after_load(store: Store, data_dir: str | None = None) -> Summary | None:
 
     try:
         db = open_db(settings.data_dir(data_dir) if data_dir else store.layout.root)
-        summary = evaluate(store, db, notify=default_notify(), only_changed=True)
+        summary = evaluate(store, db, notify=default_notify(db), only_changed=True)
     except Exception:
         log.exception("alerts: evaluation after the load failed")
         return None
