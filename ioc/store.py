@@ -122,10 +122,6 @@ class Layout:
         return self.root / "lake" / "files"
 
     @property
-    def extensions(self) -> Path:
-        return self.root / "extensions"
-
-    @property
     def archive(self) -> Path:
         return self.root / "archive"
 
@@ -138,7 +134,7 @@ class Layout:
         return self.root / "inbox"
 
     def create(self) -> None:
-        for folder in (self.catalog.parent, self.files, self.extensions, self.archive, self.logs):
+        for folder in (self.catalog.parent, self.files, self.archive, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -332,7 +328,7 @@ class Location:
 
     def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Load the extensions and create the (in-memory) secrets this location needs."""
-        _install_extensions(con, self.layout, self.extensions())
+        _load_extensions(con, self.extensions())
         if self.pg is not None and self.pg.get("password"):
             con.execute(
                 f"CREATE OR REPLACE SECRET {self._pg_secret} "
@@ -464,17 +460,14 @@ def _pg_reason(error: BaseException, secrets: Sequence[str]) -> str:
     return f"{reason} ({_first_line(text)})"
 
 
-def _install_extensions(
-    con: duckdb.DuckDBPyConnection, layout: Layout, names: Sequence[str] = EXTENSIONS
-) -> None:
-    """Install the DuckDB extensions from their PyPI wheels, never from the network."""
+def _load_extensions(con: duckdb.DuckDBPyConnection, names: Sequence[str] = EXTENSIONS) -> None:
+    """Load the DuckDB extensions straight from their PyPI wheels, never from the network.
+
+    Loaded by path, not INSTALLed: an install copies each extension (about 30 MB) into an extension
+    directory; read where pip put them, they exist once per installation, and a data directory on
+    a small or full disk never holds a copy."""
     version = "v" + duckdb.__version__
     for name in names:
-        try:
-            con.execute(f"LOAD {name}")
-            continue
-        except duckdb.Error:
-            pass
         try:
             module = importlib.import_module(f"duckdb_extension_{name}")
         except ImportError:
@@ -489,8 +482,7 @@ def _install_extensions(
                 f"DuckDB extension {name!r} for DuckDB {duckdb.__version__} is not installed "
                 f"(expected {wheel_file}); install duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}"
             )
-        con.execute(f"INSTALL '{wheel_file}'")
-        con.execute(f"LOAD {name}")
+        con.execute(f"LOAD {sql_literal(str(wheel_file))}")
 
 
 _RACY_STAMP_NS = 1_000_000_000  # a catalog stamp younger than this is not trusted (data_version)
@@ -580,7 +572,6 @@ class Store:
         self._con = duckdb.connect(
             ":memory:",
             config={
-                "extension_directory": str(self.layout.extensions),
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
             },
