@@ -36,6 +36,7 @@ from ingest.contract import (
     get_dataset,
 )
 from ingest.encoding import check_file, describe_mojibake
+from ingest.limits import LimitExceeded, Limits, shown, unknown_columns_warning
 from ioc import rollups, settings
 from ioc.store import Store, quote_ident
 
@@ -114,7 +115,7 @@ def message(
         where.append(f"row {row},")
     if column is not None:
         where.append(f"column {column}:")
-    text = " ".join(where) + f" value '{'' if value is None else value}' breaks rule {rule}"
+    text = " ".join(where) + f" value {shown(value or '')} breaks rule {rule}"
     return text + (f" ({detail})" if detail else "")
 
 
@@ -282,6 +283,10 @@ def _json_records(path: Path) -> list[Mapping[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
         raise readers.ReadError(f"cannot be read as JSON: {error}") from None
+    except RecursionError:
+        raise readers.ReadError(
+            "cannot be read as JSON: its values are nested too deeply (records are flat objects)"
+        ) from None
     if isinstance(data, Mapping):
         data = data.get("records", data.get("data"))
     if not isinstance(data, list):
@@ -333,6 +338,9 @@ def _run_pipeline(
         )
     except readers.ReadError as error:
         item = Rejection(run.file_name, None, None, None, "readable file", f"{run.file_name}: {error}")
+        result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
+    except LimitExceeded as over:
+        item = Rejection(run.file_name, over.row, over.column, None, over.rule, f"{run.file_name}: {over}")
         result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
     except Exception as error:  # anything unexpected fails this file only, with the reason recorded
         log.exception("ingesting %s failed", run.file_name)
@@ -393,10 +401,7 @@ def _validate_and_load(
     table, typed, _dups, problems_table, final, known = tables
     header = staged.header
     if header.extra:
-        run.warnings.append(
-            f"{run.file_name}: column(s) {', '.join(repr(c) for c in header.extra)} are not part of the "
-            f"{ds.name} contract and were left out"
-        )
+        run.warnings.append(unknown_columns_warning(run.file_name, ds.name, header.extra))
     file_problems: list[tuple[str | None, str | None, str, str]] = []
     for name, positions in header.duplicates:
         file_problems.append(
@@ -422,6 +427,11 @@ def _validate_and_load(
     if file_problems:
         raise _Rejected(file_problems)
 
+    native = {name for name, _ in staged.native}
+    as_text = tuple(c for c in header.columns if c not in native)
+    cells = validate.cell_problems(cur, table, as_text, staged.row_expr, Limits.current())
+    if cells.count:
+        return _reject_problems(store, run, cells)
     validate.type_rows(cur, ds, table, header.columns, typed, staged.row_expr, staged.native)
     schools_table: str | None = None
     if ds.references_school:
@@ -438,23 +448,7 @@ def _validate_and_load(
         cur, ds, typed, problems_table, schools_table, table, header.columns, staged.row_expr
     )
     if found.count:
-        items = []
-        for p in found.listed:
-            detail = describe_mojibake(p.value or "") if p.detail == "encoding" else p.detail
-            items.append(
-                Rejection(
-                    run.file_name,
-                    p.row,
-                    p.column,
-                    p.value,
-                    p.rule,
-                    message(run.file_name, p.row, p.column, p.value, p.rule, detail),
-                )
-            )
-        summary = f"{found.count:,} problem(s) in {found.rows:,} row(s)"
-        if found.count > len(items):
-            summary += f"; the first {len(items):,} are listed"
-        return _finish(store, run, "rejected", 0, 0, items, found.count, found.rows, summary)
+        return _reject_problems(store, run, found)
     cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")  # the text cells are no longer needed
 
     extra = f", DATE '{effective_date.isoformat()}' AS valid_from" if ds.history else ""
@@ -478,6 +472,26 @@ def _validate_and_load(
 
     replaced, written = store.write(transaction)
     return _result(run, "loaded", rows, replaced, 0, (), 0, versions=written if ds.history else 0)
+
+
+def _reject_problems(store: Store, run: _Run, found: validate.Problems) -> FileResult:
+    items = []
+    for p in found.listed:
+        detail = describe_mojibake(p.value or "") if p.detail == "encoding" else p.detail
+        items.append(
+            Rejection(
+                run.file_name,
+                p.row,
+                p.column,
+                p.value,
+                p.rule,
+                message(run.file_name, p.row, p.column, p.value, p.rule, detail),
+            )
+        )
+    summary = f"{found.count:,} problem(s) in {found.rows:,} row(s)"
+    if found.count > len(items):
+        summary += f"; the first {len(items):,} are listed"
+    return _finish(store, run, "rejected", 0, 0, items, found.count, found.rows, summary)
 
 
 def _key_text(alias: str, ds: Dataset) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +21,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+from python_calamine import CalamineWorkbook
 
 from ingest.contract import Dataset, header_key
+from ingest.limits import LimitExceeded, Limits
 from ioc.store import quote_ident
 
 XLSX_BATCH = 50_000
@@ -81,19 +86,41 @@ def _create_stage(cur: duckdb.DuckDBPyConnection, table: str, columns: Sequence[
 # -- CSV -------------------------------------------------------------------------------------
 
 
-def _csv_header(path: Path) -> tuple[list[str], str]:
+def _csv_header(path: Path, limits: Limits) -> tuple[list[str], str]:
+    # the header may not be longer than its longest allowed form: a file that is one endless
+    # line is refused after reading that much, not read whole
+    most = limits.columns * (limits.cell_chars + 3) + 1024
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
+        first = handle.readline(most + 1)
     if not first.strip():
         raise ReadError("the file is empty (no header row)")
+    if len(first) > most and not first.endswith("\n"):
+        raise LimitExceeded(
+            f"row 1: the header line is longer than {most:,} characters (IOC_MAX_COLUMNS columns of "
+            "IOC_MAX_CELL_CHARS characters each)",
+            row=1,
+            rule=f"a header of at most {limits.columns:,} columns of {limits.cell_chars:,} characters",
+        )
     counts = {delim: first.count(delim) for delim in (",", ";", "\t")}
     delimiter = max(counts, key=lambda d: counts[d])
     row = next(csv.reader(io.StringIO(first), delimiter=delimiter))
+    limits.check_columns(len(row))
+    limits.check_header_names(row)
     return row, delimiter
 
 
-def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str) -> Staged:
-    names, delimiter = _csv_header(path)
+def stage_csv(
+    cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str, limits: Limits | None = None
+) -> Staged:
+    limits = limits or Limits.current()
+    names, delimiter = _csv_header(path, limits)
+    # no row of cells within the limit is longer (4 bytes per character, quotes, separator): a
+    # longer line is refused by DuckDB as it reads, never held whole
+    longest = len(names) * (4 * limits.cell_chars + 3) + 2
+    over = _line_over(path, longest)
+    if over is not None:
+        line, size = over
+        raise _line_too_long(line, size, len(names), longest, limits)
     header = match_header(names, dataset)
     # Every file column is read as text under a neutral name; only contract columns are kept.
     spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
@@ -104,18 +131,67 @@ def stage_csv(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tabl
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {picked or '1 AS _none'} "  # noqa: S608
             "FROM read_csv(?, header = true, auto_detect = false, delim = ?, quote = '\"', "
-            f"escape = '\"', columns = {spec}, null_padding = false)",
-            [str(path), delimiter],
+            f"escape = '\"', columns = {spec}, null_padding = false, max_line_size = ?)",
+            [str(path), delimiter, longest],
         )
     except duckdb.Error as error:
+        found = _LINE_TOO_LONG.search(str(error))  # a line made long by quoted line breaks
+        if found:
+            raise _line_too_long(
+                int(found["line"]), int(found["size"]), len(names), longest, limits
+            ) from None
         raise ReadError("cannot be read as CSV: " + _short(error)) from None
     rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]  # noqa: S608
+    limits.check_rows(int(rows))
     # DuckDB keeps the file's order in the table, so rowid + 2 is the spreadsheet row.
     return Staged(table, header, int(rows), "rowid + 2")
 
 
+def _line_too_long(line: int, size: int, cells: int, longest: int, limits: Limits) -> LimitExceeded:
+    return LimitExceeded(
+        f"row {line:,}: the line holds {size:,} bytes, more than a row of {cells:,} cells of at most "
+        f"{limits.cell_chars:,} characters can ({longest:,} bytes)",
+        row=line,
+        rule=limits.cell_rule,
+    )
+
+
+def _line_over(path: Path, longest: int) -> tuple[int, int] | None:
+    """The first line longer than ``longest`` bytes (its number and length), read in chunks.
+
+    Checked before DuckDB reads the file: its CSV reader returns no rows at all, without an
+    error, when the first data line is longer than its buffer (DuckDB 1.5.5), which would load
+    the file as empty."""
+    line, run = 1, 0  # the current line's number and the bytes of it seen so far
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 << 20):
+            sizes = list(map(len, chunk.split(b"\n")))
+            sizes[0] += run
+            if max(sizes) > longest:
+                index = next(i for i, size in enumerate(sizes) if size > longest)
+                size = sizes[index]
+                while index == len(sizes) - 1 and (more := handle.read(8 << 20)):
+                    end = more.find(b"\n")  # the line goes on: measure it to its end
+                    size += len(more) if end < 0 else end
+                    if end >= 0:
+                        break
+                return line + index, size
+            line += len(sizes) - 1
+            run = sizes[-1]
+    return None
+
+
+_LINE_TOO_LONG = re.compile(
+    r"CSV Error on Line: (?P<line>\d+).*?Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(?P<size>\d+)",
+    re.DOTALL,
+)
+
+
 def _short(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
+    """The first lines of a reader's error, each cut short (DuckDB quotes the offending line)."""
+    lines = [
+        line if len(line) <= 200 else line[:200] + "…" for line in str(error).splitlines() if line.strip()
+    ]
     keep = [line for line in lines[:3] if not line.startswith("Possible fixes")]
     return " ".join(keep).replace("Invalid Input Error: ", "")
 
@@ -146,7 +222,9 @@ def native_type(parquet_type: str, contract_type: str) -> str | None:
     return None
 
 
-def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str) -> Staged:
+def stage_parquet(
+    cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str, limits: Limits | None = None
+) -> Staged:
     """Columns whose Parquet type already is the contract's type are staged as they are; the rest
     (text columns, numbers written as text...) as text, checked like CSV cells."""
     try:
@@ -155,6 +233,12 @@ def stage_parquet(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, 
         raise ReadError("cannot be read as Parquet: " + _short(error)) from None
     names = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
+    limits = limits or Limits.current()
+    limits.check_columns(len(names))
+    limits.check_header_names(names)
+    # the row count is in the file's footer: a file over the limit is refused without reading it
+    counted = cur.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [str(path)]).fetchall()
+    limits.check_rows(int(counted[0][0] or 0))
     header = match_header(names, dataset)
     parts = []
     native: list[tuple[str, str]] = []
@@ -198,8 +282,6 @@ def cell_text(value: Any, kind: str, epoch: dt.datetime) -> str | None:
     if isinstance(value, (int, float)):
         if kind in ("date", "timestamp"):
             # a number in a date column is an Excel date serial of this workbook's date system
-            from openpyxl.utils.datetime import from_excel
-
             try:
                 converted = from_excel(value, epoch=epoch)
             except (ValueError, OverflowError):
@@ -211,29 +293,49 @@ def cell_text(value: Any, kind: str, epoch: dt.datetime) -> str | None:
     return str(value)
 
 
-def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str) -> Staged:
-    import openpyxl  # defusedxml is installed, so openpyxl parses the workbook's XML safely
+def _xlsx_epoch(path: Path) -> dt.datetime:
+    """The workbook's date system: serial 0 is 1899-12-30, or 1904-01-01 in the Mac system."""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            text = archive.read("xl/workbook.xml")[:65536]
+        except KeyError:
+            return CALENDAR_WINDOWS_1900
+    return CALENDAR_MAC_1904 if re.search(rb'date1904="(1|true)"', text) else CALENDAR_WINDOWS_1900
 
+
+def stage_xlsx(
+    cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, table: str, limits: Limits | None = None
+) -> Staged:
+    """The first sheet, read by calamine (Rust): blank rows cost nothing, and a sheet is parsed
+    several times faster than by a Python XML parser."""
+    limits = limits or Limits.current()
+    limits.check_xlsx(path)  # a zip bomb is refused from its directory, before anything inflates
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a broken workbook
-        raise ReadError(f"cannot be read as an XLSX workbook: {error}") from None
+        epoch = _xlsx_epoch(path)
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+    except Exception as error:  # calamine raises several kinds for a broken workbook
+        raise ReadError(f"cannot be read as an XLSX workbook: {_short(error)}") from None
     try:
-        sheet = workbook.worksheets[0]
-        epoch = workbook.epoch
-        rows = sheet.iter_rows(values_only=True)
+        limits.check_columns(sheet.width)
+        rows = sheet.iter_rows()
         header: Header | None = None
         first: Header | None = None
-        row_number = 0
-        # The header is the first row naming contract columns; title rows above it are skipped.
+        top, left = sheet.start or (0, 0)  # calamine's rows and columns start at the first cell
+        row_number = top
+        # The header is the first row naming contract columns; title rows above it are skipped,
+        # but only the first HEADER_SEARCH_ROWS rows are looked at, blank ones included.
         for values in rows:
             row_number += 1
             if values and any(v is not None and str(v).strip() for v in values):
-                candidate = match_header(list(values), dataset)
+                limits.check_header_names(["" if v is None else str(v) for v in values])
+                candidate = match_header(_skip_columns(left, values), dataset)
                 first = first or candidate
                 if len(candidate.columns) >= min(2, len(dataset.columns)) or row_number >= HEADER_SEARCH_ROWS:
                     header = candidate
                     break
+            if row_number >= HEADER_SEARCH_ROWS:
+                break
         if header is None:
             if first is None:
                 raise ReadError("the workbook's first sheet is empty (no header row)")
@@ -241,12 +343,14 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tab
                 f"no header row naming the {dataset.name} columns in the first sheet "
                 f"(expected {', '.join(dataset.column_names)})"
             )
+        limits.check_rows(top + sheet.height - row_number)
         kinds = [dataset.column(c).type for c in header.columns]
         _create_stage(cur, table, header.columns)
         batch: list[list[Any]] = [[] for _ in range(len(header.columns) + 1)]
         total = 0
         for values in rows:
             row_number += 1
+            values = _skip_columns(left, values)
             if not values or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue  # blank lines in a sheet are layout, not data
             batch[0].append(row_number)
@@ -262,6 +366,11 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: Path, dataset: Dataset, tab
         return Staged(table, header, total)
     finally:
         workbook.close()
+
+
+def _skip_columns(left: int, values: list[Any]) -> list[Any]:
+    """A row with the empty columns left of the sheet's first cell put back, so positions match."""
+    return [None] * left + list(values) if left else list(values)
 
 
 def _append(
@@ -290,26 +399,45 @@ def _json_text(value: Any) -> str | None:
 
 
 def stage_records(
-    cur: duckdb.DuckDBPyConnection, records: Iterable[Mapping[str, Any]], dataset: Dataset, table: str
+    cur: duckdb.DuckDBPyConnection,
+    records: Iterable[Mapping[str, Any]],
+    dataset: Dataset,
+    table: str,
+    limits: Limits | None = None,
 ) -> Staged:
-    """JSON records: each record's keys are matched on their own, so records may differ in case."""
+    """JSON records: each record's keys are matched on their own, so records may differ in case.
+
+    Record n is row n + 1, as if the records were a sheet under a header row."""
+    limits = limits or Limits.current()
     known = set(dataset.column_names)
     rows: list[dict[str, Any]] = []
     found: dict[str, None] = {}
     extra: dict[str, None] = {}
-    for record in records:
+    for number, record in enumerate(records, start=2):
         if not isinstance(record, Mapping):
-            raise ReadError('JSON records must be objects ({"column": value, ...})')
+            raise ReadError(f'row {number:,}: JSON records must be objects ({{"column": value, ...}})')
+        if number - 1 > limits.rows:
+            raise limits.too_many_rows(number, f"there are more than {limits.rows:,} records")
         row: dict[str, Any] = {}
         for name, value in record.items():
             key = header_key(str(name))
             if key in known:
+                if isinstance(value, (Mapping, list, tuple)):
+                    raise LimitExceeded(
+                        f"row {number:,}, column {key}: the value is a JSON {'object' if isinstance(value, Mapping) else 'list'}, "
+                        "not a single value",
+                        row=number,
+                        column=key,
+                        rule="a single value (not a list or an object)",
+                    )
                 row.setdefault(key, value)
                 found[key] = None
-            else:
+            elif str(name).strip() not in extra:
                 extra[str(name).strip()] = None
+                limits.check_columns(len(found) + len(extra))
         rows.append(row)
     columns = tuple(c for c in dataset.column_names if c in found)
+    limits.check_header_names(list(extra))
     header = Header(columns, tuple(range(len(columns))), tuple(extra), (), (*columns, *extra))
     _create_stage(cur, table, columns)
     batch: list[list[Any]] = [list(range(2, len(rows) + 2))]

@@ -18,6 +18,7 @@ import duckdb
 
 from ingest.contract import FALSE_WORDS, TRUE_WORDS, Column, Dataset, fold
 from ingest.encoding import NOT_VIETNAMESE_CLASS
+from ingest.limits import CONTROL_CLASS, SHOWN_CHARS, Limits, controls_in
 from ioc import settings
 from ioc.store import quote_ident
 
@@ -341,6 +342,56 @@ def find_problems(
             texts = [cells.get(int(row), {}).get(name) for name in shown.split(",") if name]
             value = ", ".join(t or "" for t in texts) if texts else None
             listed.append(Problem(int(row), column, value, rule, detail))
+    return Problems(int(count), int(rows), tuple(listed))
+
+
+CONTROL_RULE = "no control characters (tab is allowed)"
+
+
+def cell_problems(
+    cur: duckdb.DuckDBPyConnection,
+    staged: str,
+    columns: tuple[str, ...],
+    row_expr: str,
+    limits: Limits,
+) -> Problems:
+    """Cells over the length limit or holding control characters, checked on the text as sent.
+
+    Run before typing, so a NUL inside a number is reported as what it is, and a long cell is
+    quoted by its beginning and its length, never copied whole into the run log.
+    """
+    if not columns:
+        return Problems(0, 0, ())
+    parts = []
+    for column in columns:
+        cell = quote_ident(column)
+        parts.append(
+            f"SELECT {row_expr} AS _row, {_lit(column)} AS column_name, length({cell}) AS chars, "  # noqa: S608
+            f"CASE WHEN length({cell}) > {int(limits.cell_chars)} THEN left({cell}, {SHOWN_CHARS}) ELSE {cell} END AS head, "
+            f"regexp_extract({cell}, {_lit(CONTROL_CLASS + '.*')}) AS controls "
+            f"FROM {quote_ident(staged)} WHERE length({cell}) > {int(limits.cell_chars)} "
+            f"OR regexp_matches({cell}, {_lit(CONTROL_CLASS)})"
+        )
+    union = " UNION ALL ".join(parts)
+    count, rows = cur.execute(f"SELECT count(*), count(DISTINCT _row) FROM ({union})").fetchall()[0]  # noqa: S608
+    if not count:
+        return Problems(0, 0, ())
+    order = {c: i for i, c in enumerate(columns)}
+    found = cur.execute(
+        f"SELECT * FROM ({union}) ORDER BY _row, "  # noqa: S608
+        + "CASE column_name "
+        + " ".join(f"WHEN {_lit(n)} THEN {i}" for n, i in order.items())
+        + f" END LIMIT {MAX_LISTED}"
+    ).fetchall()
+    listed = []
+    for row, column, chars, head, controls in found:
+        if chars > limits.cell_chars:
+            value = head[: SHOWN_CHARS - 1] + "…"  # quoted whole by the message, the size in detail
+            listed.append(
+                Problem(int(row), column, value, limits.cell_rule, f"the cell holds {chars:,} characters")
+            )
+        else:
+            listed.append(Problem(int(row), column, head, CONTROL_RULE, f"contains {controls_in(controls)}"))
     return Problems(int(count), int(rows), tuple(listed))
 
 

@@ -120,6 +120,23 @@ SETTINGS: tuple[Setting, ...] = (
         "scheduler's maintenance job (rejected/ files are kept twice as long).",
         int,
     ),
+    # input limits (ingest/limits.py; docs/ingestion.md): a file over one is rejected whole
+    Setting(
+        "max_cell_chars",
+        1000,
+        "Longest text a cell of an input file may hold, in characters; a longer cell rejects the file.",
+        int,
+    ),
+    Setting("max_columns", 1000, "Most columns an input file may have (its header included).", int),
+    Setting("max_rows", 10_000_000, "Most data rows one input file (or one batch of records) may hold.", int),
+    Setting(
+        "max_xlsx_inflated_mb",
+        100,
+        "Largest size (MB) an XLSX workbook may inflate to, checked in its zip directory before it is "
+        "read (a zip bomb is refused unopened); send bigger data as CSV or Parquet.",
+        int,
+    ),
+    Setting("max_xlsx_entries", 1000, "Most files an XLSX workbook (a zip archive) may contain.", int),
     Setting(
         "stale_after",
         "",

@@ -34,7 +34,7 @@ def test_all_loaded_exits_0_with_one_line_per_file_and_a_summary(data_dir: Path,
         "connectivity_2026-11-23.csv: loaded 4 rows (0 replaced)",
     ]
     assert (
-        "  WARNING attendance_2026-11-24_bom.csv: column(s) 'note' are not part of the attendance contract and were left out"
+        "  WARNING attendance_2026-11-24_bom.csv: 1 column(s) not part of the attendance contract were left out: 'note'"
         in lines
     )
     assert lines[-1] == "5 file(s): 5 loaded, 0 unchanged, 0 rejected, 0 failed; 13 rows loaded (0 replaced)"

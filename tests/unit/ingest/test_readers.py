@@ -55,7 +55,7 @@ def test_csv_with_bom_and_spaced_headers_loads_with_a_warning_for_extra_columns(
     result = ingest_file(schools_store, GOOD / "attendance_2026-11-24_bom.csv")
     assert (result.status, result.rows_loaded) == ("loaded", 1)
     assert result.warnings == (
-        "attendance_2026-11-24_bom.csv: column(s) 'note' are not part of the attendance contract and were left out",
+        "attendance_2026-11-24_bom.csv: 1 column(s) not part of the attendance contract were left out: 'note'",
     )
     assert dates(schools_store) == [("S001", dt.date(2026, 11, 24), 790)]
 
@@ -176,7 +176,7 @@ def test_parquet_with_typed_columns(schools_store, tmp_path: Path) -> None:
     result = ingest_file(schools_store, path)
     assert (result.status, result.rows_loaded) == ("loaded", 2)
     assert result.warnings == (
-        "connectivity_2026-11-23.parquet: column(s) 'probe_version' are not part of the connectivity contract and were left out",
+        "connectivity_2026-11-23.parquet: 1 column(s) not part of the connectivity contract were left out: 'probe_version'",
     )
     assert schools_store.execute(
         "SELECT school_id, timezone('UTC', measured_at), download_mbps, latency_ms, online FROM connectivity ORDER BY 1"
