@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ingest.contract import DATASETS, FILE_SUFFIXES, dataset_of
-from ingest.load import FileResult, collect_files, ingest_paths
+from ingest.load import FileResult, collect_files, ingest_paths, recover_interrupted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +63,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             + " (or give --dataset)"
         )
     store = open_store(args.data_dir)
+    for run_id in recover_interrupted(store):
+        print(
+            f"run {run_id} was interrupted (its process was stopped); recorded as interrupted",
+            file=sys.stderr,
+        )
     results = ingest_paths(
         store,
         files,

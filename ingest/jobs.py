@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest import runs
 from ingest.contract import DATASETS
 from ioc import settings
 
@@ -520,6 +521,9 @@ def run_maintenance(store: Store, spec: MaintenanceSpec, inboxes: tuple[Path, ..
     if spec.compact:
         result = store.maintain()
         details.append(f"store compacted, data version {result.get('data_version')}")
+    orphans, interrupted = runs.remove_orphans(store)
+    if interrupted:
+        details.append(f"{orphans} orphan file(s) of {interrupted} interrupted run(s) removed")
     days = spec.archive_retention_days or int(settings.get("archive_retention_days"))
     pruned = prune_files(store.layout.archive, days)
     for inbox in inboxes:

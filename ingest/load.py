@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from ingest import readers, validate
+from ingest import durable, readers, runs, validate
 from ingest.contract import (
     DATASETS,
     FILE_SUFFIXES,
@@ -235,10 +234,7 @@ def ingest_records(
         # the batch name comes from a source (often a URL): keep it as one safe file name
         safe = re.sub(r"[^\w.\-]+", "_", name).strip("._") or "records"
         target = _archive_target(store, run, safe if safe.endswith(".json") else safe + ".json")
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(payload)
-        run.archive_path = str(target)
+        run.archive_path = str(durable.write_verified(target, payload))
 
     def stage(cur: duckdb.DuckDBPyConnection, ds: Dataset, table: str) -> readers.Staged:
         return readers.stage_records(cur, records, ds, table)
@@ -300,11 +296,10 @@ def _archive_target(store: Store, run: _Run, name: str) -> Path:
 
 
 def _archive(store: Store, path: Path, run: _Run) -> Path:
-    target = _archive_target(store, run, path.name)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-    return target
+    """The original, kept under its checksum: written to a temporary name, fsynced, verified and
+    renamed; an archived copy whose checksum is wrong (cut short by a full disk) is replaced."""
+    assert run.checksum is not None
+    return durable.copy_verified(path, _archive_target(store, run, path.name), run.checksum)
 
 
 def _run_pipeline(
@@ -315,6 +310,25 @@ def _run_pipeline(
     effective_date: dt.date | None,
 ) -> FileResult:
     clock = time.perf_counter()
+    marker = runs.begin(
+        store, run.run_id, source=run.source, file_name=run.file_name, file_path=run.file_path
+    )
+    try:
+        result = _run_marked(store, run, prepare, stage, effective_date)
+        _log_line(store, run, result, time.perf_counter() - clock)
+        _audit(store, run.source, run.file_name, result.dataset, result.status, run.run_id, result)
+    finally:
+        marker.close()  # the run is recorded (or its process is dying: then the next start records it)
+    return result
+
+
+def _run_marked(
+    store: Store,
+    run: _Run,
+    prepare: Callable[[], None],
+    stage: Callable[[duckdb.DuckDBPyConnection, Dataset, str], readers.Staged],
+    effective_date: dt.date | None,
+) -> FileResult:
     cur = store.cursor()
     base = "ingest_" + run.run_id.replace("-", "_")
     tables = [base + suffix for suffix in ("", "_typed", "_typed_dups", "_problems", "_rows", "_schools")]
@@ -343,9 +357,14 @@ def _run_pipeline(
         item = Rejection(run.file_name, over.row, over.column, None, over.rule, f"{run.file_name}: {over}")
         result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
     except Exception as error:  # anything unexpected fails this file only, with the reason recorded
-        log.exception("ingesting %s failed", run.file_name)
-        item = Rejection(run.file_name, None, None, None, "unexpected error", f"{run.file_name}: {error}")
-        result = _finish(store, run, "failed", 0, 0, [item], 0, 0, str(error))
+        if durable.is_disk_full(error):
+            text = str(error) if isinstance(error, durable.DiskFull) else _disk_full_text(store)
+            log.error("ingesting %s failed: %s", run.file_name, text)  # one line, no traceback
+        else:
+            log.exception("ingesting %s failed", run.file_name)
+            text = str(error)
+        item = Rejection(run.file_name, None, None, None, "unexpected error", f"{run.file_name}: {text}")
+        result = _finish_failed(store, run, item, text)
     finally:
         for table in reversed(tables):  # the rows view before the tables under it
             for kind in ("VIEW", "TABLE"):
@@ -353,12 +372,35 @@ def _run_pipeline(
                     cur.execute(f"DROP {kind} IF EXISTS {quote_ident(table)}")
                 except duckdb.Error:
                     pass
-    _log_line(store, run, result, time.perf_counter() - clock)
-    _audit(store, run, result)
     return result
 
 
-def _audit(store: Store, run: _Run, result: FileResult) -> None:
+def _disk_full_text(store: Store) -> str:
+    return str(durable.DiskFull(store.data_path, "writing the store's data files in"))
+
+
+def _finish_failed(store: Store, run: _Run, item: Rejection, text: str) -> FileResult:
+    """Record a failed run; when even that cannot be written (the disk is still full), say so in
+    one line and return the result: the run is then found as interrupted by no one, and the
+    file is still in its inbox to be tried again."""
+    try:
+        return _finish(store, run, "failed", 0, 0, [item], 0, 0, text)
+    except Exception as error:
+        if not durable.is_disk_full(error):
+            raise
+        log.error("cannot record the failed run of %s: %s", run.file_name, _disk_full_text(store))
+        return _result(run, "failed", 0, 0, 0, (item,), 0)
+
+
+def _audit(
+    store: Store,
+    source: str,
+    file: str,
+    dataset: str | None,
+    status: str,
+    run_id: str,
+    result: FileResult | None = None,
+) -> None:
     """Write the run into the access-control audit log (ioc.auth.audit), where admins read it with
     sign-ins and exports. The data is committed already: a failure here is logged, not raised."""
     from ioc.auth.audit import record_ingest
@@ -366,17 +408,48 @@ def _audit(store: Store, run: _Run, result: FileResult) -> None:
     try:
         record_ingest(
             store.layout.root,
-            source=run.source,
-            file=run.file_name,
-            dataset=result.dataset,
-            status=result.status,
-            rows_loaded=result.rows_loaded,
-            rows_replaced=result.rows_replaced,
-            rows_rejected=result.rows_rejected,
-            run_id=run.run_id,
+            source=source,
+            file=file,
+            dataset=dataset,
+            status=status,
+            rows_loaded=result.rows_loaded if result else 0,
+            rows_replaced=result.rows_replaced if result else 0,
+            rows_rejected=result.rows_rejected if result else 0,
+            run_id=run_id,
         )
-    except Exception:
-        log.exception("could not write ingestion run %s into the audit log", run.run_id)
+    except Exception as error:
+        log.error("could not write ingestion run %s into the audit log: %s", run_id, error)
+
+
+def recover_interrupted(store: Store) -> list[str]:
+    """Record the loads a killed process left unfinished as ``interrupted`` (run log and audit
+    log); called when ``ioc ingest`` and ``ioc scheduler`` start. The run ids found."""
+
+    def record(entry: dict[str, Any]) -> bool:
+        started = entry.get("started_at")
+        run = _Run(
+            str(entry["run_id"]),
+            str(entry.get("source") or "?"),
+            str(entry.get("file_name") or "?"),
+            entry.get("file_path"),
+            dt.datetime.fromisoformat(started) if started else dt.datetime.now(dt.UTC),
+        )
+        if store.execute("SELECT count(*) FROM ingest_runs WHERE run_id = ?", [run.run_id]).scalar():
+            return False  # it recorded its outcome and died before removing its marker
+        store.write(lambda c: _insert_run(c, run, "interrupted", 0, 0, 0, runs.INTERRUPTED_TEXT))
+        return True
+
+    def audit(entry: dict[str, Any]) -> None:
+        _audit(
+            store,
+            str(entry.get("source") or "?"),
+            str(entry.get("file_name") or "?"),
+            None,
+            "interrupted",
+            str(entry["run_id"]),
+        )
+
+    return runs.recover(store, record, audit)
 
 
 def _loaded_before(store: Store, run: _Run) -> bool:
@@ -705,5 +778,5 @@ def _log_line(store: Store, run: _Run, result: FileResult, seconds: float) -> No
         store.layout.logs.mkdir(parents=True, exist_ok=True)
         with (store.layout.logs / "ingest.log").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    except OSError:
-        log.warning("cannot append to %s", store.layout.logs / "ingest.log", exc_info=True)
+    except OSError as error:
+        log.warning("cannot append to %s: %s", store.layout.logs / "ingest.log", error)

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest.durable import disk_full_line, is_disk_full
 from ingest.health_record import SourceState, load_source_state, now, record_job_run
 from ingest.jobs import (
     ConfigError,
@@ -294,8 +295,13 @@ class JobRunner:
         try:
             outcome, old, new = self._dispatch(job)
         except Exception as error:
-            log.exception("job %s failed", job_id)
-            outcome = JobOutcome("failed", message=f"{type(error).__name__}: {error}")
+            if is_disk_full(error):  # one line: the disk is full, not a bug
+                text = disk_full_line(error)
+                log.error("job %s failed: %s", job_id, text)
+                outcome = JobOutcome("failed", message=text)
+            else:
+                log.exception("job %s failed", job_id)
+                outcome = JobOutcome("failed", message=f"{type(error).__name__}: {error}")
         finished = now()
         write_state = new is not None and (old is None or _changed(old, new))
         if outcome.noteworthy or write_state:
@@ -724,6 +730,7 @@ def show_status(data_dir: Path, catalog_url: str) -> int:
 
 def run(args: argparse.Namespace, after_load: Callable[[Store], object] | None = None) -> int:
     """``ioc scheduler``; ``after_load(store)`` runs after every run that loaded rows."""
+    from ingest.load import recover_interrupted  # ingest.load pulls in DuckDB: only when running
     from ioc.cli import UsageError
     from ioc.store import Store
 
@@ -751,6 +758,7 @@ def run(args: argparse.Namespace, after_load: Callable[[Store], object] | None =
     try:
         store = Store(data_dir)
         _setup_logging(store)
+        recover_interrupted(store)  # loads a killed scheduler left unfinished
         runner = JobRunner(store, config, after_load=after_load)
         if args.once:
             return runner.run_all_once()
@@ -767,6 +775,7 @@ def _run_clustered(
     after_load: Callable[[Store], object] | None = None,
 ) -> int:
     """PostgreSQL mode: any number of processes on any nodes; the lock holder runs the jobs."""
+    from ingest.load import recover_interrupted  # ingest.load pulls in DuckDB: only when running
     from ioc.cli import UsageError
     from ioc.store import Store
 
@@ -793,11 +802,13 @@ def _run_clustered(
         try:
             store = Store(data_dir)
             _setup_logging(store)
+            recover_interrupted(store)
             return JobRunner(store, config, after_load=after_load).run_all_once()
         finally:
             leader.step_down()
     store = Store(data_dir)
     _setup_logging(store)
+    recover_interrupted(store)  # this node's loads a killed scheduler left unfinished
     runner = JobRunner(store, config, leader=leader, after_load=after_load)
     try:
         return serve(runner)

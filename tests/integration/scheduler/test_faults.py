@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,9 @@ def parquet_files(store: Store, table: str) -> set[str]:
     return {p.name for p in folder.glob("*.parquet")} if folder.exists() else set()
 
 
-def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: Any) -> None:
+def test_kill_9_in_the_middle_of_a_load_loses_nothing(
+    seeded: Store, helpers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     h = helpers
     inbox = seeded.layout.inbox
     inbox.mkdir(parents=True, exist_ok=True)
@@ -67,8 +70,10 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: An
         assert reader.execute("SELECT * FROM ingest_runs ORDER BY run_id").rows == runs
         assert reader.execute("SELECT count(*) FROM connectivity").scalar() == 0
         assert reader.execute("SELECT count(*), sum(present) FROM attendance").rows == [(40, 3600)]
-    assert parquet_files(seeded, "connectivity") - before_files  # the killed load left orphans behind...
+    orphans = parquet_files(seeded, "connectivity") - before_files
+    assert orphans  # the killed load left orphans behind...
     assert (inbox / "connectivity_big.parquet").exists()  # ...and its file in the inbox
+    assert len(list((seeded.layout.root / "runs").glob("*.json"))) == 1  # and its marker, unlocked
 
     # the next run completes it: every row once
     again = h.run_ioc(
@@ -85,9 +90,37 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(seeded: Store, helpers: An
         )
         assert reader.execute("SELECT count(*) FROM attendance").scalar() == 40
     assert (inbox / "done" / "connectivity_big.parquet").exists()
-    # maintenance removes what the killed writer left
+    # the restart found the killed run: interrupted, in the run log and the audit log
+    with Store(seeded.layout.root, read_only=True) as reader:
+        interrupted = reader.execute(
+            "SELECT run_id, file_name, rows_loaded, message FROM ingest_runs WHERE status = 'interrupted'"
+        ).rows
+    assert [(name, loaded) for _, name, loaded, _ in interrupted] == [("connectivity_big.parquet", 0)]
+    assert interrupted[0][3].startswith("interrupted: the process loading this file stopped")
+    from ioc.auth.audit import entries
+    from ioc.auth.db import open_db
+
+    audited = [
+        e for e in entries(open_db(seeded.layout.root), event="ingest") if interrupted[0][0] in e.detail
+    ]
+    assert [(e.outcome, e.target) for e in audited] == [("failed", "connectivity_big.parquet")]
+    assert "interrupted" in audited[0].detail
+
+    # the next maintenance removes the killed run's orphans at once, not after a day, and says so
+    from ingest import runs
+
+    monkeypatch.setattr(runs, "GUARD", timedelta(0))  # no other writer here to wait for
     store = Store(seeded.layout.root)
-    store.maintain()
+    config = parse_config(
+        {"jobs": [{"id": "maintenance", "kind": "maintenance", "schedule": "0 3 * * *", "compact": False}]},
+        seeded.layout.root,
+    )
+    outcome = JobRunner(store, config, echo=lambda line: None).run_job("maintenance")
+    assert outcome.status == "success", outcome.message
+    found = re.search(r"(\d+) orphan file\(s\) of 1 interrupted run\(s\) removed", outcome.message)
+    assert found and int(found[1]) >= len(orphans), outcome.message  # the rollups' files count too
+    assert not orphans & parquet_files(store, "connectivity")
+    assert not list((seeded.layout.root / "runs").rglob("*.json"))
     assert store.execute("SELECT count(*) FROM connectivity").scalar() == rows
     store.close()
 
