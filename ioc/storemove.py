@@ -288,11 +288,17 @@ def run(args: argparse.Namespace) -> int:
         f"copied {len(report.counts)} tables, {sum(report.counts.values())} rows, in {report.seconds:.1f} s; "
         "row counts verified. History (older snapshots) was not copied."
     )
-    print("Next: stop every ioc process, then set on every node:")
-    print(f"  IOC_CATALOG_URL={mask_url(args.to)}   (with the real password)")
-    print(f"  IOC_DATA_PATH={report.data_path}")
+    print("Next:")
+    print("  1. stop every ioc process (app, scheduler) of this store;")
+    print(
+        f"  2. move the accounts (users, tokens, sessions, audit log, secret key) into the same database:\n"
+        f"       ioc users copy-to-postgres --to {mask_url(args.to)}   (with the real password)"
+    )
+    print("  3. set on every node, then start them:")
+    print(f"       IOC_CATALOG_URL={mask_url(args.to)}   (with the real password)")
+    print(f"       IOC_DATA_PATH={report.data_path}")
     if report.data_path.startswith("s3://"):
-        print("  and the IOC_S3_* settings used for this copy")
+        print("       and the IOC_S3_* settings used for this copy")
     print("The embedded catalog and its files stay where they were (a backup); remove them once satisfied.")
     return 0
 

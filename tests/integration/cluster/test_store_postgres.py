@@ -310,6 +310,7 @@ def test_migrate_the_embedded_store_to_postgres(
     assert code == 0, out
     assert "s3cr3t-pw" not in out and "ioc:***@" in out
     assert f"IOC_DATA_PATH={target_files}/" in out
+    assert "ioc users copy-to-postgres --to postgresql://ioc:***@" in out  # the accounts step, named
     assert "row counts verified" in out
     for name, n in source_counts.items():
         assert f"{name} " in out and f" {n} rows  ok" in out
