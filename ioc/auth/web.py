@@ -36,6 +36,7 @@ from ioc.auth import accounts, audit, forms, proxies, ratelimit, rules, sessions
 from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, acting_as
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
+from ioc.metrics.errors import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +334,9 @@ def _authorize(state: AuthState, principal: Principal) -> str | None:
     if principal.kind == "api":
         return "API tokens may only call /api/v1"
     if path.startswith("/export/"):
-        return rules.export_refusal(principal, request.args, state.locate)
+        return rules.export_refusal(principal, request.args, state.locate) or asof_refusal(
+            state, principal, [request.args.get("asof")]
+        )
     if path == "/_dash-update-component":
         body = request.get_json(silent=True)
         if body is None:
@@ -342,7 +345,10 @@ def _authorize(state: AuthState, principal: Principal) -> str | None:
     if path.startswith(rules.DASH_STATIC):
         return None
     query = request.query_string.decode("utf-8", "replace")
-    return rules.page_refusal(principal, drawn_url(path + (f"?{query}" if query else "")), state.locate)
+    url = drawn_url(path + (f"?{query}" if query else ""))
+    return rules.page_refusal(principal, url, state.locate) or asof_refusal(
+        state, principal, request.args.getlist("asof")
+    )
 
 
 # -- what Dash will draw -----------------------------------------------------------------------
@@ -425,9 +431,50 @@ def callback_refusal(state: AuthState, principal: Principal, body: Any) -> str |
         reason = rules.page_refusal(principal, drawn_url(url), state.locate)
         if reason:
             return reason
-    return screen_refusal(principal, _screens_named(body)) or rules.units_refusal(
-        principal, units, state.locate
+    return (
+        screen_refusal(principal, _screens_named(body))
+        or rules.units_refusal(principal, units, state.locate)
+        or asof_refusal(state, principal, _asof_named(body))
     )
+
+
+def _asof_named(body: Any) -> list[Any]:
+    """Every ``asof`` (data version) a callback request carries in a URL's query string."""
+    found: list[Any] = []
+    for item in rules._walk(body):
+        value = item.get("value")
+        if item.get("property") in ("pathname", "search", "href") and isinstance(value, str) and "?" in value:
+            params = _parse_query_string(value[value.index("?") :])
+            asof = params.get("asof")
+            found += asof if isinstance(asof, list) else [asof] if asof is not None else []
+        elif (
+            isinstance(item.get("id"), str)
+            and item["id"].endswith("-asof")
+            and item.get("property") == "value"
+        ):
+            found.append(value)  # the "as of" picker
+    return found
+
+
+def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> str | None:
+    """A page or export "as of" an older data version places schools where they were then: refused
+    to a restricted caller when that shows a school outside their units today (placement_refusal)."""
+    if not principal.access.restricted or state.store_factory is None:
+        return None
+    for value in values:
+        try:  # read as the page reads it (UrlState: int(), which takes ' +5' and '5_0' too)
+            version = int(str(value)) if value not in (None, "") else None
+        except ValueError:
+            version = None
+        if version is None or version < 0:
+            continue  # not a data version: the page ignores it, the export refuses it
+        try:
+            reason = placement_refusal(state.store_factory(), principal.access, None, version, "asof")
+        except QueryError:
+            continue  # no such data version: the page says so and draws nothing from it
+        if reason:
+            return reason
+    return None
 
 
 def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
@@ -442,7 +489,10 @@ def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
     names = set(template_names(page))
     variables = {k: v for k, v in args.items() if k in names}
     params = {k: v for k, v in args.items() if k not in names}
-    return rules.page_refusal(principal, canonical_url(page, variables, params, "/"), state.locate)
+    asof = params.get("asof")
+    return rules.page_refusal(
+        principal, canonical_url(page, variables, params, "/"), state.locate
+    ) or asof_refusal(state, principal, asof if isinstance(asof, list) else [asof])
 
 
 def refuse_drawing(reason: str) -> None:

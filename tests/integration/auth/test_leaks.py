@@ -257,3 +257,23 @@ def test_the_openapi_document_bounds_snapshot_to_the_versions_answered(
     # just outside the published bounds: refused, as the schema says
     assert client.get(f"{base}{low - 1}").status_code == 400
     assert client.get(f"{base}{high + 1}").status_code == 400
+
+
+def test_a_page_as_of_an_older_version_never_widens_an_officer_s_scope(
+    moved: dict[str, Any], signed_in: Any, db: Any
+) -> None:
+    client, csrf = signed_in("left")
+    old = moved["snapshot"]
+    for path, search in (
+        (f"/district/{moved['district']}", f"?asof={old}"),
+        ("/explore", f"?by=school&asof={old}"),
+        ("/", f"?asof=+{old}"),  # read by the page as int(' +N'): judged the same way
+    ):
+        response = draw(client, csrf, path, search)
+        assert response.status_code == 403, (path, search, response.get_data(as_text=True)[:300])
+        assert moved["school"] not in response.get_data(as_text=True)
+        refusal = last_refusal(db)
+        assert refusal.actor == "user:left" and "asof" in refusal.detail
+    assert (
+        draw(client, csrf, f"/district/{moved['district']}", f"?asof={moved['version']}").status_code == 200
+    )
