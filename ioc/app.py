@@ -23,6 +23,7 @@ from dash.exceptions import MissingCallbackContextException
 from ioc import i18n, ids
 from ioc.auth import web as auth_web
 from ioc.delivery import App, install_compression
+from ioc.metrics.errors import QueryError
 from ioc.pages._common import STORE_KEY, UrlState, current_store
 from ioc.panels.common import attrs, parse_explain_ref
 
@@ -129,10 +130,28 @@ def guard_layout(page: dict[str, Any]) -> None:
         reason = auth_web.drawing_refusal(page, args)
         if reason:
             auth_web.refuse_drawing(reason)
-        return layout(**args)
+        try:
+            return layout(**args)
+        except QueryError as error:  # a parameter of the URL the page could not use: say which
+            return bad_parameter_page(error, args)
 
     guarded.ioc_guarded = True  # type: ignore[attr-defined]
     page["layout"] = guarded
+
+
+def bad_parameter_page(error: QueryError, args: dict[str, Any]) -> html.Div:
+    """What a page shows instead of a server error when a URL parameter cannot be used (a data
+    version that does not exist, a date out of range): the parameter and why."""
+    state = UrlState.from_params({"lang": args.get("lang")})
+    return html.Div(
+        [
+            html.H1(i18n.t("page.bad_parameter", state.lang, param=error.param)),
+            html.P(error.message, className="muted"),
+            dcc.Link(i18n.t("nav.control_room", state.lang), href=state.link("/")),
+        ],
+        className="page error-page",
+        **attrs({"data-param": error.param}),
+    )
 
 
 def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:

@@ -277,3 +277,11 @@ def test_a_page_as_of_an_older_version_never_widens_an_officer_s_scope(
     assert (
         draw(client, csrf, f"/district/{moved['district']}", f"?asof={moved['version']}").status_code == 200
     )
+
+
+def test_a_page_with_a_data_version_that_does_not_exist_says_so(city: Any, signed_in: Any) -> None:
+    client, csrf = signed_in("of")  # found by test_guard_properties: this was a 500
+    response = draw(client, csrf, f"/district/{city.own}", "?asof=99999&lang=en")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert '"data-param":"snapshot"' in text and "99999" in text and "cannot be used" in text
