@@ -108,7 +108,7 @@ def get_kpi_values(kpi_id: str) -> BaseResponse:
 def list_alerts() -> Response:
     """The alerts the caller may see: the same parameters and JSON as ``ioc alerts list``."""
     query = alert_output.parse({k: request.args.get(k) for k in request.args})
-    payload = alert_output.answer(_alerts_db(), query, current_access())
+    payload = alert_output.answer(alerts_db(), query, current_access())
     if query.format == "csv":
         return Response(
             alert_output.to_csv(payload),
@@ -131,7 +131,7 @@ def act_on_alert(alert_id: int, action: str) -> Response:
     text = (body or {}).get("text") if isinstance(body, dict) else request.form.get("text")
     try:
         perform(
-            _alerts_db(),
+            alerts_db(),
             alert_id,
             action,
             principal.label if principal else "web",
@@ -143,12 +143,12 @@ def act_on_alert(alert_id: int, action: str) -> Response:
         return _error(error.status, str(error), "text" if error.status == 400 else None)
     from ioc.alerts import records
 
-    row = records.get(_alerts_db(), alert_id)
+    row = records.get(alerts_db(), alert_id)
     assert row is not None
     return jsonify({"alert": alert_output.alert_json(row, request.args.get("lang") or "vi")})
 
 
-def _alerts_db() -> AuthDb:
+def alerts_db() -> AuthDb:
     """The app database the alerts live in: the access-control one, else the store's folder's."""
     from ioc.alerts import records
     from ioc.auth.db import open_db

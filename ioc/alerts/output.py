@@ -122,6 +122,20 @@ def answer(db: AuthDb, query: ListQuery, access: AccessScope | None) -> dict[str
     return {"alerts": [alert_json(r, query.lang, logs.get(int(r["id"]), [])) for r in rows]}
 
 
+def ordered(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For people (the wall and the alerts page): new alerts first (open, nobody acknowledged or took
+    them), then the ones someone took, then resolved ones; silenced ones after the others of their
+    group; newest first, critical before warning before info on the same day."""
+    weight = {"critical": 0, "warning": 1, "info": 2}
+
+    def group(a: dict[str, Any]) -> int:
+        return 2 if a["status"] == "resolved" else (1 if a["acknowledged_by"] or a["owner"] else 0)
+
+    alerts = sorted(alerts, key=lambda a: (weight.get(a["severity"], 3), -a["id"]))
+    alerts = sorted(alerts, key=lambda a: a["start"], reverse=True)
+    return sorted(alerts, key=lambda a: (group(a), a["silenced"]))
+
+
 def to_csv(payload: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -1,19 +1,31 @@
-"""The alert list: districts (or wards) whose KPI is red, worst gap to target first."""
+"""The alert panel: the open alerts (ioc/alerts), new ones first, acknowledged ones with their owner.
+
+Each line is the alert's own explanation ("Xã Bình Khánh: 64 % so với thường lệ 95 % vào thứ
+Tư; 5/5 trường thấp hơn"), its severity as a light and, once someone took it, who. The head says
+how many are open and how many are new, so a panel too small for the list still tells the truth
+(and assets/fit.js says how many lines it could not show). Scoped like every other datum: the
+panel's and the URL's district or ward, and the reader's access scope.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from dash import dcc, html
 
-from ioc import i18n
-from ioc.metrics.registry import KPIS, get_kpi
+from ioc.alerts import output
+from ioc.alerts.rules import KINDS, LEVELS
+from ioc.api import alerts_db
+from ioc.auth.access import current_access
 from ioc.panels import register
 from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, merged_scope
-from ioc.panels.common import drill_link, status_light
-from ioc.panels.data import result
+from ioc.panels.common import attrs, with_query
 
-DEFAULT_KPIS = ("attendance_rate", "reporting_rate", "bandwidth_coverage", "uptime", "digital_readiness")
+SEVERITY_LIGHT = {"critical": "red", "warning": "amber", "info": "green"}
+TEXT = {
+    "head": {"vi": "{n} cảnh báo đang mở · {new} mới", "en": "{n} open alerts · {new} new"},
+    "none": {"vi": "Không có cảnh báo đang mở", "en": "No open alerts"},
+    "taken": {"vi": "✓ {who}", "en": "✓ {who}"},
+    "new": {"vi": "mới", "en": "new"},
+}
 
 
 @register
@@ -21,70 +33,52 @@ class Alerts(PanelKind):
     name = "alerts"
     needs_kpi = False
     option_types = {
-        "kpis": (list, None),
-        "by": (str, ("district", "ward", "school")),
+        "kinds": (str, None),  # only these kinds, comma-separated (default: every kind)
+        "kpis": (list, None),  # only alerts about these KPIs (threshold and anomaly rules)
+        "by": (str, LEVELS),  # the finest level listed (default: school, i.e. every level)
         "limit": (int, None),
-        "include_amber": (bool, None),
     }
 
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
-        by = panel.option("by", "district")
-        wanted = ("red", "amber") if panel.option("include_amber", False) else ("red",)
-        kpi_ids = panel.option("kpis") or (
-            [panel.kpi] if panel.kpi else [k for k in DEFAULT_KPIS if k in KPIS]
-        )
-        entries = []
-        as_of: datetime | None = None
-        for kid in kpi_ids:
-            kpi = get_kpi(kid)
-            res = result(
-                ctx.store, kid, by, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot
-            )
-            for row in res.rows:
-                if row.as_of and (as_of is None or row.as_of > as_of):
-                    as_of = row.as_of
-                status = kpi.status(row.value)
-                if status in wanted and row.value is not None:
-                    goal = kpi.target if kpi.target is not None else kpi.green
-                    gap = abs(goal - row.value) / (goal or 1)
-                    entries.append((status != "red", -gap, kpi, row, status))
-        entries.sort(key=lambda e: (e[0], e[1]))
-        limit = int(panel.option("limit", 8))
         lang = ctx.lang
+        scope = merged_scope(panel, ctx)
+        finest = LEVELS.index(panel.option("by", "school"))
+        kinds = {k.strip() for k in str(panel.option("kinds") or ",".join(KINDS)).split(",") if k.strip()}
+        if kinds - set(KINDS):
+            raise ValueError(f"option kinds: {', '.join(sorted(kinds - set(KINDS)))} not among {', '.join(KINDS)}")
+        kpis = set(panel.option("kpis") or ())
+        query = output.ListQuery(date_to=ctx.date_to, status="open", lang=lang)
+        alerts = [
+            a
+            for a in output.answer(alerts_db(), query, current_access())["alerts"]
+            if a["kind"] in kinds
+            and (not kpis or a["kpi"] in kpis)
+            and LEVELS.index(a["level"]) <= finest
+            and (scope.district is None or a["district"] == scope.district)
+            and (scope.ward is None or a["ward"] == scope.ward)
+            and (scope.school is None or a["unit"] == scope.school)
+        ]
+        if not alerts:
+            return PanelOutput(html.Div(TEXT["none"][lang], className="alerts-none"), "ok")
+        alerts = output.ordered(alerts)
+        new = sum(1 for a in alerts if not (a["acknowledged_by"] or a["owner"]))
         items = []
-        for _, _, kpi, row, status in entries[:limit]:
-            link = drill_link(by, row.key, lang, ctx.snapshot)
+        for a in alerts[: int(panel.option("limit", 8))]:
+            taken = a["owner"] or a["acknowledged_by"]
             text = [
-                status_light(status, lang),
-                html.Strong(row.label),
-                html.Span(" · " + kpi.name.get(lang) + " "),
-                html.Span(i18n.kpi_value(row.value, kpi.unit, lang, kpi.decimals), className="alert-value"),
+                html.Span(className=f"light light-{SEVERITY_LIGHT.get(a['severity'], 'amber')}", title=a["severity"]),
+                html.Span(TEXT["taken"][lang].format(who=taken), className="alert-owner")
+                if taken
+                else html.Span(TEXT["new"][lang], className="alert-new-tag"),
+                html.Span(a["message"], className="alert-message"),
             ]
-            if kpi.target is not None:
-                text.append(
-                    html.Span(
-                        " ("
-                        + i18n.t("kpi.target", lang)
-                        + " "
-                        + i18n.kpi_value(kpi.target, kpi.unit, lang, kpi.decimals)
-                        + ")",
-                        className="muted",
-                    )
-                )
+            link = with_query(f"/alerts/{a['id']}", lang=None if lang == "vi" else lang)
             items.append(
                 html.Li(
-                    dcc.Link(text, href=link) if link and not ctx.kiosk else text,
-                    className=f"alert alert-{status}",
+                    dcc.Link(text, href=link) if not ctx.kiosk else text,
+                    className="alert " + ("alert-taken" if taken else "alert-new"),
+                    **attrs({"data-alert": str(a["id"])}),
                 )
             )
-        if not items:
-            body = html.Div(i18n.t("alerts.none", lang), className="alerts-none")
-        else:
-            more = len(entries) - limit
-            body = html.Div(
-                [
-                    html.Ul(items, className="alert-list"),
-                    html.Div(i18n.t("alerts.more", lang, n=more), className="muted") if more > 0 else None,
-                ]
-            )
-        return PanelOutput(body, "ok", as_of)
+        head = html.Div(TEXT["head"][lang].format(n=len(alerts), new=new), className="alerts-count")
+        return PanelOutput(html.Div([head, html.Ul(items, className="alert-list")]), "ok")

@@ -238,3 +238,38 @@ def test_an_officer_sees_and_acts_on_their_districts_alerts_only(env, capsys):
     log = [e for e in audit.entries(db) if e.event == "alert"]
     assert any(e.outcome == "denied" and e.target == f"alert:{other['id']}" for e in log)
     assert any(e.outcome == "ok" and e.detail == "comment: Đã liên hệ phường" for e in log)
+
+
+def test_pages_and_the_wall_panel_show_alerts_new_first_with_owners(env, capsys):
+    truth, store, data_dir = env
+    from ioc.alerts import output
+    from ioc.app import create_app
+    from ioc.auth.db import open_db
+    from ioc.pages import alert as alert_page
+    from ioc.pages import alerts as alerts_page
+    from ioc.panels.alerts import Alerts
+    from ioc.panels.base import GridPos, PanelConfig, PanelContext
+
+    from ioc.alerts.actions import perform
+
+    app = create_app(data_dir, store=store)
+    db = open_db(data_dir)
+    first = output.answer(db, output.ListQuery(status="open"), None)["alerts"]
+    assert len(first) >= 2
+    perform(db, first[0]["id"], "assign", "user:lead", "Trần Thị Bình")
+    opened = output.answer(db, output.ListQuery(status="open"), None)["alerts"]
+    flood = next(a for a in listed(capsys, data_dir, "--lang", "en") if a["unit"] == "W21")
+    with app.server.test_request_context("/alerts"):
+        page = str(alerts_page.layout(status="all"))
+        assert f"/alerts/{flood['id']}" in page
+        detail = str(alert_page.layout(alert_id=str(flood["id"]), lang="en"))
+        assert flood["message"] in detail and "Why it fired" in detail and "alert-trend" in detail
+        assert "There is no alert 424242" in str(alert_page.layout(alert_id="424242", lang="en"))
+        panel = PanelConfig(id="alerts", type="alerts", grid=GridPos(0, 0, 3, 2), options=(("limit", 50),))
+        body = str(Alerts().render(panel, PanelContext(store=store, lang="en")).body)
+    assert f"{len(opened)} open alerts · " in body
+    # new (nobody took them) before the ones someone acknowledged or owns
+    order = [int(x) for x in re.findall(r"data-alert='(\d+)'", body)]
+    taken = {a["id"] for a in opened if a["acknowledged_by"] or a["owner"]}
+    assert order and [i in taken for i in order] == sorted(i in taken for i in order)
+    assert "✓ Trần Thị Bình" in body and body.count("NEW") + body.count("new") >= 1

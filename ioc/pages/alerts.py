@@ -1,0 +1,81 @@
+"""``/alerts``: the alerts the reader may see, new (not yet acknowledged) first, then acknowledged
+ones with their owner; ``?status=open|resolved|all`` (default open). Each links to its page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from ioc.alerts import output
+from ioc.api import alerts_db
+from ioc.auth.access import current_access
+from ioc.pages._common import UrlState
+from ioc.pages.alert import tr
+
+PAGE = "alerts"
+dash.register_page(__name__, path="/alerts", name="alerts", title="IOC · alerts")
+
+HEAD = {
+    "vi": ("Cảnh báo", "Bắt đầu", "Kết thúc", "Đơn vị", "Nội dung", "Người xử lý"),
+    "en": ("Alerts", "Start", "End", "Unit", "What", "Owner"),
+}
+STATUS_TEXT = {
+    "vi": {"open": "Đang mở", "resolved": "Đã xử lý", "all": "Tất cả"},
+    "en": {"open": "Open", "resolved": "Resolved", "all": "All"},
+}
+
+
+def layout(**params: Any) -> Any:
+    state = UrlState.from_params(params)
+    lang = state.lang
+    status = str(params.get("status")) if params.get("status") in output.STATUSES else "open"
+    rows = output.ordered(
+        output.answer(alerts_db(), output.ListQuery(status=status, lang=lang), current_access())["alerts"]
+    )
+    title, start, end, unit, what, owner = HEAD[lang]
+    tabs = html.Nav(
+        [
+            dcc.Link(
+                STATUS_TEXT[lang][s],
+                href=state.link("/alerts") + ("&" if "?" in state.link("/alerts") else "?") + f"status={s}",
+                className="tab active" if s == status else "tab",
+            )
+            for s in output.STATUSES
+        ],
+        className="alert-tabs",
+    )
+    table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in (start, end, unit, what, owner)])),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(a["start"]),
+                            html.Td(a["end"] or "—"),
+                            html.Td(dcc.Link(a["unit_name"], href=state.link(f"/alerts/{a['id']}"))),
+                            html.Td(a["message"]),
+                            html.Td(
+                                a["owner"]
+                                or (
+                                    tr("acknowledged", lang, who=a["acknowledged_by"])
+                                    if a["acknowledged_by"]
+                                    else "—"
+                                )
+                            ),
+                        ],
+                        className=f"alert-row severity-{a['severity']}"
+                        + (" alert-new" if a["status"] == "open" and not a["acknowledged_by"] else ""),
+                    )
+                    for a in rows
+                ]
+            ),
+        ],
+        className="alert-table",
+    )
+    return html.Div(
+        html.Div([html.H1(f"{title} ({len(rows)})"), tabs, table], className="card"),
+        className="page alerts-page theme-light",
+    )
