@@ -243,14 +243,13 @@ def test_an_officer_sees_and_acts_on_their_districts_alerts_only(env, capsys):
 def test_pages_and_the_wall_panel_show_alerts_new_first_with_owners(env, capsys):
     truth, store, data_dir = env
     from ioc.alerts import output
+    from ioc.alerts.actions import perform
     from ioc.app import create_app
     from ioc.auth.db import open_db
     from ioc.pages import alert as alert_page
     from ioc.pages import alerts as alerts_page
     from ioc.panels.alerts import Alerts
     from ioc.panels.base import GridPos, PanelConfig, PanelContext
-
-    from ioc.alerts.actions import perform
 
     app = create_app(data_dir, store=store)
     db = open_db(data_dir)
