@@ -45,7 +45,9 @@ class Alerts(PanelKind):
         finest = LEVELS.index(panel.option("by", "school"))
         kinds = {k.strip() for k in str(panel.option("kinds") or ",".join(KINDS)).split(",") if k.strip()}
         if kinds - set(KINDS):
-            raise ValueError(f"option kinds: {', '.join(sorted(kinds - set(KINDS)))} not among {', '.join(KINDS)}")
+            raise ValueError(
+                f"option kinds: {', '.join(sorted(kinds - set(KINDS)))} not among {', '.join(KINDS)}"
+            )
         kpis = set(panel.option("kpis") or ())
         query = output.ListQuery(date_to=ctx.date_to, status="open", lang=lang)
         alerts = [
@@ -66,7 +68,9 @@ class Alerts(PanelKind):
         for a in alerts[: int(panel.option("limit", 8))]:
             taken = a["owner"] or a["acknowledged_by"]
             text = [
-                html.Span(className=f"light light-{SEVERITY_LIGHT.get(a['severity'], 'amber')}", title=a["severity"]),
+                html.Span(
+                    className=f"light light-{SEVERITY_LIGHT.get(a['severity'], 'amber')}", title=a["severity"]
+                ),
                 html.Span(TEXT["taken"][lang].format(who=taken), className="alert-owner")
                 if taken
                 else html.Span(TEXT["new"][lang], className="alert-new-tag"),
