@@ -76,7 +76,7 @@ def wait_until_answers(
         try:
             if requests.get(url, timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             pass
         time.sleep(0.3)
     stop_group(proc, stop_timeout)

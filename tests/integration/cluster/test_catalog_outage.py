@@ -1,0 +1,73 @@
+"""A catalog outage seen by an app node (issue 13, Why 8): a gunicorn node of two workers on a
+PostgreSQL catalog (which also holds the accounts); the database stops taking connections and its
+sessions are ended, as in a PostgreSQL restart. Every API request gets a JSON 503, never an HTML
+500; each worker logs one line when the outage starts and one when it ends, never a traceback; the
+node is not ready meanwhile, and answers again by itself once the database is back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.integration.cluster.test_nodes import (
+    _admin_and_token,
+    _env,
+    _gunicorn,
+    _load_metrics_seed_module,
+    _start,
+    _stop,
+)
+from tests.servers import free_port
+
+QUESTION = "/api/v1/kpis/attendance_rate?by=district&from=2026-11-18&to=2026-11-20"
+
+
+def _outage(server: Any, database: str, down: bool) -> None:
+    server.psql("postgres", f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {"false" if down else "true"}')
+    if down:  # what a restart does to every open session
+        server.psql(
+            "postgres",
+            f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{database}'",  # noqa: S608 - the test's own database name
+        )
+
+
+def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    url = postgres_server.create_database("outage_catalog")
+    files = tmp_path / "files"
+    files.mkdir()
+    data_dir = tmp_path / "data"
+    _load_metrics_seed_module().build(data_dir, catalog_url=url, data_path=f"{files}/").close()
+    env = _env(data_dir, "", IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/", IOC_CACHE_WARM="false")
+    bearer = {"Authorization": f"Bearer {_admin_and_token(env)}"}
+    port = free_port()
+    node = _start("node", _gunicorn(port), env, tmp_path, port)
+    try:
+        assert node.get(QUESTION, headers=bearer).status_code == 200
+        _outage(postgres_server, "outage_catalog", down=True)
+        try:
+            answers = [
+                node.get(QUESTION.replace("2026-11-20", f"2026-11-{20 - i % 2}"), headers=bearer)
+                for i in range(30)
+            ]
+            ready = node.get("/readyz")
+        finally:
+            _outage(postgres_server, "outage_catalog", down=False)
+        deadline = time.monotonic() + 60
+        while node.get(QUESTION, headers=bearer).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        back = [node.get(QUESTION, headers=bearer).status_code for _ in range(6)]  # both workers
+    finally:
+        _stop(node)
+    assert {a.status_code for a in answers} == {503}, [a.text[:200] for a in answers if a.status_code != 503]
+    assert all(a.headers["Content-Type"].startswith("application/json") for a in answers)
+    assert all("not reachable" in a.json()["error"] for a in answers)
+    assert ready.status_code == 503
+    assert back == [200] * 6
+    log = node.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    started = log.count("the store does not answer")
+    ended = log.count("the store answers again after")
+    assert 1 <= started <= 2 and ended == started, log[-3000:]  # one of each per worker that saw it
