@@ -402,20 +402,11 @@ def ranking(
                 "font": {"color": theme.muted},
             }
         )
-    if x_range[0] > 0:
-        notes.append(
-            {
-                "text": i18n.t("chart.axis_not_zero", lang),
-                "xref": "paper",
-                "x": 0,
-                "xanchor": "left",
-                "yref": "paper",
-                "y": 1,
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"color": theme.muted},
-            }
-        )
+    if x_range[0] > 0:  # said under the axis, where the eye reads the scale
+        layout["xaxis"]["title"] = {
+            "text": i18n.t("chart.axis_not_zero", lang),
+            "font": {"color": theme.muted},
+        }
     layout["shapes"] = shapes
     layout["annotations"] = notes
     layout["margin"] = {"l": 8, "r": 8, "t": 34, "b": 8}

@@ -71,6 +71,30 @@ def kpi_picker(page: str, state: UrlState, kpi: str) -> dcc.Dropdown:
     )
 
 
+def units_list(state: UrlState, kind: str, rows: list[Any], kpi_id: str) -> html.Ul:
+    """The units table as a list, for phones (CSS shows one or the other): name, light, value."""
+    kpi = get_kpi(kpi_id)
+    lang = state.lang
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    dcc.Link(r.label, href=drill_link(kind, r.key, lang, state.asof) or "#"),
+                    html.Span(
+                        [
+                            status_light(kpi.status(r.value), lang),
+                            html.Strong(i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals)),
+                        ],
+                        className="unit-list-value",
+                    ),
+                ]
+            )
+            for r in rows
+        ],
+        className="unit-list",
+    )
+
+
 def units_table(
     page: str,
     state: UrlState,
@@ -285,6 +309,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                         scope,
                         (ranking_res.date_from, ranking_res.date_to),
                     ),
+                    units_list(state, child, ordered(ranking_res.rows, kpi, "worst"), kpi.id),
                     html.P(t("table.hint", state), className="muted"),
                 ],
                 className="card",
