@@ -38,6 +38,7 @@ FORMATS = {
 CHARTS = ("bar", "histogram", "column", "line")
 ORDERS = ("worst", "best")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_VALUE_FORMATS = {"ratio": "0.0%", "count": "#,##0"}
 _KALEIDO_LOCK = threading.Lock()
 KALEIDO_TIMEOUT_SECONDS = 60.0
 
@@ -118,13 +119,14 @@ def as_of(res: KpiResult) -> datetime | None:
     return max((r.as_of for r in res.rows if r.as_of), default=None)
 
 
-def frame(res: KpiResult) -> pd.DataFrame:
-    """The rows of a KPI result as a table (one row per unit), with the SPEC's column names."""
+def frame(res: KpiResult, lang: str = "vi") -> pd.DataFrame:
+    """The rows of a KPI result as a table (one row per unit), with the SPEC's column names; a
+    level or ownership is labelled by its name in ``lang`` (its code stays in ``key``)."""
     return pd.DataFrame(
         [
             {
                 "key": r.key,
-                "label": r.label,
+                "label": i18n.group_label(res.by, r.label, lang),
                 "value": r.value,
                 "numerator": r.numerator,
                 "denominator": r.denominator,
@@ -146,7 +148,7 @@ def describe(kpi: Kpi, req: ExportRequest, res: KpiResult) -> list[tuple[str, st
     return [
         (i18n.t("export.kpi", lang), f"{kpi.name.get(lang)} ({kpi.id})"),
         (i18n.t("export.definition", lang), kpi.description.get(lang)),
-        (i18n.t("export.unit", lang), kpi.unit),
+        (i18n.t("export.unit", lang), i18n.t(f"unitname.{kpi.unit}", lang)),
         (i18n.t("export.by", lang), i18n.t(f"by.{res.by}", lang)),
         (i18n.t("export.filters", lang), filters),
         (
@@ -159,8 +161,8 @@ def describe(kpi: Kpi, req: ExportRequest, res: KpiResult) -> list[tuple[str, st
     ]
 
 
-def to_csv(res: KpiResult) -> bytes:
-    df = frame(res)
+def to_csv(res: KpiResult, lang: str = "vi") -> bytes:
+    df = frame(res, lang)
     for column in ("key", "label", "status"):
         df[column] = df[column].map(neutralise)
     # UTF-8 with BOM so Excel opens Vietnamese names correctly
@@ -173,10 +175,26 @@ def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
     book = Workbook()
     data = book.active
     data.title = "data"
-    df = frame(res)
+    df = frame(res, req.lang)
+    df["status"] = [i18n.t(f"status.{s}", req.lang) if s else None for s in df["status"]]
     data.append(list(df.columns))
     for record in df.itertuples(index=False):
         data.append([neutralise(None if isinstance(v, float) and pd.isna(v) else v) for v in record])
+    # typed cells: a ratio is a percentage, counts have thousands separators, a day is a date
+    formats = {
+        "value": XLSX_VALUE_FORMATS.get(kpi.unit, "#,##0." + "0" * max(1, kpi.decimals)),
+        "numerator": "#,##0.##",
+        "denominator": "#,##0.##",
+        "schools_reporting": "#,##0",
+    }
+    for index, column in enumerate(df.columns, start=1):
+        for (cell,) in data.iter_rows(min_row=2, min_col=index, max_col=index):
+            if column in formats and isinstance(cell.value, (int, float)):
+                cell.number_format = formats[column]
+            elif column == "key" and res.by == "date" and isinstance(cell.value, str):
+                cell.value = date.fromisoformat(cell.value)
+                cell.number_format = "dd/mm/yyyy" if req.lang == "vi" else "yyyy-mm-dd"
+    data.column_dimensions["B"].width = 40
     about = book.create_sheet("about")
     for name, text in describe(kpi, req, res):
         about.append([neutralise(name), neutralise(text)])
@@ -191,7 +209,7 @@ def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame(res), preserve_index=False)
+    table = pa.Table.from_pandas(frame(res, req.lang), preserve_index=False)
     meta = {f"ioc.{i}": text for i, (_, text) in enumerate(describe(kpi, req, res))}
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}}
@@ -219,7 +237,12 @@ def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> 
     from ioc.panels.common import drill_link
 
     rows = [
-        (r.key, r.label, r.value, drill_link(res.by, r.key, req.lang, req.snapshot) if links else None)
+        (
+            r.key,
+            i18n.group_label(res.by, r.label, req.lang),
+            r.value,
+            drill_link(res.by, r.key, req.lang, req.snapshot) if links else None,
+        )
         for r in res.rows
     ]
     return figures.explore_chart(
@@ -315,7 +338,7 @@ def export(store: Any, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:
     kpi = get_kpi(req.kpi)
     res = cached_compute(store, req.query())
     if fmt == "csv":
-        content = to_csv(res)
+        content = to_csv(res, req.lang)
     elif fmt == "xlsx":
         content = to_xlsx(kpi, req, res)
     elif fmt == "parquet":

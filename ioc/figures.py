@@ -96,6 +96,39 @@ def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:
     return {"gridcolor": theme.grid, "zeroline": False, "linecolor": theme.grid, "automargin": True, **extra}
 
 
+def _day_axis(theme: Theme, lang: str, days: Sequence[date]) -> dict[str, Any]:
+    """A time axis of daily values: a few days (or one) get one tick per day and half a day of
+    room each side, never ticks between days (one point once read '23:59:59.9995')."""
+    axis = _date_axis(theme, lang)
+    if days and (max(days) - min(days)).days <= 10:
+        first, last = min(days), max(days)
+        axis.update(
+            dtick=86_400_000,
+            tick0=first.isoformat(),
+            range=[f"{first - timedelta(days=1)}T12:00", f"{last}T12:00"],
+        )
+    return axis
+
+
+def _date_axis(theme: Theme, lang: str, **extra: Any) -> dict[str, Any]:
+    """A time axis whose labels are numbers in the locale's order (``23/11``; ``11-23`` in English):
+    Plotly's month names are English, and a Vietnamese page must not show them. The format follows
+    the tick spacing, so ticks half a day apart are not both printed ``03/12``."""
+    vi = i18n.lang_of(lang) == "vi"
+    day, month = ("%d/%m", "%m/%Y") if vi else ("%m-%d", "%Y-%m")
+    return _axis(
+        theme,
+        type="date",
+        tickformatstops=[
+            {"dtickrange": [None, 86_400_000], "value": day + "<br>%H:%M"},
+            {"dtickrange": [86_400_000, "M1"], "value": day},
+            {"dtickrange": ["M1", None], "value": month},
+        ],
+        hoverformat="%d/%m/%Y %H:%M" if vi else "%Y-%m-%d %H:%M",
+        **extra,
+    )
+
+
 def nice_ticks(low: float, high: float, unit: str, count: int = 5) -> tuple[float, float, str]:
     """(first tick, step, d3 format) of about ``count`` ticks over [low, high], each printed with
     just enough decimals that no two print the same label (99.0-99.6 % reads 99,0 % ... 99,6 %,
@@ -251,7 +284,7 @@ def trend(
         height=height,
         showlegend=len(series) > 1,
         legend={"orientation": "h", "y": -0.15},
-        xaxis=_axis(theme, tickformat="%d/%m" if i18n.lang_of(lang) == "vi" else "%m-%d"),
+        xaxis=_day_axis(theme, lang, [d for _, points in series for d, _ in points]),
         yaxis=_value_axis(unit, theme, [v for _, points in series for _, v in points] + [target]),
     )
     if target is not None:
@@ -774,6 +807,10 @@ def school_points(
     return _figure(traces, layout)
 
 
+def _day_month(day: date, lang: str) -> str:
+    return day.strftime("%d/%m") if i18n.lang_of(lang) == "vi" else day.strftime("%m-%d")
+
+
 def attendance_calendar(
     days: Sequence[tuple[date, float | None]], lang: str, *, theme_name: str = "light"
 ) -> go.Figure:
@@ -785,7 +822,7 @@ def attendance_calendar(
         height=260,
         margin=40,
         yaxis={"autorange": "reversed", "showgrid": False, "type": "category"},
-        xaxis={"showgrid": False, "tickangle": -45, "nticks": 12, "type": "category"},
+        xaxis={"showgrid": False, "nticks": 12, "type": "category", "automargin": True},
     )
     if not days:
         return _figure([], layout)
@@ -801,7 +838,8 @@ def attendance_calendar(
     trace = {
         "type": "heatmap",
         "z": z,
-        "x": [i18n.format_date(start + timedelta(weeks=w), lang) for w in range(weeks)],
+        # weeks by the date of their Monday, day/month only: a full date at an angle was cut to "…/2026"
+        "x": [_day_month(start + timedelta(weeks=w), lang) for w in range(weeks)],
         "y": [i18n.t(f"weekday.{i}", lang) for i in range(7)],
         "text": text,
         "hoverinfo": "text",
@@ -859,8 +897,16 @@ def connectivity_timeline(
         showlegend=True,
         legend={"orientation": "h", "y": -0.2},
         yaxis=_axis(theme, title={"text": "Mbps"}),
-        yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%", "showgrid": False},
-        xaxis=_axis(theme),
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 1],
+            "tickformat": ".0%",
+            "tickvals": [0, 0.25, 0.5, 0.75, 1],
+            "showgrid": False,
+            "automargin": True,  # "100 %" once printed as "1" at the edge
+        },
+        xaxis=_date_axis(theme, lang),
         shapes=[threshold_line],
         bargap=0,
     )
@@ -1042,7 +1088,7 @@ def explore_chart(
         else:
             trace.update(type="bar", marker={"color": theme.accent})
         xaxis = (
-            _axis(theme, type="date", tickformat="%d/%m/%Y" if i18n.lang_of(lang) == "vi" else "%Y-%m-%d")
+            _day_axis(theme, lang, [date.fromisoformat(r[1]) for r in rows if len(r[1]) == 10])
             if dated
             else _axis(theme, type="category")
         )

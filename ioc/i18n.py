@@ -148,7 +148,17 @@ def ownership_name(ownership: str | None, lang: str = DEFAULT_LANG) -> str:
     return t(f"ownership.{ownership}", lang) if ownership else "—"
 
 
+def group_label(by: str, label: str, lang: str = DEFAULT_LANG) -> str:
+    """The name of a group of an answer: a level or an ownership by its name, not its code."""
+    if by == "level":
+        return level_name(label, lang) if f"level.{label}" in catalog(lang_of(lang)) else label
+    if by == "ownership":
+        return ownership_name(label, lang) if f"ownership.{label}" in catalog(lang_of(lang)) else label
+    return label
+
+
 __all__ = [
+    "group_label",
     "LANGS",
     "DEFAULT_LANG",
     "ago",

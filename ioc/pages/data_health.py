@@ -132,6 +132,7 @@ def layout(**params: Any) -> Any:
     not_reporting = [dict(row) for row in ask("not_reporting")]
     for row in not_reporting:
         row["link"] = drill_link("school", str(row.get("school_id", "")), lang)
+        row["level"] = i18n.level_name(row.get("level"), lang)  # its name, not the code
     return html.Div(
         [
             html.H1(t("nav.data_health", state)),

@@ -213,7 +213,7 @@ def layout(**params: Any) -> Any:
     rows = [
         {
             "key": r.key,
-            "label": r.label,
+            "label": i18n.group_label(req.by, r.label, lang),
             "value": r.value,
             "ref": row_ref(req, r.key, res),
             "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
@@ -279,7 +279,13 @@ def layout(**params: Any) -> Any:
                         rowData=rows,
                         columnDefs=[
                             {"field": "label", "headerName": t(f"by.{req.by}", state), "flex": 2},
-                            {"field": "key", "headerName": t("table.code", state), "flex": 1},
+                            # a level or ownership is its name: its code is for machines (exports)
+                            {
+                                "field": "key",
+                                "headerName": t("table.code", state),
+                                "flex": 1,
+                                "hide": req.by in ("level", "ownership"),
+                            },
                             {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1},
                             {"field": "numerator", "headerName": t("explain.numerator", state), "flex": 1},
                             {

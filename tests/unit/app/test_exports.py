@@ -71,7 +71,25 @@ def test_xlsx_has_data_and_about_sheets() -> None:
     assert about["Dữ liệu tính đến"] == "23/11/2026 09:00"
     assert about["Phiên bản dữ liệu"] == "42"
     assert about["Định nghĩa"] == KPI.description.vi
+    assert about["Đơn vị"] == "tỷ lệ (%)"  # the unit by its name, not 'ratio'
     assert "Nguồn" in about
+
+
+def test_xlsx_cells_are_typed_and_codes_are_names() -> None:
+    from dataclasses import replace
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(KPI, REQ, RES)))["data"]
+    assert sheet["C3"].value == 0.8 and sheet["C3"].number_format == "0.0%"  # 80.0 % in Excel
+    assert sheet["D3"].number_format == "#,##0.##" and sheet["F3"].number_format == "#,##0"
+    assert sheet["G3"].value == "Chưa đạt"  # the status by its name
+    by_level = replace(RES, by="level", rows=(replace(RES.rows[1], key="primary", label="primary"),))
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(KPI, replace(REQ, by="level"), by_level)))["data"]
+    assert (sheet["A2"].value, sheet["B2"].value) == ("primary", "Tiểu học")
+    by_date = replace(RES, by="date", rows=(replace(RES.rows[1], key="2026-11-23", label="2026-11-23"),))
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(KPI, replace(REQ, by="date"), by_date)))["data"]
+    assert sheet["A2"].value == datetime(2026, 11, 23) and sheet["A2"].number_format == "dd/mm/yyyy"
 
 
 def test_parquet_keeps_numbers_and_describes_itself() -> None:
@@ -104,6 +122,8 @@ def test_request_from_url_arguments_and_bad_ones() -> None:
         ({"kpi": "uptime", "to": "23/11/2026"}, "to"),
         ({"kpi": "uptime", "chart": "pie"}, "chart"),
         ({"kpi": "uptime", "asof": "nine"}, "asof"),
+        ({"kpi": "uptime", "order": "random"}, "order"),
+        ({"kpi": "uptime", "top": "-3"}, "top"),
     ):
         with pytest.raises(QueryError) as error:
             exports.ExportRequest.from_args(args)
