@@ -83,10 +83,11 @@ def test_drill_down_city_district_ward_school_and_back(start) -> None:
     duo = start(boundaries_file=str(SHARED_BOUNDARIES))
     duo.driver.get(duo.server_url + "/")
     wait_for(duo, ".panel[data-panel='map'] .scatterlayer")
-    # the map: each area's centre marker carries its link; click the first area's marker
+    # the map: each area's centre marker carries its link (the only markers drawn on the map: the
+    # areas are fills, the names text, the legend's entries have no point); click the first one
     marker = WebDriverWait(duo.driver, WAIT).until(
         EC.presence_of_element_located(
-            (By.CSS_SELECTOR, ".panel[data-panel='map'] .scatterlayer .trace:nth-last-child(2) .points path")
+            (By.CSS_SELECTOR, ".panel[data-panel='map'] .scatterlayer .trace .points path")
         )
     )
     duo.driver.execute_script(
