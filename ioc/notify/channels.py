@@ -17,6 +17,7 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -89,15 +90,17 @@ def email(to: list[str], subject: str, text: str, html: str | None = None) -> Em
     sender = str(settings.get("smtp_from") or "")
     if not sender:
         raise DeliveryError("IOC_SMTP_FROM is empty: set the From address of notification emails")
-    mail = EmailMessage()
+    # headers unfolded up to RFC 5322's 998: Python's folding of a long Vietnamese subject drops
+    # the space between two encoded words ("bất thường— 15"); the bodies are quoted-printable
+    mail = EmailMessage(policy=policy.default.clone(max_line_length=998))
     mail["From"] = sender
     mail["To"] = ", ".join(to)
     mail["Subject"] = subject
     mail["Date"] = formatdate(localtime=True)
     mail["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or None)
-    mail.set_content(text)
+    mail.set_content(text, cte="quoted-printable")
     if html:
-        mail.add_alternative(html, subtype="html")
+        mail.add_alternative(html, subtype="html", cte="quoted-printable")
     return mail
 
 

@@ -55,8 +55,7 @@ def test_a_flood_in_ten_wards_is_one_message_per_contact_point(
     for _, name in WARDS_Q8 + WARDS_Q7:
         assert name in body
     assert "Cảnh báo mới (10)" in body
-    assert "Chuyên cần giảm bất thường" in str(city[0]["Subject"])
-    assert "10 đơn vị" in str(city[0]["Subject"])
+    assert str(city[0]["Subject"]) == "[IOC] Chuyên cần giảm bất thường — 10 đơn vị (Cảnh báo mới: 10)"
     assert "64 % so với thường 95 % vào thứ Tư" in body
     assert "https://ioc.sgddt.example.vn/alerts/100?lang=vi" in body
     assert "02/12/2026" in body  # Vietnamese date format
