@@ -87,13 +87,18 @@ def get_kpi_values(kpi_id: str) -> BaseResponse:
     try:
         scope, allowed = _apply_access(query.scope)
     except PermissionError as denied:
-        return _error(403, f"your account may only see its own {denied.args[0]}", denied.args[0])
+        reason = f"your account may only see its own {denied.args[0]}"
+        if auth_web.current_state_or_none() is None:  # no access control on this server to audit in
+            return _error(403, reason, denied.args[0])
+        return auth_web.refuse(auth_web.current_principal(), reason, denied.args[0])
     query = replace(query, scope=scope)
     store = current_app.extensions[EXTENSION]["store"]()
     param = "hierarchy_date" if query.hierarchy_date is not None else "snapshot"
-    reason = auth_web.placement_refusal(store, current_access(), query.hierarchy_date, query.snapshot, param)
-    if reason:
-        return auth_web.refuse(auth_web.current_principal(), reason, param)  # audited
+    placement = auth_web.placement_refusal(
+        store, current_access(), query.hierarchy_date, query.snapshot, param
+    )
+    if placement:
+        return auth_web.refuse(auth_web.current_principal(), placement, param)  # audited
     result = cache.cached_compute(store, query, access_scope=allowed)
     if fmt == "csv":
         return Response(

@@ -273,7 +273,7 @@ def guard() -> BaseResponse | None:
         return _kiosk_sign_in(state)
     principal = _identify(state)
     if principal is None:
-        if not path.startswith(rules.DASH_STATIC) and not request.headers.get("Authorization"):
+        if not _bearer(request.headers.get("Authorization", "")):  # a bad bearer token: audited by _identify
             expired = bool(request.cookies.get(SESSION_COOKIE))
             _audit_anonymous(
                 state,
@@ -299,9 +299,13 @@ def guard() -> BaseResponse | None:
     return None
 
 
+def _bearer(header: str) -> bool:
+    return header[:7].lower() == "bearer "
+
+
 def _identify(state: AuthState) -> Principal | None:
     header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
+    if _bearer(header):
         token = tokens.verify(state.db, header[7:].strip(), "api")
         if token is None:
             _audit_anonymous(state, "api_token", "failed", "unknown, expired or revoked token")

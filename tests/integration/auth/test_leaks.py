@@ -285,3 +285,28 @@ def test_a_page_with_a_data_version_that_does_not_exist_says_so(city: Any, signe
     assert response.status_code == 200
     text = response.get_data(as_text=True)
     assert '"data-param":"snapshot"' in text and "99999" in text and "cannot be used" in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("post", "/_dash-update-component", {"json": page_body("//school/x")}, 401),
+        ("get", "/_dash-layout", {}, 401),
+        ("get", "/_dash-dependencies", {}, 401),
+        ("get", "/api/v1/kpis", {"headers": {"Authorization": "Basic YWQ6YWQ="}}, 401),
+        ("get", "/api/v1/kpis", {"headers": {"Authorization": "Bearer ioc_api_forged"}}, 401),
+        ("get", "/export/svg?kpi=attendance_rate", {}, 302),
+    ],
+)
+def test_every_unauthenticated_refusal_is_audited(
+    method: str, path: str, kwargs: dict[str, Any], status: int, auth_app: Any, db: Any
+) -> None:
+    import uuid
+
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    client = auth_app.server.test_client()
+    response = getattr(client, method)(path, environ_base={"REMOTE_ADDR": address}, **kwargs)
+    assert response.status_code == status
+    rows = [e for e in audit.entries(db, limit=200) if e.ip == address]
+    assert rows and rows[0].outcome in ("denied", "failed"), f"{method} {path} not audited"
+    assert path.split("?")[0] in rows[0].target
