@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-NAMES = ("ingest", "demo", "scheduler", "metrics", "app", "auth")
+NAMES = ("ingest", "demo", "scheduler", "metrics", "app", "auth", "alerts")
 # run only when named: the load test takes about 20 minutes and starts PostgreSQL, Redis, gunicorn;
 # the notification test waits out a real 10-minute outage
 ON_REQUEST = ("load", "notify")  # notify: a real 10-minute outage

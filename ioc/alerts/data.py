@@ -58,7 +58,8 @@ def latest_attendance_day(store: Store) -> date | None:
 
 
 def latest_probe_day(store: Store) -> date | None:
-    value = store.execute("SELECT max(measured_at)::DATE FROM connectivity").scalar()
+    """The newest local day with probes (from the daily rollup: no scan of the probes)."""
+    value = store.execute("SELECT max(day) FROM connectivity_daily").scalar()
     return value if isinstance(value, date) else None
 
 
@@ -110,21 +111,35 @@ def downtimes(
     with_probes = probe_days(store, days)
     for day in (d for d in days if d in with_probes):
         start, end = _local_bounds(day, hours, tz)
-        probes = store.arrow(
-            f"""SELECT school_id, epoch(measured_at)::BIGINT // {step} AS slot, bool_or(online) AS up
-                FROM connectivity WHERE measured_at >= $start AND measured_at < $end GROUP BY ALL""",
-            {"start": start, "end": end},
+        # only the schools short of enough slots online can have an outage: the others never leave DuckDB
+        found = store.arrow(
+            f"""WITH raw AS (
+                    SELECT school_id, epoch(measured_at)::BIGINT // {step} AS slot, online
+                    FROM connectivity WHERE measured_at >= $start AND measured_at < $end),
+                live AS (SELECT count(DISTINCT slot) AS n FROM raw),
+                probed AS (SELECT DISTINCT school_id FROM connectivity_daily WHERE day BETWEEN $week AND $day),
+                ups AS (SELECT school_id, count(*) FILTER (WHERE online) AS n_up FROM raw GROUP BY 1),
+                cand AS (SELECT school_id FROM probed LEFT JOIN ups USING (school_id), live
+                         WHERE live.n - coalesce(ups.n_up, 0) >= $need)
+                SELECT 'row' AS kind, school_id, slot, bool_or(online) AS up
+                FROM raw SEMI JOIN cand USING (school_id) GROUP BY ALL
+                UNION ALL SELECT 'school', school_id, NULL, NULL FROM cand
+                UNION ALL SELECT DISTINCT 'live', NULL, slot, NULL FROM raw""",
+            {
+                "start": start,
+                "end": end,
+                "week": day - timedelta(days=7),
+                "day": day,
+                "need": -(-minutes // SLOT_MINUTES),
+            },
         ).to_pandas()
-        if probes.empty:
+        live = np.sort(found.loc[found["kind"] == "live", "slot"].to_numpy(dtype=np.int64))
+        schools = pd.Index(sorted(found.loc[found["kind"] == "school", "school_id"]))
+        probes = found[found["kind"] == "row"]
+        if not len(schools) or not len(live):
             continue
-        probed = store.execute(
-            "SELECT DISTINCT school_id FROM connectivity_daily WHERE day BETWEEN ? AND ?",
-            [day - timedelta(days=7), day],
-        ).rows
-        schools = pd.Index(sorted({r[0] for r in probed} | set(probes["school_id"])))
-        live = np.sort(probes["slot"].unique())
         rows = schools.get_indexer(probes["school_id"])
-        cols = np.searchsorted(live, probes["slot"].to_numpy())
+        cols = np.searchsorted(live, probes["slot"].to_numpy(dtype=np.int64))
         up = np.zeros((len(schools), len(live)), dtype=bool)
         seen = np.zeros_like(up)
         up[rows, cols] = probes["up"].to_numpy(dtype=bool)

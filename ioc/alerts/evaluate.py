@@ -70,36 +70,58 @@ def latest_school_day(store: Store, cal: SchoolCalendar) -> date | None:
     return days[-1] if days else None
 
 
-def _threshold(rule: Rule, store: Store, units: detect.Units, days: list[date]) -> list[detect.Finding]:
-    from ioc.metrics.query import KpiQuery, compute
+def _kpi_values(
+    store: Store, rule: Rule, units: detect.Units, days: list[date]
+) -> list[tuple[date, str, float]]:
+    """(day, unit, value) of the rule's KPI for each unit at the rule's level on each of ``days``,
+    through the metrics layer: one question per day (by unit), or, for a daily KPI with fewer
+    units than days, one per unit (by date) -- a year of a district rule is 38 questions, not 181."""
+    from ioc.metrics.query import KpiQuery, Scope, compute
 
     kpi = get_kpi(str(rule.kpi))
-    wanted = ("red",) if rule.param("status") == "red" else ("red", "amber")
+    wanted = set(days)
+    out: list[tuple[date, str, float]] = []
+    codes = ["all"] if rule.level == "city" else sorted(set(units.schools[rule.level]))
+    if kpi.window_days is None and len(codes) < len(days):
+        for code in codes:
+            scope = Scope() if code == "all" else Scope(**{rule.level: code})
+            result = compute(
+                store, KpiQuery(kpi.id, by="date", date_from=days[0], date_to=days[-1], scope=scope)
+            )
+            for row in result.rows:
+                day = date.fromisoformat(row.key[:10])
+                if day in wanted and row.value is not None:
+                    out.append((day, code, row.value))
+        return out
     by = "all" if rule.level == "city" else rule.level
-    out = []
     for day in days:
         daily = kpi.window_days is None
         result = compute(store, KpiQuery(kpi.id, by=by, date_from=day if daily else None, date_to=day))
         for row in result.rows:
-            if row.value is None or kpi.status(row.value) not in wanted:
-                continue
             # a daily KPI without data that day is not below its threshold on that day
-            if daily and row.as_of is not None and row.as_of.date() != day:
+            if row.value is None or (daily and row.as_of is not None and row.as_of.date() != day):
                 continue
-            unit = "all" if rule.level == "city" else row.key
-            goal = kpi.amber if rule.param("status") == "red" else kpi.green
-            messages = {
-                lang: f"{units.name(rule.level, unit, lang) if rule.level != 'city' else detect.CITY_NAME[lang]}: "
-                f"{kpi.name.get(lang)} {_value(row.value, kpi.unit, lang, kpi.decimals)} "
-                + ("< ngưỡng " if lang == "vi" else "< threshold ")
-                + _value(goal, kpi.unit, lang, kpi.decimals)
-                for lang in ("vi", "en")
-            }
-            out.append(
-                units.finding(
-                    rule, rule.level, unit, day, row.value, goal, messages, {"status": kpi.status(row.value)}
-                )
-            )
+            out.append((day, "all" if rule.level == "city" else row.key, row.value))
+    return out
+
+
+def _threshold(rule: Rule, store: Store, units: detect.Units, days: list[date]) -> list[detect.Finding]:
+    kpi = get_kpi(str(rule.kpi))
+    wanted = ("red",) if rule.param("status") == "red" else ("red", "amber")
+    goal = kpi.amber if rule.param("status") == "red" else kpi.green
+    out = []
+    for day, unit, value in _kpi_values(store, rule, units, days):
+        status = kpi.status(value)
+        if status not in wanted:
+            continue
+        messages = {
+            lang: f"{units.name(rule.level, unit, lang)}: {kpi.name.get(lang)} "
+            f"{_value(value, kpi.unit, lang, kpi.decimals)} "
+            + ("< ngưỡng " if lang == "vi" else "< threshold ")
+            + _value(goal, kpi.unit, lang, kpi.decimals)
+            for lang in ("vi", "en")
+        }
+        out.append(units.finding(rule, rule.level, unit, day, value, goal, messages, {"status": status}))
     return out
 
 
