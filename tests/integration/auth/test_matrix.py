@@ -148,3 +148,121 @@ def test_export_buttons_show_only_for_roles_that_may_export(role: str, signed_in
     # the route refuses whoever has no button (the button is a convenience, not the control)
     refused = client.get("/export/csv?kpi=attendance_rate&by=district")
     assert refused.status_code == (200 if exporter else 403)
+
+
+# -- issue 12: query keys naming path variables, hierarchy_date and snapshot, kiosk screens ------
+
+
+def drawn_marker(response: Any, attribute: str) -> str | None:
+    """The value of ``data-<attribute>`` the router's answer draws (the page's unit or screen)."""
+    import re
+
+    found = re.findall(rf'"data-{attribute}":"([^"]+)"', response.get_data(as_text=True))
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_query_key_naming_a_path_variable_never_replaces_it(role: str, city: Any, signed_in: Any) -> None:
+    client, csrf = signed_in(role)
+    broad = role in ("le", "an", "ad")
+    cases = [
+        # (path, query key, foreign value, attribute, may the role open the path's own unit)
+        (f"/school/{city.own_school}", "school_id", city.other_school, "school", True),
+        (f"/school/{city.other_school}", "school_id", city.own_school, "school", broad),
+        (f"/district/{city.own}", "code", city.other, "unit", role != "wo"),
+        (f"/ward/{city.own_ward}", "code", city.other_ward, "unit", True),
+        (f"/ward/{city.other_ward}", "code", city.own_ward, "unit", broad),
+    ]
+    for path, key, value, attribute, allowed in cases:
+        response = client.post(
+            "/_dash-update-component",
+            json=page_body(path, f"?{key}={value}"),
+            headers={"X-CSRFToken": csrf},
+        )
+        assert response.status_code == (200 if allowed else 403), f"{role} {path}?{key}={value}"
+        if allowed:  # the path's unit is drawn, whoever may see the query's
+            assert drawn_marker(response, attribute) == path.rsplit("/", 1)[1], f"{role} {path}?{key}="
+
+
+def lost_schools(auth_store: Any, districts: set[str], wards: set[str], then: Any) -> bool:
+    """Did any school placed in these districts/wards at ``then`` leave them since?"""
+    from ioc.metrics import dimensions
+
+    today = {s.school_id: s for s in dimensions.versions(auth_store)}
+    for s in dimensions.versions(auth_store, then):
+        was = s.district_code in districts or s.ward_code in wards
+        now = today[s.school_id].district_code in districts or today[s.school_id].ward_code in wards
+        if was and not now:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_hierarchy_date_and_snapshot(role: str, city: Any, signed_in: Any, auth_store: Any) -> None:
+    from datetime import date
+
+    from ioc.metrics import engine
+
+    client, _ = signed_in(role)
+    districts, wards = {"of": ({city.own}, set()), "wo": (set(), {city.own_ward})}.get(role, (None, None))
+    first, last = engine.readable_versions(auth_store)
+    for then in (date(2024, 9, 1), date(2025, 7, 1), date(2026, 12, 1)):
+        expected = 200 if districts is None or not lost_schools(auth_store, districts, wards, then) else 403
+        url = f"/api/v1/kpis/attendance_rate?by=school&hierarchy_date={then.isoformat()}"
+        assert client.get(url).status_code == expected, f"{role} {url}"
+    for version in (first, last):
+        response = client.get(f"/api/v1/kpis/attendance_rate?by=school&snapshot={version}")
+        assert response.status_code in ((200,) if districts is None or version == last else (200, 403))
+        if response.status_code == 200 and districts is not None:  # nothing outside their units today
+            from ioc.metrics import dimensions
+
+            readable = {
+                s.school_id
+                for s in dimensions.versions(auth_store)
+                if s.district_code in districts or s.ward_code in wards
+            }
+            assert {r["key"] for r in response.get_json()["rows"]} <= readable, f"{role} snapshot={version}"
+
+
+@pytest.mark.parametrize(
+    "given", [("control_room",), ("connectivity",), ("control_room", "connectivity")], ids="+".join
+)
+def test_kiosk_screens_on_the_router_and_the_refresh_callback(
+    given: tuple[str, ...], auth_app: Any, db: Any
+) -> None:
+    from ioc.auth import tokens
+
+    from .test_leaks import refresh_body
+
+    name = f"wall-matrix-{'-'.join(given)}"
+    secret, _ = tokens.create(db, name, "kiosk", list(given), days=1)
+    client = auth_app.server.test_client()
+    client.get(f"/screen/{given[0]}?kiosk=1&device={secret}")
+    csrf = client.get_cookie("_csrf_token").value
+    for screen in ("control_room", "connectivity"):
+        allowed = screen in given
+        for path in (
+            "/" if screen == "control_room" else f"/screen/{screen}",
+            f"/screen/{given[0]}?name={screen}",
+        ):
+            pathname, _, query = path.partition("?")
+            response = client.post(
+                "/_dash-update-component",
+                json=page_body(pathname, "?kiosk=1" + (f"&{query}" if query else "")),
+                headers={"X-CSRFToken": csrf},
+            )
+            if query:  # ?name= never replaces the path's screen
+                assert response.status_code == 200 and drawn_marker(response, "screen") == given[0], path
+                continue
+            assert response.status_code == (200 if allowed else 403), f"{given} router {path}"
+            if allowed:
+                assert drawn_marker(response, "screen") == screen
+        refreshed = client.post(
+            "/_dash-update-component",
+            json=refresh_body({"name": screen, "playlist": list(given)}),
+            headers={"X-CSRFToken": csrf},
+        )
+        assert refreshed.status_code == (200 if allowed else 403), f"{given} refresh {screen}"
+        if not allowed:
+            last = audit.entries(db, event="refused", limit=1)[0]
+            assert last.actor == f"kiosk:{name}" and screen in last.detail
