@@ -349,6 +349,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "From address of notification and report emails, e.g. IOC <ioc@example.vn>."),
     Setting("smtp_timeout", 10.0, "Seconds to wait for the SMTP server or a webhook before a retry.", float),
     Setting(
+        "notify_retention_days",
+        90,
+        "Sent and failed notifications, the events they told and the record of sent reports are "
+        "forgotten after this many days (the report PDFs in DATA_DIR/reports are kept).",
+        int,
+    ),
+    Setting(
         "report_browser",
         "",
         "Chromium that prints the weekly reports to PDF; empty = chromium (or chromium-browser, "

@@ -268,3 +268,26 @@ def counts(db: AuthDb) -> dict[str, int]:
     for row in db.query("SELECT status, count(*) AS n FROM notify_messages GROUP BY status"):
         result[str(row["status"])] = int(row["n"])
     return result
+
+
+def prune(db: AuthDb, before: float) -> int:
+    """Forget what was settled before ``before``: sent and failed messages, their events, and what
+    contact points were told then; how many messages went. Nothing waiting is touched."""
+    with db.connect() as con:
+        gone = con.execute(
+            "DELETE FROM notify_messages WHERE status IN ('sent', 'failed') AND created_at < ?", (before,)
+        ).rowcount
+        con.execute(
+            "DELETE FROM notify_pending WHERE message_id IS NOT NULL"
+            " AND message_id NOT IN (SELECT id FROM notify_messages)"
+        )
+        con.execute(
+            "DELETE FROM notify_events WHERE routed_at < ?"
+            " AND id NOT IN (SELECT event_id FROM notify_pending)",
+            (before,),
+        )
+        con.execute("DELETE FROM notify_told WHERE at < ?", (before,))
+        con.execute(
+            "DELETE FROM report_runs WHERE status IN ('sent', 'failed') AND created_at < ?", (before,)
+        )
+    return max(gone, 0)

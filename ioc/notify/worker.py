@@ -98,6 +98,7 @@ def deliver(db: AuthDb, config: NotifyConfig, *, now: float | None = None, flush
             done.routed += 1
     _group(db, config, now, flush, done)
     _send(db, config, now, give_up, done)
+    outbox.prune(db, now - float(settings.get("notify_retention_days")) * 86400)
     return done
 
 

@@ -200,3 +200,25 @@ def test_a_name_from_the_data_never_breaks_an_email_header(
         assert "\n" not in str(mail["Subject"]) and "Bcc: attacker@evil.example" in str(mail["Subject"])
         html_part = mail.get_body(preferencelist=("html",)).get_content()
         assert "<script>" not in html_part and "&lt;script&gt;" in html_part
+
+
+def test_settled_messages_are_forgotten_after_the_retention(
+    db: Any,
+    smtp: Mailbox,
+    webhook: Receiver,
+    config: notify_config.NotifyConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IOC_NOTIFY_RETENTION_DAYS", "30")
+    enqueue(db, flood(), now=T0)
+    deliver(db, config, now=T0, flush=True)
+    smtp.stop()  # a message still waiting when the old ones go
+    enqueue(db, [ward_event(600, WARDS_Q7[0], "778", at=T0 + 29 * 86400)], now=T0 + 29 * 86400)
+    deliver(db, config, now=T0 + 29 * 86400, flush=True)
+    assert counts(db)["sent"] == 4 and counts(db)["pending"] == 3
+    deliver(db, config, now=T0 + 30 * 86400 + 3600)  # the old ones 30 days and an hour old
+    tally = counts(db)
+    assert (tally["sent"], tally["pending"]) == (0, 3)
+    assert db.query("SELECT count(*) FROM notify_events")[0][0] == 1  # the waiting one is kept
+    smtp.start()
+    assert deliver(db, config, now=T0 + 30 * 86400 + 4200).sent == 3
