@@ -6,7 +6,7 @@ reads them, for the data-health page, the API and the CLI.
 
 Staleness is a first-class state: every dataset has an expected cadence and is flagged stale
 when its newest data is older than that cadence allows -- attendance is due on every school day
-(Monday to Friday) by ``attendance_due_hour``, connectivity every few minutes, digital snapshots
+of the school calendar (ioc/calendar.py) by ``attendance_due_hour``, connectivity every few minutes, digital snapshots
 monthly and the school list every term. ``stale_after`` overrides the limits.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from ioc import calendar as school_calendar
 from ioc import settings
 from ioc.auth.access import current_access
 from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
@@ -49,7 +50,7 @@ class Cadence:
 
 
 DEFAULT_CADENCES = {
-    "attendance": Cadence("attendance", "daily on school days (Mon-Fri)", None),
+    "attendance": Cadence("attendance", "daily on school days (the school calendar)", None),
     "connectivity": Cadence("connectivity", "every 5 minutes", timedelta(minutes=30)),
     "digital": Cadence("digital", "monthly", timedelta(days=45)),
     "schools": Cadence("schools", "each term", timedelta(days=200)),
@@ -107,10 +108,16 @@ def _now(now: datetime | None) -> datetime:
 
 
 def due_school_day(now: datetime | None = None) -> date:
-    """The newest school day (Mon-Fri) whose attendance is due by now (after attendance_due_hour)."""
+    """The newest school day of the school calendar (ioc/calendar.py: weekends, holidays, Tết, days
+    off and summer excluded) whose attendance is due by now (after attendance_due_hour)."""
     local = _now(now)
     day = local.date()
     if local.time() < time(int(settings.get("attendance_due_hour"))):
+        day -= timedelta(days=1)
+    calendar = school_calendar.current()
+    for _ in range(366):  # a year without a school day: the calendar is wrong, the weekday rule stands
+        if calendar.is_school_day(day):
+            return day
         day -= timedelta(days=1)
     while day.weekday() >= 5:
         day -= timedelta(days=1)

@@ -21,6 +21,10 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
         (datetime(2026, 11, 25, 15, 0, tzinfo=TZ), date(2026, 11, 25)),  # Wednesday afternoon
         (datetime(2026, 11, 29, 12, 0, tzinfo=TZ), date(2026, 11, 27)),  # Sunday -> Friday
         (datetime(2026, 11, 23, 2, 30, tzinfo=ZoneInfo("UTC")), date(2026, 11, 20)),  # 09:30 local
+        # the school calendar (ioc/calendar.toml): holidays, Tết and the summer are not school days
+        (datetime(2026, 5, 1, 15, 0, tzinfo=TZ), date(2026, 4, 29)),  # 30/4 and 1/5 -> the day before
+        (datetime(2026, 2, 20, 15, 0, tzinfo=TZ), date(2026, 2, 12)),  # in the Tết break -> before it
+        (datetime(2026, 7, 15, 15, 0, tzinfo=TZ), date(2026, 5, 29)),  # summer -> the year's last day
     ],
 )
 def test_due_school_day(now: datetime, due: date) -> None:
