@@ -241,9 +241,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("oidc_scopes", "openid profile email", "Scopes asked of the OpenID Connect provider."),
     Setting(
+        "oidc_keys_seconds",
+        3600,
+        "Seconds the provider's discovery document and signing keys are kept before they are read "
+        "again (an unknown key id reads them again at once).",
+        int,
+    ),
+    Setting(
         "oidc_username_claim",
         "preferred_username",
-        "ID-token claim naming the local account; the account must exist (`ioc users add --no-password`).",
+        "Claim (ID token or UserInfo) naming the local account at a person's first OIDC sign-in; the "
+        "account must exist (`ioc users add --no-password`); later sign-ins go by the provider's sub.",
     ),
     # -- beyond one machine: store (ioc/store.py; docs/store.md, docs/operations.md)
     Setting(

@@ -195,3 +195,51 @@ def authenticate(db: AuthDb, username: str, password: str) -> Account | None:
         return None
     account = _account(rows[0])
     return None if account.disabled else account
+
+
+# -- OpenID Connect identities: a provider's issuer + sub, linked to one local account ------------
+
+
+def linked_username(db: AuthDb, issuer: str, subject: str) -> str | None:
+    """The local account linked to ``subject`` at ``issuer``, if any."""
+    rows = db.query("SELECT username FROM identities WHERE issuer = ? AND subject = ?", (issuer, subject))
+    return str(rows[0][0]) if rows else None
+
+
+def link(db: AuthDb, issuer: str, subject: str, username: str, *, actor: str = "cli") -> None:
+    """Link ``username`` to the provider's ``issuer`` + ``subject``: from then on that identity
+    signs in to this account whatever its user name claim says. An account has one identity;
+    linking one that has another is refused (``unlink`` first)."""
+    _require(db, username)
+    with db.connect() as con:
+        held = con.execute(
+            "SELECT issuer, subject FROM identities WHERE username = ?", (username,)
+        ).fetchone()
+        if held is not None and (held["issuer"], held["subject"]) != (issuer, subject):
+            raise AccountError(
+                f"account {username!r} is linked to another identity at the provider"
+                f" (ioc users unlink {username} lets a new one link)"
+            )
+        taken = con.execute(
+            "SELECT username FROM identities WHERE issuer = ? AND subject = ?", (issuer, subject)
+        ).fetchone()
+        if taken is not None and taken["username"] != username:
+            raise AccountError(f"this identity is linked to account {taken['username']!r} already")
+        if held is None:
+            con.execute(
+                "INSERT INTO identities (issuer, subject, username, linked_at) VALUES (?, ?, ?, ?)",
+                (issuer, subject, username, time.time()),
+            )
+    if held is None:
+        audit.record(db, "account", actor=actor, target=username, detail=f"linked to {issuer} sub={subject}")
+
+
+def unlink(db: AuthDb, username: str, *, actor: str = "cli") -> bool:
+    """Forget the provider identity of ``username`` (its next OIDC sign-in links again by user
+    name); True when there was one."""
+    _require(db, username)
+    with db.connect() as con:
+        gone = con.execute("DELETE FROM identities WHERE username = ?", (username,)).rowcount
+    if gone:
+        audit.record(db, "account", actor=actor, target=username, detail="provider identity unlinked")
+    return bool(gone)

@@ -53,6 +53,12 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> None:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("username")
+    unlink = sub.add_parser(
+        "unlink",
+        help="forget the OpenID Connect identity (issuer + sub) linked to an account: its next "
+        "OIDC sign-in links again through the user name claim",
+    )
+    unlink.add_argument("username")
     role = sub.add_parser("set-role", help="change the role and assigned districts/wards (ends sessions)")
     role.add_argument("username")
     role.add_argument("role", choices=ROLES)
@@ -160,6 +166,12 @@ def run_users(args: argparse.Namespace) -> int:
         elif args.action in ("disable", "enable"):
             accounts.set_disabled(db, args.username, args.action == "disable", actor=_actor())
             print(f"{args.username} {args.action}d")
+        elif args.action == "unlink":
+            gone = accounts.unlink(db, args.username, actor=_actor())
+            print(
+                f"{args.username}: "
+                + ("provider identity unlinked" if gone else "no provider identity linked")
+            )
         elif args.action == "set-role":
             a = accounts.set_role(
                 db,

@@ -42,7 +42,7 @@ class Provider:
         claims = {
             "iss": self.issuer,
             "aud": "someone-else" if self.tamper == "audience" else CLIENT_ID,
-            "sub": "42",
+            "sub": "sub-" + self.user,
             "preferred_username": self.user,
             "nonce": "other" if self.tamper == "nonce" else nonce,
             "iat": int(time.time()),
@@ -140,6 +140,7 @@ def oidc_app(auth_app: Any, provider: Provider, db: Any) -> Iterator[Any]:
 
     if accounts.get(db, "oidc.user") is None:
         accounts.add(db, "oidc.user", "leadership", None)
+    accounts.unlink(db, "oidc.user")  # each test's provider is another issuer (another port)
     with auth_app.server.app_context():
         state = auth_state()
     state.oidc = oidc.OidcClient(issuer=provider.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)

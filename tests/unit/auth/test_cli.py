@@ -46,6 +46,20 @@ def test_password_from_stdin_and_oidc_only_accounts(
     assert accounts.authenticate(db, "minh", "a long passphrase") is not None
     assert main(["users", "add", "sso", "--role", "leadership", "--no-password"]) == 0
     assert not accounts.get(db, "sso").has_password
+    # the provider identity linked at the first OIDC sign-in, and forgotten on request
+    accounts.link(db, "https://id.example", "sub-1", "sso")
+    with pytest.raises(accounts.AccountError, match="linked to another identity"):
+        accounts.link(db, "https://id.example", "sub-2", "sso")
+    with pytest.raises(accounts.AccountError, match="linked to account 'sso' already"):
+        accounts.link(db, "https://id.example", "sub-1", "minh")
+    capsys.readouterr()
+    assert main(["users", "unlink", "sso"]) == 0
+    assert "provider identity unlinked" in capsys.readouterr().out
+    assert accounts.linked_username(db, "https://id.example", "sub-1") is None
+    accounts.link(db, "https://id.example", "sub-2", "sso")
+    assert accounts.linked_username(db, "https://id.example", "sub-2") == "sso"
+    assert main(["users", "unlink", "minh"]) == 0
+    assert "no provider identity linked" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     with pytest.raises(SystemExit) as exit_info:
         main(["users", "add", "weak", "--role", "analyst", "--password-stdin"])
@@ -90,6 +104,7 @@ def test_copy_a_one_machine_accounts_file_to_postgresql(
     assert main(["tokens", "add", "etl", "--scope", "read"]) == 0
     secret = capsys.readouterr().out.splitlines()[-2]
     local = open_db(data_dir)
+    accounts.link(local, "https://id.example", "sub-1", "minh")
     value, _ = sessions.create(local, username="minh")
     ended, _ = sessions.create(local, username="minh")
     sessions.revoke(local, ended)
@@ -103,6 +118,7 @@ def test_copy_a_one_machine_accounts_file_to_postgresql(
 
     assert tokens.verify(target, secret, "api") is not None
     assert sessions.lookup(target, value) is not None and sessions.lookup(target, ended) is None
+    assert accounts.linked_username(target, "https://id.example", "sub-1") == "minh"
     copied = [(e.event, e.target, e.detail) for e in audit.entries(target, limit=1000)]
     assert copied[0][1] == "copy-to-postgres" and copied[1:] == before  # the whole log, in order
     # a second copy would duplicate accounts: refused, naming why
