@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps lint fmt bench load-bench clean
+.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps oidc-deps lint fmt bench load-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,13 @@ serve: setup
 	$(BIN)/ioc serve
 
 ## Every test: unit, integration (real files, processes, HTTP) and browser (headless Chromium)
-test: setup browser-deps cluster-deps
+test: setup browser-deps cluster-deps oidc-deps
 	$(BIN)/python -m pytest tests
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: setup cluster-deps
+test-integration: setup cluster-deps oidc-deps
 	$(BIN)/python -m pytest tests/integration
 
 test-browser: setup browser-deps
@@ -62,6 +62,23 @@ cluster-deps:
 	  fi; \
 	fi
 
+# A conforming OpenID provider for the OIDC tests: panva's oidc-provider 8.x (supports Node 18+)
+# from npm, pinned by tests/oidc/package-lock.json; Node.js and npm from Debian when missing.
+OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
+
+$(OIDC_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "the OpenID Connect tests need Node.js 18+ and npm: sudo apt-get install -y nodejs npm" >&2; exit 1; \
+	  fi; \
+	fi
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	touch $(OIDC_MODULES)
+
+oidc-deps: $(OIDC_MODULES)
+
 lint: setup
 	$(BIN)/ruff check ioc ingest tests benchmarks
 	$(BIN)/ruff format --check ioc ingest tests benchmarks
@@ -80,4 +97,4 @@ load-bench: setup cluster-deps
 	$(BIN)/python -m benchmarks.load_bench run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tests/oidc/node_modules

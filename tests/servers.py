@@ -307,3 +307,78 @@ def object_store(folder: Path) -> Iterator[ObjectStore]:
         yield ObjectStore(port)
     finally:
         stop(proc)
+
+
+# -- a conforming OpenID provider: panva's oidc-provider (npm), tests/oidc/provider.js ----------
+
+OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+
+
+def install_oidc_provider() -> None:
+    """``npm ci`` in tests/oidc when its packages are missing or older than the lock file (what
+    `make oidc-deps` does). A missing node or npm is an error naming them, never a skip."""
+    marker = OIDC_DIR / "node_modules" / ".package-lock.json"
+    lock = OIDC_DIR / "package-lock.json"
+    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise RuntimeError(
+            "the OpenID Connect tests need Node.js 18+ and npm (Debian: apt-get install nodejs npm)"
+        )
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, check=True, capture_output=True)
+
+
+@dataclass
+class OpenIdProvider:
+    """oidc-provider on 127.0.0.1, configured by a JSON file; ``restart`` keeps the port (and so
+    the issuer) and takes a new configuration, e.g. other signing keys."""
+
+    folder: Path
+    config: dict
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import json
+
+        path = self.folder / "provider.json"
+        path.write_text(json.dumps({**self.config, "port": self.port}), encoding="utf-8")
+        self.proc = subprocess.Popen(
+            ["node", str(OIDC_DIR / "provider.js"), str(path)],
+            cwd=OIDC_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening "):
+            self.stop()
+            raise RuntimeError(f"oidc-provider did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop(self.proc)
+        self.proc = None
+
+    def restart(self, **changes: object) -> None:
+        self.stop()
+        self.config = {**self.config, **changes}
+        self.start()
+
+
+@contextmanager
+def openid_provider(folder: Path, config: dict) -> Iterator[OpenIdProvider]:
+    install_oidc_provider()
+    provider = OpenIdProvider(folder, config)
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
