@@ -378,6 +378,15 @@ def explain(_clicks: list[int | None], _close: int | None, search: str | None) -
     if not any(t.get("value") for t in ctx.triggered):
         return no_update, no_update  # new numbers appeared on the page: not a click
     lang = UrlState.from_params(_params(search)).lang
+    try:
+        question = parse_explain_ref(trigger["index"])
+    except ValueError:  # a crafted button: its question is not one the pages make
+        return no_update, no_update
+    scope = question["scope"]
+    auth_web.require(
+        [(kind, getattr(scope, kind)) for kind in ("district", "ward", "school") if getattr(scope, kind)],
+        [question["snapshot"]],
+    )
     return "explain", explanation(trigger["index"], lang)
 
 

@@ -448,16 +448,22 @@ def _asof_named(body: Any) -> list[Any]:
     for item in rules._walk(body):
         value = item.get("value")
         if item.get("property") in ("pathname", "search", "href") and isinstance(value, str) and "?" in value:
-            params = _parse_query_string(value[value.index("?") :])
-            asof = params.get("asof")
-            found += asof if isinstance(asof, list) else [asof] if asof is not None else []
+            found += _values(_parse_query_string(value[value.index("?") :]).get("asof"))
         elif (
             isinstance(item.get("id"), str)
             and item["id"].endswith("-asof")
             and item.get("property") == "value"
         ):
             found.append(value)  # the "as of" picker
+        for text in rules._id_strings(item.get("id")):  # a question in a pattern id (explain buttons)
+            if "=" in text and not text.startswith("/"):
+                found += _values(_parse_query_string("?" + text).get("asof"))
     return found
+
+
+def _values(value: Any) -> list[Any]:
+    """A query parameter as Dash parses it (one value, a list, or None) as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> str | None:
@@ -493,10 +499,24 @@ def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
     names = set(template_names(page))
     variables = {k: v for k, v in args.items() if k in names}
     params = {k: v for k, v in args.items() if k not in names}
-    asof = params.get("asof")
     return rules.page_refusal(
         principal, canonical_url(page, variables, params, "/"), state.locate
-    ) or asof_refusal(state, principal, asof if isinstance(asof, list) else [asof])
+    ) or asof_refusal(state, principal, _values(params.get("asof")))
+
+
+def require(units: list[tuple[str, str]], asof: list[Any]) -> None:
+    """Inside a callback: end the request with an audited 403 unless the caller may read every unit
+    of ``units`` ((kind, value) pairs) and the data versions ``asof``. The guard has judged the
+    request already; this is the same rule where the argument is used."""
+    state = current_state_or_none()
+    principal = current_principal()
+    if state is None or not state.required or principal is None:
+        return
+    reason = rules.units_refusal(
+        principal, [(k, quote(str(v), safe="")) for k, v in units], state.locate
+    ) or asof_refusal(state, principal, asof)
+    if reason:
+        refuse_drawing(reason)
 
 
 def refuse_drawing(reason: str) -> None:

@@ -310,3 +310,47 @@ def test_every_unauthenticated_refusal_is_audited(
     rows = [e for e in audit.entries(db, limit=200) if e.ip == address]
     assert rows and rows[0].outcome in ("denied", "failed"), f"{method} {path} not audited"
     assert path.split("?")[0] in rows[0].target
+
+
+def explain_body(question: str) -> dict[str, Any]:
+    """A click on a "what is this number?" button whose pattern id carries ``question``."""
+    return {
+        "output": "..app-explain.className...app-explain-body.children..",
+        "outputs": [
+            {"id": "app-explain", "property": "className"},
+            {"id": "app-explain-body", "property": "children"},
+        ],
+        "inputs": [
+            [{"id": {"type": "explain", "index": question}, "property": "n_clicks", "value": 1}],
+            {"id": "app-explain-close", "property": "n_clicks", "value": 0},
+        ],
+        "state": [{"id": "app-url", "property": "search", "value": ""}],
+        "changedPropIds": [json.dumps({"index": question, "type": "explain"}) + ".n_clicks"],
+    }
+
+
+def test_a_crafted_explain_button_as_of_an_older_version_is_refused(
+    moved: dict[str, Any], signed_in: Any, db: Any
+) -> None:
+    client, csrf = signed_in("left")
+    own = f"kpi=attendance_rate&district={moved['district']}"
+    assert (
+        client.post(
+            "/_dash-update-component", json=explain_body(own), headers={"X-CSRFToken": csrf}
+        ).status_code
+        == 200
+    )
+    old = client.post(
+        "/_dash-update-component",
+        json=explain_body(f"{own}&asof={moved['snapshot']}"),
+        headers={"X-CSRFToken": csrf},
+    )
+    assert old.status_code == 403
+    assert last_refusal(db).actor == "user:left" and "asof" in last_refusal(db).detail
+    # a question no page makes is ignored, not a server error
+    junk = client.post(
+        "/_dash-update-component",
+        json=explain_body(f"{own}&from=not-a-date"),
+        headers={"X-CSRFToken": csrf},
+    )
+    assert junk.status_code in (200, 204)
