@@ -32,8 +32,10 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _ioc(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*IOC, *args], env=_env(), capture_output=True, text=True, timeout=600, cwd=ROOT)
+def _ioc(*args: str, ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*IOC, *args], env=env or _env(), capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
     if ok:
         assert result.returncode == 0, result.stderr + result.stdout
     return result

@@ -15,7 +15,7 @@ from typing import Any
 
 from ioc.store import Store
 from tests.integration.cluster.store_answers import assert_same_answers, seed_module
-from tests.integration.test_backup import ROOT, _commits, _env, answers_at
+from tests.integration.test_backup import ROOT, _commits, _env, _ioc, answers_at
 from tests.servers import _pg_tool
 
 
@@ -64,34 +64,10 @@ def test_pg_dump_then_the_files_while_loading_restores_elsewhere(
     moved = tmp_path / "restored-files"
     shutil.move(tmp_path / "backup-files", moved)
     restored_env = _env(IOC_CATALOG_URL=target)
-    opened = subprocess.run(
-        [sys.executable, "-m", "ioc.cli", "store", "info", "--data-dir", str(tmp_path / "node2")],
-        env=restored_env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    node2 = str(tmp_path / "node2")
+    opened = _ioc("store", "info", "--data-dir", node2, env=restored_env)
     assert f"data path:      {files}/" in opened.stdout  # still the old folder: not moved yet
-    repointed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ioc.cli",
-            "store",
-            "repoint",
-            "--data-path",
-            str(moved),
-            "--data-dir",
-            str(tmp_path / "node2"),
-        ],
-        env=restored_env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert repointed.returncode == 0, repointed.stderr
+    repointed = _ioc("store", "repoint", "--data-path", str(moved), "--data-dir", node2, env=restored_env)
     assert f"data path: {files}/ -> {moved}/" in repointed.stdout
     restored = Store(tmp_path / "node2", catalog_url=target, data_path="", read_only=True)
     dumped = restored.data_version()
