@@ -5,6 +5,7 @@ Every value put into the page goes through html.escape; the pages load no script
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
@@ -19,6 +20,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "oidc": "Đăng nhập bằng tài khoản của Thành phố",
         "failed": "Tên đăng nhập hoặc mật khẩu không đúng.",
         "blocked": "Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau ít phút.",
+        "blocked_for": "Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau {minutes} phút.",
         "expired": "Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.",
         "signed_out": "Bạn đã đăng xuất.",
         "csrf": "Biểu mẫu đã hết hạn. Vui lòng thử lại.",
@@ -41,6 +43,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "oidc": "Sign in with the city account",
         "failed": "Wrong user name or password.",
         "blocked": "Too many failed sign-ins. Please try again in a few minutes.",
+        "blocked_for": "Too many failed sign-ins. Please try again in {minutes} min.",
         "expired": "Your session has ended. Please sign in again.",
         "signed_out": "You are signed out.",
         "csrf": "The form expired. Please try again.",
@@ -84,11 +87,22 @@ def page(lang: str, title: str, body: str) -> str:
 
 
 def login_page(
-    lang: str, *, csrf: str, next_url: str, message: str | None = None, username: str = "", oidc: bool = False
+    lang: str,
+    *,
+    csrf: str,
+    next_url: str,
+    message: str | None = None,
+    username: str = "",
+    oidc: bool = False,
+    wait_seconds: float | None = None,
 ) -> str:
+    """The sign-in page; ``wait_seconds`` (with message 'blocked') says how long to wait."""
     t = TEXTS[lang_of(lang)]
     other = "en" if lang_of(lang) == "vi" else "vi"
-    notice = f'<p class="msg" role="alert">{escape(t[message])}</p>' if message else ""
+    text = t[message] if message else ""
+    if message == "blocked" and wait_seconds:
+        text = t["blocked_for"].format(minutes=max(1, math.ceil(wait_seconds / 60)))
+    notice = f'<p class="msg" role="alert">{escape(text)}</p>' if message else ""
     from urllib.parse import urlencode
 
     switch = "/login?" + urlencode({"lang": other, "next": next_url})

@@ -10,7 +10,7 @@ between reading a counter and counting the attempt.
 The buckets (window: ``login_window_seconds``, from the first failure of the window):
 
 - **account + address** (``login_max_attempts``): the one a guesser meets. It never locks the
-  account anywhere else.
+  account anywhere else. (An IPv6 address counts as its /64: one subscriber's network.)
 - **account, all addresses** (4 x the limit) and **address, all accounts** (4 x the limit):
   guessing one password from many addresses, or many accounts from one address. Neither applies
   to an account signing in from an address it signed in from successfully in the last
@@ -23,6 +23,7 @@ proxy, set it, or every user shares the proxy's address.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -61,9 +62,23 @@ def _name(username: str) -> str:
     return username.strip().lower()
 
 
+def _where(ip: str) -> str:
+    """The address as the throttle counts it: an IPv6 client is its /64 (one subscriber's network,
+    whose privacy addresses change every day), an IPv4 client its address."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def _buckets(username: str, ip: str, known: bool, limit: int) -> list[tuple[str, str, int]]:
     """(key, bucket name, limit) in key order (every transaction locks rows in the same order)."""
-    name = _name(username)
+    name, ip = _name(username), _where(ip)
     buckets = [(f"pair:{name}|{ip}", "account+address", limit)]
     if not known:
         buckets += [
@@ -76,7 +91,7 @@ def _buckets(username: str, ip: str, known: bool, limit: int) -> list[tuple[str,
 def _known(con: Connection, username: str, ip: str, now: float) -> bool:
     row = con.execute(
         "SELECT 1 FROM known_addresses WHERE username = ? AND ip = ? AND last_at > ?",
-        (_name(username), ip, now - KNOWN_DAYS * 86400),
+        (_name(username), _where(ip), now - KNOWN_DAYS * 86400),
     ).fetchone()
     return row is not None
 
@@ -111,7 +126,7 @@ def succeeded(db: AuthDb, username: str, ip: str, held: Claim, now: float | None
     """A correct sign-in: its claim was no failure. The account+address bucket starts over, the
     wide buckets get their attempt back, and the address becomes known for the account."""
     now = time.time() if now is None else now
-    name = _name(username)
+    name, ip = _name(username), _where(ip)
     with db.connect() as con:
         con.execute("DELETE FROM login_counters WHERE key = ?", (f"pair:{name}|{ip}",))
         for key in held.keys:

@@ -718,7 +718,11 @@ def _login_csrf(state: AuthState, nonce: str) -> str:
 
 
 def _login_form(
-    state: AuthState, status: int = 200, message: str | None = None, username: str = ""
+    state: AuthState,
+    status: int = 200,
+    message: str | None = None,
+    username: str = "",
+    wait_seconds: float | None = None,
 ) -> BaseResponse:
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     next_url = rules.safe_next(request.values.get("next"))
@@ -729,6 +733,7 @@ def _login_form(
         message=message,
         username=username,
         oidc=state.oidc is not None,
+        wait_seconds=wait_seconds,
     )
     response = Response(html, status=status, mimetype="text/html")
     response.set_cookie(
@@ -771,7 +776,7 @@ def login() -> BaseResponse:
             detail=f"too many failed attempts ({claim.bucket})",
             ip=ip,
         )
-        response = _login_form(state, 429, "blocked", username)
+        response = _login_form(state, 429, "blocked", username, wait_seconds=claim.retry_after)
         response.headers["Retry-After"] = str(int(claim.retry_after + 0.999))
         return response
     account = accounts.authenticate(state.db, username, password)

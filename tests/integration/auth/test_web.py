@@ -126,6 +126,7 @@ def test_sign_in_attempts_are_rate_limited(auth_app: Any, db: Any, monkeypatch: 
     blocked = client.post("/login", data={"csrf": token, "username": "target", "password": PASSWORD})
     assert blocked.status_code == 429  # even the right password waits
     assert 0 < int(blocked.headers["Retry-After"]) <= 900
+    assert "Vui lòng thử lại sau 15 phút." in blocked.get_data(as_text=True)  # 900 s, rounded up
     entry = audit.entries(db, event="sign_in", limit=1)[0]
     assert (entry.outcome, entry.detail, entry.ip) == (
         "denied",

@@ -34,6 +34,16 @@ def test_the_account_address_pair_is_limited_and_the_window_ends(db: AuthDb) -> 
     assert ratelimit.claim(db, "lan", "10.0.0.1", now=T0 + 901).allowed  # the window passed
 
 
+def test_an_ipv6_network_counts_as_one_address(db: AuthDb) -> None:
+    """A /64 is one subscriber: rotating through its addresses (privacy extensions, or on purpose)
+    does not buy more guesses; another /64 is another address."""
+    claims = [ratelimit.claim(db, "lan", f"2001:db8:1:2::{n:x}", now=T0) for n in range(1, 5)]
+    assert [c.allowed for c in claims] == [True, True, True, False]
+    assert ratelimit.claim(db, "lan", "2001:db8:1:3::1", now=T0).allowed
+    _fail(db, "mapped", "::ffff:192.0.2.7", 3)
+    assert not ratelimit.claim(db, "mapped", "192.0.2.7", now=T0).allowed  # the same IPv4 client
+
+
 def test_refused_claims_do_not_extend_the_window(db: AuthDb) -> None:
     _fail(db, "lan", "10.0.0.1", 3)
     for minute in range(1, 15):
