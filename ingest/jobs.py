@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from ingest import runs
 from ingest.contract import DATASETS
+from ingest.kinds import JobKind, Runner, job_kinds, register
 from ioc import settings
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
+    from ingest.health_record import SourceState
     from ioc.store import Store
 
-KINDS = ("drop_folder", "http_json", "maintenance", "notify", "reports")
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -165,7 +166,7 @@ class JobSpec:
     id: str
     kind: str
     schedule: Schedule
-    options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec | ReportsSpec
+    options: Any  # what the job's kind parsed (ingest.kinds)
     run_at_start: bool = True
     misfire_grace_seconds: float | None = None  # None: the scheduler's default
 
@@ -278,7 +279,7 @@ def _schedule(value: Any, where: str) -> Schedule:
     return Schedule(every_seconds=every)
 
 
-def _drop_folder(reader: _Reader, data_dir: Path) -> DropFolderSpec:
+def drop_folder_options(reader: _Reader, data_dir: Path) -> DropFolderSpec:
     folder = Path(reader.get("folder", "inbox", kind=str)).expanduser()
     dataset = reader.get("dataset", kind=str)
     if dataset is not None and dataset not in DATASETS:
@@ -291,7 +292,7 @@ def _drop_folder(reader: _Reader, data_dir: Path) -> DropFolderSpec:
     )
 
 
-def _http(reader: _Reader) -> HttpSpec:
+def http_options(reader: _Reader) -> HttpSpec:
     url = reader.require("url")
     if not re.match(r"^https?://", url):
         raise ConfigError(f"{reader.where}: 'url' must start with http:// or https://, got {url!r}")
@@ -366,6 +367,7 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
     scheduler.finish()
     jobs_raw = top.get("jobs", [], kind=list)
     top.finish()
+    kinds = job_kinds()  # the built-in kinds and the configured plug-ins, by name
     if not jobs_raw:
         raise ConfigError(f"{origin}: no [[jobs]] configured")
     jobs: list[JobSpec] = []
@@ -381,25 +383,15 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
         if any(j.id == job_id for j in jobs):
             raise ConfigError(f"{where}: the id is used by another job")
         kind = reader.require("kind")
-        if kind not in KINDS:
-            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+        if kind not in kinds:
+            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(sorted(kinds))}, got {kind!r}")
         schedule = _schedule(reader.require("schedule", kind=(str, dict)), where)
-        run_at_start = reader.get("run_at_start", kind != "maintenance", kind=bool)
+        run_at_start = reader.get("run_at_start", kinds[kind].run_at_start, kind=bool)
         job_grace = reader.duration("misfire_grace", None)
-        options: DropFolderSpec | HttpSpec | MaintenanceSpec | NotifySpec | ReportsSpec
-        if kind == "drop_folder":
-            options = _drop_folder(reader, data_dir)
-        elif kind == "http_json":
-            options = _http(reader)
-        elif kind == "notify":
-            options = NotifySpec()
-        elif kind == "reports":
-            options = ReportsSpec()
-        else:
-            options = _maintenance(reader)
+        options = kinds[kind].parse(reader, data_dir)
         reader.finish()
         jobs.append(JobSpec(job_id, kind, schedule, options, run_at_start, job_grace))
-    folders = [j.options.folder for j in jobs if isinstance(j.options, DropFolderSpec)]
+    folders = [f for j in jobs if (f := kinds[j.kind].inbox(j.options)) is not None]
     if len(set(folders)) != len(folders):
         raise ConfigError(f"{origin}: two drop_folder jobs watch the same folder")
     return SchedulerConfig(tuple(jobs), timezone, max(1, workers), grace, origin)
@@ -538,3 +530,49 @@ def run_maintenance(store: Store, spec: MaintenanceSpec, inboxes: tuple[Path, ..
         store.write(lambda cur: cur.execute("DELETE FROM job_runs WHERE started_at < ?", [cutoff]))
         details.append(f"{old_runs} job run(s) older than {spec.job_runs_retention_days} days removed")
     return JobOutcome("success", items_seen=pruned, message="; ".join(details), details=tuple(details))
+
+
+# -- the kinds of jobs that are not sources (ingest.kinds) ---------------------------------------
+
+
+@register
+class Maintenance(JobKind):
+    """Compact the store, remove what interrupted runs left, prune archives and old job runs."""
+
+    name = "maintenance"
+    run_at_start = False
+
+    def parse(self, reader: _Reader, data_dir: Path) -> MaintenanceSpec:
+        return _maintenance(reader)
+
+    def run(self, runner: Runner, job: JobSpec, state: SourceState | None) -> tuple[JobOutcome, None]:
+        kinds = job_kinds()
+        inboxes = tuple(f for j in runner.config.jobs if (f := kinds[j.kind].inbox(j.options)) is not None)
+        with runner.write_lock:
+            return run_maintenance(runner.store, job.options, inboxes), None
+
+
+@register
+class Notify(JobKind):
+    """Deliver the alert notifications waiting in the outbox (ioc.notify)."""
+
+    name = "notify"
+
+    def parse(self, reader: _Reader, data_dir: Path) -> NotifySpec:
+        return NotifySpec()
+
+    def run(self, runner: Runner, job: JobSpec, state: SourceState | None) -> tuple[JobOutcome, None]:
+        return run_notify(runner.store.layout.root), None
+
+
+@register
+class Reports(JobKind):
+    """Send the reports whose own schedule fired (ioc.reports)."""
+
+    name = "reports"
+
+    def parse(self, reader: _Reader, data_dir: Path) -> ReportsSpec:
+        return ReportsSpec()
+
+    def run(self, runner: Runner, job: JobSpec, state: SourceState | None) -> tuple[JobOutcome, None]:
+        return run_reports(runner.store.layout.root), None

@@ -36,19 +36,12 @@ from ingest.durable import disk_full_line, is_disk_full
 from ingest.health_record import SourceState, load_source_state, now, record_job_run
 from ingest.jobs import (
     ConfigError,
-    DropFolderSpec,
-    HttpSpec,
     JobOutcome,
     JobSpec,
-    MaintenanceSpec,
-    NotifySpec,
-    ReportsSpec,
     SchedulerConfig,
     load_config,
-    run_maintenance,
-    run_notify,
-    run_reports,
 )
+from ingest.kinds import job_kind
 from ioc import settings
 from ioc.leader import (
     LOCK_NAME,
@@ -197,43 +190,22 @@ class JobRunner:
         if cached is not None:
             return cached
         state = load_source_state(self.store, job.id)
-        opts = job.options
-        if isinstance(opts, DropFolderSpec):
-            fresh = SourceState(job.id, job.kind, opts.dataset, str(opts.folder))
-        elif isinstance(opts, HttpSpec):
-            from ingest.sources import public_url
-
-            fresh = SourceState(job.id, job.kind, opts.dataset, public_url(opts.url))
-        else:
-            fresh = SourceState(job.id, job.kind)
+        dataset, location = job_kind(job.kind).describe(job.options)
+        fresh = SourceState(job.id, job.kind, dataset, location)
         if state is None:
             return fresh
         return replace(state, kind=fresh.kind, dataset=fresh.dataset, location=fresh.location)
 
     def _dispatch(self, job: JobSpec) -> tuple[JobOutcome, SourceState | None, SourceState | None]:
-        from ingest.sources import poll_drop_folder, pull_http
-
-        opts = job.options
-        if isinstance(opts, NotifySpec):
-            return run_notify(self.store.layout.root), None, None
-        if isinstance(opts, ReportsSpec):
-            return run_reports(self.store.layout.root), None, None
-        if isinstance(opts, MaintenanceSpec):
-            inboxes = tuple(
-                j.options.folder for j in self.config.jobs if isinstance(j.options, DropFolderSpec)
-            )
-            with self.write_lock:
-                return run_maintenance(self.store, opts, inboxes), None, None
-        state = self._state(job)
-        if isinstance(opts, DropFolderSpec):
-            outcome, new = poll_drop_folder(
-                self.store, job.id, opts, state, self.write_lock, echo=self.echo, attempts=self._attempts
-            )
-        else:
-            outcome, new = pull_http(
-                self.store, job.id, opts, state, self.write_lock, environ=self.environ, echo=self.echo
-            )
+        """Run the job by its kind, chosen by name (ingest.kinds); a source with its state."""
+        kind = job_kind(job.kind)
+        state = self._state(job) if kind.source else None
+        outcome, new = kind.run(self, job, state)
         return outcome, state, new
+
+    def attempts(self) -> dict[tuple[str, int, int], int]:
+        """Failed loads per file (name, size, mtime), kept while this process runs."""
+        return self._attempts
 
     def forget_cache(self) -> None:
         """Read the sources' state from the store again (another node may have run them meanwhile)."""

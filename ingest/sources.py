@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.contract import LOAD_ORDER, dataset_of
 from ingest.health_record import SourceState, now
-from ingest.jobs import DropFolderSpec, HttpSpec, JobOutcome
+from ingest.jobs import (
+    DropFolderSpec,
+    HttpSpec,
+    JobOutcome,
+    JobSpec,
+    _Reader,
+    drop_folder_options,
+    http_options,
+)
+from ingest.kinds import JobKind, Runner, register
 
 if TYPE_CHECKING:
     from ingest.load import FileResult
@@ -581,3 +590,65 @@ def pull_http(
     status = "partial" if result.status == "rejected" else "failed"
     outcome = JobOutcome(status, 1, 0, 1, 0, result.rows_rejected, reason, (line,))
     return outcome, state.failed(now(), reason)
+
+
+# -- the source kinds (ingest.kinds: chosen by name in the scheduler's configuration) ----------
+
+
+@register
+class DropFolder(JobKind):
+    """Files dropped into a folder (the inbox)."""
+
+    name = "drop_folder"
+    source = True
+
+    def parse(self, reader: _Reader, data_dir: Path) -> DropFolderSpec:
+        return drop_folder_options(reader, data_dir)
+
+    def describe(self, options: DropFolderSpec) -> tuple[str | None, str | None]:
+        return options.dataset, str(options.folder)
+
+    def inbox(self, options: DropFolderSpec) -> Path | None:
+        return options.folder
+
+    def run(
+        self, runner: Runner, job: JobSpec, state: SourceState | None
+    ) -> tuple[JobOutcome, SourceState | None]:
+        assert state is not None
+        return poll_drop_folder(
+            runner.store,
+            job.id,
+            job.options,
+            state,
+            runner.write_lock,
+            echo=runner.echo,
+            attempts=runner.attempts(),
+        )
+
+
+@register
+class HttpJson(JobKind):
+    """JSON records pulled from an HTTP API, page by page, from a cursor."""
+
+    name = "http_json"
+    source = True
+
+    def parse(self, reader: _Reader, data_dir: Path) -> HttpSpec:
+        return http_options(reader)
+
+    def describe(self, options: HttpSpec) -> tuple[str | None, str | None]:
+        return options.dataset, public_url(options.url)
+
+    def run(
+        self, runner: Runner, job: JobSpec, state: SourceState | None
+    ) -> tuple[JobOutcome, SourceState | None]:
+        assert state is not None
+        return pull_http(
+            runner.store,
+            job.id,
+            job.options,
+            state,
+            runner.write_lock,
+            environ=runner.environ,
+            echo=runner.echo,
+        )

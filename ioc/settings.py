@@ -120,6 +120,12 @@ SETTINGS: tuple[Setting, ...] = (
         "scheduler's maintenance job (rejected/ files are kept twice as long).",
         int,
     ),
+    Setting(
+        "source_plugins",
+        "",
+        "Comma-separated Python modules registering extra job kinds (sources) for `ioc scheduler` "
+        "(ingest/kinds.py; docs/ingestion.md).",
+    ),
     # input limits (ingest/limits.py; docs/ingestion.md): a file over one is rejected whole
     Setting(
         "max_cell_chars",

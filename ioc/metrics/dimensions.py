@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ioc.auth.access import current_access
+from ioc.datasets import DATASETS
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import FILTERS, Scope
 
@@ -35,7 +36,7 @@ OWNERSHIP_NAMES: dict[str, tuple[str, ...]] = {
     "private": ("ngoài công lập", "tư thục"),
 }
 # the latest data date of each dataset
-DATE_COLUMNS = {"attendance": "date", "digital": "as_of", "connectivity": "measured_at"}
+DATE_COLUMNS = {name: d.date_column for name, d in DATASETS.items() if d.date_column is not None}
 
 
 @dataclass(frozen=True)

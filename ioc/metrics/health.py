@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from ioc import calendar as school_calendar
 from ioc import settings
 from ioc.auth.access import current_access
+from ioc.datasets import DATASETS as DECLARED
 from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
 from ioc.metrics.errors import QueryError
 from ioc.store import quote_ident
@@ -31,14 +32,9 @@ if TYPE_CHECKING:
     from ioc.metrics.query import Scope
     from ioc.store import Store
 
-DATASETS = ("schools", "attendance", "digital", "connectivity")
+DATASETS = tuple(DECLARED)  # ioc/datasets.py
 # the column telling how new a row is; schools: the date a version is valid from
-TIME_COLUMNS = {
-    "schools": "valid_from",
-    "attendance": "date",
-    "digital": "as_of",
-    "connectivity": "measured_at",
-}
+TIME_COLUMNS = {name: d.date_column or "valid_from" for name, d in DECLARED.items()}
 FAILED = ("rejected", "failed")
 
 

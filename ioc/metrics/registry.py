@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ioc import settings
+from ioc.datasets import DATASETS
 from ioc.metrics.errors import QueryError
 
 DECLARATIONS = Path(__file__).with_name("kpis.toml")
@@ -31,48 +32,9 @@ UNITS = ("ratio", "index", "count", "mbps", "mbps_per_student")
 DIRECTIONS = ("higher", "lower")
 STATUSES = ("green", "amber", "red", "no_data")
 
-# The columns of the four datasets (migration 1) a formula may name.
+# The columns of the datasets a formula may name (declared once in ioc/datasets.py).
 DATASET_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "schools": frozenset(
-            {
-                "school_id",
-                "school_name",
-                "level",
-                "ownership",
-                "ward_code",
-                "ward_name",
-                "district_code",
-                "district_name",
-                "latitude",
-                "longitude",
-                "students",
-                "teachers",
-                "classrooms",
-                "active",
-                "valid_from",
-            }
-        ),
-        "attendance": frozenset(
-            {"date", "school_id", "enrolled", "present", "absent_excused", "absent_unexcused"}
-        ),
-        "digital": frozenset(
-            {
-                "as_of",
-                "school_id",
-                "student_devices",
-                "teacher_devices",
-                "smart_classrooms",
-                "teachers_trained",
-                "lms_active_students",
-                "e_transcript",
-                "cashless_share",
-            }
-        ),
-        "connectivity": frozenset(
-            {"measured_at", "school_id", "download_mbps", "upload_mbps", "latency_ms", "online"}
-        ),
-    }
+    {name: frozenset(dataset.stored_columns) for name, dataset in DATASETS.items()}
 )
 
 

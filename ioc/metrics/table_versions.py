@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ioc.datasets import DATASETS
 from ioc.store import CATALOG_NAME
 
 if TYPE_CHECKING:
@@ -44,11 +45,10 @@ IGNORED = frozenset(
     {"ingest_runs", "rejections", "replacements", "source_state", "job_runs", "ioc_scheduler_runs"}
 )
 # The tables the metrics layer reads, and which dataset's KPIs read each (None: every KPI).
-ROLLUPS = {"connectivity": ("connectivity_daily", "rollup_state")}
+# (declared with each dataset in ioc/datasets.py: its table and what its loads feed)
+ROLLUPS = {name: d.feeds for name, d in DATASETS.items() if d.feeds}
 SHARED = ("schools",)  # hierarchy, scope and school counts: every KPI
-DATA_TABLES = frozenset(
-    {"attendance", "digital", "connectivity", *SHARED, *(t for ts in ROLLUPS.values() for t in ts)}
-)
+DATA_TABLES = frozenset({*DATASETS, *SHARED, *(t for ts in ROLLUPS.values() for t in ts)})
 EVERYTHING = "*"  # a change that names no table this code can read: counts for every KPI
 OLDEST = "<oldest>"  # in table_versions' answer: the oldest snapshot kept when first read
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ioc.datasets import DATASETS
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import Kpi, Localized
 
@@ -21,14 +22,10 @@ if TYPE_CHECKING:
 
 STATES = ("ok", "stale", "missing", "error")
 
-# How old the newest data of a dataset may be before a panel calls it stale (minutes). Attendance
-# is reported once per school day, so a long weekend must not raise the flag; probes every 5 min.
-DEFAULT_STALE_MINUTES: Mapping[str, int] = {
-    "connectivity": 60,
-    "attendance": 4 * 24 * 60,
-    "digital": 45 * 24 * 60,
-    "schools": 400 * 24 * 60,
-}
+# How old the newest data of a dataset may be before a panel calls it stale (minutes), as each
+# dataset declares it (ioc/datasets.py: attendance is reported once per school day, so a long
+# weekend must not raise the flag; probes come every 5 minutes).
+DEFAULT_STALE_MINUTES: Mapping[str, int] = {name: d.stale_minutes for name, d in DATASETS.items()}
 
 
 @dataclass(frozen=True)
