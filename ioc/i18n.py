@@ -102,7 +102,7 @@ def ago(moment: datetime | None, now: datetime, lang: str = DEFAULT_LANG) -> str
         return t("fresh.just_now", lang)
     for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds >= size:
-            return t(f"fresh.{unit}_ago", lang, n=int(seconds // size))
+            return plural(f"fresh.{unit}_ago", int(seconds // size), lang)
     return t("fresh.just_now", lang)  # pragma: no cover - loop always returns
 
 
@@ -140,6 +140,14 @@ def kpi_delta(delta: float | None, unit: str, lang: str = DEFAULT_LANG, decimals
     return f"{sign}{kpi_value(abs(delta), unit, lang, decimals)}"
 
 
+def plural(key: str, n: int, lang: str = DEFAULT_LANG, **values: Any) -> str:
+    """``key`` for the count ``n`` (formatted in the locale): English says "1 day" with the key's
+    ``_one`` form and "2 days" with the key itself; Vietnamese nouns do not change ("1 ngày")."""
+    lang = lang_of(lang)
+    form = f"{key}_one" if n == 1 and f"{key}_one" in catalog(lang) else key
+    return t(form, lang, n=number(n, lang), **values)
+
+
 def level_name(level: str | None, lang: str = DEFAULT_LANG) -> str:
     return t(f"level.{level}", lang) if level else "—"
 
@@ -173,5 +181,6 @@ __all__ = [
     "number",
     "ownership_name",
     "percent",
+    "plural",
     "t",
 ]

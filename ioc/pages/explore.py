@@ -239,7 +239,7 @@ def layout(**params: Any) -> Any:
                         [
                             t("explore.period_label", state, period=period),
                             " · ",
-                            t("explore.rows", state, n=len(res.rows)),
+                            i18n.plural("explore.rows", len(res.rows), lang),
                             " · ",
                             dcc.Link(t("explain.more", state), href=state.link(f"/kpi/{kpi.id}")),
                         ]

@@ -16,9 +16,12 @@ PAGE = "kpi"
 dash.register_page(__name__, path_template="/kpi/<kpi_id>", name="kpi", title="IOC · KPI")
 
 
-def definition(kpi_id: str, state: UrlState) -> Any:
+def definition(kpi_id: str, state: UrlState, listed: bool = False) -> Any:
+    """A KPI's card: its definition, formula, target, thresholds, owner and action (``listed``:
+    one of the index's cards, its title a link to the KPI's own page)."""
     kpi = KPIS[kpi_id]
     lang = state.lang
+    other = "en" if lang == "vi" else "vi"
 
     def row(key: str, value: Any) -> html.Tr:
         return html.Tr([html.Th(t(key, state)), html.Td(value)])
@@ -28,9 +31,11 @@ def definition(kpi_id: str, state: UrlState) -> Any:
 
     better = t("kpi.higher_better" if kpi.direction == "higher" else "kpi.lower_better", state)
     formula = ", ".join(f"{k} = {v}" for k, v in kpi.formula.parts)
+    title = kpi.name.get(lang)
     return html.Div(
         [
-            html.H1(kpi.name.get(lang)),
+            html.H2(dcc.Link(title, href=state.link(f"/kpi/{kpi.id}"))) if listed else html.H1(title),
+            html.P(kpi.name.get(other), className="muted", lang=other),
             html.P(kpi.description.get(lang), className="kpi-definition"),
             html.Table(
                 html.Tbody(
@@ -93,5 +98,8 @@ def layout(kpi_id: str | None = None, **params: Any) -> Any:
     elif kpi_id:
         body = html.Div([html.H1(t("kpi.unknown", state, id=kpi_id))], className="card")
     else:
-        body = html.Div([html.H1(t("nav.kpis", state))], className="card")
+        body = html.Div(
+            [html.H1(t("nav.kpis", state)), *(definition(k, state, listed=True) for k in KPIS)],
+            className="kpi-list",
+        )
     return html.Div([html.Div(index, className="kpi-side"), body], className="page kpi-page theme-light")

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = (
     "ioc.panels.charts",
     "ioc.panels.alerts",
     "ioc.panels.freshness",
+    "ioc.panels.lists",
 )
 
 _KINDS: dict[str, PanelKind] = {}

@@ -100,9 +100,7 @@ class KpiTile(PanelKind):
             html.Div(
                 [
                     html.Span(
-                        i18n.t(
-                            "kpi.schools_reporting", lang, n=i18n.number(s.current.schools_reporting, lang)
-                        )
+                        i18n.plural("kpi.schools_reporting", int(s.current.schools_reporting or 0), lang)
                     ),
                     html.Span(i18n.ago(s.as_of, ctx.now, lang), className="tile-fresh"),
                 ],

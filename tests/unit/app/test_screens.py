@@ -44,7 +44,7 @@ def test_builtin_screens_are_valid() -> None:
     assert {"control_room", "connectivity"} <= set(screens)
     assert playlist(screens)[0] == "control_room"
     kinds = {p.type for s in screens.values() for p in s.panels}
-    assert kinds == {"kpi_tile", "map", "trend", "ranking", "alerts", "freshness"}
+    assert kinds == {"kpi_tile", "map", "trend", "ranking", "alerts", "freshness", "not_reported", "offline_now"}
 
 
 def test_a_good_screen_parses_into_panels() -> None:
@@ -79,7 +79,7 @@ def _set(path: list[Any], value: Any):
         (_set(["density"], "tiny"), "test.json: density must be one of normal, compact, got 'tiny'"),
         (
             _set(["panels", 0, "type"], "kpi_tyle"),
-            "test.json: panel 0 ('att'): unknown type 'kpi_tyle'; known: alerts, freshness, kpi_tile, map, ranking, trend",
+            "test.json: panel 0 ('att'): unknown type 'kpi_tyle'; known: alerts, freshness, kpi_tile, map, not_reported, offline_now, ranking, trend",
         ),
         (
             _set(["panels", 0, "kpi"], "attendance"),
