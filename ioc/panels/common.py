@@ -67,6 +67,7 @@ def status_light(status: str, lang: str) -> Any:
     return html.Span(
         className=f"light light-{status}",
         title=i18n.t(f"status.{status}", lang),
+        role="img",  # an aria-label needs a role that takes a name
         **attrs({"aria-label": i18n.t(f"status.{status}", lang)}),
     )
 
