@@ -44,7 +44,16 @@ def test_builtin_screens_are_valid() -> None:
     assert {"control_room", "connectivity"} <= set(screens)
     assert playlist(screens)[0] == "control_room"
     kinds = {p.type for s in screens.values() for p in s.panels}
-    assert kinds == {"kpi_tile", "map", "trend", "ranking", "alerts", "freshness", "not_reported", "offline_now"}
+    assert kinds == {
+        "kpi_tile",
+        "map",
+        "trend",
+        "ranking",
+        "alerts",
+        "freshness",
+        "not_reported",
+        "offline_now",
+    }
 
 
 def test_a_good_screen_parses_into_panels() -> None:
