@@ -95,6 +95,10 @@ class _Run:
     archive_path: str | None = None
     warnings: list[str] = field(default_factory=list)
     rows_total: int = 0
+    # how the run ended for its marker (ingest.runs): 'recorded'; 'disk full' (the files it may
+    # have half written go to the next maintenance); 'unrecorded' (not even its failure could be
+    # written: the next start records it as interrupted)
+    ending: str = "recorded"
 
 
 def new_run_id() -> str:
@@ -318,7 +322,8 @@ def _run_pipeline(
         _log_line(store, run, result, time.perf_counter() - clock)
         _audit(store, run.source, run.file_name, result.dataset, result.status, run.run_id, result)
     finally:
-        marker.close()  # the run is recorded (or its process is dying: then the next start records it)
+        # the run is recorded (or its process is dying: then the next start records it)
+        marker.end(run.ending)
     return result
 
 
@@ -358,6 +363,7 @@ def _run_marked(
         result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
     except Exception as error:  # anything unexpected fails this file only, with the reason recorded
         if durable.is_disk_full(error):
+            run.ending = "disk full"
             text = str(error) if isinstance(error, durable.DiskFull) else _disk_full_text(store)
             log.error("ingesting %s failed: %s", run.file_name, text)  # one line, no traceback
         else:
@@ -381,14 +387,15 @@ def _disk_full_text(store: Store) -> str:
 
 def _finish_failed(store: Store, run: _Run, item: Rejection, text: str) -> FileResult:
     """Record a failed run; when even that cannot be written (the disk is still full), say so in
-    one line and return the result: the run is then found as interrupted by no one, and the
-    file is still in its inbox to be tried again."""
+    one line and return the result: its marker stays, so the next start records the run as
+    interrupted, and the file is still where it was to be tried again."""
     try:
         return _finish(store, run, "failed", 0, 0, [item], 0, 0, text)
     except Exception as error:
         if not durable.is_disk_full(error):
             raise
         log.error("cannot record the failed run of %s: %s", run.file_name, _disk_full_text(store))
+        run.ending = "unrecorded"
         return _result(run, "failed", 0, 0, 0, (item,), 0)
 
 

@@ -5,9 +5,9 @@ it (``flock``) until it has recorded its outcome, then removes it. The operating
 the lock of a process that dies, however it dies (kill -9, a crash, a power cut), so a marker
 whose lock can be taken belongs to a run that will never finish: the next start
 (:func:`recover`, called by ``ioc ingest`` and ``ioc scheduler``) records it as ``interrupted``
-in the run log and the audit log, and moves the marker to ``runs/interrupted/``. The next
-maintenance (:func:`remove_orphans`) then deletes the data files the killed transaction left,
-whatever their age, and reports how many.
+in the run log and the audit log, and moves the marker to ``runs/interrupted/``; a load that
+failed on a full disk moves its own marker there. The next maintenance (:func:`remove_orphans`)
+then deletes the data files such runs left, whatever their age, and reports how many.
 """
 
 from __future__ import annotations
@@ -43,12 +43,19 @@ class Marker:
     path: Path
     handle: TextIO | None
 
-    def close(self) -> None:
-        """The run is recorded: drop the marker (the lock goes with the file)."""
+    def end(self, ending: str = "recorded") -> None:
+        """The run is over. ``recorded``: the marker goes. ``disk full``: it goes to the next
+        maintenance, which removes the files the run may have half written. ``unrecorded``: it
+        stays, unlocked, so the next start records the run as interrupted."""
         if self.handle is None:
             return
         try:
-            self.path.unlink(missing_ok=True)
+            if ending == "disk full":
+                _to_maintenance(self.path, json.loads(self.path.read_text(encoding="utf-8") or "{}"))
+            elif ending != "unrecorded":
+                self.path.unlink(missing_ok=True)
+        except (OSError, ValueError) as error:
+            log.warning("cannot clear the marker %s: %s", self.path, error)
         finally:
             self.handle.close()
             self.handle = None
@@ -124,14 +131,19 @@ def recover(
                 audit(entry)
             except Exception as error:
                 log.error("cannot audit the interrupted run %s: %s", entry["run_id"], error)
-        pending = folder(store) / "interrupted" / path.name
-        pending.parent.mkdir(parents=True, exist_ok=True)
-        entry["interrupted_found_at"] = dt.datetime.now(dt.UTC).isoformat()
-        pending.write_text(json.dumps(entry, default=str), encoding="utf-8")
-        path.unlink(missing_ok=True)
+        _to_maintenance(path, entry)
         log.warning("run %s (%s) was interrupted; recorded", entry["run_id"], entry.get("file_name", "?"))
         found.append(str(entry["run_id"]))
     return found
+
+
+def _to_maintenance(path: Path, entry: dict[str, Any]) -> None:
+    """Move a run's marker to ``interrupted/``: the next maintenance removes the files it left."""
+    pending = path.parent / "interrupted" / path.name
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    entry["interrupted_found_at"] = dt.datetime.now(dt.UTC).isoformat()
+    pending.write_text(json.dumps(entry, default=str), encoding="utf-8")
+    path.unlink(missing_ok=True)
 
 
 def in_flight_since(store: Store) -> dt.datetime | None:

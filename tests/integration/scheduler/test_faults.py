@@ -134,7 +134,9 @@ def _mount_tmpfs(folder: Path, size: str) -> bool:
     return result.returncode == 0
 
 
-def test_full_disk_fails_cleanly_and_the_next_run_completes(data_dir: Path, helpers: Any) -> None:
+def test_full_disk_fails_cleanly_and_the_next_run_completes(
+    data_dir: Path, helpers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With root: the data files live on a 4 MB tmpfs that the load overflows (ENOSPC). Without
     root (CI as a user): the data files' folder is made read-only (EACCES). Both are real OS errors
     in the middle of writing the load's Parquet files."""
@@ -200,6 +202,27 @@ def test_full_disk_fails_cleanly_and_the_next_run_completes(data_dir: Path, help
         assert runner.run_job("inbox").status == "success"
         assert store.execute("SELECT count(*) FROM connectivity").scalar() == rows
         assert not {s["source"]: s for s in health.sources(store)}["inbox"]["failing"]
+        if mounted:
+            # the run that hit the full disk handed what it half wrote to the next maintenance,
+            # which removes it at once, whatever its age
+            from ingest import runs
+            from ingest.jobs import run_maintenance
+
+            monkeypatch.setattr(runs, "GUARD", timedelta(0))
+            spec = (
+                parse_config(
+                    {"jobs": [{"id": "m", "kind": "maintenance", "schedule": "1h", "compact": False}]},
+                    data_dir,
+                )
+                .jobs[0]
+                .options
+            )
+            done = run_maintenance(store, spec)
+            assert "of 1 interrupted run(s) removed" in done.message, done.message
+            left = store.execute(
+                "SELECT count(*) FROM ducklake_delete_orphaned_files('lake', dry_run => true, older_than => now())"
+            ).scalar()
+            assert left == 0
         store.maintain()
         store.close()
     finally:

@@ -3,6 +3,7 @@ fails the run in one line and leaves nothing behind; a copy with a wrong checksu
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import logging
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import durable
+from ingest import durable, runs
 from ingest.load import ingest_file
 
 from .conftest import GOOD
@@ -44,12 +45,19 @@ def test_a_full_disk_while_archiving_fails_in_one_line_leaves_nothing_and_the_ne
     )
     assert not any(r.exc_info for r in caplog.records)  # one line, no traceback
     assert archived(schools_store) == []  # no temporary file, no half copy
+    # whatever the run may have half written is the next maintenance's, whatever its age
+    (pending,) = (schools_store.layout.root / "runs" / "interrupted").glob("*.json")
+    assert pending.stem == result.run_id
+    assert not list((schools_store.layout.root / "runs").glob("*.json"))
     assert schools_store.execute("SELECT count(*) FROM attendance").scalar() == 0
 
     monkeypatch.undo()
     again = ingest_file(schools_store, SOURCE)
     assert (again.status, again.rows_loaded) == ("loaded", 3)
     assert archived(schools_store) == [target] and sha(target) == sha(SOURCE)
+    monkeypatch.setattr(runs, "GUARD", dt.timedelta(0))
+    assert runs.remove_orphans(schools_store) == (0, 1)  # it left no data file; its marker goes
+    assert not list((schools_store.layout.root / "runs").rglob("*.json"))
 
 
 def test_an_archived_copy_with_a_wrong_checksum_is_replaced_on_the_next_send(schools_store) -> None:
