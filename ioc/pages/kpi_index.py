@@ -12,4 +12,5 @@ dash.register_page(__name__, path="/kpi", name="kpi_index", title="IOC · KPIs")
 def layout(**params: Any) -> Any:
     from ioc.pages import kpi as kpi_page  # at request time: the page loader has imported it
 
+    params.pop("kpi_id", None)  # /kpi?kpi_id=x is the index, never x's page (nor a server error)
     return kpi_page.layout(None, **params)

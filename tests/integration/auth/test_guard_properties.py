@@ -146,52 +146,52 @@ def officer(signed_in: Any) -> tuple[Any, str]:
     return signed_in("of")
 
 
+def draw_audited(client: Any, csrf: str, db: Any, pathname: str, search: str, actor: str) -> str | None:
+    """Make the page router draw ``pathname`` + ``search``: the answer's text when drawn, None
+    when refused, after checking that the refusal was audited for ``actor``."""
+    before = refusals(db)
+    response = client.post(
+        "/_dash-update-component", json=page_body(pathname, search), headers={"X-CSRFToken": csrf}
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code in (200, 403), (pathname, search, response.status_code, text[:300])
+    if response.status_code == 200:
+        return text
+    assert refusals(db) == before + 1, f"refusal of {pathname}{search} not audited"
+    last = audit.entries(db, event="refused", limit=1)[0]
+    assert last.actor == actor and "/_dash-update-component" in last.target
+    return None
+
+
 @PROPERTY
 @given(data=st.data())
 def test_an_officer_never_sees_another_district(
     data: st.DataObject, officer: tuple[Any, str], city: Any, auth_store: Any, db: Any
 ) -> None:
-    client, csrf = officer
     pathname, search = data.draw(urls(city))
-    before = refusals(db)
-    response = client.post(
-        "/_dash-update-component", json=page_body(pathname, search), headers={"X-CSRFToken": csrf}
-    )
-    text = response.get_data(as_text=True)
-    assert response.status_code in (200, 403), (pathname, search, response.status_code, text[:300])
-    if response.status_code == 403:
-        assert refusals(db) == before + 1, f"refusal of {pathname}{search} not audited"
-        last = audit.entries(db, event="refused", limit=1)[0]
-        assert last.actor == "user:of" and "/_dash-update-component" in last.target
-    else:
+    text = draw_audited(*officer, db, pathname, search, "user:of")
+    if text is not None:
         leaked = drawn_foreign(text, city, auth_store)
         assert not leaked, f"{pathname}{search} drew {leaked}"
 
 
 @pytest.fixture
-def kiosk(auth_app: Any, db: Any) -> tuple[Any, str]:
-    name = "wall-property"
-    secret, _ = tokens.create(db, f"{name}-{len(tokens.all_tokens(db))}", "kiosk", ["control_room"], days=1)
+def kiosk(auth_app: Any, db: Any) -> tuple[Any, str, str]:
+    name = f"wall-property-{len(tokens.all_tokens(db))}"
+    secret, _ = tokens.create(db, name, "kiosk", ["control_room"], days=1)
     client = auth_app.server.test_client()
     client.get(f"/?kiosk=1&device={secret}")
-    return client, client.get_cookie("_csrf_token").value
+    return client, client.get_cookie("_csrf_token").value, f"kiosk:{name}"
 
 
 @PROPERTY
 @given(data=st.data())
 def test_a_wall_device_shows_only_its_screens(
-    data: st.DataObject, kiosk: tuple[Any, str], city: Any, db: Any
+    data: st.DataObject, kiosk: tuple[Any, str, str], city: Any, db: Any
 ) -> None:
-    client, csrf = kiosk
+    client, csrf, actor = kiosk
     pathname, search = data.draw(urls(city))
-    before = refusals(db)
-    response = client.post(
-        "/_dash-update-component", json=page_body(pathname, search), headers={"X-CSRFToken": csrf}
-    )
-    text = response.get_data(as_text=True)
-    assert response.status_code in (200, 403), (pathname, search, response.status_code, text[:300])
-    if response.status_code == 403:
-        assert refusals(db) == before + 1, f"refusal of {pathname}{search} not audited"
-    else:
+    text = draw_audited(client, csrf, db, pathname, search, actor)
+    if text is not None:
         screens = set(re.findall(r'data-screen"?:"([^"]+)"', text))
         assert screens == {"control_room"}, f"{pathname}{search} drew {screens or 'no screen'}"
