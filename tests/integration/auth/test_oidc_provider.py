@@ -25,6 +25,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from ioc.auth import accounts, audit, oidc
+from ioc.auth.web import auth_state
 from tests.servers import OpenIdProvider, openid_provider
 
 CLIENT_ID = "ioc-web"
@@ -69,8 +70,6 @@ def provider(tmp_path: Path) -> Iterator[OpenIdProvider]:
 
 @pytest.fixture
 def app(auth_app: Any, provider: OpenIdProvider, db: Any) -> Iterator[Any]:
-    from ioc.auth.web import auth_state
-
     if accounts.get(db, "oidc.real") is None:
         accounts.add(db, "oidc.real", "leadership", None)
     accounts.unlink(db, "oidc.real")  # each test's provider has its own port, so its own issuer
@@ -125,12 +124,15 @@ def _refused(db: Any, client: Any, done: Any, detail: str) -> None:
     assert entry.outcome == "failed" and detail in entry.detail, entry.detail
 
 
+def _oidc_client(app: Any) -> oidc.OidcClient:
+    with app.server.app_context():
+        client: oidc.OidcClient = auth_state().oidc
+    return client
+
+
 def _answers(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The token endpoint's answers, as the app received them."""
-    from ioc.auth.web import auth_state
-
-    with app.server.app_context():
-        client = auth_state().oidc
+    client = _oidc_client(app)
     seen: list[dict[str, Any]] = []
     exchange = client.exchange
 
@@ -165,10 +167,7 @@ def test_sign_in_with_the_providers_defaults(app: Any, db: Any, monkeypatch: pyt
 
 
 def app_issuer(app: Any) -> str:
-    from ioc.auth.web import auth_state
-
-    with app.server.app_context():
-        return str(auth_state().oidc.issuer)
+    return _oidc_client(app).issuer
 
 
 def test_the_account_follows_the_sub_not_the_user_name(app: Any, db: Any, provider: OpenIdProvider) -> None:
@@ -212,14 +211,11 @@ def _forged(app: Any, key: RSAKey, nonce: str, now: float, **changes: Any) -> st
 def test_a_rotated_key_is_fetched_and_a_withdrawn_one_refused(
     app: Any, db: Any, provider: OpenIdProvider
 ) -> None:
-    from ioc.auth.web import auth_state
-
     _sign_in(app)  # signed with k1; the app has read the provider's keys
     provider.restart(jwks=_jwks("k2", "k1"))  # k2 signs from now on; k1 still published
     client, done, _ = _sign_in(app)
     assert done.headers["Location"] == "/explore"  # k2 was unknown: the keys were read again
-    with app.server.app_context():
-        client_ = auth_state().oidc
+    client_ = _oidc_client(app)
     now = time.time()
     old = _forged(app, KEYS["k1"], "n", now)
     assert client_.verify_id_token(old, "n", now=now)["sub"] == OFFICER_SUB  # still published
@@ -336,12 +332,9 @@ TOKEN_TAMPERING: dict[str, tuple[Callable[[Any], Tamper], str]] = {
 def test_a_tampered_token_answer_is_refused_and_audited(
     case: str, app: Any, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ioc.auth.web import auth_state
-
     make, detail = TOKEN_TAMPERING[case]
     tamper = make(app)
-    with app.server.app_context():
-        client_ = auth_state().oidc
+    client_ = _oidc_client(app)
     exchange = client_.exchange
 
     def tampered(*args: Any) -> dict[str, Any]:
@@ -359,10 +352,7 @@ def test_userinfo_of_another_person_is_refused(app: Any, db: Any, monkeypatch: p
     answers = _answers(app, monkeypatch)
     _sign_in(app, "u-2002")
     stolen = answers[-1]["access_token"]
-    from ioc.auth.web import auth_state
-
-    with app.server.app_context():
-        client_ = auth_state().oidc
+    client_ = _oidc_client(app)
     exchange = client_.exchange
 
     def substituted(*args: Any) -> dict[str, Any]:
