@@ -1,5 +1,5 @@
-"""The access-control database: accounts, sessions, tokens, sign-in attempts, OIDC states, the
-audit log and (on PostgreSQL) the app's secret key.
+"""The access-control database: accounts, sessions, tokens, sign-in counters, OIDC flows and linked
+identities, the audit log and (on PostgreSQL) the app's secret key.
 
 Two backends behind one small interface (:class:`AuthDb`):
 
