@@ -595,6 +595,13 @@ def choropleth(
             if code not in far:
                 moved.append((code, rings))
                 continue
+            # the inset shows the main island (and what lies within 0.1 degree of it) at twice the
+            # scale: scattered islets would make a wide frame around a dot
+            mcx, mcy = _centre(rings)
+            rings = [
+                r for r in rings if abs(_centre([r])[0] - mcx) < 0.1 and abs(_centre([r])[1] - mcy) < 0.1
+            ]
+            rings = [[[mcx + (p[0] - mcx) * 2, mcy + (p[1] - mcy) * 2] for p in ring] for ring in rings]
             bx0, by0, bx1, by1 = _bbox(rings)
             dx, dy = corner_x + 0.02 - bx0, corner_y + 0.02 - by0
             moved.append((code, [[[p[0] + dx, p[1] + dy] for p in ring] for ring in rings]))
@@ -653,7 +660,7 @@ def choropleth(
         centres.append((cx, cy, text, (row[3] or "") if row else ""))
         bx0, by0, bx1, by1 = _bbox(rings)
         if labels and (code in far or max(bx1 - bx0, by1 - by0) > frame * 0.22):
-            names_shown.append((cx, cy if code not in far else by1 + 0.005, plain(short_name(name))))
+            names_shown.append((cx, cy if code not in far else by1 + 0.008, plain(short_name(name))))
     traces.append(
         {
             "type": "scatter",
