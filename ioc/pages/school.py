@@ -25,6 +25,16 @@ from ioc.panels.common import attrs
 PAGE = "school"
 dash.register_page(__name__, path_template="/school/<school_id>", name="school", title="IOC · school")
 
+# KPIs that count schools: for one school each is a yes or a no (shown as "Có"/"Không" with the
+# reason), never "0 %" or "100 %"
+SHARES_OF_SCHOOLS = (
+    "reporting_rate",
+    "bandwidth_coverage",
+    "chronic_absence_risk",
+    "schools_offline_now",
+    "e_transcript_adoption",
+)
+
 DIGITAL_FIELDS = (
     "student_devices",
     "teacher_devices",
@@ -121,8 +131,8 @@ def kpi_grid(state: UrlState, school_id: str) -> html.Div:
     for i, kpi in enumerate(KPIS.values()):
         # a "now" KPI (schools offline now) has no meaningful daily trend for one school
         options = (
-            (("sparkline", False),)
-            if kpi.formula.grain == "point" and kpi.unit == "count"
+            (("yes_no", True),)  # a share of schools, for one school: yes or no, and why
+            if kpi.id in SHARES_OF_SCHOOLS
             else (("series_days", 30),)
         )
         panel = PanelConfig(id=kpi.id, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kpi.id, options=options)

@@ -26,12 +26,14 @@ from ioc.panels.data import summary
 @register
 class KpiTile(PanelKind):
     name = "kpi_tile"
-    option_types = {"series_days": (int, None), "sparkline": (bool, None)}
+    # yes_no: the KPI is a share of schools and the tile shows one school: "Có"/"Không" and why
+    option_types = {"series_days": (int, None), "sparkline": (bool, None), "yes_no": (bool, None)}
 
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
         scope = merged_scope(panel, ctx)
-        spark = bool(panel.option("sparkline", True))
+        yes_no = bool(panel.option("yes_no", False))
+        spark = bool(panel.option("sparkline", True)) and not yes_no
         s = summary(
             ctx.store,
             kpi.id,
@@ -54,14 +56,12 @@ class KpiTile(PanelKind):
         if s.delta is not None and not delta_text.startswith("±"):  # "±0,0" is no change: not red
             better = (s.delta > 0) == (kpi.direction == "higher")
             delta_class += " delta-good" if better else " delta-bad"
+        shown = i18n.kpi_value(value, kpi.unit, lang, kpi.decimals)
+        if yes_no and value is not None:
+            shown = i18n.t("common.yes" if value else "common.no", lang)
         children: list[Any] = [
             html.Div(
-                [
-                    status_light(status, lang),
-                    value_button(
-                        i18n.kpi_value(value, kpi.unit, lang, kpi.decimals), ref, lang, "tile-value"
-                    ),
-                ],
+                [status_light(status, lang), value_button(shown, ref, lang, "tile-value")],
                 className="tile-main",
             ),
             html.Div(
@@ -76,6 +76,16 @@ class KpiTile(PanelKind):
                 className="tile-sub",
             ),
         ]
+        if yes_no and value is not None:
+            reason = f"yesno.{kpi.id}_{'yes' if value else 'no'}"
+            children.append(
+                html.Div(
+                    i18n.t(reason, lang, date=i18n.format_date(s.date_to, lang))
+                    if reason in i18n.catalog(lang)
+                    else "",
+                    className="tile-reason",
+                )
+            )
         points = figures.spark_points(s.series, partial_day=ctx.now.date(), grain=series_grain(kpi))
         if spark and len(points) > 1:
             fig = figures.sparkline(points, ctx.theme, figures.STATUS_COLOURS.get(status), target=kpi.target)

@@ -87,3 +87,24 @@ def test_english_plurals() -> None:
     now = datetime(2026, 12, 5, 10)
     assert i18n.ago(datetime(2026, 12, 4, 9), now, "en") == "updated 1 day ago"
     assert i18n.ago(datetime(2026, 12, 3, 9), now, "en") == "updated 2 days ago"
+
+
+def test_a_school_page_says_yes_or_no_for_the_kpis_that_count_schools(request_context, demo_store) -> None:
+    from ioc.pages import school
+    from ioc.panels.data import result
+
+    info = demo_store.execute(
+        "SELECT school_id FROM attendance ORDER BY date DESC, school_id LIMIT 1"
+    ).scalar()
+    page = school.layout(str(info), lang="en")
+    tiles = {
+        c.to_plotly_json()["props"].get("data-panel"): c
+        for c in walk(page)
+        if "panel" in str(getattr(c, "className", "")).split()
+    }
+    covered = result(demo_store, "bandwidth_coverage", "school", scope=school.Scope(school=str(info))).rows[0]
+    text = texts(tiles["bandwidth_coverage"])
+    assert ("Yes" if covered.value else "No") in text and "%" not in text.split("Target")[0]
+    assert "reached 20 Mbps" in text
+    assert "Sent its attendance for" in texts(tiles["reporting_rate"])
+    assert "Yes" not in texts(tiles["attendance_rate"])  # a rate of students stays a rate
