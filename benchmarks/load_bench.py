@@ -79,6 +79,15 @@ VISIT_FILE = Path(__file__).with_name("load_visit.json")
 IOC = str(Path(sys.executable).with_name("ioc"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 PASSWORD = "load-bench-officer-password"  # every simulated officer's; the store is a throwaway
+# A browser or a proxy drops a kept-alive connection it has not used for a while; so does each
+# officer, well before the server's IOC_KEEPALIVE_SECONDS (75): the side that closes an idle
+# connection must be the client, which knows whether it is about to send on it. A server that
+# closes first races the client's next request ("connection reset by peer" on the first request
+# after reading a page, the header callback, in the run of 2026-12-05: gunicorn's keep-alive was
+# 5 s, the officers read for 10-30 s, and a worker busy with cold pages closed the idle
+# connection late, just as the officer's next request arrived).
+CLIENT_IDLE_SECONDS = 60.0
+THINK = "10,30"  # seconds an officer reads a page (min,max), --think
 
 # -- capture: what the Dash renderer sends, recorded from a real browser -------------------------
 
@@ -571,15 +580,20 @@ class Browser(threading.Thread):
         self.officer, self.base, self.visit, self.log = officer, base, visit, log
         self.start_at, self.stop_at, self.think = start_at, stop_at, think
         self.rng = random.Random(seed)
+        self.last_used = time.perf_counter()
 
     def request(self, session: Any, kind: str, method: str, url: str, **kwargs: Any) -> Any:
         started = time.time()
         t0 = time.perf_counter()
+        if t0 - self.last_used > CLIENT_IDLE_SECONDS:
+            session.close()  # the pooled connections only; cookies stay, the next request reconnects
         try:
             response = session.request(method, url, timeout=120, allow_redirects=False, **kwargs)
         except Exception as error:  # noqa: BLE001 - every failure is an error of the run
             self.log.add(started, kind, (time.perf_counter() - t0) * 1000, False, repr(error)[:200])
             return None
+        finally:
+            self.last_used = time.perf_counter()
         ms = (time.perf_counter() - t0) * 1000
         ok = response.status_code in (200, 204) or (
             kind.startswith("sign-in") and response.status_code == 302
@@ -902,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
         "--minutes", type=float, default=11.0, help="measured minutes (per worker count in sweep)"
     )
     parser.add_argument("--ramp", type=float, default=60.0, help="seconds over which officers sign in")
-    parser.add_argument("--think", default="10,30", help="think time between steps, 'min,max' seconds")
+    parser.add_argument("--think", default=THINK, help="think time between steps, 'min,max' seconds")
     parser.add_argument("--workers", default="4", help="gunicorn workers (run: one number; sweep: '1,2,4')")
     parser.add_argument("--sweep-users", type=int, default=16, help="officers without think time (sweep)")
     parser.add_argument(

@@ -6,6 +6,8 @@ operator sets environment variables, not gunicorn flags (gunicorn's own flags st
 - bind: ``IOC_HOST:IOC_PORT`` (gunicorn -b overrides);
 - workers: ``IOC_WORKERS`` (gunicorn -w overrides);
 - timeout: ``IOC_WORKER_TIMEOUT`` seconds per request;
+- keep-alive: ``IOC_KEEPALIVE_SECONDS`` idle seconds per connection, longer than the proxy's
+  upstream keep-alive so that the proxy, not gunicorn, closes an idle connection;
 - no preloading: every worker imports the app and opens its own store (a DuckDB instance must
   not cross a fork).
 
@@ -40,7 +42,7 @@ worker_class = "gthread"
 threads = 4  # Dash fires several callbacks per page at once
 timeout = int(settings.get("worker_timeout"))
 graceful_timeout = 30
-keepalive = 5
+keepalive = int(settings.get("keepalive_seconds"))  # longer than any client's idle reuse
 preload_app = False
 max_requests = 0
 accesslog = None

@@ -300,6 +300,15 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "keepalive_seconds",
+        75,
+        "Seconds a gunicorn worker keeps an idle connection open for the client's next request. "
+        "Longer than the idle timeout of every client that reuses connections (a reverse proxy's "
+        "upstream keep-alive, nginx: 60 s), so the client always closes first: a server that closes "
+        "first races the client's next request on that connection ('connection reset by peer').",
+        int,
+    ),
+    Setting(
         "cache_warm",
         True,
         "After every new data version, draw in the background the wall screens, every district and "

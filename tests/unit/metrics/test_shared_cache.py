@@ -264,11 +264,24 @@ def test_the_gunicorn_settings_come_from_the_ioc_settings(
         "IOC_PORT": "9001",
         "IOC_WORKERS": "3",
         "IOC_WORKER_TIMEOUT": "77",
+        "IOC_KEEPALIVE_SECONDS": "90",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "PYTHONPATH": str(ROOT),
     }
-    script = (
-        "import ioc.gunicorn_conf as c; print(c.bind, c.workers, c.timeout, c.preload_app, c._METRICS_DIR)"
-    )
+    script = "import ioc.gunicorn_conf as c; print(c.bind, c.workers, c.timeout, c.keepalive, c.preload_app, c._METRICS_DIR)"
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0.0.0.0:9001", "3", "77", "False", str(tmp_path)]
+    assert out.stdout.split() == ["0.0.0.0:9001", "3", "77", "90", "False", str(tmp_path)]
+
+
+def test_the_client_closes_an_idle_connection_before_gunicorn_does() -> None:
+    """A server that closes a kept-alive connection first races the client's next request on it
+    ("connection reset by peer"): gunicorn keeps an idle connection longer than a reverse proxy's
+    upstream keep-alive (nginx: 60 s) and than the load test's officers keep theirs, who in turn
+    keep it longer than they read a page."""
+    from benchmarks import load_bench
+    from ioc import settings
+
+    nginx_upstream_keepalive = 60.0
+    server = next(s.default for s in settings.SETTINGS if s.name == "keepalive_seconds")
+    assert server > max(nginx_upstream_keepalive, load_bench.CLIENT_IDLE_SECONDS)
+    assert load_bench.CLIENT_IDLE_SECONDS > max(float(x) for x in load_bench.THINK.split(","))
