@@ -23,6 +23,7 @@ from ioc.pages._common import UrlState, filters_to_search, panel_context
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.common import explain_ref, parse_explain_ref
 from ioc.panels.screens import load_screens
+from tests.clock import last_school_afternoon, set_pages_clock
 
 
 def walk(component: Any):
@@ -63,7 +64,8 @@ def district(demo_store) -> str:
     return dimensions.districts(demo_store)[0].code
 
 
-def test_control_room_draws_every_panel_with_fresh_data(request_context) -> None:
+def test_control_room_draws_every_panel_with_fresh_data(request_context, monkeypatch) -> None:
+    set_pages_clock(monkeypatch, last_school_afternoon())  # fresh on any day the test runs
     layout = _wall.wall_layout(None, {"kiosk": "1"})
     states = panels_of(layout)
     screen = load_screens()["control_room"]
