@@ -1062,8 +1062,8 @@ def explore_chart(
                 {
                     "text": i18n.t("chart.shown_of", lang, n=top, total=i18n.number(len(shown), lang)),
                     "xref": "paper",
-                    "x": 1,
-                    "xanchor": "right",
+                    "x": 0,
+                    "xanchor": "left",
                     "yref": "paper",
                     "y": 1,
                     "yanchor": "bottom",

@@ -220,6 +220,14 @@ def layout(**params: Any) -> Any:
             "numerator": r.numerator,
             "denominator": r.denominator,
             "schools_reporting": r.schools_reporting,
+            # shown with the locale's thousands separators; sorted by the numbers (NUMBER_COLUMN)
+            **{
+                f"{name}_shown": i18n.number(
+                    getattr(r, name), lang, 0 if kpi.unit in ("ratio", "count") else 2
+                )
+                for name in ("numerator", "denominator")
+            },
+            "schools_reporting_shown": i18n.number(r.schools_reporting, lang),
         }
         for r in res.rows
     ]
@@ -287,17 +295,14 @@ def layout(**params: Any) -> Any:
                                 "hide": req.by in ("level", "ownership"),
                             },
                             {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1},
-                            {"field": "numerator", "headerName": t("explain.numerator", state), "flex": 1},
-                            {
-                                "field": "denominator",
-                                "headerName": t("explain.denominator", state),
-                                "flex": 1,
-                            },
-                            {
-                                "field": "schools_reporting",
-                                "headerName": t("table.schools_reporting", state),
-                                "flex": 1,
-                            },
+                            *(
+                                number_column(name, t(header, state))
+                                for name, header in (
+                                    ("numerator", "explain.numerator"),
+                                    ("denominator", "explain.denominator"),
+                                    ("schools_reporting", "table.schools_reporting"),
+                                )
+                            ),
                         ],
                         defaultColDef={"sortable": True, "filter": True, "resizable": True},
                         getRowId="params.data.key",
@@ -319,6 +324,19 @@ def layout(**params: Any) -> Any:
         className="page explore-page theme-light",
         **attrs({"data-rows": str(len(res.rows))}),
     )
+
+
+def number_column(name: str, header: str) -> dict[str, Any]:
+    """A table column showing ``{name}_shown`` (thousands separated) and sorting by ``name``."""
+    return {
+        "field": f"{name}_shown",
+        "headerName": header,
+        "flex": 1,
+        "type": "rightAligned",
+        "comparator": {
+            "function": f"(a, b, nodeA, nodeB) => (nodeA.data.{name} ?? -1) - (nodeB.data.{name} ?? -1)"
+        },
+    }
 
 
 def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:

@@ -51,9 +51,10 @@ class KpiTile(PanelKind):
             if kpi.target is not None
             else ""
         )
-        delta_text = i18n.kpi_delta(s.delta, kpi.unit, lang, kpi.decimals)
+        # a yes/no has no "change in points": "−100,0 điểm %" would only restate it
+        delta_text = "" if yes_no else i18n.kpi_delta(s.delta, kpi.unit, lang, kpi.decimals)
         delta_class = "delta"
-        if s.delta is not None and not delta_text.startswith("±"):  # "±0,0" is no change: not red
+        if s.delta is not None and delta_text and not delta_text.startswith("±"):  # "±0,0": not red
             better = (s.delta > 0) == (kpi.direction == "higher")
             delta_class += " delta-good" if better else " delta-bad"
         shown = i18n.kpi_value(value, kpi.unit, lang, kpi.decimals)
