@@ -140,7 +140,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
                             high=ROTATE_BOUNDS[1],
                             seconds=rotate,
                         ),
-                        className="wall-note",
+                        className="wall-asof wall-note",  # the same amber pill as "data as of"
                         id=ids.id(PAGE, "rotate-note"),
                     )
                     if rotate_ignored
