@@ -108,8 +108,9 @@ def guard_layout(page: dict[str, Any]) -> None:
     the router's pathname (read the way Dash reads it) and drops query keys of the same names; then
     the arguments it will draw with are judged by the guard's rules (ioc.auth.web.drawing_refusal)
     once more, and a refusal is a 403 with an audit row. Called directly (not by the router: the
-    warmer, tests), the layout gets its arguments as given. Wrapped once per process (the page
-    registry is Dash's, shared by every app of the process).
+    warmer, tests), the layout gets its arguments as given. A query key given twice counts once
+    (its first value). Wrapped once per process (the page registry is Dash's, shared by every app of
+    the process).
     """
     layout = page.get("layout")
     if not callable(layout) or getattr(layout, "ioc_guarded", False):
@@ -125,7 +126,9 @@ def guard_layout(page: dict[str, Any]) -> None:
         if not isinstance(pathname, str):
             return layout(**params)
         _, variables, _ = auth_web.route(pathname)
-        args = {k: v for k, v in params.items() if k not in names}
+        # a repeated query key (Dash passes a list) counts once, as Flask's args.get reads it; the
+        # guard has judged every one of its values
+        args = {k: v[0] if isinstance(v, list) and v else v for k, v in params.items() if k not in names}
         args.update({k: v for k, v in variables.items() if k in names})
         reason = auth_web.drawing_refusal(page, args)
         if reason:

@@ -354,3 +354,10 @@ def test_a_crafted_explain_button_as_of_an_older_version_is_refused(
         headers={"X-CSRFToken": csrf},
     )
     assert junk.status_code in (200, 204)
+
+
+def test_a_repeated_query_key_counts_once_and_each_value_is_judged(city: Any, signed_in: Any) -> None:
+    client, csrf = signed_in("of")  # found by test_guard_properties: '?district=&district=' was a 500
+    assert draw(client, csrf, "/explore", "?district=&district=").status_code == 200
+    assert draw(client, csrf, "/explore", f"?district={city.own}&district={city.own}").status_code == 200
+    assert draw(client, csrf, "/explore", f"?district={city.own}&district={city.other}").status_code == 403
