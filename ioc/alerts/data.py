@@ -111,16 +111,25 @@ def downtimes(
     with_probes = probe_days(store, days)
     for day in (d for d in days if d in with_probes):
         start, end = _local_bounds(day, hours, tz)
-        # only the schools short of enough slots online can have an outage: the others never leave DuckDB
+        # the day's rollup names the candidates (enough offline probes, or enough fewer probes than
+        # the best-covered school): only their probes, and those of a few always-online schools
+        # telling which 5-minute slots the collection was up, are read
         found = store.arrow(
-            f"""WITH raw AS (
-                    SELECT school_id, epoch(measured_at)::BIGINT // {step} AS slot, online
-                    FROM connectivity WHERE measured_at >= $start AND measured_at < $end),
-                live AS (SELECT count(DISTINCT slot) AS n FROM raw),
+            f"""WITH today AS (SELECT school_id, probes, online FROM connectivity_daily WHERE day = $day),
+                top AS (SELECT max(probes) AS most FROM today),
                 probed AS (SELECT DISTINCT school_id FROM connectivity_daily WHERE day BETWEEN $week AND $day),
-                ups AS (SELECT school_id, count(*) FILTER (WHERE online) AS n_up FROM raw GROUP BY 1),
-                cand AS (SELECT school_id FROM probed LEFT JOIN ups USING (school_id), live
-                         WHERE live.n - coalesce(ups.n_up, 0) >= $need)
+                cand AS (
+                    SELECT p.school_id FROM probed p LEFT JOIN today t USING (school_id), top
+                    WHERE coalesce(t.probes, 0) - coalesce(t.online, 0) >= $need
+                       OR coalesce(t.probes, 0) <= top.most - $need),
+                ref AS (  -- schools online all day: when none of them reported, the collection was down
+                    SELECT school_id FROM today, top
+                    WHERE probes = top.most AND online = probes AND school_id NOT IN (SELECT school_id FROM cand)
+                    ORDER BY school_id LIMIT 25),
+                raw AS (
+                    SELECT school_id, epoch(measured_at)::BIGINT // {step} AS slot, online FROM connectivity
+                    WHERE measured_at >= $start AND measured_at < $end
+                      AND school_id IN (SELECT school_id FROM cand UNION ALL SELECT school_id FROM ref))
                 SELECT 'row' AS kind, school_id, slot, bool_or(online) AS up
                 FROM raw SEMI JOIN cand USING (school_id) GROUP BY ALL
                 UNION ALL SELECT 'school', school_id, NULL, NULL FROM cand

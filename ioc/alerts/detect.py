@@ -85,6 +85,40 @@ class Units:
             "ward": dict(zip(schools["ward"], schools["ward_name"], strict=False)),
             "district": dict(zip(schools["district"], schools["district_name"], strict=False)),
         }
+        # the tree as arrays: the units of each level in a fixed order, and for each unit below the
+        # city the position of its parent in the level above (the roll-up counts with bincount)
+        self.order: dict[str, list[str]] = {
+            "school": [str(s) for s in schools.index],
+            "ward": sorted({str(w) for w in schools["ward"]}),
+            "district": sorted({str(d) for d in schools["district"]}),
+            "city": ["all"],
+        }
+        self.position = {level: {u: i for i, u in enumerate(us)} for level, us in self.order.items()}
+        self.parent_index = {
+            "school": np.array([self.position["ward"][str(w)] for w in schools["ward"]], dtype=np.int64),
+            "ward": np.array(
+                [self.position["district"][str(self.ward_district[w])] for w in self.order["ward"]],
+                dtype=np.int64,
+            ),
+            "district": np.zeros(len(self.order["district"]), dtype=np.int64),
+        }
+
+    def ancestor(self, level: str) -> np.ndarray:
+        """For each school, the position of its unit at ``level``."""
+        if level == "school":
+            return np.arange(len(self.order["school"]))
+        if level == "ward":
+            return self.parent_index["school"]
+        if level == "district":
+            return self.parent_index["ward"][self.parent_index["school"]]
+        return np.zeros(len(self.order["school"]), dtype=np.int64)
+
+    def mask(self, level: str, members: Any) -> np.ndarray:
+        """A boolean array over the units of ``level`` marking ``members`` (codes)."""
+        out = np.zeros(len(self.order[level]), dtype=bool)
+        where = self.position[level]
+        out[[where[m] for m in members if m in where]] = True
+        return out
 
     def key_of(self, level: str) -> Callable[[str], str]:
         """school_id -> the code of its unit at ``level``."""
@@ -147,44 +181,48 @@ class Units:
 
 def roll_up(
     units: Units,
-    flagged: dict[str, set[str]],
-    lower: dict[str, set[str]],
-    observed: dict[str, set[str]],
+    flagged: dict[str, np.ndarray],
+    lower: dict[str, np.ndarray],
+    observed: dict[str, np.ndarray],
     share: float,
     min_count: int,
-) -> dict[str, set[str]]:
-    """Which units of each level get the alert, given for each level the units ``flagged`` on their
-    own, the units ``lower`` (hit, if less clearly) and the units ``observed`` (with data).
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Which units of each level get the alert, given for each level (boolean arrays over
+    ``units.order[level]``) the units ``flagged`` on their own, the units ``lower`` (hit, if less
+    clearly) and the units ``observed`` (with data).
 
     A unit above schools stands for its children when it is flagged itself (or no test applies to
     it: ``flagged`` lacks the level) and at least ``share`` of its observed children, and at least
     ``min_count``, are lower; then its children's alerts are dropped. Otherwise its children's own
-    alerts stand and it has none. Works upwards: schools -> wards -> districts -> city."""
-    result = {level: set(flagged.get(level, set())) for level in ("school", "ward", "district", "city")}
+    alerts stand and it has none. Works upwards: schools -> wards -> districts -> city.
+
+    Returns (the alerts per level, the lower units per level -- a unit standing for its children
+    counts as lower --, and per level above schools (children lower, children observed) counts)."""
+    size = {level: len(units.order[level]) for level in units.order}
+    result = {
+        level: flagged[level].copy() if level in flagged else np.zeros(size[level], dtype=bool)
+        for level in size
+    }
+    lower = {level: lower.get(level, np.zeros(size[level], dtype=bool)).copy() for level in size}
     observed = dict(observed)
+    counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for level in ("ward", "district", "city"):
         child = CHILD[level]
+        parents = units.parent_index[child]
+        seen_kids = observed[child]
+        seen = np.bincount(parents[seen_kids], minlength=size[level])
+        # a child counts as lower when hit itself or when it stands for its own lower children
+        hit_kids = seen_kids & (lower[child] | result[child])
+        hit = np.bincount(parents[hit_kids], minlength=size[level])
         if level not in observed:  # the units with an observed child are observed
-            observed[level] = {units.parent(child, kid) for kid in observed.get(child, set())}
-        kids_lower: dict[str, set[str]] = {}
-        kids_seen: dict[str, int] = {}
-        for kid in observed.get(child, set()):
-            parent = units.parent(child, kid)
-            kids_seen[parent] = kids_seen.get(parent, 0) + 1
-            # a child counts as lower when hit itself or when it stands for its own lower children
-            if kid in lower.get(child, set()) or kid in result[child]:
-                kids_lower.setdefault(parent, set()).add(kid)
-        candidates = flagged[level] if level in flagged else set(kids_lower)
-        stands = set()
-        for unit in candidates:
-            hit = kids_lower.get(unit, set())
-            if len(hit) >= min_count and len(hit) >= share * kids_seen.get(unit, 0):
-                stands.add(unit)
-                result[child] -= hit
+            observed[level] = seen > 0
+        candidates = flagged[level] if level in flagged else hit > 0
+        stands = candidates & (hit >= min_count) & (hit >= share * seen)
+        result[child] &= ~stands[parents]
         result[level] = stands
-        # what a unit stands for is lower at its level
-        lower[level] = set(lower.get(level, set())) | stands
-    return result
+        lower[level] |= stands
+        counts[level] = (hit, seen)
+    return result, lower, counts
 
 
 # -- anomaly ----------------------------------------------------------------------------------------------
@@ -252,7 +290,7 @@ def anomalies(rule: Rule, units: Units, rows: pd.DataFrame, days: list[date]) ->
     wanted = [d for d in days if d in present.index]
     if not wanted:
         return []
-    scores: dict[str, tuple[pd.DataFrame, ...]] = {}
+    scores: dict[str, tuple[np.ndarray, ...]] = {}
     city_offset = pd.Series(dtype=float)
     for level in ("city", "district", "ward", "school"):
         if level == "school":
@@ -274,32 +312,30 @@ def anomalies(rule: Rule, units: Units, rows: pd.DataFrame, days: list[date]) ->
             tail = binom.cdf(p.loc[wanted], e.loc[wanted], base.loc[wanted].clip(0, 1))
             exact = pd.DataFrame(norm.isf(tail), index=wanted, columns=p.columns)
             z = np.minimum(z.loc[wanted], exact)
-        scores[level] = (rates.loc[wanted], base.loc[wanted], z.loc[wanted], e.loc[wanted])
-    findings: list[Finding] = []
-    for day in wanted:
-        flagged: dict[str, set[str]] = {}
-        lower: dict[str, set[str]] = {}
-        observed: dict[str, set[str]] = {}
-        for level, (rates, base, z, _) in scores.items():
-            r, b, zz = rates.loc[day], base.loc[day], z.loc[day]
-            drop = b - r
-            seen = r.notna() & b.notna()
-            observed[level] = set(r.index[seen])
-            flagged[level] = set(r.index[seen & (zz >= zmin) & (drop >= drops[level])])
-            lower[level] = set(r.index[seen & (zz >= zmin / 2) & (drop >= drops[level] / 2)])
-        stands = roll_up(
-            units, flagged, lower, observed, float(rule.param("share")), int(rule.param("min_schools"))
+        columns = units.order[level]
+        scores[level] = tuple(
+            frame.loc[wanted].reindex(columns=columns).to_numpy(dtype=float) for frame in (rates, base, z, e)
         )
+    share, min_count = float(rule.param("share")), int(rule.param("min_schools"))
+    findings: list[Finding] = []
+    for i, day in enumerate(wanted):
+        flagged, lower, observed = {}, {}, {}
+        for level, (rates, base, z, _) in scores.items():
+            r, b, zz = rates[i], base[i], z[i]
+            drop = b - r
+            seen = ~np.isnan(r) & ~np.isnan(b)
+            with np.errstate(invalid="ignore"):
+                observed[level] = seen
+                flagged[level] = seen & (zz >= zmin) & (drop >= drops[level])
+                lower[level] = seen & (zz >= zmin / 2) & (drop >= drops[level] / 2)
+        stands, lower, counts = roll_up(units, flagged, lower, observed, share, min_count)
         for level, chosen in stands.items():
             rates, base, z, e = scores[level]
-            for unit in sorted(chosen):
-                value, expected = float(rates.at[day, unit]), float(base.at[day, unit])
-                child = CHILD.get(level)
-                counts: tuple[int, int] | None = None
-                if child:
-                    kids = [k for k in observed[child] if units.parent(child, k) == unit or level == "city"]
-                    hit = [k for k in kids if k in lower[child]]
-                    counts = (len(hit), len(kids))
+            child = CHILD.get(level)
+            for k in np.flatnonzero(chosen):
+                unit = units.order[level][k]
+                value, expected = float(rates[i, k]), float(base[i, k])
+                hit_seen = (int(counts[level][0][k]), int(counts[level][1][k])) if child else None
                 decimals = 0 if expected - value >= 0.05 else 1
                 messages = {}
                 for lang in ("vi", "en"):
@@ -309,19 +345,16 @@ def anomalies(rule: Rule, units: Units, rows: pd.DataFrame, days: list[date]) ->
                     wd = WEEKDAYS[lang][day.weekday()]
                     if lang == "vi":
                         text = f"{name}: {now} so với thường lệ {usual} vào {wd}"
-                        if counts and child:
-                            text += f"; {counts[0]}/{counts[1]} {UNIT_WORDS[child]['vi']} thấp hơn"
+                        if hit_seen and child:
+                            text += f"; {hit_seen[0]}/{hit_seen[1]} {UNIT_WORDS[child]['vi']} thấp hơn"
                     else:
                         text = f"{name}: {now} vs usually {usual} on {wd}"
-                        if counts and child:
-                            text += f"; {counts[0]} of {counts[1]} {UNIT_WORDS[child]['en']} lower"
+                        if hit_seen and child:
+                            text += f"; {hit_seen[0]} of {hit_seen[1]} {UNIT_WORDS[child]['en']} lower"
                     messages[lang] = text
-                details: dict[str, Any] = {
-                    "z": round(float(z.at[day, unit]), 2),
-                    "enrolled": int(e.at[day, unit]),
-                }
-                if counts:
-                    details.update({"lower": counts[0], "of": counts[1], "children": child})
+                details: dict[str, Any] = {"z": round(float(z[i, k]), 2), "enrolled": int(e[i, k])}
+                if hit_seen:
+                    details.update({"lower": hit_seen[0], "of": hit_seen[1], "children": child})
                 findings.append(units.finding(rule, level, unit, day, value, expected, messages, details))
     return findings
 
@@ -341,7 +374,8 @@ def missing_reports(
     reported = np.zeros((len(history), len(ids)), dtype=bool)
     if not rows.empty:
         seen = rows[rows["school_id"].isin(ids)]
-        at = pd.Index(history).get_indexer(pd.Index([pd.Timestamp(d).date() for d in seen["date"]]))
+        days_index = pd.DatetimeIndex(pd.to_datetime(pd.Series(history))).as_unit("s")
+        at = days_index.get_indexer(pd.DatetimeIndex(pd.to_datetime(seen["date"])).as_unit("s"))
         ok_rows = at >= 0
         reported[at[ok_rows], ids.get_indexer(seen["school_id"])[ok_rows]] = True
     # days a school was not expected: before it was known, or its district or ward was closed
@@ -355,6 +389,8 @@ def missing_reports(
             ).to_numpy()
     ok = reported | excused
     ever = np.cumsum(reported, axis=0) > 0  # has reported on some school day up to then
+    at = units.ancestor("school")[[units.position["school"][str(x)] for x in ids]]  # ids -> tree positions
+    n_schools = len(units.order["school"])
     findings: list[Finding] = []
     position = {d: i for i, d in enumerate(history)}
     for day in days:
@@ -363,52 +399,81 @@ def missing_reports(
             continue
         # silent on each of the last n school days, after reporting at least once before them
         silent = ~ok[i - n + 1 : i + 1].any(axis=0) & (ever[i - n] if i >= n else False)
-        streak = {}
+        streak = np.zeros(n_schools)
+        hit = np.zeros(n_schools, dtype=bool)
+        seen = np.zeros(n_schools, dtype=bool)
+        seen[at[~excused[i]]] = True
         for col in np.flatnonzero(silent):
             back = ok[: i + 1, col][::-1]
-            streak[str(ids[col])] = int(np.argmax(back)) if back.any() else i + 1
-        flagged = {"school": set(streak)}
-        observed = {"school": set(ids[~excused[i]])}
-        stands = roll_up(
-            units,
-            flagged,
-            {"school": set(streak)},
-            observed,
-            float(rule.param("share")),
-            int(rule.param("min_schools")),
+            streak[at[col]] = int(np.argmax(back)) if back.any() else i + 1
+            hit[at[col]] = True
+        if not hit.any():
+            continue
+        findings.extend(
+            rolled_findings(
+                rule, units, day, hit, seen, streak, _silence_text, lambda v: float(v), take=np.minimum
+            )
         )
-        findings.extend(_silence_findings(rule, units, stands, streak, observed, day))
     return findings
 
 
-def _silence_findings(
+def _silence_text(
+    units: Units, level: str, unit: str, value: float, counts: tuple[int, int] | None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    days_silent = int(value)
+    messages = {
+        "vi": f"{units.name(level, unit, 'vi')}: không báo cáo điểm danh {days_silent} ngày học liên tiếp",
+        "en": f"{units.name(level, unit, 'en')}: no attendance report for {days_silent} school days",
+    }
+    details: dict[str, Any] = {"days": days_silent}
+    if counts:
+        messages["vi"] += f"; {counts[0]}/{counts[1]} trường"
+        messages["en"] += f"; {counts[0]} of {counts[1]} schools"
+        details.update({"schools": counts[0], "of": counts[1]})
+    return messages, details
+
+
+def rolled_findings(
     rule: Rule,
     units: Units,
-    stands: dict[str, set[str]],
-    streak: dict[str, int],
-    observed: dict[str, set[str]],
     day: date,
+    hit: np.ndarray,
+    seen: np.ndarray,
+    value: np.ndarray,
+    text: Callable[..., tuple[dict[str, str], dict[str, Any]]],
+    as_value: Callable[[float], float],
+    take: Any = np.maximum,
 ) -> list[Finding]:
+    """The findings of a day when schools (``hit`` among ``seen``, arrays over ``units.order
+    ['school']``) are hit, rolled up to wards, districts and the city (:func:`roll_up`); a rolled-up
+    unit's value is the ``take`` (max or min) of its hit schools' ``value``, its message counts them."""
+    size = {level: len(units.order[level]) for level in units.order}
+    stands, _, _ = roll_up(
+        units,
+        {"school": hit},
+        {"school": hit},
+        {"school": seen},
+        float(rule.param("share")),
+        int(rule.param("min_schools")),
+    )
     out = []
     for level, chosen in stands.items():
-        for unit in sorted(chosen):
-            if level == "school":
-                days_silent = streak[unit]
-                counts = None
-            else:
-                members = [s for s in observed["school"] if unit == "all" or units.key_of(level)(s) == unit]
-                silent = [s for s in members if s in streak]
-                days_silent = min(streak[s] for s in silent)
-                counts = (len(silent), len(members))
-            messages = {
-                "vi": f"{units.name(level, unit, 'vi')}: không báo cáo điểm danh {days_silent} ngày học liên tiếp",
-                "en": f"{units.name(level, unit, 'en')}: no attendance report for {days_silent} school days",
-            }
-            if counts:
-                messages["vi"] += f"; {counts[0]}/{counts[1]} trường"
-                messages["en"] += f"; {counts[0]} of {counts[1]} schools"
-            details = {"days": days_silent} | ({"silent": counts[0], "of": counts[1]} if counts else {})
-            out.append(units.finding(rule, level, unit, day, float(days_silent), 0.0, messages, details))
+        if not chosen.any():
+            continue
+        anc = units.ancestor(level)
+        n_hit = np.bincount(anc[hit], minlength=size[level])
+        n_seen = np.bincount(anc[seen], minlength=size[level])
+        best = np.full(size[level], np.nan)
+        for k in np.flatnonzero(hit):  # few schools are hit on a day
+            a = anc[k]
+            best[a] = value[k] if np.isnan(best[a]) else take(best[a], value[k])
+        for k in np.flatnonzero(chosen):
+            unit = units.order[level][k]
+            counts = None if level == "school" else (int(n_hit[k]), int(n_seen[k]))
+            messages, details = text(units, level, unit, float(best[k]), counts)
+            out.append(
+                units.finding(rule, level, unit, day, as_value(float(best[k])), 0.0, messages, details)
+            )
     return out
 
 
@@ -421,46 +486,59 @@ def outages(
     """The ``outage`` findings on each of ``days`` from the stretches of ``down`` (ioc.alerts.data
     .downtimes) and the schools with a probe on each day (``probed``: day, school_id)."""
     findings: list[Finding] = []
+    n_schools = len(units.order["school"])
+    where = units.position["school"]
+    by_day = {day: frame for day, frame in down.groupby("day")} if len(down) else {}
     for day in days:
-        today = down[down["day"] == day]
-        today = today[today["school_id"].isin(units.schools.index)]
+        today = by_day.get(day)
+        if today is None:
+            continue
+        today = today[[str(x) in where for x in today["school_id"]]]
         if today.empty:
             continue
-        hit = today.set_index("school_id")
-        seen = set(probed.loc[probed["day"] == day, "school_id"]) & set(units.schools.index)
-        flagged = {"school": set(hit.index)}
-        stands = roll_up(
-            units,
-            flagged,
-            {"school": set(hit.index)},
-            {"school": seen},
-            float(rule.param("share")),
-            int(rule.param("min_schools")),
-        )
-        for level, chosen in stands.items():
-            for unit in sorted(chosen):
-                members = (
-                    hit if level == "school" else hit[[units.key_of(level)(s) == unit for s in hit.index]]
-                )
-                members = members.loc[[unit]] if level == "school" else members
-                first, last = members["first"].min(), members["last"].max()
-                minutes = int(members["minutes"].max())
-                span = f"{first:%H:%M}–{(last + pd.Timedelta(minutes=5)):%H:%M}"
-                hours = f"{minutes // 60} h {minutes % 60:02d}"
-                how = (
-                    {"vi": "không có tín hiệu", "en": "no probe"}
-                    if bool(members["silent"].all())
-                    else {"vi": "mất kết nối", "en": "offline"}
-                )
-                messages = {
-                    "vi": f"{units.name(level, unit, 'vi')}: {how['vi']} {hours} trong giờ học ({span})",
-                    "en": f"{units.name(level, unit, 'en')}: {how['en']} for {hours} in school hours ({span})",
-                }
-                details = {"first": f"{first:%H:%M}", "last": f"{last:%H:%M}", "minutes": minutes}
-                if level != "school":
-                    total = sum(1 for s in seen if unit == "all" or units.key_of(level)(s) == unit)
-                    messages["vi"] += f"; {len(members)}/{total} trường"
-                    messages["en"] += f"; {len(members)} of {total} schools"
-                    details.update({"schools": len(members), "of": total})
-                findings.append(units.finding(rule, level, unit, day, minutes / 60, 0.0, messages, details))
+        rows = [where[str(x)] for x in today["school_id"]]
+        hit = np.zeros(n_schools, dtype=bool)
+        hit[rows] = True
+        seen = units.mask("school", probed.loc[probed["day"] == day, "school_id"]) | hit
+        minutes = np.zeros(n_schools)
+        minutes[rows] = today["minutes"].to_numpy(dtype=float)
+        spans = {
+            where[str(x)]: (f, la, si)
+            for x, f, la, si in zip(
+                today["school_id"], today["first"], today["last"], today["silent"], strict=True
+            )
+        }
+
+        def text(
+            units: Units,
+            level: str,
+            unit: str,
+            value: float,
+            counts: tuple[int, int] | None,
+            spans: dict = spans,
+        ) -> tuple[dict[str, str], dict[str, Any]]:
+            anc = units.ancestor(level)
+            k = units.position[level][unit]
+            mine = [spans[i] for i in spans if anc[i] == k]
+            first, last = min(m[0] for m in mine), max(m[1] for m in mine)
+            minutes = int(value)
+            span = f"{first:%H:%M}–{(last + pd.Timedelta(minutes=5)):%H:%M}"
+            hours = f"{minutes // 60} h {minutes % 60:02d}"
+            how = (
+                {"vi": "không có tín hiệu", "en": "no probe"}
+                if all(m[2] for m in mine)
+                else {"vi": "mất kết nối", "en": "offline"}
+            )
+            messages = {
+                "vi": f"{units.name(level, unit, 'vi')}: {how['vi']} {hours} trong giờ học ({span})",
+                "en": f"{units.name(level, unit, 'en')}: {how['en']} for {hours} in school hours ({span})",
+            }
+            details: dict[str, Any] = {"first": f"{first:%H:%M}", "last": f"{last:%H:%M}", "minutes": minutes}
+            if counts:
+                messages["vi"] += f"; {counts[0]}/{counts[1]} trường"
+                messages["en"] += f"; {counts[0]} of {counts[1]} schools"
+                details.update({"schools": counts[0], "of": counts[1]})
+            return messages, details
+
+        findings.extend(rolled_findings(rule, units, day, hit, seen, minutes, text, lambda v: v / 60))
     return findings
