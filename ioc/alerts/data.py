@@ -63,13 +63,24 @@ def latest_probe_day(store: Store) -> date | None:
     return value if isinstance(value, date) else None
 
 
-def school_days(store: Store, cal: SchoolCalendar, first: date, last: date) -> list[date]:
+def newest(store: Store) -> tuple[date | None, date | None]:
+    """(the newest day with attendance, the newest day with probes)."""
+    return latest_attendance_day(store), latest_probe_day(store)
+
+
+def school_days(
+    store: Store,
+    cal: SchoolCalendar,
+    first: date,
+    last: date,
+    known: tuple[date | None, date | None] | None = None,
+) -> list[date]:
     """The school days in [first, last] as SPEC section 5 defines them: the dates on which some school
     reported attendance; after the latest of them, the calendar's school days on which probes came
-    in (today, before attendance is sent). A past date nobody reported on is a day off."""
+    in (today, before attendance is sent). A past date nobody reported on is a day off.
+    ``known``: :func:`newest`, when the caller has it already."""
     days = attendance_days(store, first, last)
-    latest = latest_attendance_day(store)
-    probes = latest_probe_day(store)
+    latest, probes = known or newest(store)
     if probes is not None and (latest is None or probes > latest):
         start = max(first, (latest or first - timedelta(days=1)) + timedelta(days=1))
         days += [d for d in cal.school_days(start, min(last, probes))]

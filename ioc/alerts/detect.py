@@ -87,20 +87,21 @@ class Units:
         }
         # the tree as arrays: the units of each level in a fixed order, and for each unit below the
         # city the position of its parent in the level above (the roll-up counts with bincount)
+        wards, ward_codes = pd.factorize(schools["ward"].astype(str), sort=True)
+        district_codes = pd.Index(sorted({str(d) for d in schools["district"]}))
         self.order: dict[str, list[str]] = {
             "school": [str(s) for s in schools.index],
-            "ward": sorted({str(w) for w in schools["ward"]}),
-            "district": sorted({str(d) for d in schools["district"]}),
+            "ward": list(ward_codes),
+            "district": list(district_codes),
             "city": ["all"],
         }
         self.position = {level: {u: i for i, u in enumerate(us)} for level, us in self.order.items()}
         self.parent_index = {
-            "school": np.array([self.position["ward"][str(w)] for w in schools["ward"]], dtype=np.int64),
-            "ward": np.array(
-                [self.position["district"][str(self.ward_district[w])] for w in self.order["ward"]],
-                dtype=np.int64,
+            "school": np.asarray(wards, dtype=np.int64),
+            "ward": district_codes.get_indexer([str(self.ward_district[w]) for w in ward_codes]).astype(
+                np.int64
             ),
-            "district": np.zeros(len(self.order["district"]), dtype=np.int64),
+            "district": np.zeros(len(district_codes), dtype=np.int64),
         }
 
     def ancestor(self, level: str) -> np.ndarray:

@@ -60,13 +60,14 @@ def default_notify(db: AuthDb) -> Notify:
     return enqueue
 
 
-def latest_school_day(store: Store, cal: SchoolCalendar) -> date | None:
-    newest = max(
-        filter(None, (data.latest_attendance_day(store), data.latest_probe_day(store))), default=None
-    )
-    if newest is None:
+def latest_school_day(
+    store: Store, cal: SchoolCalendar, known: tuple[date | None, date | None] | None = None
+) -> date | None:
+    known = known or data.newest(store)
+    last = max(filter(None, known), default=None)
+    if last is None:
         return None
-    days = data.school_days(store, cal, newest - timedelta(days=30), newest)
+    days = data.school_days(store, cal, last - timedelta(days=30), last, known)
     return days[-1] if days else None
 
 
@@ -197,14 +198,15 @@ def evaluate(
     cal = current_calendar()
     rules = list(rules if rules is not None else current_rules())
     summary = Summary()
-    latest = latest_school_day(store, cal)
+    known = data.newest(store)
+    latest = latest_school_day(store, cal, known)
     if latest is None:
         return summary
     if date_from is None and date_to is None:
         days = [latest]
     else:
         last = min(date_to or latest, latest)
-        days = data.school_days(store, cal, date_from or last, last)
+        days = data.school_days(store, cal, date_from or last, last, known)
     summary.days = days
     if not days:
         return summary
