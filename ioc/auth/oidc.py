@@ -15,6 +15,9 @@ A person signs in to a local account (its role and districts live here, not at t
 linked by the provider's issuer + ``sub`` (OIDC Core 5.7: the only stable, unique pair). The first
 sign-in links them through the claim named by ``oidc_username_claim``, which must name an enabled
 local account not linked yet; after that the claim is never read again.
+
+Signing out of an OIDC session also ends the provider's (RP-Initiated Logout), when the provider
+offers an end-session endpoint.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from ioc.auth import accounts, audit, rules
 STATE_SECONDS = 600
 LEEWAY = 60
 BROWSER_COOKIE = "ioc_oidc"  # binds a sign-in flow to the browser that started it
+HINT_COOKIE = "ioc_oidc_hint"  # an OIDC session's ID token, sent back to the provider at sign-out
+HINT_LIMIT = 3500  # a longer ID token is not kept (browsers keep cookies up to 4 KB)
 REFETCH_SECONDS = 10.0  # one unknown key id reads the keys again at most this often
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
@@ -272,6 +277,32 @@ def _redirect_uri(client: OidcClient) -> str:
     return client.redirect_uri or request.host_url.rstrip("/") + "/auth/oidc/callback"
 
 
+def _signed_out_uri(client: OidcClient) -> str:
+    """Where the provider sends the browser after signing out (register it at the provider as a
+    post-logout redirect URI): the sign-in page, on the redirect URI's server."""
+    base = client.redirect_uri.split("/auth/oidc/callback")[0] if client.redirect_uri else request.host_url
+    return base.rstrip("/") + "/login?m=signed_out"
+
+
+def end_session_url(client: OidcClient | None, id_token: str | None) -> str | None:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the provider's end-session URL
+    for the browser of an OIDC session, or None (no such session, or the provider offers none)."""
+    if client is None or not id_token:
+        return None
+    try:
+        endpoint = client.discovery().get("end_session_endpoint")
+    except (requests.RequestException, OidcError):
+        return None
+    if not endpoint:
+        return None
+    params = {
+        "id_token_hint": id_token,
+        "client_id": client.client_id,
+        "post_logout_redirect_uri": _signed_out_uri(client),
+    }
+    return str(endpoint) + "?" + urlencode(params)
+
+
 def start() -> BaseResponse:
     from ioc.auth.web import auth_state, client_ip, secure_cookies
 
@@ -315,7 +346,7 @@ def _digest(value: str) -> str:
 
 
 def callback() -> BaseResponse:
-    from ioc.auth.web import auth_state, client_ip, start_session
+    from ioc.auth.web import auth_state, client_ip, secure_cookies, start_session
 
     state = auth_state()
     client: OidcClient | None = state.oidc
@@ -349,7 +380,20 @@ def callback() -> BaseResponse:
     except (OidcError, requests.RequestException, KeyError, ValueError) as error:
         audit.record(state.db, "sign_in", "failed", detail=f"oidc: {error}", ip=ip)
         return redirect("/login?m=oidc_failed", code=302)
-    return start_session(state, username, row["next"], "oidc")
+    response = start_session(state, username, row["next"], "oidc")
+    response.delete_cookie(BROWSER_COOKIE, path="/auth/oidc/")
+    id_token = str(answer["id_token"])
+    if len(id_token) <= HINT_LIMIT:
+        response.set_cookie(
+            HINT_COOKIE,
+            id_token,
+            max_age=int(float(settings.get("session_hours")) * 3600),
+            secure=secure_cookies(),
+            httponly=True,
+            samesite="Lax",
+            path="/logout",
+        )
+    return response
 
 
 def _local_account(

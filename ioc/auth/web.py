@@ -32,7 +32,7 @@ from flask import Flask, Response, abort, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
-from ioc.auth import accounts, audit, forms, proxies, ratelimit, rules, sessions, tokens
+from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, sessions, tokens
 from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, acting_as
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
@@ -187,8 +187,6 @@ def install(
         dash_app=app if hasattr(app, "server") else None,
         store_factory=store_factory,
     )
-    from ioc.auth import oidc
-
     state.oidc = oidc.client_from_settings()
     server.extensions[EXTENSION] = state
     if required and accounts.count(state.db) == 0:
@@ -829,10 +827,15 @@ def logout() -> BaseResponse:
         sessions.revoke(state.db, value)
         who = f"user:{session.username}" if session.username else f"kiosk:{session.device}"
         audit.record(state.db, "sign_out", actor=who, ip=client_ip())
+    # an OIDC session also ends at the provider (which then sends the browser to /login)
+    at_provider = oidc.end_session_url(state.oidc, request.cookies.get(oidc.HINT_COOKIE)) if session else None
     response = redirect(
-        "/login?" + urlencode({"m": "signed_out", **({"lang": "en"} if _lang() == "en" else {})}), code=302
+        at_provider
+        or "/login?" + urlencode({"m": "signed_out", **({"lang": "en"} if _lang() == "en" else {})}),
+        code=302,
     )
     clear_session_cookies(response)
+    response.delete_cookie(oidc.HINT_COOKIE, path="/logout")
     return response
 
 

@@ -54,7 +54,7 @@ def provider(tmp_path: Path) -> Iterator[OpenIdProvider]:
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uris": [CALLBACK],
-                "post_logout_redirect_uris": ["http://localhost/login"],
+                "post_logout_redirect_uris": ["http://localhost/login?m=signed_out"],
             }
         ],
         "jwks": _jwks("k1"),
@@ -413,13 +413,43 @@ def test_a_callback_and_a_code_are_used_once(app: Any, db: Any) -> None:
 # -- signing out ------------------------------------------------------------------------------
 
 
-def test_sign_out_ends_the_session(app: Any, db: Any) -> None:
-    client, done, _ = _sign_in(app)
+def test_sign_out_ends_the_session_here_and_at_the_provider(app: Any, db: Any) -> None:
+    browser = requests.Session()  # the person's browser at the provider (its session cookie)
+    client, authorize = _start(app)
+    callback = urlsplit(_at_provider(browser, authorize, OFFICER_SUB))
+    assert client.get(callback.path + "?" + callback.query).headers["Location"] == "/explore"
     assert client.get("/explore").status_code == 200
     form = client.get("/logout").get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', form)
     assert token is not None
     out = client.post("/logout", data={"csrf": token.group(1)})
-    assert out.status_code == 302 and "signed_out" in out.headers["Location"]
-    assert client.get("/explore").status_code == 302
+    assert client.get("/explore").status_code == 302  # the app's session has ended
     assert audit.entries(db, event="sign_out", limit=1)[0].actor == "user:oidc.real"
+    # ... and the browser goes on to the provider, which ends its own session there
+    end = urlsplit(out.headers["Location"])
+    assert out.status_code == 302 and end.netloc == urlsplit(app_issuer(app)).netloc
+    query = parse_qs(end.query)
+    assert query["post_logout_redirect_uri"] == ["http://localhost/login?m=signed_out"]
+    assert _claims(query["id_token_hint"][0])["sub"] == OFFICER_SUB
+    confirm = browser.get(out.headers["Location"], timeout=10)
+    action = re.search(r'<form id="op.logoutForm" method="post" action="([^"]+)"', confirm.text)
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text)
+    assert action is not None and xsrf is not None, confirm.text[:500]
+    done = browser.post(
+        urljoin(confirm.url, action.group(1)),
+        data={"xsrf": xsrf.group(1), "logout": "yes"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert done.headers["Location"] == "http://localhost/login?m=signed_out"
+    # signed out at the provider too: signing in again asks who it is
+    _, authorize = _start(app)
+    page = browser.get(authorize, timeout=10)
+    assert 'name="login"' in page.text
+
+
+def test_a_provider_without_end_session_signs_out_here_only(app: Any, provider: OpenIdProvider) -> None:
+    client_ = _oidc_client(app)
+    assert oidc.end_session_url(client_, None) is None  # a password session: nothing to end there
+    client_._discovery = (time.time(), {**client_.discovery(), "end_session_endpoint": None})
+    assert oidc.end_session_url(client_, "an ID token") is None
