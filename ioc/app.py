@@ -322,6 +322,7 @@ NAV = (
     ("nav.control_room", "/"),
     ("nav.explore", "/explore"),
     ("nav.data_health", "/data-health"),
+    ("nav.alerts", "/alerts"),
     ("nav.kpis", "/kpi"),
 )
 

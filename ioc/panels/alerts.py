@@ -9,6 +9,10 @@ panel's and the URL's district or ward, and the reader's access scope.
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+import plotly.graph_objects as go
 from dash import dcc, html
 
 from ioc.alerts import output
@@ -25,6 +29,7 @@ TEXT = {
     "none": {"vi": "Không có cảnh báo đang mở", "en": "No open alerts"},
     "taken": {"vi": "✓ {who}", "en": "✓ {who}"},
     "new": {"vi": "mới", "en": "new"},
+    "marks": {"vi": "Ngày có cảnh báo", "en": "Days with alerts"},
 }
 
 
@@ -86,3 +91,58 @@ class Alerts(PanelKind):
             )
         head = html.Div(TEXT["head"][lang].format(n=len(alerts), new=new), className="alerts-count")
         return PanelOutput(html.Div([head, html.Ul(items, className="alert-list")]), "ok")
+
+
+NEAR = {
+    "city": ("city", "district"),
+    "district": ("district", "ward"),
+    "ward": ("ward", "school"),
+    "school": ("school",),
+}
+
+
+def mark_alert_days(fig: Any, kpi_id: str, scope: Any, series: Any, lang: str) -> Any:
+    """Mark on a trend chart of ``kpi_id`` over ``scope`` the days with alerts about it: the chart's
+    own unit's alerts and those of the level just below (a city chart shows its districts' floods),
+    each mark saying the alert in words. Returns ``fig``."""
+    points = {d: v for d, v in series if v is not None}
+    if not points:
+        return fig
+    level, unit = next(
+        ((name, getattr(scope, name)) for name in ("school", "ward", "district") if getattr(scope, name)),
+        ("city", "all"),
+    )
+    query = output.ListQuery(date_from=min(points), date_to=max(points), lang=lang)
+    marks: dict[Any, list[str]] = {}
+    for a in output.answer(alerts_db(), query, current_access())["alerts"]:
+        if a["kpi"] != kpi_id or a["level"] not in NEAR[level]:
+            continue
+        if level != "city" and not (
+            a["unit"] == unit or a[level] == unit or (level == "school" and a["unit"] == unit)
+        ):
+            continue
+        first = date.fromisoformat(a["start"])
+        last = date.fromisoformat(a["end"]) if a["end"] else max(points)
+        for day in points:
+            if first <= day <= last:
+                marks.setdefault(day, []).append(a["message"])
+    if marks:
+        days = sorted(marks)
+        fig.add_trace(
+            go.Scatter(
+                x=[d.isoformat() for d in days],
+                y=[points[d] for d in days],
+                mode="markers",
+                name=TEXT["marks"][lang],
+                marker={
+                    "symbol": "diamond",
+                    "size": 12,
+                    "color": "#e5484d",
+                    "line": {"width": 1, "color": "#ffffff"},
+                },
+                hovertext=["<br>".join(marks[d][:4]) for d in days],
+                hoverinfo="text",
+                showlegend=False,
+            )
+        )
+    return fig

@@ -10,6 +10,7 @@ from ioc import figures
 from ioc.metrics.query import KpiRow
 from ioc.metrics.registry import Kpi, get_kpi
 from ioc.panels import register
+from ioc.panels.alerts import mark_alert_days
 from ioc.panels.base import (
     PanelConfig,
     PanelContext,
@@ -71,6 +72,7 @@ class Trend(PanelKind):
             partial_day=ctx.now.date(),
             grain=series_grain(kpi),
         )
+        mark_alert_days(fig, kpi.id, merged_scope(panel, ctx), s.series, ctx.lang)
         stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(graph(fig), "stale" if stale else "ok", s.as_of)
 

@@ -13,7 +13,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +272,24 @@ def test_pages_and_the_wall_panel_show_alerts_new_first_with_owners(env, capsys)
     taken = {a["id"] for a in opened if a["acknowledged_by"] or a["owner"]}
     assert order and [i in taken for i in order] == sorted(i in taken for i in order)
     assert "✓ Trần Thị Bình" in body and body.count("NEW") + body.count("new") >= 1
+
+
+def test_trend_charts_mark_the_days_with_alerts(env):
+    truth, store, data_dir = env
+    import plotly.graph_objects as go
+
+    from ioc.app import create_app
+    from ioc.metrics.query import Scope
+    from ioc.panels.alerts import mark_alert_days
+
+    flood = next(e for e in truth.events if e.name == "flood in W21")
+    before, after = flood.day - timedelta(days=7), flood.day + timedelta(days=7)
+    series = [(before, 0.95), (flood.day, 0.7), (after, 0.95)]
+    app = create_app(data_dir, store=store)
+    with app.server.test_request_context("/"):
+        ward = mark_alert_days(go.Figure(), "attendance_rate", Scope(ward="W21"), series, "en")
+        other = mark_alert_days(go.Figure(), "attendance_rate", Scope(ward="W33"), series, "en")
+    (marks,) = ward.data
+    assert list(marks.x) == [flood.day.isoformat()] and list(marks.y) == [0.7]
+    assert "Phường 2-1: " in marks.hovertext[0]
+    assert other.data == ()
