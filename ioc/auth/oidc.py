@@ -29,6 +29,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +43,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
 from ioc.auth import accounts, audit, rules
+from ioc.auth.db import AuthDb
 
 STATE_SECONDS = 600
 LEEWAY = 60
@@ -303,11 +305,9 @@ def end_session_url(client: OidcClient | None, id_token: str | None) -> str | No
     return str(endpoint) + "?" + urlencode(params)
 
 
-def start() -> BaseResponse:
-    from ioc.auth.web import auth_state, client_ip, secure_cookies
-
-    state = auth_state()
-    client: OidcClient | None = state.oidc
+def start(db: AuthDb, client: OidcClient | None, ip: str, secure: bool) -> BaseResponse:
+    """GET /auth/oidc/login: a new flow, bound to this browser; the browser goes to the provider.
+    ``ip`` is the client's address, ``secure`` the cookies' Secure flag (the web layer knows both)."""
     if client is None:
         return Response("OpenID Connect sign-in is not configured\n", status=404, mimetype="text/plain")
     verifier, challenge = pkce_pair()
@@ -315,7 +315,7 @@ def start() -> BaseResponse:
     next_url = rules.safe_next(request.args.get("next"))
     # the flow belongs to this browser: its callback is refused in any other (login CSRF, RFC 9700 4.7)
     browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
-    with state.db.connect() as con:
+    with db.connect() as con:
         con.execute("DELETE FROM oidc_flows WHERE created_at < ?", (time.time() - STATE_SECONDS,))
         con.execute(
             "INSERT INTO oidc_flows (state, browser, verifier, nonce, next, created_at)"
@@ -325,7 +325,7 @@ def start() -> BaseResponse:
     try:
         url = client.authorization_url(key, nonce, challenge, _redirect_uri(client))
     except (requests.RequestException, OidcError, KeyError) as error:
-        audit.record(state.db, "sign_in", "failed", detail=f"oidc discovery: {error}", ip=client_ip())
+        audit.record(db, "sign_in", "failed", detail=f"oidc discovery: {error}", ip=ip)
         return redirect("/login?m=oidc_failed", code=302)
     response = redirect(url, code=302)
     # Lax, not Strict: the provider sends the browser back with a top-level cross-site GET
@@ -333,7 +333,7 @@ def start() -> BaseResponse:
         BROWSER_COOKIE,
         browser,
         max_age=STATE_SECONDS,
-        secure=secure_cookies(),
+        secure=secure,
         httponly=True,
         samesite="Lax",
         path="/auth/oidc/",
@@ -345,17 +345,20 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def callback() -> BaseResponse:
-    from ioc.auth.web import auth_state, client_ip, secure_cookies, start_session
-
-    state = auth_state()
-    client: OidcClient | None = state.oidc
+def callback(
+    db: AuthDb,
+    client: OidcClient | None,
+    ip: str,
+    secure: bool,
+    start_session: Callable[[str, str], BaseResponse],
+) -> BaseResponse:
+    """GET /auth/oidc/callback: every check, then ``start_session(username, next_url)``; any
+    failure is audited and sends the browser back to the sign-in page."""
     if client is None:
         return Response("OpenID Connect sign-in is not configured\n", status=404, mimetype="text/plain")
-    ip = client_ip()
     key = request.args.get("state") or ""
     browser = request.cookies.get(BROWSER_COOKIE) or ""
-    with state.db.connect() as con:
+    with db.connect() as con:
         row = con.execute(
             "SELECT browser, verifier, nonce, next, created_at FROM oidc_flows WHERE state = ?", (key,)
         ).fetchone()
@@ -376,11 +379,11 @@ def callback() -> BaseResponse:
         answer = client.exchange(code, row["verifier"], _redirect_uri(client))
         claims = client.verify_id_token(str(answer.get("id_token", "")), row["nonce"])
         profile = client.userinfo(str(answer.get("access_token") or ""), claims["sub"])
-        username = _local_account(state.db, client, claims, {**profile, **claims}, ip)
+        username = _local_account(db, client, claims, {**profile, **claims}, ip)
     except (OidcError, requests.RequestException, KeyError, ValueError) as error:
-        audit.record(state.db, "sign_in", "failed", detail=f"oidc: {error}", ip=ip)
+        audit.record(db, "sign_in", "failed", detail=f"oidc: {error}", ip=ip)
         return redirect("/login?m=oidc_failed", code=302)
-    response = start_session(state, username, row["next"], "oidc")
+    response = start_session(username, row["next"])
     response.delete_cookie(BROWSER_COOKIE, path="/auth/oidc/")
     id_token = str(answer["id_token"])
     if len(id_token) <= HINT_LIMIT:
@@ -388,7 +391,7 @@ def callback() -> BaseResponse:
             HINT_COOKIE,
             id_token,
             max_age=int(float(settings.get("session_hours")) * 3600),
-            secure=secure_cookies(),
+            secure=secure,
             httponly=True,
             samesite="Lax",
             path="/logout",

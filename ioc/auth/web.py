@@ -202,8 +202,8 @@ def install(
     server.add_url_rule("/logout", "ioc_logout", logout, methods=["GET", "POST"])
     server.add_url_rule("/admin/audit", "ioc_audit", audit_view)
     # always routed (404 while OpenID Connect is not configured), so settings can change at run time
-    server.add_url_rule("/auth/oidc/login", "ioc_oidc_login", oidc.start)
-    server.add_url_rule("/auth/oidc/callback", "ioc_oidc_callback", oidc.callback)
+    server.add_url_rule("/auth/oidc/login", "ioc_oidc_login", oidc_start)
+    server.add_url_rule("/auth/oidc/callback", "ioc_oidc_callback", oidc_callback)
     return state
 
 
@@ -801,6 +801,20 @@ def start_session(state: AuthState, username: str, next_url: str, method: str) -
     set_session_cookies(response, value, session.csrf, session.expires_at - session.created_at)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
+
+
+def oidc_start() -> BaseResponse:
+    state = auth_state()
+    return oidc.start(state.db, state.oidc, client_ip(), secure_cookies())
+
+
+def oidc_callback() -> BaseResponse:
+    state = auth_state()
+
+    def signed_in(username: str, next_url: str) -> BaseResponse:
+        return start_session(state, username, next_url, "oidc")
+
+    return oidc.callback(state.db, state.oidc, client_ip(), secure_cookies(), signed_in)
 
 
 def logout() -> BaseResponse:
