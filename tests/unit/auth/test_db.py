@@ -249,3 +249,34 @@ def test_an_audit_write_after_the_server_dropped_the_pooled_connections_reconnec
         assert [e.actor for e in audit.entries(db)] == ["user:after", "user:before"]
     finally:
         db.close()
+
+
+def test_an_accounts_file_of_schema_2_is_brought_up_to_date(tmp_path: Path) -> None:
+    """A deployment's SQLite file from before the atomic throttle: accounts and the audit log stay,
+    the racy attempts table and the unbound OIDC states go, the new tables appear."""
+    import sqlite3
+
+    from ioc.auth import accounts
+    from ioc.auth.db import SCHEMA_VERSION, SqliteAuthDb
+
+    folder = tmp_path / "auth"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "auth.sqlite")
+    old.executescript(
+        "CREATE TABLE users (username TEXT PRIMARY KEY, display_name TEXT NOT NULL DEFAULT '',"
+        " password_hash TEXT, role TEXT NOT NULL, districts TEXT NOT NULL DEFAULT '',"
+        " wards TEXT NOT NULL DEFAULT '', disabled INTEGER NOT NULL DEFAULT 0,"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+        "INSERT INTO users (username, role, created_at, updated_at) VALUES ('lan', 'analyst', 1, 1);"
+        "CREATE TABLE attempts (key TEXT NOT NULL, at REAL NOT NULL);"
+        "CREATE TABLE oidc_states (state TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL,"
+        " next TEXT NOT NULL, created_at REAL NOT NULL);"
+        "PRAGMA user_version = 2;"
+    )
+    old.close()
+    db = SqliteAuthDb(tmp_path)
+    tables = {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"login_counters", "known_addresses", "oidc_flows", "identities"} <= tables
+    assert not {"attempts", "oidc_states"} & tables
+    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    assert accounts.get(db, "lan") is not None
