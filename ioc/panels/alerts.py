@@ -19,6 +19,7 @@ from ioc.alerts import output
 from ioc.alerts.rules import KINDS, LEVELS
 from ioc.api import alerts_db
 from ioc.auth.access import current_access
+from ioc.figures import plain
 from ioc.panels import register
 from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, merged_scope
 from ioc.panels.common import attrs, with_query
@@ -140,7 +141,7 @@ def mark_alert_days(fig: Any, kpi_id: str, scope: Any, series: Any, lang: str) -
                     "color": "#e5484d",
                     "line": {"width": 1, "color": "#ffffff"},
                 },
-                hovertext=["<br>".join(marks[d][:4]) for d in days],
+                hovertext=["<br>".join(plain(m) for m in marks[d][:4]) for d in days],
                 hoverinfo="text",
                 showlegend=False,
             )

@@ -293,3 +293,25 @@ def test_trend_charts_mark_the_days_with_alerts(env):
     assert list(marks.x) == [flood.day.isoformat()] and list(marks.y) == [0.7]
     assert "Phường 2-1: " in marks.hovertext[0]
     assert other.data == ()
+
+
+def test_a_unit_name_from_data_stays_text_in_the_chart_marks(env):
+    truth, store, data_dir = env
+    import plotly.graph_objects as go
+
+    from ioc.app import create_app
+    from ioc.auth.db import open_db
+    from ioc.metrics.query import Scope
+    from ioc.panels.alerts import mark_alert_days
+
+    flood = next(e for e in truth.events if e.name == "flood in W21")
+    db = open_db(data_dir)
+    with db.connect() as con:
+        con.execute(
+            "UPDATE alerts SET message_vi = '<a href=\"http://evil.example\">x</a>' WHERE unit = 'W21' AND start_day = ?",
+            (flood.day.isoformat(),),
+        )
+    app = create_app(data_dir, store=store)
+    with app.server.test_request_context("/"):
+        fig = mark_alert_days(go.Figure(), "attendance_rate", Scope(ward="W21"), [(flood.day, 0.7)], "vi")
+    assert "<a " not in fig.data[0].hovertext[0] and "&lt;a href" in fig.data[0].hovertext[0]
