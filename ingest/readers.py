@@ -29,6 +29,7 @@ from ingest.limits import LimitExceeded, Limits
 from ioc.store import quote_ident
 
 XLSX_BATCH = 50_000
+SCAN_CHUNK = 1 << 20  # a CSV's lines are measured a MB at a time (the split of a chunk is held whole)
 HEADER_SEARCH_ROWS = 20
 
 
@@ -164,13 +165,13 @@ def _line_over(path: Path, longest: int) -> tuple[int, int] | None:
     the file as empty."""
     line, run = 1, 0  # the current line's number and the bytes of it seen so far
     with path.open("rb") as handle:
-        while chunk := handle.read(8 << 20):
+        while chunk := handle.read(SCAN_CHUNK):
             sizes = list(map(len, chunk.split(b"\n")))
             sizes[0] += run
             if max(sizes) > longest:
                 index = next(i for i, size in enumerate(sizes) if size > longest)
                 size = sizes[index]
-                while index == len(sizes) - 1 and (more := handle.read(8 << 20)):
+                while index == len(sizes) - 1 and (more := handle.read(SCAN_CHUNK)):
                     end = more.find(b"\n")  # the line goes on: measure it to its end
                     size += len(more) if end < 0 else end
                     if end >= 0:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.contract import LOAD_ORDER, dataset_of
+from ingest.durable import write_verified
 from ingest.health_record import SourceState, now
 from ingest.jobs import (
     DropFolderSpec,
@@ -139,7 +140,7 @@ def move_handled(path: Path, result: FileResult) -> Path:
         # the reason first: a crash between the two leaves the file in the inbox, never a
         # rejected file without its reason
         reason = target.with_name(target.name + ".reason.txt")
-        reason.write_text(reason_text(result, now()), encoding="utf-8")
+        write_verified(reason, reason_text(result, now()).encode("utf-8"))  # never half a reason
     os.replace(path, target)
     return target
 
@@ -257,11 +258,13 @@ def _give_up(path: Path, reason: str, attempts: dict[tuple[str, int, int], int] 
     folder = path.parent / "rejected"
     folder.mkdir(exist_ok=True)
     target = _free_name(folder, path.name)
-    target.with_name(target.name + ".reason.txt").write_text(
-        f"{path.name} could not be loaded in {attempts[key]} attempts (last at "
-        f"{now().isoformat(timespec='seconds')}); nothing of it was loaded.\nLast error: {reason}\n"
-        "Check the file (or the log DATA_DIR/logs/scheduler.log) and drop it into the inbox again.\n",
-        encoding="utf-8",
+    write_verified(
+        target.with_name(target.name + ".reason.txt"),
+        (
+            f"{path.name} could not be loaded in {attempts[key]} attempts (last at "
+            f"{now().isoformat(timespec='seconds')}); nothing of it was loaded.\nLast error: {reason}\n"
+            "Check the file (or the log DATA_DIR/logs/scheduler.log) and drop it into the inbox again.\n"
+        ).encode(),
     )
     os.replace(path, target)
     del attempts[key]
