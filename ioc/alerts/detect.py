@@ -261,9 +261,10 @@ def _score(
 
     The city's baseline is the median of the same weekday over the previous ``weeks``. Below the
     city, a unit's baseline is its own usual level (the median of its previous NOISE_DAYS school
-    days, steady even for a small school) plus the weekday's usual offset: the unit's own (the
-    median of its same-weekday deviations from its level) for wards and districts, the city's for
-    a school, whose handful of same-weekday days would make its own offset mostly noise."""
+    days, steady even for a small school) plus an offset: for wards and districts their own usual
+    offset for the weekday (the median of their same-weekday deviations from their level); for a
+    school, whose handful of same-weekday days would make its own offset mostly noise, the city's
+    deviation from its level that day (the weekday, and whatever moved the whole city)."""
     rates = present / enrolled.where(enrolled > 0)
     if weekday_offset is None:
         base = _baseline(rates, weeks)
@@ -304,7 +305,10 @@ def anomalies(rule: Rule, units: Units, rows: pd.DataFrame, days: list[date]) ->
         if level == "city":
             rates, base, z = _score(p, e, weeks, None)
             usual = rates.shift(1).rolling(NOISE_DAYS, min_periods=10).median()
-            city_offset = (base - usual)["all"]
+            # a school is judged against its own level moved by the city's move that day (the
+            # weekday and whatever moved every school, like the flu season): what fires is what
+            # is unusual for the school beyond the whole city (the city's own alert says the rest)
+            city_offset = (rates - usual)["all"]
         else:
             rates, base, z = _score(p, e, weeks, city_offset if level == "school" else pd.Series(dtype=float))
         if level == "school":

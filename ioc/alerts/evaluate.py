@@ -13,6 +13,7 @@ day, only the rules whose data changed since they were last evaluated on it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,27 @@ def findings(
     return detect.missing_reports(rule, units, rows, history, days, cal)
 
 
+_UNITS: dict[tuple[str, int, date], detect.Units] = {}  # a cache: the hierarchy per schools version and day
+_UNITS_LOCK = threading.Lock()
+
+
+def _units(store: Store, day: date, version: int) -> detect.Units:
+    """The hierarchy as of ``day``, built once per version of the schools table (a probe load every
+    five minutes does not rebuild it)."""
+    from ioc.metrics.table_versions import tables_version
+
+    key = (store.identity, tables_version(store, ("schools",), version), day)
+    with _UNITS_LOCK:
+        found = _UNITS.get(key)
+    if found is None:
+        found = detect.Units(data.hierarchy(store, day))
+        with _UNITS_LOCK:
+            if len(_UNITS) >= 4:
+                _UNITS.pop(next(iter(_UNITS)))
+            _UNITS[key] = found
+    return found
+
+
 def _episodes(
     db: AuthDb, rule: Rule, evaluated: list[date]
 ) -> dict[tuple[str, str], list[lifecycle.Episode]]:
@@ -211,7 +233,7 @@ def evaluate(
     if not days:
         return summary
     version = store.data_version()
-    units = detect.Units(data.hierarchy(store, days[-1]))
+    units = _units(store, days[-1], version)
     for rule in rules:
         if only_changed and not _changed(store, db, rule, days[-1], version):
             summary.skipped.append(rule.id)
