@@ -1,7 +1,7 @@
 """The HTTP JSON API: ``/api/v1/kpis``, ``/api/v1/kpis/<id>`` and ``/api/v1/openapi.json``.
 
 The same parameters and JSON as ``ioc kpi`` (both parse with ioc.metrics.params and both answer
-with KpiResult.to_json); answers come from the KPI cache. Bad parameters get HTTP 400 with
+with KpiResult.to_json); answers come from the request's metrics front door (ioc.frontdoor), cached. Bad parameters get HTTP 400 with
 ``{"error": ..., "param": ...}``. The access rules of the pages apply: the app may register a
 function returning the caller's access scope (a Scope whose filters bound what may be asked).
 """
@@ -17,9 +17,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ioc.alerts import output as alert_output
 from ioc.auth import web as auth_web
-from ioc.auth.access import current_access
-from ioc.metrics import cache, engine
+from ioc.frontdoor import current_metrics
+from ioc.metrics import cache
 from ioc.metrics.errors import QueryError
+from ioc.metrics.front import Metrics
 from ioc.metrics.output import to_csv
 from ioc.metrics.params import DATE_PATTERN, FORMATS, parse_query
 from ioc.metrics.query import BY, FILTERS, Scope
@@ -44,6 +45,11 @@ def register_api(
     cache.init_cache(flask_server)
     if "api" not in flask_server.blueprints:
         flask_server.register_blueprint(api)
+
+
+def _metrics() -> Metrics:
+    """The request's metrics front door (ioc.frontdoor), over the store this API serves."""
+    return current_metrics(current_app.extensions[EXTENSION]["store"]())
 
 
 def _error(status: int, message: str, param: str | None) -> Response:
@@ -85,21 +91,19 @@ def get_kpi_values(kpi_id: str) -> BaseResponse:
     params = {k: request.args.get(k) for k in request.args if k != "lang"}
     query, fmt = parse_query(kpi_id, params)
     try:
-        scope, allowed = _apply_access(query.scope)
+        scope, _allowed = _apply_access(query.scope)
     except PermissionError as denied:
         reason = f"your account may only see its own {denied.args[0]}"
         if auth_web.current_state_or_none() is None:  # no access control on this server to audit in
             return _error(403, reason, denied.args[0])
         return auth_web.refuse(auth_web.current_principal(), reason, denied.args[0])
     query = replace(query, scope=scope)
-    store = current_app.extensions[EXTENSION]["store"]()
+    metrics = _metrics()
     param = "hierarchy_date" if query.hierarchy_date is not None else "snapshot"
-    placement = auth_web.placement_refusal(
-        store, current_access(), query.hierarchy_date, query.snapshot, param
-    )
+    placement = auth_web.placement_refusal(metrics, query.hierarchy_date, query.snapshot, param)
     if placement:
         return auth_web.refuse(auth_web.current_principal(), placement, param)  # audited
-    result = cache.cached_compute(store, query, access_scope=allowed)
+    result = metrics.answer(query)
     if fmt == "csv":
         return Response(
             to_csv(result),
@@ -113,7 +117,7 @@ def get_kpi_values(kpi_id: str) -> BaseResponse:
 def list_alerts() -> Response:
     """The alerts the caller may see: the same parameters and JSON as ``ioc alerts list``."""
     query = alert_output.parse({k: request.args.get(k) for k in request.args})
-    payload = alert_output.answer(alerts_db(), query, current_access())
+    payload = alert_output.answer(alerts_db(), query, _metrics().access)
     if query.format == "csv":
         return Response(
             alert_output.to_csv(payload),
@@ -141,7 +145,7 @@ def act_on_alert(alert_id: int, action: str) -> Response:
             action,
             principal.label if principal else "web",
             str(text or ""),
-            access=current_access(),
+            access=_metrics().access,
             ip=client_ip(),
         )
     except ActionError as error:
@@ -167,8 +171,8 @@ def alerts_db() -> AuthDb:
 
 @api.get("/openapi.json")
 def openapi() -> Response:
-    store = current_app.extensions[EXTENSION]["store"]()
-    return jsonify(openapi_document(engine.readable_versions(store)))
+    metrics = _metrics()
+    return jsonify(openapi_document(metrics.readable_versions()))
 
 
 def openapi_document(versions: tuple[int, int] | None = None) -> dict[str, Any]:

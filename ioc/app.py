@@ -21,10 +21,13 @@ from dash import ALL, Input, Output, State, callback_context, ctx, dcc, html, no
 from dash.exceptions import MissingCallbackContextException
 
 from ioc import i18n, ids
+from ioc.access import EVERYTHING, AccessScope
 from ioc.auth import web as auth_web
 from ioc.delivery import App, install_compression
+from ioc.frontdoor import STORE_KEY, current_metrics, use_metrics
 from ioc.metrics.errors import QueryError
-from ioc.pages._common import STORE_KEY, UrlState, current_store
+from ioc.metrics.front import Metrics
+from ioc.pages._common import UrlState
 from ioc.panels.common import attrs, parse_explain_ref
 
 log = logging.getLogger(__name__)
@@ -167,28 +170,28 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
     Returns how many pages were drawn, or None when a new data version (or ``stop``) came first:
     the next round starts over.
     """
-    from ioc.auth.access import AccessScope, acting_as
-    from ioc.metrics import dimensions
     from ioc.metrics.cache import recently_opened, warming
     from ioc.pages import _unit
     from ioc.pages import school as school_page
     from ioc.store import one_version
 
+    city = Metrics(store, EVERYTHING)
     with app.server.test_request_context("/"):
-        pages: list[tuple[str, str, AccessScope | None]] = [
-            ("district", u.code, AccessScope.limited([u.code])) for u in dimensions.districts(store) if u.code
+        pages: list[tuple[str, str, AccessScope]] = [
+            ("district", u.code, AccessScope.limited([u.code])) for u in city.districts() if u.code
         ]
         pages += [
-            ("ward", u.code, AccessScope.limited([u.parent_code]) if u.parent_code else None)
-            for u in dimensions.wards(store)
+            ("ward", u.code, AccessScope.limited([u.parent_code]) if u.parent_code else EVERYTHING)
+            for u in city.wards()
             if u.code
         ]
-        pages += [("school", code, None) for code in recently_opened(store, "school")]
+        pages += [("school", code, EVERYTHING) for code in recently_opened(store, "school")]
     drawn = 0
     for kind, code, officer in pages:
         if (stop is not None and stop.is_set()) or store.data_version() != version:
             return None
-        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(officer), warming(), one_version():
+        with app.server.test_request_context(f"/{kind}/{code}"), warming(), one_version():
+            use_metrics(Metrics(store, officer))  # the page as the officer of its district sees it
             if kind == "school":
                 school_page.layout(code)
             else:
@@ -421,12 +424,10 @@ def register_explain_cell(table_id: str) -> None:
 def explanation(ref: str, lang: str) -> Any:
     """The body of the "what is this number?" box: definition, numerator, denominator, period, as-of."""
     from ioc.metrics.registry import get_kpi
-    from ioc.panels.data import result
 
     q = parse_explain_ref(ref)
     kpi = get_kpi(q["kpi"])
-    res = result(
-        current_store(),
+    res = current_metrics().result(
         kpi.id,
         "all",
         scope=q["scope"],

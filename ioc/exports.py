@@ -22,6 +22,8 @@ import pandas as pd
 
 from ioc import figures, i18n, settings
 from ioc.figures import plain
+from ioc.frontdoor import current_metrics
+from ioc.metrics.front import Metrics
 from ioc.metrics.query import BY, FILTERS, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
 
@@ -329,14 +331,12 @@ def to_image(kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str) -> bytes:
     return render_image(fig, {"format": fmt, "width": 1400, "height": min(height, 4000)})
 
 
-def export(store: Any, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:
-    """(content, mimetype, file name) of ``req`` in format ``fmt``."""
-    from ioc.metrics.cache import cached_compute
-
+def export(metrics: Metrics, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:
+    """(content, mimetype, file name) of ``req`` in format ``fmt``, as the caller of ``metrics`` may see it."""
     if fmt not in FORMATS:
         raise QueryError("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     kpi = get_kpi(req.kpi)
-    res = cached_compute(store, req.query())
+    res = metrics.answer(req.query())
     if fmt == "csv":
         content = to_csv(res, req.lang)
     elif fmt == "xlsx":
@@ -356,7 +356,7 @@ def register_routes(server: flask.Flask) -> None:
     def download(fmt: str) -> flask.Response:
         try:
             req = ExportRequest.from_args(flask.request.args)
-            content, mimetype, name = export(server.extensions["ioc.store"], req, fmt)
+            content, mimetype, name = export(current_metrics(), req, fmt)
         except QueryError as error:
             return flask.Response(f"{error}\n", status=400, mimetype="text/plain")
         response = flask.Response(content, mimetype=mimetype)

@@ -40,6 +40,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ioc import settings
+from ioc.access import EVERYTHING
 
 if TYPE_CHECKING:
     from ioc.store import Store
@@ -265,12 +266,12 @@ class StoreCollector(Collector):
             return [(str(d or ""), str(s), int(n)) for d, s, n in store.execute(sql).rows]
 
         fresh = cache._cached(  # noqa: SLF001 - the cache's one get-or-make helper
-            cache.cache_key("scrape:freshness", (identity, version, minute)),
+            cache.cache_key("scrape:freshness", (identity, version, minute), EVERYTHING),
             lambda: health.freshness(store),
             kind="scrape",
         )
         counts = cache._cached(  # noqa: SLF001
-            cache.cache_key("scrape:ingest-runs", (identity, version)), runs, kind="scrape"
+            cache.cache_key("scrape:ingest-runs", (identity, version), EVERYTHING), runs, kind="scrape"
         )
         return fresh, counts
 

@@ -1,19 +1,18 @@
-"""Roles and the access scope: which data a signed-in principal may read.
+"""Roles, and the units an account or token may be limited to.
 
-:class:`AccessScope` is the value the metrics layer applies in its queries (restricting schools to
-districts/wards) and puts in every cache key. It never imports Flask at module level, so the
-metrics layer can use :func:`current_access` without depending on the web app.
+Which data a principal may read is an :class:`ioc.access.AccessScope` (re-exported here): the web
+layer builds the metrics front door from it once per request (ioc.frontdoor); the metrics layer
+never imports this package.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+
+from ioc.access import EVERYTHING, AccessScope
 
 LEADERSHIP = "leadership"
 DISTRICT_OFFICER = "district_officer"
@@ -24,92 +23,14 @@ ROLES = (LEADERSHIP, DISTRICT_OFFICER, ANALYST, ADMIN)  # roles of accounts; kio
 
 # what each role may do besides reading KPIs within its scope
 EXPORT_ROLES = frozenset({ANALYST, ADMIN})
-# district officers see the data health of their own schools (ioc.metrics.health scopes its queries)
+# district officers see the data health of their own schools (the front door scopes its queries)
 DATA_HEALTH_ROLES = frozenset({LEADERSHIP, DISTRICT_OFFICER, ANALYST, ADMIN})
 ADMIN_ROLES = frozenset({ADMIN})
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 
 
-@dataclass(frozen=True)
-class AccessScope:
-    """The schools a principal may read: all (``districts is None``) or those whose district is in
-    ``districts`` or whose ward is in ``wards``. An empty restricted scope allows nothing."""
-
-    districts: frozenset[str] | None = None
-    wards: frozenset[str] = frozenset()
-
-    @classmethod
-    def everything(cls) -> AccessScope:
-        return cls(None, frozenset())
-
-    @classmethod
-    def limited(cls, districts: Iterable[str] = (), wards: Iterable[str] = ()) -> AccessScope:
-        return cls(frozenset(districts), frozenset(wards))
-
-    @property
-    def restricted(self) -> bool:
-        return self.districts is not None
-
-    @property
-    def empty(self) -> bool:
-        return self.restricted and not self.districts and not self.wards
-
-    def allows_district(self, district: str | None) -> bool:
-        """The whole district (its page, its totals) is readable."""
-        return not self.restricted or (district is not None and district in (self.districts or ()))
-
-    def allows_ward(self, ward: str | None, district: str | None) -> bool:
-        return self.allows_district(district) or (ward is not None and ward in self.wards)
-
-    def key(self) -> str:
-        """A stable text for cache keys: the same scope always gives the same key."""
-        if not self.restricted:
-            return "all"
-        return "d=" + ",".join(sorted(self.districts or ())) + ";w=" + ",".join(sorted(self.wards))
-
-    def sql_lists(self) -> tuple[list[str], list[str]]:
-        """(district codes, ward codes) as bound parameter values for the metrics queries."""
-        return sorted(self.districts or ()), sorted(self.wards)
-
-
-EVERYTHING = AccessScope.everything()
-
-_UNSET = object()
-_CURRENT: ContextVar[object] = ContextVar("ioc_access_scope", default=_UNSET)
-G_KEY = "ioc_access"
-
-
-def current_access() -> AccessScope | None:
-    """The access scope in force: the one of an enclosing :func:`acting_as` block, else the one the
-    web guard put on the request being served, else None (no restriction: CLI, scheduler, tests)."""
-    explicit = _CURRENT.get()
-    if explicit is not _UNSET:
-        return explicit  # type: ignore[return-value]
-    try:
-        from flask import g, has_app_context
-    except ImportError:  # pragma: no cover - Flask is a dependency of the product
-        return None
-    if has_app_context():
-        return g.get(G_KEY)  # type: ignore[no-any-return]
-    return None
-
-
-def access_key() -> str:
-    """The current access scope as a cache-key part ('all' when unrestricted)."""
-    scope = current_access()
-    return "all" if scope is None else scope.key()
-
-
-@contextmanager
-def acting_as(scope: AccessScope | None) -> Iterator[None]:
-    """Run a block with ``scope`` as the current access scope (None: unrestricted), whatever the
-    request says: background work, the guard's own look-ups, tests."""
-    token = _CURRENT.set(scope)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+G_KEY = "ioc_access"  # where the guard leaves the request's AccessScope in flask.g (ioc.frontdoor reads it)
 
 
 @lru_cache(maxsize=1)
@@ -152,3 +73,6 @@ def validate_units(districts: Iterable[str], wards: Iterable[str]) -> None:
     for code in wards:
         if code not in known_w:
             raise ValueError(f"unknown ward code {code!r}")
+
+
+__all__ = ["EVERYTHING", "G_KEY", "AccessScope", "split_codes", "validate_units", "known_units"]

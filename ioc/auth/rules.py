@@ -1,8 +1,9 @@
 """The authorisation rules of every route, as pure functions of (principal, request facts).
 
 Kept apart from Flask so the role x route x district matrix can be tested quickly and exhaustively.
-A rule returns None to allow or a short reason to refuse. ``locate(kind, value)`` tells which
-(district, ward) a district/ward/school code or name belongs to (None when unknown).
+A rule returns None to allow or a short reason to refuse. ``locate(kind, value)`` tells where a
+district/ward/school code or name lies in today's hierarchy (an ioc.access.Place; None when
+unknown), and the principal's access scope decides (ioc.access: the one rule).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ioc.access import Place
 from ioc.auth.access import ADMIN_ROLES, DATA_HEALTH_ROLES, EXPORT_ROLES
 from ioc.auth.principal import Principal
 
-Locate = Callable[[str, str], "tuple[str | None, str | None] | None"]
+Locate = Callable[[str, str], "Place | None"]
 UNIT_PARAMS = ("district", "ward", "school")
 UNIT_PATH = re.compile(r"^/(district|ward|school)/([^/?#]+)")
 SCREEN_PATH = re.compile(r"^/screen/([^/?#]+)$")
@@ -29,18 +31,17 @@ def unit_refusal(principal: Principal, kind: str, value: str, locate: Locate) ->
     access = principal.access
     if not access.restricted:
         return None
-    from urllib.parse import unquote
-
     value = unquote(value)
     place = locate(kind, value)
     if place is None:
         return f"unknown {kind} {value!r} outside your districts"  # deny by default
-    district, ward = place
-    if kind == "district":
-        allowed = access.allows_district(district)
-    else:
-        allowed = access.allows_ward(ward, district)
-    return None if allowed else f"{kind} {value} is outside your districts"
+    # the unit as a whole: a district page is a district's, not one of its schools'
+    whole = Place(
+        district=place.district,
+        ward=place.ward if kind in ("ward", "school") else None,
+        school=place.school if kind == "school" else None,
+    )
+    return None if access.allows(whole) else f"{kind} {value} is outside your districts"
 
 
 def units_refusal(principal: Principal, units: Iterable[tuple[str, str]], locate: Locate) -> str | None:

@@ -7,8 +7,8 @@ The guard runs before every request:
 - a session or bearer token that may not read what the request names -> 403, audited;
 - state-changing requests with a cookie session must echo the session's CSRF token (Dash's
   renderer sends the ``_csrf_token`` cookie back as ``X-CSRFToken`` by itself);
-- the principal's access scope is put in ``flask.g`` where the metrics layer finds it
-  (ioc.auth.access.current_access) and applies it in its queries and cache keys.
+- the principal's access scope is what the request's metrics front door is built with
+  (ioc.frontdoor.current_metrics), which applies it in its queries and cache keys.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ from flask import Flask, Response, abort, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
+from ioc.access import EVERYTHING, Place
 from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, sessions, tokens
-from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, acting_as
+from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
+from ioc.metrics import table_versions
 from ioc.metrics.errors import QueryError
+from ioc.metrics.front import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -65,43 +68,19 @@ class AuthState:
 
 
 def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.Locate:
-    """(district, ward) of a district/ward/school code or name, from the store.
+    """Where a district/ward/school code or name lies in today's hierarchy (the metrics front
+    door's ``locate``, for everybody: where a unit lies is a fact about the city, not about the
+    caller), remembered until the ``schools`` table changes: a probe load, which moves the data
+    version every few minutes, does not make every officer's unit be looked up again."""
+    memo: OrderedDict[tuple[Any, ...], Place | None] = OrderedDict()
 
-    Read from the process's one list of schools at the data version (engine.school_versions), and
-    remembered until the ``schools`` table changes: a probe load, which moves the data version
-    every few minutes, does not make every officer's unit be looked up again.
-    """
-    memo: OrderedDict[tuple[Any, ...], tuple[str | None, str | None] | None] = OrderedDict()
-
-    def find(store: Any, version: int, kind: str, value: str) -> tuple[str | None, str | None] | None:
-        from ioc.metrics import engine
-        from ioc.metrics.errors import QueryError
-        from ioc.metrics.query import Scope
-
-        try:
-            resolved = engine.resolved_scope(store, Scope(**{kind: value}), None, None, version)
-        except (QueryError, TypeError):
-            return None
-        if kind == "district":
-            return resolved.district, None
-        schools = engine.school_versions(store, None, None, version)
-        if kind == "ward":
-            # the ward's district: the first of its schools' (dimensions.wards' parent_code)
-            districts = [s.district_code for s in schools if s.ward_code == resolved.ward]
-            return (min(districts), resolved.ward) if districts else None
-        found = next((s for s in schools if s.school_id == resolved.school), None)
-        return (found.district_code, found.ward_code) if found else None
-
-    def locate(kind: str, value: str) -> tuple[str | None, str | None] | None:
-        from ioc.metrics import table_versions
-
+    def locate(kind: str, value: str) -> Place | None:
         store = store_factory()
         version = store.data_version()
         key = (id(store), table_versions.tables_version(store, ("schools",), version), kind, value)
         if key in memo:
             return memo[key]
-        with acting_as(None):  # where a unit lies is a fact about the city, not about the caller
-            place = find(store, version, kind, value)
+        place = Metrics(store, EVERYTHING).locate(kind, value)
         memo[key] = place
         while len(memo) > size:
             memo.popitem(last=False)
@@ -111,37 +90,24 @@ def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.L
 
 
 def placement_refusal(
-    store: Any, access: Any, hierarchy_date: date | None, snapshot: int | None, param: str
+    metrics: Metrics, hierarchy_date: date | None, snapshot: int | None, param: str
 ) -> str | None:
-    """Why ``access`` may not ask for schools grouped by the hierarchy of ``hierarchy_date`` or read
-    at data version ``snapshot`` (``param`` names the parameter asked), or None.
+    """Why the caller of ``metrics`` may not ask for schools grouped by the hierarchy of
+    ``hierarchy_date`` or read at data version ``snapshot`` (``param`` names the parameter asked),
+    or None.
 
-    Access is decided in today's hierarchy (the guard locates units there), while a query groups
-    and filters schools by the hierarchy of its date and version: an officer whose district lost
-    schools in a reorganisation would see them again under the old hierarchy. So a restricted
-    caller may ask for another hierarchy or an older version only when it shows no school that
-    is outside their units today. The reason gives a count, never the other schools' ids.
+    Access is decided in today's hierarchy, while a query groups and filters schools by the
+    hierarchy of its date and version: an officer whose district lost schools in a reorganisation
+    would find them under the old hierarchy (the metrics layer's filter leaves them out, so the
+    answer would silently differ from what was asked). So a restricted caller may ask for another
+    hierarchy or an older version only when it names no school that is outside their units today.
+    The reason gives a count, never the other schools' ids.
     """
-    from ioc.metrics import engine
-
-    if access is None or not access.restricted or (hierarchy_date is None and snapshot is None):
-        return None
-    version = store.data_version()
-    with acting_as(None):  # where schools lie is a fact about the city, not about the caller
-        today = engine.school_versions(store, None, None, version)
-        asked = engine.school_versions(
-            store, hierarchy_date, snapshot, snapshot if snapshot is not None else version
-        )
-    readable = {s.school_id for s in today if access.allows_ward(s.ward_code, s.district_code)}
-    outside = {
-        s.school_id
-        for s in asked
-        if access.allows_ward(s.ward_code, s.district_code) and s.school_id not in readable
-    }
+    outside = metrics.moved_away(hierarchy_date, snapshot)
     if not outside:
         return None
     return (
-        f"{param} would show {len(outside)} school(s) that are outside your districts today "
+        f"{param} would show {outside} school(s) that are outside your districts today "
         "(they belonged to them then)"
     )
 
@@ -477,7 +443,9 @@ def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> s
         if version is None or version < 0:
             continue  # not a data version: the page ignores it, the export refuses it
         try:
-            reason = placement_refusal(state.store_factory(), principal.access, None, version, "asof")
+            reason = placement_refusal(
+                Metrics(state.store_factory(), principal.access), None, version, "asof"
+            )
         except QueryError:
             continue  # no such data version: the page says so and draws nothing from it
         if reason:

@@ -39,7 +39,7 @@ from prometheus_client import Counter, Histogram
 
 import ioc
 from ioc import rollups, settings
-from ioc.auth.access import access_key, acting_as, current_access
+from ioc.access import EVERYTHING, AccessScope
 from ioc.metrics import engine, slices, summary, table_versions
 from ioc.metrics.query import KpiQuery, KpiResult, Scope
 from ioc.metrics.registry import get_kpi
@@ -374,10 +374,10 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def cache_key(kind: str, parts: tuple[Any, ...]) -> str:
+def cache_key(kind: str, parts: tuple[Any, ...], access: AccessScope) -> str:
     # the caller's access scope is part of every key: one district's answer never serves another;
     # the program's version too: a node running another version never unpickles this one's results
-    text = repr(_canonical((ioc.__version__, kind, access_key(), *parts)))
+    text = repr(_canonical((ioc.__version__, kind, access.key(), *parts)))
     return "ioc-kpi:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -664,53 +664,61 @@ def claim_warm(store: Store, version: int) -> bool:
 
 
 def widest_access(
-    store: Store, scope: Scope, hierarchy_date: date | None = None, snapshot: int | None = None
-) -> contextlib.AbstractContextManager[None]:
-    """A block in which the caller acts unrestricted, when its access condition changes nothing
-    for ``scope`` (engine.access_covers: every school of the unit is one it may read).
+    store: Store,
+    scope: Scope,
+    hierarchy_date: date | None = None,
+    snapshot: int | None = None,
+    access: AccessScope = EVERYTHING,
+) -> AccessScope:
+    """The access to answer ``scope`` with: everything when ``access`` changes nothing for it
+    (engine.access_covers: every school of the unit is one the caller may read), else ``access``.
 
     An officer's ward or school answer is then keyed like everybody's ("all"), so officers of the
     same district, leadership and the warmer share one computation instead of one per account
     scope. Anything reaching past the caller's schools (the city, a ward across two districts)
     keeps the caller's own access in the query and in the key.
     """
-    access = current_access()
-    if access is not None and access.restricted:
-        try:
-            covered = engine.access_covers(store, scope, hierarchy_date, snapshot, access)
-        except Exception:  # noqa: BLE001 - e.g. a bad snapshot: the computation reports it as the caller
-            covered = False
-        if covered:
-            return acting_as(None)
-    return contextlib.nullcontext()
+    if not access.restricted:
+        return access
+    try:
+        covered = engine.access_covers(store, scope, hierarchy_date, snapshot, access)
+    except Exception:  # noqa: BLE001 - e.g. a bad snapshot: the computation reports it as the caller
+        covered = False
+    return EVERYTHING if covered else access
 
 
-def cached_compute(store: Store, q: KpiQuery, access_scope: Any = None) -> KpiResult:
-    with widest_access(store, q.scope, q.hierarchy_date, q.snapshot):
-        parts = (store_identity(store), q, rollups.threshold(), access_scope)
-        key, lineage = keyed(store, "compute", parts, _version(store, q.snapshot, q.kpi), q.snapshot)
-        piece = _slice(store, q)
-        if piece is None:
-            return _cached(key, lambda: engine.compute(store, q), kpi=q.kpi, kind="compute", lineage=lineage)
-        return _cached(key, lambda: _cut(store, q, piece), kpi=q.kpi, kind="slice", lineage=lineage)
+def cached_compute(store: Store, q: KpiQuery, access: AccessScope = EVERYTHING) -> KpiResult:
+    access = widest_access(store, q.scope, q.hierarchy_date, q.snapshot, access)
+    parts = (store_identity(store), q, rollups.threshold())
+    key, lineage = keyed(store, "compute", parts, _version(store, q.snapshot, q.kpi), q.snapshot, access)
+    piece = None if access.restricted else _slice(store, q)
+    if piece is None:
+        return _cached(
+            key, lambda: engine.compute(store, q, access=access), kpi=q.kpi, kind="compute", lineage=lineage
+        )
+    return _cached(key, lambda: _cut(store, q, piece), kpi=q.kpi, kind="slice", lineage=lineage)
 
 
 def keyed(
-    store: Store, kind: str, parts: tuple[Any, ...], version: int, snapshot: int | None = None
+    store: Store,
+    kind: str,
+    parts: tuple[Any, ...],
+    version: int,
+    snapshot: int | None = None,
+    access: AccessScope = EVERYTHING,
 ) -> tuple[str, Lineage | None]:
-    """The key of ``parts`` at data ``version`` and its family (the same parts, any version); no
-    family for a question about a given snapshot (time travel), whose answer never changes."""
-    key = cache_key(kind, (*parts, version))
+    """The key of ``parts`` at data ``version`` for a caller with ``access`` and its family (the
+    same parts, any version); no family for a question about a given snapshot (time travel),
+    whose answer never changes."""
+    key = cache_key(kind, (*parts, version), access)
     if snapshot is not None:
         return key, None
-    return key, Lineage(store, cache_key(kind + ":family", parts), version)
+    return key, Lineage(store, cache_key(kind + ":family", parts, access), version)
 
 
 def _slice(store: Store, q: KpiQuery) -> slices.Slice | None:
-    """How to cut ``q`` from the city's answer (ioc.metrics.slices), when the caller may read the city."""
-    access = current_access()
-    if access is not None and access.restricted:
-        return None  # the caller's own access is in the query: nothing city-wide to share
+    """How to cut ``q`` from the city's answer (ioc.metrics.slices); only for a caller who may read
+    the city (a restricted caller's own access is in the query: nothing city-wide to share)."""
     try:
         return slices.plan(store, q)
     except Exception:  # noqa: BLE001 - e.g. a bad snapshot: the computation reports it
@@ -725,7 +733,8 @@ def _cut(store: Store, q: KpiQuery, piece: slices.Slice) -> KpiResult:
 
 
 def cached_panel(store: Store, q: KpiQuery, level: str) -> engine.Panel:
-    """``q``'s time series for every unit of ``level`` at once (engine.compute_panel), cached."""
+    """``q``'s time series for every unit of ``level`` at once (engine.compute_panel), cached; the
+    whole city's (only a caller who may read the city gets answers cut from it)."""
     parts = (store_identity(store), q, level, rollups.threshold())
     key, lineage = keyed(store, "panel", parts, _version(store, q.snapshot, q.kpi), q.snapshot)
     return _cached(
@@ -741,29 +750,37 @@ def cached_summarize(
     snapshot: int | None = None,
     series_days: int = 30,
     hierarchy_date: date | None = None,
-    access_scope: Any = None,
+    access: AccessScope = EVERYTHING,
 ) -> summary.KpiSummary:
-    with widest_access(store, scope, hierarchy_date, snapshot):
-        return _summarize(store, kpi_id, scope, date_to, snapshot, series_days, hierarchy_date, access_scope)
-
-
-def _summarize(
-    store: Store,
-    kpi_id: str,
-    scope: Scope,
-    date_to: date | None,
-    snapshot: int | None,
-    series_days: int,
-    hierarchy_date: date | None,
-    access_scope: Any,
-) -> summary.KpiSummary:
+    access = widest_access(store, scope, hierarchy_date, snapshot, access)
     question = (kpi_id, scope, date_to, snapshot, series_days, hierarchy_date)
-    parts = (store_identity(store), *question, rollups.threshold(), access_scope)
-    key, lineage = keyed(store, "summarize", parts, _version(store, snapshot, kpi_id), snapshot)
+    parts = (store_identity(store), *question, rollups.threshold())
+    key, lineage = keyed(store, "summarize", parts, _version(store, snapshot, kpi_id), snapshot, access)
     return _cached(
         key,
-        lambda: summary.summarize(store, *question, compute=lambda q: cached_compute(store, q)),
+        lambda: summary.summarize(store, *question, compute=lambda q: cached_compute(store, q, access)),
         kpi=kpi_id,
         kind="summarize",
         lineage=lineage,
     )
+
+
+def cached_view(
+    store: Store,
+    kind: str,
+    parts: tuple[Any, ...],
+    make: Callable[[], T],
+    *,
+    access: AccessScope,
+    tables: Any = None,
+) -> T:
+    """``make()`` (a view made for a caller with ``access``) cached, keyed by ``kind``, ``parts``,
+    the store, ``access`` and the version of the data: a new load is never answered from an older
+    entry. ``tables``: the tables ``make`` reads; the key then holds the last data version that
+    changed one of them (ioc.metrics.table_versions), so a probe load leaves an attendance calendar
+    cached. Without it, any change counts."""
+    version = store.data_version()
+    if tables is not None:
+        version = table_versions.tables_version(store, tables, version)
+    key, lineage = keyed(store, "view:" + kind, (store_identity(store), *parts), version, None, access)
+    return _cached(key, make, lineage=lineage)

@@ -34,9 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ioc import settings
+    from ioc.access import EVERYTHING
     from ioc.cli import UsageError
-    from ioc.metrics import engine
     from ioc.metrics.errors import QueryError
+    from ioc.metrics.front import Metrics
     from ioc.metrics.output import to_csv
     from ioc.metrics.params import parse_query
     from ioc.metrics.registry import KPIS
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         )
     store = open_store(args.data_dir)
     try:
-        result = engine.compute(store, query)
+        result = Metrics(store, EVERYTHING, cached=False).answer(query)  # the CLI reads the whole city
     except QueryError as error:
         raise UsageError(_flag(error)) from None
     if fmt == "csv":

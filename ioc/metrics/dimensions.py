@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ioc.auth.access import current_access
+from ioc.access import EVERYTHING, AccessScope, Place
 from ioc.datasets import DATASETS
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import FILTERS, Scope
@@ -177,18 +177,20 @@ def resolve_scope(
     return replace(scope, **resolved)
 
 
-def districts(store: Store, hierarchy_date: date | None = None, *, catalog: str | None = None) -> list[Unit]:
+def districts(
+    store: Store,
+    hierarchy_date: date | None = None,
+    *,
+    catalog: str | None = None,
+    access: AccessScope = EVERYTHING,
+) -> list[Unit]:
+    """The districts (at ``hierarchy_date``) whose whole district ``access`` may read."""
     rows = store.execute(
         f"""SELECT district_key, min(district_name), count(*) FILTER (WHERE active)
         FROM ({VERSIONS_SQL.format(catalog=_catalog(catalog))}) GROUP BY 1 ORDER BY 1""",
         {"hierarchy_date": hierarchy_date or FAR_FUTURE},
     ).rows
-    access = current_access()
-    return [
-        Unit(code, name, None, None, int(n))
-        for code, name, n in rows
-        if access is None or access.allows_district(code)
-    ]
+    return [Unit(code, name, None, None, int(n)) for code, name, n in rows if access.allows(Place(code))]
 
 
 def wards(
@@ -197,7 +199,9 @@ def wards(
     hierarchy_date: date | None = None,
     *,
     catalog: str | None = None,
+    access: AccessScope = EVERYTHING,
 ) -> list[Unit]:
+    """The wards (of ``district``, at ``hierarchy_date``) whose whole ward ``access`` may read."""
     params: dict[str, Any] = {"hierarchy_date": hierarchy_date or FAR_FUTURE}
     where = ""
     if district is not None:
@@ -210,11 +214,10 @@ def wards(
         FROM ({VERSIONS_SQL.format(catalog=_catalog(catalog))}) {where} GROUP BY 1 ORDER BY 1""",
         params,
     ).rows
-    access = current_access()
     return [
         Unit(code, name, dcode, dname, int(n))
         for code, name, dcode, dname, n in rows
-        if access is None or access.allows_ward(code, dcode)
+        if access.allows(Place(dcode, code))
     ]
 
 
@@ -225,7 +228,9 @@ def schools(
     *,
     include_inactive: bool = False,
     catalog: str | None = None,
+    access: AccessScope = EVERYTHING,
 ) -> list[SchoolInfo]:
+    """The schools of ``scope`` (at ``hierarchy_date``) that ``access`` may read in today's hierarchy."""
     resolved = resolve_scope(store, scope, hierarchy_date, catalog=catalog)
     columns = {
         "district": "district_key",
@@ -242,12 +247,20 @@ def schools(
             clauses.append(f"{columns[name]} = ${name}")
             params[name] = value
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    access = current_access()
-    return [
-        s
-        for s in _versions(store, hierarchy_date, catalog, where, params)
-        if access is None or access.allows_ward(s.ward_code, s.district_code)
-    ]
+    found = _versions(store, hierarchy_date, catalog, where, params)
+    if not access.restricted:
+        return found
+    # judged on today's hierarchy (the live catalog's latest versions), whatever the answer is of
+    past = hierarchy_date is not None or _catalog(catalog) != "lake"
+    today = {s.school_id: s for s in _versions(store, None, None)} if past else None
+    return [s for s in found if access.allows(place(today.get(s.school_id) if today else s))]
+
+
+def place(school: SchoolInfo | None) -> Place:
+    """Where ``school`` (a version of it) lies: what an access scope is judged on (ioc.access)."""
+    if school is None:
+        return Place()
+    return Place(school.district_code, school.ward_code, school.school_id)
 
 
 def school(store: Store, school_id: str, *, catalog: str | None = None) -> SchoolProfile | None:

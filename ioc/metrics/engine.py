@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from ioc import rollups, settings
-from ioc.auth.access import current_access
+from ioc.access import EVERYTHING, AccessScope, Place
 from ioc.metrics import dimensions, formulas, hot, table_versions
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import BY, TIME_BY, KpiQuery, KpiResult, KpiRow, Scope
@@ -287,25 +287,25 @@ def school_versions(
 
 
 def access_covers(
-    store: Store, scope: Scope, hierarchy_date: date | None, snapshot: int | None, access: Any
+    store: Store, scope: Scope, hierarchy_date: date | None, snapshot: int | None, access: AccessScope
 ) -> bool:
-    """Whether ``access`` (an ioc.auth AccessScope) may read every school ``scope`` holds, so that
-    its condition changes no answer and the unrestricted answer can be shared (ioc.metrics.cache).
+    """Whether ``access`` may read every school ``scope`` holds, so that its condition changes no
+    answer and the unrestricted answer can be shared (ioc.metrics.cache).
 
     The access condition lives only in the scope of the SQL (formulas.scope_cte: active schools in
-    their version at the hierarchy date, filtered); what is city-wide by definition (school days,
-    "now") is never restricted. So: when each active school matching the scope's filters is in one
-    of the caller's districts or wards, the restricted and the unrestricted answers are the same.
-    A city-wide scope is never covered for a restricted caller; an unknown unit is not either (the
-    computation then reports it under the caller's own access).
+    their version at the hierarchy date, filtered, among those the access allows in today's
+    hierarchy); what is city-wide by definition (school days, "now") is never restricted. So: when
+    each active school matching the scope's filters is one the caller may read today, the
+    restricted and the unrestricted answers are the same. A city-wide scope is never covered for a
+    restricted caller; an unknown unit is not either (the computation then reports it under the
+    caller's own access).
     """
-    if access is None or not access.restricted:
+    if not access.restricted:
         return True
     if access.empty or (scope.district is None and scope.ward is None and scope.school is None):
         return False
     catalog = catalog_for(store, snapshot)
     version = snapshot if snapshot is not None else store.data_version()
-    districts = access.districts or frozenset()
 
     def check() -> bool:
         try:
@@ -313,19 +313,34 @@ def access_covers(
         except QueryError:
             return False
         schools = school_versions(store, hierarchy_date, snapshot, version)
+        today = places(store, store.data_version())
         wanted = [(SCHOOL_FIELDS[name], value) for name, value in resolved.items()]
         for s in schools:
             if not s.active or any(getattr(s, field) != value for field, value in wanted):
                 continue
-            if s.district_code not in districts and s.ward_code not in access.wards:
+            place = today.get(s.school_id)
+            if place is None or not access.allows(place):
                 return False
         return True
 
-    return memo(store).get(("covers", catalog, version, scope, hierarchy_date, access.key()), check)
+    key = ("covers", catalog, version, store.data_version(), scope, hierarchy_date, access.key())
+    return memo(store).get(key, check)
 
 
-def compute(store: Store, q: KpiQuery, *, source: str = "auto") -> KpiResult:
-    return _run(store, q, source)[0]
+def places(store: Store, version: int) -> dict[str, Place]:
+    """Where each school lies in today's hierarchy (the live catalog's latest versions): what an
+    access scope is judged on (ioc.access), once per data version."""
+    return memo(store).get(
+        ("places", version),
+        lambda: {s.school_id: dimensions.place(s) for s in school_versions(store, None, None, version)},
+    )
+
+
+def compute(
+    store: Store, q: KpiQuery, *, source: str = "auto", access: AccessScope = EVERYTHING
+) -> KpiResult:
+    """``q``'s answer over the schools ``access`` allows (ioc.access's SQL filter)."""
+    return _run(store, q, source, access=access)[0]
 
 
 @dataclass(frozen=True)
@@ -343,9 +358,9 @@ def panel_ready(q: KpiQuery) -> bool:
     return q.by in TIME_BY and get_kpi(q.kpi).formula.kind in formulas.PANEL_KINDS
 
 
-def compute_panel(store: Store, q: KpiQuery, level: str) -> Panel:
+def compute_panel(store: Store, q: KpiQuery, level: str, access: AccessScope = EVERYTHING) -> Panel:
     """``q`` (a time series over the whole of ``q.scope``) for every unit of ``level`` at once."""
-    result, table = _run(store, q, "auto", panel=level)
+    result, table = _run(store, q, "auto", panel=level, access=access)
     series: dict[str, list[KpiRow]] = {}
     for unit, row in zip(table.column("unit").to_pylist(), result.rows, strict=True):
         series.setdefault(str(unit), []).append(row)
@@ -355,7 +370,9 @@ def compute_panel(store: Store, q: KpiQuery, level: str) -> Panel:
     )
 
 
-def _run(store: Store, q: KpiQuery, source: str, panel: str | None = None) -> tuple[KpiResult, Any]:
+def _run(
+    store: Store, q: KpiQuery, source: str, panel: str | None = None, access: AccessScope = EVERYTHING
+) -> tuple[KpiResult, Any]:
     """Run ``q``'s SQL: its answer and the Arrow table the rows were read from."""
     kpi = get_kpi(q.kpi)
     if q.by not in BY:
@@ -369,8 +386,7 @@ def _run(store: Store, q: KpiQuery, source: str, panel: str | None = None) -> tu
     latest = None if q.date_to is not None else latest_date(store, kpi, catalog, version, ready)
     date_from, date_to = period(kpi, q, latest)
     scope = resolved_scope(store, q.scope, q.hierarchy_date, q.snapshot, version)
-    access = current_access()  # the signed-in caller's districts/wards (ioc.auth); None = everything
-    restricted = access is not None and access.restricted
+    restricted = access.restricted
     # the small tables from this process's in-memory copies at this version (ioc.metrics.hot)
     copies = hot.sources(store, table_versions.kpi_tables(kpi), version) if q.snapshot is None else {}
     sql = plan_sql(kpi, q.by, scope, catalog, chosen, access=restricted, tables=copies, panel=panel)
@@ -387,7 +403,7 @@ def _run(store: Store, q: KpiQuery, source: str, panel: str | None = None) -> tu
         **dict(scope.items()),
     }
     if restricted:
-        values["access_districts"], values["access_wards"] = access.sql_lists()  # type: ignore[union-attr]
+        values.update(access.sql_params())
     try:
         table = store.arrow(sql, parameters(sql, values))
     except duckdb.CatalogException:

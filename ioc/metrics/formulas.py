@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ioc.access import AccessScope
 from ioc.metrics.registry import Kpi
-from ioc.store import quote_ident
+from ioc.store import CATALOG_NAME, quote_ident
 
 q = quote_ident
 
@@ -57,7 +58,7 @@ class Plan:
     filters: tuple[str, ...]  # names of the filters present, in FILTERS order
     catalog: str  # 'lake' or an attached read-only snapshot of it
     source: str  # 'raw' | 'rollup' (connectivity formulas only)
-    access: bool = False  # the caller may read only some districts/wards ($access_districts, $access_wards)
+    access: bool = False  # the caller may read only some schools (ioc.access: $access_districts, ...)
     # tables read from elsewhere than the catalog: (table, qualified name) pairs (ioc.metrics.hot)
     sources: tuple[tuple[str, str], ...] = ()
     # a time series per unit of this level (district, ward, school) at once: the rows lead with
@@ -82,6 +83,19 @@ class Plan:
 PANEL_UNITS = {"district": "district_key", "ward": "ward_key", "school": "school_id"}
 
 
+def allowed_sql(schools: str) -> str:
+    """The ids of the schools an access scope allows (ioc.access's SQL condition, bound values
+    ``AccessScope.sql_params``), judged on the latest version of each school in ``schools``
+    (today's hierarchy)."""
+    return f"""SELECT school_id FROM (
+        SELECT school_id, coalesce(ward_code, ward_name) AS ward_key,
+               coalesce(district_code, district_name) AS district_key
+        FROM {schools}
+        QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY valid_from DESC, run_id DESC) = 1
+    ) today
+    WHERE {AccessScope.sql_condition("today")}"""
+
+
 def scope_cte(plan: Plan) -> str:
     """Active schools in the version valid at $hierarchy_date (else the earliest), filtered."""
     filters = "".join(
@@ -95,17 +109,18 @@ def scope_cte(plan: Plan) -> str:
         )
         if name in plan.filters
     )
+    allowed = ""
     if plan.access:
-        # access control (ioc.auth): a restricted caller's city is their districts and wards
-        filters += (
-            "\n      AND (list_contains($access_districts::VARCHAR[], district_key)"
-            " OR list_contains($access_wards::VARCHAR[], ward_key))"
-        )
+        # a restricted caller's city: the schools its access scope (ioc.access) allows in today's
+        # hierarchy (the live catalog's), whatever hierarchy date or snapshot the answer is of
+        filters += "\n      AND school_id IN (SELECT school_id FROM allowed)"
+        schools = plan.table("schools") if plan.catalog == CATALOG_NAME else CATALOG_NAME + ".schools"
+        allowed = f"allowed AS (\n    {allowed_sql(schools)}\n),\n"
     unit, units = "", ""
     if plan.panel:
         unit = f", {PANEL_UNITS[plan.panel]} AS unit"
         units = ",\nunits AS (\n    SELECT unit, count(*) AS n FROM scope GROUP BY unit\n)"
-    return f"""versions AS (
+    return f"""{allowed}versions AS (
     SELECT school_id, school_name, level, ownership,
            coalesce(ward_code, ward_name) AS ward_key, ward_name,
            coalesce(district_code, district_name) AS district_key, district_name,

@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 
 from ioc import calendar as school_calendar
 from ioc import settings
-from ioc.auth.access import current_access
+from ioc.access import EVERYTHING, AccessScope
 from ioc.datasets import DATASETS as DECLARED
 from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
 from ioc.metrics.errors import QueryError
+from ioc.metrics.formulas import allowed_sql
 from ioc.store import quote_ident
 
 if TYPE_CHECKING:
@@ -143,33 +144,27 @@ def _as_local(value: Any) -> Any:
     return value.astimezone(_tz()) if isinstance(value, datetime) and value.tzinfo else value
 
 
-# -- the caller's access scope (ioc.auth) ---------------------------------------------------------------
-def _restricted() -> bool:
-    """True when the caller may read only some districts/wards (a district officer, a limited token)."""
-    access = current_access()
-    return access is not None and access.restricted
-
-
-def _access_filter(alias: str) -> tuple[str, dict[str, Any]]:
-    """(SQL condition on the school rows ``alias``, bound values) limiting them to the caller's
-    districts/wards, as the metrics engine does; ('TRUE', {}) for an unrestricted caller."""
-    access = current_access()
-    if access is None or not access.restricted:
+# -- the caller's access scope (ioc.access) -------------------------------------------------------------
+def _access_filter(access: AccessScope, alias: str) -> tuple[str, dict[str, Any]]:
+    """(SQL condition on the school rows ``alias``, bound values) limiting them to the schools
+    ``access`` allows in today's hierarchy, as the metrics engine does; ('TRUE', {}) when unrestricted."""
+    if not access.restricted:
         return "TRUE", {}
-    districts, wards = access.sql_lists()
-    return (
-        f"(list_contains($access_districts, {alias}.district_key) OR list_contains($access_wards, {alias}.ward_key))",
-        {"access_districts": districts, "access_wards": wards},
-    )
+    return f"{alias}.school_id IN ({allowed_sql('lake.schools')})", dict(access.sql_params())
 
 
 # -- runs and rejections -----------------------------------------------------------------------------
 def runs(
-    store: Store, limit: int = 100, *, source: str | None = None, dataset: str | None = None
+    store: Store,
+    limit: int = 100,
+    *,
+    source: str | None = None,
+    dataset: str | None = None,
+    access: AccessScope = EVERYTHING,
 ) -> list[dict]:
     """The newest ingestion runs (one per file or HTTP batch), newest first. None for a caller
     restricted to some districts: a file covers the whole city (its messages name other schools)."""
-    if _restricted():
+    if access.restricted:
         return []
     return [
         {k: _as_local(v) for k, v in row.items()}
@@ -184,10 +179,12 @@ def runs(
     ]
 
 
-def rejections(store: Store, run_id: str | None = None, limit: int = 500) -> list[dict]:
+def rejections(
+    store: Store, run_id: str | None = None, limit: int = 500, *, access: AccessScope = EVERYTHING
+) -> list[dict]:
     """Rejected values (file, spreadsheet row, column, value, rule, message), newest runs first.
     None for a caller restricted to some districts (the values may be other schools')."""
-    if _restricted():
+    if access.restricted:
         return []
     return store.execute(
         """SELECT r.run_id, r.file_name, r.row_number, r.column_name, r.value, r.rule, r.message,
@@ -200,11 +197,16 @@ def rejections(store: Store, run_id: str | None = None, limit: int = 500) -> lis
 
 
 def job_runs(
-    store: Store, limit: int = 100, *, job_id: str | None = None, status: str | None = None
+    store: Store,
+    limit: int = 100,
+    *,
+    job_id: str | None = None,
+    status: str | None = None,
+    access: AccessScope = EVERYTHING,
 ) -> list[dict]:
     """Scheduled runs that did something, failed, or were missed/skipped, newest first (none for a
     caller restricted to some districts: jobs load the whole city)."""
-    if _restricted() or not store.has_table("job_runs"):
+    if access.restricted or not store.has_table("job_runs"):
         return []
     return [
         {k: _as_local(v) for k, v in row.items()}
@@ -220,12 +222,12 @@ def job_runs(
 
 
 # -- freshness ---------------------------------------------------------------------------------------
-def _latest(store: Store, dataset: str) -> Any:
+def _latest(store: Store, dataset: str, access: AccessScope) -> Any:
     column = quote_ident(TIME_COLUMNS[dataset])
-    if not _restricted():
+    if not access.restricted:
         return _as_local(store.execute(f"SELECT max({column}) FROM {quote_ident(dataset)}").scalar())  # noqa: S608
     # the newest data of the caller's schools only
-    condition, values = _access_filter("s")
+    condition, values = _access_filter(access, "s")
     schools_sql, params = _current_schools(None, active_only=False)
     return _as_local(
         store.execute(
@@ -237,12 +239,14 @@ def _latest(store: Store, dataset: str) -> Any:
     )
 
 
-def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshness]:
+def freshness(
+    store: Store, now: datetime | None = None, *, access: AccessScope = EVERYTHING
+) -> list[DatasetFreshness]:
     """Per dataset: newest data, last success, last failure with its reason, cadence and staleness.
     For a caller restricted to some districts the newest data (and so staleness) is that of their
     schools, and the failure reasons and failing source names (city-wide files) are left out."""
     known = cadences()
-    restricted = _restricted()
+    restricted = access.restricted
     loads = {
         row["dataset"]: row
         for row in store.execute(
@@ -263,7 +267,7 @@ def freshness(store: Store, now: datetime | None = None) -> list[DatasetFreshnes
             failing.setdefault(row["dataset"], []).append(row)
     result = []
     for dataset in DATASETS:
-        latest = _latest(store, dataset)
+        latest = _latest(store, dataset, access)
         limit = expected_by(dataset, now)
         load = loads.get(dataset, {})
         last_failure, reason = load.get("last_failure"), load.get("reason")
@@ -301,7 +305,9 @@ def _current_schools(hierarchy_date: date | None, active_only: bool = True) -> t
     return sql, {"hierarchy_date": hierarchy_date or FAR_FUTURE}
 
 
-def freshness_by_district(store: Store, dataset: str, now: datetime | None = None) -> list[dict]:
+def freshness_by_district(
+    store: Store, dataset: str, now: datetime | None = None, *, access: AccessScope = EVERYTHING
+) -> list[dict]:
     """Per district: active schools, schools with data, newest and oldest school-level latest data,
     and how many schools are stale (their own newest data older than the cadence allows)."""
     if dataset not in TIME_COLUMNS:
@@ -309,7 +315,7 @@ def freshness_by_district(store: Store, dataset: str, now: datetime | None = Non
     limit = expected_by(dataset, now)
     column = quote_ident(TIME_COLUMNS[dataset])
     schools_sql, params = _current_schools(None)
-    condition, values = _access_filter("s")
+    condition, values = _access_filter(access, "s")
     rows = store.execute(
         f"""WITH s AS ({schools_sql}),
                  d AS (SELECT school_id, max({column}) AS latest FROM {quote_ident(dataset)} GROUP BY school_id)
@@ -331,7 +337,9 @@ def freshness_by_district(store: Store, dataset: str, now: datetime | None = Non
     return rows
 
 
-def not_reporting(store: Store, date: date | None = None, scope: Scope | None = None) -> list[dict]:
+def not_reporting(
+    store: Store, date: date | None = None, scope: Scope | None = None, *, access: AccessScope = EVERYTHING
+) -> list[dict]:
     """Active scope schools without an attendance row on ``date`` (default: the latest school day,
     i.e. the newest date on which any school reported), with the last date each one did report."""
     day = date or store.execute("SELECT max(date) FROM attendance").scalar()
@@ -351,7 +359,7 @@ def not_reporting(store: Store, date: date | None = None, scope: Scope | None = 
             filters.append(f"s.{columns[name]} = ${name}")
             values[name] = value
     schools_sql, params = _current_schools(day)
-    condition, access_values = _access_filter("s")  # the caller's districts/wards, whatever ``scope`` says
+    condition, access_values = _access_filter(access, "s")  # the caller's schools, whatever ``scope`` says
     values.update(access_values)
     where = " AND ".join(["a.school_id IS NULL", condition, *filters])
     return store.execute(
@@ -368,11 +376,11 @@ def not_reporting(store: Store, date: date | None = None, scope: Scope | None = 
 
 
 # -- sources -----------------------------------------------------------------------------------------
-def sources(store: Store) -> list[dict]:
+def sources(store: Store, *, access: AccessScope = EVERYTHING) -> list[dict]:
     """Per source (scheduler job, ``cli``, ``demo``...): runs, rows per run, last success and failure
     with the reason, whether it is failing, and for drop folders the files waiting. None for a caller
     restricted to some districts (sources serve the whole city)."""
-    if _restricted():
+    if access.restricted:
         return []
     stats = {
         row["source"]: row

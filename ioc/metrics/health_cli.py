@@ -11,8 +11,6 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from ioc.metrics import health
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -41,7 +39,9 @@ def _json(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ioc.access import EVERYTHING
     from ioc.cli import UsageError
+    from ioc.metrics.front import Metrics
     from ioc.store import Store
 
     day: date | None = None
@@ -54,15 +54,16 @@ def run(args: argparse.Namespace) -> int:
             ) from None
     store = Store(args.data_dir, read_only=True)
     try:
-        fresh = health.freshness(store)
-        sources = health.sources(store)
-        status = health.scheduler_status(store)
+        metrics = Metrics(store, EVERYTHING, cached=False)  # the CLI reads the whole city, uncached
+        fresh = metrics.health("freshness")
+        sources = metrics.health("sources")
+        status = metrics.scheduler_status()
         problems = [
             r
-            for r in health.job_runs(store, limit=200)
+            for r in metrics.health("job_runs", limit=200)
             if r["status"] in ("failed", "missed", "skipped", "partial")
         ][: args.runs]
-        absent = health.not_reporting(store, day) if args.not_reporting is not None else None
+        absent = metrics.health("not_reporting", day) if args.not_reporting is not None else None
     finally:
         store.close()
     healthy = not any(f.stale for f in fresh) and not any(s["failing"] for s in sources)

@@ -8,21 +8,16 @@ bound parameters and reads the live catalog or a time-travel catalog from engine
 # ruff: noqa: S608 -- SQL text here holds only catalog names from engine.catalog_for; values are bound
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from ioc import settings
 from ioc.metrics import dimensions
 from ioc.metrics.engine import catalog_for
 
 if TYPE_CHECKING:
-    from ioc.metrics.query import Scope
     from ioc.store import Store
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -119,30 +114,3 @@ def outages(timeline: list[ProbeHour]) -> list[tuple[datetime, datetime]]:
 
 def bandwidth_threshold() -> float:
     return float(settings.get("bandwidth_threshold_mbps"))
-
-
-def cached(
-    store: Store,
-    kind: str,
-    parts: tuple[object, ...],
-    make: Callable[[], T],
-    *,
-    tables: Iterable[str] | None = None,
-    scope: Scope | None = None,
-) -> T:
-    """``make()`` through the KPI cache (ioc.metrics.cache), keyed by ``kind``, ``parts``, the store
-    and the version of the data: a new load is never answered from an older entry.
-
-    ``tables``: the tables ``make`` reads; the key then holds the last data version that changed
-    one of them (ioc.metrics.table_versions), so a probe load leaves an attendance calendar cached.
-    Without it, any change counts. ``scope``: the unit the view is about; a caller who may read all
-    of it shares the entry with everybody (ioc.metrics.cache.widest_access).
-    """
-    from ioc.metrics import cache, table_versions
-
-    version = store.data_version()
-    if tables is not None:
-        version = table_versions.tables_version(store, tables, version)
-    with cache.widest_access(store, scope) if scope is not None else contextlib.nullcontext():
-        key, lineage = cache.keyed(store, "view:" + kind, (cache.store_identity(store), *parts), version)
-        return cache._cached(key, make, lineage=lineage)  # noqa: SLF001 - the cache's one get-or-make helper

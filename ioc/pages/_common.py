@@ -1,5 +1,5 @@
-"""What every page shares: the store of the running app, the state read from the URL, the filter
-bar, breadcrumbs, and the frame around a panel. No SQL here: data comes from ioc.metrics.
+"""What every page shares: the state read from the URL, the filter bar, breadcrumbs, and the frame
+around a panel. No SQL here: data comes from the metrics front door (ioc.frontdoor.current_metrics).
 
 The leading underscore keeps Dash's page loader from importing this module as a page.
 """
@@ -12,22 +12,16 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import flask
 from dash import dcc, html
 
 from ioc import i18n, settings
+from ioc.frontdoor import current_metrics
 from ioc.metrics.query import Scope
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.common import attrs, with_query
 
-STORE_KEY = "ioc.store"
 LEVELS = ("preschool", "primary", "lower_secondary", "upper_secondary", "continuing", "multi_level")
 OWNERSHIPS = ("public", "private")
-
-
-def current_store() -> Any:
-    """The store of the app serving this request (set by create_app)."""
-    return flask.current_app.extensions[STORE_KEY]
 
 
 def local_now() -> datetime:
@@ -98,16 +92,14 @@ class UrlState:
 
 
 def panel_context(state: UrlState, theme: str, **units: str | None) -> PanelContext:
-    store = current_store()
+    metrics = current_metrics()
     now = local_now()
     if state.asof is not None:
-        from ioc.metrics.views import snapshot_time
-
-        moment = snapshot_time(store, state.asof)
+        moment = metrics.snapshot_time(state.asof)
         if moment is not None:
             now = moment.astimezone(now.tzinfo) if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
     return PanelContext(
-        store=store,
+        metrics=metrics,
         lang=state.lang,
         theme=theme,
         now=now,

@@ -14,14 +14,13 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import figures, i18n, ids
-from ioc.metrics import dimensions, engine
+from ioc.metrics.front import OutsideAccess
 from ioc.metrics.query import QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
-from ioc.metrics.views import cached, snapshots
 from ioc.pages._common import (
     UrlState,
     breadcrumbs,
-    current_store,
+    current_metrics,
     filter_bar,
     frame,
     grid_locale,
@@ -33,7 +32,6 @@ from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import ordered, page_graph
 from ioc.panels.common import attrs, drill_link, explain_ref, series_grain, status_light, value_button
-from ioc.panels.data import result, summary
 
 CITY = Scope()  # no filter: the whole city
 # the KPIs a district or ward page shows as tiles (all KPIs are available in the selector)
@@ -152,11 +150,11 @@ def units_table(
 
 def not_reporting(state: UrlState, scope: Scope) -> html.Div:
     """Schools of the scope with no attendance row on the latest school day (reporting rate 0)."""
-    store = current_store()
-    res = result(store, "reporting_rate", "school", scope=scope, date_to=state.date_to, snapshot=state.asof)
+    metrics = current_metrics()
+    res = metrics.result("reporting_rate", "school", scope=scope, date_to=state.date_to, snapshot=state.asof)
     day = res.date_to
-    res = result(
-        store, "reporting_rate", "school", scope=scope, date_from=day, date_to=day, snapshot=state.asof
+    res = metrics.result(
+        "reporting_rate", "school", scope=scope, date_from=day, date_to=day, snapshot=state.asof
     )
     missing = [r for r in res.rows if r.value is not None and r.value == 0]
     title = t("unit.not_reporting", state, date=i18n.format_date(day, state.lang), n=len(missing))
@@ -187,12 +185,13 @@ def not_reporting(state: UrlState, scope: Scope) -> html.Div:
 
 def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     state = UrlState.from_params(params)
-    store = current_store()
+    metrics = current_metrics()
     kpi_id = params.get("kpi") if params.get("kpi") in KPIS else "attendance_rate"
     kpi = get_kpi(str(kpi_id))
     try:
-        # once per data version in this process, over its one list of schools (engine.resolved_scope)
-        resolved = engine.resolved_scope(store, Scope(**{kind: code}), None, None, store.data_version())
+        resolved = metrics.resolve(Scope(**{kind: code}))
+        if not metrics.allows(kind, str(getattr(resolved, kind))):
+            raise OutsideAccess(kind, code)
     except QueryError as error:
         return html.Div(
             [
@@ -203,12 +202,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
             className="page unit-page error-page",
         )
     scope = state.scope(**{kind: getattr(resolved, kind)})
-    units = cached(
-        store,
-        "units",
-        (kind,),
-        lambda: dimensions.wards(store) if kind == "ward" else dimensions.districts(store),
-    )
+    units = metrics.wards() if kind == "ward" else metrics.districts()
     unit = next((u for u in units if u.code == getattr(resolved, kind)), None)
     name = unit.name if unit else code
     trail: list[tuple[str, str | None]] = []
@@ -217,15 +211,15 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
     trail.append((name, None))
     child = CHILD[kind]
     lang = state.lang
-    ranking_res = result(store, kpi.id, child, scope=scope, date_to=state.date_to, snapshot=state.asof)
+    ranking_res = metrics.result(kpi.id, child, scope=scope, date_to=state.date_to, snapshot=state.asof)
     worst = ordered(ranking_res.rows, kpi, "worst")
     bars = [
         figures.Bar(r.key, r.label, r.value, kpi.status(r.value), drill_link(child, r.key, lang, state.asof))
         for r in worst[:15]
     ]
-    s = summary(store, kpi.id, scope=scope, date_to=state.date_to, snapshot=state.asof, series_days=60)
-    city = summary(
-        store, kpi.id, scope=state.scope(), date_to=state.date_to, snapshot=state.asof, series_days=60
+    s = metrics.summary(kpi.id, scope=scope, date_to=state.date_to, snapshot=state.asof, series_days=60)
+    city = metrics.summary(
+        kpi.id, scope=state.scope(), date_to=state.date_to, snapshot=state.asof, series_days=60
     )
     trend = figures.trend(
         [(name, s.series), (t("nav.city", state), city.series)],
@@ -245,7 +239,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
         target=kpi.target,
         higher_better=kpi.direction == "higher",
     )
-    snaps = cached(store, "snapshots", (50,), lambda: snapshots(store, 50))
+    snaps = metrics.snapshots(50)
     return html.Div(
         [
             breadcrumbs(state, trail),

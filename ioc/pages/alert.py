@@ -16,9 +16,8 @@ from ioc.alerts import output, records
 from ioc.alerts.actions import ActionError, perform
 from ioc.alerts.rules import current as current_rules
 from ioc.api import alerts_db
-from ioc.auth.access import current_access
 from ioc.metrics.query import KpiQuery, Scope
-from ioc.pages._common import UrlState, current_store
+from ioc.pages._common import UrlState, current_metrics
 from ioc.panels.common import attrs, drill_link
 
 PAGE = "alert"
@@ -74,7 +73,7 @@ def _row(alert_id: str | int | None) -> Any:
     except ValueError:
         return None
     row = records.get(alerts_db(), number)
-    if row is None or row["state"] == "pending" or not output.visible(row, current_access()):
+    if row is None or row["state"] == "pending" or not output.visible(row, current_metrics().access):
         return None
     return row
 
@@ -86,8 +85,6 @@ def trend(row: Any, lang: str) -> go.Figure | None:
         or (row["kpi"] or "attendance_rate") != "attendance_rate"
     ):
         return None
-    from ioc.metrics import cache
-
     start = date.fromisoformat(row["start_day"])
     end = date.fromisoformat(row["end_day"] or row["last_day"])
     scope = Scope() if row["level"] == "city" else Scope(**{row["level"]: row["unit"]})
@@ -98,7 +95,7 @@ def trend(row: Any, lang: str) -> go.Figure | None:
         date_to=end + timedelta(days=14),
         scope=scope,
     )
-    result = cache.cached_compute(current_store(), query, access_scope=current_access())
+    result = current_metrics().answer(query)
     points = [(date.fromisoformat(r.key[:10]), r.value) for r in result.rows if r.value is not None]
     if not points:
         return None
@@ -311,7 +308,7 @@ def act(*values: Any) -> tuple[Any, Any, Any]:
             action,
             principal.label if principal else "web",
             text or "",
-            access=current_access(),
+            access=current_metrics().access,
             ip=client_ip(),
         )
     except ActionError as error:

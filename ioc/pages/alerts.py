@@ -10,8 +10,7 @@ from dash import dcc, html
 
 from ioc.alerts import output
 from ioc.api import alerts_db
-from ioc.auth.access import current_access
-from ioc.pages._common import UrlState
+from ioc.pages._common import UrlState, current_metrics
 from ioc.pages.alert import tr
 
 PAGE = "alerts"
@@ -32,7 +31,9 @@ def layout(**params: Any) -> Any:
     lang = state.lang
     status = str(params.get("status")) if params.get("status") in output.STATUSES else "open"
     rows = output.ordered(
-        output.answer(alerts_db(), output.ListQuery(status=status, lang=lang), current_access())["alerts"]
+        output.answer(alerts_db(), output.ListQuery(status=status, lang=lang), current_metrics().access)[
+            "alerts"
+        ]
     )
     title, start, end, unit, what, owner = HEAD[lang]
     tabs = html.Nav(

@@ -11,10 +11,8 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
-from ioc.auth.access import current_access
 from ioc.metrics import health
-from ioc.metrics.views import cached
-from ioc.pages._common import UrlState, current_store, grid_locale, local_now, t
+from ioc.pages._common import UrlState, current_metrics, grid_locale, local_now, t
 from ioc.panels.common import attrs, drill_link
 
 PAGE = "health"
@@ -101,28 +99,20 @@ def freshness_cards(items: list[Any], state: UrlState) -> html.Div:
 
 
 def layout(**params: Any) -> Any:
-    from ioc.metrics import health
-
     state = UrlState.from_params(params)
-    store = current_store()
+    metrics = current_metrics()
     lang = state.lang
     dataset = params.get("dataset") if params.get("dataset") in DATASETS else "attendance"
-    minute = local_now().strftime("%Y%m%d%H%M")  # stale flags move with the clock
+    minute = local_now().replace(second=0, microsecond=0)  # stale flags move with the clock
 
     def ask(name: str, *args: Any, **kwargs: Any) -> Any:
-        return cached(
-            store,
-            "health." + name,
-            (minute, args, tuple(sorted(kwargs.items()))),
-            lambda: getattr(health, name)(store, *args, **kwargs),
-        )
+        return metrics.health(name, *args, at=minute, **kwargs)
 
     # run logs, rejected rows and sources are city-wide file records: a caller limited to some
     # districts gets none of them (ioc.metrics.health), and is told so rather than "nothing"
-    access = current_access()
     city_wide_only = (
         html.P(t("health.city_wide_only", state), className="muted city-wide-only")
-        if access is not None and access.restricted
+        if metrics.access.restricted
         else None
     )
 

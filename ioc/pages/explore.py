@@ -1,5 +1,5 @@
 """``/explore``: any KPI by any dimension, filters, period and chart type; the same numbers as the
-API (both go through ioc.metrics.cache.cached_compute); export buttons for PNG, SVG, CSV, XLSX,
+API (both ask the metrics front door); export buttons for PNG, SVG, CSV, XLSX,
 Parquet. Every choice is in the URL (``?kpi=&by=&district=&ward=&level=&ownership=&from=&to=&chart=&asof=``).
 """
 
@@ -15,14 +15,11 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import exports, i18n, ids
 from ioc.auth.web import may_export
-from ioc.metrics import dimensions
 from ioc.metrics.query import BY, FILTERS, QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
-from ioc.metrics.views import cached, snapshots
-from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_store, grid_locale, local_now, t
+from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_metrics, grid_locale, local_now, t
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs, explain_ref
-from ioc.panels.data import result
 
 PAGE = "explore"
 dash.register_page(__name__, path="/explore", name="explore", title="IOC · explore")
@@ -100,13 +97,11 @@ def query_string(req: exports.ExportRequest) -> str:
 
 
 def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
-    store = current_store()
+    metrics = current_metrics()
     lang = state.lang
-    districts = cached(store, "units", ("district",), lambda: dimensions.districts(store))
+    districts = metrics.districts()
     district = req.scope.district
-    wards = (
-        cached(store, "wards-of", (district,), lambda: dimensions.wards(store, district)) if district else []
-    )
+    wards = metrics.wards(district) if district else []
 
     def pick(name: str, value: Any, options: list[dict[str, Any]], clearable: bool = True) -> html.Label:
         return html.Label(
@@ -173,7 +168,7 @@ def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
                 req.snapshot,
                 [
                     {"label": f"{i18n.format_datetime(s.time, lang)} (v{s.version})", "value": s.version}
-                    for s in cached(store, "snapshots", (50,), lambda: snapshots(store, 50))
+                    for s in metrics.snapshots(50)
                 ],
             ),
         ],
@@ -188,8 +183,7 @@ def layout(**params: Any) -> Any:
     lang = state.lang
     qs = query_string(req)
     try:
-        res = result(
-            current_store(),
+        res = current_metrics().result(
             req.kpi,
             req.by,
             scope=req.scope,

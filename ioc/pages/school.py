@@ -12,11 +12,9 @@ from dash import dcc, html
 
 from ioc import figures, i18n, ids
 from ioc.metrics import dimensions, views
-from ioc.metrics.cache import note_opened
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
-from ioc.metrics.views import cached
-from ioc.pages._common import UrlState, breadcrumbs, current_store, frame, panel_context, t
+from ioc.pages._common import UrlState, breadcrumbs, current_metrics, frame, panel_context, t
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
@@ -142,17 +140,9 @@ def kpi_grid(state: UrlState, school_id: str) -> html.Div:
 
 def layout(school_id: str | None = None, **params: Any) -> Any:
     state = UrlState.from_params(params)
-    store = current_store()
+    metrics = current_metrics()
     sid = school_id or ""
-    unit = Scope(school=sid) if sid else None
-    profile = cached(
-        store,
-        "school",
-        (sid,),
-        lambda: dimensions.school(store, sid),
-        tables=("attendance", "digital", "connectivity"),
-        scope=unit,
-    )
+    profile = metrics.school(sid)  # None too for a school the caller may not read
     if profile is None:
         return html.Div(
             [
@@ -162,28 +152,14 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
             className="page error-page",
         )
     if state.asof is None:
-        note_opened(store, "school", sid)  # the warmer draws it again after the next data version
+        metrics.note_opened("school", sid)  # the warmer draws it again after the next data version
     info = profile.info
     lang = state.lang
-    calendar = cached(
-        store,
-        "calendar",
-        (sid, state.date_to, state.asof),
-        lambda: views.attendance_calendar(store, sid, state.date_to, snapshot=state.asof),
-        tables=("attendance",),
-        scope=unit,
-    )
+    calendar = metrics.attendance_calendar(sid, state.date_to, snapshot=state.asof)
     until = None
     if state.date_to is not None:
         until = datetime.combine(state.date_to, datetime.max.time())
-    timeline = cached(
-        store,
-        "timeline",
-        (sid, until, state.asof),
-        lambda: views.connectivity_timeline(store, sid, 14, until, snapshot=state.asof),
-        tables=("connectivity",),
-        scope=unit,
-    )
+    timeline = metrics.connectivity_timeline(sid, 14, until, snapshot=state.asof)
     outage_spans = views.outages(timeline)
     outage_text = (
         t(

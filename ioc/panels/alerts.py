@@ -18,8 +18,8 @@ from dash import dcc, html
 from ioc.alerts import output
 from ioc.alerts.rules import KINDS, LEVELS
 from ioc.api import alerts_db
-from ioc.auth.access import current_access
 from ioc.figures import plain
+from ioc.frontdoor import current_metrics
 from ioc.panels import register
 from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, merged_scope
 from ioc.panels.common import attrs, with_query
@@ -58,7 +58,7 @@ class Alerts(PanelKind):
         query = output.ListQuery(date_to=ctx.date_to, status="open", lang=lang)
         alerts = [
             a
-            for a in output.answer(alerts_db(), query, current_access())["alerts"]
+            for a in output.answer(alerts_db(), query, ctx.metrics.access)["alerts"]
             if a["kind"] in kinds
             and (not kpis or a["kpi"] in kpis)
             and LEVELS.index(a["level"]) <= finest
@@ -115,7 +115,7 @@ def mark_alert_days(fig: Any, kpi_id: str, scope: Any, series: Any, lang: str) -
     )
     query = output.ListQuery(date_from=min(points), date_to=max(points), lang=lang)
     marks: dict[Any, list[str]] = {}
-    for a in output.answer(alerts_db(), query, current_access())["alerts"]:
+    for a in output.answer(alerts_db(), query, current_metrics().access)["alerts"]:
         if a["kpi"] != kpi_id or a["level"] not in NEAR[level]:
             continue
         if level != "city" and not (

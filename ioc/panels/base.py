@@ -18,7 +18,7 @@ from ioc.metrics.query import Scope
 from ioc.metrics.registry import Kpi, Localized
 
 if TYPE_CHECKING:
-    from ioc.store import Store
+    from ioc.metrics.front import Metrics
 
 STATES = ("ok", "stale", "missing", "error")
 
@@ -57,7 +57,7 @@ class PanelConfig:
 
 @dataclass(frozen=True)
 class PanelContext:
-    store: Store
+    metrics: Metrics  # the metrics front door of the caller (its access scope)
     lang: str = "vi"
     theme: str = "dark"
     now: datetime = field(default_factory=datetime.now)

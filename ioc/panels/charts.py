@@ -22,7 +22,6 @@ from ioc.panels.base import (
     stale_minutes,
 )
 from ioc.panels.common import drill_link, series_grain
-from ioc.panels.data import result, summary
 
 GRAPH_CONFIG: Any = {"displayModeBar": False, "displaylogo": False}
 
@@ -52,8 +51,7 @@ class Trend(PanelKind):
 
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
-        s = summary(
-            ctx.store,
+        s = ctx.metrics.summary(
             kpi.id,
             scope=merged_scope(panel, ctx),
             date_to=ctx.date_to,
@@ -98,8 +96,8 @@ class Ranking(PanelKind):
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
         by = panel.option("by", "district")
-        res = result(
-            ctx.store, kpi.id, by, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot
+        res = ctx.metrics.result(
+            kpi.id, by, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot
         )
         rows = ordered(res.rows, kpi, panel.option("order", "worst"))[: int(panel.option("limit", 10))]
         as_of = max((r.as_of for r in res.rows if r.as_of), default=None)

@@ -17,18 +17,14 @@ class Freshness(PanelKind):
     needs_kpi = False
 
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
-        from ioc.metrics import health  # the scheduler engineer's module, read-only
-
         lang = ctx.lang
         rows = []
         any_stale = False
         newest = None
-        from ioc.metrics.views import cached
-
-        # stale flags depend on the clock too: one entry per data version and minute
-        items = cached(
-            ctx.store, "freshness", (ctx.now.strftime("%Y%m%d%H%M"),), lambda: health.freshness(ctx.store)
-        )
+        # stale flags depend on the clock (the real one, also for an "as of" page): one entry per
+        # data version and minute
+        minute = datetime.now(ctx.now.tzinfo).replace(second=0, microsecond=0)
+        items = ctx.metrics.health("freshness", at=minute)
         for f in items:
             any_stale = any_stale or bool(f.stale)
             if f.last_success and (newest is None or f.last_success > newest):

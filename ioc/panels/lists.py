@@ -16,7 +16,6 @@ from ioc.metrics.registry import get_kpi
 from ioc.panels import register
 from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, merged_scope
 from ioc.panels.common import attrs, drill_link
-from ioc.panels.data import result
 
 
 def school_days_missed(last_reported: date | None, day: date) -> int | None:
@@ -43,20 +42,12 @@ class NotReported(PanelKind):
     needs_kpi = False
 
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
-        from ioc.metrics import health
-        from ioc.metrics.views import cached
-
         lang = ctx.lang
         scope = merged_scope(panel, ctx)
         day = ctx.date_to or reporting_day(ctx.now)
-        minute = ctx.now.strftime("%Y%m%d%H%M")  # "today" moves with the clock, not only the data
-        missing = cached(
-            ctx.store,
-            "not-reported",
-            (day, scope, minute),
-            lambda: health.not_reporting(ctx.store, day, scope),
-        )
-        total = result(ctx.store, "reporting_rate", "all", scope=scope, date_from=day, date_to=day)
+        minute = ctx.now.replace(second=0, microsecond=0)  # "today" moves with the clock, not only the data
+        missing = ctx.metrics.health("not_reporting", day, scope, at=minute)
+        total = ctx.metrics.result("reporting_rate", "all", scope=scope, date_from=day, date_to=day)
         schools = int(total.rows[0].denominator or 0) if total.rows else 0
         schools = max(schools, len(missing))
         reported = schools - len(missing)
@@ -141,7 +132,7 @@ class OfflineNow(PanelKind):
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         lang = ctx.lang
         kpi = get_kpi("schools_offline_now")
-        res = result(ctx.store, kpi.id, "school", scope=merged_scope(panel, ctx), snapshot=ctx.snapshot)
+        res = ctx.metrics.result(kpi.id, "school", scope=merged_scope(panel, ctx), snapshot=ctx.snapshot)
         offline = sorted((r for r in res.rows if r.value), key=lambda r: r.label)
         as_of = max((r.as_of for r in res.rows if r.as_of), default=None)
         minutes = int(kpi.formula.get("minutes") or 60)

@@ -17,7 +17,6 @@ from dash import html
 
 from ioc import figures, settings
 from ioc.geography import MERGED_DISTRICTS, districts
-from ioc.metrics import dimensions
 from ioc.metrics.registry import get_kpi
 from ioc.panels import register
 from ioc.panels.base import (
@@ -32,7 +31,6 @@ from ioc.panels.base import (
 )
 from ioc.panels.charts import graph
 from ioc.panels.common import drill_link
-from ioc.panels.data import result
 
 GRID = 0.002  # degrees
 
@@ -164,7 +162,7 @@ class DistrictMap(PanelKind):
         geo = None if panel.option("points", False) else boundaries()
         reverse = kpi.direction == "lower"
         by = "district" if geo is not None else "school"
-        res = result(ctx.store, kpi.id, by, scope=scope, date_to=ctx.date_to, snapshot=ctx.snapshot)
+        res = ctx.metrics.result(kpi.id, by, scope=scope, date_to=ctx.date_to, snapshot=ctx.snapshot)
         as_of = max((r.as_of for r in res.rows if r.as_of), default=None)
         if not any(r.value is not None for r in res.rows):
             return PanelOutput(html.Div(className="panel-graph"), "missing", as_of)
@@ -187,14 +185,7 @@ class DistrictMap(PanelKind):
                 amber=kpi.amber,
             )
         else:
-            from ioc.metrics.views import cached
-
-            where = cached(
-                ctx.store,
-                "schools",
-                (scope,),
-                lambda: {s.school_id: s for s in dimensions.schools(ctx.store, scope)},
-            )
+            where = {s.school_id: s for s in ctx.metrics.schools(scope)}
             points: list[tuple[float, float, str, float | None, str | None]] = [
                 (
                     float(where[r.key].latitude or 0.0),

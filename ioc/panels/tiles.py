@@ -20,7 +20,6 @@ from ioc.panels.base import (
     stale_minutes,
 )
 from ioc.panels.common import attrs, explain_ref, series_grain, status_light, value_button
-from ioc.panels.data import summary
 
 
 @register
@@ -34,8 +33,7 @@ class KpiTile(PanelKind):
         scope = merged_scope(panel, ctx)
         yes_no = bool(panel.option("yes_no", False))
         spark = bool(panel.option("sparkline", True)) and not yes_no
-        s = summary(
-            ctx.store,
+        s = ctx.metrics.summary(
             kpi.id,
             scope=scope,
             date_to=ctx.date_to,

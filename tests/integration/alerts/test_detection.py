@@ -246,6 +246,7 @@ def test_pages_and_the_wall_panel_show_alerts_new_first_with_owners(env, capsys)
     from ioc.alerts.actions import perform
     from ioc.app import create_app
     from ioc.auth.db import open_db
+    from ioc.metrics.front import Metrics
     from ioc.pages import alert as alert_page
     from ioc.pages import alerts as alerts_page
     from ioc.panels.alerts import Alerts
@@ -265,7 +266,7 @@ def test_pages_and_the_wall_panel_show_alerts_new_first_with_owners(env, capsys)
         assert flood["message"] in detail and "Why it fired" in detail and "alert-trend" in detail
         assert "There is no alert 424242" in str(alert_page.layout(alert_id="424242", lang="en"))
         panel = PanelConfig(id="alerts", type="alerts", grid=GridPos(0, 0, 3, 2), options=(("limit", 50),))
-        body = str(Alerts().render(panel, PanelContext(store=store, lang="en")).body)
+        body = str(Alerts().render(panel, PanelContext(metrics=Metrics(store), lang="en")).body)
     assert f"{len(opened)} open alerts · " in body
     # new (nobody took them) before the ones someone acknowledged or owns
     order = [int(x) for x in re.findall(r"data-alert='(\d+)'", body)]

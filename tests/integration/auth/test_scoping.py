@@ -8,8 +8,9 @@ import io
 import json
 from typing import Any
 
-from ioc.auth.access import EVERYTHING, AccessScope, acting_as
+from ioc.access import EVERYTHING, AccessScope
 from ioc.metrics import dimensions
+from ioc.metrics.front import Metrics
 from ioc.metrics.query import Scope
 
 from .test_matrix import page_body
@@ -38,10 +39,7 @@ def test_an_officers_city_is_their_district(city: Any, signed_in: Any) -> None:
 def test_groupings_list_only_the_officers_units(city: Any, signed_in: Any, auth_store: Any) -> None:
     officer, _ = signed_in("of")
     assert [r["key"] for r in _rows(officer, "/api/v1/kpis/attendance_rate?by=district")] == [city.own]
-    from ioc.metrics import dimensions
-
-    with acting_as(None):
-        own_schools = {s.school_id for s in dimensions.schools(auth_store) if s.district_code == city.own}
+    own_schools = {s.school_id for s in dimensions.schools(auth_store) if s.district_code == city.own}
     for kpi in ("attendance_rate", "digital_readiness", "bandwidth_coverage"):
         keys = {r["key"] for r in _rows(officer, f"/api/v1/kpis/{kpi}?by=school")}
         assert keys and keys <= own_schools, kpi
@@ -59,34 +57,26 @@ def test_cached_answers_never_cross_scopes(city: Any, signed_in: Any) -> None:
 
 
 def test_cache_keys_carry_the_access_scope(auth_store: Any, city: Any) -> None:
-    from ioc.metrics.cache import cached_compute, cached_summarize
     from ioc.metrics.query import KpiQuery
 
     q = KpiQuery("attendance_rate", "district")
-    with acting_as(EVERYTHING):
-        everything = cached_compute(auth_store, q)
-    with acting_as(AccessScope.limited([city.own])):
-        own = cached_compute(auth_store, q)
-        own_summary = cached_summarize(auth_store, "attendance_rate")
-    with acting_as(AccessScope.limited([city.other])):
-        other = cached_compute(auth_store, q)
-        other_summary = cached_summarize(auth_store, "attendance_rate")
+    everything = Metrics(auth_store, EVERYTHING).answer(q)
+    own_door = Metrics(auth_store, AccessScope.limited([city.own]))
+    own, own_summary = own_door.answer(q), own_door.summary("attendance_rate")
+    other_door = Metrics(auth_store, AccessScope.limited([city.other]))
+    other, other_summary = other_door.answer(q), other_door.summary("attendance_rate")
     assert [r.key for r in own.rows] == [city.own] and [r.key for r in other.rows] == [city.other]
     assert len(everything.rows) > 2
     assert own_summary.current.denominator != other_summary.current.denominator
-    with acting_as(AccessScope.limited([])):
-        assert cached_compute(auth_store, q).rows == ()
+    assert Metrics(auth_store, AccessScope.limited([])).answer(q).rows == ()
 
 
 def test_dimension_lists_follow_the_access_scope(auth_store: Any, city: Any) -> None:
-    from ioc.metrics import dimensions
-
-    with acting_as(AccessScope.limited([city.own])):
-        assert [d.code for d in dimensions.districts(auth_store)] == [city.own]
-        assert {w.parent_code for w in dimensions.wards(auth_store)} == {city.own}
-        assert {s.district_code for s in dimensions.schools(auth_store)} == {city.own}
-    with acting_as(None):
-        assert len(dimensions.districts(auth_store)) > 2
+    officer = Metrics(auth_store, AccessScope.limited([city.own]))
+    assert [d.code for d in officer.districts()] == [city.own]
+    assert {w.parent_code for w in officer.wards()} == {city.own}
+    assert {s.district_code for s in officer.schools()} == {city.own}
+    assert len(Metrics(auth_store).districts()) > 2
 
 
 def test_pages_drawn_for_an_officer_hold_only_their_schools(city: Any, signed_in: Any) -> None:
@@ -162,37 +152,30 @@ def _grid_rows(payload: Any, grid_id: str) -> list[dict[str, Any]]:
 
 
 def test_data_health_queries_are_scoped_to_the_callers_districts(auth_store: Any, city: Any) -> None:
-    from ioc.metrics import health
-
-    officer = AccessScope.limited([city.own])
-    ward_officer = AccessScope.limited((), [city.own_ward])
-    everything = {r["district_code"] for r in health.freshness_by_district(auth_store, "attendance")}
+    officer = Metrics(auth_store, AccessScope.limited([city.own]), cached=False)
+    ward_officer = Metrics(auth_store, AccessScope.limited((), [city.own_ward]), cached=False)
+    everyone = Metrics(auth_store, EVERYTHING, cached=False)
+    everything = {r["district_code"] for r in everyone.health("freshness_by_district", "attendance")}
     assert {city.own, city.other} <= everything
-    with acting_as(officer):
-        assert [r["district_code"] for r in health.freshness_by_district(auth_store, "attendance")] == [
-            city.own
-        ]
-        missing = health.not_reporting(auth_store)
-        assert all(r["district_code"] == city.own for r in missing)
-        # asking for another district by name or code gives nothing of it
-        assert health.not_reporting(auth_store, scope=Scope(district=city.other)) == []
-        # file-level records cover the whole city: none for a restricted caller
-        assert health.runs(auth_store) == [] and health.rejections(auth_store) == []
-        assert health.sources(auth_store) == [] and health.job_runs(auth_store) == []
-        scoped = {f.dataset: f for f in health.freshness(auth_store)}
-        assert all(f.reason is None and f.failing_sources == () for f in scoped.values())
-    with acting_as(ward_officer):
-        missing = health.not_reporting(auth_store)
-        assert all(r["ward_code"] == city.own_ward for r in missing)
-        rows = health.freshness_by_district(auth_store, "attendance")
-        assert [r["district_code"] for r in rows] == [city.own]
-        own_schools = sum(1 for s in dimensions.schools(auth_store) if s.ward_code == city.own_ward)
-        assert rows[0]["schools"] == own_schools  # only the ward's schools are counted
-    with acting_as(EVERYTHING):
-        assert len(health.runs(auth_store)) > 0
+    assert [r["district_code"] for r in officer.health("freshness_by_district", "attendance")] == [city.own]
+    missing = officer.health("not_reporting")
+    assert all(r["district_code"] == city.own for r in missing)
+    # asking for another district by name or code gives nothing of it
+    assert officer.health("not_reporting", scope=Scope(district=city.other)) == []
+    # file-level records cover the whole city: none for a restricted caller
+    assert officer.health("runs") == [] and officer.health("rejections") == []
+    assert officer.health("sources") == [] and officer.health("job_runs") == []
+    scoped = {f.dataset: f for f in officer.health("freshness")}
+    assert all(f.reason is None and f.failing_sources == () for f in scoped.values())
+    missing = ward_officer.health("not_reporting")
+    assert all(r["ward_code"] == city.own_ward for r in missing)
+    rows = ward_officer.health("freshness_by_district", "attendance")
+    assert [r["district_code"] for r in rows] == [city.own]
+    own_schools = sum(1 for s in dimensions.schools(auth_store) if s.ward_code == city.own_ward)
+    assert rows[0]["schools"] == own_schools  # only the ward's schools are counted
+    assert len(everyone.health("runs")) > 0
     # the newest data of the officer's schools is what their freshness says
-    with acting_as(officer):
-        own_latest = {f.dataset: f.latest_data for f in health.freshness(auth_store)}
+    own_latest = {f.dataset: f.latest_data for f in officer.health("freshness")}
     newest = auth_store.execute(
         "SELECT max(a.date) FROM attendance a WHERE a.school_id IN "
         "(SELECT school_id FROM schools WHERE coalesce(district_code, district_name) = $d)",
@@ -225,8 +208,7 @@ def test_district_officers_see_the_data_health_of_their_schools_only(
     text = json.dumps(payload, ensure_ascii=False)
     assert f"/school/{city.other_school}" not in text
     # not reporting: exactly the city-wide list's schools that are the officer's
-    with acting_as(None):
-        own_schools = {s.school_id for s in dimensions.schools(auth_store) if s.district_code == city.own}
+    own_schools = {s.school_id for s in dimensions.schools(auth_store) if s.district_code == city.own}
 
     def not_reporting(answer: Any) -> set[str]:
         try:
@@ -260,7 +242,6 @@ def test_an_answer_about_a_unit_the_caller_may_wholly_read_is_shared(
     """Officers of a district, leadership and the warmer share one computation of a ward in that
     district; a caller who may read only part of the unit keeps an answer (and key) of its own."""
     from ioc.metrics import cache, engine
-    from ioc.metrics.cache import cached_compute, cached_summarize
     from ioc.metrics.query import KpiQuery
 
     cache.clear()
@@ -273,28 +254,28 @@ def test_an_answer_about_a_unit_the_caller_may_wholly_read_is_shared(
 
     monkeypatch.setattr(engine, "compute", counting)
     ward = Scope(ward=city.own_ward)
-    with acting_as(AccessScope.limited([city.own])):
-        officer = cached_summarize(auth_store, "attendance_rate", ward)
-        officer_rows = cached_compute(auth_store, KpiQuery("attendance_rate", "school", scope=ward))
+    by_school = KpiQuery("attendance_rate", "school", scope=ward)
+    own_officer = Metrics(auth_store, AccessScope.limited([city.own]))
+    officer = own_officer.summary("attendance_rate", scope=ward)
+    officer_rows = own_officer.answer(by_school)
     first = len(computed)
     assert first == 4  # current, previous, trend; the by-school answer
-    with acting_as(EVERYTHING):
-        leader = cached_summarize(auth_store, "attendance_rate", ward)
-        leader_rows = cached_compute(auth_store, KpiQuery("attendance_rate", "school", scope=ward))
-    with acting_as(AccessScope.limited([city.own, city.other])):
-        cached_summarize(auth_store, "attendance_rate", ward)
+    leadership = Metrics(auth_store, EVERYTHING)
+    leader = leadership.summary("attendance_rate", scope=ward)
+    leader_rows = leadership.answer(by_school)
+    Metrics(auth_store, AccessScope.limited([city.own, city.other])).summary("attendance_rate", scope=ward)
     assert len(computed) == first, "the same ward was computed again for another caller"
     assert leader == officer and leader_rows.rows == officer_rows.rows
 
     # a ward officer may read one ward of the district: the district answer is theirs alone
     district = Scope(district=city.own)
-    with acting_as(AccessScope.limited([], [city.own_ward])):
-        partial = cached_summarize(auth_store, "attendance_rate", district)
-    with acting_as(EVERYTHING):
-        whole = cached_summarize(auth_store, "attendance_rate", district)
+    partial = Metrics(auth_store, AccessScope.limited([], [city.own_ward])).summary(
+        "attendance_rate", scope=district
+    )
+    whole = leadership.summary("attendance_rate", scope=district)
     assert partial.current.denominator == leader.current.denominator
     assert whole.current.denominator > partial.current.denominator
     # and a district officer never gets another district's unit widened
-    with acting_as(AccessScope.limited([city.other])):
-        assert not engine.access_covers(auth_store, ward, None, None, AccessScope.limited([city.other]))
-        assert cached_compute(auth_store, KpiQuery("attendance_rate", "school", scope=ward)).rows == ()
+    stranger = AccessScope.limited([city.other])
+    assert not engine.access_covers(auth_store, ward, None, None, stranger)
+    assert Metrics(auth_store, stranger).answer(by_school).rows == ()

@@ -9,11 +9,11 @@ from typing import Any
 
 from ioc import i18n
 from ioc.metrics import health
+from ioc.metrics.front import Metrics
 from ioc.metrics.registry import KPIS
 from ioc.pages._common import UrlState, panel_context
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
-from ioc.panels.data import result
 from ioc.panels.lists import reporting_day, school_days_missed
 
 
@@ -51,7 +51,9 @@ def test_not_reported_lists_the_silent_schools_longest_first_with_the_progress(
     items = [c for c in walk(out.body) if getattr(c, "className", "") == "school-item"]
     assert len(items) == len(missing)
     text = texts(out.body)
-    schools = int(result(demo_store, "reporting_rate", "all", date_from=day, date_to=day).rows[0].denominator)
+    schools = int(
+        Metrics(demo_store).result("reporting_rate", "all", date_from=day, date_to=day).rows[0].denominator
+    )
     noun = "school has" if len(missing) == 1 else "schools have"
     assert f"{len(missing)} {noun} not reported (of {schools})" in text
     assert f"{schools - len(missing)} schools reported on {day.isoformat()}" in text
@@ -62,7 +64,7 @@ def test_not_reported_lists_the_silent_schools_longest_first_with_the_progress(
 def test_offline_now_lists_the_schools_of_the_kpi(request_context, demo_store) -> None:
     ctx = panel_context(UrlState(lang="en"), "dark")
     out = render_panel(PanelConfig(id="off", type="offline_now", grid=GridPos(0, 0, 3, 2)), ctx)
-    offline = [r for r in result(demo_store, "schools_offline_now", "school").rows if r.value]
+    offline = [r for r in Metrics(demo_store).result("schools_offline_now", "school").rows if r.value]
     assert out.body.to_plotly_json()["props"]["data-count"] == str(len(offline))
     assert "offline for at least 60 minutes" in texts(out.body)
 
@@ -90,8 +92,8 @@ def test_english_plurals() -> None:
 
 
 def test_a_school_page_says_yes_or_no_for_the_kpis_that_count_schools(request_context, demo_store) -> None:
+
     from ioc.pages import school
-    from ioc.panels.data import result
 
     info = demo_store.execute(
         "SELECT school_id FROM attendance ORDER BY date DESC, school_id LIMIT 1"
@@ -102,7 +104,11 @@ def test_a_school_page_says_yes_or_no_for_the_kpis_that_count_schools(request_co
         for c in walk(page)
         if "panel" in str(getattr(c, "className", "")).split()
     }
-    covered = result(demo_store, "bandwidth_coverage", "school", scope=school.Scope(school=str(info))).rows[0]
+    covered = (
+        Metrics(demo_store)
+        .result("bandwidth_coverage", "school", scope=school.Scope(school=str(info)))
+        .rows[0]
+    )
     text = texts(tiles["bandwidth_coverage"])
     assert ("Yes" if covered.value else "No") in text and "%" not in text.split("Target")[0]
     assert "reached 20 Mbps" in text

@@ -15,8 +15,10 @@ from dash._utils import AttributeDict
 
 from ioc import app as app_module
 from ioc import ids
+from ioc.frontdoor import current_metrics
 from ioc.metrics import dimensions
 from ioc.metrics.cache import cached_compute
+from ioc.metrics.front import Metrics
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.pages import _unit, _wall
 from ioc.pages._common import UrlState, filters_to_search, panel_context
@@ -131,7 +133,7 @@ def test_a_failing_panel_shows_the_error_in_place(request_context) -> None:
 
 def test_a_panel_without_data_says_so(app, store) -> None:
     with app.server.test_request_context("/"):
-        ctx = replace(panel_context(UrlState(), "dark"), store=store)  # an empty store
+        ctx = replace(panel_context(UrlState(), "dark"), metrics=Metrics(store))  # an empty store
         panel = PanelConfig(id="att", type="kpi_tile", grid=GridPos(0, 0, 1, 1), kpi="attendance_rate")
         assert _wall.render_panel(panel, ctx).state == "missing"
 
@@ -292,7 +294,7 @@ def test_explore_rows_carry_their_question(request_context) -> None:
     from ioc.pages import explore
 
     req = exports.ExportRequest(kpi="attendance_rate", by="date", scope=Scope(level="primary"))
-    res = cached_compute(app_module.current_store(), req.query())
+    res = current_metrics().answer(req.query())
     ref = parse_explain_ref(explore.row_ref(req, res.rows[0].key, res))
     assert ref["date_from"] == ref["date_to"] and ref["date_to"].isoformat() == res.rows[0].key
     assert ref["scope"] == Scope(level="primary")

@@ -149,20 +149,3 @@ def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:
     mode = (tmp_path / "auth" / "secret_key").stat().st_mode
     assert not mode & (stat.S_IRWXG | stat.S_IRWXO)
     assert keys.secret_key(tmp_path / "other") != first
-
-
-def test_current_access_prefers_an_explicit_block_over_the_request() -> None:
-    from flask import Flask, g
-
-    from ioc.auth.access import G_KEY, acting_as, current_access
-
-    officer = AccessScope.limited(["760"])
-    assert current_access() is None
-    with Flask("t").test_request_context("/"):
-        setattr(g, G_KEY, officer)
-        assert current_access() == officer
-        with acting_as(None):
-            assert current_access() is None
-        with acting_as(EVERYTHING):
-            assert current_access() == EVERYTHING
-        assert current_access() == officer

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ioc.access import Place
 from ioc.auth import rules
 from ioc.auth.access import EVERYTHING, AccessScope
 from ioc.auth.principal import Principal
@@ -23,8 +24,11 @@ PLACES = {
 }
 
 
-def locate(kind: str, value: str):
-    return PLACES.get((kind, value))
+def locate(kind: str, value: str) -> Place | None:
+    found = PLACES.get((kind, value))
+    if found is None:
+        return None
+    return Place(found[0], found[1], value if kind == "school" else None)
 
 
 PRINCIPALS = {

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from ingest.load import ingest_paths
+from ioc.access import AccessScope
 from ioc.metrics import cache
 from ioc.metrics.engine import compute
 from ioc.metrics.errors import QueryError
-from ioc.metrics.query import KpiQuery, Scope
+from ioc.metrics.query import KpiQuery
 from ioc.metrics.summary import summarize
 
 NOV18 = date(2026, 11, 18)
@@ -73,10 +74,10 @@ def test_new_data_is_never_served_from_cache_and_time_travel_sees_the_old(tmp_pa
 def test_access_scope_is_part_of_the_key(seed, monkeypatch):
     counter = Counting(monkeypatch)
     q = KpiQuery("uptime", date_to=date(2026, 11, 19))
-    cache.cached_compute(seed, q, access_scope=Scope(district="760"))
-    cache.cached_compute(seed, q, access_scope=Scope(district="778"))
+    cache.cached_compute(seed, q, AccessScope.limited(["760"]))
+    cache.cached_compute(seed, q, AccessScope.limited(["778"]))
     assert counter.calls == 2  # another user's scope is never a hit
-    cache.cached_compute(seed, q, access_scope=Scope(district="760"))
+    cache.cached_compute(seed, q, AccessScope.limited(["760"]))
     assert counter.calls == 2
 
 

@@ -194,8 +194,10 @@ def test_postgres_catalog(postgres_server, tmp_path, monkeypatch):
 
 
 def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, monkeypatch):
+    from ioc.access import AccessScope
     from ioc.app import create_app, warm_units
-    from ioc.auth.access import AccessScope, acting_as
+    from ioc.frontdoor import use_metrics
+    from ioc.metrics.front import Metrics
     from ioc.pages import _unit
 
     app = create_app(store=fresh)
@@ -209,7 +211,8 @@ def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, 
     assert counter.take()  # computed
     pages = [("district", code, code) for code in ("760", "778")] + [("ward", w, d) for w, d in wards]
     for kind, code, district in pages:
-        with app.server.test_request_context(f"/{kind}/{code}"), acting_as(AccessScope.limited([district])):
+        with app.server.test_request_context(f"/{kind}/{code}"):
+            use_metrics(Metrics(fresh, AccessScope.limited([district])))
             _unit.unit_layout(kind, kind, code, {})
     assert counter.take() == {}  # every answer of the officers' pages was warm
     # leadership opening a ward finds the ward's own answers warm (only the city's are new)
@@ -217,7 +220,8 @@ def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, 
         _unit.unit_layout("ward", "ward", wards[0][0], {})
     assert counter.take() == {"attendance_rate": 3}  # only the city summary (current, previous, trend)
     # another officer (another access scope) is not served these answers
-    with app.server.test_request_context("/district/760"), acting_as(AccessScope.limited(["760", "778"])):
+    with app.server.test_request_context("/district/760"):
+        use_metrics(Metrics(fresh, AccessScope.limited(["760", "778"])))
         _unit.unit_layout("district", "district", "760", {})
     assert counter.take()
     # a newer data version stops a round
@@ -225,16 +229,19 @@ def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, 
 
 
 def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_path):
+    from ioc.access import AccessScope
     from ioc.app import create_app, warm_units
-    from ioc.auth.access import AccessScope, acting_as
+    from ioc.frontdoor import use_metrics
     from ioc.metrics import dimensions
+    from ioc.metrics.front import Metrics
     from ioc.pages import school
 
     app = create_app(store=fresh)
     wards = len(dimensions.wards(fresh))
     assert cache.recently_opened(fresh, "school") == []
     # an officer of Quận 7 opens S4, leadership opens S1 (the most recent)
-    with app.server.test_request_context("/school/S4"), acting_as(AccessScope.limited(["778"])):
+    with app.server.test_request_context("/school/S4"):
+        use_metrics(Metrics(fresh, AccessScope.limited(["778"])))
         school.layout("S4")
     with app.server.test_request_context("/school/S1"):
         school.layout("S1")
@@ -249,7 +256,8 @@ def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_pat
     assert warm_units(app, fresh, fresh.data_version()) == 2 + wards + 2
     assert counter.take()
     assert cache.recently_opened(fresh, "school") == ["S1", "S4"]  # the warmer's drawing is no visit
-    with app.server.test_request_context("/school/S4"), acting_as(AccessScope.limited(["778"])):
+    with app.server.test_request_context("/school/S4"):
+        use_metrics(Metrics(fresh, AccessScope.limited(["778"])))
         school.layout("S4")
     with app.server.test_request_context("/school/S1"):
         school.layout("S1")
@@ -258,7 +266,7 @@ def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_pat
 
 def test_views_keyed_by_their_tables(fresh, tmp_path):
     """The school page's views: a probe load keeps the attendance calendar, redraws the timeline."""
-    from ioc.metrics import views
+    from ioc.access import EVERYTHING
 
     made: list[str] = []
 
@@ -267,7 +275,7 @@ def test_views_keyed_by_their_tables(fresh, tmp_path):
             made.append(kind)
             return kind
 
-        return views.cached(fresh, kind, ("S2",), make, tables=tables)
+        return cache.cached_view(fresh, kind, ("S2",), make, access=EVERYTHING, tables=tables)
 
     view("calendar", ("attendance",))
     view("timeline", ("connectivity",))
@@ -292,6 +300,7 @@ def test_views_keyed_by_their_tables(fresh, tmp_path):
 
 
 def test_the_sign_in_guard_locates_units_again_only_when_schools_change(fresh, tmp_path, monkeypatch):
+    from ioc.access import Place
     from ioc.auth.web import store_locator
     from ioc.metrics import engine
 
@@ -304,13 +313,13 @@ def test_the_sign_in_guard_locates_units_again_only_when_schools_change(fresh, t
         return real(store, scope, *args)
 
     monkeypatch.setattr(engine, "resolved_scope", counted)
-    assert locate("school", "S3") == ("760", "26734")  # its latest version: moved to Quận 1
-    assert locate("ward", "Phường Tân Mỹ") == ("778", "Phường Tân Mỹ")
-    assert locate("district", "Quận 7") == ("778", None)
+    assert locate("school", "S3") == Place("760", "26734", "S3")  # its latest version: moved to Quận 1
+    assert locate("ward", "Phường Tân Mỹ") == Place("778", "Phường Tân Mỹ")
+    assert locate("district", "Quận 7") == Place("778")
     assert locate("school", "nobody") is None
     assert len(lookups) == 4
     _probe(fresh, tmp_path)  # a new data version, schools unchanged: nothing looked up again
-    assert locate("school", "S3") == ("760", "26734") and len(lookups) == 4
+    assert locate("school", "S3") == Place("760", "26734", "S3") and len(lookups) == 4
     _load(
         fresh,
         tmp_path,
@@ -319,4 +328,6 @@ def test_the_sign_in_guard_locates_units_again_only_when_schools_change(fresh, t
         "latitude,longitude,students,teachers,classrooms,active\n"
         "S3,Trường Tiểu học Tân Thuận,primary,public,27487,Phường Tân Thuận,778,Quận 7,10.75,106.73,50,5,5,true\n",
     )
-    assert locate("school", "S3") == ("778", "27487") and len(lookups) == 5  # moved back: found anew
+    assert (
+        locate("school", "S3") == Place("778", "27487", "S3") and len(lookups) == 5
+    )  # moved back: found anew

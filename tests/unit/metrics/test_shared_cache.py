@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ioc.auth.access import AccessScope, acting_as
+from ioc.access import EVERYTHING, AccessScope
 from ioc.metrics import cache
 from ioc.metrics.query import KpiQuery, KpiResult, KpiRow, Scope
 from tests.conftest import ROOT
@@ -23,12 +23,12 @@ from tests.servers import free_port
 
 KEY_SCRIPT = """
 from datetime import date
-from ioc.auth.access import AccessScope, acting_as
+from ioc.access import AccessScope
 from ioc.metrics import cache
 from ioc.metrics.query import KpiQuery, Scope
 q = KpiQuery("attendance_rate", "school", date(2026, 11, 1), date(2026, 11, 20), Scope(district="760"))
-with acting_as(AccessScope.limited(["760", "778", "769", "770"], ["26734", "27487"])):
-    print(cache.cache_key("compute", ("sqlite:/srv/lake", q, 42, 20.0, {"district": "760", "ward": None})))
+access = AccessScope.limited(["760", "778", "769", "770"], ["26734", "27487"], ["S1", "S2"])
+print(cache.cache_key("compute", ("sqlite:/srv/lake", q, 42, 20.0, {"district": "760", "ward": None}), access))
 """
 
 
@@ -49,9 +49,10 @@ def test_a_key_is_the_same_in_every_process_whatever_its_hash_seed() -> None:
 def test_the_key_changes_with_everything_that_changes_the_answer() -> None:
     q = KpiQuery("attendance_rate", "school", date(2026, 11, 1), date(2026, 11, 20))
 
-    def key(query: KpiQuery = q, version: int = 42, store: str = "sqlite:/a", access: Any = None) -> str:
-        with acting_as(access):
-            return cache.cache_key("compute", (store, query, version, 20.0, None))
+    def key(
+        query: KpiQuery = q, version: int = 42, store: str = "sqlite:/a", access: AccessScope = EVERYTHING
+    ) -> str:
+        return cache.cache_key("compute", (store, query, version, 20.0, None), access)
 
     base = key()
     assert key() == base
@@ -60,6 +61,9 @@ def test_the_key_changes_with_everything_that_changes_the_answer() -> None:
         key(store="sqlite:/b"),
         key(access=AccessScope.limited(["760"])),
         key(access=AccessScope.limited(["760"], ["27487"])),
+        key(access=AccessScope.limited(["760"], ["27487"], ["S1"])),
+        key(access=AccessScope.limited((), (), ["S1"])),
+        key(access=AccessScope.limited()),
         key(KpiQuery("attendance_rate", "district", date(2026, 11, 1), date(2026, 11, 20))),
         key(KpiQuery("attendance_rate", "school", date(2026, 11, 2), date(2026, 11, 20))),
         key(
@@ -138,7 +142,7 @@ def shared(redis_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _key(tag: str) -> str:
-    return cache.cache_key("test", (tag, time.time_ns()))
+    return cache.cache_key("test", (tag, time.time_ns()), EVERYTHING)
 
 
 def test_an_answer_in_redis_is_not_computed_again_by_another_worker(shared: Any) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.auth.access import AccessScope, acting_as
+from ioc.access import AccessScope
 from ioc.metrics import cache, engine, slices
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.metrics.registry import KPIS
@@ -157,7 +157,6 @@ def test_a_restricted_caller_outside_its_scope_is_not_cut_from_the_city(fresh, m
     q = KpiQuery("attendance_rate", "school", None, NOV20, Scope(ward="26734"))
     district_778 = AccessScope(districts=frozenset({"778"}), wards=frozenset())
     seen = Computations(monkeypatch)
-    with acting_as(district_778):
-        answer = cache.cached_compute(fresh, q)
+    answer = cache.cached_compute(fresh, q, district_778)
     assert [query.scope for query in seen.queries] == [q.scope]  # with the caller's access, as asked
     assert answer.rows == ()  # no school of ward 26734 is in Quận 7

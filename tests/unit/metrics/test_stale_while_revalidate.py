@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ioc.metrics import cache, views
+from ioc.access import EVERYTHING
+from ioc.metrics import cache
 from ioc.metrics.engine import compute
 from ioc.metrics.query import KpiQuery, Scope
 
@@ -96,11 +97,23 @@ def test_views_too(fresh: Any, tmp_path: Any, stale: None) -> None:
         made.append(fresh.data_version())
         return list(made)
 
-    first = views.cached(fresh, "test-timeline", ("S2",), timeline, tables=["connectivity"])
+    first = cache.cached_view(
+        fresh, "test-timeline", ("S2",), timeline, access=EVERYTHING, tables=["connectivity"]
+    )
     _probe(fresh, tmp_path)
-    assert views.cached(fresh, "test-timeline", ("S2",), timeline, tables=["connectivity"]) is first
+    assert (
+        cache.cached_view(
+            fresh, "test-timeline", ("S2",), timeline, access=EVERYTHING, tables=["connectivity"]
+        )
+        is first
+    )
     cache.mark_warmed(fresh, fresh.data_version())
-    assert views.cached(fresh, "test-timeline", ("S2",), timeline, tables=["connectivity"]) == made
+    assert (
+        cache.cached_view(
+            fresh, "test-timeline", ("S2",), timeline, access=EVERYTHING, tables=["connectivity"]
+        )
+        == made
+    )
     assert len(made) == 2
 
 
