@@ -22,19 +22,42 @@ SHAPES = (
     ("district", Scope(level="primary"), "raw"),
     ("date", Scope(), "raw"),
 )
+# the restricted (officer) variant: the access filter of ioc.access in the scope every KPI reads
+RESTRICTED = (
+    ("all", Scope(), "raw"),
+    ("school", Scope(district="760"), "raw"),
+)
+# the panel queries (a time series of every unit of a level at once, ioc.metrics.slices)
+PANELS = ("district", "ward")
+
+
+def _header(kpi_id: str, by: str, scope: Scope, source: str, extra: str = "") -> str:
+    filters = ",".join(name for name, _ in scope.items()) or "none"
+    return f"-- {kpi_id}: by={by} filters={filters} source={source}{extra}\n"
 
 
 def render(kpi_id: str) -> str:
     kpi = KPIS[kpi_id]
     shapes = list(SHAPES)
-    if kpi.formula.kind in formulas.ROLLUP_KINDS:
+    rollup = kpi.formula.kind in formulas.ROLLUP_KINDS
+    if rollup:
         shapes += [("all", Scope(), "rollup"), ("date", Scope(), "rollup")]
     parts = []
     for by, scope, source in shapes:
-        filters = ",".join(name for name, _ in scope.items()) or "none"
-        parts.append(
-            f"-- {kpi_id}: by={by} filters={filters} source={source}\n{plan_sql(kpi, by, scope, 'lake', source)};\n"
-        )
+        parts.append(_header(kpi_id, by, scope, source) + f"{plan_sql(kpi, by, scope, 'lake', source)};\n")
+    for by, scope, source in RESTRICTED + ((("all", Scope(), "rollup"),) if rollup else ()):
+        sql = plan_sql(kpi, by, scope, "lake", source, access=True)
+        parts.append(_header(kpi_id, by, scope, source, " access=officer") + f"{sql};\n")
+    if kpi.formula.kind in formulas.PANEL_KINDS:
+        for level in PANELS:
+            for access in (False, True):
+                sql = plan_sql(
+                    kpi, "date", Scope(), "lake", "rollup" if rollup else "raw", access=access, panel=level
+                )
+                extra = f" panel={level}" + (" access=officer" if access else "")
+                parts.append(
+                    _header(kpi_id, "date", Scope(), "rollup" if rollup else "raw", extra) + f"{sql};\n"
+                )
     return "\n".join(parts)
 
 
@@ -53,3 +76,17 @@ def test_request_values_never_reach_the_sql_text():
     # filters appear as bound parameters only
     sql = plan_sql(KPIS["attendance_rate"], "district", Scope(district="Quận 1'; DROP TABLE schools; --"))
     assert "Quận 1" not in sql and "DROP" not in sql and "$district" in sql
+
+
+def test_an_officers_sql_reads_their_schools_in_todays_hierarchy():
+    """The access filter reads each school's latest version (today's hierarchy), never the
+    hierarchy date the answer is grouped by; its values are bound parameters."""
+    sql = plan_sql(KPIS["attendance_rate"], "school", Scope(district="760"), access=True)
+    allowed = sql[sql.index("allowed AS") : sql.index("versions AS")]
+    assert "$hierarchy_date" not in allowed and "ORDER BY valid_from DESC, run_id DESC" in allowed
+    for param in ("$access_districts", "$access_wards", "$access_schools"):
+        assert param in allowed
+    assert "AND school_id IN (SELECT school_id FROM allowed)" in sql
+    # a time-travel query filters by today's hierarchy too (the live catalog), not the snapshot's
+    old = plan_sql(KPIS["attendance_rate"], "school", Scope(), catalog="lake_at_7", access=True)
+    assert "FROM lake.schools" in old[old.index("allowed AS") : old.index("versions AS")]
