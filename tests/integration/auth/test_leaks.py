@@ -193,8 +193,10 @@ def moved(auth_store: Any, db: Any) -> dict[str, Any]:
     from ioc.auth import accounts
     from ioc.metrics import dimensions, engine
 
-    then = date(2024, 9, 1)
     today = {s.school_id: s for s in dimensions.versions(auth_store)}
+    # the demo's first hierarchy (before its reorganisation), on a day it was in force
+    first_versions = dimensions.versions(auth_store, date(1, 1, 1))
+    then = min(s.valid_from for s in first_versions)
     old = {s.school_id: s for s in dimensions.versions(auth_store, then)}
     school = next(sid for sid, s in today.items() if sid in old and old[sid].district_code != s.district_code)
     left = old[school].district_code
