@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps oidc-deps lint fmt bench load-bench clean
+.PHONY: setup demo serve test test-unit test-integration test-browser browser-deps cluster-deps oidc-deps lint fmt bench load-bench first-visit-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,10 @@ bench: setup
 ## PostgreSQL and Redis started on 127.0.0.1, probes loaded every 5 minutes (docs/operations.md)
 load-bench: setup cluster-deps
 	$(BIN)/python -m benchmarks.load_bench run
+
+## First visits of the wall, a district, a ward and a school page in Chromium after probe loads
+first-visit-bench: setup browser-deps
+	$(BIN)/python -m benchmarks.first_visit_bench --boundaries "$(BOUNDARIES)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tests/oidc/node_modules

@@ -13,7 +13,7 @@ import sys
 NAMES = ("ingest", "demo", "scheduler", "metrics", "app", "auth", "alerts")
 # run only when named: the load test takes about 20 minutes and starts PostgreSQL, Redis, gunicorn;
 # the notification test waits out a real 10-minute outage
-ON_REQUEST = ("load", "notify")  # notify: a real 10-minute outage
+ON_REQUEST = ("load", "notify", "first_visit")  # notify: a real 10-minute outage; first_visit: the full demo
 
 
 def main(argv: list[str]) -> int:
