@@ -205,3 +205,18 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         """
     )
     assert order[0] < order[1] and order[2] == "none" and order[3] == "block"
+
+
+def test_desk_tiles_have_the_same_layout_in_both_languages(start, browser_store) -> None:
+    duo = start()
+    viewport(duo, 1440, 900)
+    district = dimensions.schools(browser_store)[0].district_code
+    heights = {}
+    for lang in ("vi", "en"):
+        drawn(duo, f"/district/{district}?lang={lang}", ".unit-page .units-table")
+        heights[lang] = duo.driver.execute_script(
+            "return [...document.querySelectorAll('.tile-row .tile-spark')]"
+            ".map(s => Math.round(s.getBoundingClientRect().height));"
+        )
+    # the Vietnamese tiles once drew 480 px sparklines (English: 30 px)
+    assert heights["vi"] and heights["vi"] == heights["en"] and max(heights["vi"]) <= 60, heights
