@@ -11,11 +11,12 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from ioc import ids
+from ioc import figures, i18n, ids
 from ioc.alerts import output, records
 from ioc.alerts.actions import ActionError, perform
 from ioc.alerts.rules import current as current_rules
 from ioc.api import alerts_db
+from ioc.figures import plain
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.pages._common import UrlState, current_metrics
 from ioc.panels.common import attrs, drill_link
@@ -99,43 +100,32 @@ def trend(row: Any, lang: str) -> go.Figure | None:
     points = [(date.fromisoformat(r.key[:10]), r.value) for r in result.rows if r.value is not None]
     if not points:
         return None
-    days, values = zip(*points, strict=True)
+    # the app's trend figure: dates and numbers in the page's language (no English month names)
+    figure = figures.trend([(plain(row["unit_name"]), points)], "ratio", lang, height=320)
     marked = [(d, v) for d, v in points if start <= d <= end]
-    figure = go.Figure(
-        go.Scatter(
-            x=days,
-            y=[v * 100 for v in values],
-            mode="lines+markers",
-            name="",
-            line={"color": "#4a6fa5"},
-            hovertemplate="%{x|%d/%m/%Y}: %{y:.1f} %<extra></extra>",
-        )
-    )
     if marked:
         figure.add_trace(
             go.Scatter(
-                x=[d for d, _ in marked],
-                y=[v * 100 for _, v in marked],
+                x=[d.isoformat() for d, _ in marked],
+                y=[v for _, v in marked],
                 mode="markers",
                 name="",
                 marker={"color": "#c0392b", "size": 12, "symbol": "diamond"},
-                hovertemplate="%{x|%d/%m/%Y}: %{y:.1f} %<extra></extra>",
+                hovertext=[
+                    f"{i18n.format_date(d, lang)}: {i18n.kpi_value(v, 'ratio', lang)}" for d, v in marked
+                ],
+                hoverinfo="text",
             )
         )
     figure.add_vrect(
-        x0=start - timedelta(hours=12),
-        x1=end + timedelta(hours=12),
+        x0=f"{start - timedelta(days=1)}T12:00",
+        x1=f"{end}T12:00",
         fillcolor="#c0392b",
         opacity=0.12,
         line_width=0,
     )
     figure.update_layout(
-        title=tr("trend", lang),
-        showlegend=False,
-        height=320,
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        yaxis={"ticksuffix": " %", "title": None},
-        xaxis={"title": None},
+        title={"text": tr("trend", lang)}, showlegend=False, margin={"l": 50, "r": 20, "t": 50, "b": 40}
     )
     return figure
 

@@ -296,6 +296,32 @@ def test_trend_charts_mark_the_days_with_alerts(env):
     assert other.data == ()
 
 
+def test_the_alert_pages_trend_speaks_the_pages_language(env, capsys):
+    truth, store, data_dir = env
+    from ioc.alerts import records
+    from ioc.app import create_app
+    from ioc.auth.db import open_db
+
+    flood = next(e for e in truth.events if e.name == "flood in W21")
+    alert = next(a for a in listed(capsys, data_dir) if a["unit"] == "W21" and a["kind"] == "anomaly")
+    row = records.get(open_db(data_dir), alert["id"])
+    app = create_app(data_dir, store=store)
+    from ioc.pages import alert as alert_page  # registers itself: after the app exists
+
+    with app.server.test_request_context("/"):
+        vi, en = alert_page.trend(row, "vi"), alert_page.trend(row, "en")
+    assert vi is not None and en is not None
+    day = flood.day.strftime("%d/%m/%Y")
+    # day numbers in the page's order, never Plotly's English month names ('Nov 23')
+    assert {s.value for s in vi.layout.xaxis.tickformatstops} == {"%d/%m<br>%H:%M", "%d/%m", "%m/%Y"}
+    assert "%m-%d" in {s.value for s in en.layout.xaxis.tickformatstops}
+    assert vi.layout.separators == ",." and vi.layout.yaxis.tickformat.endswith("%")
+    line, marks = vi.data
+    assert flood.day.isoformat() in list(marks.x) and any(h.startswith(day + ": ") for h in marks.hovertext)
+    assert any(day in h for h in line.hovertext) and "," in marks.hovertext[0]  # 70,1 %
+    assert vi.layout.title.text.startswith("Tỷ lệ chuyên cần")
+
+
 def test_a_unit_name_from_data_stays_text_in_the_chart_marks(env):
     truth, store, data_dir = env
     import plotly.graph_objects as go
