@@ -68,15 +68,30 @@ class UsageError(Exception):
     """Bad arguments detected after parsing; reported like argparse's errors (exit 2)."""
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
         help="data directory of the store (default: $IOC_DATA_DIR or ./data)",
     )
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common)
     return common
+
+
+def _share_common(parser: argparse.ArgumentParser) -> None:
+    """Give every nested action (``ioc alerts list``, ``ioc store info``, ...) the common options,
+    so ``--data-dir`` works wherever it is written, as it does after a single-level command."""
+    for action in parser._actions:  # argparse has no public walk of its subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                if "--data-dir" not in nested._option_string_actions:
+                    _add_common(nested)
+                _share_common(nested)
 
 
 def build_parser(chosen: str | None) -> argparse.ArgumentParser:
@@ -93,6 +108,7 @@ def build_parser(chosen: str | None) -> argparse.ArgumentParser:
             module = importlib.import_module(module_name)
             adder = getattr(module, f"add_{name}_arguments", None) or module.add_arguments
             adder(command)
+            _share_common(command)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ def test_ioc_demo_builds_a_store_and_prints_progress(
     assert "demo ready in" in out and "0 rejected" in out
     assert (data_dir / "demo_source" / "connectivity_2026-03-10.parquet").exists()
     assert (data_dir / "lake" / "catalog.sqlite").exists()
+    # the alert rules ran over the demo's school days, so the wall and /alerts show them at once
+    assert "alerts evaluated over 5 school days" in out
+    # --data-dir after a nested command (`ioc alerts list`), as after `ioc kpi`
+    assert main(["alerts", "list", "--status", "all", "--data-dir", str(data_dir)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert isinstance(listed["alerts"], list)
+    assert main(["alerts", "evaluate", "--no-notify", "--data-dir", str(data_dir)]) == 0
+    assert "evaluated 1 school day(s) 2026-03-10 .. 2026-03-10" in capsys.readouterr().out
 
 
 def test_settings_give_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
