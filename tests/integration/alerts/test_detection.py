@@ -247,12 +247,13 @@ def test_pages_and_the_wall_panel_show_alerts_new_first_with_owners(env, capsys)
     from ioc.app import create_app
     from ioc.auth.db import open_db
     from ioc.metrics.front import Metrics
-    from ioc.pages import alert as alert_page
-    from ioc.pages import alerts as alerts_page
     from ioc.panels.alerts import Alerts
     from ioc.panels.base import GridPos, PanelConfig, PanelContext
 
     app = create_app(data_dir, store=store)
+    from ioc.pages import alert as alert_page  # pages register themselves: after the app exists
+    from ioc.pages import alerts as alerts_page
+
     db = open_db(data_dir)
     first = output.answer(db, output.ListQuery(status="open"), None)["alerts"]
     assert len(first) >= 2
