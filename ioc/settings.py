@@ -88,7 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "kpi_cache_type",
         "ioc.metrics.cache.ObjectCache",
-        "flask-caching backend of the KPI cache's first level in each worker (default: in-process, "
+        "cachelib backend (a dotted class path or a cachelib class name) of the KPI cache's first level in each worker (default: in-process, "
         "unpickled); to share answers between workers and nodes set cache_redis_url.",
     ),
     Setting(

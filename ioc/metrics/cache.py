@@ -1,4 +1,4 @@
-"""Cached KPI answers (flask-caching), keyed by everything that changes the answer.
+"""Cached KPI answers (cachelib backends), keyed by everything that changes the answer.
 
 The key holds the KPI, grouping, period, scope, hierarchy date, snapshot, the version of the data
 the KPI reads (the last snapshot that changed one of its tables, ioc.metrics.table_versions), the
@@ -11,7 +11,7 @@ Two levels:
 - ``local``: an in-process LRU of the result objects themselves (:class:`ObjectCache`, or the
   backend named by ``kpi_cache_type``). An answer for a data version never changes, so a worker
   may keep it without asking anyone.
-- ``redis``: when ``cache_redis_url`` is set, flask-caching's ``RedisCache`` shared by every worker
+- ``redis``: when ``cache_redis_url`` is set, cachelib's ``RedisCache`` shared by every worker
   of every app node, so a KPI is computed once for all of them. A miss there takes a short lock
   (``SET NX``) on the key while computing; other workers asking for the same answer meanwhile wait
   for it instead of computing it again. When Redis is unreachable the app logs it, computes
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import importlib
 import logging
 import threading
 import time
@@ -33,8 +34,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from flask_caching import Cache
-from flask_caching.backends.base import BaseCache
+import redis
+from cachelib import BaseCache, RedisCache
 from prometheus_client import Counter, Histogram
 
 import ioc
@@ -45,8 +46,6 @@ from ioc.metrics.query import KpiQuery, KpiResult, Scope
 from ioc.metrics.registry import get_kpi
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from ioc.store import Store
 
 T = TypeVar("T")
@@ -106,14 +105,6 @@ class ObjectCache(BaseCache):
         self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    @classmethod
-    def factory(
-        cls, app: Any, config: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
-    ) -> ObjectCache:
-        return cls(
-            default_timeout=kwargs.get("default_timeout", 300), threshold=config.get("CACHE_THRESHOLD", 2000)
-        )
-
     def _expiry(self, timeout: int | timedelta | None) -> float:
         timeout = self._normalize_timeout(timeout)
         return time.monotonic() + timeout if timeout > 0 else float("inf")
@@ -157,21 +148,21 @@ class ObjectCache(BaseCache):
 
 
 class SharedLevel:
-    """The Redis level: flask-caching's RedisCache plus the locks, tolerant of Redis being down.
+    """The Redis level: cachelib's RedisCache plus the locks, tolerant of Redis being down.
 
     Every Redis error is logged (once per outage), counted, and answered as a miss; for
     RETRY_SECONDS afterwards Redis is not asked at all, so an outage costs no request a timeout.
     """
 
-    def __init__(self, cache: Cache, url: str) -> None:
-        self.cache = cache
+    def __init__(self, backend: RedisCache, url: str) -> None:
+        self._backend = backend
         self.url = url
         self._down_until = 0.0
         self._failing = False
 
     @property
     def backend(self) -> Any:
-        return self.cache.cache
+        return self._backend
 
     @property
     def client(self) -> Any:
@@ -289,26 +280,33 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _config() -> dict[str, Any]:
-    return {
-        "CACHE_TYPE": str(settings.get("kpi_cache_type")),
-        "CACHE_DEFAULT_TIMEOUT": int(settings.get("kpi_cache_seconds")),
-        "CACHE_THRESHOLD": 2000,
-    }
+def _local_backend() -> BaseCache:
+    """This worker's level: the backend the kpi_cache_type setting names (a dotted path to a
+    cachelib BaseCache class, or a cachelib class name such as SimpleCache or NullCache)."""
+    name = str(settings.get("kpi_cache_type"))
+    module, _, attr = name.rpartition(".")
+    try:
+        kind = getattr(importlib.import_module(module or "cachelib"), attr)
+    except (ImportError, AttributeError):
+        raise ValueError(f"IOC_KPI_CACHE_TYPE={name!r}: no such cache backend") from None
+    if not (isinstance(kind, type) and issubclass(kind, BaseCache)):
+        raise ValueError(f"IOC_KPI_CACHE_TYPE={name!r}: not a cachelib cache backend")
+    timeout = int(settings.get("kpi_cache_seconds"))
+    try:
+        return kind(default_timeout=timeout, threshold=2000)  # type: ignore[call-arg]
+    except TypeError:  # a backend without a size limit (NullCache)
+        return kind(default_timeout=timeout)
 
 
-def _redis_config(url: str) -> dict[str, Any]:
-    return {
-        "CACHE_TYPE": "RedisCache",
-        "CACHE_REDIS_URL": url,
-        "CACHE_KEY_PREFIX": KEY_PREFIX,
-        "CACHE_DEFAULT_TIMEOUT": int(settings.get("kpi_cache_seconds")),
-        # a Redis that does not answer must not hold a request for long
-        "CACHE_OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
-    }
+def _redis_backend(url: str) -> RedisCache:
+    # a Redis that does not answer must not hold a request for long
+    client = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+    return RedisCache(
+        host=client, default_timeout=int(settings.get("kpi_cache_seconds")), key_prefix=KEY_PREFIX
+    )
 
 
-def _build(flask_server: Flask) -> dict[str, Any]:
+def _build(owner: object) -> dict[str, Any]:
     url = str(settings.get("cache_redis_url") or "").strip()
     shared = None
     if url:
@@ -316,34 +314,32 @@ def _build(flask_server: Flask) -> dict[str, Any]:
             raise ValueError(
                 f"IOC_CACHE_REDIS_URL={redact(url)!r}: expected redis://host:port/db, rediss://... or unix://..."
             )
-        shared = SharedLevel(Cache(flask_server, config=_redis_config(url)), url)
-    return {"cache": Cache(flask_server, config=_config()), "shared": shared, "url": url}
+        shared = SharedLevel(_redis_backend(url), url)
+    return {"local": _local_backend(), "shared": shared, "url": url, "owner": owner}
 
 
-def init_cache(flask_server: Flask) -> None:
-    """Attach the KPI cache to the app's Flask server (idempotent)."""
+def init_cache(owner: object) -> None:
+    """Give ``owner`` (the app's server) the KPI cache levels: the same levels while the owner and
+    the Redis setting stay the same (idempotent), fresh ones for another app."""
     with _LOCK:
-        existing = _HOLDER.get("cache")
         if (
-            existing is not None
-            and getattr(existing, "app", None) is flask_server
+            _HOLDER.get("local") is not None
+            and _HOLDER.get("owner") is owner
             and _HOLDER.get("url") == str(settings.get("cache_redis_url") or "").strip()
         ):
             return
-        _HOLDER.update(_build(flask_server))
+        _HOLDER.update(_build(owner))
 
 
-def _levels() -> tuple[Cache, SharedLevel | None]:
+def _levels() -> tuple[BaseCache, SharedLevel | None]:
     with _LOCK:
-        cache = _HOLDER.get("cache")
-        if cache is None or _HOLDER.get("url") != str(settings.get("cache_redis_url") or "").strip():
-            from flask import Flask
-
-            _HOLDER.update(_build(Flask("ioc-metrics-cache")))
-        return _HOLDER["cache"], _HOLDER["shared"]
+        local = _HOLDER.get("local")
+        if local is None or _HOLDER.get("url") != str(settings.get("cache_redis_url") or "").strip():
+            _HOLDER.update(_build(_HOLDER.get("owner")))
+        return _HOLDER["local"], _HOLDER["shared"]
 
 
-def _cache() -> Cache:
+def _cache() -> BaseCache:
     return _levels()[0]
 
 
@@ -438,8 +434,7 @@ class Lineage:
 def _cached(
     key: str, make: Callable[[], T], *, kpi: str = "", kind: str = "view", lineage: Lineage | None = None
 ) -> T:
-    local, shared = _levels()
-    backend = local.cache  # the cachelib backend: usable outside a request context
+    backend, shared = _levels()
     hit = backend.get(key)
     if hit is not None:
         LOOKUPS.labels("local", "hit").inc()

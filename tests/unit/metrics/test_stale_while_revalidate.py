@@ -149,7 +149,7 @@ def test_a_new_answer_another_node_has_in_redis_is_served_before_the_previous_on
     assert cache.shared_level() is not None
     try:
         before = cache.cached_compute(fresh, UPTIME)
-        local = cache._levels()[0].cache  # noqa: SLF001 - this process's own level
+        local = cache._levels()[0]  # noqa: SLF001 - this process's own level
         node2 = dict(local._items)  # noqa: SLF001 - node 2 answered the previous version
         _probe(fresh, tmp_path)
         with cache.warming():  # node 1's warmer computes the new version (and shares it)
