@@ -78,7 +78,10 @@ def _kpi_values(
     """(day, unit, value) of the rule's KPI for each unit at the rule's level on each of ``days``,
     through the metrics layer: one question per day (by unit), or, for a daily KPI with fewer
     units than days, one per unit (by date) -- a year of a district rule is 38 questions, not 181."""
-    from ioc.metrics.query import KpiQuery, Scope, compute
+    from ioc.metrics.front import Metrics  # the metrics layer: only when evaluating
+    from ioc.metrics.query import KpiQuery, Scope
+
+    compute = Metrics(store, cached=False).answer  # the whole city, uncached (as the CLI asks)
 
     kpi = get_kpi(str(rule.kpi))
     wanted = set(days)
@@ -87,9 +90,7 @@ def _kpi_values(
     if kpi.window_days is None and len(codes) < len(days):
         for code in codes:
             scope = Scope() if code == "all" else Scope(**{rule.level: code})
-            result = compute(
-                store, KpiQuery(kpi.id, by="date", date_from=days[0], date_to=days[-1], scope=scope)
-            )
+            result = compute(KpiQuery(kpi.id, by="date", date_from=days[0], date_to=days[-1], scope=scope))
             for row in result.rows:
                 day = date.fromisoformat(row.key[:10])
                 if day in wanted and row.value is not None:
@@ -98,7 +99,7 @@ def _kpi_values(
     by = "all" if rule.level == "city" else rule.level
     for day in days:
         daily = kpi.window_days is None
-        result = compute(store, KpiQuery(kpi.id, by=by, date_from=day if daily else None, date_to=day))
+        result = compute(KpiQuery(kpi.id, by=by, date_from=day if daily else None, date_to=day))
         for row in result.rows:
             # a daily KPI without data that day is not below its threshold on that day
             if row.value is None or (daily and row.as_of is not None and row.as_of.date() != day):

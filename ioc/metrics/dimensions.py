@@ -263,60 +263,6 @@ def place(school: SchoolInfo | None) -> Place:
     return Place(school.district_code, school.ward_code, school.school_id)
 
 
-def school(store: Store, school_id: str, *, catalog: str | None = None) -> SchoolProfile | None:
-    cat = _catalog(catalog)
-    history = store.execute(
-        f"""SELECT school_id, school_name, level, ownership, coalesce(ward_code, ward_name), ward_name,
-               coalesce(district_code, district_name), district_name, latitude, longitude,
-               students, teachers, classrooms, active, valid_from
-        FROM {cat}.schools WHERE school_id = $id ORDER BY valid_from""",
-        {"id": school_id},
-    ).rows
-    if not history:
-        return None
-    versions = tuple(SchoolInfo(*row) for row in history)
-
-    def latest(table: str, order: str) -> dict[str, Any] | None:
-        return store.execute(
-            f"SELECT * EXCLUDE (run_id) FROM {cat}.{table} WHERE school_id = $id ORDER BY {order} DESC LIMIT 1",
-            {"id": school_id},
-        ).first()
-
-    last = last_probe_at(store, school_id, catalog=catalog)
-    latest_probe = (
-        store.execute(
-            f"SELECT * EXCLUDE (run_id) FROM {cat}.connectivity WHERE school_id = $id AND measured_at = $at LIMIT 1",
-            {"id": school_id, "at": last},
-        ).first()
-        if last is not None
-        else None
-    )
-    return SchoolProfile(
-        info=versions[-1],
-        history=versions,
-        latest_attendance=latest("attendance", "date"),
-        latest_digital=latest("digital", "as_of"),
-        latest_probe=latest_probe,
-    )
-
-
-def last_probe_at(store: Store, school_id: str, *, catalog: str | None = None) -> Any:
-    """When the school's newest probe was measured (None: never). From the daily rollup's
-    ``last_at`` when the rollup is there (a few thousand rows a day, kept with the probes in one
-    transaction), else from the raw probes (millions of rows, not ordered by school)."""
-    from ioc.metrics import engine
-
-    cat = _catalog(catalog)
-    version = store.data_version()
-    if cat == "lake" and engine.rollup_ready(store, cat, version):
-        table, column = "connectivity_daily", "last_at"
-    else:
-        table, column = "connectivity", "measured_at"
-    return store.execute(
-        f"SELECT max({column}) FROM {cat}.{table} WHERE school_id = $id", {"id": school_id}
-    ).scalar()
-
-
 def latest_date(store: Store, dataset: str, *, catalog: str | None = None) -> date | None:
     """The newest local date with data in ``dataset`` (None when it is empty)."""
     if dataset not in DATE_COLUMNS:

@@ -206,6 +206,7 @@ def plan_sql(
 
 def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
     """KpiRows from the result columns, column by column (a by-school answer has 50,000 rows)."""
+    # pyarrow only when rows are read: `ioc --help` and the commands that answer nothing stay quick
     import pyarrow as pa
     import pyarrow.compute as pc
 

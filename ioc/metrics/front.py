@@ -179,7 +179,7 @@ class Metrics:
         return self._view(
             "school",
             (school_id,),
-            lambda: dimensions.school(self.store, school_id),
+            lambda: views.school(self.store, school_id),
             tables=("attendance", "digital", "connectivity"),
             shared=True,
         )
@@ -207,6 +207,16 @@ class Metrics:
             tables=("connectivity",),
             shared=True,
         )
+
+    @staticmethod
+    def outages(timeline: list[views.ProbeHour]) -> list[tuple[datetime, datetime]]:
+        """Spans of hours in which every probe of a school was offline (views.outages)."""
+        return views.outages(timeline)
+
+    @staticmethod
+    def bandwidth_threshold() -> float:
+        """The download speed (Mbps) a probe must reach to count as covered."""
+        return views.bandwidth_threshold()
 
     def note_opened(self, kind: str, code: str) -> None:
         """Someone opened the ``kind`` page of ``code``: the warmer draws it after the next load."""
@@ -272,4 +282,6 @@ HEALTH_VIEWS = frozenset(
 
 CLOCKED_VIEWS = frozenset({"freshness", "freshness_by_district"})
 
-__all__ = ["CITY", "HEALTH_VIEWS", "Metrics", "OutsideAccess"]
+DEFAULT_CADENCES = health.DEFAULT_CADENCES  # how often each dataset is expected (the data-health page)
+
+__all__ = ["CITY", "DEFAULT_CADENCES", "HEALTH_VIEWS", "Metrics", "OutsideAccess"]

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from ioc.metrics.errors import QueryError
 
 if TYPE_CHECKING:
-    from ioc.store import Store
+    pass
 
 BY = ("all", "district", "ward", "school", "level", "ownership", "date", "week", "month")
 TIME_BY = ("date", "week", "month")
 FILTERS = ("district", "ward", "level", "ownership", "school")
 
-__all__ = ["BY", "FILTERS", "TIME_BY", "KpiQuery", "KpiResult", "KpiRow", "QueryError", "Scope", "compute"]
+__all__ = ["BY", "FILTERS", "TIME_BY", "KpiQuery", "KpiResult", "KpiRow", "QueryError", "Scope"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,3 @@ class KpiResult:
             "rows": [row.to_json() for row in self.rows],
             "data_version": self.data_version,
         }
-
-
-def compute(store: Store, q: KpiQuery) -> KpiResult:
-    """Answer ``q`` from the store (uncached). Raises QueryError for a bad parameter."""
-    from ioc.metrics import engine
-
-    return engine.compute(store, q)

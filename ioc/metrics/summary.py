@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ioc.metrics import engine
 from ioc.metrics.query import KpiQuery, KpiResult, KpiRow, Scope
 from ioc.metrics.registry import Kpi, get_kpi
+from ioc.store import quote_ident
 
 if TYPE_CHECKING:
     from ioc.store import Store
@@ -44,8 +45,6 @@ def _previous_period(
         table = kpi.formula.get("table")
         column = kpi.formula.get("date_column")
         version = snapshot if snapshot is not None else store.data_version()
-        from ioc.store import quote_ident
-
         before = engine.memo(store).get(
             ("school day before", catalog, version, table, column, date_from),
             lambda: store.execute(

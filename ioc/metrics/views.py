@@ -1,4 +1,4 @@
-"""Read-only views the app's pages need beyond KPIs: a school's attendance calendar and
+"""Read-only views the app's pages need beyond KPIs: a school's profile, attendance calendar and
 connectivity timeline, the store's snapshots for "as of", and the time of a snapshot.
 
 Owned by the app engineer; like the rest of ioc/metrics it never imports Dash. Every query takes
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ioc import settings
-from ioc.metrics import dimensions
+from ioc.metrics import dimensions, engine
 from ioc.metrics.engine import catalog_for
+from ioc.store import CATALOG_NAME
 
 if TYPE_CHECKING:
     from ioc.store import Store
@@ -84,7 +85,7 @@ def connectivity_timeline(
 ) -> list[ProbeHour]:
     """Per local hour over the last ``days``: median download, share of probes offline, probe count."""
     cat = catalog_for(store, snapshot)
-    end = until or dimensions.last_probe_at(store, school_id, catalog=cat)
+    end = until or last_probe_at(store, school_id, catalog=cat)
     if end is None:
         return []
     rows = store.execute(
@@ -110,6 +111,59 @@ def outages(timeline: list[ProbeHour]) -> list[tuple[datetime, datetime]]:
             else:
                 spans.append((hour.hour, end))
     return spans
+
+
+def school(store: Store, school_id: str, *, catalog: str | None = None) -> dimensions.SchoolProfile | None:
+    """A school's every version, its newest attendance row, digital snapshot and probe."""
+    cat = catalog or CATALOG_NAME
+    history = store.execute(
+        f"""SELECT school_id, school_name, level, ownership, coalesce(ward_code, ward_name), ward_name,
+               coalesce(district_code, district_name), district_name, latitude, longitude,
+               students, teachers, classrooms, active, valid_from
+        FROM {cat}.schools WHERE school_id = $id ORDER BY valid_from""",
+        {"id": school_id},
+    ).rows
+    if not history:
+        return None
+    versions = tuple(dimensions.SchoolInfo(*row) for row in history)
+
+    def latest(table: str, order: str) -> dict[str, Any] | None:
+        return store.execute(
+            f"SELECT * EXCLUDE (run_id) FROM {cat}.{table} WHERE school_id = $id ORDER BY {order} DESC LIMIT 1",
+            {"id": school_id},
+        ).first()
+
+    last = last_probe_at(store, school_id, catalog=catalog)
+    latest_probe = (
+        store.execute(
+            f"SELECT * EXCLUDE (run_id) FROM {cat}.connectivity WHERE school_id = $id AND measured_at = $at LIMIT 1",
+            {"id": school_id, "at": last},
+        ).first()
+        if last is not None
+        else None
+    )
+    return dimensions.SchoolProfile(
+        info=versions[-1],
+        history=versions,
+        latest_attendance=latest("attendance", "date"),
+        latest_digital=latest("digital", "as_of"),
+        latest_probe=latest_probe,
+    )
+
+
+def last_probe_at(store: Store, school_id: str, *, catalog: str | None = None) -> Any:
+    """When the school's newest probe was measured (None: never). From the daily rollup's
+    ``last_at`` when the rollup is there (a few thousand rows a day, kept with the probes in one
+    transaction), else from the raw probes (millions of rows, not ordered by school)."""
+    cat = catalog or CATALOG_NAME
+    version = store.data_version()
+    if cat == "lake" and engine.rollup_ready(store, cat, version):
+        table, column = "connectivity_daily", "last_at"
+    else:
+        table, column = "connectivity", "measured_at"
+    return store.execute(
+        f"SELECT max({column}) FROM {cat}.{table} WHERE school_id = $id", {"id": school_id}
+    ).scalar()
 
 
 def bandwidth_threshold() -> float:

@@ -11,7 +11,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
-from ioc.metrics import health
+from ioc.metrics.front import DEFAULT_CADENCES
 from ioc.pages._common import UrlState, current_metrics, grid_locale, local_now, t
 from ioc.panels.common import attrs, drill_link
 
@@ -235,7 +235,7 @@ def layout(**params: Any) -> Any:
 def _cadence_text(f: Any, state: UrlState) -> str:
     """The expected cadence in the page's language (as configured when the setting changed it)."""
     key = f"health.cadence.{f.dataset}"
-    default = health.DEFAULT_CADENCES.get(f.dataset)
+    default = DEFAULT_CADENCES.get(f.dataset)
     if default is not None and f.expected_cadence == default.label:
         return t(key, state)
     return str(f.expected_cadence or "—")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash
 from dash import dcc, html
 
 from ioc import figures, i18n, ids
-from ioc.metrics import dimensions, views
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
 from ioc.pages._common import UrlState, breadcrumbs, current_metrics, frame, panel_context, t
@@ -19,6 +18,9 @@ from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs
+
+if TYPE_CHECKING:
+    from ioc.metrics import dimensions
 
 PAGE = "school"
 dash.register_page(__name__, path_template="/school/<school_id>", name="school", title="IOC · school")
@@ -160,7 +162,7 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
     if state.date_to is not None:
         until = datetime.combine(state.date_to, datetime.max.time())
     timeline = metrics.connectivity_timeline(sid, 14, until, snapshot=state.asof)
-    outage_spans = views.outages(timeline)
+    outage_spans = metrics.outages(timeline)
     outage_text = (
         t(
             "school.outages",
@@ -174,7 +176,7 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
     conn_fig = figures.connectivity_timeline(
         [(h.hour, h.median_download, h.offline_share) for h in timeline],
         lang,
-        threshold=views.bandwidth_threshold(),
+        threshold=metrics.bandwidth_threshold(),
     )
     return html.Div(
         [

@@ -48,11 +48,11 @@ def test_the_last_probe_comes_from_the_rollup_and_is_the_raw_one(demo_store, mon
         return real(sql, params)
 
     monkeypatch.setattr(demo_store, "execute", execute)
-    assert {s: dimensions.last_probe_at(demo_store, s) for s in schools} == raw
+    assert {s: views.last_probe_at(demo_store, s) for s in schools} == raw
     assert raw["no-such-school"] is None and sum(v is not None for v in raw.values()) >= 20
     assert not any("FROM lake.connectivity " in sql for sql in asked)  # only the rollup was read
     probed = next(s for s in schools if raw[s] is not None)
-    profile = dimensions.school(demo_store, probed)
+    profile = views.school(demo_store, probed)
     assert profile is not None and profile.latest_probe["measured_at"] == raw[probed]
 
 

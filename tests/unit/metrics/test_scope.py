@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ioc.metrics import dimensions
+from ioc.metrics import dimensions, views
 from ioc.metrics.engine import compute
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import KpiQuery, Scope
@@ -68,7 +68,7 @@ def test_dimensions_listing(seed):
     ]
     assert [w.code for w in dimensions.wards(seed, district="Quận 7")] == ["Phường Tân Mỹ"]
     assert [s.school_id for s in dimensions.schools(seed, Scope(district="760"))] == ["S1", "S2", "S3"]
-    profile = dimensions.school(seed, "S3")
+    profile = views.school(seed, "S3")
     assert profile is not None and len(profile.history) == 2 and profile.info.district_code == "760"
-    assert dimensions.school(seed, "S9") is None
+    assert views.school(seed, "S9") is None
     assert dimensions.latest_date(seed, "connectivity") == date(2026, 11, 21)  # local date of the UTC probe
