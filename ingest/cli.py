@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ingest.contract import DATASETS, FILE_SUFFIXES, dataset_of
-from ingest.load import FileResult, collect_files, ingest_paths, recover_interrupted
+from ingest.load import Auditor, FileResult, collect_files, ingest_paths, recover_interrupted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, audit: Auditor | None = None) -> int:
+    """``ioc ingest``; ``audit`` writes each run into the product's audit log (ioc.scheduling passes it)."""
     from ioc.cli import UsageError
     from ioc.store import open_store
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             + " (or give --dataset)"
         )
     store = open_store(args.data_dir)
-    for run_id in recover_interrupted(store):
+    for run_id in recover_interrupted(store, audit):
         print(
             f"run {run_id} was interrupted (its process was stopped); recorded as interrupted",
             file=sys.stderr,
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         source=args.source,
         effective_date=effective,
         dataset=args.dataset,
+        audit=audit,
         progress=(lambda line: _print_progress(line, out)) if args.format == "text" else None,
     )
     if args.format == "text":

@@ -21,6 +21,7 @@ from ioc import settings
 if TYPE_CHECKING:
     from ingest.health_record import SourceState
     from ingest.jobs import JobOutcome, JobSpec, SchedulerConfig, _Reader
+    from ingest.load import Auditor
     from ioc.store import Store
 
 DEFAULT_PLUGINS = ("ingest.jobs", "ingest.sources")
@@ -42,6 +43,8 @@ class Runner(Protocol):
     def environ(self) -> Mapping[str, str]: ...
     @property
     def echo(self) -> Callable[[str], None]: ...
+    @property
+    def audit(self) -> Auditor | None: ...  # writes a load into the product's audit log (or nothing)
 
     def attempts(self) -> dict[tuple[str, int, int], int]: ...
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -125,6 +125,25 @@ def message(
 # -- public API ------------------------------------------------------------------------------
 
 
+class Auditor(Protocol):
+    """Writes one ingestion run into an audit log (the product passes ioc.auth.audit.record_ingest
+    in; ingestion knows nothing of accounts). Called after the run is recorded; a failure is logged."""
+
+    def __call__(
+        self,
+        data_dir: Path,
+        *,
+        source: str,
+        file: str,
+        dataset: str | None,
+        status: str,
+        rows_loaded: int,
+        rows_replaced: int,
+        rows_rejected: int,
+        run_id: str,
+    ) -> None: ...
+
+
 def ingest_paths(
     store: Store,
     paths: Sequence[Path | str],
@@ -133,12 +152,16 @@ def ingest_paths(
     effective_date: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
     dataset: str | None = None,
+    audit: Auditor | None = None,
 ) -> list[FileResult]:
-    """Load files and folders; schools files first; each file stands alone in its transaction."""
+    """Load files and folders; schools files first; each file stands alone in its transaction;
+    ``audit`` (optional) writes each run into an audit log."""
     files = collect_files(paths)
     results = []
     for path in files:
-        result = ingest_file(store, path, source=source, dataset=dataset, effective_date=effective_date)
+        result = ingest_file(
+            store, path, source=source, dataset=dataset, effective_date=effective_date, audit=audit
+        )
         results.append(result)
         if progress is not None:
             progress(describe(result))
@@ -173,6 +196,7 @@ def ingest_file(
     source: str = "cli",
     dataset: str | None = None,
     effective_date: dt.date | None = None,
+    audit: Auditor | None = None,
 ) -> FileResult:
     """Load one file whole in one transaction, or reject it whole."""
     path = Path(path)
@@ -214,7 +238,7 @@ def ingest_file(
         if check.utf8_error:
             raise _Rejected([(None, None, "UTF-8 encoding", check.utf8_error)])
 
-    return _run_pipeline(store, run, prepare, stage, effective_date or _date_from_name(path))
+    return _run_pipeline(store, run, prepare, stage, effective_date or _date_from_name(path), audit)
 
 
 def ingest_records(
@@ -225,6 +249,7 @@ def ingest_records(
     source: str,
     name: str,
     effective_date: dt.date | None = None,
+    audit: Auditor | None = None,
 ) -> FileResult:
     """Load JSON records (from an HTTP source) with the same checks as a file."""
     run = _Run(new_run_id(), source, name, None, dt.datetime.now(dt.UTC))
@@ -243,7 +268,7 @@ def ingest_records(
     def stage(cur: duckdb.DuckDBPyConnection, ds: Dataset, table: str) -> readers.Staged:
         return readers.stage_records(cur, records, ds, table)
 
-    return _run_pipeline(store, run, prepare, stage, effective_date)
+    return _run_pipeline(store, run, prepare, stage, effective_date, audit)
 
 
 def describe(result: FileResult) -> str:
@@ -312,6 +337,7 @@ def _run_pipeline(
     prepare: Callable[[], None],
     stage: Callable[[duckdb.DuckDBPyConnection, Dataset, str], readers.Staged],
     effective_date: dt.date | None,
+    audit: Auditor | None = None,
 ) -> FileResult:
     clock = time.perf_counter()
     marker = runs.begin(
@@ -320,7 +346,7 @@ def _run_pipeline(
     try:
         result = _run_marked(store, run, prepare, stage, effective_date)
         _log_line(store, run, result, time.perf_counter() - clock)
-        _audit(store, run.source, run.file_name, result.dataset, result.status, run.run_id, result)
+        _audit(audit, store, run.source, run.file_name, result.dataset, result.status, run.run_id, result)
     finally:
         # the run is recorded (or its process is dying: then the next start records it)
         marker.end(run.ending)
@@ -400,6 +426,7 @@ def _finish_failed(store: Store, run: _Run, item: Rejection, text: str) -> FileR
 
 
 def _audit(
+    audit: Auditor | None,
     store: Store,
     source: str,
     file: str,
@@ -408,12 +435,12 @@ def _audit(
     run_id: str,
     result: FileResult | None = None,
 ) -> None:
-    """Write the run into the access-control audit log (ioc.auth.audit), where admins read it with
-    sign-ins and exports. The data is committed already: a failure here is logged, not raised."""
-    from ioc.auth.audit import record_ingest
-
+    """Write the run into the audit log ``audit`` writes (the product's: admins read it with
+    sign-ins and exports). The data is committed already: a failure here is logged, not raised."""
+    if audit is None:
+        return
     try:
-        record_ingest(
+        audit(
             store.layout.root,
             source=source,
             file=file,
@@ -428,7 +455,7 @@ def _audit(
         log.error("could not write ingestion run %s into the audit log: %s", run_id, error)
 
 
-def recover_interrupted(store: Store) -> list[str]:
+def recover_interrupted(store: Store, audit: Auditor | None = None) -> list[str]:
     """Record the loads a killed process left unfinished as ``interrupted`` (run log and audit
     log); called when ``ioc ingest`` and ``ioc scheduler`` start. The run ids found."""
 
@@ -446,8 +473,9 @@ def recover_interrupted(store: Store) -> list[str]:
         store.write(lambda c: _insert_run(c, run, "interrupted", 0, 0, 0, runs.INTERRUPTED_TEXT))
         return True
 
-    def audit(entry: dict[str, Any]) -> None:
+    def audited(entry: dict[str, Any]) -> None:
         _audit(
+            audit,
             store,
             str(entry.get("source") or "?"),
             str(entry.get("file_name") or "?"),
@@ -456,7 +484,7 @@ def recover_interrupted(store: Store) -> list[str]:
             str(entry["run_id"]),
         )
 
-    return runs.recover(store, record, audit)
+    return runs.recover(store, record, audited)
 
 
 def _loaded_before(store: Store, run: _Run) -> bool:

@@ -59,6 +59,7 @@ from ioc.leader import (
 if TYPE_CHECKING:
     from apscheduler.events import JobEvent
 
+    from ingest.load import Auditor
     from ioc.store import Store
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,10 @@ class JobRunner:
         environ: dict[str, str] | None = None,
         leader: PgLeadership | None = None,
         after_load: Callable[[Store], object] | None = None,
+        audit: Auditor | None = None,
     ) -> None:
         self.store = store
+        self.audit = audit  # writes each load into the product's audit log (ioc.scheduling passes it)
         # called after a run that loaded rows (the product passes alert evaluation; ingestion
         # itself knows nothing of what runs there)
         self.after_load = after_load
@@ -700,8 +703,13 @@ def show_status(data_dir: Path, catalog_url: str) -> int:
     return 0 if any(n.role == "active" for n in nodes) else 1
 
 
-def run(args: argparse.Namespace, after_load: Callable[[Store], object] | None = None) -> int:
-    """``ioc scheduler``; ``after_load(store)`` runs after every run that loaded rows."""
+def run(
+    args: argparse.Namespace,
+    after_load: Callable[[Store], object] | None = None,
+    audit: Auditor | None = None,
+) -> int:
+    """``ioc scheduler``; ``after_load(store)`` runs after every run that loaded rows, ``audit``
+    writes every load into the product's audit log."""
     from ingest.load import recover_interrupted  # ingest.load pulls in DuckDB: only when running
     from ioc.cli import UsageError
     from ioc.store import Store
@@ -720,7 +728,7 @@ def run(args: argparse.Namespace, after_load: Callable[[Store], object] | None =
             print(f"  {job.id:<24} {job.kind:<12} {job.schedule.describe()}")
         return 0
     if is_postgres_url(catalog_url):
-        return _run_clustered(args, data_dir, config, catalog_url, after_load)
+        return _run_clustered(args, data_dir, config, catalog_url, after_load, audit)
     lock = SchedulerLock(data_dir / LOCK_NAME)
     try:
         lock.acquire()
@@ -730,8 +738,8 @@ def run(args: argparse.Namespace, after_load: Callable[[Store], object] | None =
     try:
         store = Store(data_dir)
         _setup_logging(store)
-        recover_interrupted(store)  # loads a killed scheduler left unfinished
-        runner = JobRunner(store, config, after_load=after_load)
+        recover_interrupted(store, audit)  # loads a killed scheduler left unfinished
+        runner = JobRunner(store, config, after_load=after_load, audit=audit)
         if args.once:
             return runner.run_all_once()
         return serve(runner)
@@ -745,6 +753,7 @@ def _run_clustered(
     config: SchedulerConfig,
     url: str,
     after_load: Callable[[Store], object] | None = None,
+    audit: Auditor | None = None,
 ) -> int:
     """PostgreSQL mode: any number of processes on any nodes; the lock holder runs the jobs."""
     from ingest.load import recover_interrupted  # ingest.load pulls in DuckDB: only when running
@@ -774,14 +783,14 @@ def _run_clustered(
         try:
             store = Store(data_dir)
             _setup_logging(store)
-            recover_interrupted(store)
-            return JobRunner(store, config, after_load=after_load).run_all_once()
+            recover_interrupted(store, audit)
+            return JobRunner(store, config, after_load=after_load, audit=audit).run_all_once()
         finally:
             leader.step_down()
     store = Store(data_dir)
     _setup_logging(store)
-    recover_interrupted(store)  # this node's loads a killed scheduler left unfinished
-    runner = JobRunner(store, config, leader=leader, after_load=after_load)
+    recover_interrupted(store, audit)  # this node's loads a killed scheduler left unfinished
+    runner = JobRunner(store, config, leader=leader, after_load=after_load, audit=audit)
     try:
         return serve(runner)
     except LeaderConfigError as error:

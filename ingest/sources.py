@@ -49,7 +49,7 @@ from ingest.jobs import (
 from ingest.kinds import JobKind, Runner, register
 
 if TYPE_CHECKING:
-    from ingest.load import FileResult
+    from ingest.load import Auditor, FileResult
     from ioc.store import Store
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def poll_drop_folder(
     *,
     echo: Callable[[str], None] = lambda line: None,
     attempts: dict[tuple[str, int, int], int] | None = None,
+    audit: Auditor | None = None,
 ) -> tuple[JobOutcome, SourceState]:
     """Load every ready file of the folder, each in its own transaction, and move it to done/ or
     rejected/. A file whose load failed stays for the next run: always when the environment is to
@@ -173,7 +174,7 @@ def poll_drop_folder(
         echo(f"{job_id}: loading {path.name}")
         try:
             with write_lock:
-                result = ingest_file(store, path, source=job_id, dataset=spec.dataset)
+                result = ingest_file(store, path, source=job_id, dataset=spec.dataset, audit=audit)
         except Exception as error:  # the store or the disk failed; the file stays for the next run
             log.exception("%s: loading %s failed", job_id, path.name)
             text = f"{path.name}: {type(error).__name__}: {error}"
@@ -553,6 +554,7 @@ def pull_http(
     *,
     environ: Mapping[str, str] = os.environ,
     echo: Callable[[str], None] = lambda line: None,
+    audit: Auditor | None = None,
 ) -> tuple[JobOutcome, SourceState]:
     """Pull new records and load them as one batch; the cursor moves only after a commit."""
     from ingest.load import describe, ingest_records
@@ -576,7 +578,9 @@ def pull_http(
     name = f"{job_id}_{spec.dataset}_{started.strftime('%Y%m%dT%H%M%S')}"
     try:
         with write_lock:
-            result = ingest_records(store, spec.dataset, pulled.records, source=job_id, name=name)
+            result = ingest_records(
+                store, spec.dataset, pulled.records, source=job_id, name=name, audit=audit
+            )
     except Exception as error:
         log.exception("%s: loading %s records failed", job_id, len(pulled.records))
         reason = f"loading {len(pulled.records):,} records failed: {type(error).__name__}: {error}"
@@ -626,6 +630,7 @@ class DropFolder(JobKind):
             runner.write_lock,
             echo=runner.echo,
             attempts=runner.attempts(),
+            audit=runner.audit,
         )
 
 
@@ -654,4 +659,5 @@ class HttpJson(JobKind):
             runner.write_lock,
             environ=runner.environ,
             echo=runner.echo,
+            audit=runner.audit,
         )

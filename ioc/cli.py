@@ -16,7 +16,10 @@ from collections.abc import Sequence
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ioc.demo", "Build a realistic demo store for Ho Chi Minh City through the ingestion path."),
-    "ingest": ("ingest.cli", "Load files or folders of schools, attendance, digital or connectivity data."),
+    "ingest": (
+        "ioc.scheduling",
+        "Load files or folders of schools, attendance, digital or connectivity data.",
+    ),
     "kpi": (
         "ioc.metrics.cli",
         "Print a KPI for the city or by district, ward, school, level, ownership or date.",

@@ -237,6 +237,7 @@ def build_demo(
     ``now`` (default: the current local time) is when today's probes stop; tests pin it.
     """
     from ingest.load import ingest_paths
+    from ioc.auth.audit import record_ingest
     from ioc.store import Store
 
     root = settings.data_dir(data_dir)
@@ -260,13 +261,19 @@ def build_demo(
     results: list[Any] = []
     with Store(root) as store:
         for version, path in zip(files.school_versions, files.schools_files, strict=True):
-            results += ingest_paths(store, [path], source="demo", effective_date=version, progress=each_file)
+            results += ingest_paths(
+                store, [path], source="demo", effective_date=version, progress=each_file, audit=record_ingest
+            )
         step.done("load schools", _loaded(results))
         before = len(results)
-        results += ingest_paths(store, files.other_files, source="demo", progress=each_file)
+        results += ingest_paths(
+            store, files.other_files, source="demo", progress=each_file, audit=record_ingest
+        )
         step.done("load att+dig", _loaded(results[before:]))
         before = len(results)
-        results += ingest_paths(store, files.probe_files, source="demo", progress=each_file)
+        results += ingest_paths(
+            store, files.probe_files, source="demo", progress=each_file, audit=record_ingest
+        )
         step.done("load probes", _loaded(results[before:]))
 
     return DemoSummary(

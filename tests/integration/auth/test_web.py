@@ -327,8 +327,11 @@ def test_admins_read_the_audit_log_with_ingestion_runs(
     # a CLI load and a scheduled load (a job's source name), both of a file the contract refuses
     broken = tmp_path / "attendance_2026-11-02.csv"
     broken.write_text("date,school_id\n2026-11-02,nowhere\n", encoding="utf-8")
-    assert ingest_paths(auth_store, [broken])[0].status == "rejected"
-    assert ingest_paths(auth_store, [broken], source="drop-folder")[0].status == "rejected"
+    # the CLI and the scheduler pass the audit log's writer in (ioc.scheduling)
+    loaded = ingest_paths(auth_store, [broken], audit=audit.record_ingest)
+    assert loaded[0].status == "rejected"
+    again = ingest_paths(auth_store, [broken], source="drop-folder", audit=audit.record_ingest)
+    assert again[0].status == "rejected"
     runs = audit.entries(db, event="ingest", limit=2)
     assert [r.actor for r in runs] == ["scheduler:drop-folder", runs[1].actor]
     assert runs[1].actor.startswith("cli")
