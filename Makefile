@@ -83,6 +83,7 @@ lint: setup
 	$(BIN)/ruff check ioc ingest tests benchmarks
 	$(BIN)/ruff format --check ioc ingest tests benchmarks
 	$(BIN)/mypy ioc ingest
+	$(BIN)/lint-imports  # the layering: [tool.importlinter] in pyproject.toml
 
 fmt: setup
 	$(BIN)/ruff format ioc ingest tests benchmarks
