@@ -29,6 +29,7 @@ from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
 from ioc.pages._common import UrlState
 from ioc.panels.common import attrs, parse_explain_ref
+from ioc.panels.screens import DEFAULT_SCREEN
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -330,6 +331,9 @@ NAV = (
 )
 
 
+WALL_URL = f"/screen/{DEFAULT_SCREEN}"  # the wall's own URL, for those whose "/" leads elsewhere
+
+
 def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
     """Navigation and the language switch; hidden entirely in kiosk mode."""
     params = _params(search)
@@ -341,6 +345,9 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
     switched = dict(params, lang=other)
     from ioc.panels.common import with_query
 
+    home = auth_web.caller_home()  # a district officer's unit page; the wall for everybody else
+    # with a home of their own, the wall is reached by its screen URL (/ leads home)
+    nav = [(key, WALL_URL if href == "/" and home != "/" else href) for key, href in NAV]
     links = [
         dcc.Link(
             i18n.t(key, state.lang),
@@ -348,11 +355,9 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
             className="nav-link"
             + (" active" if (path == href or href != "/" and path.startswith(href)) else ""),
         )
-        for key, href in NAV
+        for key, href in nav
     ]
-    from ioc.auth.web import current_principal
-
-    who = current_principal()
+    who = auth_web.current_principal()
     account = (
         [
             html.A(
@@ -365,7 +370,7 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
         else []
     )
     return [
-        dcc.Link(i18n.t("app.name", state.lang), href=state.link("/"), className="brand"),
+        dcc.Link(i18n.t("app.name", state.lang), href=state.link(home), className="brand"),
         html.Nav([*links, *account], className="nav"),
         dcc.Link(
             i18n.t("app.switch_lang", state.lang),

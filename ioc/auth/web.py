@@ -34,7 +34,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ioc import settings
 from ioc.access import EVERYTHING, Place
 from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, sessions, tokens
-from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY
+from ioc.auth.access import ADMIN, DISTRICT_OFFICER, EXPORT_ROLES, G_KEY
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
 from ioc.metrics import table_versions
@@ -186,6 +186,30 @@ def current_principal() -> Principal | None:
     return g.get("ioc_principal") if has_app_context() else None
 
 
+def home_path(principal: Principal | None, locate: rules.Locate) -> str:
+    """Where ``principal``'s home opens (``/`` on a full page load and the app's home link): a
+    district officer's own unit page, everybody else's (leadership, analysts, admins, kiosks) the
+    wall. An officer of several districts opens on the first by code (the others are one click away
+    in explore); an officer of wards only on the first ward's page (the district page is not theirs
+    to read whole), of schools only on the first school's. "/" when no unit of the scope is found
+    in today's hierarchy (the wall, drawn within the scope)."""
+    if principal is None or principal.kind != "user" or principal.role != DISTRICT_OFFICER:
+        return "/"
+    for kind in ("district", "ward", "school"):
+        for code in sorted(principal.access.codes(kind)):
+            if locate(kind, code) is not None:
+                return f"/{kind}/{quote(code, safe='')}"
+    return "/"
+
+
+def caller_home() -> str:
+    """home_path of the caller of the request being served ("/" without sign-in)."""
+    state = current_state_or_none()
+    if state is None or not state.required:
+        return "/"
+    return home_path(current_principal(), state.locate)
+
+
 def may_export() -> bool:
     """May the caller of the request being served export (CSV/XLSX/Parquet/PNG/SVG)? Pages use it
     to show export controls only to those the /export routes will serve (the routes refuse the
@@ -256,6 +280,11 @@ def guard() -> BaseResponse | None:
     reason = _authorize(state, principal)
     if reason:
         return refuse(principal, reason)
+    if path == "/" and request.method == "GET":
+        home = home_path(principal, state.locate)
+        if home != "/":  # an officer's home is their unit; the wall stays at /screen/<default>
+            query = request.query_string.decode("utf-8", "replace")
+            return redirect(home + (f"?{query}" if query else ""), code=302)
     if principal.kind == "api":
         audit.record(state.db, "api_token", actor=principal.label, target=_target(), ip=client_ip())
     elif path.startswith("/export/"):

@@ -36,7 +36,7 @@ def urls(city: Any) -> dict[str, tuple[str, dict[str, bool]]]:
     broad = {"le": True, "an": True, "ad": True, "of": False, "wo": False}
     own_district = {**broad, "of": True}
     return {
-        "control room": ("/", everyone),
+        "wall": ("/screen/control_room", everyone),  # "/" leads officers home: test_home
         "explore": ("/explore", everyone),
         "own district": (f"/district/{city.own}", own_district),
         "other district": (f"/district/{city.other}", broad),
