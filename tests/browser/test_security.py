@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
@@ -85,7 +86,7 @@ def test_signed_in_officer_in_the_browser(dash_duo: Any, hostile_store: Any) -> 
     dash_duo.get_logs()  # forget the 401s of the start-up page's timers from before signing in
 
     pages = [
-        ("/", ".wall .panel[data-panel='attendance']"),
+        ("/screen/control_room", ".wall .panel[data-panel='attendance']"),  # "/" leads officers home
         (f"/district/{mine.district_code}", ".unit-page .units-table"),
         (f"/school/{mine.school_id}", ".school-page .profile"),
         ("/explore?kpi=uptime&by=ward", ".explore-page .export-bar"),
@@ -97,6 +98,15 @@ def test_signed_in_officer_in_the_browser(dash_duo: Any, hostile_store: Any) -> 
         time.sleep(0.3)  # let late callbacks report their errors (a CSP violation is one), if any
         assert severe(dash_duo) == [], path
         assert not driver.find_elements(By.CSS_SELECTOR, ".panel[data-state='error']"), path
+
+    # the officer's home is their district; its header links the wall by its URL
+    driver.get(dash_duo.server_url + "/")
+    wait_for(dash_duo, ".unit-page .units-table")
+    assert urlsplit(driver.current_url).path == f"/district/{mine.district_code}"
+    brand = driver.find_element(By.CSS_SELECTOR, ".app-header .brand").get_attribute("href")
+    assert urlsplit(brand).path == f"/district/{mine.district_code}"
+    hrefs = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".app-header .nav-link")]
+    assert any(urlsplit(h).path == "/screen/control_room" for h in hrefs)
 
     # the hostile school name is text on its page, never an element
     driver.get(dash_duo.server_url + f"/school/{mine.school_id}")
