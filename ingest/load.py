@@ -470,6 +470,9 @@ def recover_interrupted(store: Store, audit: Auditor | None = None) -> list[str]
         )
         if store.execute("SELECT count(*) FROM ingest_runs WHERE run_id = ?", [run.run_id]).scalar():
             return False  # it recorded its outcome and died before removing its marker
+        # the dataset its name says (None for a name that says none), so data health shows the
+        # interrupted load as that dataset's last failure
+        run.dataset = dataset_of(run.file_name)
         store.write(lambda c: _insert_run(c, run, "interrupted", 0, 0, 0, runs.INTERRUPTED_TEXT))
         return True
 

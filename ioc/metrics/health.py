@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 DATASETS = tuple(DECLARED)  # ioc/datasets.py
 # the column telling how new a row is; schools: the date a version is valid from
 TIME_COLUMNS = {name: d.date_column or "valid_from" for name, d in DECLARED.items()}
-FAILED = ("rejected", "failed")
+# the statuses of a load that did not land: refused, failed, or killed and found at the next start
+FAILED = ("rejected", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -253,9 +254,9 @@ def freshness(
             """SELECT dataset,
                       max(finished_at) FILTER (WHERE status = 'loaded') AS last_success,
                       arg_max(rows_loaded, finished_at) FILTER (WHERE status = 'loaded') AS rows_last_success,
-                      max(finished_at) FILTER (WHERE status IN ('rejected', 'failed')) AS last_failure,
+                      max(finished_at) FILTER (WHERE status IN ('rejected', 'failed', 'interrupted')) AS last_failure,
                       arg_max(file_name || ': ' || coalesce(message, status), finished_at)
-                          FILTER (WHERE status IN ('rejected', 'failed')) AS reason
+                          FILTER (WHERE status IN ('rejected', 'failed', 'interrupted')) AS reason
                FROM ingest_runs WHERE dataset IS NOT NULL GROUP BY dataset"""
         ).dicts()
     }

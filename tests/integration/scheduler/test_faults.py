@@ -105,6 +105,13 @@ def test_kill_9_in_the_middle_of_a_load_loses_nothing(
     ]
     assert [(e.outcome, e.target) for e in audited] == [("failed", "connectivity_big.parquet")]
     assert "interrupted" in audited[0].detail
+    # and data health names it as the dataset's last failure, with its reason
+    from ioc.metrics import health
+
+    with Store(seeded.layout.root, read_only=True) as reader:
+        connectivity = {f.dataset: f for f in health.freshness(reader)}["connectivity"]
+    assert connectivity.last_failure is not None
+    assert connectivity.reason and "interrupted: the process loading this file stopped" in connectivity.reason
 
     # the next maintenance removes the killed run's orphans at once, not after a day, and says so
     from ingest import runs
