@@ -72,13 +72,17 @@ def test_ioc_scheduler_passes_the_evaluation_and_ingest_does_not_import_alerts(
     from ingest import scheduler
     from ioc import scheduling
     from ioc.alerts.evaluate import after_load
+    from ioc.auth.audit import record_ingest
 
     seen = {}
-    monkeypatch.setattr(
-        scheduler, "run", lambda args, after_load=None: seen.setdefault("hook", after_load) and 0
-    )
+
+    def run(args: argparse.Namespace, after_load=None, audit=None) -> int:
+        seen.update(hook=after_load, audit=audit)
+        return 0
+
+    monkeypatch.setattr(scheduler, "run", run)
     scheduling.run(argparse.Namespace())
-    assert seen["hook"] is after_load
+    assert seen["hook"] is after_load and seen["audit"] is record_ingest
     code = "import sys, ingest.scheduler, ingest.load, ingest.cli; print(any(m.startswith('ioc.alerts') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
