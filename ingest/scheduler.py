@@ -120,6 +120,11 @@ class JobRunner:
         # called after a run that loaded rows (the product passes alert evaluation; ingestion
         # itself knows nothing of what runs there)
         self.after_load = after_load
+        # the hook runs on a thread of its own, so a job is done (and its next fire time free) as
+        # soon as its load is recorded: loads that land while it runs make one more call, not many
+        self._after_load_wanted = False
+        self._after_load_thread: threading.Thread | None = None
+        self._after_load_idle = threading.Condition()
         self.config = config
         # PostgreSQL mode: every scheduled run is claimed in the leader's run ledger first
         self.leader = leader
@@ -303,10 +308,7 @@ class JobRunner:
         if outcome.noteworthy:
             self.echo(f"{job_id}: {outcome.status}" + (f": {outcome.message}" if outcome.message else ""))
         if self.after_load is not None and outcome.rows_loaded > 0:
-            try:
-                self.after_load(self.store)
-            except Exception:  # the hook's failure never fails the job
-                log.exception("job %s: the after-load hook failed", job_id)
+            self._after_load_soon()
         self._save_status(
             job_id,
             last_run=started.isoformat(),
@@ -412,7 +414,38 @@ class JobRunner:
             outcome = self.run_job(job.id, now())
             if outcome.status in ("failed", "partial"):
                 worst = 1
+        self.wait_after_load()
         return worst
+
+    # -- the after-load hook ----------------------------------------------------------------------
+    def _after_load_soon(self) -> None:
+        """Call the after-load hook on its own thread (started when needed, gone when idle)."""
+        with self._after_load_idle:
+            self._after_load_wanted = True
+            if self._after_load_thread is None:
+                self._after_load_thread = threading.Thread(
+                    target=self._after_load_loop, name="after-load", daemon=True
+                )
+                self._after_load_thread.start()
+
+    def _after_load_loop(self) -> None:
+        assert self.after_load is not None
+        while True:
+            with self._after_load_idle:
+                if not self._after_load_wanted:
+                    self._after_load_thread = None
+                    self._after_load_idle.notify_all()
+                    return
+                self._after_load_wanted = False
+            try:
+                self.after_load(self.store)
+            except Exception:  # the hook's failure never fails a job
+                log.exception("the after-load hook failed")
+
+    def wait_after_load(self, timeout: float | None = None) -> bool:
+        """Wait until the after-load hook has handled every load so far (False on time-out)."""
+        with self._after_load_idle:
+            return self._after_load_idle.wait_for(lambda: self._after_load_thread is None, timeout)
 
 
 # -- the process ----------------------------------------------------------------------------------
@@ -593,6 +626,7 @@ def _serve_term(runner: JobRunner, stop: threading.Event) -> bool:
                 runner.set_next_run(job.id, job.next_run_time)
     if not lost and leader is None:
         scheduler.shutdown(wait=True)
+        runner.wait_after_load(STEP_DOWN_GRACE_SECONDS)  # the last load's alerts, briefly
         return False
     if not lost and leader is not None:
         # stopping: the running jobs finish, while the lock session keeps answering (a silent one
@@ -606,6 +640,7 @@ def _serve_term(runner: JobRunner, stop: threading.Event) -> bool:
                 lost = True
                 break
         if not lost:
+            runner.wait_after_load(STEP_DOWN_GRACE_SECONDS)
             return False
     # step down: start nothing more, let the running jobs finish briefly, else stop the process
     # (an unfinished load never commits, and the ledger keeps its run 'running': re-run once)

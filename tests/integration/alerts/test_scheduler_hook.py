@@ -49,17 +49,21 @@ def test_after_each_load_the_changed_rules_are_evaluated(tmp_path: Path, monkeyp
     drop(inbox / "schools_2026-11-01.csv", SCHOOLS)
     drop(inbox / "attendance_2026-11-23.csv", attendance("2026-11-23"))
     assert runner.run_job("inbox").rows_loaded > 0
+    assert runner.wait_after_load(60)  # the hook runs on its own thread: the job did not wait for it
     assert len(calls) == 1 and calls[0] is not None
     assert calls[0].days[-1].isoformat() == "2026-11-23"
     assert set(calls[0].findings) >= {"attendance_drop", "attendance_missing"}
     assert runner.run_job("inbox").status == "idle"
+    assert runner.wait_after_load(60)
     assert len(calls) == 1  # nothing loaded: nothing evaluated
     drop(inbox / "attendance_2026-11-24.csv", attendance("2026-11-24"))
     runner.run_job("inbox")
+    assert runner.wait_after_load(60)
     assert len(calls) == 2 and calls[1].days[-1].isoformat() == "2026-11-24"
     assert calls[1].skipped == []  # a new school day: every rule
     drop(inbox / "attendance_2026-11-24_resent.csv", attendance("2026-11-24", present=300))
     runner.run_job("inbox")
+    assert runner.wait_after_load(60)
     assert len(calls) == 3
     assert calls[2].skipped == ["school_offline"]  # no probe changed: the outage rule did not run
     assert "attendance_drop" in calls[2].findings
