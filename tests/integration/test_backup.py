@@ -136,6 +136,12 @@ def test_backup_while_loading_wipe_restore_elsewhere_same_answers_and_time_trave
     seeded: Path, tmp_path: Path
 ) -> None:
     live = _copy_of(seeded, tmp_path / "live")
+    # an account, so the backup has accounts to carry (loads alone write none: ingestion's audit
+    # record is the CLI's and the scheduler's callback, not the loader's here)
+    from ioc.auth import accounts
+    from ioc.auth.db import open_db
+
+    accounts.add(open_db(live), "officer.backup", "leadership", "a long enough password 1")
     log, stop = tmp_path / "commits.log", tmp_path / "stop"
     proc = subprocess.Popen(
         [sys.executable, __file__, "loader", str(live), str(log), str(stop)], env=_env(), cwd=ROOT
@@ -190,7 +196,7 @@ def test_backup_while_loading_wipe_restore_elsewhere_same_answers_and_time_trave
     finally:
         store.close()
     # the accounts and the archive came along
-    assert (elsewhere / "auth" / "auth.sqlite").exists()
+    assert accounts.get(open_db(elsewhere), "officer.backup") is not None
     assert sorted(p.name for p in (elsewhere / "archive").rglob("*.csv")) == sorted(
         p.name for p in (dest / "archive").rglob("*.csv")
     )

@@ -177,7 +177,8 @@ def test_drill_goes_to_the_clicked_link() -> None:
     assert run_with_trigger(app_module.drill, prop, empty, [empty]) is no_update
 
 
-def test_header_is_hidden_in_kiosk_mode_and_switches_language() -> None:
+def test_header_is_hidden_in_kiosk_mode_and_switches_language(request_context) -> None:
+    # the header callback runs in a request, as Dash runs it (its home link is the caller's home)
     children, cls = app_module.header("/explore", "?kiosk=1")
     assert cls == "app-header hidden" and children == []
     children, cls = app_module.header("/explore", "?kpi=uptime")
