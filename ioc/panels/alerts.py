@@ -15,6 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from ioc import i18n
 from ioc.alerts import output
 from ioc.alerts.rules import KINDS, LEVELS
 from ioc.api import alerts_db
@@ -25,13 +26,6 @@ from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput, m
 from ioc.panels.common import attrs, with_query
 
 SEVERITY_LIGHT = {"critical": "red", "warning": "amber", "info": "green"}
-TEXT = {
-    "head": {"vi": "{n} cảnh báo đang mở · {new} mới", "en": "{n} open alerts · {new} new"},
-    "none": {"vi": "Không có cảnh báo đang mở", "en": "No open alerts"},
-    "taken": {"vi": "✓ {who}", "en": "✓ {who}"},
-    "new": {"vi": "mới", "en": "new"},
-    "marks": {"vi": "Ngày có cảnh báo", "en": "Days with alerts"},
-}
 
 
 @register
@@ -67,7 +61,7 @@ class Alerts(PanelKind):
             and (scope.school is None or a["unit"] == scope.school)
         ]
         if not alerts:
-            return PanelOutput(html.Div(TEXT["none"][lang], className="alerts-none"), "ok")
+            return PanelOutput(html.Div(i18n.t("alertpanel.none", lang), className="alerts-none"), "ok")
         alerts = output.ordered(alerts)
         new = sum(1 for a in alerts if not (a["acknowledged_by"] or a["owner"]))
         items = []
@@ -77,9 +71,9 @@ class Alerts(PanelKind):
                 html.Span(
                     className=f"light light-{SEVERITY_LIGHT.get(a['severity'], 'amber')}", title=a["severity"]
                 ),
-                html.Span(TEXT["taken"][lang].format(who=taken), className="alert-owner")
+                html.Span(i18n.t("alertpanel.taken", lang, who=taken), className="alert-owner")
                 if taken
-                else html.Span(TEXT["new"][lang], className="alert-new-tag"),
+                else html.Span(i18n.t("alertpanel.new", lang), className="alert-new-tag"),
                 html.Span(a["message"], className="alert-message"),
             ]
             link = with_query(f"/alerts/{a['id']}", lang=None if lang == "vi" else lang)
@@ -90,7 +84,7 @@ class Alerts(PanelKind):
                     **attrs({"data-alert": str(a["id"])}),
                 )
             )
-        head = html.Div(TEXT["head"][lang].format(n=len(alerts), new=new), className="alerts-count")
+        head = html.Div(i18n.plural("alertpanel.head", len(alerts), lang, new=new), className="alerts-count")
         return PanelOutput(html.Div([head, html.Ul(items, className="alert-list")]), "ok")
 
 
@@ -134,7 +128,7 @@ def mark_alert_days(fig: Any, kpi_id: str, scope: Any, series: Any, lang: str) -
                 x=[d.isoformat() for d in days],
                 y=[points[d] for d in days],
                 mode="markers",
-                name=TEXT["marks"][lang],
+                name=i18n.t("alertpanel.marks", lang),
                 marker={
                     "symbol": "diamond",
                     "size": 12,
