@@ -2,7 +2,9 @@
 
 A scope is either everything or a set of districts, wards and schools, each as of today's
 hierarchy (the latest version of the school list: an older ``hierarchy_date`` regroups answers but
-never widens what a caller may read), plus, for kiosk devices, the wall screens they may show.
+never widens what a caller may read), plus, for kiosk devices, the wall screens they may show: a
+scope with ``screens`` draws those screens and no other page (:meth:`AccessScope.allows_screen` is
+the one rule the router guard, the wall's refresh callback and its playlist ask).
 
 The rule "may this caller see this unit" is written once, as :data:`RULES`: a school is readable
 when one of its units of today (district, ward, the school itself) is in the matching set of the
@@ -62,7 +64,8 @@ class Place:
 class AccessScope:
     """The schools a principal may read: all (``districts is None``) or those in ``districts``,
     ``wards`` or ``schools`` (codes of today's hierarchy). An empty restricted scope allows nothing.
-    ``screens``: the wall screens a kiosk device may show (None: any screen)."""
+    ``screens``: the wall screens a kiosk device may show, and then no other page (None: any
+    screen, and the other pages as the units allow)."""
 
     districts: frozenset[str] | None = None
     wards: frozenset[str] = frozenset()
@@ -116,8 +119,14 @@ class AccessScope:
     def allows_school(self, school: str | None, ward: str | None, district: str | None) -> bool:
         return self.allows(Place(district=district, ward=ward, school=school))
 
-    def allows_screen(self, name: str) -> bool:
-        return self.screens is None or name in self.screens
+    @property
+    def screens_only(self) -> bool:
+        """A wall device: it may draw the screens it was given and no other page."""
+        return self.screens is not None
+
+    def allows_screen(self, name: object) -> bool:
+        """May this caller draw wall screen ``name`` (anything else than a known name: no)."""
+        return self.screens is None or (isinstance(name, str) and name in self.screens)
 
     # -- the SQL filter ---------------------------------------------------------------------------
     @staticmethod
@@ -145,4 +154,4 @@ class AccessScope:
 
 
 EVERYTHING = AccessScope.everything()
-NOTHING = AccessScope.limited()
+NOTHING = AccessScope.limited().with_screens(())

@@ -12,8 +12,7 @@ class Principal:
     kind: str  # 'user' | 'kiosk' | 'api' | 'open' (sign-in switched off for a local demo)
     name: str
     role: str  # an account role, 'kiosk' or 'api'
-    access: AccessScope = EVERYTHING
-    screens: tuple[str, ...] = ()  # kiosk: the screens it may show
+    access: AccessScope = EVERYTHING  # its units and, for a kiosk, its screens
     scopes: tuple[str, ...] = ()  # api: read / export
     csrf: str | None = None  # cookie sessions: the token every state-changing request must echo
 

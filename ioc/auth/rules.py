@@ -62,10 +62,10 @@ def page_refusal(principal: Principal, url: str, locate: Locate) -> str | None:
     parts = urlsplit(url)
     path = parts.path or "/"
     units = query_units(parse_qsl(parts.query))
-    if principal.kind == "kiosk":
+    if principal.access.screens_only:  # a wall device: its screens, no other page
         screen = SCREEN_PATH.match(path)
         name = screen.group(1) if screen else ("control_room" if path == "/" else None)
-        if name is None or name not in principal.screens:
+        if name is None or not principal.access.allows_screen(unquote(name)):
             return f"this kiosk device may not show {path}"
         return units_refusal(principal, units, locate)
     if principal.kind == "api":

@@ -41,9 +41,11 @@ class Token:
     last_used_at: float | None
 
     def access(self) -> AccessScope:
-        if self.districts or self.wards:
-            return AccessScope.limited(self.districts, self.wards)
-        return EVERYTHING
+        """The token's units (all when none is named) and, for a kiosk, the screens it may show."""
+        units = (
+            AccessScope.limited(self.districts, self.wards) if self.districts or self.wards else EVERYTHING
+        )
+        return units.with_screens(self.scopes) if self.kind == "kiosk" else units
 
 
 def _token(row) -> Token:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ from flask import Flask, Response, abort, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
-from ioc.access import EVERYTHING, Place
+from ioc.access import EVERYTHING, AccessScope, Place
 from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, sessions, tokens
 from ioc.auth.access import ADMIN, DISTRICT_OFFICER, EXPORT_ROLES, G_KEY
 from ioc.auth.db import AuthDb, open_db
@@ -315,7 +315,7 @@ def _identify(state: AuthState) -> Principal | None:
     token = tokens.get(state.db, str(session.device))
     if token is None or token.revoked or (token.expires_at is not None and token.expires_at < time.time()):
         return None
-    return Principal("kiosk", token.name, "kiosk", token.access(), screens=token.scopes, csrf=session.csrf)
+    return Principal("kiosk", token.name, "kiosk", token.access(), csrf=session.csrf)
 
 
 def _authorize(state: AuthState, principal: Principal) -> str | None:
@@ -396,12 +396,11 @@ def drawn_url(url: str) -> str:
     return canonical_url(page, variables, params, url)
 
 
-def screen_refusal(principal: Principal, names: list[Any]) -> str | None:
-    """A kiosk device may show only the screens it was given."""
-    if principal.kind != "kiosk":
-        return None
+def screen_refusal(access: AccessScope, names: list[Any]) -> str | None:
+    """Why a caller with ``access`` may not draw one of the screens ``names`` (a kiosk device shows
+    only the screens it was given: AccessScope.allows_screen), or None."""
     for name in names:
-        if not isinstance(name, str) or name not in principal.screens:
+        if not access.allows_screen(name):
             return f"this kiosk device may not show the screen {name!r}"
     return None
 
@@ -429,7 +428,7 @@ def callback_refusal(state: AuthState, principal: Principal, body: Any) -> str |
         if reason:
             return reason
     return (
-        screen_refusal(principal, _screens_named(body))
+        screen_refusal(principal.access, _screens_named(body))
         or rules.units_refusal(principal, units, state.locate)
         or asof_refusal(state, principal, _asof_named(body))
     )
@@ -517,20 +516,6 @@ def require(units: list[tuple[str, str]], asof: list[Any]) -> None:
 def refuse_drawing(reason: str) -> None:
     """End the request being served with a 403 for its caller, audited (raises)."""
     abort(refuse(current_principal(), reason))
-
-
-def screen_refusal_of_caller(names: list[Any]) -> str | None:
-    """screen_refusal for the caller of the request being served (None without sign-in)."""
-    principal = current_principal()
-    return screen_refusal(principal, names) if principal is not None else None
-
-
-def allowed_screens(names: list[str]) -> list[str]:
-    """Of ``names``, the screens the caller may show (a kiosk: those of its token; others: all)."""
-    principal = current_principal()
-    if principal is None or principal.kind != "kiosk":
-        return list(names)
-    return [n for n in names if n in principal.screens]
 
 
 def _audit_anonymous(

@@ -127,6 +127,14 @@ class Metrics:
         place = self.locate(kind, value)
         return place is not None and self.access.allows(place)
 
+    def allows_screen(self, name: object) -> bool:
+        """Whether the caller may draw wall screen ``name`` (a kiosk device: its screens only)."""
+        return self.access.allows_screen(name)
+
+    def screens(self, names: list[str]) -> list[str]:
+        """Of ``names`` (a playlist), the screens the caller may draw, in order."""
+        return [n for n in names if self.access.allows_screen(n)]
+
     def moved_away(self, hierarchy_date: date | None, snapshot: int | None) -> int:
         """How many schools the caller's units held under the hierarchy of ``hierarchy_date`` (at
         data version ``snapshot``) that the caller may not read today (0 for an unrestricted

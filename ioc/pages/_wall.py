@@ -11,8 +11,8 @@ from typing import Any
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import i18n, ids, settings
-from ioc.auth.web import allowed_screens, refuse_drawing, screen_refusal_of_caller
-from ioc.pages._common import UrlState, frame, panel_context, t
+from ioc.auth.web import refuse_drawing, screen_refusal
+from ioc.pages._common import UrlState, current_metrics, frame, panel_context, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.common import attrs
@@ -75,7 +75,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
     theme = state.theme or "dark"
     try:
         screens = load_screens()
-        order = allowed_screens(playlist(screens))  # a kiosk rotates through its own screens only
+        order = current_metrics().screens(playlist(screens))  # a kiosk rotates through its own screens only
     except ScreenConfigError as error:
         return html.Div(
             [html.H1(t("wall.config_error", state)), html.Pre(str(error))], className="page error-page"
@@ -94,6 +94,9 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
             ],
             className="page error-page",
         )
+    reason = screen_refusal(current_metrics().access, [name])
+    if reason:
+        refuse_drawing(reason)  # the guard refused it already; this is the second lock
     screen = screens[name]
     refresh = int(screen.refresh_seconds or settings.get("refresh_seconds"))
     rotate, rotate_ignored = rotate_seconds(params.get("rotate"))
@@ -110,6 +113,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
                     className="screen-tab" + (" active" if n == name else ""),
                 )
                 for n, s in screens.items()
+                if current_metrics().allows_screen(n)  # a wall device's tabs: its own screens
             ],
             className="screen-tabs",
         )
@@ -186,7 +190,7 @@ def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | No
 
     if not screen:
         return no_update
-    reason = screen_refusal_of_caller([screen.get("name")])
+    reason = screen_refusal(current_metrics().access, [screen.get("name")])
     if reason:
         refuse_drawing(reason)  # the guard refused it already; this is the second lock
     params = _parse_query_string(search or "")
@@ -206,7 +210,7 @@ def next_screen(_n: int | None, screen: dict[str, Any] | None, search: str | Non
     """The URL of the next screen of the playlist (kiosk rotation), query string kept."""
     if not screen or not screen.get("playlist"):
         return no_update
-    order = allowed_screens([n for n in screen["playlist"] if isinstance(n, str)])
+    order = current_metrics().screens([n for n in screen["playlist"] if isinstance(n, str)])
     if not order:
         return no_update
     i = order.index(screen["name"]) if screen["name"] in order else -1

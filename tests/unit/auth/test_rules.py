@@ -37,7 +37,7 @@ PRINCIPALS = {
     "admin": Principal("user", "ad", "admin"),
     "officer_760": Principal("user", "of", "district_officer", AccessScope.limited(["760"])),
     "ward_26734": Principal("user", "wo", "district_officer", AccessScope.limited([], ["26734"])),
-    "kiosk": Principal("kiosk", "wall", "kiosk", EVERYTHING, screens=("control_room", "network")),
+    "kiosk": Principal("kiosk", "wall", "kiosk", EVERYTHING.with_screens(["control_room", "network"])),
     "api_read": Principal("api", "etl", "api", EVERYTHING, scopes=("read",)),
     "api_760": Principal("api", "etl760", "api", AccessScope.limited(["760"]), scopes=("read", "export")),
 }
@@ -229,7 +229,7 @@ def test_exports(row: tuple) -> None:
 
 
 def test_kiosk_limited_to_a_district_is_refused_other_districts() -> None:
-    wall = Principal("kiosk", "q1", "kiosk", AccessScope.limited(["760"]), screens=("control_room",))
+    wall = Principal("kiosk", "q1", "kiosk", AccessScope.limited(["760"]).with_screens(["control_room"]))
     assert rules.callback_refusal(wall, _callback("/", "?district=760"), locate) is None
     assert rules.callback_refusal(wall, _callback("/", "?district=761"), locate) is not None
 
