@@ -2,7 +2,10 @@
 or Parquet. Served by Flask routes ``/export/<fmt>`` with the explore page's query string.
 
 - Charts are titled with the KPI's definition, the filters and the as-of time.
-- XLSX has a second sheet ("about") describing KPI, filters, period, as-of and source.
+- Unless ``compare=none``, every row carries its previous period (ioc.metrics.compare): the
+  previous value, numerator and denominator and the change, drawn as hollow markers on the chart.
+- XLSX has a second sheet ("about") describing KPI, filters, period, previous period, as-of and
+  source; its header row is in the chosen language, its cells typed (percentages, dates).
 - Text cells that start with ``= + - @`` (or tab / carriage return) are neutralised with a leading
   apostrophe in CSV and XLSX, so a school name can never run as a spreadsheet formula.
 - kaleido's sync server (one headless Chromium) is started once per process on first use.
@@ -23,8 +26,9 @@ import pandas as pd
 from ioc import figures, i18n, settings
 from ioc.figures import plain
 from ioc.frontdoor import current_metrics
+from ioc.metrics.compare import Comparison
 from ioc.metrics.front import Metrics
-from ioc.metrics.query import BY, FILTERS, KpiQuery, KpiResult, QueryError, Scope
+from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ FORMATS = {
 }
 CHARTS = ("bar", "histogram", "column", "line")
 ORDERS = ("worst", "best")
+COMPARES = ("previous", "none")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_VALUE_FORMATS = {"ratio": "0.0%", "count": "#,##0"}
 _KALEIDO_LOCK = threading.Lock()
@@ -64,6 +69,7 @@ class ExportRequest:
     lang: str = "vi"
     order: str = "worst"  # a ranking's order: worst first or best first
     top: int | None = None  # a ranking's first N rows (None: all)
+    compare: str = "previous"  # each row beside its previous period, or "none"
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ExportRequest:
@@ -93,6 +99,9 @@ class ExportRequest:
         top = args.get("top") or "all"
         if top != "all" and not (top.isdigit() and int(top) > 0):
             raise QueryError("top", f"must be a positive integer or 'all', got {top!r}")
+        compare = args.get("compare") or "previous"
+        if compare not in COMPARES:
+            raise QueryError("compare", f"must be one of {', '.join(COMPARES)}, got {compare!r}")
         return cls(
             kpi=kpi,
             by=by,
@@ -104,6 +113,7 @@ class ExportRequest:
             lang=i18n.lang_of(args.get("lang")),
             order=order,
             top=None if top == "all" else int(top),
+            compare=compare,
         )
 
     def query(self) -> KpiQuery:
@@ -121,28 +131,65 @@ def as_of(res: KpiResult) -> datetime | None:
     return max((r.as_of for r in res.rows if r.as_of), default=None)
 
 
-def frame(res: KpiResult, lang: str = "vi") -> pd.DataFrame:
+COLUMNS = ("key", "label", "value", "numerator", "denominator", "schools_reporting", "status")
+PREVIOUS_COLUMNS = ("previous_value", "previous_numerator", "previous_denominator", "change")
+
+
+def frame(res: KpiResult, lang: str = "vi", comparison: Comparison | None = None) -> pd.DataFrame:
     """The rows of a KPI result as a table (one row per unit), with the SPEC's column names; a
-    level or ownership is labelled by its name in ``lang`` (its code stays in ``key``)."""
-    return pd.DataFrame(
-        [
-            {
-                "key": r.key,
-                "label": i18n.group_label(res.by, r.label, lang),
-                "value": r.value,
-                "numerator": r.numerator,
-                "denominator": r.denominator,
-                "schools_reporting": r.schools_reporting,
-                "status": r.status,
-            }
-            for r in res.rows
-        ],
-        columns=["key", "label", "value", "numerator", "denominator", "schools_reporting", "status"],
-    )
+    level or ownership is labelled by its name in ``lang`` (its code stays in ``key``). With a
+    ``comparison``, each row's previous period too (and for time groupings that period's key)."""
+    records = [
+        {
+            "key": r.key,
+            "label": i18n.group_label(res.by, r.label, lang),
+            "value": r.value,
+            "numerator": r.numerator,
+            "denominator": r.denominator,
+            "schools_reporting": r.schools_reporting,
+            "status": r.status,
+        }
+        for r in res.rows
+    ]
+    columns = list(COLUMNS)
+    if comparison is not None:
+        columns += (["previous_key"] if res.by in TIME_BY else []) + list(PREVIOUS_COLUMNS)
+        for record, change in zip(records, comparison.changes, strict=True):
+            before = change.previous
+            record.update(
+                previous_key=change.previous_key,
+                previous_value=before.value if before and before.schools_reporting else None,
+                previous_numerator=before.numerator if before else None,
+                previous_denominator=before.denominator if before else None,
+                change=change.change,
+            )
+    return pd.DataFrame(records, columns=columns)
 
 
-def describe(kpi: Kpi, req: ExportRequest, res: KpiResult) -> list[tuple[str, str]]:
-    """(field, text) pairs describing an export: KPI, definition, filters, period, as-of, source."""
+def headers(kpi: Kpi, by: str, lang: str) -> dict[str, str]:
+    """The columns of an export as a reader of ``lang`` calls them (the XLSX header row)."""
+    value = kpi.name.get(lang)
+    return {
+        "key": i18n.t("table.code", lang),
+        "label": i18n.t(f"by.{by}", lang),
+        "value": value,
+        "numerator": i18n.t("explain.numerator", lang),
+        "denominator": i18n.t("explain.denominator", lang),
+        "schools_reporting": i18n.t("table.schools_reporting", lang),
+        "status": i18n.t("table.status", lang),
+        "previous_key": i18n.t("compare.previous_period", lang),
+        "previous_value": i18n.t("compare.previous_of", lang, name=value),
+        "previous_numerator": i18n.t("compare.previous_of", lang, name=i18n.t("explain.numerator", lang)),
+        "previous_denominator": i18n.t("compare.previous_of", lang, name=i18n.t("explain.denominator", lang)),
+        "change": i18n.t("compare.change", lang),
+    }
+
+
+def describe(
+    kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None
+) -> list[tuple[str, str]]:
+    """(field, text) pairs describing an export: KPI, definition, filters, period, previous
+    period (with a comparison), as-of, source."""
     lang = req.lang
     filters = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in req.scope.items()) or i18n.t(
         "nav.city", lang
@@ -157,48 +204,71 @@ def describe(kpi: Kpi, req: ExportRequest, res: KpiResult) -> list[tuple[str, st
             i18n.t("export.period", lang),
             f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}",
         ),
+        *(
+            [(i18n.t("compare.previous_period", lang), previous_text(res.by, comparison, lang))]
+            if comparison is not None
+            else []
+        ),
         (i18n.t("export.as_of", lang), i18n.format_datetime(as_of(res), lang)),
         (i18n.t("export.data_version", lang), str(res.data_version) + (" (as of)" if req.snapshot else "")),
         (i18n.t("export.source", lang), i18n.t("export.source_text", lang)),
     ]
 
 
-def to_csv(res: KpiResult, lang: str = "vi") -> bytes:
-    df = frame(res, lang)
+def previous_text(by: str, comparison: Comparison | None, lang: str) -> str:
+    """What the comparison compares with, in words: the previous period's dates (unit groupings),
+    or 'each period with the one before' (time groupings)."""
+    if comparison is None or comparison.date_from is None or comparison.date_to is None:
+        return "—"
+    dates = f"{i18n.format_date(comparison.date_from, lang)} – {i18n.format_date(comparison.date_to, lang)}"
+    if by in TIME_BY:
+        return i18n.t(f"compare.each_{by}", lang) + f" ({dates})"
+    return dates
+
+
+def to_csv(res: KpiResult, lang: str = "vi", comparison: Comparison | None = None) -> bytes:
+    df = frame(res, lang, comparison)
     for column in ("key", "label", "status"):
         df[column] = df[column].map(neutralise)
     # UTF-8 with BOM so Excel opens Vietnamese names correctly
     return df.to_csv(index=False).encode("utf-8-sig")
 
 
-def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
+def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
     data = book.active
     data.title = "data"
-    df = frame(res, req.lang)
+    df = frame(res, req.lang, comparison)
     df["status"] = [i18n.t(f"status.{s}", req.lang) if s else None for s in df["status"]]
-    data.append(list(df.columns))
+    names = headers(kpi, res.by, req.lang)
+    data.append([names[c] for c in df.columns])
     for record in df.itertuples(index=False):
         data.append([neutralise(None if isinstance(v, float) and pd.isna(v) else v) for v in record])
     # typed cells: a ratio is a percentage, counts have thousands separators, a day is a date
+    value_format = XLSX_VALUE_FORMATS.get(kpi.unit, "#,##0." + "0" * max(1, kpi.decimals))
     formats = {
-        "value": XLSX_VALUE_FORMATS.get(kpi.unit, "#,##0." + "0" * max(1, kpi.decimals)),
+        "value": value_format,
         "numerator": "#,##0.##",
         "denominator": "#,##0.##",
         "schools_reporting": "#,##0",
+        "previous_value": value_format,
+        "previous_numerator": "#,##0.##",
+        "previous_denominator": "#,##0.##",
+        # a signed change: "+1.2%" (of a ratio: percentage points)
+        "change": f"+{value_format};-{value_format};{value_format}",
     }
     for index, column in enumerate(df.columns, start=1):
         for (cell,) in data.iter_rows(min_row=2, min_col=index, max_col=index):
             if column in formats and isinstance(cell.value, (int, float)):
                 cell.number_format = formats[column]
-            elif column == "key" and res.by == "date" and isinstance(cell.value, str):
+            elif column in ("key", "previous_key") and res.by == "date" and isinstance(cell.value, str):
                 cell.value = date.fromisoformat(cell.value)
                 cell.number_format = "dd/mm/yyyy" if req.lang == "vi" else "yyyy-mm-dd"
     data.column_dimensions["B"].width = 40
     about = book.create_sheet("about")
-    for name, text in describe(kpi, req, res):
+    for name, text in describe(kpi, req, res, comparison):
         about.append([neutralise(name), neutralise(text)])
     about.column_dimensions["A"].width = 24
     about.column_dimensions["B"].width = 100
@@ -207,12 +277,12 @@ def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
     return out.getvalue()
 
 
-def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult) -> bytes:
+def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame(res, req.lang), preserve_index=False)
-    meta = {f"ioc.{i}": text for i, (_, text) in enumerate(describe(kpi, req, res))}
+    table = pa.Table.from_pandas(frame(res, req.lang, comparison), preserve_index=False)
+    meta = {f"ioc.{i}": text for i, (_, text) in enumerate(describe(kpi, req, res, comparison))}
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}}
     )
@@ -235,7 +305,9 @@ def chart_title(kpi: Kpi, req: ExportRequest, res: KpiResult) -> str:
     )
 
 
-def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> Any:
+def chart(
+    kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False, comparison: Comparison | None = None
+) -> Any:
     from ioc.panels.common import drill_link
 
     rows = [
@@ -247,6 +319,14 @@ def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> 
         )
         for r in res.rows
     ]
+    previous = (
+        [
+            (c.previous.value if c.previous is not None and c.previous.schools_reporting else None, c.sense)
+            for c in comparison.changes
+        ]
+        if comparison is not None
+        else None
+    )
     return figures.explore_chart(
         rows,
         req.chart,
@@ -254,13 +334,15 @@ def chart(kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False) -> 
         req.lang,
         decimals=kpi.decimals,
         target=kpi.target,
-        time_axis=res.by in ("date", "week", "month"),
+        time_axis=res.by in TIME_BY,
         grain=res.by,
         higher_better=kpi.direction == "higher",
         green=kpi.green,
         amber=kpi.amber,
         order=req.order,
         top=req.top,
+        previous=previous,
+        previous_label=i18n.t("compare.legend", req.lang, period=previous_text(res.by, comparison, req.lang)),
     )
 
 
@@ -315,8 +397,10 @@ def render_image(fig: Any, opts: dict[str, Any], timeout: float = KALEIDO_TIMEOU
     raise RuntimeError(f"the chart renderer (kaleido) did not answer within {timeout:.0f} s, twice")
 
 
-def to_image(kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str) -> bytes:
-    fig = chart(kpi, req, res)
+def to_image(
+    kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str, comparison: Comparison | None = None
+) -> bytes:
+    fig = chart(kpi, req, res, comparison=comparison)
     fig.update_layout(
         title={"text": chart_title(kpi, req, res), "x": 0.01, "font": {"size": 16}},
         margin={"t": 130, "l": 20, "r": 20, "b": 40},
@@ -337,14 +421,15 @@ def export(metrics: Metrics, req: ExportRequest, fmt: str) -> tuple[bytes, str, 
         raise QueryError("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     kpi = get_kpi(req.kpi)
     res = metrics.answer(req.query())
+    comparison = metrics.compare(req.query(), res) if req.compare == "previous" else None
     if fmt == "csv":
-        content = to_csv(res, req.lang)
+        content = to_csv(res, req.lang, comparison)
     elif fmt == "xlsx":
-        content = to_xlsx(kpi, req, res)
+        content = to_xlsx(kpi, req, res, comparison)
     elif fmt == "parquet":
-        content = to_parquet(kpi, req, res)
+        content = to_parquet(kpi, req, res, comparison)
     else:
-        content = to_image(kpi, req, res, fmt)
+        content = to_image(kpi, req, res, fmt, comparison)
     stamp = (res.date_to or datetime.now(ZoneInfo(settings.get("timezone"))).date()).isoformat()
     return content, FORMATS[fmt], f"{req.kpi}_{req.by}_{stamp}.{fmt}"
 

@@ -314,6 +314,8 @@ class Bar:
     value: float | None
     status: str
     link: str | None = None
+    previous: float | None = None  # the value of the previous period (drawn as a hollow marker)
+    change: str = "unknown"  # better | worse | same | unknown: the change's colour (ioc.metrics.compare)
 
 
 def ordered_bars(bars: Sequence[Bar], *, higher_better: bool = True, order: str = "worst") -> list[Bar]:
@@ -338,17 +340,22 @@ def ranking(
     higher_better: bool = True,
     order: str = "worst",
     colour: str | None = None,
+    previous_label: str = "",
 ) -> go.Figure:
     """A ranking as a dot plot: sorted (worst first unless ``order='best'``), each unit a dot
     coloured by its status on a stem from the target line, so the gap to the target is what one
     sees. The value axis spans the values and the target, not 0-100 %: wards between 92.8 % and
     95 % are told apart, and a note says when the axis does not start at zero. The values and
     their gaps to the target are printed on the right; a click's customdata is the unit's link.
+    Bars with a ``previous`` value also get a hollow marker there and a segment from it to the dot,
+    green when the change is good news for the KPI, red when bad, grey when it rounds to zero;
+    ``previous_label`` names that period above the chart.
     """
     theme = theme_of(theme_name)
     shown = ordered_bars(bars, higher_better=higher_better, order=order)
     rows = list(range(len(shown)))
     known = [float(b.value) for b in shown if b.value is not None]
+    known += [float(b.previous) for b in shown if b.previous is not None]
     span = known + ([target] if target is not None else [])
     low, high = (min(span), max(span)) if span else (0.0, 1.0)
     pad = (high - low) * 0.08 or abs(high) * 0.02 or 0.01
@@ -401,6 +408,7 @@ def ranking(
             "hoverinfo": "skip",
         },
     ]
+    traces[1:1] = _previous_traces(shown, unit, lang, decimals, theme)
     y_range = [len(shown) - 0.5, -0.5]  # first row on top
     category = {"tickmode": "array", "tickvals": rows, "range": y_range, "fixedrange": True}
     layout = _layout(
@@ -435,6 +443,20 @@ def ranking(
                 "font": {"color": theme.muted},
             }
         )
+    if previous_label and any(b.previous is not None for b in shown):
+        notes.append(
+            {
+                "text": plain(previous_label),
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "right",
+                "yref": "paper",
+                "y": 1,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"color": theme.muted},
+            }
+        )
     if x_range[0] > 0:  # said under the axis, where the eye reads the scale
         layout["xaxis"]["title"] = {
             "text": i18n.t("chart.axis_not_zero", lang),
@@ -444,6 +466,60 @@ def ranking(
     layout["annotations"] = notes
     layout["margin"] = {"l": 8, "r": 8, "t": 34, "b": 8}
     return _figure(traces, layout)
+
+
+CHANGE_COLOURS = {"better": STATUS_COLOURS["green"], "worse": STATUS_COLOURS["red"]}
+
+
+def _previous_traces(
+    shown: Sequence[Bar], unit: str, lang: str, decimals: int, theme: Theme
+) -> list[dict[str, Any]]:
+    """A ranking's previous period: per change colour, the segments from each previous value to the
+    current one; then a hollow marker at each previous value (none without previous values)."""
+    rows = [(i, b) for i, b in enumerate(shown) if b.previous is not None]
+    if not rows:
+        return []
+    traces: list[dict[str, Any]] = []
+    for change in ("better", "worse", "same"):
+        xs: list[float | None] = []
+        ys: list[int | None] = []
+        for i, b in rows:
+            if b.value is not None and (b.change if b.change in CHANGE_COLOURS else "same") == change:
+                xs += [b.previous, b.value, None]
+                ys += [i, i, None]
+        if xs:
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": xs,
+                    "y": ys,
+                    "mode": "lines",
+                    "line": {"color": CHANGE_COLOURS.get(change, theme.muted), "width": 5},
+                    "opacity": 0.75,
+                    "hoverinfo": "skip",
+                }
+            )
+    traces.append(
+        {
+            "type": "scatter",
+            "x": [b.previous for _, b in rows],
+            "y": [i for i, _ in rows],
+            "mode": "markers",
+            "marker": {"size": 12, "symbol": "circle-open", "color": theme.text, "line": {"width": 2}},
+            "hovertext": [
+                f"{plain(b.label)}: {i18n.t('compare.previous_period', lang)} "
+                f"{i18n.kpi_value(b.previous, unit, lang, decimals)}"
+                + (
+                    f" ({i18n.kpi_delta(b.value - b.previous, unit, lang, decimals)})"
+                    if b.value is not None and b.previous is not None
+                    else ""
+                )
+                for _, b in rows
+            ],
+            "hoverinfo": "text",
+        }
+    )
+    return traces
 
 
 def _scale_format(unit: str, span: float) -> str:
@@ -948,22 +1024,31 @@ def distribution(
     green: float | None = None,
     amber: float | None = None,
     higher_better: bool = True,
+    previous: Sequence[float | None] = (),
+    previous_label: str = "",
 ) -> go.Figure:
     """How many units fall in each band of values (a histogram, bins of a round width), with the
     target line: thousands of schools read as a shape, not as a wall of 3,000 bars. Each bin is
-    coloured by the traffic light of its middle value when thresholds are given."""
+    coloured by the traffic light of its middle value when thresholds are given. The ``previous``
+    period's values, when given, are the same bins' outline (dotted), named by ``previous_label``."""
     theme = theme_of(theme_name)
     known = sorted(float(v) for v in values if v is not None)
+    before = sorted(float(v) for v in previous if v is not None)
     if not known:
         return _figure([], _layout(theme, lang))
-    low, high = known[0], known[-1]
+    low, high = min(known[:1] + before[:1]), max(known[-1:] + before[-1:])
     if target is not None:
         low, high = min(low, target), max(high, target)
     first, step, fmt = nice_ticks(low, high, unit, count=20)
     edges = [first + i * step for i in range(int((high - first) / step) + 2)]
-    counts = [0] * (len(edges) - 1)
-    for v in known:
-        counts[min(len(counts) - 1, max(0, int((v - first) // step)))] += 1
+
+    def binned(values: list[float]) -> list[int]:
+        counts = [0] * (len(edges) - 1)
+        for v in values:
+            counts[min(len(counts) - 1, max(0, int((v - first) // step)))] += 1
+        return counts
+
+    counts = binned(known)
     middles = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
     colours = [
         STATUS_COLOURS[status_of(m, green, amber, higher_better)]
@@ -993,7 +1078,37 @@ def distribution(
     )
     if target is not None:
         layout["shapes"] = [_target_line("x", target, theme)]
-    return _figure([trace], layout)
+    traces = [trace]
+    if before:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": middles,
+                "y": binned(before),
+                "mode": "lines",
+                "line": {"shape": "hvh", "color": theme.text, "width": 2, "dash": "dot"},
+                "hovertext": [
+                    f"{plain(previous_label)}: "
+                    + i18n.t("chart.bin", lang, low=fmt_value(a), high=fmt_value(b), n=i18n.number(c, lang))
+                    for a, b, c in zip(edges, edges[1:], binned(before), strict=False)
+                ],
+                "hoverinfo": "text",
+            }
+        )
+        layout["annotations"] = [
+            {
+                "text": plain(previous_label),
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "right",
+                "yref": "paper",
+                "y": 1,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"color": theme.muted},
+            }
+        ]
+    return _figure(traces, layout)
 
 
 def explore_chart(
@@ -1013,13 +1128,19 @@ def explore_chart(
     amber: float | None = None,
     order: str = "worst",
     top: int | None = None,
+    previous: Sequence[tuple[float | None, str]] | None = None,
+    previous_label: str = "",
 ) -> go.Figure:
     """The explore page's chart: rows are (key, label, value, link); chart 'bar' (a ranking,
     sorted by ``order``, the first ``top`` rows, or all) | 'histogram' (the distribution) |
     'line' | 'column' (over time: ``grain`` 'date' | 'week' | 'month', each period at its own
-    grain, labelled in the locale)."""
+    grain, labelled in the locale). ``previous``: each row's previous-period value and whether
+    its change is good news (better | worse | same | unknown): hollow markers on a ranking, an
+    outline on a histogram, the change in the hover of a time chart (whose previous period is
+    the point before)."""
     theme = theme_of(theme_name)
     anchored = green is not None and amber is not None
+    before = list(previous) if previous is not None else [(None, "unknown")] * len(rows)
     if chart == "histogram":
         fig = distribution(
             [r[2] for r in rows],
@@ -1031,6 +1152,8 @@ def explore_chart(
             green=green,
             amber=amber,
             higher_better=higher_better,
+            previous=[p for p, _ in before],
+            previous_label=previous_label,
         )
     elif chart == "bar" and not time_axis:
         bars = [
@@ -1042,8 +1165,10 @@ def explore_chart(
                 if green is not None and amber is not None
                 else "no_data",
                 link,
+                previous=p,
+                change=change,
             )
-            for k, lbl, v, link in rows
+            for (k, lbl, v, link), (p, change) in zip(rows, before, strict=True)
         ]
         shown = ordered_bars(bars, higher_better=higher_better, order=order)
         fig = ranking(
@@ -1056,6 +1181,7 @@ def explore_chart(
             higher_better=higher_better,
             order=order,
             colour=None if anchored else theme.accent,
+            previous_label=previous_label,
         )
         if top and len(shown) > top:
             fig.layout.annotations += (
@@ -1074,7 +1200,13 @@ def explore_chart(
     else:
         names = [plain(time_label(r[1], grain, lang)) for r in rows]
         hover = [
-            f"{n}: {i18n.kpi_value(r[2], unit, lang, decimals)}" for n, r in zip(names, rows, strict=True)
+            f"{n}: {i18n.kpi_value(r[2], unit, lang, decimals)}"
+            + (
+                f" ({i18n.kpi_delta(r[2] - p, unit, lang, decimals)})"
+                if r[2] is not None and p is not None
+                else ""
+            )
+            for n, r, (p, _) in zip(names, rows, before, strict=True)
         ]
         dated = time_axis and grain == "date"
         trace: dict[str, Any] = {

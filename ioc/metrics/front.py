@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ioc.access import EVERYTHING, AccessScope, Place
 from ioc.metrics import cache, dimensions, engine, health, summary, views
+from ioc.metrics.compare import Comparison, compare_periods
 from ioc.metrics.errors import QueryError
 from ioc.metrics.query import KpiQuery, KpiResult, Scope
 from ioc.store import Store
@@ -70,6 +71,11 @@ class Metrics:
                 hierarchy_date=hierarchy_date,
             )
         )
+
+    def compare(self, q: KpiQuery, current: KpiResult | None = None) -> Comparison:
+        """``q``'s answer (``current`` when already known) beside its previous period, row by row
+        (ioc.metrics.compare); both answers over the schools the caller may read."""
+        return compare_periods(self.store, q, current if current is not None else self.answer(q), self.answer)
 
     def summary(
         self,

@@ -35,9 +35,11 @@ class KpiSummary:
     data_version: int = 0
 
 
-def _previous_period(
+def previous_period(
     store: Store, kpi: Kpi, date_from: date, date_to: date, scope: Scope, snapshot: int | None
 ) -> tuple[date, date]:
+    """The period of the same length immediately before [date_from, date_to]; a single school day
+    of a daily KPI: the previous school day."""
     length = (date_to - date_from).days + 1
     if length == 1 and kpi.formula.kind in ("row_ratio", "reporting"):
         # a daily attendance KPI compares with the previous school day, not with a Sunday
@@ -82,7 +84,7 @@ def summarize(
     previous_row: KpiRow | None = None
     series: tuple[tuple[date, float | None], ...] = ()
     if current.date_from is not None and current.date_to is not None:
-        p_from, p_to = _previous_period(store, kpi, current.date_from, current.date_to, scope, snapshot)
+        p_from, p_to = previous_period(store, kpi, current.date_from, current.date_to, scope, snapshot)
         previous = compute(
             KpiQuery(kpi_id, "all", p_from, p_to, scope, hierarchy_date=hierarchy_date, snapshot=snapshot),
         )

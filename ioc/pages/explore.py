@@ -1,6 +1,8 @@
 """``/explore``: any KPI by any dimension, filters, period and chart type; the same numbers as the
 API (both ask the metrics front door); export buttons for PNG, SVG, CSV, XLSX,
-Parquet. Every choice is in the URL (``?kpi=&by=&district=&ward=&level=&ownership=&from=&to=&chart=&asof=``).
+Parquet. Every choice is in the URL (``?kpi=&by=&district=&ward=&level=&ownership=&from=&to=&chart=&asof=
+&order=&top=&compare=``). Each row is shown beside its previous period (ioc.metrics.compare) unless
+``compare=none``: hollow markers on the chart, the previous value and the change in the table.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import exports, i18n, ids
 from ioc.auth.web import may_export
-from ioc.metrics.query import BY, FILTERS, QueryError, Scope
-from ioc.metrics.registry import KPIS, get_kpi
+from ioc.figures import time_label
+from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Comparison
+from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiResult, QueryError, Scope
+from ioc.metrics.registry import KPIS, Kpi, get_kpi
 from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_metrics, grid_locale, local_now, t
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs, explain_ref
@@ -24,7 +28,21 @@ from ioc.panels.common import attrs, explain_ref
 PAGE = "explore"
 dash.register_page(__name__, path="/explore", name="explore", title="IOC · explore")
 
-CONTROLS = ("kpi", "by", "district", "ward", "level", "ownership", "from", "to", "chart", "asof")
+CONTROLS = (
+    "kpi",
+    "by",
+    "district",
+    "ward",
+    "level",
+    "ownership",
+    "from",
+    "to",
+    "chart",
+    "asof",
+    "order",
+    "top",
+    "compare",
+)
 
 
 def _date(raw: Any) -> date | None:
@@ -64,6 +82,7 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
         lang=i18n.lang_of(params.get("lang")),
         order="best" if params.get("order") == "best" else "worst",
         top=int(top) if top.isdigit() and int(top) > 0 else (None if top == "all" else _default_top(str(by))),
+        compare="none" if params.get("compare") == "none" else "previous",
     )
 
 
@@ -89,6 +108,8 @@ def query_string(req: exports.ExportRequest) -> str:
         parts.append(("order", req.order))
     if req.top != _default_top(req.by):
         parts.append(("top", str(req.top) if req.top else "all"))
+    if req.compare != "previous":
+        parts.append(("compare", req.compare))
     if req.snapshot is not None:
         parts.append(("asof", str(req.snapshot)))
     if req.lang != "vi":
@@ -164,6 +185,12 @@ def controls(req: exports.ExportRequest, state: UrlState) -> html.Div:
                 False,
             ),
             pick(
+                "compare",
+                req.compare,
+                [{"label": t(f"compare.{c}", state), "value": c} for c in exports.COMPARES],
+                False,
+            ),
+            pick(
                 "asof",
                 req.snapshot,
                 [
@@ -182,15 +209,10 @@ def layout(**params: Any) -> Any:
     kpi = get_kpi(req.kpi)
     lang = state.lang
     qs = query_string(req)
+    metrics = current_metrics()
     try:
-        res = current_metrics().result(
-            req.kpi,
-            req.by,
-            scope=req.scope,
-            date_from=req.date_from,
-            date_to=req.date_to,
-            snapshot=req.snapshot,
-        )
+        res = metrics.answer(req.query())
+        comparison = metrics.compare(req.query(), res) if req.compare == "previous" else None
     except QueryError as error:
         return html.Div(
             [
@@ -202,29 +224,9 @@ def layout(**params: Any) -> Any:
             ],
             className="page explore-page theme-light",
         )
-    fig = exports.chart(kpi, req, res, links=True)
+    fig = exports.chart(kpi, req, res, links=True, comparison=comparison)
     period = f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}"
-    rows = [
-        {
-            "key": r.key,
-            "label": i18n.group_label(req.by, r.label, lang),
-            "value": r.value,
-            "ref": row_ref(req, r.key, res),
-            "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
-            "numerator": r.numerator,
-            "denominator": r.denominator,
-            "schools_reporting": r.schools_reporting,
-            # shown with the locale's thousands separators; sorted by the numbers (NUMBER_COLUMN)
-            **{
-                f"{name}_shown": i18n.number(
-                    getattr(r, name), lang, 0 if kpi.unit in ("ratio", "count") else 2
-                )
-                for name in ("numerator", "denominator")
-            },
-            "schools_reporting_shown": i18n.number(r.schools_reporting, lang),
-        }
-        for r in res.rows
-    ]
+    rows = table_rows(kpi, req, res, comparison)
     return html.Div(
         [
             html.H1(t("nav.explore", state)),
@@ -243,6 +245,16 @@ def layout(**params: Any) -> Any:
                             " · ",
                             i18n.plural("explore.rows", len(res.rows), lang),
                             " · ",
+                            *(
+                                [
+                                    t("compare.previous_period", state)
+                                    + ": "
+                                    + exports.previous_text(req.by, comparison, lang),
+                                    " · ",
+                                ]
+                                if comparison is not None
+                                else []
+                            ),
                             dcc.Link(t("explain.more", state), href=state.link(f"/kpi/{kpi.id}")),
                         ]
                     ),
@@ -289,6 +301,7 @@ def layout(**params: Any) -> Any:
                                 "hide": req.by in ("level", "ownership"),
                             },
                             {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1},
+                            *(compare_columns(kpi, req.by, lang) if comparison is not None else []),
                             *(
                                 number_column(name, t(header, state))
                                 for name, header in (
@@ -318,6 +331,61 @@ def layout(**params: Any) -> Any:
         className="page explore-page theme-light",
         **attrs({"data-rows": str(len(res.rows))}),
     )
+
+
+def table_rows(
+    kpi: Kpi, req: exports.ExportRequest, res: KpiResult, comparison: Comparison | None
+) -> list[dict[str, Any]]:
+    """The table's rows: the numbers (for sorting) and their texts in the locale; with a
+    comparison the previous value and the change, coloured by whether it is good for the KPI."""
+    lang = req.lang
+    changes = comparison.changes if comparison is not None else [None] * len(res.rows)
+    rows = []
+    for r, change in zip(res.rows, changes, strict=True):
+        row: dict[str, Any] = {
+            "key": r.key,
+            "label": i18n.group_label(req.by, r.label, lang),
+            "value": r.value,
+            "ref": row_ref(req, r.key, res),
+            "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
+            "numerator": r.numerator,
+            "denominator": r.denominator,
+            "schools_reporting": r.schools_reporting,
+            # shown with the locale's thousands separators; sorted by the numbers (NUMBER_COLUMN)
+            **{
+                f"{name}_shown": i18n.number(
+                    getattr(r, name), lang, 0 if kpi.unit in ("ratio", "count") else 2
+                )
+                for name in ("numerator", "denominator")
+            },
+            "schools_reporting_shown": i18n.number(r.schools_reporting, lang),
+        }
+        if change is not None:
+            before = change.previous.value if change.previous and change.previous.schools_reporting else None
+            row |= {
+                "previous": before,
+                "previous_shown": i18n.kpi_value(before, kpi.unit, lang, kpi.decimals),
+                "change": change.change,
+                "change_shown": i18n.kpi_delta(change.change, kpi.unit, lang, kpi.decimals),
+                "change_class": CHANGE_CLASSES[change.sense],
+            }
+            if change.previous_key and req.by in TIME_BY:
+                row["previous_shown"] += f" ({time_label(change.previous_key, req.by, lang)})"
+        rows.append(row)
+    return rows
+
+
+CHANGE_CLASSES = {BETTER: "delta delta-good", WORSE: "delta delta-bad", SAME: "delta", UNKNOWN: "delta"}
+
+
+def compare_columns(kpi: Kpi, by: str, lang: str) -> list[dict[str, Any]]:
+    """The previous value and the change (coloured: good or bad news for this KPI, never red for
+    ±0), both sorted by their numbers."""
+    names = exports.headers(kpi, by, lang)
+    return [
+        number_column("previous", names["previous_value"]),
+        number_column("change", names["change"]) | {"cellClass": {"function": "params.data.change_class"}},
+    ]
 
 
 def number_column(name: str, header: str) -> dict[str, Any]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date, datetime
 
+import pyarrow.parquet as pq
 import pytest
 
 from ioc import exports
+from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Change, Comparison
 from ioc.metrics.query import KpiResult, KpiRow, QueryError, Scope
 from ioc.metrics.registry import get_kpi
 
@@ -61,7 +64,16 @@ def test_xlsx_has_data_and_about_sheets() -> None:
     book = load_workbook(io.BytesIO(exports.to_xlsx(KPI, REQ, RES)))
     assert book.sheetnames == ["data", "about"]
     data = list(book["data"].iter_rows(values_only=True))
-    assert data[0] == ("key", "label", "value", "numerator", "denominator", "schools_reporting", "status")
+    # the header row in the reader's language (CSV and Parquet keep the API's column names)
+    assert data[0] == (
+        "Mã",
+        "Trường",
+        "Tỷ lệ chuyên cần",
+        "Tử số",
+        "Mẫu số",
+        "Trường báo cáo",
+        "Trạng thái",
+    )
     assert data[1][1] == '\'=HYPERLINK("http://x")' and book["data"]["B2"].data_type == "s"
     assert data[2][2] == 0.8 and data[3][2] is None
     about = dict(book["about"].iter_rows(values_only=True))
@@ -76,8 +88,6 @@ def test_xlsx_has_data_and_about_sheets() -> None:
 
 
 def test_xlsx_cells_are_typed_and_codes_are_names() -> None:
-    from dataclasses import replace
-
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(exports.to_xlsx(KPI, REQ, RES)))["data"]
@@ -92,9 +102,56 @@ def test_xlsx_cells_are_typed_and_codes_are_names() -> None:
     assert sheet["A2"].value == datetime(2026, 11, 23) and sheet["A2"].number_format == "dd/mm/yyyy"
 
 
-def test_parquet_keeps_numbers_and_describes_itself() -> None:
-    import pyarrow.parquet as pq
+PREVIOUS = Comparison(
+    RES,
+    date(2026, 11, 20),
+    date(2026, 11, 20),
+    (
+        Change(replace(RES.rows[0], value=0.9, numerator=90.0), 0.95 - 0.9, BETTER),
+        Change(replace(RES.rows[1], value=0.8, numerator=80.0), 0.0, SAME),
+        Change(None, None, UNKNOWN),
+    ),
+)
 
+
+def test_exports_carry_the_previous_period() -> None:
+    from openpyxl import load_workbook
+
+    rows = list(csv.DictReader(io.StringIO(exports.to_csv(RES, "vi", PREVIOUS).decode("utf-8-sig"))))
+    assert list(rows[0])[-4:] == ["previous_value", "previous_numerator", "previous_denominator", "change"]
+    assert float(rows[0]["previous_value"]) == 0.9 and float(rows[0]["change"]) == pytest.approx(0.05)
+    assert rows[2]["previous_value"] == "" and rows[2]["change"] == ""
+    book = load_workbook(io.BytesIO(exports.to_xlsx(KPI, REQ, RES, PREVIOUS)))
+    sheet = book["data"]
+    header = [c.value for c in sheet[1]]
+    assert header[-4:] == ["Tỷ lệ chuyên cần, kỳ trước", "Tử số, kỳ trước", "Mẫu số, kỳ trước", "Thay đổi"]
+    assert sheet["H2"].value == 0.9 and sheet["H2"].number_format == "0.0%"
+    assert sheet["K2"].value == pytest.approx(0.05) and sheet["K2"].number_format == "+0.0%;-0.0%;0.0%"
+    assert dict(book["about"].iter_rows(values_only=True))["Kỳ trước"] == "20/11/2026 – 20/11/2026"
+    en = load_workbook(io.BytesIO(exports.to_xlsx(KPI, replace(REQ, lang="en"), RES, PREVIOUS)))["data"]
+    assert [c.value for c in en[1]][-1] == "Change" and en["C1"].value == "Attendance rate"
+    table = pq.read_table(io.BytesIO(exports.to_parquet(KPI, REQ, RES, PREVIOUS)))
+    assert table.column("previous_value").to_pylist() == [0.9, 0.8, None]
+    assert table.column("change").to_pylist()[1] == 0.0
+
+
+def test_time_exports_name_each_rows_previous_period() -> None:
+    from openpyxl import load_workbook
+
+    days = replace(RES, by="date", rows=(replace(RES.rows[1], key="2026-11-23", label="2026-11-23"),))
+    before = replace(RES.rows[1], key="2026-11-20", value=0.85)
+    comparison = Comparison(
+        days, date(2026, 11, 20), date(2026, 11, 20), (Change(before, -0.05, WORSE, "2026-11-20"),)
+    )
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(KPI, replace(REQ, by="date"), days, comparison)))["data"]
+    assert sheet["H1"].value == "Kỳ trước" and sheet["H2"].value == datetime(2026, 11, 20)
+    assert sheet["H2"].number_format == "dd/mm/yyyy" and sheet["I2"].value == 0.85
+    assert exports.previous_text("date", comparison, "en") == (
+        "each school day with the school day before (2026-11-20 – 2026-11-20)"
+    )
+
+
+def test_parquet_keeps_numbers_and_describes_itself() -> None:
     table = pq.read_table(io.BytesIO(exports.to_parquet(KPI, REQ, RES)))
     assert table.column("value").to_pylist() == [0.95, 0.8, None]
     assert table.column("label").to_pylist()[0] == '=HYPERLINK("http://x")'  # not a spreadsheet: kept as is

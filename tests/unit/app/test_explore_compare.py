@@ -1,0 +1,124 @@
+"""Explore's previous-period comparison as drawn: hollow markers and coloured change segments on a
+ranking, an outline on a histogram, the change in a time chart's hover, the table's columns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ioc import exports, figures
+from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Change, Comparison
+from ioc.metrics.query import KpiResult, KpiRow
+from ioc.metrics.registry import get_kpi
+
+ROWS = [
+    ("a", "Quận A", 0.93, None),
+    ("b", "Quận B", 0.96, None),
+    ("c", "Quận C", 0.95, None),
+    ("d", "Quận D", None, None),
+]
+PREVIOUS = [(0.95, WORSE), (0.94, BETTER), (0.9502, SAME), (0.9, UNKNOWN)]
+GREEN, RED = figures.STATUS_COLOURS["green"], figures.STATUS_COLOURS["red"]
+
+
+def segments(fig) -> dict[str, list[tuple[float, float, int]]]:
+    """Each line trace's segments (from, to, row) by its colour."""
+    found: dict[str, list[tuple[float, float, int]]] = {}
+    for trace in fig.data:
+        if trace.mode == "lines" and trace.line.width == 5:
+            xs, ys = list(trace.x), list(trace.y)
+            found[trace.line.color] = [(xs[i], xs[i + 1], ys[i]) for i in range(0, len(xs), 3)]
+    return found
+
+
+def test_a_ranking_draws_the_previous_period_and_colours_the_change() -> None:
+    fig = figures.explore_chart(
+        ROWS,
+        "bar",
+        "ratio",
+        "vi",
+        target=0.95,
+        green=0.95,
+        amber=0.9,
+        previous=PREVIOUS,
+        previous_label="○ kỳ trước",
+    )
+    order = list(fig.layout.yaxis.ticktext)  # worst first: A (93 %), C, B, then D without a value
+    assert order == ["Quận A", "Quận C", "Quận B", "Quận D"]
+    (hollow,) = [t for t in fig.data if t.marker and t.marker.symbol == "circle-open"]
+    assert list(hollow.x) == [0.95, 0.9502, 0.94, 0.9] and list(hollow.y) == [0, 1, 2, 3]
+    assert "Quận A: Kỳ trước 95,0 % (−2,0 điểm %)" in hollow.hovertext[0]
+    lines = segments(fig)
+    assert lines[RED] == [(0.95, 0.93, 0)]  # attendance fell: bad news
+    assert lines[GREEN] == [(0.94, 0.96, 2)]
+    assert [s[2] for s in lines[figures.THEMES["light"].muted]] == [1]  # ±0,0: grey, never red
+    assert "○ kỳ trước" in [a.text for a in fig.layout.annotations]
+    # the axis holds the previous values too (0.90 of D is not cut off)
+    assert fig.layout.xaxis.range[0] < 0.9
+
+
+def test_a_lower_is_better_kpi_colours_a_fall_green() -> None:
+    fig = figures.explore_chart(
+        [("a", "A", 0.02, None)], "bar", "ratio", "en", higher_better=False, previous=[(0.03, BETTER)]
+    )
+    assert segments(fig)[GREEN] == [(0.03, 0.02, 0)]
+
+
+def test_a_histogram_outlines_the_previous_distribution() -> None:
+    values = [0.9 + i / 1000 for i in range(60)]
+    before = [(v - 0.02, UNKNOWN) for v in values]
+    fig = figures.explore_chart(
+        [(str(i), str(i), v, None) for i, v in enumerate(values)],
+        "histogram",
+        "ratio",
+        "vi",
+        previous=before,
+        previous_label="○ kỳ trước",
+    )
+    bars, outline = fig.data
+    assert outline.line.shape == "hvh" and sum(outline.y) == 60 and sum(bars.y) == 60
+    assert list(outline.x) == list(bars.x)  # the same bins
+    assert min(outline.x) < 0.9 - 0.015  # the bins reach the previous values
+
+
+def test_a_time_chart_says_the_change_in_its_hover() -> None:
+    rows = [("2026-10", "2026-10", 0.9, None), ("2026-11", "2026-11", 0.92, None)]
+    fig = figures.explore_chart(
+        rows, "line", "ratio", "vi", time_axis=True, grain="month", previous=[(0.91, WORSE), (0.9, BETTER)]
+    )
+    assert list(fig.data[0].hovertext) == ["10/2026: 90,0 % (−1,0 điểm %)", "11/2026: 92,0 % (+2,0 điểm %)"]
+
+
+def test_the_table_shows_the_previous_value_and_a_coloured_change(request_context) -> None:
+    from ioc.pages import explore
+
+    kpi = get_kpi("attendance_rate")
+    at = datetime(2026, 11, 23, 9)
+    res = KpiResult(
+        "attendance_rate",
+        "ratio",
+        date(2026, 11, 23),
+        date(2026, 11, 23),
+        "district",
+        (
+            KpiRow("760", "Quận 1", 0.93, 93.0, 100.0, 3, at, "red"),
+            KpiRow("778", "Quận 7", 0.96, 96.0, 100.0, 2, at, "green"),
+            KpiRow("769", "Thủ Đức", 0.95, 95.0, 100.0, 2, at, "green"),
+        ),
+        7,
+    )
+    before = KpiRow("x", "x", 0.95, 95.0, 100.0, 3, at, "green")
+    comparison = Comparison(
+        res,
+        date(2026, 11, 20),
+        date(2026, 11, 20),
+        (Change(before, -0.02, WORSE), Change(None, None, UNKNOWN), Change(before, 0.0, SAME)),
+    )
+    req = exports.ExportRequest("attendance_rate", "district", lang="vi")
+    rows = explore.table_rows(kpi, req, res, comparison)
+    assert [(r["previous_shown"], r["change_shown"], r["change_class"]) for r in rows] == [
+        ("95,0 %", "−2,0 điểm %", "delta delta-bad"),
+        ("—", "—", "delta"),
+        ("95,0 %", "±0,0 điểm %", "delta"),
+    ]
+    columns = explore.compare_columns(kpi, "district", "vi")
+    assert [c["headerName"] for c in columns] == ["Tỷ lệ chuyên cần, kỳ trước", "Thay đổi"]
