@@ -23,7 +23,7 @@ from dash.exceptions import MissingCallbackContextException
 from ioc import i18n, ids
 from ioc.access import EVERYTHING, AccessScope
 from ioc.auth import web as auth_web
-from ioc.delivery import App, install_compression
+from ioc.delivery import App, install_caching, install_compression
 from ioc.frontdoor import STORE_KEY, current_metrics, use_metrics
 from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
@@ -54,6 +54,7 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     server = app.server
     server.extensions[STORE_KEY] = store
     install_compression(server)  # brotli/gzip for JS, CSS, JSON, HTML (ioc.delivery)
+    install_caching(app)  # year-long Cache-Control for versioned bundles and assets (ioc.delivery)
     from ioc.store import pin_versions, unpin_versions
 
     # one data version per request: every answer of a page is of the same data, and the catalog

@@ -1,19 +1,48 @@
-"""How pages reach the browser: compressed responses and the document's language.
+"""How pages reach the browser: Plotly's cartesian bundle, compressed and cached responses, and the
+document's language.
+
+Plotly: the product draws SVG traces only (scatter, bar, heatmap, box, histogram), so pages load
+plotly.js's cartesian partial bundle (``PLOTLY_BUNDLE``, the npm package
+``plotly.js-cartesian-dist-min`` of the plotly.js version the installed plotly package bundles;
+1.5 MB instead of the full 4.6 MB; no WebGL, no maps, no 3D) vendored in this package. It is a
+script of every page, before Dash's renderer starts, so ``window.Plotly`` is defined when the first
+``dcc.Graph`` draws and dcc never loads its own full bundle (Dash's documented way of using a
+partial bundle). ``trace_types()`` names the traces it can draw (a test walks the pages' figures).
 
 Compression (Flask-Compress): JavaScript, CSS, JSON (callback answers, the API) and HTML are sent
 brotli- or gzip-compressed, whichever the browser prefers. Dash's component bundles and the
 assets are the same bytes for the life of a process (their URLs carry the package version or
 the file's modification time), so each is compressed once per algorithm and kept in memory
 (a few MB in all); every other answer is compressed as it is sent.
+
+Caching: a component bundle whose URL carries Dash's fingerprint (``.v4_4_1m1733400000.js``: the
+package version and the file's modification time) and an asset asked for with the ``?m=`` of its
+current modification time are sent ``Cache-Control: public, max-age=31536000, immutable``: a new
+version has a new URL, so browsers never ask again. Resources asked for without their version
+(dcc's async chunks, an asset without ``?m=`` or with an old one) are ``no-cache``: kept, but
+revalidated with their ETag each time (a 304 when unchanged). Pages and answers stay ``no-store``
+(ioc.auth.web).
 """
 
 from __future__ import annotations
 
+import re
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
 import dash
 import flask
+from dash.fingerprint import check_fingerprint
 from flask_compress import Compress
+from werkzeug.security import safe_join
 
 from ioc import i18n
+
+# plotly.js's cartesian partial bundle, relative to the ioc package (see the module docstring)
+PLOTLY_BUNDLE = "static/vendor/plotly-cartesian.min.js"
+PLOTLY_BUNDLE_PATH = Path(__file__).resolve().parent / PLOTLY_BUNDLE
 
 # the URL prefixes whose answers never change while the process runs (see the module docstring)
 IMMUTABLE_PREFIXES = ("/_dash-component-suites/", "/assets/")
@@ -81,9 +110,79 @@ def read_whole(response: flask.Response) -> flask.Response:
     return response
 
 
+@cache
+def trace_types() -> frozenset[str]:
+    """The trace types the served Plotly bundle registers (read from the bundle itself)."""
+    text = PLOTLY_BUNDLE_PATH.read_text(encoding="utf-8")
+    return frozenset(re.findall(r'moduleType:"trace",name:"(\w+)"', text))
+
+
+def plotly_version() -> str:
+    """The plotly.js version of the served bundle (its banner)."""
+    with PLOTLY_BUNDLE_PATH.open(encoding="utf-8") as bundle:
+        head = bundle.read(200)
+    found = re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head)
+    if found is None:
+        raise ValueError(f"{PLOTLY_BUNDLE_PATH}: no plotly.js version in its banner")
+    return found.group(1)
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+
+
+def install_caching(app: dash.Dash) -> None:
+    """Cache-Control for the component bundles and assets (see the module docstring)."""
+    assets = str(app.config.assets_folder)
+    suites = app.config.requests_pathname_prefix + "_dash-component-suites/"
+    assets_prefix = app.config.requests_pathname_prefix + str(app.config.assets_url_path).strip("/") + "/"
+
+    def cache_control(response: flask.Response) -> flask.Response:
+        path = flask.request.path
+        if response.status_code not in (200, 304) or flask.request.method not in ("GET", "HEAD"):
+            return response
+        if path.startswith(suites):
+            versioned = check_fingerprint(path)[1]
+        elif path.startswith(assets_prefix):
+            versioned = _asset_is_current(assets, path[len(assets_prefix) :], flask.request.args.get("m"))
+        else:
+            return response
+        response.headers["Cache-Control"] = IMMUTABLE if versioned else REVALIDATE
+        return response
+
+    app.server.after_request(cache_control)
+
+
+def _asset_is_current(folder: str, name: str, stamp: str | None) -> bool:
+    """Is ``stamp`` the modification time Dash puts in the URL of asset ``name`` today?"""
+    file = safe_join(folder, name)
+    if stamp is None or file is None:
+        return False
+    try:
+        return str(Path(file).stat().st_mtime) == stamp
+    except OSError:
+        return False
+
+
 class App(dash.Dash):
-    """Dash with ``lang`` on ``<html>``: the page's language from ``?lang=`` (screen readers
-    pronounce the page in it, browsers offer no wrong translation)."""
+    """Dash with Plotly's cartesian bundle on every page (see the module docstring) and ``lang``
+    on ``<html>``: the page's language from ``?lang=`` (screen readers pronounce the page in it,
+    browsers offer no wrong translation)."""
+
+    # Dash marks its one-time set-up done before doing it, so requests arriving meanwhile on other
+    # threads find no bundle registered (a 500 for React on a fresh gunicorn worker); see _setup_server
+    _setup_lock = threading.Lock()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a component-suite resource of the ioc package: served from the package, its URL
+        # fingerprinted with the package's version and the file's modification time
+        self.scripts.append_script({"relative_package_path": PLOTLY_BUNDLE, "namespace": "ioc"})
+
+    def _setup_server(self) -> None:
+        """Dash's set-up before the first request, done once while the other requests wait."""
+        with self._setup_lock:
+            super()._setup_server()  # type: ignore[no-untyped-call]
 
     def interpolate_index(
         self,

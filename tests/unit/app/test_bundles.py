@@ -1,0 +1,170 @@
+"""What the pages load: Plotly's cartesian bundle (and every figure drawable by it), cache headers."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+from plotly.offline import get_plotlyjs_version
+
+from ioc import delivery, exports
+from ioc.metrics import dimensions
+from ioc.metrics.registry import KPIS
+from ioc.pages._common import UrlState
+from ioc.panels.screens import load_screens
+
+
+def walk(component: Any) -> Iterator[Any]:
+    yield component
+    children = getattr(component, "children", None)
+    if isinstance(children, (list, tuple)):
+        for child in children:
+            yield from walk(child)
+    elif children is not None and hasattr(children, "to_plotly_json"):
+        yield from walk(children)
+
+
+def trace_types(layout: Any) -> set[str]:
+    """The trace types of every graph of a layout (a trace without a type is a scatter)."""
+    found: set[str] = set()
+    for c in walk(layout):
+        if type(c).__name__ != "Graph" or getattr(c, "figure", None) is None:
+            continue
+        figure = c.figure
+        traces = figure.data if isinstance(figure, go.Figure) else figure.get("data", [])
+        for trace in traces:
+            found.add(trace.type if isinstance(trace, BaseTraceType) else trace.get("type", "scatter"))
+    return found
+
+
+def _scripts(client: Any, path: str) -> list[str]:
+    return re.findall(r'<script src="([^"]+)"', client.get(path).get_data(as_text=True))
+
+
+def test_the_vendored_bundle_is_the_plotly_js_of_the_installed_plotly_package() -> None:
+    # upgrading plotly without replacing ioc/static/vendor/plotly-cartesian.min.js fails here
+    assert delivery.plotly_version() == get_plotlyjs_version()
+    assert {"scatter", "bar", "heatmap", "box", "histogram"} <= delivery.trace_types()
+    assert not delivery.trace_types() & {"scattergl", "scattermap", "choropleth", "scattergeo", "mesh3d"}
+    assert (delivery.PLOTLY_BUNDLE_PATH.parent / "plotly-LICENSE").read_text().startswith("MIT License")
+
+
+def test_pages_load_the_cartesian_bundle_and_never_the_full_one(app: Any) -> None:
+    client = app.server.test_client()
+    for path in ("/", "/district/760", "/explore", "/school/x"):
+        scripts = _scripts(client, path)
+        ours = [s for s in scripts if "plotly-cartesian" in s]
+        assert len(ours) == 1, (path, scripts)
+        assert not [s for s in scripts if "plotly.min" in s], (path, scripts)
+        # before the renderer starts, so dcc.Graph finds window.Plotly
+        assert scripts.index(ours[0]) < next(i for i, s in enumerate(scripts) if "dash_renderer" in s)
+    served = client.get(ours[0], headers={"Accept-Encoding": "identity"})
+    assert served.status_code == 200 and served.data == delivery.PLOTLY_BUNDLE_PATH.read_bytes()
+
+
+def test_every_figure_of_every_page_is_drawn_by_the_served_bundle(request_context, demo_store) -> None:
+    from ioc.pages import _unit, _wall, data_health, explore, kpi, school  # after the app exists
+
+    info = dimensions.schools(demo_store)[0]
+    layouts: dict[str, Any] = {}
+    for name, screen in load_screens().items():
+        for theme in ("dark", "light"):
+            layouts[f"screen {name} {theme}"] = _wall.grid(screen, UrlState(), theme)
+    for kind, code in (("district", info.district_code), ("ward", info.ward_code)):
+        layouts[kind] = _unit.unit_layout(kind, kind, code, {})
+    layouts["school"] = school.layout(info.school_id)
+    layouts["data health"] = data_health.layout()
+    layouts["kpi"] = kpi.layout(next(iter(KPIS)))
+    for by in ("district", "school", "level", "date", "month"):
+        for chart in exports.CHARTS:
+            layouts[f"explore {by} {chart}"] = explore.layout(kpi="attendance_rate", by=by, chart=chart)
+    for k in KPIS:
+        layouts[f"explore {k}"] = explore.layout(kpi=k)
+    layouts["explore by school, city-wide"] = explore.layout(kpi="attendance_rate", by="school")
+    drawn = {name: trace_types(layout) for name, layout in layouts.items()}
+    assert {"scatter", "bar", "heatmap"} <= set().union(*drawn.values())  # the walk finds the figures
+    served = delivery.trace_types()
+    missing = {name: types - served for name, types in drawn.items() if types - served}
+    assert not missing, f"trace types the served Plotly bundle cannot draw: {missing}"
+
+
+def test_versioned_bundles_and_assets_are_cached_for_a_year_the_rest_revalidated(app: Any) -> None:
+    client = app.server.test_client()
+    page = client.get("/")
+    assert page.headers["Cache-Control"] == "no-store"
+    scripts = _scripts(client, "/")
+    links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.get_data(as_text=True))
+    assets = [s for s in scripts + links if s.startswith("/assets/")]
+    suites = [s for s in scripts if s.startswith("/_dash-component-suites/")]
+    assert assets and suites
+    for src in assets + suites:
+        response = client.get(src)
+        assert response.status_code == 200, src
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable", src
+    # the same files without their version, or with an old one: kept but revalidated (ETag, 304)
+    bare = assets[0].split("?")[0]
+    for src in (bare, bare + "?m=1", "/_dash-component-suites/dash/dcc/async-graph.js"):
+        response = client.get(src)
+        assert response.status_code == 200, src
+        assert response.headers["Cache-Control"] == "no-cache", src
+        etag = response.headers["ETag"]
+        again = client.get(src, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.headers["Cache-Control"] == "no-cache", src
+    assert client.get("/assets/../pyproject.toml?m=1").status_code == 404
+    assert client.get("/assets/nothing.js").status_code == 404
+
+
+def test_an_asset_is_versioned_by_its_current_modification_time(tmp_path: Path) -> None:
+    asset = tmp_path / "a.js"
+    asset.write_text("1")
+    stamp = str(asset.stat().st_mtime)
+    assert delivery._asset_is_current(str(tmp_path), "a.js", stamp)
+    os.utime(asset, (1.0, 1.0))
+    assert not delivery._asset_is_current(str(tmp_path), "a.js", stamp)
+    assert not delivery._asset_is_current(str(tmp_path), "a.js", None)
+    assert not delivery._asset_is_current(str(tmp_path), "../a.js", "1.0")
+    assert not delivery._asset_is_current(str(tmp_path), "gone.js", "1.0")
+
+
+def test_answers_are_never_cached(app: Any) -> None:
+    client = app.server.test_client()
+    for path in ("/_dash-layout", "/_dash-dependencies", "/explore"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+
+
+def test_requests_arriving_during_dash_s_first_set_up_wait_for_it(demo_store: Any, monkeypatch: Any) -> None:
+    """A fresh worker's first requests come together (the page's bundles): Dash marks its set-up
+    done before registering the bundles, so without the wait a bundle was a 500."""
+    import dash
+
+    from ioc.app import create_app
+
+    fresh = create_app(store=demo_store)
+    entered, release = threading.Event(), threading.Event()
+    original = dash.Dash._generate_scripts_html
+
+    def slow(self: Any) -> str:
+        entered.set()
+        release.wait(10)
+        return original(self)
+
+    monkeypatch.setattr(dash.Dash, "_generate_scripts_html", slow)
+    client = fresh.server.test_client()
+    bundle = "/_dash-component-suites/dash/dash-renderer/build/dash_renderer.v1_0_0m1.min.js"
+    answers: dict[str, int] = {}
+    first = threading.Thread(target=lambda: answers.update(page=client.get("/").status_code))
+    second = threading.Thread(target=lambda: answers.update(bundle=client.get(bundle).status_code))
+    first.start()
+    assert entered.wait(10)
+    second.start()
+    second.join(0.5)  # still waiting for the set-up (without the lock: answered, a 500)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert answers == {"page": 200, "bundle": 200}
