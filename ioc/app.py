@@ -24,7 +24,7 @@ from ioc import i18n, ids
 from ioc.access import EVERYTHING, AccessScope
 from ioc.auth import web as auth_web
 from ioc.delivery import App, install_caching, install_compression
-from ioc.frontdoor import STORE_KEY, current_metrics, use_metrics
+from ioc.frontdoor import STORE_KEY, current_metrics, require_units, require_url, use_metrics
 from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
 from ioc.pages._common import UrlState
@@ -395,12 +395,17 @@ def explain(_clicks: list[int | None], _close: int | None, search: str | None) -
         question = parse_explain_ref(trigger["index"])
     except ValueError:  # a crafted button: its question is not one the pages make
         return no_update, no_update
-    scope = question["scope"]
-    auth_web.require(
-        [(kind, getattr(scope, kind)) for kind in ("district", "ward", "school") if getattr(scope, kind)],
-        [question["snapshot"]],
-    )
+    require_question(question)
     return "explain", explanation(trigger["index"], lang)
+
+
+def require_question(question: dict[str, Any]) -> None:
+    """A "what is this number?" question comes from the browser (a button's id, a table row): its
+    units and data version go through the caller's access (an audited 403 otherwise)."""
+    scope = question["scope"]
+    require_units(
+        [(kind, getattr(scope, kind)) for kind in ("district", "ward", "school")], [question["snapshot"]]
+    )
 
 
 def explain_cell(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None) -> Any:
@@ -409,8 +414,13 @@ def explain_cell(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None,
         return no_update, no_update
     row_id = cell.get("rowId")
     row = next((r for r in rows or [] if row_id in (r.get("link"), r.get("key"), r.get("ref"))), None)
-    if row is None or not row.get("ref"):
+    if row is None or not isinstance(row.get("ref"), str) or not row["ref"]:
         return no_update, no_update
+    try:
+        question = parse_explain_ref(row["ref"])
+    except ValueError:  # a crafted row: its question is not one the pages make
+        return no_update, no_update
+    require_question(question)  # the rows are the browser's: a crafted one may name any unit
     lang = UrlState.from_params(_params(search)).lang
     return "explain", explanation(row["ref"], lang)
 
@@ -497,5 +507,6 @@ def drill(click_data: list[dict[str, Any] | None]) -> Any:
         data = item.get("value") or {}
         points = data.get("points") or []
         if points and points[0].get("customdata"):
+            require_url(points[0]["customdata"])  # a crafted click may name any unit's page
             return points[0]["customdata"]
     return no_update

@@ -8,12 +8,13 @@ is the signed-in principal's (ioc.auth). The warmer puts its own (one per office
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import flask
 
 from ioc.access import EVERYTHING, NOTHING, AccessScope
-from ioc.auth.web import current_principal, current_state_or_none
+from ioc.auth.web import current_principal, current_state_or_none, refuse_drawing, url_units, versions_refusal
 from ioc.metrics.front import Metrics
 
 STORE_KEY = "ioc.store"  # the app's Store in flask's app.extensions (set by ioc.app.create_app)
@@ -52,3 +53,32 @@ def use_metrics(metrics: Metrics) -> None:
     """Answer the rest of this request (or test request context) through ``metrics``: the warmer
     drawing a page as one officer sees it."""
     setattr(flask.g, G_METRICS, metrics)
+
+
+def require_units(units: Iterable[tuple[str, Any]], asof: Iterable[Any] = ()) -> None:
+    """Inside a callback (or a layout): end the request with an audited 403 unless the caller may
+    read every unit of ``units`` ((kind, value): a district, ward or school code or name taken from
+    the browser; empty values name nothing) and every data version of ``asof``. Asked of the
+    request's front door, so the access value decides, whatever the guard let through. Outside a
+    request (a callback called as a plain function) there is no caller to refuse."""
+    if not flask.has_request_context():
+        return
+    metrics = current_metrics()
+    if not metrics.access.restricted:
+        return
+    for kind, value in units:
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or not metrics.allows(kind, value):
+            refuse_drawing(f"{kind} {str(value)[:80]!r} is outside your access")
+    reason = versions_refusal(metrics, asof)
+    if reason:
+        refuse_drawing(reason)
+
+
+def require_url(url: Any) -> None:
+    """require_units for the units and data versions page ``url`` names (a link a callback takes
+    from the browser and hands back to it); a value that is not a local path names nothing."""
+    if isinstance(url, str) and url.startswith("/"):
+        units, asof = url_units(url)
+        require_units(units, asof)

@@ -20,12 +20,12 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from dash._pages import _parse_query_string, _path_to_page
 from flask import Flask, Response, abort, g, jsonify, redirect, request
@@ -463,6 +463,14 @@ def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> s
     to a restricted caller when that shows a school outside their units today (placement_refusal)."""
     if not principal.access.restricted or state.store_factory is None:
         return None
+    return versions_refusal(Metrics(state.store_factory(), principal.access), values)
+
+
+def versions_refusal(metrics: Metrics, values: Iterable[Any]) -> str | None:
+    """Why the caller of ``metrics`` may not read the data versions ``values`` (``asof`` as a URL,
+    a picker or a question gives them; read as the page reads them), or None."""
+    if not metrics.access.restricted:
+        return None
     for value in values:
         try:  # read as the page reads it (UrlState: int(), which takes ' +5' and '5_0' too)
             version = int(str(value)) if value not in (None, "") else None
@@ -471,14 +479,24 @@ def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> s
         if version is None or version < 0:
             continue  # not a data version: the page ignores it, the export refuses it
         try:
-            reason = placement_refusal(
-                Metrics(state.store_factory(), principal.access), None, version, "asof"
-            )
+            reason = placement_refusal(metrics, None, version, "asof")
         except QueryError:
             continue  # no such data version: the page says so and draws nothing from it
         if reason:
             return reason
     return None
+
+
+def url_units(url: str) -> tuple[list[tuple[str, str]], list[Any]]:
+    """(the (kind, code) units, the ``asof`` values) that page ``url`` names, read as Dash's router
+    will draw it: the unit of its path (``/district/<code>``...) and the query's ``district=``,
+    ``ward=``, ``school=`` and ``asof=``."""
+    drawn = urlsplit(drawn_url(url))
+    units = rules.query_units(parse_qsl(drawn.query))
+    match = rules.UNIT_PATH.match(drawn.path)
+    if match:
+        units.insert(0, (match.group(1), unquote(match.group(2))))
+    return units, [v for k, v in parse_qsl(drawn.query) if k == "asof"]
 
 
 def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
@@ -498,23 +516,11 @@ def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
     ) or asof_refusal(state, principal, _values(params.get("asof")))
 
 
-def require(units: list[tuple[str, str]], asof: list[Any]) -> None:
-    """Inside a callback: end the request with an audited 403 unless the caller may read every unit
-    of ``units`` ((kind, value) pairs) and the data versions ``asof``. The guard has judged the
-    request already; this is the same rule where the argument is used."""
-    state = current_state_or_none()
-    principal = current_principal()
-    if state is None or not state.required or principal is None:
-        return
-    reason = rules.units_refusal(
-        principal, [(k, quote(str(v), safe="")) for k, v in units], state.locate
-    ) or asof_refusal(state, principal, asof)
-    if reason:
-        refuse_drawing(reason)
-
-
 def refuse_drawing(reason: str) -> None:
-    """End the request being served with a 403 for its caller, audited (raises)."""
+    """End the request being served with a 403 for its caller, audited (raises; a server without
+    access control has no audit log: a plain 403)."""
+    if current_state_or_none() is None:
+        abort(403, description=reason)
     abort(refuse(current_principal(), reason))
 
 

@@ -14,6 +14,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import figures, i18n, ids
+from ioc.frontdoor import require_units, require_url
 from ioc.metrics.front import OutsideAccess
 from ioc.metrics.query import QueryError, Scope
 from ioc.metrics.registry import KPIS, get_kpi
@@ -358,6 +359,8 @@ def unit_search(
 
     from ioc.pages._common import filters_to_search
 
+    require_url(pathname)  # the page's unit, as the browser says it
+    require_units([], [asof])
     params = _parse_query_string(state_search or "")
     state = UrlState.from_params(params)
     search = filters_to_search(state, level, ownership, to, asof)
@@ -379,4 +382,5 @@ def row_link(cell: dict[str, Any] | None) -> Any:
 
     if not cell or cell.get("colId") == "shown" or not str(cell.get("rowId") or "").startswith("/"):
         return no_update  # the value column explains the number instead (app.explain_cell)
+    require_url(cell["rowId"])  # a crafted click may name any unit's page
     return cell["rowId"]

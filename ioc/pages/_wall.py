@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import i18n, ids, settings
 from ioc.auth.web import refuse_drawing, screen_refusal
+from ioc.frontdoor import require_units
 from ioc.pages._common import UrlState, current_metrics, frame, panel_context, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
@@ -195,6 +196,7 @@ def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | No
         refuse_drawing(reason)  # the guard refused it already; this is the second lock
     params = _parse_query_string(search or "")
     state = UrlState.from_params(params)
+    require_units([], [state.asof])  # the data version is the browser's; the wall names no unit
     screens = load_screens()
     if screen["name"] not in screens:
         return no_update

@@ -18,6 +18,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from ioc import exports, i18n, ids
 from ioc.auth.web import may_export
 from ioc.figures import time_label
+from ioc.frontdoor import require_units
 from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Comparison
 from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiResult, QueryError, Scope
 from ioc.metrics.registry import KPIS, Kpi, get_kpi
@@ -441,6 +442,7 @@ def explore_url(
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
     from dash._pages import _parse_query_string
 
+    require_units([("district", district), ("ward", ward)], [asof])  # the pickers' values are the browser's
     current = _parse_query_string(search or "")
     lang = i18n.lang_of(current.get("lang"))
     params = {

@@ -94,7 +94,7 @@ def test_refresh_redraws_the_same_panels(request_context) -> None:
     assert clock.count("/") == 2  # dd/mm/yyyy hh:mm
 
 
-def test_kiosk_rotation_walks_the_playlist_and_keeps_the_query() -> None:
+def test_kiosk_rotation_walks_the_playlist_and_keeps_the_query(request_context) -> None:
     state = {"name": "control_room", "playlist": ["control_room", "connectivity"]}
     assert _wall.next_screen(1, state, "?kiosk=1&lang=en") == "/screen/connectivity?kiosk=1&lang=en"
     state = {"name": "connectivity", "playlist": ["control_room", "connectivity"]}
