@@ -7,8 +7,8 @@
   or a readiness probe. The Redis cache is checked and reported (``"degraded"``) but not
   required: without it the node computes answers itself.
 - ``/metrics``: Prometheus text format. Request latency by route template, KPI computations and
-  their latency by KPI, cache look-ups by level, and -- read from the store at scrape time through
-  the KPI cache (per data version, and minute for freshness) -- ingestion runs by dataset and status, data age and staleness
+  their latency by KPI, cache look-ups by level, and -- asked of the metrics front door at scrape
+  time, cached per data version (and minute for freshness) -- ingestion runs by dataset and status, data age and staleness
   per dataset (the data-health page's figures, ioc/metrics/health.py) and the data version.
   Under gunicorn every worker writes its figures to ``PROMETHEUS_MULTIPROC_DIR`` and the scrape
   adds them up (ioc/gunicorn_conf.py sets it up). With ``IOC_METRICS_TOKEN`` set, /metrics asks
@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 
 from ioc import settings
 from ioc.access import EVERYTHING
+from ioc.metrics.front import Metrics
 
 if TYPE_CHECKING:
     from ioc.store import Store
@@ -246,41 +247,28 @@ def _migrations(store: Store, version: int) -> dict[str, Any]:
 class StoreCollector(Collector):
     """Figures read from the store when scraped: data version, ingestion runs, data freshness.
 
-    The run log and the newest dates only change with a commit, so they go through the KPI cache
-    keyed by data version (freshness also by minute: staleness depends on the clock): with Redis,
-    one worker of all nodes reads them per version and minute. Ages are computed at every scrape.
+    The run log and the newest dates only change with a commit, so they are asked of the metrics
+    front door, whose cache keys them by data version (freshness also by minute: staleness depends
+    on the clock): with Redis, one worker of all nodes reads them per version and minute. Ages are computed at every scrape.
     """
 
     def __init__(self, store_factory: Callable[[], Store]) -> None:
         self.store_factory = store_factory
 
     @staticmethod
-    def _read(store: Store, version: int) -> tuple[list[Any], list[tuple[str, str, int]]]:
-        from ioc.metrics import cache, health
-
-        identity = cache.store_identity(store)
-        minute = datetime.now(ZoneInfo(str(settings.get("timezone")))).strftime("%Y%m%d%H%M")
-
-        def runs() -> list[tuple[str, str, int]]:
-            sql = "SELECT dataset, status, count(*) FROM ingest_runs GROUP BY 1, 2 ORDER BY 1, 2"
-            return [(str(d or ""), str(s), int(n)) for d, s, n in store.execute(sql).rows]
-
-        fresh = cache._cached(  # noqa: SLF001 - the cache's one get-or-make helper
-            cache.cache_key("scrape:freshness", (identity, version, minute), EVERYTHING),
-            lambda: health.freshness(store),
-            kind="scrape",
-        )
-        counts = cache._cached(  # noqa: SLF001
-            cache.cache_key("scrape:ingest-runs", (identity, version), EVERYTHING), runs, kind="scrape"
-        )
-        return fresh, counts
+    def _read(store: Store) -> tuple[list[Any], list[tuple[str, str, int]]]:
+        """Freshness and run counts asked of the metrics front door for the whole city (the scrape
+        is the operator's, behind its own token): its cache keys, per data version and minute."""
+        minute = datetime.now(ZoneInfo(str(settings.get("timezone")))).replace(second=0, microsecond=0)
+        metrics = Metrics(store, EVERYTHING)
+        return metrics.health("freshness", at=minute), metrics.health("run_counts")
 
     def collect(self) -> Iterator[Metric]:
         store = self.store_factory()
         up = GaugeMetricFamily("ioc_store_up", "1 when the store's catalog answered this scrape")
         try:
             version = int(store.data_version())
-            fresh, runs = self._read(store, version)
+            fresh, runs = self._read(store)
         except Exception as error:  # noqa: BLE001 - a scrape reports the outage, it does not fail
             log.warning("metrics: the store could not be read: %s", error)
             up.add_metric([], 0)

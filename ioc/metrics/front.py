@@ -254,7 +254,7 @@ class Metrics:
     # -- data health ----------------------------------------------------------------------------
     def health(self, name: str, *args: Any, at: datetime | None = None, **kwargs: Any) -> Any:
         """ioc.metrics.health's ``name`` (freshness, freshness_by_district, not_reporting, runs,
-        rejections, sources, job_runs) for this caller, cached until the data changes; ``at``
+        run_counts, rejections, sources, job_runs) for this caller, cached until the data changes; ``at``
         (e.g. the current minute) is part of the key, and the clock of the views whose flags move
         with it (freshness: stale or not)."""
         if name not in HEALTH_VIEWS:
@@ -291,7 +291,16 @@ class Metrics:
 
 
 HEALTH_VIEWS = frozenset(
-    {"freshness", "freshness_by_district", "not_reporting", "runs", "rejections", "sources", "job_runs"}
+    {
+        "freshness",
+        "freshness_by_district",
+        "not_reporting",
+        "runs",
+        "run_counts",
+        "rejections",
+        "sources",
+        "job_runs",
+    }
 )
 
 CLOCKED_VIEWS = frozenset({"freshness", "freshness_by_district"})

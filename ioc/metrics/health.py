@@ -180,6 +180,15 @@ def runs(
     ]
 
 
+def run_counts(store: Store, *, access: AccessScope = EVERYTHING) -> list[tuple[str, str, int]]:
+    """(dataset, status, runs) over the whole ingestion run log (the metrics scrape); none for a
+    caller restricted to some districts (files cover the whole city)."""
+    if access.restricted:
+        return []
+    sql = "SELECT dataset, status, count(*) FROM ingest_runs GROUP BY 1, 2 ORDER BY 1, 2"
+    return [(str(d or ""), str(s), int(n)) for d, s, n in store.execute(sql).rows]
+
+
 def rejections(
     store: Store, run_id: str | None = None, limit: int = 500, *, access: AccessScope = EVERYTHING
 ) -> list[dict]:
