@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ioc import figures, i18n, settings
-from ioc.figures import plain
+from ioc.export_image import IMAGE_SIZES, SCALES, Canvas, apply, canvas, shorten
 from ioc.frontdoor import current_metrics
 from ioc.metrics.compare import Comparison
 from ioc.metrics.front import Metrics
@@ -40,12 +40,15 @@ FORMATS = {
     "parquet": "application/vnd.apache.parquet",
     "png": "image/png",
     "svg": "image/svg+xml",
+    "pdf": "application/pdf",
 }
+IMAGES = ("png", "svg", "pdf")
 CHARTS = ("bar", "histogram", "column", "line")
 ORDERS = ("worst", "best")
 COMPARES = ("previous", "none")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_VALUE_FORMATS = {"ratio": "0.0%", "count": "#,##0"}
+TextSpec = tuple[str, str, float, bool, bool]  # (name, text, size factor, bold, muted): a title block line
 _KALEIDO_LOCK = threading.Lock()
 KALEIDO_TIMEOUT_SECONDS = 60.0
 
@@ -70,6 +73,8 @@ class ExportRequest:
     order: str = "worst"  # a ranking's order: worst first or best first
     top: int | None = None  # a ranking's first N rows (None: all)
     compare: str = "previous"  # each row beside its previous period, or "none"
+    size: str = "slide"  # an image's canvas (export_image.IMAGE_SIZES)
+    scale: int = 1  # an image's pixel scale (1, 2 or 3)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ExportRequest:
@@ -102,6 +107,12 @@ class ExportRequest:
         compare = args.get("compare") or "previous"
         if compare not in COMPARES:
             raise QueryError("compare", f"must be one of {', '.join(COMPARES)}, got {compare!r}")
+        size = args.get("size") or "slide"
+        if size not in IMAGE_SIZES:
+            raise QueryError("size", f"must be one of {', '.join(IMAGE_SIZES)}, got {size!r}")
+        scale = args.get("scale") or "1"
+        if scale not in {str(n) for n in SCALES}:
+            raise QueryError("scale", f"must be one of {', '.join(map(str, SCALES))}, got {scale!r}")
         return cls(
             kpi=kpi,
             by=by,
@@ -114,6 +125,8 @@ class ExportRequest:
             order=order,
             top=None if top == "all" else int(top),
             compare=compare,
+            size=size,
+            scale=int(scale),
         )
 
     def query(self) -> KpiQuery:
@@ -200,10 +213,7 @@ def describe(
         (i18n.t("export.unit", lang), i18n.t(f"unitname.{kpi.unit}", lang)),
         (i18n.t("export.by", lang), i18n.t(f"by.{res.by}", lang)),
         (i18n.t("export.filters", lang), filters),
-        (
-            i18n.t("export.period", lang),
-            f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}",
-        ),
+        (i18n.t("export.period", lang), period_text(res.date_from, res.date_to, lang)),
         *(
             [(i18n.t("compare.previous_period", lang), previous_text(res.by, comparison, lang))]
             if comparison is not None
@@ -215,12 +225,29 @@ def describe(
     ]
 
 
+PREVIOUS_MARKS = {"bar": "○", "histogram": "┈"}  # how each chart draws the previous period
+
+
+def period_text(date_from: date | None, date_to: date | None, lang: str) -> str:
+    """A period in the locale: one day once ('23/11/2026'), else 'from – to'."""
+    if date_from == date_to:
+        return i18n.format_date(date_to, lang)
+    return f"{i18n.format_date(date_from, lang)} – {i18n.format_date(date_to, lang)}"
+
+
+def previous_caption(req: ExportRequest, comparison: Comparison | None) -> str:
+    """'Kỳ trước (○): 03/12/2026': the previous period with the mark the chart draws it with."""
+    mark = PREVIOUS_MARKS.get(req.chart) if req.by not in TIME_BY else None
+    name = i18n.t("compare.previous_period", req.lang) + (f" ({mark})" if mark else "")
+    return f"{name}: {previous_text(req.by, comparison, req.lang)}"
+
+
 def previous_text(by: str, comparison: Comparison | None, lang: str) -> str:
     """What the comparison compares with, in words: the previous period's dates (unit groupings),
     or 'each period with the one before' (time groupings)."""
     if comparison is None or comparison.date_from is None or comparison.date_to is None:
         return "—"
-    dates = f"{i18n.format_date(comparison.date_from, lang)} – {i18n.format_date(comparison.date_to, lang)}"
+    dates = period_text(comparison.date_from, comparison.date_to, lang)
     if by in TIME_BY:
         return i18n.t(f"compare.each_{by}", lang) + f" ({dates})"
     return dates
@@ -291,18 +318,37 @@ def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Compari
     return out.getvalue()
 
 
-def chart_title(kpi: Kpi, req: ExportRequest, res: KpiResult) -> str:
-    """The chart's title: its own markup (bold name, small lines) around texts that are all shown
-    as text (figures.plain): a filter is what the user typed, a definition may hold '<'."""
-    lines = {name: plain(text) for name, text in describe(kpi, req, res)}
+def title_texts(
+    kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None
+) -> tuple[list[TextSpec], list[TextSpec]]:
+    """The title block of an exported chart (header, footer): the KPI's name; filters, grouping and
+    period; the comparison, as-of time and data version; under the plot its definition, and its
+    unit and source. All of it is shown as text (export_image.apply escapes it)."""
     lang = req.lang
-    return (
-        f"<b>{plain(kpi.name.get(lang))}</b> — {plain(i18n.t(f'by.{res.by}', lang))}<br>"
-        f"<sup>{plain(kpi.description.get(lang))}<br>"
-        f"{plain(i18n.t('export.filters', lang))}: {lines[i18n.t('export.filters', lang)]} · "
-        f"{plain(i18n.t('export.period', lang))}: {lines[i18n.t('export.period', lang)]} · "
-        f"{plain(i18n.t('export.as_of', lang))}: {lines[i18n.t('export.as_of', lang)]}</sup>"
-    )
+    field = dict(describe(kpi, req, res, comparison))
+
+    def said(key: str) -> str:
+        return f"{i18n.t(key, lang)}: {field[i18n.t(key, lang)]}"
+
+    context = [said("export.as_of"), said("export.data_version")]
+    if comparison is not None:
+        context.insert(0, previous_caption(req, comparison))
+    header = [
+        ("title", kpi.name.get(lang), 1.6, True, False),
+        (
+            "scope",
+            " · ".join([said("export.filters"), said("export.by"), said("export.period")]),
+            1.0,
+            False,
+            False,
+        ),
+        ("context", " · ".join(context), 0.85, False, True),
+    ]
+    footer = [
+        ("definition", kpi.description.get(lang), 0.8, False, True),
+        ("source", " · ".join([said("export.unit"), said("export.source")]), 0.8, False, True),
+    ]
+    return header, footer
 
 
 def chart(
@@ -342,7 +388,7 @@ def chart(
         order=req.order,
         top=req.top,
         previous=previous,
-        previous_label=i18n.t("compare.legend", req.lang, period=previous_text(res.by, comparison, req.lang)),
+        previous_label=i18n.t("compare.previous_period", req.lang),
     )
 
 
@@ -397,22 +443,43 @@ def render_image(fig: Any, opts: dict[str, Any], timeout: float = KALEIDO_TIMEOU
     raise RuntimeError(f"the chart renderer (kaleido) did not answer within {timeout:.0f} s, twice")
 
 
+def image_figure(
+    kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None
+) -> tuple[Any, Canvas]:
+    """The chart of ``req`` on a canvas of ``req.size``, with its title block (export_image). A
+    ranking longer than the canvas holds legibly shows its first rows and says 'n of m'; the
+    'fit' size grows with the rows instead."""
+    size = IMAGE_SIZES[req.size]
+    header, footer = title_texts(kpi, req, res, comparison)
+    ranking = req.chart == "bar" and res.by not in TIME_BY
+    rows = min(len(res.rows), req.top or len(res.rows)) if ranking else None
+    room = canvas(size, header, footer, ranking_rows=rows).rows
+    if rows is not None and room is not None and rows > room:
+        req = replace(req, top=room)
+        rows = room
+    fig = chart(kpi, req, res, comparison=comparison)
+    labels: dict[str, list[str]] = {}
+    if ranking:
+        labels = {
+            "left_labels": list(fig.layout.yaxis.ticktext or ()),
+            "right_labels": list(fig.layout.yaxis2.ticktext or ()),
+        }
+    layout = canvas(size, header, footer, ranking_rows=rows, **labels)
+    if ranking:  # a name longer than its room is cut with an ellipsis, not over the title's edge
+        room_px = layout.margin["l"] - round(size.width * 0.025)
+        fig.layout.yaxis.ticktext = [shorten(t, layout.font, room_px) for t in labels["left_labels"]]
+    apply(fig, layout)
+    return fig, layout
+
+
 def to_image(
     kpi: Kpi, req: ExportRequest, res: KpiResult, fmt: str, comparison: Comparison | None = None
 ) -> bytes:
-    fig = chart(kpi, req, res, comparison=comparison)
-    fig.update_layout(
-        title={"text": chart_title(kpi, req, res), "x": 0.01, "font": {"size": 16}},
-        margin={"t": 130, "l": 20, "r": 20, "b": 40},
-        paper_bgcolor="white",
-        plot_bgcolor="white",
+    """``image_figure`` drawn as ``fmt`` (png, svg, pdf) at ``req.scale``."""
+    fig, layout = image_figure(kpi, req, res, comparison)
+    return render_image(
+        fig, {"format": fmt, "width": layout.width, "height": layout.height, "scale": req.scale}
     )
-    height = (
-        max(600, 28 * len(res.rows) + 220)
-        if req.chart == "bar" and res.by not in ("date", "week", "month")
-        else 700
-    )
-    return render_image(fig, {"format": fmt, "width": 1400, "height": min(height, 4000)})
 
 
 def export(metrics: Metrics, req: ExportRequest, fmt: str) -> tuple[bytes, str, str]:

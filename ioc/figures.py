@@ -340,16 +340,15 @@ def ranking(
     higher_better: bool = True,
     order: str = "worst",
     colour: str | None = None,
-    previous_label: str = "",
 ) -> go.Figure:
     """A ranking as a dot plot: sorted (worst first unless ``order='best'``), each unit a dot
     coloured by its status on a stem from the target line, so the gap to the target is what one
     sees. The value axis spans the values and the target, not 0-100 %: wards between 92.8 % and
     95 % are told apart, and a note says when the axis does not start at zero. The values and
     their gaps to the target are printed on the right; a click's customdata is the unit's link.
-    Bars with a ``previous`` value also get a hollow marker there and a segment from it to the dot,
-    green when the change is good news for the KPI, red when bad, grey when it rounds to zero;
-    ``previous_label`` names that period above the chart.
+    Bars with a ``previous`` value also get, just under their row, a hollow marker there and a
+    segment from it to the current value, green when the change is good news for the KPI, red when
+    bad, grey when it rounds to zero (the page and the export's title say which period it is).
     """
     theme = theme_of(theme_name)
     shown = ordered_bars(bars, higher_better=higher_better, order=order)
@@ -443,20 +442,6 @@ def ranking(
                 "font": {"color": theme.muted},
             }
         )
-    if previous_label and any(b.previous is not None for b in shown):
-        notes.append(
-            {
-                "text": plain(previous_label),
-                "xref": "paper",
-                "x": 1,
-                "xanchor": "right",
-                "yref": "paper",
-                "y": 1,
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"color": theme.muted},
-            }
-        )
     if x_range[0] > 0:  # said under the axis, where the eye reads the scale
         layout["xaxis"]["title"] = {
             "text": i18n.t("chart.axis_not_zero", lang),
@@ -469,24 +454,26 @@ def ranking(
 
 
 CHANGE_COLOURS = {"better": STATUS_COLOURS["green"], "worse": STATUS_COLOURS["red"]}
+PREVIOUS_LANE = 0.3  # how far under its row (in rows) a unit's previous period is drawn
 
 
 def _previous_traces(
     shown: Sequence[Bar], unit: str, lang: str, decimals: int, theme: Theme
 ) -> list[dict[str, Any]]:
-    """A ranking's previous period: per change colour, the segments from each previous value to the
-    current one; then a hollow marker at each previous value (none without previous values)."""
+    """A ranking's previous period on a lane just under each row (the row's own line is the stem
+    from the target): per change colour, the segments from each previous value to the current
+    one; then a hollow marker at each previous value (no traces without previous values)."""
     rows = [(i, b) for i, b in enumerate(shown) if b.previous is not None]
     if not rows:
         return []
     traces: list[dict[str, Any]] = []
     for change in ("better", "worse", "same"):
         xs: list[float | None] = []
-        ys: list[int | None] = []
+        ys: list[float | None] = []
         for i, b in rows:
             if b.value is not None and (b.change if b.change in CHANGE_COLOURS else "same") == change:
                 xs += [b.previous, b.value, None]
-                ys += [i, i, None]
+                ys += [i + PREVIOUS_LANE, i + PREVIOUS_LANE, None]
         if xs:
             traces.append(
                 {
@@ -494,8 +481,7 @@ def _previous_traces(
                     "x": xs,
                     "y": ys,
                     "mode": "lines",
-                    "line": {"color": CHANGE_COLOURS.get(change, theme.muted), "width": 5},
-                    "opacity": 0.75,
+                    "line": {"color": CHANGE_COLOURS.get(change, theme.muted), "width": 3},
                     "hoverinfo": "skip",
                 }
             )
@@ -503,9 +489,9 @@ def _previous_traces(
         {
             "type": "scatter",
             "x": [b.previous for _, b in rows],
-            "y": [i for i, _ in rows],
+            "y": [i + PREVIOUS_LANE for i, _ in rows],
             "mode": "markers",
-            "marker": {"size": 12, "symbol": "circle-open", "color": theme.text, "line": {"width": 2}},
+            "marker": {"size": 10, "symbol": "circle-open", "color": theme.text, "line": {"width": 2}},
             "hovertext": [
                 f"{plain(b.label)}: {i18n.t('compare.previous_period', lang)} "
                 f"{i18n.kpi_value(b.previous, unit, lang, decimals)}"
@@ -1030,7 +1016,7 @@ def distribution(
     """How many units fall in each band of values (a histogram, bins of a round width), with the
     target line: thousands of schools read as a shape, not as a wall of 3,000 bars. Each bin is
     coloured by the traffic light of its middle value when thresholds are given. The ``previous``
-    period's values, when given, are the same bins' outline (dotted), named by ``previous_label``."""
+    period's values, when given, are the same bins' outline (dotted; ``previous_label`` in its hover)."""
     theme = theme_of(theme_name)
     known = sorted(float(v) for v in values if v is not None)
     before = sorted(float(v) for v in previous if v is not None)
@@ -1095,19 +1081,6 @@ def distribution(
                 "hoverinfo": "text",
             }
         )
-        layout["annotations"] = [
-            {
-                "text": plain(previous_label),
-                "xref": "paper",
-                "x": 1,
-                "xanchor": "right",
-                "yref": "paper",
-                "y": 1,
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"color": theme.muted},
-            }
-        ]
     return _figure(traces, layout)
 
 
@@ -1181,7 +1154,6 @@ def explore_chart(
             higher_better=higher_better,
             order=order,
             colour=None if anchored else theme.accent,
-            previous_label=previous_label,
         )
         if top and len(shown) > top:
             fig.layout.annotations += (

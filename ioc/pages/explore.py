@@ -17,9 +17,10 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from ioc import exports, i18n, ids
 from ioc.auth.web import may_export
+from ioc.export_image import IMAGE_SIZES, SCALES
 from ioc.figures import time_label
 from ioc.frontdoor import require_units
-from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Comparison
+from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Comparison, bucket_start
 from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiResult, QueryError, Scope
 from ioc.metrics.registry import KPIS, Kpi, get_kpi
 from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_metrics, grid_locale, local_now, t
@@ -69,8 +70,7 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
     date_to = _date(params.get("to"))
     date_from = _date(params.get("from"))
     if date_from is None and by in DEFAULT_SPAN:
-        # a time grouping shows several of its periods, not the latest day alone
-        date_from = (date_to or local_now().date()) - timedelta(days=DEFAULT_SPAN[str(by)])
+        date_from = default_start(str(by), date_to or local_now().date())
     top = str(params.get("top") or "")
     return exports.ExportRequest(
         kpi=str(kpi),
@@ -84,12 +84,25 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
         order="best" if params.get("order") == "best" else "worst",
         top=int(top) if top.isdigit() and int(top) > 0 else (None if top == "all" else _default_top(str(by))),
         compare="none" if params.get("compare") == "none" else "previous",
+        size=str(params.get("size")) if params.get("size") in IMAGE_SIZES else "slide",
+        scale=int(str(params.get("scale"))) if str(params.get("scale")) in ("2", "3") else 1,
     )
 
 
-# how far back a time grouping reaches when no start is chosen (days): a year of months, four
-# months of weeks, two months of days
-DEFAULT_SPAN = {"month": 365, "week": 16 * 7, "date": 60}
+def default_start(by: str, date_to: date) -> date:
+    """Where a time grouping starts when no start is chosen: several whole periods, not the
+    latest day alone, and never a partial first period: 12 months from the first of the month,
+    16 weeks from a Monday, 60 days."""
+    if by == "month":
+        year, month = divmod(date_to.year * 12 + date_to.month - 1 - (DEFAULT_SPAN["month"] - 1), 12)
+        return date(year, month + 1, 1)
+    if by == "week":
+        return bucket_start("week", date_to) - timedelta(weeks=DEFAULT_SPAN["week"] - 1)
+    return date_to - timedelta(days=DEFAULT_SPAN[by] - 1)
+
+
+# how many periods a time grouping shows when no start is chosen: a year of months, 16 weeks, 60 days
+DEFAULT_SPAN = {"month": 12, "week": 16, "date": 60}
 TOP_CHOICES = (10, 20, 50)
 
 
@@ -98,9 +111,17 @@ def _default_top(by: str) -> int | None:
     return 20 if by in ("ward", "school") else None
 
 
-def query_string(req: exports.ExportRequest) -> str:
+def query_string(req: exports.ExportRequest, *, explicit: bool = False) -> str:
+    """``req`` as a query string; a grouping's default start is left out (it follows the grouping
+    and the end) unless ``explicit`` (the export links: the file holds what the page shows)."""
     parts = [("kpi", req.kpi), ("by", req.by), *req.scope.items()]
-    if req.date_from:
+    if req.date_from and (
+        explicit
+        or not (
+            req.by in DEFAULT_SPAN
+            and req.date_from == default_start(req.by, req.date_to or local_now().date())
+        )
+    ):
         parts.append(("from", req.date_from.isoformat()))
     if req.date_to:
         parts.append(("to", req.date_to.isoformat()))
@@ -111,6 +132,10 @@ def query_string(req: exports.ExportRequest) -> str:
         parts.append(("top", str(req.top) if req.top else "all"))
     if req.compare != "previous":
         parts.append(("compare", req.compare))
+    if req.size != "slide":
+        parts.append(("size", req.size))
+    if req.scale != 1:
+        parts.append(("scale", str(req.scale)))
     if req.snapshot is not None:
         parts.append(("asof", str(req.snapshot)))
     if req.lang != "vi":
@@ -209,7 +234,7 @@ def layout(**params: Any) -> Any:
     req = request_of(params)
     kpi = get_kpi(req.kpi)
     lang = state.lang
-    qs = query_string(req)
+    qs = query_string(req, explicit=True)
     metrics = current_metrics()
     try:
         res = metrics.answer(req.query())
@@ -226,7 +251,7 @@ def layout(**params: Any) -> Any:
             className="page explore-page theme-light",
         )
     fig = exports.chart(kpi, req, res, links=True, comparison=comparison)
-    period = f"{i18n.format_date(res.date_from, lang)} – {i18n.format_date(res.date_to, lang)}"
+    period = exports.period_text(res.date_from, res.date_to, lang)
     rows = table_rows(kpi, req, res, comparison)
     return html.Div(
         [
@@ -247,12 +272,7 @@ def layout(**params: Any) -> Any:
                             i18n.plural("explore.rows", len(res.rows), lang),
                             " · ",
                             *(
-                                [
-                                    t("compare.previous_period", state)
-                                    + ": "
-                                    + exports.previous_text(req.by, comparison, lang),
-                                    " · ",
-                                ]
+                                [exports.previous_caption(req, comparison), " · "]
                                 if comparison is not None
                                 else []
                             ),
@@ -264,14 +284,17 @@ def layout(**params: Any) -> Any:
             ),
             html.Div(
                 [
-                    html.A(
-                        t(f"export.{fmt}", state),
-                        href=f"/export/{fmt}?{qs}",
-                        className="export-button",
-                        id=ids.id(PAGE, f"export-{fmt}"),
-                        download="",
-                    )
-                    for fmt in exports.FORMATS
+                    *(
+                        html.A(
+                            t(f"export.{fmt}", state),
+                            href=f"/export/{fmt}?{qs}",
+                            className="export-button",
+                            id=ids.id(PAGE, f"export-{fmt}"),
+                            download="",
+                        )
+                        for fmt in exports.FORMATS
+                    ),
+                    *image_options(req, state),
                 ]
                 # only for roles the /export routes serve (ioc.auth; the routes refuse the others too)
                 if may_export()
@@ -332,6 +355,24 @@ def layout(**params: Any) -> Any:
         className="page explore-page theme-light",
         **attrs({"data-rows": str(len(res.rows))}),
     )
+
+
+def image_options(req: exports.ExportRequest, state: UrlState) -> list[html.Label]:
+    """The image exports' canvas (slide, A4 landscape, square, fit) and pixel scale (1x-3x)."""
+
+    def option(name: str, value: str, choices: list[dict[str, str]]) -> html.Label:
+        return html.Label(
+            [
+                t(f"export.{name}", state),
+                dcc.Dropdown(id=ids.id(PAGE, name), value=value, options=choices, clearable=False),
+            ],
+            className="export-option",
+        )
+
+    return [
+        option("size", req.size, [{"label": t(f"size.{n}", state), "value": n} for n in IMAGE_SIZES]),
+        option("scale", str(req.scale), [{"label": f"{n}x", "value": str(n)} for n in SCALES]),
+    ]
 
 
 def table_rows(
@@ -437,6 +478,9 @@ def explore_url(
     asof: int | None,
     order: str | None,
     top: str | None,
+    compare: str | None,
+    size: str | None,
+    scale: str | None,
     search: str | None,
 ) -> Any:
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
@@ -458,8 +502,18 @@ def explore_url(
         "asof": asof,
         "order": order,
         "top": top,
+        "compare": compare,
+        "size": size,
+        "scale": scale,
         "lang": lang,
     }
+    shown = request_of(current)
+    # a start or end the picker shows because it is the grouping's default was not chosen: a new
+    # grouping gets its own default (months -> a year of months; a ranking -> the latest day)
+    if "from" not in current and start == (shown.date_from.isoformat() if shown.date_from else None):
+        params["from"] = None
+    if "to" not in current and end == (shown.date_to.isoformat() if shown.date_to else None):
+        params["to"] = None
     if by in ("date", "week", "month") and chart == "bar":
         params["chart"] = "line"
     wanted = request_of({k: v for k, v in params.items() if v not in (None, "")})
@@ -477,6 +531,9 @@ callback(
     Input(ids.id(PAGE, "asof"), "value"),
     Input(ids.id(PAGE, "order"), "value"),
     Input(ids.id(PAGE, "top"), "value"),
+    Input(ids.id(PAGE, "compare"), "value"),
+    Input(ids.id(PAGE, "size"), "value"),
+    Input(ids.id(PAGE, "scale"), "value"),
     State(ids.URL, "search"),
     prevent_initial_call=True,
 )(explore_url)

@@ -249,6 +249,9 @@ def test_explore_url_and_page(request_context, district) -> None:
         None,
         "worst",
         None,
+        None,
+        None,
+        None,
         "?lang=en",
     )
     assert url == f"/explore?kpi=uptime&by=date&district={district}&ward=x&from=2026-11-01&chart=line&lang=en"
@@ -257,7 +260,9 @@ def test_explore_url_and_page(request_context, district) -> None:
         c.id: c.href for c in walk(layout) if getattr(c, "href", None) and str(c.href).startswith("/export/")
     }
     assert links[ids.id("explore", "export-csv")] == "/export/csv?kpi=attendance_rate&by=district&chart=bar"
-    assert set(links) == {ids.id("explore", f"export-{f}") for f in ("png", "svg", "csv", "xlsx", "parquet")}
+    assert set(links) == {
+        ids.id("explore", f"export-{f}") for f in ("png", "svg", "pdf", "csv", "xlsx", "parquet")
+    }
 
 
 def test_data_health_and_kpi_pages_render(request_context) -> None:
