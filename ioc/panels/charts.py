@@ -31,10 +31,12 @@ def graph(fig, class_name: str = "panel-graph", **extra) -> dcc.Graph:
     return dcc.Graph(figure=fig, config=GRAPH_CONFIG, className=class_name, responsive=True, **extra)
 
 
-def page_graph(fig, height: int = 360, class_name: str = "page-graph", **extra) -> dcc.Graph:
-    """A graph on a scrolling page: as wide as its card, ``height`` pixels high."""
+def page_graph(fig, height: int = 360, class_name: str = "page-graph", **extra) -> html.Div:
+    """A graph on a scrolling page: as wide as its card, ``height`` pixels high. Its frame holds
+    the height from the first paint: until dcc's graph code has loaded, the graph is an empty
+    placeholder without its style, and the page below it would jump when it is drawn."""
     fig.layout.height = height
-    return dcc.Graph(
+    graph = dcc.Graph(
         figure=fig,
         config=GRAPH_CONFIG,
         className=class_name,
@@ -42,6 +44,7 @@ def page_graph(fig, height: int = 360, class_name: str = "page-graph", **extra) 
         responsive=True,
         **extra,
     )
+    return html.Div(graph, className="graph-frame", style={"minHeight": f"{height}px"})
 
 
 @register
