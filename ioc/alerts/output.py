@@ -73,8 +73,12 @@ def parse(params: Mapping[str, str | None]) -> ListQuery:
 
 
 def visible(row: Row, access: AccessScope | None) -> bool:
-    """Whether ``access`` may see the alert: its district (or ward); city alerts need the whole city."""
-    return access is None or access.allows_ward(row["ward"], row["district"])
+    """Whether ``access`` may see the alert: its district (or ward, or for a school's alert the
+    school: a principal's); city alerts need the whole city."""
+    if access is None:
+        return True
+    school = row["unit"] if row["level"] == "school" else None
+    return access.allows_school(school, row["ward"], row["district"])
 
 
 def alert_json(row: Row, lang: str, actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -16,15 +16,24 @@ from ioc.access import EVERYTHING, AccessScope
 
 LEADERSHIP = "leadership"
 DISTRICT_OFFICER = "district_officer"
+PRINCIPAL = "principal"  # a school's principal: that one school
 ANALYST = "analyst"
 ADMIN = "admin"
 KIOSK = "kiosk"
-ROLES = (LEADERSHIP, DISTRICT_OFFICER, ANALYST, ADMIN)  # roles of accounts; kiosk is a device token
+ROLES = (
+    LEADERSHIP,
+    DISTRICT_OFFICER,
+    PRINCIPAL,
+    ANALYST,
+    ADMIN,
+)  # roles of accounts; kiosk is a device token
+RESTRICTED_ROLES = frozenset({DISTRICT_OFFICER, PRINCIPAL})  # roles that see only the units assigned
 
 # what each role may do besides reading KPIs within its scope
 EXPORT_ROLES = frozenset({ANALYST, ADMIN})
-# district officers see the data health of their own schools (the front door scopes its queries)
-DATA_HEALTH_ROLES = frozenset({LEADERSHIP, DISTRICT_OFFICER, ANALYST, ADMIN})
+# district officers and principals see the data health of their own schools (the front door scopes
+# its queries)
+DATA_HEALTH_ROLES = frozenset({LEADERSHIP, DISTRICT_OFFICER, PRINCIPAL, ANALYST, ADMIN})
 ADMIN_ROLES = frozenset({ADMIN})
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"

@@ -1,4 +1,5 @@
-"""Accounts: create, list, disable, change role and assigned districts/wards, check passwords."""
+"""Accounts: create, list, disable, change role and assigned districts/wards (district officers) or
+school (principals), check passwords."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ioc.auth import audit
 from ioc.auth.access import (
     DISTRICT_OFFICER,
     EVERYTHING,
+    PRINCIPAL,
+    RESTRICTED_ROLES,
     ROLES,
     AccessScope,
     split_codes,
@@ -35,12 +38,21 @@ class Account:
     wards: tuple[str, ...]
     disabled: bool
     has_password: bool
+    schools: tuple[str, ...] = ()
 
     def access(self) -> AccessScope:
-        """District officers see their assigned units only (nothing when none is assigned)."""
-        if self.role == DISTRICT_OFFICER:
-            return AccessScope.limited(self.districts, self.wards)
+        """District officers see their assigned units only, principals their school (nothing when
+        none is assigned); the other roles everything."""
+        if self.role in RESTRICTED_ROLES:
+            return AccessScope.limited(self.districts, self.wards, self.schools)
         return EVERYTHING
+
+    @property
+    def units(self) -> str:
+        """The assigned units as text: 'districts / wards', or the school of a principal."""
+        if self.role == PRINCIPAL:
+            return ",".join(self.schools)
+        return ",".join(self.districts) + (" / " + ",".join(self.wards) if self.wards else "")
 
 
 def _account(row) -> Account:  # type: ignore[no-untyped-def]
@@ -52,14 +64,27 @@ def _account(row) -> Account:  # type: ignore[no-untyped-def]
         wards=split_codes(row["wards"]),
         disabled=bool(row["disabled"]),
         has_password=row["password_hash"] is not None,
+        schools=split_codes(row["schools"]),
     )
 
 
-def _check_role(role: str, districts: Iterable[str], wards: Iterable[str]) -> None:
+def _check_role(
+    role: str, districts: Iterable[str], wards: Iterable[str], schools: Iterable[str] = ()
+) -> None:
+    districts, wards, schools = tuple(districts), tuple(wards), tuple(schools)
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    if role != DISTRICT_OFFICER and (tuple(districts) or tuple(wards)):
+    if role != DISTRICT_OFFICER and (districts or wards):
         raise AccountError("only district officers are assigned districts or wards")
+    if role == PRINCIPAL and len(schools) != 1:
+        raise AccountError(
+            f"a principal is assigned exactly one school (--school SCHOOL_ID); given {len(schools)}"
+        )
+    if role != PRINCIPAL and schools:
+        raise AccountError("only principals are assigned a school")
+    for school in schools:
+        if len(school) > 64 or not school.isprintable():
+            raise AccountError(f"school id {school[:64]!r}: at most 64 printable characters")
     try:
         validate_units(districts, wards)
     except ValueError as error:
@@ -88,12 +113,13 @@ def add(
     display_name: str = "",
     districts: Iterable[str] = (),
     wards: Iterable[str] = (),
+    schools: Iterable[str] = (),
     actor: str = "cli",
 ) -> Account:
     if not USERNAME.match(username):
         raise AccountError("a user name has 2-64 letters, digits or . _ @ -")
-    districts, wards = split_codes(districts), split_codes(wards)
-    _check_role(role, districts, wards)
+    districts, wards, schools = split_codes(districts), split_codes(wards), split_codes(schools)
+    _check_role(role, districts, wards, schools)
     if password is not None:
         check_strength(password, username)
     now = time.time()
@@ -101,8 +127,8 @@ def add(
         if con.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
             raise AccountError(f"user {username!r} exists already")
         con.execute(
-            "INSERT INTO users (username, display_name, password_hash, role, districts, wards, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (username, display_name, password_hash, role, districts, wards, schools,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 username,
                 display_name,
@@ -110,6 +136,7 @@ def add(
                 role,
                 ",".join(districts),
                 ",".join(wards),
+                ",".join(schools),
                 now,
                 now,
             ),
@@ -119,7 +146,7 @@ def add(
         "account",
         actor=actor,
         target=username,
-        detail=f"added role={role} districts={','.join(districts)} wards={','.join(wards)}",
+        detail="added " + _units_text(role, districts, wards, schools),
     )
     account = get(db, username)
     assert account is not None
@@ -140,26 +167,32 @@ def set_role(
     *,
     districts: Iterable[str] = (),
     wards: Iterable[str] = (),
+    schools: Iterable[str] = (),
     actor: str = "cli",
 ) -> Account:
     _require(db, username)
-    districts, wards = split_codes(districts), split_codes(wards)
-    _check_role(role, districts, wards)
+    districts, wards, schools = split_codes(districts), split_codes(wards), split_codes(schools)
+    _check_role(role, districts, wards, schools)
     with db.connect() as con:
         con.execute(
-            "UPDATE users SET role = ?, districts = ?, wards = ?, updated_at = ? WHERE username = ?",
-            (role, ",".join(districts), ",".join(wards), time.time(), username),
+            "UPDATE users SET role = ?, districts = ?, wards = ?, schools = ?, updated_at = ? WHERE username = ?",
+            (role, ",".join(districts), ",".join(wards), ",".join(schools), time.time(), username),
         )
         # a changed role takes effect now: existing sessions end
         con.execute("UPDATE sessions SET revoked = 1 WHERE username = ?", (username,))
     audit.record(
-        db,
-        "account",
-        actor=actor,
-        target=username,
-        detail=f"role={role} districts={','.join(districts)} wards={','.join(wards)}",
+        db, "account", actor=actor, target=username, detail=_units_text(role, districts, wards, schools)
     )
     return _require(db, username)
+
+
+def _units_text(
+    role: str, districts: tuple[str, ...], wards: tuple[str, ...], schools: tuple[str, ...]
+) -> str:
+    """What the audit log says an account was given."""
+    if role == PRINCIPAL:
+        return f"role={role} school={','.join(schools)}"
+    return f"role={role} districts={','.join(districts)} wards={','.join(wards)}"
 
 
 def set_disabled(db: AuthDb, username: str, disabled: bool = True, *, actor: str = "cli") -> Account:

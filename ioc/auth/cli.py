@@ -43,6 +43,7 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument(
         "--ward", action="append", help="ward code (district officers; repeat or comma-separate)"
     )
+    add.add_argument("--school", action="append", help="school_id (principals: their one school)")
     how = add.add_mutually_exclusive_group()
     how.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     how.add_argument("--no-password", action="store_true", help="OpenID Connect sign-in only")
@@ -59,11 +60,14 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> None:
         "OIDC sign-in links again through the user name claim",
     )
     unlink.add_argument("username")
-    role = sub.add_parser("set-role", help="change the role and assigned districts/wards (ends sessions)")
+    role = sub.add_parser(
+        "set-role", help="change the role and assigned districts/wards or school (ends sessions)"
+    )
     role.add_argument("username")
     role.add_argument("role", choices=ROLES)
     role.add_argument("--district", action="append")
     role.add_argument("--ward", action="append")
+    role.add_argument("--school", action="append")
     pw = sub.add_parser("set-password", help="set a new password (asks, or --password-stdin)")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
@@ -126,6 +130,28 @@ def _copy_to_postgres(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_schools(args: argparse.Namespace, schools: tuple[str, ...]) -> None:
+    """UsageError naming a school the store's school list of today does not have. A store that
+    cannot be read now (none yet, or locked by a load) is said and not held against the account."""
+    if not schools:
+        return
+    from ioc.cli import UsageError
+    from ioc.metrics.front import Metrics
+    from ioc.store import Store
+
+    try:
+        store = Store(args.data_dir, read_only=True, migrate=False)
+    except Exception as error:  # noqa: BLE001 - any reason the store cannot be opened is only a note
+        print(f"note: school {', '.join(schools)} not checked: the store could not be read ({error})")
+        return
+    try:
+        for school in schools:
+            if Metrics(store, cached=False).locate("school", school) is None:
+                raise UsageError(f"no school {school!r} in the school list of {store.layout.root}")
+    finally:
+        store.close()
+
+
 def run_users(args: argparse.Namespace) -> int:
     from ioc.cli import UsageError
 
@@ -141,6 +167,7 @@ def run_users(args: argparse.Namespace) -> int:
                 password = _read_password(True)
             else:
                 password = generated = secrets.token_urlsafe(12)
+            _check_schools(args, _codes(args.school))
             account = accounts.add(
                 db,
                 args.username,
@@ -149,9 +176,10 @@ def run_users(args: argparse.Namespace) -> int:
                 display_name=args.name,
                 districts=_codes(args.district),
                 wards=_codes(args.ward),
+                schools=_codes(args.school),
                 actor=_actor(),
             )
-            print(f"added {account.username} ({account.role})")
+            print(f"added {account.username} ({account.role}{' ' + account.units if account.units else ''})")
             if generated:
                 print(f"password (shown once): {generated}")
             if account.role == "district_officer" and not (account.districts or account.wards):
@@ -159,10 +187,9 @@ def run_users(args: argparse.Namespace) -> int:
                     "note: no district or ward assigned yet: this account sees nothing until set-role gives it some"
                 )
         elif args.action == "list":
-            print(f"{'username':<24} {'role':<17} {'state':<9} districts / wards")
+            print(f"{'username':<24} {'role':<17} {'state':<9} districts / wards, or school")
             for a in accounts.all_accounts(db):
-                units = ",".join(a.districts) + (" / " + ",".join(a.wards) if a.wards else "")
-                print(f"{a.username:<24} {a.role:<17} {'disabled' if a.disabled else 'active':<9} {units}")
+                print(f"{a.username:<24} {a.role:<17} {'disabled' if a.disabled else 'active':<9} {a.units}")
         elif args.action in ("disable", "enable"):
             accounts.set_disabled(db, args.username, args.action == "disable", actor=_actor())
             print(f"{args.username} {args.action}d")
@@ -173,15 +200,18 @@ def run_users(args: argparse.Namespace) -> int:
                 + ("provider identity unlinked" if gone else "no provider identity linked")
             )
         elif args.action == "set-role":
+            _check_schools(args, _codes(args.school))
             a = accounts.set_role(
                 db,
                 args.username,
                 args.role,
                 districts=_codes(args.district),
                 wards=_codes(args.ward),
+                schools=_codes(args.school),
                 actor=_actor(),
             )
-            print(f"{a.username}: {a.role} {','.join(a.districts)} {','.join(a.wards)}".rstrip())
+            units = a.units if a.role == "principal" else f"{','.join(a.districts)} {','.join(a.wards)}"
+            print(f"{a.username}: {a.role} {units}".rstrip())
         elif args.action == "set-password":
             accounts.set_password(db, args.username, _read_password(args.password_stdin), actor=_actor())
             print(f"password of {args.username} changed")

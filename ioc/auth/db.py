@@ -39,9 +39,13 @@ from ioc import settings
 
 # 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_* (ioc.notify);
 # 4: login_counters and known_addresses (atomic sign-in throttling), oidc_flows bound to a browser,
-# identities (accounts linked to an OpenID provider's issuer + sub); 5: report_runs (ioc.reports)
-SCHEMA_VERSION = 5
+# identities (accounts linked to an OpenID provider's issuer + sub); 5: report_runs (ioc.reports);
+# 6: users.schools (principals: the school they see)
+SCHEMA_VERSION = 6
 PG_SCHEMA = "ioc_auth"  # the PostgreSQL schema of these tables (DuckLake's catalog lives in another)
+# (table, column, definition) added after the table was first released: files and databases made
+# before get them when opened (the CREATE TABLE statements below have them for new ones)
+ADDED_COLUMNS = (("users", "schools", "TEXT NOT NULL DEFAULT ''"),)
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -51,6 +55,7 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     districts TEXT NOT NULL DEFAULT '', -- comma-separated district codes (district officers)
     wards TEXT NOT NULL DEFAULT '',     -- comma-separated ward codes (district officers)
+    schools TEXT NOT NULL DEFAULT '',   -- the school_id a principal sees
     disabled INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
@@ -194,6 +199,7 @@ PG_SCHEMA_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA};
 SET LOCAL search_path TO {PG_SCHEMA};
 {PG_TABLES}
+{"".join(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {d};" + chr(10) for t, c, d in ADDED_COLUMNS)}
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,              -- 'schema_version', 'secret_key'
     value TEXT NOT NULL
@@ -324,13 +330,28 @@ class SqliteAuthDb(AuthDb):
         con = self._connection()
         if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             # one script, one transaction: two processes starting at once both succeed (IF NOT EXISTS)
-            con.executescript(
-                f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-            )
+            con.executescript(f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA}\nCOMMIT;")
+            self._add_columns(con)
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         try:
             self.path.chmod(0o600)  # password hashes and session hashes: owner only
         except OSError:
             pass
+
+    @staticmethod
+    def _add_columns(con: sqlite3.Connection) -> None:
+        """Columns added to tables of a file made by an older version (SQLite has no ADD COLUMN IF
+        NOT EXISTS: looked up under the write lock, so two processes starting at once add it once)."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for table, column, definition in ADDED_COLUMNS:
+                present = {str(r[1]) for r in con.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)

@@ -34,7 +34,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ioc import settings
 from ioc.access import EVERYTHING, AccessScope, Place
 from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, sessions, tokens
-from ioc.auth.access import ADMIN, DISTRICT_OFFICER, EXPORT_ROLES, G_KEY
+from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, RESTRICTED_ROLES
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
 from ioc.metrics import table_versions
@@ -188,12 +188,12 @@ def current_principal() -> Principal | None:
 
 def home_path(principal: Principal | None, locate: rules.Locate) -> str:
     """Where ``principal``'s home opens (``/`` on a full page load and the app's home link): a
-    district officer's own unit page, everybody else's (leadership, analysts, admins, kiosks) the
-    wall. An officer of several districts opens on the first by code (the others are one click away
-    in explore); an officer of wards only on the first ward's page (the district page is not theirs
-    to read whole), of schools only on the first school's. "/" when no unit of the scope is found
-    in today's hierarchy (the wall, drawn within the scope)."""
-    if principal is None or principal.kind != "user" or principal.role != DISTRICT_OFFICER:
+    district officer's or a school principal's own unit page, everybody else's (leadership,
+    analysts, admins, kiosks) the wall. An officer of several districts opens on the first by code
+    (the others are one click away in explore); an officer of wards only on the first ward's page
+    (the district page is not theirs to read whole); a principal on their school's page. "/" when
+    no unit of the scope is found in today's hierarchy (the wall, drawn within the scope)."""
+    if principal is None or principal.kind != "user" or principal.role not in RESTRICTED_ROLES:
         return "/"
     for kind in ("district", "ward", "school"):
         for code in sorted(principal.access.codes(kind)):
@@ -320,7 +320,7 @@ def _identify(state: AuthState) -> Principal | None:
 
 def _authorize(state: AuthState, principal: Principal) -> str | None:
     if principal.access.empty:
-        return "no district or ward is assigned to this account"
+        return "no district, ward or school is assigned to this account"
     if request.method not in SAFE_METHODS and principal.kind != "api":
         echoed = request.headers.get("X-CSRFToken") or ""
         if not principal.csrf or not hmac.compare_digest(echoed, principal.csrf):

@@ -133,6 +133,7 @@ def auth_app(auth_store: Any, city: City, auth_backend: str) -> Any:
         accounts.add(db, "ad", "admin", PASSWORD)
         accounts.add(db, "of", "district_officer", PASSWORD, districts=[city.own])
         accounts.add(db, "wo", "district_officer", PASSWORD, wards=[city.own_ward])
+        accounts.add(db, "pr", "principal", PASSWORD, schools=[city.own_school])
         accounts.add(db, "none", "district_officer", PASSWORD)
     return app
 

@@ -75,3 +75,37 @@ def test_api_tokens_read_but_do_not_act(auth_app, db, two_alerts):
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/alerts", headers=headers).status_code == 200
     assert client.post(f"/api/v1/alerts/{two_alerts['own']}/ack", json={}, headers=headers).status_code == 403
+
+
+def test_a_principal_sees_and_acts_on_their_schools_alerts_only(signed_in, two_alerts, db, city):
+    """A school's alert is its principal's; the ward's and other schools' alerts are not."""
+    from ioc.alerts import records
+
+    now = time.time()
+    school_ids = {}
+    with db.connect() as con:
+        for name, school in (("mine", city.own_school), ("neighbour", f"{city.own_school}-next")):
+            con.execute("DELETE FROM alerts WHERE rule = 'test_school' AND unit = ?", (school,))
+            con.execute(
+                "INSERT INTO alerts (rule, kind, kpi, level, unit, unit_name, district, ward, start_day, fired_day, "
+                "last_day, state, severity, value, expected, message_vi, message_en, created_at, updated_at) "
+                "VALUES ('test_school', 'missing_report', 'reporting_rate', 'school', ?, ?, ?, ?, '2026-11-30', "
+                "'2026-11-30', '2026-11-30', 'firing', 'warning', 0, 1, 'x', 'x', ?, ?)",
+                (school, name, city.own, city.own_ward, now, now),
+            )
+            row = con.execute(
+                "SELECT id FROM alerts WHERE rule = 'test_school' AND unit = ?", (school,)
+            ).fetchone()
+            school_ids[name] = int(row[0])
+    assert records.get(db, school_ids["mine"]) is not None
+    client, csrf = signed_in("pr")
+    seen = {a["id"] for a in client.get("/api/v1/alerts?status=all").get_json()["alerts"]}
+    assert school_ids["mine"] in seen
+    assert not seen & {school_ids["neighbour"], two_alerts["own"], two_alerts["other"]}
+    headers = {"X-CSRFToken": csrf}
+    mine = client.post(
+        f"/api/v1/alerts/{school_ids['mine']}/comment", json={"text": "đã gọi"}, headers=headers
+    )
+    assert mine.status_code == 200
+    ward = client.post(f"/api/v1/alerts/{two_alerts['own']}/ack", json={}, headers=headers)
+    assert ward.status_code == 403

@@ -1,5 +1,6 @@
-"""Property: whatever URL a district officer (or a wall device) makes the page router draw, nothing
-of another district is drawn, and every refusal is audited.
+"""Property: whatever URL a district officer (or a wall device, or a school's principal) makes the
+page router draw, nothing of another district (screen, school) is drawn, and every refusal is
+audited.
 
 Hypothesis drives every registered page route with its path variables filled by own and foreign
 units and by junk, extra slashes at either end, percent-encoded characters, and query strings made
@@ -195,3 +196,31 @@ def test_a_wall_device_shows_only_its_screens(
     if text is not None:
         screens = set(re.findall(r'data-screen"?:"([^"]+)"', text))
         assert screens == {"control_room"}, f"{pathname}{search} drew {screens or 'no screen'}"
+
+
+def drawn_beyond_one_school(text: str, city: Any, auth_store: Any) -> list[str]:
+    """What a principal of ``city.own_school`` must never see drawn: another school (marker or
+    link), a ward or district page (their marker), a link to a unit outside their district."""
+    from ioc.metrics import dimensions
+
+    found = [f"unit page {code}" for code in set(re.findall(r'data-unit"?:"([^"]+)"', text))]
+    schools = {s.school_id for s in dimensions.schools(auth_store)} - {city.own_school}
+    for sid in set(re.findall(r'data-school"?:"([^"]+)"', text)) | set(
+        re.findall(r"/school/([^?\"'&/\\]+)", text)
+    ):
+        if sid in schools:
+            found.append(f"school {sid}")
+    return found + [f for f in drawn_foreign(text, city, auth_store) if not f.startswith("school ")]
+
+
+@PROPERTY
+@given(data=st.data())
+def test_a_principal_never_sees_more_than_their_school(
+    data: st.DataObject, signed_in: Any, city: Any, auth_store: Any, db: Any
+) -> None:
+    pathname, search = data.draw(urls(city))
+    client, csrf = signed_in("pr")
+    text = draw_audited(client, csrf, db, pathname, search, "user:pr")
+    if text is not None:
+        leaked = drawn_beyond_one_school(text, city, auth_store)
+        assert not leaked, f"{pathname}{search} drew {leaked}"

@@ -72,6 +72,16 @@ def test_an_officer_of_wards_opens_on_their_first_ward(city: Any, signed_in: Any
     assert _header_links(client, csrf)["brand"] == f"/ward/{city.own_ward}"
 
 
+def test_a_principal_opens_on_their_school(city: Any, signed_in: Any) -> None:
+    client, csrf = signed_in("pr")
+    home = client.get("/?lang=en")
+    assert home.status_code == 302 and home.headers["Location"] == f"/school/{city.own_school}?lang=en"
+    assert client.get(f"/school/{city.own_school}").status_code == 200
+    assert _header_links(client, csrf)["brand"] == f"/school/{city.own_school}"
+    for other in (f"/ward/{city.own_ward}", f"/district/{city.own}", f"/school/{city.other_school}"):
+        assert client.get(other).status_code == 403, other  # nothing whole beyond their school
+
+
 def test_an_officer_of_several_districts_opens_on_the_first_by_code(
     city: Any, db: Any, signed_in: Any
 ) -> None:

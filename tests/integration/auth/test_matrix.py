@@ -10,7 +10,8 @@ import pytest
 
 from ioc.auth import audit
 
-ROLES = ("le", "an", "ad", "of", "wo")  # leadership, analyst, admin, officer of `own`, officer of `own_ward`
+# leadership, analyst, admin, officer of `own`, officer of `own_ward`, principal of `own_school`
+ROLES = ("le", "an", "ad", "of", "wo", "pr")
 
 
 def page_body(pathname: str, search: str = "") -> dict[str, Any]:
@@ -33,14 +34,15 @@ def page_body(pathname: str, search: str = "") -> dict[str, Any]:
 def urls(city: Any) -> dict[str, tuple[str, dict[str, bool]]]:
     """name -> (url, allowed per role)."""
     everyone = dict.fromkeys(ROLES, True)
-    broad = {"le": True, "an": True, "ad": True, "of": False, "wo": False}
+    broad = {"le": True, "an": True, "ad": True, "of": False, "wo": False, "pr": False}
     own_district = {**broad, "of": True}
+    own_ward = {**own_district, "wo": True}  # a principal reads their school, not its ward whole
     return {
         "wall": ("/screen/control_room", everyone),  # "/" leads officers home: test_home
         "explore": ("/explore", everyone),
         "own district": (f"/district/{city.own}", own_district),
         "other district": (f"/district/{city.other}", broad),
-        "own ward": (f"/ward/{city.own_ward}", everyone),
+        "own ward": (f"/ward/{city.own_ward}", own_ward),
         "other ward": (f"/ward/{city.other_ward}", broad),
         "own school": (f"/school/{city.own_school}", everyone),
         "other school": (f"/school/{city.other_school}", broad),
@@ -110,7 +112,8 @@ def test_api(role: str, city: Any, signed_in: Any) -> None:
     cases = {
         "/api/v1/kpis": True,
         "/api/v1/kpis/attendance_rate?by=district": True,
-        f"/api/v1/kpis/attendance_rate?district={city.own}": role != "wo",
+        f"/api/v1/kpis/attendance_rate?district={city.own}": role not in ("wo", "pr"),
+        f"/api/v1/kpis/attendance_rate?ward={city.own_ward}": role != "pr",
         f"/api/v1/kpis/attendance_rate?district={city.other}": broad,
         f"/api/v1/kpis/attendance_rate?ward={city.other_ward}&by=school": broad,
         f"/api/v1/kpis/attendance_rate?school={city.other_school}": broad,
@@ -169,8 +172,8 @@ def test_a_query_key_naming_a_path_variable_never_replaces_it(role: str, city: A
         # (path, query key, foreign value, attribute, may the role open the path's own unit)
         (f"/school/{city.own_school}", "school_id", city.other_school, "school", True),
         (f"/school/{city.other_school}", "school_id", city.own_school, "school", broad),
-        (f"/district/{city.own}", "code", city.other, "unit", role != "wo"),
-        (f"/ward/{city.own_ward}", "code", city.other_ward, "unit", True),
+        (f"/district/{city.own}", "code", city.other, "unit", role not in ("wo", "pr")),
+        (f"/ward/{city.own_ward}", "code", city.other_ward, "unit", role != "pr"),
         (f"/ward/{city.other_ward}", "code", city.own_ward, "unit", broad),
     ]
     for path, key, value, attribute, allowed in cases:
@@ -204,12 +207,19 @@ def test_api_hierarchy_date_and_snapshot(role: str, city: Any, signed_in: Any, a
     from ioc.metrics import engine
 
     client, _ = signed_in(role)
-    districts, wards = {"of": ({city.own}, set()), "wo": (set(), {city.own_ward})}.get(role, (None, None))
+    districts, wards = {"of": ({city.own}, set()), "wo": (set(), {city.own_ward}), "pr": (set(), set())}.get(
+        role, (None, None)
+    )
+    schools = {city.own_school} if role == "pr" else set()
     first, last = engine.readable_versions(auth_store)
     for then in (date(2024, 9, 1), date(2025, 7, 1), date(2026, 12, 1)):
+        # a principal's school is theirs under any hierarchy: it never leaves their access
         expected = 200 if districts is None or not lost_schools(auth_store, districts, wards, then) else 403
         url = f"/api/v1/kpis/attendance_rate?by=school&hierarchy_date={then.isoformat()}"
-        assert client.get(url).status_code == expected, f"{role} {url}"
+        response = client.get(url)
+        assert response.status_code == expected, f"{role} {url}"
+        if schools and expected == 200:
+            assert {r["key"] for r in response.get_json()["rows"]} <= schools, f"{role} {url}"
     for version in (first, last):
         response = client.get(f"/api/v1/kpis/attendance_rate?by=school&snapshot={version}")
         assert response.status_code in ((200,) if districts is None or version == last else (200, 403))
@@ -219,7 +229,7 @@ def test_api_hierarchy_date_and_snapshot(role: str, city: Any, signed_in: Any, a
             readable = {
                 s.school_id
                 for s in dimensions.versions(auth_store)
-                if s.district_code in districts or s.ward_code in wards
+                if s.district_code in districts or s.ward_code in wards or s.school_id in schools
             }
             assert {r["key"] for r in response.get_json()["rows"]} <= readable, f"{role} snapshot={version}"
 

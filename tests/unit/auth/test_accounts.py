@@ -149,3 +149,20 @@ def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:
     mode = (tmp_path / "auth" / "secret_key").stat().st_mode
     assert not mode & (stat.S_IRWXG | stat.S_IRWXO)
     assert keys.secret_key(tmp_path / "other") != first
+
+
+def test_a_principal_sees_exactly_one_school(db: AuthDb) -> None:
+    principal = accounts.add(db, "hieu", "principal", "a long passphrase", schools=["79000004"])
+    assert accounts.get(db, "hieu").schools == ("79000004",)
+    access = principal.access()
+    assert access.restricted and access.codes("school") == {"79000004"}
+    assert access.allows_school("79000004", "26734", "760")
+    assert not access.allows_school("79000005", "26734", "760")
+    assert not access.allows_district("760") and not access.allows_ward("26734", "760")
+    with pytest.raises(accounts.AccountError, match="exactly one school"):
+        accounts.add(db, "tam", "principal", "a long passphrase")
+    with pytest.raises(accounts.AccountError, match="only principals"):
+        accounts.set_role(db, "hieu", "district_officer", districts=["760"], schools=["79000004"])
+    moved = accounts.set_role(db, "hieu", "district_officer", districts=["760"])
+    assert moved.schools == () and moved.access().allows_district("760")
+    assert any(e.detail == "added role=principal school=79000004" for e in audit.entries(db, event="account"))

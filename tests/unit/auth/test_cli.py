@@ -11,6 +11,8 @@ from ioc.auth import accounts, audit
 from ioc.auth.db import open_db
 from ioc.cli import main
 
+SEED = Path(__file__).resolve().parents[2] / "fixtures" / "metrics" / "seed"
+
 
 def test_users_commands(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["users", "add", "lan", "--role", "district_officer", "--district", "760,761"]) == 0
@@ -126,3 +128,39 @@ def test_copy_a_one_machine_accounts_file_to_postgresql(
         main(["users", "copy-to-postgres", "--to", url])
     assert exit_info.value.code == 2 and "in use already" in capsys.readouterr().err
     target.close()
+
+
+def test_a_principal_is_given_one_school_of_the_store(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.load import ingest_paths
+    from ioc.store import Store
+
+    store = Store(data_dir)
+    assert ingest_paths(store, [SEED / "schools_2026-09-01.csv"])[0].status == "loaded"
+    store.close()
+    assert main(["users", "add", "hieu", "--role", "principal", "--school", "S2"]) == 0
+    assert "added hieu (principal S2)" in capsys.readouterr().out
+    account = accounts.get(open_db(data_dir), "hieu")
+    assert account.schools == ("S2",) and account.access().allows_school("S2", "26734", "760")
+    assert not account.access().allows_school("S1", "26734", "760")
+    assert not account.access().allows_ward("26734", "760")
+    assert main(["users", "list"]) == 0
+    assert "principal" in capsys.readouterr().out
+    for argv, message in (
+        (["users", "add", "tam", "--role", "principal", "--school", "S999"], "no school 'S999'"),
+        (["users", "add", "tam", "--role", "principal"], "exactly one school"),
+        (["users", "add", "tam", "--role", "principal", "--school", "S1,S2"], "exactly one school"),
+        (["users", "add", "tam", "--role", "analyst", "--school", "S1"], "only principals"),
+        (
+            ["users", "set-role", "hieu", "principal", "--school", "S1", "--district", "760"],
+            "only district officers",
+        ),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err, argv
+    assert main(["users", "set-role", "hieu", "principal", "--school", "S1"]) == 0
+    assert accounts.get(open_db(data_dir), "hieu").schools == ("S1",)
+    assert main(["users", "set-role", "hieu", "analyst"]) == 0
+    assert accounts.get(open_db(data_dir), "hieu").schools == ()

@@ -280,3 +280,28 @@ def test_an_accounts_file_of_schema_2_is_brought_up_to_date(tmp_path: Path) -> N
     assert not {"attempts", "oidc_states"} & tables
     assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     assert accounts.get(db, "lan") is not None
+    # users.schools (schema 6) is added to the old table: principals can be made on this file
+    assert accounts.get(db, "lan").schools == ()
+    assert accounts.add(db, "hieu", "principal", None, schools=["S1"]).schools == ("S1",)
+    assert SqliteAuthDb(tmp_path).query("SELECT schools FROM users WHERE username = 'hieu'")[0][0] == "S1"
+
+
+def test_a_postgresql_accounts_database_of_schema_5_gets_the_schools_column(
+    request: pytest.FixtureRequest, postgres_server: Any
+) -> None:
+    from ioc.auth import accounts
+
+    url = new_postgres_url(request)
+    db = PostgresAuthDb(url)
+    accounts.add(db, "lan", "analyst", None)
+    db.close()
+    name = url.rsplit("/", 1)[1]
+    postgres_server.psql(
+        name,
+        f"SET search_path TO {PG_SCHEMA}; ALTER TABLE users DROP COLUMN schools; "  # noqa: S608 - constants
+        + "UPDATE meta SET value = '5' WHERE name = 'schema_version'",
+    )
+    db = PostgresAuthDb(url)  # a node of the new version starting on the old database
+    assert accounts.get(db, "lan").schools == ()
+    assert accounts.add(db, "hieu", "principal", None, schools=["S1"]).schools == ("S1",)
+    db.close()
