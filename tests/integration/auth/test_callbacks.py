@@ -82,11 +82,14 @@ def allowed_inside(auth_app: Any, auth_store: Any, city: Any, call: Callable[[],
 
 
 def _explore(district: str | None, ward: str | None = None) -> Any:
+    import inspect
+
     from ioc.pages.explore import explore_url
 
-    return explore_url(
-        "attendance_rate", "school", district, ward, None, None, None, None, "bar", None, None, None, ""
-    )
+    # by name: the page's other controls (None) may grow without this test changing
+    names = inspect.signature(explore_url).parameters
+    given = {"kpi": "attendance_rate", "by": "school", "district": district, "ward": ward, "chart": "bar"}
+    return explore_url(**{name: given.get(name, "" if name == "search" else None) for name in names})
 
 
 def test_explore_pickers(
