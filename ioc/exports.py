@@ -47,7 +47,12 @@ CHARTS = ("bar", "histogram", "column", "line")
 ORDERS = ("worst", "best")
 COMPARES = ("previous", "none")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-XLSX_VALUE_FORMATS = {"ratio": "0.0%", "count": "#,##0"}
+XLSX_DATE_FORMATS = {  # (grouping, Vietnamese?)
+    ("date", True): "dd/mm/yyyy",
+    ("date", False): "yyyy-mm-dd",
+    ("month", True): "mm/yyyy",
+    ("month", False): "yyyy-mm",
+}
 TextSpec = tuple[str, str, float, bool, bool]  # (name, text, size factor, bold, muted): a title block line
 _KALEIDO_LOCK = threading.Lock()
 KALEIDO_TIMEOUT_SECONDS = 60.0
@@ -274,7 +279,8 @@ def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison
     for record in df.itertuples(index=False):
         data.append([neutralise(None if isinstance(v, float) and pd.isna(v) else v) for v in record])
     # typed cells: a ratio is a percentage, counts have thousands separators, a day is a date
-    value_format = XLSX_VALUE_FORMATS.get(kpi.unit, "#,##0." + "0" * max(1, kpi.decimals))
+    decimals = "." + "0" * kpi.decimals if kpi.decimals else ""
+    value_format = {"ratio": f"0{decimals}%", "count": "#,##0"}.get(kpi.unit, f"#,##0{decimals}")
     formats = {
         "value": value_format,
         "numerator": "#,##0.##",
@@ -290,9 +296,14 @@ def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison
         for (cell,) in data.iter_rows(min_row=2, min_col=index, max_col=index):
             if column in formats and isinstance(cell.value, (int, float)):
                 cell.number_format = formats[column]
-            elif column in ("key", "previous_key") and res.by == "date" and isinstance(cell.value, str):
-                cell.value = date.fromisoformat(cell.value)
-                cell.number_format = "dd/mm/yyyy" if req.lang == "vi" else "yyyy-mm-dd"
+            elif (
+                column in ("key", "previous_key")
+                and res.by in ("date", "month")
+                and isinstance(cell.value, str)
+            ):
+                # a day is a date; a month the date of its first day, shown as the month
+                cell.value = date.fromisoformat(cell.value if res.by == "date" else cell.value + "-01")
+                cell.number_format = XLSX_DATE_FORMATS[res.by, req.lang == "vi"]
     data.column_dimensions["B"].width = 40
     about = book.create_sheet("about")
     for name, text in describe(kpi, req, res, comparison):

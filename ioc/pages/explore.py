@@ -316,15 +316,23 @@ def layout(**params: Any) -> Any:
                         id=ids.id(PAGE, "table"),
                         rowData=rows,
                         columnDefs=[
-                            {"field": "label", "headerName": t(f"by.{req.by}", state), "flex": 2},
+                            # minimum widths: on a phone the grid scrolls inside itself, never
+                            # shrinking a number to "2…" (the page itself does not scroll sideways)
+                            {
+                                "field": "label",
+                                "headerName": t(f"by.{req.by}", state),
+                                "flex": 2,
+                                "minWidth": 170,
+                            },
                             # a level or ownership is its name: its code is for machines (exports)
                             {
                                 "field": "key",
                                 "headerName": t("table.code", state),
                                 "flex": 1,
-                                "hide": req.by in ("level", "ownership"),
+                                "minWidth": 90,
+                                "hide": req.by in ("level", "ownership", *TIME_BY),
                             },
-                            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1},
+                            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1, "minWidth": 110},
                             *(compare_columns(kpi, req.by, lang) if comparison is not None else []),
                             *(
                                 number_column(name, t(header, state))
@@ -386,7 +394,9 @@ def table_rows(
     for r, change in zip(res.rows, changes, strict=True):
         row: dict[str, Any] = {
             "key": r.key,
-            "label": i18n.group_label(req.by, r.label, lang),
+            "label": time_label(r.key, req.by, lang)
+            if req.by in TIME_BY
+            else i18n.group_label(req.by, r.label, lang),
             "value": r.value,
             "ref": row_ref(req, r.key, res),
             "shown": i18n.kpi_value(r.value, kpi.unit, lang, kpi.decimals),
@@ -414,7 +424,15 @@ def table_rows(
             if change.previous_key and req.by in TIME_BY:
                 row["previous_shown"] += f" ({time_label(change.previous_key, req.by, lang)})"
         rows.append(row)
-    return rows
+    if req.by in TIME_BY:
+        return rows
+    # units in the ranking's order (worst first, or best first), those without a value last
+    valued = sorted(
+        (r for r in rows if r["value"] is not None),
+        key=lambda r: (r["value"], r["label"]),
+        reverse=(req.order == "best") == (kpi.direction == "higher"),
+    )
+    return valued + sorted((r for r in rows if r["value"] is None), key=lambda r: str(r["label"]))
 
 
 CHANGE_CLASSES = {BETTER: "delta delta-good", WORSE: "delta delta-bad", SAME: "delta", UNKNOWN: "delta"}
@@ -424,8 +442,8 @@ def compare_columns(kpi: Kpi, by: str, lang: str) -> list[dict[str, Any]]:
     """The previous value and the change (coloured: good or bad news for this KPI, never red for
     ±0), both sorted by their numbers."""
     names = exports.headers(kpi, by, lang)
-    return [
-        number_column("previous", names["previous_value"]),
+    return [  # "Kỳ trước" beside the KPI's column (its full name in the tooltip): never cut to "…"
+        number_column("previous", names["previous_key"]) | {"headerTooltip": names["previous_value"]},
         number_column("change", names["change"]) | {"cellClass": {"function": "params.data.change_class"}},
     ]
 
@@ -436,6 +454,7 @@ def number_column(name: str, header: str) -> dict[str, Any]:
         "field": f"{name}_shown",
         "headerName": header,
         "flex": 1,
+        "minWidth": 110,
         "type": "rightAligned",
         "comparator": {
             "function": f"(a, b, nodeA, nodeB) => (nodeA.data.{name} ?? -1) - (nodeB.data.{name} ?? -1)"

@@ -3,6 +3,7 @@ ranking, an outline on a histogram, the change in a time chart's hover, the tabl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from ioc import exports, figures
@@ -115,10 +116,22 @@ def test_the_table_shows_the_previous_value_and_a_coloured_change(request_contex
     )
     req = exports.ExportRequest("attendance_rate", "district", lang="vi")
     rows = explore.table_rows(kpi, req, res, comparison)
-    assert [(r["previous_shown"], r["change_shown"], r["change_class"]) for r in rows] == [
-        ("95,0 %", "−2,0 điểm %", "delta delta-bad"),
-        ("—", "—", "delta"),
-        ("95,0 %", "±0,0 điểm %", "delta"),
+    # in the ranking's order: worst first
+    assert [(r["label"], r["previous_shown"], r["change_shown"], r["change_class"]) for r in rows] == [
+        ("Quận 1", "95,0 %", "−2,0 điểm %", "delta delta-bad"),
+        ("Thủ Đức", "95,0 %", "±0,0 điểm %", "delta"),
+        ("Quận 7", "—", "—", "delta"),
     ]
+    best = explore.table_rows(kpi, replace(req, order="best"), res, comparison)
+    assert [r["label"] for r in best] == ["Quận 7", "Thủ Đức", "Quận 1"]
+    months = replace(res, by="month", rows=(replace(res.rows[0], key="2026-11", label="2026-11"),))
+    (row,) = explore.table_rows(
+        kpi,
+        replace(req, by="month"),
+        months,
+        replace(comparison, current=months, changes=comparison.changes[:1]),
+    )
+    assert row["label"] == "11/2026"  # a month as the locale writes it, not its key
     columns = explore.compare_columns(kpi, "district", "vi")
-    assert [c["headerName"] for c in columns] == ["Tỷ lệ chuyên cần, kỳ trước", "Thay đổi"]
+    assert [c["headerName"] for c in columns] == ["Kỳ trước", "Thay đổi"]
+    assert columns[0]["headerTooltip"] == "Tỷ lệ chuyên cần, kỳ trước"

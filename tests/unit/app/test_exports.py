@@ -151,6 +151,26 @@ def test_time_exports_name_each_rows_previous_period() -> None:
     )
 
 
+def test_xlsx_months_are_dates_and_percentages_keep_the_kpis_decimals() -> None:
+    from openpyxl import load_workbook
+
+    months = replace(RES, by="month", rows=(replace(RES.rows[1], key="2026-11", label="2026-11"),))
+    before = Comparison(
+        months, date(2026, 10, 1), date(2026, 10, 31), (Change(None, None, UNKNOWN, "2026-10"),)
+    )
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(KPI, replace(REQ, by="month"), months, before)))["data"]
+    assert sheet["A2"].value == datetime(2026, 11, 1) and sheet["A2"].number_format == "mm/yyyy"
+    assert sheet["H2"].value == datetime(2026, 10, 1) and sheet["H2"].number_format == "mm/yyyy"
+    uptime = get_kpi("uptime")  # two decimals: 99.25 % stays 99.25 %, not 99.3 %
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(uptime, replace(REQ, kpi="uptime"), RES)))["data"]
+    assert sheet["C2"].number_format == "0.00%"
+    speed = get_kpi("median_download_mbps")
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(speed, replace(REQ, kpi="median_download_mbps"), RES)))[
+        "data"
+    ]
+    assert sheet["C2"].number_format == "#,##0.0"
+
+
 def test_parquet_keeps_numbers_and_describes_itself() -> None:
     table = pq.read_table(io.BytesIO(exports.to_parquet(KPI, REQ, RES)))
     assert table.column("value").to_pylist() == [0.95, 0.8, None]
