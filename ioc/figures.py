@@ -97,16 +97,15 @@ def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:
 
 
 def _day_axis(theme: Theme, lang: str, days: Sequence[date]) -> dict[str, Any]:
-    """A time axis of daily values: a few days (or one) get one tick per day and half a day of
-    room each side, never ticks between days (one point once read '23:59:59.9995')."""
+    """A time axis of daily values with half a day of room each side (a first tick on the corner
+    printed its date over the value axis's lowest label); a few days (or one) get one tick per
+    day, never ticks between days (one point once read '23:59:59.9995')."""
     axis = _date_axis(theme, lang)
-    if days and (max(days) - min(days)).days <= 10:
+    if days:
         first, last = min(days), max(days)
-        axis.update(
-            dtick=86_400_000,
-            tick0=first.isoformat(),
-            range=[f"{first - timedelta(days=1)}T12:00", f"{last}T12:00"],
-        )
+        axis.update(range=[f"{first - timedelta(days=1)}T12:00", f"{last}T12:00"])
+        if (last - first).days <= 10:
+            axis.update(dtick=86_400_000, tick0=first.isoformat())
     return axis
 
 
@@ -125,6 +124,9 @@ def _date_axis(theme: Theme, lang: str, **extra: Any) -> dict[str, Any]:
             {"dtickrange": ["M1", None], "value": month},
         ],
         hoverformat="%d/%m/%Y %H:%M" if vi else "%Y-%m-%d %H:%M",
+        # a little further down than Plotly's default: a date on the first tick at the plot's left
+        # edge otherwise touched the value axis's lowest label beside it (seen on a phone)
+        ticklabelstandoff=6,
         **extra,
     )
 
@@ -154,6 +156,17 @@ def _value_axis(unit: str, theme: Theme, values: Sequence[float | None] = ()) ->
         return _axis(theme, tickformat={"ratio": ".0%", "count": ",d"}.get(unit, ",.1f"))
     first, step, fmt = nice_ticks(min(known), max(known), unit)
     return _axis(theme, tickformat=fmt, tick0=first, dtick=step)
+
+
+def _padded(values: Sequence[float | None], share: float = 0.08) -> list[float] | None:
+    """A value axis range holding ``values`` with ``share`` of their span as room each side, so a
+    target at the edge of the data is not drawn on the axis line (None: no values)."""
+    known = [float(v) for v in values if v is not None]
+    if not known:
+        return None
+    low, high = min(known), max(known)
+    pad = (high - low) * share or abs(high) * 0.02 or 0.01
+    return [max(0.0, low - pad) if low >= 0 else low - pad, high + pad]  # no invented negatives
 
 
 def _target_line(axis: str, value: float, theme: Theme) -> dict[str, Any]:
@@ -261,7 +274,7 @@ def trend(
     theme = theme_of(theme_name)
     series = [(name, spark_points(points, partial_day=partial_day, grain=grain)) for name, points in series]
     palette = [theme.accent, "#f2a900", "#b07cff", "#1fa463", "#e5484d", "#ff8c42"]
-    traces = [
+    traces: list[dict[str, Any]] = [
         {
             "type": "scatter",
             "x": [p[0].isoformat() for p in points],
@@ -278,30 +291,37 @@ def trend(
         }
         for i, (name, points) in enumerate(series)
     ]
+    values = [v for _, points in series for _, v in points]
     layout = _layout(
         theme,
         lang,
         height=height,
-        showlegend=len(series) > 1,
-        legend={"orientation": "h", "y": -0.15},
+        showlegend=len(series) > 1 or target is not None,
+        # the key above the plot, right-aligned: never over the lines it explains
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yanchor": "bottom"},
         xaxis=_day_axis(theme, lang, [d for _, points in series for d, _ in points]),
-        yaxis=_value_axis(unit, theme, [v for _, points in series for _, v in points] + [target]),
+        yaxis=_value_axis(unit, theme, [*values, target]),
     )
+    if (span := _padded([*values, target])) is not None:
+        layout["yaxis"]["range"] = span
+    for trace in traces:
+        trace["showlegend"] = len(series) > 1
     if target is not None:
         layout["shapes"] = [_target_line("y", target, theme)]
-        layout["annotations"] = [
+        # the target line is named in the key (a line sample and "Mục tiêu 95,0 %"), not by a label
+        # on the plot: a label there sat on the line it named and under the data near the target
+        traces.append(
             {
-                "text": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
-                "xref": "paper",
-                "x": 0,
-                "yref": "y",
-                "y": target,
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "font": {"color": theme.muted},
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "lines",
+                "name": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
+                "line": {"dash": "dash", "color": theme.muted, "width": 2},
+                "hoverinfo": "skip",
+                "showlegend": True,
             }
-        ]
+        )
     return _figure(traces, layout)
 
 
@@ -344,11 +364,16 @@ def ranking(
     """A ranking as a dot plot: sorted (worst first unless ``order='best'``), each unit a dot
     coloured by its status on a stem from the target line, so the gap to the target is what one
     sees. The value axis spans the values and the target, not 0-100 %: wards between 92.8 % and
-    95 % are told apart, and a note says when the axis does not start at zero. The values and
-    their gaps to the target are printed on the right; a click's customdata is the unit's link.
-    Bars with a ``previous`` value also get, just under their row, a hollow marker there and a
-    segment from it to the current value, green when the change is good news for the KPI, red when
-    bad, grey when it rounds to zero (the page and the export's title say which period it is).
+    95 % are told apart. The values and their gaps to the target are printed on the right; a
+    click's customdata is the unit's link. Bars with a ``previous`` value also get, just under their
+    row, a hollow marker there and a segment from it to the current value, green when the change is
+    good news for the KPI, red when bad, grey when it rounds to zero (the page and the export's
+    title say which period it is).
+
+    With a target the chart is a deviation chart: the stems are the gaps, the target line is named
+    above the plot, and the value axis prints no ticks (they repeated the values printed on the
+    right, and on a 390 px phone they had no room and turned on end over each other). Without a
+    target the axis keeps its ticks and says when it does not start at zero.
     """
     theme = theme_of(theme_name)
     shown = ordered_bars(bars, higher_better=higher_better, order=order)
@@ -357,9 +382,10 @@ def ranking(
     known += [float(b.previous) for b in shown if b.previous is not None]
     span = known + ([target] if target is not None else [])
     low, high = (min(span), max(span)) if span else (0.0, 1.0)
-    pad = (high - low) * 0.08 or abs(high) * 0.02 or 0.01
+    # room for the dots (14 px) at both ends even where the plot is narrow (a phone: ~60 px)
+    pad = (high - low) * 0.15 or abs(high) * 0.02 or 0.01
     x_range = [low - pad, high + pad]
-    if low >= 0:  # padding never invents negative values
+    if low >= 0 and target is None:  # padding never invents negative values on a printed axis
         x_range[0] = max(x_range[0], 0.0)
     colours = [colour or STATUS_COLOURS.get(b.status, theme.muted) for b in shown]
 
@@ -393,6 +419,7 @@ def ranking(
             "y": rows,
             "mode": "markers",
             "marker": {"size": 14, "color": colours, "line": {"color": theme.text, "width": 1}},
+            "cliponaxis": False,  # a dot at the edge of the range (0 %) is drawn whole
             "customdata": [b.link or "" for b in shown],
             "hovertext": hover,
             "hoverinfo": "text",
@@ -415,7 +442,12 @@ def ranking(
         lang,
         height=height or max(160, 30 * len(shown) + 70),
         hovermode="closest",
-        xaxis=_value_axis(unit, theme, x_range) | {"range": x_range, "fixedrange": True},
+        xaxis=(
+            _value_axis(unit, theme, x_range)
+            if target is None
+            else _axis(theme, showticklabels=False, showgrid=False, ticks="")
+        )
+        | {"range": x_range, "fixedrange": True},
         yaxis=_axis(theme, gridcolor="rgba(0,0,0,0)", ticktext=labels, **category),
         yaxis2=_axis(
             theme,
@@ -442,7 +474,7 @@ def ranking(
                 "font": {"color": theme.muted},
             }
         )
-    if x_range[0] > 0:  # said under the axis, where the eye reads the scale
+    if x_range[0] > 0 and target is None:  # said under the axis, where the eye reads the scale
         layout["xaxis"]["title"] = {
             "text": i18n.t("chart.axis_not_zero", lang),
             "font": {"color": theme.muted},
@@ -584,6 +616,36 @@ def _legend_traces(
     ]
 
 
+# A map's text size in units of its frame (the larger side of what it draws): on the wall the
+# frame is drawn about 520 px across with 20 px text, so an em is ~0.04 of the frame. The figure
+# never knows its size in pixels; text and map grow together on larger walls, so the ratio holds.
+MAP_EM = 0.04
+
+
+def place_labels(
+    wanted: Sequence[tuple[float, float, str]], box: tuple[float, float, float, float], em: float
+) -> list[tuple[float, float, str]]:
+    """Where each (x, y, text) label goes, in the order given (most wanted first): at its point, or
+    a line above or below it when that would cover a label already placed, moved sideways to lie
+    wholly within ``box`` (x0, y0, x1, y1), or left out when no place is free. A label is reckoned
+    0.6 em per character wide and 1.3 em high."""
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float, str]] = []
+    for x, y, text in wanted:
+        width, height = 0.6 * em * len(text), 1.3 * em
+        left = min(max(x - width / 2, box[0]), box[2] - width)
+        for dy in (0.0, height, -height):
+            candidate = (left, y + dy - height / 2, left + width, y + dy + height / 2)
+            if all(
+                candidate[2] <= b[0] or b[2] <= candidate[0] or candidate[3] <= b[1] or b[3] <= candidate[1]
+                for b in placed
+            ):
+                placed.append(candidate)
+                out.append((left + width / 2, y + dy, text))
+                break
+    return out
+
+
 def short_name(name: str) -> str:
     """A district's name without its kind ('Quận Bình Thạnh' -> 'Bình Thạnh', 'Quận 1' -> 'Q.1')."""
     for prefix, short in (("Quận ", "Q."), ("Huyện ", ""), ("Thành phố ", ""), ("Thị xã ", "")):
@@ -683,7 +745,7 @@ def choropleth(
         shapes_in = moved
     traces: list[dict[str, Any]] = []
     centres: list[tuple[float, float, str, str]] = []
-    names_shown: list[tuple[float, float, str]] = []
+    names_wanted: list[tuple[float, float, float, str]] = []
     all_box = _bbox([r for _, rings in shapes_in for r in rings]) if shapes_in else (0, 0, 1, 1)
     frame = max(all_box[2] - all_box[0], all_box[3] - all_box[1]) or 1.0
     for code, rings in shapes_in:
@@ -721,8 +783,13 @@ def choropleth(
         cx, cy = _centre(rings)
         centres.append((cx, cy, text, (row[3] or "") if row else ""))
         bx0, by0, bx1, by1 = _bbox(rings)
-        if labels and (code in far or max(bx1 - bx0, by1 - by0) > frame * 0.22):
-            names_shown.append((cx, cy if code not in far else by1 + 0.008, plain(short_name(name))))
+        size = max(bx1 - bx0, by1 - by0)
+        if labels and (code in far or size > frame * 0.22):
+            # islands first (their inset is named or it is a mystery), then the larger areas
+            priority = math.inf if code in far else size
+            names_wanted.append(
+                (priority, cx, cy if code not in far else by1 + 0.008, plain(short_name(name)))
+            )
     traces.append(
         {
             "type": "scatter",
@@ -736,7 +803,11 @@ def choropleth(
             "showlegend": False,
         }
     )
+    names_shown = place_labels(
+        [n[1:] for n in sorted(names_wanted, key=lambda n: -n[0])], all_box, frame * MAP_EM
+    )
     if names_shown:
+        halo = "#0b0f14" if theme.name == "dark" else "#ffffff"
         traces.append(
             {
                 "type": "scatter",
@@ -744,7 +815,14 @@ def choropleth(
                 "y": [n[1] for n in names_shown],
                 "mode": "text",
                 "text": [n[2] for n in names_shown],
-                "textfont": {"color": "#0b0f14", "size": theme.font_size},
+                # the theme's text on a halo of its background: legible on every fill and beside the
+                # areas (black names vanished where they reached past an area onto the dark wall)
+                "textfont": {
+                    "color": theme.text,
+                    "size": theme.font_size,
+                    "weight": 600,
+                    "shadow": ", ".join(f"{x}px {y}px 2px {halo}" for x in (-1, 1) for y in (-1, 1)),
+                },
                 "textposition": "middle center",
                 "cliponaxis": False,
                 "hoverinfo": "skip",
@@ -957,6 +1035,11 @@ def connectivity_timeline(
             "hoverinfo": "text",
         },
     ]
+    # 2 % of room each side: a tick on the corner printed its date over the lowest speed
+    x_range = None
+    if hours:
+        first, last = min(h[0] for h in hours), max(h[0] for h in hours)
+        x_range = [(first - (last - first) * 0.02).isoformat(), (last + (last - first) * 0.02).isoformat()]
     threshold_line = _target_line("y", threshold, theme)
     threshold_line["line"] = {"dash": "dot", "color": theme.muted, "width": 1}
     layout = _layout(
@@ -965,7 +1048,7 @@ def connectivity_timeline(
         height=280,
         showlegend=True,
         legend={"orientation": "h", "y": -0.2},
-        yaxis=_axis(theme, title={"text": "Mbps"}),
+        yaxis=_axis(theme, title={"text": "Mbps"}, rangemode="tozero"),
         yaxis2={
             "overlaying": "y",
             "side": "right",
@@ -975,7 +1058,7 @@ def connectivity_timeline(
             "showgrid": False,
             "automargin": True,  # "100 %" once printed as "1" at the edge
         },
-        xaxis=_date_axis(theme, lang),
+        xaxis=_date_axis(theme, lang, **({"range": x_range} if x_range else {})),
         shapes=[threshold_line],
         bargap=0,
     )

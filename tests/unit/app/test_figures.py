@@ -81,9 +81,16 @@ def test_trend_draws_target_and_localised_hover() -> None:
     assert fig.layout.separators == ",."
     assert fig.data[0].hovertext[0] == "Quận 1<br>02/11/2026: 90,0 %"
     assert fig.layout.shapes[0].y0 == 0.95
-    assert fig.layout.annotations[0].text == "Mục tiêu 95,0 %"
+    # the target is named in the key above the plot, not by a label sitting on its line
+    assert not fig.layout.annotations
+    key = [t for t in fig.data if t.showlegend]
+    assert [t.name for t in key] == ["Mục tiêu 95,0 %"] and key[0].line.dash == "dash"
+    assert fig.layout.legend.y == 1 and fig.layout.legend.yanchor == "bottom"
+    low, high = fig.layout.yaxis.range  # the target at the edge of the data is not on the axis line
+    assert low < min(min(v for _, v in DAYS if v is not None), 0.95) and high > 0.95
     en = figures.trend([("District 1", DAYS), ("City", DAYS)], "ratio", "en")
     assert en.layout.separators == ".," and en.layout.showlegend is True
+    assert [t.showlegend for t in en.data] == [True, True]
     partial = figures.trend([("x", DAYS)], "ratio", "vi", partial_day=DAYS[-1][0])
     assert len(partial.data[0].x) == len(DAYS) - 1
 
@@ -103,9 +110,14 @@ def test_ranking_is_sorted_worst_first_with_the_gap_to_target_visible() -> None:
     assert list(fig.layout.yaxis2.ticktext)[:2] == ["92.8% (−2.2 pts)", "93.0% (−2.0 pts)"]
     assert stems.x[:2] == (0.95, 0.928)  # each stem runs from the target to the value
     low, high = fig.layout.xaxis.range
-    assert 0.9 < low < 0.928 and high > 0.95  # the spread is visible ...
-    assert fig.layout.xaxis.title.text == "Axis does not start at 0"  # ... and says so
+    assert 0.9 < low < 0.928 and high > 0.95  # the spread is visible
+    # a deviation chart: the gaps are the stems, the values are printed, the axis prints no ticks
+    assert fig.layout.xaxis.showticklabels is False and not fig.layout.xaxis.title.text
     assert [a.text for a in fig.layout.annotations] == ["Target 95.0%"]
+    assert dots.cliponaxis is False  # a dot at the edge of the range is drawn whole
+    plain_axis = validated(figures.ranking(bars, "ratio", "en"))  # no target: a printed value axis ...
+    assert plain_axis.layout.xaxis.showticklabels is not False
+    assert plain_axis.layout.xaxis.title.text == "Axis does not start at 0"  # ... that says so
     best = figures.ranking(bars, "ratio", "en", target=0.95, order="best")
     assert list(best.layout.yaxis.ticktext)[:3] == ["Best", "Next", "Worst"]
     lower = figures.ranking(bars[:2], "ratio", "en", higher_better=False)
