@@ -13,12 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dash import dcc, html
+from flask import has_request_context
 
 from ioc import i18n, settings
+from ioc.auth.web import caller_home
 from ioc.frontdoor import current_metrics
 from ioc.metrics.query import Scope
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.common import attrs, with_query
+from ioc.panels.screens import DEFAULT_SCREEN
 
 LEVELS = ("preschool", "primary", "lower_secondary", "upper_secondary", "continuing", "multi_level")
 OWNERSHIPS = ("public", "private")
@@ -135,10 +138,24 @@ def t(key: str, state: UrlState, **values: Any) -> str:
     return i18n.t(key, state.lang, **values)
 
 
+def home_path() -> str:
+    """Where "/" leads the caller, as the guard answers it: a district officer's own unit page, the
+    city wall for everybody else. Links labelled home or city go there: Dash's links change pages
+    in the browser without passing the guard, so a link to "/" drew the city wall for an officer."""
+    return caller_home() if has_request_context() else "/"
+
+
+def screen_path(name: str) -> str:
+    """A wall screen's path: "/" for the default screen where "/" is the wall for the caller, its
+    own URL (/screen/control_room) for those whose "/" leads home."""
+    return "/" if name == DEFAULT_SCREEN and home_path() == "/" else f"/screen/{name}"
+
+
 def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Nav:
-    """City > district > ward > school; the last crumb is the current page (no link)."""
+    """City > district > ward > school; the last crumb is the current page (no link). The city
+    crumb leads where "/" leads the caller (home_path)."""
     items: list[Any] = []
-    crumbs = [(t("nav.city", state), "/"), *trail]
+    crumbs = [(t("nav.city", state), home_path()), *trail]
     for i, (label, path) in enumerate(crumbs):
         if i:
             items.append(html.Span("›", className="crumb-sep"))
@@ -228,35 +245,42 @@ def filters_to_search(
     return link[link.index("?") :] if "?" in link else ""
 
 
+# The banners' signs are drawn by CSS around a letter every font has (.banner-icon): the symbols
+# once used ("ⓘ") are missing from the fonts of many machines and showed as an empty box.
+BANNER_ICONS = {"stale": "!", "missing": "i", "error": "×"}
+
+
+def panel_banner(kind: str, text: str) -> html.Div:
+    """A panel's warning line: stale (amber), missing (grey) or error (red), with its sign."""
+    return html.Div(
+        [html.Span(BANNER_ICONS[kind], className="banner-icon", **attrs({"aria-hidden": "true"})), text],
+        className=f"panel-banner banner-{kind}",
+        role="alert" if kind == "error" else "status",
+    )
+
+
 def frame(
     panel: PanelConfig, title: str, output: PanelOutput, state: UrlState, now: datetime, body_id: Any = None
 ) -> html.Section:
     """The frame around a panel's body, with a warning banner when its data is stale/missing/failing."""
     banner = None
     if output.state == "stale":
-        banner = html.Div(
-            "⚠ "
-            + t(
+        banner = panel_banner(
+            "stale",
+            t(
                 "panel.stale",
                 state,
                 when=i18n.format_datetime(output.as_of, state.lang),
                 ago=i18n.ago(output.as_of, now, state.lang),
             ),
-            className="panel-banner banner-stale",
-            role="status",
         )
     elif output.state == "missing":
-        banner = html.Div(
-            "ⓘ " + t("panel.missing", state), className="panel-banner banner-missing", role="status"
-        )
+        # a panel may say why it has nothing (a school that has not reported since a date)
+        banner = panel_banner("missing", output.message or t("panel.missing", state))
     elif output.state == "error":
-        banner = html.Div(
-            "✖ " + t("panel.error", state, reason=output.message),
-            className="panel-banner banner-error",
-            role="alert",
-        )
+        banner = panel_banner("error", t("panel.error", state, reason=output.message))
     elif output.message:
-        banner = html.Div("⚠ " + output.message, className="panel-banner banner-stale", role="status")
+        banner = panel_banner("stale", output.message)
     return html.Section(
         [
             html.H2(title, className="panel-title"),

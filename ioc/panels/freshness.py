@@ -9,6 +9,7 @@ from dash import html
 from ioc import i18n
 from ioc.panels import register
 from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput
+from ioc.panels.common import status_light
 
 
 @register
@@ -25,7 +26,8 @@ class Freshness(PanelKind):
         # data version and minute
         minute = datetime.now(ctx.now.tzinfo).replace(second=0, microsecond=0)
         items = ctx.metrics.health("freshness", at=minute)
-        for f in items:
+        # overdue datasets first: a panel that shows what fits must show what needs action
+        for f in sorted(items, key=lambda f: (not f.stale, f.latest_data is None)):
             any_stale = any_stale or bool(f.stale)
             if f.last_success and (newest is None or f.last_success > newest):
                 newest = f.last_success
@@ -33,10 +35,19 @@ class Freshness(PanelKind):
             rows.append(
                 html.Tr(
                     [
+                        # the state is the light and, when overdue, a word: no column of its own,
+                        # which left the names three lines high on the wall
                         html.Td(
                             [
-                                html.Span(className=f"light light-{status}"),
-                                i18n.t(f"dataset.{f.dataset}", lang),
+                                status_light(status, lang),
+                                html.Span(
+                                    [
+                                        i18n.t(f"dataset.{f.dataset}", lang),
+                                        html.Span(" · " + i18n.t("fresh.stale", lang), className="stale-text")
+                                        if f.stale
+                                        else None,
+                                    ]
+                                ),
                             ]
                         ),
                         html.Td(
@@ -45,17 +56,14 @@ class Freshness(PanelKind):
                             else i18n.format_date(f.latest_data, lang)
                         ),
                         html.Td(i18n.ago(f.last_success, ctx.now, lang) if f.last_success else "—"),
-                        html.Td(
-                            i18n.t("fresh.stale", lang) if f.stale else i18n.t("fresh.ok", lang),
-                            className="stale-text" if f.stale else "",
-                        ),
-                    ]
+                    ],
+                    className="fresh-stale" if f.stale else "",
                 )
             )
         head = html.Tr(
             [
                 html.Th(i18n.t(k, lang))
-                for k in ("health.dataset", "health.latest_data", "health.last_success", "health.state")
+                for k in ("health.dataset", "health.latest_data", "health.last_success")
             ]
         )
         body = html.Table([html.Thead(head), html.Tbody(rows)], className="fresh-table")
