@@ -18,6 +18,7 @@ from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs
+from ioc.panels.lists import school_days_missed
 
 if TYPE_CHECKING:
     from ioc.metrics import dimensions
@@ -125,7 +126,33 @@ def digital_card(
     )
 
 
-def kpi_grid(state: UrlState, school_id: str) -> html.Div:
+def silence(state: UrlState, school_id: str) -> str | None:
+    """ "Has not reported since 03/12 (latest school day 04/12)" when the school sent no attendance
+    on the latest school day (the newest day any school of the city reported, up to the page's
+    date; on a Saturday that is Friday, not today), or None when it did."""
+    metrics = current_metrics()
+    day = metrics.result("attendance_rate", scope=Scope(school=school_id), date_to=state.date_to).date_to
+    if day is None:
+        return None
+    silent = metrics.health("not_reporting", day, Scope(school=school_id))
+    if not silent:
+        return None
+    last = silent[0].get("last_reported")
+    if last is None:
+        return t("school.never_reported", state, day=i18n.format_date(day, state.lang))
+    missed = school_days_missed(last, day) or 0
+    return t(
+        "school.silent_since",
+        state,
+        last=i18n.format_date(last, state.lang),
+        day=i18n.format_date(day, state.lang),
+        missed=i18n.plural("lists.days_missed", missed, state.lang),
+    )
+
+
+def kpi_grid(state: UrlState, school_id: str, silent: str | None = None) -> html.Div:
+    """Every KPI's tile for the school; a KPI of attendance that has nothing for the latest school
+    day says why (``silent``: the school has not reported since ...)."""
     ctx = replace(panel_context(state, "light"), scope=Scope(school=school_id))
     tiles = []
     for i, kpi in enumerate(KPIS.values()):
@@ -136,7 +163,10 @@ def kpi_grid(state: UrlState, school_id: str) -> html.Div:
             else (("series_days", 30),)
         )
         panel = PanelConfig(id=kpi.id, type="kpi_tile", grid=GridPos(i, 0, 1, 1), kpi=kpi.id, options=options)
-        tiles.append(frame(panel, kpi.name.get(state.lang), render_panel(panel, ctx), state, ctx.now))
+        output = render_panel(panel, ctx)
+        if silent and output.state == "missing" and "attendance" in kpi.datasets:
+            output = replace(output, message=silent)
+        tiles.append(frame(panel, kpi.name.get(state.lang), output, state, ctx.now))
     return html.Div(tiles, className="tile-row school-kpis")
 
 
@@ -173,6 +203,7 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         if timeline
         else t("panel.missing", state)
     )
+    silent = silence(state, sid)
     conn_fig = figures.connectivity_timeline(
         [(h.hour, h.median_download, h.offline_share) for h in timeline],
         lang,
@@ -189,7 +220,11 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
                 ],
             ),
             html.Div(
-                [html.H1(info.school_name), html.Span(info.school_id, className="muted")],
+                [
+                    html.H1(info.school_name),
+                    html.Span(info.school_id, className="muted"),
+                    html.Span(silent, className="silent-badge", role="status") if silent else None,
+                ],
                 className="page-head",
             ),
             html.Div(
@@ -200,7 +235,7 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
                 className="two-col",
             ),
             html.H2(t("school.kpis", state)),
-            kpi_grid(state, info.school_id),
+            kpi_grid(state, info.school_id, silent),
             html.Section(
                 [
                     html.H2(t("school.calendar", state)),

@@ -219,6 +219,42 @@ def test_ward_and_school_pages_have_breadcrumbs_back_up(request_context, demo_st
     assert "not found" in texts(school.layout("nope", lang="en"))
 
 
+def test_the_school_page_says_since_when_a_school_has_not_reported(request_context, demo_store) -> None:
+    from ioc.metrics import health
+    from ioc.pages import school
+    from ioc.panels.lists import school_days_missed
+
+    days = [r[0] for r in demo_store.execute("SELECT DISTINCT date FROM attendance ORDER BY 1 DESC").rows]
+    # the latest school day on which some school of the demo sent nothing, and one such school
+    silent = next((day, rows) for day in days if (rows := health.not_reporting(demo_store, day)))
+    day, rows = silent
+    row = next((r for r in rows if r["last_reported"] is not None), rows[0])
+    page = school.layout(row["school_id"], lang="en", to=day.isoformat())
+    badge = next(c for c in walk(page) if getattr(c, "className", "") == "silent-badge")
+    if row["last_reported"] is None:
+        assert badge.children == f"Has never reported (latest school day {day.isoformat()})"
+    else:
+        missed = school_days_missed(row["last_reported"], day)
+        days_text = f"{missed} school day{'' if missed == 1 else 's'}"
+        assert badge.children == (
+            f"Has not reported since {row['last_reported'].isoformat()}: {days_text} missing"
+            f" (latest school day {day.isoformat()})"
+        )
+        vi = texts(school.layout(row["school_id"], to=day.isoformat()))
+        assert f"Chưa báo cáo kể từ {row['last_reported'].strftime('%d/%m/%Y')}" in vi
+    # the attendance tiles say the same instead of a bare "no data for this panel"
+    banners = [c for c in walk(page) if "banner-missing" in str(getattr(c, "className", ""))]
+    assert any(badge.children in b.children for b in banners)
+    # a school that did report that day has no badge
+    reported = next(
+        s.school_id
+        for s in dimensions.schools(demo_store)
+        if s.school_id not in {r["school_id"] for r in rows}
+    )
+    page = school.layout(reported, lang="en", to=day.isoformat())
+    assert not [c for c in walk(page) if getattr(c, "className", "") == "silent-badge"]
+
+
 def test_filter_and_picker_changes_become_urls() -> None:
     assert (
         filters_to_search(UrlState(lang="en"), "primary", None, "2026-11-20", 5)
