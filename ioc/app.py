@@ -27,7 +27,7 @@ from ioc.delivery import App, install_caching, install_compression
 from ioc.frontdoor import STORE_KEY, current_metrics, require_units, require_url, use_metrics
 from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
-from ioc.pages._common import UrlState
+from ioc.pages._common import UrlState, screen_path
 from ioc.panels.common import attrs, parse_explain_ref
 from ioc.panels.screens import DEFAULT_SCREEN
 
@@ -155,7 +155,7 @@ def bad_parameter_page(error: QueryError, args: dict[str, Any]) -> html.Div:
         [
             html.H1(i18n.t("page.bad_parameter", state.lang, param=error.param)),
             html.P(error.message, className="muted"),
-            dcc.Link(i18n.t("nav.control_room", state.lang), href=state.link("/")),
+            dcc.Link(i18n.t("nav.control_room", state.lang), href=state.link(screen_path(DEFAULT_SCREEN))),
         ],
         className="page error-page",
         **attrs({"data-param": error.param}),

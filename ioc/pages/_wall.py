@@ -13,7 +13,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from ioc import i18n, ids, settings
 from ioc.auth.web import refuse_drawing, screen_refusal
 from ioc.frontdoor import require_units
-from ioc.pages._common import UrlState, current_metrics, frame, panel_context, t
+from ioc.pages._common import UrlState, current_metrics, frame, panel_context, screen_path, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.common import attrs
@@ -110,7 +110,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
             [
                 dcc.Link(
                     s.title.get(state.lang),
-                    href=state.link("/" if n == DEFAULT_SCREEN else f"/screen/{n}"),
+                    href=state.link(screen_path(n)),
                     className="screen-tab" + (" active" if n == name else ""),
                 )
                 for n, s in screens.items()
@@ -217,8 +217,7 @@ def next_screen(_n: int | None, screen: dict[str, Any] | None, search: str | Non
         return no_update
     i = order.index(screen["name"]) if screen["name"] in order else -1
     following = order[(i + 1) % len(order)]
-    path = "/" if following == DEFAULT_SCREEN else f"/screen/{following}"
-    return path + (search or "")
+    return screen_path(following) + (search or "")
 
 
 def register_callbacks() -> None:

@@ -108,6 +108,35 @@ def test_signed_in_officer_in_the_browser(dash_duo: Any, hostile_store: Any) -> 
     hrefs = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".app-header .nav-link")]
     assert any(urlsplit(h).path == "/screen/control_room" for h in hrefs)
 
+    # every in-app link labelled city leads home too, without drawing the city wall on the way
+    # (Dash's links change pages in the browser, where the guard's redirect of "/" never runs)
+    driver.get(dash_duo.server_url + f"/school/{mine.school_id}")
+    wait_for(dash_duo, ".school-page .profile")
+    driver.execute_script(
+        "window.walls = 0; new MutationObserver(() => { if (document.querySelector('.wall')) window.walls++; })"
+        ".observe(document.body, {childList: true, subtree: true});"
+    )
+    city = driver.find_element(By.CSS_SELECTOR, ".breadcrumbs a.crumb")
+    assert urlsplit(city.get_attribute("href")).path == f"/district/{mine.district_code}"
+    city.click()
+    wait_for(dash_duo, ".unit-page .units-table")
+    assert urlsplit(driver.current_url).path == f"/district/{mine.district_code}"
+    assert driver.execute_script("return window.walls") == 0
+    # "/" reached inside the app all the same (an old link): their home is loaded, not the wall
+    driver.execute_script(
+        "window.history.pushState({}, '', '/'); window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));"
+    )
+    WebDriverWait(driver, WAIT).until(
+        lambda d: urlsplit(d.current_url).path == f"/district/{mine.district_code}"
+    )
+    wait_for(dash_duo, ".unit-page .units-table")
+    driver.get(dash_duo.server_url + "/screen/connectivity")
+    wait_for(dash_duo, ".wall .screen-tabs")
+    tabs = [
+        urlsplit(a.get_attribute("href")).path for a in driver.find_elements(By.CSS_SELECTOR, ".screen-tab")
+    ]
+    assert "/" not in tabs and "/screen/control_room" in tabs
+
     # the hostile school name is text on its page, never an element
     driver.get(dash_duo.server_url + f"/school/{mine.school_id}")
     wait_for(dash_duo, ".school-page .profile")
