@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from ioc.metrics import dimensions
 
 pytestmark = pytest.mark.browser
 WAIT = 60
+SHARED_BOUNDARIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "hcmc_legacy_districts.geojson"
 
 
 def viewport(duo: Any, width: int, height: int, mobile: bool = False) -> None:
@@ -220,3 +222,104 @@ def test_desk_tiles_have_the_same_layout_in_both_languages(start, browser_store)
         )
     # the Vietnamese tiles once drew 480 px sparklines (English: 30 px)
     assert heights["vi"] and heights["vi"] == heights["en"] and max(heights["vi"]) <= 60, heights
+
+
+LABELS = r"""
+// every text of every chart: none cut by the chart's edge, none over another, none turned on end,
+// and keys and notes (legend, annotations) outside the plot area, where they cover no data
+const out = [];
+const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1 && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+const meet = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+                    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+document.querySelectorAll('.js-plotly-plot').forEach(plot => {
+  const name = (plot.closest('[data-panel]') || {dataset: {}}).dataset.panel || plot.id || plot.className;
+  const svg = plot.querySelector('.main-svg').getBoundingClientRect();
+  const area = plot.querySelector('.nsewdrag');
+  const texts = [...plot.querySelectorAll('g[class*="tick"] text, .textpoint text, .legendtext, .annotation-text')]
+    .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0);
+  const boxes = texts.map(t => [t, t.getBoundingClientRect()]);
+  boxes.forEach(([t, box], i) => {
+    const label = t.textContent.trim();
+    if (!inside(box, svg)) out.push([name, 'cut', label]);
+    if (/rotate\(-?[1-9]/.test(t.getAttribute('transform') || '')) out.push([name, 'turned', label]);
+    boxes.slice(i + 1).forEach(([u, other]) => { if (meet(box, other)) out.push([name, 'overlap', label, u.textContent.trim()]); });
+    if (area && t.matches('.legendtext, .annotation-text') && meet(box, area.getBoundingClientRect()))
+      out.push([name, 'on the plot', label]);
+  });
+  // no data point drawn over an axis's labels (a ranking's dot once covered its unit's value)
+  const ticks = boxes.filter(([t]) => t.closest('g[class*="tick"]'));
+  plot.querySelectorAll('.scatterlayer .points path').forEach(p => {
+    const dot = p.getBoundingClientRect();
+    ticks.forEach(([t, box]) => { if (dot.width > 0 && meet(dot, box)) out.push([name, 'dot over', t.textContent.trim()]); });
+  });
+});
+return out;
+"""
+
+
+def test_chart_labels_are_whole_apart_upright_and_off_the_data(start, browser_store) -> None:
+    duo = start(boundaries_file=str(SHARED_BOUNDARIES))
+    info = dimensions.schools(browser_store)[0]
+    views = [
+        (1920, 1080, "/?kiosk=1", ".wall .panel[data-panel]"),  # the map's names, the ranking's rows
+        (1920, 1080, "/screen/connectivity?kiosk=1", ".wall .panel[data-panel]"),
+        (3840, 2160, "/?kiosk=1", ".wall .panel[data-panel]"),
+        (1920, 1080, f"/district/{info.district_code}", ".unit-page .units-table"),
+        (390, 844, f"/district/{info.district_code}", ".unit-page .unit-list"),  # ticks once turned on end
+        (390, 844, f"/school/{info.school_id}", ".school-page .profile"),
+    ]
+    for width, height, path, marker in views:
+        viewport(duo, width, height, mobile=width < 600)
+        for lang in ("vi", "en"):
+            drawn(duo, path + ("&" if "?" in path else "?") + f"lang={lang}", marker)
+            assert duo.driver.execute_script(LABELS) == [], (width, path, lang)
+
+
+MISSING_GLYPHS = r"""
+// characters that no font of the page has: drawn as the same empty box as a code point that is
+// not a character at all (U+0378); checked in each text's own font, Plotly's included
+const canvas = document.createElement('canvas');
+canvas.width = canvas.height = 80;
+const g = canvas.getContext('2d', {willReadFrequently: true});
+const ink = (ch, font) => { g.clearRect(0, 0, 80, 80); g.font = '48px ' + font; g.fillText(ch, 8, 60);
+                            return g.getImageData(0, 0, 80, 80).data.join(''); };
+const seen = new Map(), out = new Set(), boxes = {};
+const check = (text, font) => {
+  boxes[font] = boxes[font] || ink('\u0378', font);
+  for (const ch of text) {
+    if (/\s/.test(ch) || seen.has(ch + font)) continue;
+    seen.set(ch + font, true);
+    if (ink(ch, font) === boxes[font]) out.add(ch);
+  }
+};
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const el = walker.currentNode.parentElement;
+  if (el && walker.currentNode.textContent.trim()) check(walker.currentNode.textContent, getComputedStyle(el).fontFamily);
+}
+const body = getComputedStyle(document.body).fontFamily;
+arguments[0].forEach(text => check(text, body));
+return [...out];
+"""
+
+
+def test_no_character_is_missing_from_the_fonts(start, browser_store) -> None:
+    """No tofu: every character of the pages, of every message in the catalogs (both languages)
+    and of the panels' banner signs is in a font the page can use (a "ⓘ" once showed as a box)."""
+    from ioc import i18n
+    from ioc.pages._common import BANNER_ICONS
+
+    duo = start()
+    info = dimensions.schools(browser_store)[0]
+    strings = [*i18n.catalog("vi").values(), *i18n.catalog("en").values(), *BANNER_ICONS.values()]
+    pages = [
+        ("/", ".wall .panel[data-panel]"),
+        (f"/school/{info.school_id}", ".school-page .profile"),
+        (f"/district/{info.district_code}", ".unit-page .units-table"),
+        ("/alerts", ".alerts-page"),
+    ]
+    for path, marker in pages:
+        drawn(duo, path, marker)
+        assert duo.driver.execute_script(MISSING_GLYPHS, strings if path == "/" else []) == [], path
+    # the check finds a missing glyph when there is one
+    assert duo.driver.execute_script(MISSING_GLYPHS, ["\u24d8"]) == ["\u24d8"]
