@@ -253,7 +253,10 @@ BANNER_ICONS = {"stale": "!", "missing": "i", "error": "×"}
 def panel_banner(kind: str, text: str) -> html.Div:
     """A panel's warning line: stale (amber), missing (grey) or error (red), with its sign."""
     return html.Div(
-        [html.Span(BANNER_ICONS[kind], className="banner-icon", **attrs({"aria-hidden": "true"})), text],
+        [
+            html.Span(BANNER_ICONS[kind], className="banner-icon", **attrs({"aria-hidden": "true"})),
+            html.Span(text, className="banner-text"),
+        ],
         className=f"panel-banner banner-{kind}",
         role="alert" if kind == "error" else "status",
     )
