@@ -26,7 +26,7 @@ import pandas as pd
 from ioc import figures, i18n, settings
 from ioc.export_image import IMAGE_SIZES, SCALES, Canvas, apply, canvas, shorten
 from ioc.frontdoor import current_metrics
-from ioc.metrics.compare import Comparison
+from ioc.metrics.compare import UNKNOWN, Comparison, period_keys
 from ioc.metrics.front import Metrics
 from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
@@ -384,6 +384,12 @@ def chart(
         if comparison is not None
         else None
     )
+    if res.by in ("week", "month") and rows:  # a week or month without data is a gap in the line
+        keys = period_keys(res.by, rows[0][0], rows[-1][0])
+        have = {row[0]: i for i, row in enumerate(rows)}
+        if previous is not None:
+            previous = [previous[have[k]] if k in have else (None, UNKNOWN) for k in keys]
+        rows = [rows[have[k]] if k in have else (k, k, None, None) for k in keys]
     return figures.explore_chart(
         rows,
         req.chart,

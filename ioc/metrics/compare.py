@@ -101,6 +101,16 @@ def bucket_before(by: str, start: date) -> date:
     return (start - timedelta(days=1)).replace(day=1)
 
 
+def period_keys(by: str, first: str, last: str) -> list[str]:
+    """Every week or month key from ``first`` to ``last``, those without data included (a chart
+    draws them as gaps, not as a line across the summer)."""
+    keys, start, end = [], key_start(by, first), key_start(by, last)
+    while start <= end:
+        keys.append(_key(by, start))
+        start = start + timedelta(days=7) if by == "week" else (start + timedelta(days=32)).replace(day=1)
+    return keys
+
+
 def _key(by: str, start: date) -> str:
     return start.strftime({"week": "%G-W%V", "month": "%Y-%m"}.get(by, "%Y-%m-%d"))
 

@@ -135,3 +135,23 @@ def test_the_table_shows_the_previous_value_and_a_coloured_change(request_contex
     columns = explore.compare_columns(kpi, "district", "vi")
     assert [c["headerName"] for c in columns] == ["Kỳ trước", "Thay đổi"]
     assert columns[0]["headerTooltip"] == "Tỷ lệ chuyên cần, kỳ trước"
+
+
+def test_a_summer_without_data_is_a_gap_in_the_monthly_line() -> None:
+    at = datetime(2026, 9, 30, 9)
+    months = KpiResult(
+        "attendance_rate",
+        "ratio",
+        date(2026, 5, 1),
+        date(2026, 9, 30),
+        "month",
+        (
+            KpiRow("2026-05", "2026-05", 0.95, 95.0, 100.0, 3, at, "green"),
+            KpiRow("2026-09", "2026-09", 0.94, 94.0, 100.0, 3, at, "amber"),
+        ),
+        7,
+    )
+    req = exports.ExportRequest("attendance_rate", "month", chart="line", lang="vi")
+    fig = exports.chart(get_kpi("attendance_rate"), req, months)
+    assert list(fig.data[0].x) == ["05/2026", "06/2026", "07/2026", "08/2026", "09/2026"]
+    assert list(fig.data[0].y) == [0.95, None, None, None, 0.94] and fig.data[0].connectgaps is False

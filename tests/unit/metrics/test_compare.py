@@ -101,3 +101,15 @@ def test_period_keys_and_the_period_before(by, key, start, before) -> None:
     assert compare.key_start(by, key) == start
     assert compare.bucket_before(by, start) == before
     assert compare.bucket_start(by, start + compare.timedelta(days=3)) == start
+
+
+def test_period_keys_hold_the_periods_without_data() -> None:
+    assert compare.period_keys("month", "2026-05", "2026-09") == [
+        "2026-05",
+        "2026-06",
+        "2026-07",
+        "2026-08",
+        "2026-09",
+    ]
+    assert compare.period_keys("month", "2025-12", "2026-01") == ["2025-12", "2026-01"]
+    assert compare.period_keys("week", "2025-W52", "2026-W02") == ["2025-W52", "2026-W01", "2026-W02"]
