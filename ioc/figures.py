@@ -467,6 +467,8 @@ def ranking(
                 "text": i18n.t("kpi.target", lang) + " " + i18n.kpi_value(target, unit, lang, decimals),
                 "xref": "x",
                 "x": target,
+                # near an end of the axis the label reads inwards, never past the plot's edge
+                "xanchor": _inward(target, x_range),
                 "yref": "paper",
                 "y": 1,
                 "yanchor": "bottom",
@@ -483,6 +485,13 @@ def ranking(
     layout["annotations"] = notes
     layout["margin"] = {"l": 8, "r": 8, "t": 34, "b": 8}
     return _figure(traces, layout)
+
+
+def _inward(value: float, span: Sequence[float]) -> str:
+    """The anchor of a label at ``value`` on an axis spanning ``span``: one at the first or last
+    fifth reads inwards (left / right anchored), else centred."""
+    share = (value - span[0]) / ((span[1] - span[0]) or 1)
+    return "left" if share < 0.2 else ("right" if share > 0.8 else "center")
 
 
 CHANGE_COLOURS = {"better": STATUS_COLOURS["green"], "worse": STATUS_COLOURS["red"]}
@@ -1241,10 +1250,11 @@ def explore_chart(
         if top and len(shown) > top:
             fig.layout.annotations += (
                 {
+                    # over the names, clear of the target's label (which stays over the plot)
                     "text": i18n.t("chart.shown_of", lang, n=top, total=i18n.number(len(shown), lang)),
                     "xref": "paper",
                     "x": 0,
-                    "xanchor": "left",
+                    "xanchor": "right",
                     "yref": "paper",
                     "y": 1,
                     "yanchor": "bottom",

@@ -155,3 +155,15 @@ def test_a_summer_without_data_is_a_gap_in_the_monthly_line() -> None:
     fig = exports.chart(get_kpi("attendance_rate"), req, months)
     assert list(fig.data[0].x) == ["05/2026", "06/2026", "07/2026", "08/2026", "09/2026"]
     assert list(fig.data[0].y) == [0.95, None, None, None, 0.94] and fig.data[0].connectgaps is False
+
+
+def test_the_target_and_the_shown_count_never_share_a_corner() -> None:
+    rows = [(str(i), f"Quận {i}", 0.016 + i / 1000, None) for i in range(38)]
+    fig = figures.explore_chart(rows, "bar", "ratio", "en", target=0.01, higher_better=False, top=35)
+    notes = {a.text: a for a in fig.layout.annotations}
+    # the target (1 %) lies at the axis' left end: its label reads rightwards over the plot, and
+    # '35 of 38' sits over the names, left of the plot
+    assert notes["Target 1.0%"].xanchor == "left"
+    assert (notes["35 of 38"].x, notes["35 of 38"].xanchor) == (0, "right")
+    high = figures.explore_chart(rows, "bar", "ratio", "en", target=0.06, top=35)
+    assert {a.text: a for a in high.layout.annotations}["Target 6.0%"].xanchor == "right"
