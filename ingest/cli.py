@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import TextIO
 
 from ingest.contract import DATASETS, FILE_SUFFIXES, dataset_of
-from ingest.load import Auditor, FileResult, collect_files, ingest_paths, recover_interrupted
+from ingest.load import (
+    Auditor,
+    FileResult,
+    Rejection,
+    collect_files,
+    describe_words,
+    ingest_paths,
+    recover_interrupted,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--source", default="cli", help="name recorded in the run log (default: cli)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument(
+        "--lang",
+        choices=("en", "vi"),
+        default="en",
+        help="language of the outcome lines and rejection messages (default: en; vi for Vietnamese)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, audit: Auditor | None = None) -> int:
@@ -41,6 +55,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, audit: Auditor | No
     from ioc.store import open_store
 
     out = out or sys.stdout
+    lang = getattr(args, "lang", "en")
     effective = None
     if args.effective_date:
         try:
@@ -76,13 +91,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None, audit: Auditor | No
         effective_date=effective,
         dataset=args.dataset,
         audit=audit,
-        progress=(lambda line: _print_progress(line, out)) if args.format == "text" else None,
+        on_result=(lambda result: _print_progress(describe_words(result).text(lang), out))
+        if args.format == "text"
+        else None,
     )
     if args.format == "text":
-        _print_details(results, out)
+        _print_details(results, out, lang)
     else:
         json.dump(
-            {"files": [_as_json(r) for r in results], "summary": _summary(results)},
+            {"files": [_as_json(r, lang) for r in results], "summary": _summary(results)},
             out,
             ensure_ascii=False,
             indent=2,
@@ -96,14 +113,18 @@ def _print_progress(line: str, out: TextIO) -> None:
     out.flush()
 
 
-def _print_details(results: list[FileResult], out: TextIO) -> None:
+def _said(rejection: Rejection, lang: str) -> str:
+    return rejection.words.text(lang) if rejection.words is not None else rejection.message
+
+
+def _print_details(results: list[FileResult], out: TextIO, lang: str = "en") -> None:
     for result in results:
         if result.status in ("rejected", "failed") or result.warnings:
             out.write(f"\n{result.file}:\n")
             for warning in result.warnings:
                 out.write(f"  WARNING {warning}\n")
             for rejection in result.rejections:
-                out.write(f"  {rejection.message}\n")
+                out.write(f"  {_said(rejection, lang)}\n")
             if result.problems > len(result.rejections):
                 out.write(f"  ... and {result.problems - len(result.rejections):,} more problem(s)\n")
     out.write("\n" + _summary_line(results) + "\n")
@@ -127,7 +148,7 @@ def _summary_line(results: list[FileResult]) -> str:
     )
 
 
-def _as_json(result: FileResult) -> dict[str, object]:
+def _as_json(result: FileResult, lang: str = "en") -> dict[str, object]:
     return {
         "file": result.file,
         "dataset": result.dataset,
@@ -140,7 +161,16 @@ def _as_json(result: FileResult) -> dict[str, object]:
         "checksum": result.checksum,
         "warnings": list(result.warnings),
         "rejections": [
-            {"row": r.row, "column": r.column, "value": r.value, "rule": r.rule, "message": r.message}
+            {
+                "row": r.row,
+                "column": r.column,
+                "value": r.value,
+                "rule": r.rule,
+                "message": _said(r, lang),
+                # the message's template: a program can say it in its own words
+                "message_id": r.words.id if r.words else None,
+                "params": r.words.to_json()["params"] if r.words else None,
+            }
             for r in result.rejections
         ],
     }

@@ -18,6 +18,8 @@ from typing import BinaryIO
 
 import duckdb
 
+from ioc.messages import msg
+
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _FULL_TEXT = ("no space left on device", "disk quota exceeded", "not enough space")
 
@@ -25,12 +27,10 @@ _FULL_TEXT = ("no space left on device", "disk quota exceeded", "not enough spac
 class DiskFull(OSError):
     """The disk holding ``path`` is full; the message is one line for operators."""
 
-    def __init__(self, path: str | Path, action: str = "writing") -> None:
-        super().__init__(
-            errno.ENOSPC,
-            f"No space left on device {action} {path}: nothing of this run was kept; "
-            "free some space and it runs again",
-        )
+    def __init__(self, path: str | Path, *, store_files: bool = False) -> None:
+        # the store's data files, or one file (an archived original)
+        self.message = msg("disk_full.store" if store_files else "disk_full.file", path=str(path))
+        super().__init__(errno.ENOSPC, str(self.message))
         self.path = str(path)
 
     def __str__(self) -> str:

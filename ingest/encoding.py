@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ioc.messages import Message, msg
+
 CHUNK = 8 * 1024 * 1024
 
 # Vietnamese letters outside ASCII, precomposed (NFC) — every other Latin-1 / Latin Extended
@@ -41,7 +43,7 @@ NOT_VIETNAMESE_CLASS = _not_vietnamese_class()
 class FileCheck:
     checksum: str
     size: int
-    utf8_error: str | None  # None when the bytes are valid UTF-8
+    utf8_error: Message | None  # None when the bytes are valid UTF-8
 
 
 def check_file(path: Path, *, require_utf8: bool) -> FileCheck:
@@ -49,7 +51,7 @@ def check_file(path: Path, *, require_utf8: bool) -> FileCheck:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     size = 0
-    error: str | None = None
+    error: Message | None = None
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
@@ -63,30 +65,24 @@ def check_file(path: Path, *, require_utf8: bool) -> FileCheck:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            error = "the file ends in the middle of a UTF-8 character"
+            error = msg("encoding.cut_short")
     return FileCheck(digest.hexdigest(), size, error)
 
 
-def _describe_legacy(chunk: bytes, offset: int, start: int) -> str:
+def _describe_legacy(chunk: bytes, offset: int, start: int) -> Message:
     line_start = chunk.rfind(b"\n", 0, start) + 1
     line_end = chunk.find(b"\n", start)
     line = chunk[line_start : line_end if line_end >= 0 else len(chunk)][:120]
+    byte, where = f"0x{chunk[start]:02X}", str(offset)  # offsets as programs print them, ungrouped
     try:
-        looks = f" (read as Windows-1258 the line says {line.decode('cp1258').strip()!r})"
+        says = repr(line.decode("cp1258").strip())
     except UnicodeDecodeError:
-        looks = ""
-    return (
-        f"the file is not UTF-8 (byte 0x{chunk[start]:02X} at offset {offset}): it looks like "
-        f"Windows-1258 or another legacy Vietnamese encoding{looks}; "
-        "open it and save it as UTF-8 (in Excel: 'CSV UTF-8'), then send it again"
-    )
+        return msg("encoding.not_utf8", byte=byte, offset=where)
+    return msg("encoding.not_utf8_line", byte=byte, offset=where, line=says)
 
 
-def describe_mojibake(text: str) -> str:
+def describe_mojibake(text: str) -> Message:
     """Why a text looks like a legacy encoding, for a rejection message."""
     odd = "".join(sorted({ch for ch in text if ch not in VIETNAMESE_LETTERS and ord(ch) >= 0x80}))
     kind = "VNI" if any(ch in VNI_MARKERS for ch in odd) else "TCVN3 (ABC)"
-    return (
-        f"contains {' '.join(repr(ch) for ch in odd)}, which are not Vietnamese letters: the text looks typed in the legacy {kind} "
-        "encoding; convert it to Unicode and send it again"
-    )
+    return msg("encoding.mojibake", chars=" ".join(repr(ch) for ch in odd), kind=kind)

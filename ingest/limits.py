@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ioc import settings
+from ioc.messages import Message, MessageError, Num, msg
 
 # C0 control characters but tab: never part of a name or a number ("Bình\x00Thường" is a broken
 # export, not a school). The same class in Python and in DuckDB's RE2.
@@ -22,13 +23,17 @@ CONTROL_CLASS = r"[\x00-\x08\x0a-\x1f]"
 _CONTROL = re.compile(CONTROL_CLASS)
 
 SHOWN_CHARS = 60  # a long value is quoted by its beginning and its length
+READABLE = msg("rule.readable")  # the rule a file breaks that cannot be read at all
 
 
-class LimitExceeded(Exception):
-    """A file goes over an input limit; ``where`` tells which row and column, if one."""
+class LimitExceeded(MessageError):
+    """A file goes over an input limit; ``row`` and ``column`` tell where, if known; ``rule`` is
+    the limit it breaks (its English text is what the ``rule`` column stores)."""
 
-    def __init__(self, text: str, *, row: int | None = None, column: str | None = None, rule: str):
-        super().__init__(text)
+    def __init__(
+        self, message: Message, *, row: int | None = None, column: str | None = None, rule: Message
+    ) -> None:
+        super().__init__(message)
         self.row = row
         self.column = column
         self.rule = rule
@@ -53,35 +58,34 @@ class Limits:
         )
 
     @property
-    def cell_rule(self) -> str:
-        return f"at most {self.cell_chars:,} characters (IOC_MAX_CELL_CHARS)"
+    def cell_rule(self) -> Message:
+        return msg("rule.cell_chars", limit=self.cell_chars)
 
     def check_columns(self, count: int) -> None:
         if count > self.columns:
             raise LimitExceeded(
-                f"row 1: the header has {count:,} columns, over the limit of {self.columns:,} columns "
-                "per file (IOC_MAX_COLUMNS)",
+                msg("limit.columns", count=count, limit=self.columns),
                 row=1,
-                rule=f"at most {self.columns:,} columns (IOC_MAX_COLUMNS)",
+                rule=msg("rule.columns", limit=self.columns),
             )
 
     def check_rows(self, count: int) -> None:
         """``count`` data rows below a one-line header; the row named is the first one over the limit."""
         if count > self.rows:
-            raise self.too_many_rows(self.rows + 2, f"the file has {count:,} data rows")
+            raise self.too_many_rows(self.rows + 2, msg("limit.data_rows", count=count))
 
-    def too_many_rows(self, row: int, found: str) -> LimitExceeded:
+    def too_many_rows(self, row: int, found: Message) -> LimitExceeded:
         return LimitExceeded(
-            f"row {row:,}: {found}, over the limit of {self.rows:,} rows per file (IOC_MAX_ROWS)",
+            msg("limit.rows", row=row, found=found, limit=self.rows),
             row=row,
-            rule=f"at most {self.rows:,} rows (IOC_MAX_ROWS)",
+            rule=msg("rule.rows", limit=self.rows),
         )
 
     def check_header_names(self, names: list[str]) -> None:
         for position, name in enumerate(names, start=1):
             if len(name) > self.cell_chars:
                 raise LimitExceeded(
-                    f"row 1, column {position:,}: the header name {shown(name)} breaks rule {self.cell_rule}",
+                    msg("limit.header_name", position=position, name=shown(name), rule=self.cell_rule),
                     row=1,
                     column=f"column {position:,}",
                     rule=self.cell_rule,
@@ -93,23 +97,24 @@ class Limits:
             with zipfile.ZipFile(path) as archive:
                 entries = archive.infolist()
         except (zipfile.BadZipFile, OSError) as error:
-            raise LimitExceeded(
-                f"cannot be read as an XLSX workbook (not a zip archive: {error})", rule="readable file"
-            ) from None
+            raise LimitExceeded(msg("read.xlsx_not_zip", error=str(error)), rule=READABLE) from None
         if len(entries) > self.xlsx_entries:
             raise LimitExceeded(
-                f"the workbook holds {len(entries):,} files, over the limit of {self.xlsx_entries:,} "
-                "(IOC_MAX_XLSX_ENTRIES); refused before reading it",
-                rule=f"at most {self.xlsx_entries:,} files in a workbook (IOC_MAX_XLSX_ENTRIES)",
+                msg("limit.xlsx_entries", count=len(entries), limit=self.xlsx_entries),
+                rule=msg("rule.xlsx_entries", limit=self.xlsx_entries),
             )
         inflated = sum(entry.file_size for entry in entries)
         if inflated > self.xlsx_inflated_bytes:
             biggest = max(entries, key=lambda e: e.file_size)
             raise LimitExceeded(
-                f"the workbook inflates to {_mb(inflated)} (the biggest part, {biggest.filename}, to "
-                f"{_mb(biggest.file_size)}), over the limit of {_mb(self.xlsx_inflated_bytes)} "
-                "(IOC_MAX_XLSX_INFLATED_MB); refused before reading it: send big data as CSV or Parquet",
-                rule=f"inflates to at most {_mb(self.xlsx_inflated_bytes)} (IOC_MAX_XLSX_INFLATED_MB)",
+                msg(
+                    "limit.xlsx_inflated",
+                    size=_mb(inflated),
+                    part=biggest.filename,
+                    part_size=_mb(biggest.file_size),
+                    limit=_mb(self.xlsx_inflated_bytes),
+                ),
+                rule=msg("rule.xlsx_inflated", limit=_mb(self.xlsx_inflated_bytes)),
             )
         _verify_entries(path)
 
@@ -124,14 +129,11 @@ def _verify_entries(path: Path) -> None:
                     while handle.read(1 << 20):
                         pass
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as error:
-        raise LimitExceeded(
-            f"cannot be read as an XLSX workbook: its zip archive is damaged or lies about its sizes ({error})",
-            rule="readable file",
-        ) from None
+        raise LimitExceeded(msg("read.xlsx_damaged", error=str(error)), rule=READABLE) from None
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:,.1f} MB"
+def _mb(size: int) -> Message:
+    return msg("size.mb", mb=Num(size / 1024 / 1024, 1))
 
 
 def escape_controls(text: str) -> str:
@@ -151,11 +153,16 @@ def shown(text: str) -> str:
     return f"'{escape_controls(text[:SHOWN_CHARS])}…' ({len(text):,} characters)"
 
 
-def unknown_columns_warning(file_name: str, dataset: str, names: tuple[str, ...], first: int = 5) -> str:
+def unknown_columns_warning(file_name: str, dataset: str, names: tuple[str, ...], first: int = 5) -> Message:
     """One short line for the columns a file has beyond the contract: how many, and the first few."""
     listed = ", ".join(shown(n) for n in names[:first])
-    more = f" and {len(names) - first:,} more" if len(names) > first else ""
-    return (
-        f"{file_name}: {len(names):,} column(s) not part of the {dataset} contract were left out: "
-        f"{listed}{more}"
-    )
+    if len(names) > first:
+        return msg(
+            "warning.unknown_columns_more",
+            file=file_name,
+            count=len(names),
+            dataset=dataset,
+            listed=listed,
+            more=len(names) - first,
+        )
+    return msg("warning.unknown_columns", file=file_name, count=len(names), dataset=dataset, listed=listed)

@@ -34,9 +34,10 @@ from ingest.contract import (
     date_in_name,
     get_dataset,
 )
-from ingest.encoding import check_file, describe_mojibake
-from ingest.limits import LimitExceeded, Limits, shown, unknown_columns_warning
+from ingest.encoding import check_file
+from ingest.limits import READABLE, LimitExceeded, Limits, shown, unknown_columns_warning
 from ioc import rollups, settings
+from ioc.messages import Message, msg
 from ioc.store import Store, quote_ident
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,23 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Rejection:
+    """One broken rule; ``rule`` and ``message`` are the English words (the CLI prints them, the
+    ``rejections`` table stores them), ``words`` the message's template and parameters, from which
+    the data-health page says it in its reader's language."""
+
     file: str
     row: int | None
     column: str | None
     value: str | None
     rule: str
     message: str
+    words: Message | None = None
+
+    @classmethod
+    def of(
+        cls, file: str, row: int | None, column: str | None, value: str | None, rule: Message, words: Message
+    ) -> Rejection:
+        return cls(file, row, column, value, str(rule), str(words), words)
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,8 @@ class FileResult:
 class _Rejected(Exception):
     """Internal: the file breaks the contract before any row-level check could run."""
 
-    def __init__(self, rejections: Sequence[tuple[str | None, str | None, str, str]]):
-        super().__init__(rejections[0][3] if rejections else "rejected")
+    def __init__(self, rejections: Sequence[tuple[str | None, str | None, Message, Message]]):
+        super().__init__(str(rejections[0][3]) if rejections else "rejected")
         self.items = list(rejections)  # (column, value, rule, text)
 
 
@@ -93,7 +105,7 @@ class _Run:
     dataset: Dataset | None = None
     checksum: str | None = None
     archive_path: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # English, as the run log stores them
     rows_total: int = 0
     # how the run ended for its marker (ingest.runs): 'recorded'; 'disk full' (the files it may
     # have half written go to the next maintenance); 'unrecorded' (not even its failure could be
@@ -110,16 +122,22 @@ def _today() -> dt.date:
 
 
 def message(
-    file: str, row: int | None, column: str | None, value: str | None, rule: str, detail: str | None
-) -> str:
+    file: str, row: int | None, column: str | None, value: str | None, rule: Message, detail: Message | None
+) -> Message:
     """A rejection as users read it: ``f.csv: row 7, column present: value '120' breaks rule ...``."""
-    where = [file + ":"]
-    if row is not None:
-        where.append(f"row {row},")
-    if column is not None:
-        where.append(f"column {column}:")
-    text = " ".join(where) + f" value {shown(value or '')} breaks rule {rule}"
-    return text + (f" ({detail})" if detail else "")
+    if row is not None and column is not None:
+        where = msg("where.row_column", row=str(row), column=column)  # rows as the sheet counts them
+    elif row is not None:
+        where = msg("where.row", row=str(row))
+    elif column is not None:
+        where = msg("where.column", column=column)
+    else:
+        where = msg("where.file")
+    if detail is None:
+        return msg("rejection.value", file=file, where=where, value=shown(value or ""), rule=rule)
+    return msg(
+        "rejection.value_detail", file=file, where=where, value=shown(value or ""), rule=rule, detail=detail
+    )
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -153,9 +171,11 @@ def ingest_paths(
     progress: Callable[[str], None] | None = None,
     dataset: str | None = None,
     audit: Auditor | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Load files and folders; schools files first; each file stands alone in its transaction;
-    ``audit`` (optional) writes each run into an audit log."""
+    ``audit`` (optional) writes each run into an audit log; ``progress`` gets each file's line in
+    English, ``on_result`` its result."""
     files = collect_files(paths)
     results = []
     for path in files:
@@ -165,6 +185,8 @@ def ingest_paths(
         results.append(result)
         if progress is not None:
             progress(describe(result))
+        if on_result is not None:
+            on_result(result)
     return results
 
 
@@ -212,14 +234,12 @@ def ingest_file(
             return readers.stage_parquet(cur, path, ds, table)
         if suffix == ".json":
             return readers.stage_records(cur, _json_records(path), ds, table)
-        raise readers.ReadError(
-            f"unknown file type {suffix or '(none)'}: expected .csv, .xlsx, .parquet or .json"
-        )
+        raise readers.ReadError(msg("read.file_type", suffix=suffix or "(none)"))
 
     def prepare() -> None:
         run.dataset = get_dataset(dataset) if dataset else dataset_of(path)
         if not path.is_file():
-            raise _Rejected([(None, None, "file exists", f"{path} does not exist or is not a file")])
+            raise _Rejected([(None, None, msg("rule.file_exists"), msg("file.missing", path=str(path)))])
         check = check_file(path, require_utf8=path.suffix.lower() in (".csv", ".json"))
         run.checksum = check.checksum
         run.archive_path = str(_archive(store, path, run))
@@ -229,14 +249,13 @@ def ingest_file(
                     (
                         None,
                         None,
-                        "dataset from file name",
-                        f"cannot tell the dataset from the file name: it must start with one of "
-                        f"{', '.join(DATASETS)} (e.g. attendance_2026-11-23.csv), or give --dataset",
+                        msg("rule.dataset_from_name"),
+                        msg("file.no_dataset", datasets=", ".join(DATASETS)),
                     )
                 ]
             )
         if check.utf8_error:
-            raise _Rejected([(None, None, "UTF-8 encoding", check.utf8_error)])
+            raise _Rejected([(None, None, msg("rule.utf8"), check.utf8_error)])
 
     return _run_pipeline(store, run, prepare, stage, effective_date or _date_from_name(path), audit)
 
@@ -272,22 +291,32 @@ def ingest_records(
 
 
 def describe(result: FileResult) -> str:
-    """One line for a file's outcome."""
+    """One line for a file's outcome, in English (the CLI prints it; outside checkers read it)."""
+    return str(describe_words(result))
+
+
+def describe_words(result: FileResult) -> Message:
+    """A file's outcome as a message (data health says it in its reader's language)."""
+    file = result.file
     if result.status == "loaded":
-        extra = f" ({result.rows_replaced:,} replaced)"
         if result.dataset == "schools":
-            extra = f" ({result.versions_added:,} new or changed, {result.rows_replaced:,} replaced)"
-        return f"{result.file}: loaded {result.rows_loaded:,} rows{extra}"
+            return msg(
+                "result.loaded_schools",
+                file=file,
+                rows=result.rows_loaded,
+                versions=result.versions_added,
+                replaced=result.rows_replaced,
+            )
+        return msg("result.loaded", file=file, rows=result.rows_loaded, replaced=result.rows_replaced)
     if result.status == "unchanged":
-        return f"{result.file}: unchanged (the same file was loaded before)"
+        return msg("result.unchanged", file=file)
     if result.status == "rejected":
-        return (
-            f"{result.file}: rejected, nothing loaded ({result.problems:,} problem(s) in "
-            f"{result.rows_rejected:,} row(s))"
-            if result.rows_rejected
-            else f"{result.file}: rejected, nothing loaded"
-        )
-    return f"{result.file}: failed: {result.rejections[0].message if result.rejections else 'unknown error'}"
+        if result.rows_rejected:
+            return msg("result.rejected_rows", file=file, count=result.problems, rows=result.rows_rejected)
+        return msg("result.rejected", file=file)
+    first = result.rejections[0] if result.rejections else None
+    why = (first.words or first.message) if first is not None else msg("result.unknown_error")
+    return msg("result.failed", file=file, text=why)
 
 
 # -- the pipeline ----------------------------------------------------------------------------
@@ -307,15 +336,13 @@ def _json_records(path: Path) -> list[Mapping[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
-        raise readers.ReadError(f"cannot be read as JSON: {error}") from None
+        raise readers.ReadError(msg("read.json", error=str(error))) from None
     except RecursionError:
-        raise readers.ReadError(
-            "cannot be read as JSON: its values are nested too deeply (records are flat objects)"
-        ) from None
+        raise readers.ReadError(msg("read.json_deep")) from None
     if isinstance(data, Mapping):
         data = data.get("records", data.get("data"))
     if not isinstance(data, list):
-        raise readers.ReadError('JSON must be a list of records or {"records": [...]}')
+        raise readers.ReadError(msg("read.json_shape"))
     return data
 
 
@@ -368,34 +395,45 @@ def _run_marked(
         assert run.dataset is not None
         ds = run.dataset
         if _loaded_before(store, run):
-            result = _finish(store, run, "unchanged", 0, 0, [], 0, 0, "the same file was loaded before")
+            result = _finish(store, run, "unchanged", 0, 0, [], 0, 0, msg("run.unchanged"))
         else:
             staged = stage(cur, ds, base)
             run.rows_total = staged.rows
             result = _validate_and_load(store, cur, run, ds, staged, tables, effective_date or _today())
     except _Rejected as rejected:
         items = [
-            Rejection(run.file_name, None, column, value, rule, f"{run.file_name}: {text}")
+            Rejection.of(run.file_name, None, column, value, rule, _in_file(run, text, rule))
             for column, value, rule, text in rejected.items
         ]
         result = _finish(
-            store, run, "rejected", 0, 0, items, 0, len(items), items[0].message if items else ""
+            store,
+            run,
+            "rejected",
+            0,
+            0,
+            items,
+            0,
+            len(items),
+            _in_file(run, rejected.items[0][3], rejected.items[0][2]) if items else msg("run.rejected"),
         )
     except readers.ReadError as error:
-        item = Rejection(run.file_name, None, None, None, "readable file", f"{run.file_name}: {error}")
-        result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
+        words = _in_file(run, error.message, READABLE)
+        item = Rejection.of(run.file_name, None, None, None, READABLE, words)
+        result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, words)
     except LimitExceeded as over:
-        item = Rejection(run.file_name, over.row, over.column, None, over.rule, f"{run.file_name}: {over}")
-        result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, item.message)
+        words = _in_file(run, over.message, over.rule)
+        item = Rejection.of(run.file_name, over.row, over.column, None, over.rule, words)
+        result = _finish(store, run, "rejected", 0, 0, [item], 0, 1, words)
     except Exception as error:  # anything unexpected fails this file only, with the reason recorded
         if durable.is_disk_full(error):
             run.ending = "disk full"
-            text = str(error) if isinstance(error, durable.DiskFull) else _disk_full_text(store)
+            text = error.message if isinstance(error, durable.DiskFull) else _disk_full_text(store)
             log.error("ingesting %s failed: %s", run.file_name, text)  # one line, no traceback
         else:
             log.exception("ingesting %s failed", run.file_name)
-            text = str(error)
-        item = Rejection(run.file_name, None, None, None, "unexpected error", f"{run.file_name}: {text}")
+            text = msg("run.error", error=str(error))  # the error's own words, in English
+        unexpected = msg("rule.unexpected")
+        item = Rejection.of(run.file_name, None, None, None, unexpected, _in_file(run, text, unexpected))
         result = _finish_failed(store, run, item, text)
     finally:
         for table in reversed(tables):  # the rows view before the tables under it
@@ -407,11 +445,17 @@ def _run_marked(
     return result
 
 
-def _disk_full_text(store: Store) -> str:
-    return str(durable.DiskFull(store.data_path, "writing the store's data files in"))
+def _in_file(run: _Run, text: Message, rule: Message) -> Message:
+    """A rejection of the whole file; ``rule`` (in no sentence) lets a reader name the rule broken
+    in their language, as a row's rejection does (``message_params``' ``rule``)."""
+    return msg("rejection.file", file=run.file_name, text=text, rule=rule)
 
 
-def _finish_failed(store: Store, run: _Run, item: Rejection, text: str) -> FileResult:
+def _disk_full_text(store: Store) -> Message:
+    return durable.DiskFull(store.data_path, store_files=True).message
+
+
+def _finish_failed(store: Store, run: _Run, item: Rejection, text: Message) -> FileResult:
     """Record a failed run; when even that cannot be written (the disk is still full), say so in
     one line and return the result: its marker stays, so the next start records the run as
     interrupted, and the file is still where it was to be tried again."""
@@ -473,7 +517,7 @@ def recover_interrupted(store: Store, audit: Auditor | None = None) -> list[str]
         # the dataset its name says (None for a name that says none), so data health shows the
         # interrupted load as that dataset's last failure
         run.dataset = dataset_of(run.file_name)
-        store.write(lambda c: _insert_run(c, run, "interrupted", 0, 0, 0, runs.INTERRUPTED_TEXT))
+        store.write(lambda c: _insert_run(c, run, "interrupted", 0, 0, 0, runs.INTERRUPTED))
         return True
 
     def audited(entry: dict[str, Any]) -> None:
@@ -512,15 +556,15 @@ def _validate_and_load(
     table, typed, _dups, problems_table, final, known = tables
     header = staged.header
     if header.extra:
-        run.warnings.append(unknown_columns_warning(run.file_name, ds.name, header.extra))
-    file_problems: list[tuple[str | None, str | None, str, str]] = []
+        run.warnings.append(str(unknown_columns_warning(run.file_name, ds.name, header.extra)))
+    file_problems: list[tuple[str | None, str | None, Message, Message]] = []
     for name, positions in header.duplicates:
         file_problems.append(
             (
                 name,
                 None,
-                "column appears once",
-                f"column {name} appears more than once in the header (columns {' and '.join(map(str, positions))})",
+                msg("rule.column_once"),
+                msg("file.column_twice", column=name, positions=" and ".join(map(str, positions))),
             )
         )
     missing = [
@@ -531,8 +575,8 @@ def _validate_and_load(
             (
                 name,
                 None,
-                "required column",
-                f"column {name} is missing (required; the header has: {', '.join(h.strip() for h in header.names)})",
+                msg("rule.required_column"),
+                msg("file.column_missing", column=name, header=", ".join(h.strip() for h in header.names)),
             )
         )
     if file_problems:
@@ -566,9 +610,7 @@ def _validate_and_load(
     rows = validate.final_rows(cur, ds, typed, final, extra)
     repeated = run.rows_total - rows
     if repeated:
-        run.warnings.append(
-            f"{run.file_name}: {repeated:,} row(s) repeat an earlier row exactly and were loaded once"
-        )
+        run.warnings.append(str(msg("warning.repeated_rows", file=run.file_name, count=repeated)))
 
     if ds.history:
         apply = _schools_writer(run, final, effective_date)
@@ -578,7 +620,7 @@ def _validate_and_load(
     def transaction(c: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         replaced, written = apply(c)
         rollups.after_load(c, ds.name, final)
-        _insert_run(c, run, "loaded", rows, replaced, 0, f"loaded {rows:,} rows ({replaced:,} replaced)")
+        _insert_run(c, run, "loaded", rows, replaced, 0, msg("run.loaded", rows=rows, replaced=replaced))
         return replaced, written
 
     replaced, written = store.write(transaction)
@@ -586,22 +628,21 @@ def _validate_and_load(
 
 
 def _reject_problems(store: Store, run: _Run, found: validate.Problems) -> FileResult:
-    items = []
-    for p in found.listed:
-        detail = describe_mojibake(p.value or "") if p.detail == "encoding" else p.detail
-        items.append(
-            Rejection(
-                run.file_name,
-                p.row,
-                p.column,
-                p.value,
-                p.rule,
-                message(run.file_name, p.row, p.column, p.value, p.rule, detail),
-            )
+    items = [
+        Rejection.of(
+            run.file_name,
+            p.row,
+            p.column,
+            p.value,
+            p.rule,
+            message(run.file_name, p.row, p.column, p.value, p.rule, p.detail),
         )
-    summary = f"{found.count:,} problem(s) in {found.rows:,} row(s)"
+        for p in found.listed
+    ]
     if found.count > len(items):
-        summary += f"; the first {len(items):,} are listed"
+        summary = msg("run.problems_listed", count=found.count, rows=found.rows, listed=len(items))
+    else:
+        summary = msg("run.problems", count=found.count, rows=found.rows)
     return _finish(store, run, "rejected", 0, 0, items, found.count, found.rows, summary)
 
 
@@ -699,12 +740,18 @@ def _schools_writer(
 
 
 def _insert_run(
-    c: duckdb.DuckDBPyConnection, run: _Run, status: str, loaded: int, replaced: int, rejected: int, text: str
+    c: duckdb.DuckDBPyConnection,
+    run: _Run,
+    status: str,
+    loaded: int,
+    replaced: int,
+    rejected: int,
+    text: Message,
 ) -> None:
     c.execute(
         "INSERT INTO lake.ingest_runs (run_id, source, dataset, file_name, file_path, archive_path, checksum, "
-        "started_at, finished_at, rows_total, rows_loaded, rows_rejected, rows_replaced, status, message, warnings) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, rows_total, rows_loaded, rows_rejected, rows_replaced, status, message, warnings, "
+        "message_id, message_params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run.run_id,
             run.source,
@@ -719,8 +766,10 @@ def _insert_run(
             rejected,
             replaced,
             status,
-            text,
+            str(text),
             list(run.warnings),
+            text.id,
+            text.dumps(),
         ],
     )
 
@@ -734,7 +783,7 @@ def _finish(
     items: Sequence[Rejection],
     problems: int,
     rejected_rows: int,
-    text: str,
+    text: Message,
 ) -> FileResult:
     """Record a run that wrote no data (unchanged, rejected, failed) in a transaction of its own."""
     batch = pa.table(
@@ -746,6 +795,8 @@ def _finish(
             "value": pa.array([r.value for r in items], pa.string()),
             "rule": pa.array([r.rule for r in items], pa.string()),
             "message": pa.array([r.message for r in items], pa.string()),
+            "message_id": pa.array([r.words.id if r.words else None for r in items], pa.string()),
+            "message_params": pa.array([r.words.dumps() if r.words else None for r in items], pa.string()),
         }
     )
     cur = store.cursor()
@@ -756,7 +807,7 @@ def _finish(
         def record(c: duckdb.DuckDBPyConnection) -> None:
             _insert_run(c, run, status, loaded, replaced, rejected_rows, text)
             if items:
-                c.execute(f"INSERT INTO lake.rejections SELECT * FROM {quote_ident(view)}")  # noqa: S608
+                c.execute(f"INSERT INTO lake.rejections BY NAME SELECT * FROM {quote_ident(view)}")  # noqa: S608
 
         store.write(record)
     finally:

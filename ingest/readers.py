@@ -26,6 +26,7 @@ from python_calamine import CalamineWorkbook
 
 from ingest.contract import Dataset, header_key
 from ingest.limits import LimitExceeded, Limits
+from ioc.messages import MessageError, msg
 from ioc.store import quote_ident
 
 XLSX_BATCH = 50_000
@@ -33,7 +34,7 @@ SCAN_CHUNK = 1 << 20  # a CSV's lines are measured a MB at a time (the split of 
 HEADER_SEARCH_ROWS = 20
 
 
-class ReadError(Exception):
+class ReadError(MessageError):
     """The file cannot be read at all (not a CSV, a broken workbook...)."""
 
 
@@ -94,13 +95,12 @@ def _csv_header(path: Path, limits: Limits) -> tuple[list[str], str]:
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         first = handle.readline(most + 1)
     if not first.strip():
-        raise ReadError("the file is empty (no header row)")
+        raise ReadError(msg("read.empty"))
     if len(first) > most and not first.endswith("\n"):
         raise LimitExceeded(
-            f"row 1: the header line is longer than {most:,} characters (IOC_MAX_COLUMNS columns of "
-            "IOC_MAX_CELL_CHARS characters each)",
+            msg("limit.header_line", limit=most),
             row=1,
-            rule=f"a header of at most {limits.columns:,} columns of {limits.cell_chars:,} characters",
+            rule=msg("rule.header_line", columns=limits.columns, chars=limits.cell_chars),
         )
     counts = {delim: first.count(delim) for delim in (",", ";", "\t")}
     delimiter = max(counts, key=lambda d: counts[d])
@@ -141,7 +141,7 @@ def stage_csv(
             raise _line_too_long(
                 int(found["line"]), int(found["size"]), len(names), longest, limits
             ) from None
-        raise ReadError("cannot be read as CSV: " + _short(error)) from None
+        raise ReadError(msg("read.csv", error=_short(error))) from None
     rows = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]  # noqa: S608
     limits.check_rows(int(rows))
     # DuckDB keeps the file's order in the table, so rowid + 2 is the spreadsheet row.
@@ -150,8 +150,7 @@ def stage_csv(
 
 def _line_too_long(line: int, size: int, cells: int, longest: int, limits: Limits) -> LimitExceeded:
     return LimitExceeded(
-        f"row {line:,}: the line holds {size:,} bytes, more than a row of {cells:,} cells of at most "
-        f"{limits.cell_chars:,} characters can ({longest:,} bytes)",
+        msg("limit.line", row=line, size=size, cells=cells, chars=limits.cell_chars, longest=longest),
         row=line,
         rule=limits.cell_rule,
     )
@@ -231,7 +230,7 @@ def stage_parquet(
     try:
         described = cur.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     except duckdb.Error as error:
-        raise ReadError("cannot be read as Parquet: " + _short(error)) from None
+        raise ReadError(msg("read.parquet", error=_short(error))) from None
     names = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
     limits = limits or Limits.current()
@@ -316,7 +315,7 @@ def stage_xlsx(
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)
     except Exception as error:  # calamine raises several kinds for a broken workbook
-        raise ReadError(f"cannot be read as an XLSX workbook: {_short(error)}") from None
+        raise ReadError(msg("read.xlsx", error=_short(error))) from None
     try:
         limits.check_columns(sheet.width)
         rows = sheet.iter_rows()
@@ -339,10 +338,9 @@ def stage_xlsx(
                 break
         if header is None:
             if first is None:
-                raise ReadError("the workbook's first sheet is empty (no header row)")
+                raise ReadError(msg("read.xlsx_empty"))
             raise ReadError(
-                f"no header row naming the {dataset.name} columns in the first sheet "
-                f"(expected {', '.join(dataset.column_names)})"
+                msg("read.xlsx_no_header", dataset=dataset.name, expected=", ".join(dataset.column_names))
             )
         limits.check_rows(top + sheet.height - row_number)
         kinds = [dataset.column(c).type for c in header.columns]
@@ -416,20 +414,23 @@ def stage_records(
     extra: dict[str, None] = {}
     for number, record in enumerate(records, start=2):
         if not isinstance(record, Mapping):
-            raise ReadError(f'row {number:,}: JSON records must be objects ({{"column": value, ...}})')
+            raise ReadError(msg("read.json_not_object", row=number))
         if number - 1 > limits.rows:
-            raise limits.too_many_rows(number, f"there are more than {limits.rows:,} records")
+            raise limits.too_many_rows(number, msg("limit.records", limit=limits.rows))
         row: dict[str, Any] = {}
         for name, value in record.items():
             key = header_key(str(name))
             if key in known:
                 if isinstance(value, (Mapping, list, tuple)):
                     raise LimitExceeded(
-                        f"row {number:,}, column {key}: the value is a JSON {'object' if isinstance(value, Mapping) else 'list'}, "
-                        "not a single value",
+                        msg(
+                            "limit.json_object" if isinstance(value, Mapping) else "limit.json_list",
+                            row=number,
+                            column=key,
+                        ),
                         row=number,
                         column=key,
-                        rule="a single value (not a list or an object)",
+                        rule=msg("rule.single_value"),
                     )
                 row.setdefault(key, value)
                 found[key] = None

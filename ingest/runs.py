@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from ioc.messages import msg
 from ioc.store import CATALOG_NAME, Store
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_TEXT = (
-    "interrupted: the process loading this file stopped before it finished (killed or crashed); "
-    "nothing of it was kept, and the file is loaded again when it is sent again"
-)
+INTERRUPTED = msg("run.interrupted")
+INTERRUPTED_TEXT = str(INTERRUPTED)
 
 
 def folder(store: Store) -> Path:

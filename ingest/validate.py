@@ -12,14 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from ingest.contract import FALSE_WORDS, TRUE_WORDS, Column, Dataset, fold
-from ingest.encoding import NOT_VIETNAMESE_CLASS
+from ingest.encoding import NOT_VIETNAMESE_CLASS, describe_mojibake
 from ingest.limits import CONTROL_CLASS, SHOWN_CHARS, Limits, controls_in
 from ioc import settings
+from ioc.messages import Message, msg
 from ioc.store import quote_ident
 
 MAX_LISTED = 1000
@@ -35,27 +37,26 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def type_rule(column: Column) -> str:
+def type_rule(column: Column) -> Message:
     """The rule a cell of this column breaks when its text is not of the column's type."""
     if column.labels:
-        return "one of " + ", ".join(column.choices)
-    return {
-        "text": "text",
-        "integer": "whole number",
-        "number": "number",
-        "boolean": "boolean (true/false, 1/0, yes/no, có/không)",
-        "date": "date as YYYY-MM-DD or DD/MM/YYYY",
-        "timestamp": "ISO 8601 timestamp (YYYY-MM-DDTHH:MM[:SS][+07:00])",
-    }[column.type]
+        return msg("rule.one_of", choices=", ".join(column.choices))
+    return msg(f"rule.type_{column.type}")
 
 
-def range_rule(column: Column) -> str:
+def _bound(value: float | None) -> float:
+    assert value is not None
+    return float(value)
+
+
+def range_rule(column: Column) -> Message:
     """The rule a value outside the column's minimum/maximum breaks."""
+    low = _bound(column.minimum) if column.minimum is not None else None
     if column.name in ("latitude", "longitude"):
-        return f"{column.name} between {column.minimum:g} and {column.maximum:g} (inside Vietnam)"
+        return msg("rule.inside_vietnam", column=column.name, min=low, max=_bound(column.maximum))
     if column.minimum is not None and column.maximum is not None:
-        return f"{column.minimum:g} <= {column.name} <= {column.maximum:g}"
-    return f"{column.name} >= {column.minimum:g}"
+        return msg("rule.between", column=column.name, min=low, max=_bound(column.maximum))
+    return msg("rule.at_least", column=column.name, min=low)
 
 
 def _typed_expr(column: Column, raw: str) -> str:
@@ -202,8 +203,8 @@ class Problem:
     row: int | None
     column: str | None
     value: str | None
-    rule: str
-    detail: str | None
+    rule: Message
+    detail: Message | None
 
 
 @dataclass(frozen=True)
@@ -213,11 +214,47 @@ class Problems:
     listed: tuple[Problem, ...]  # the first MAX_LISTED, in row order
 
 
-def _select(row: str, column: str, shown: str, rule: str, detail: str, source: str, where: str) -> str:
-    """One rule's query; ``shown`` names the columns whose text the message quotes."""
+@dataclass(frozen=True)
+class _Check:
+    """One rule's words: the rule, and the message explaining a break (``msg.detail.<id>``) with
+    the parameters its query computes (``names``, in order) and those known before (``fixed``)."""
+
+    rule: Message
+    detail: str | None = None  # 'encoding': the value itself tells (ingest.encoding)
+    names: tuple[str, ...] = ()
+    fixed: tuple[tuple[str, Any], ...] = ()
+
+    def explain(self, values: list[str] | None, value: str | None) -> Message | None:
+        if self.detail == "encoding":
+            return describe_mojibake(value or "")
+        if self.detail is None:
+            return None
+        return msg(
+            f"detail.{self.detail}", **dict(self.fixed), **dict(zip(self.names, values or (), strict=False))
+        )
+
+
+def _select(
+    row: str,
+    column: str,
+    shown: str,
+    checks: list[_Check],
+    check: _Check,
+    params: tuple[str, ...],
+    source: str,
+    where: str,
+) -> str:
+    """One rule's query; ``shown`` names the columns whose text the message quotes, ``params`` the
+    SQL expressions of its detail's parameters (their text)."""
+    checks.append(check)
+    detail = (
+        "list_value(" + ", ".join(f"CAST({p} AS VARCHAR)" for p in params) + ")"
+        if params
+        else "CAST(NULL AS VARCHAR[])"
+    )
     return (
-        f"SELECT {row} AS _row, {_lit(column)} AS column_name, {_lit(shown)} AS shown, {_lit(rule)} AS rule, "  # noqa: S608
-        f"CAST({detail} AS VARCHAR) AS detail FROM {source} WHERE {where}"
+        f"SELECT {row} AS _row, {_lit(column)} AS column_name, {_lit(shown)} AS shown, {_lit(str(check.rule))} AS rule, "  # noqa: S608
+        f"{len(checks) - 1} AS check_no, {detail} AS detail FROM {source} WHERE {where}"
     )
 
 
@@ -239,13 +276,16 @@ def find_problems(
     """
     t = f"{quote_ident(typed)} t"
     queries: list[str] = []
+    checks: list[_Check] = []
     order = {c.name: i for i, c in enumerate(dataset.columns)}
     for column in dataset.columns:
         given = _given(column)
         val = "t." + quote_ident(column.name)
         if column.required and column.default is None:
             queries.append(
-                _select("t._row", column.name, "", "required (not empty)", "NULL", t, f"NOT ({given})")
+                _select(
+                    "t._row", column.name, "", checks, _Check(msg("rule.required")), (), t, f"NOT ({given})"
+                )
             )
         if not _is_plain_text(column):
             queries.append(
@@ -253,8 +293,9 @@ def find_problems(
                     "t._row",
                     column.name,
                     column.name,
-                    type_rule(column),
-                    "NULL",
+                    checks,
+                    _Check(type_rule(column)),
+                    (),
                     t,
                     f"{given} AND {val} IS NULL",
                 )
@@ -264,7 +305,14 @@ def find_problems(
             high = f"{val} > {column.maximum!r}" if column.maximum is not None else "false"
             queries.append(
                 _select(
-                    "t._row", column.name, column.name, range_rule(column), "NULL", t, f"({low} OR {high})"
+                    "t._row",
+                    column.name,
+                    column.name,
+                    checks,
+                    _Check(range_rule(column)),
+                    (),
+                    t,
+                    f"({low} OR {high})",
                 )
             )
         if column.name in dataset.text_checked_for_encoding or column.name == "school_id":
@@ -273,8 +321,9 @@ def find_problems(
                     "t._row",
                     column.name,
                     column.name,
-                    "Vietnamese text in Unicode",
-                    "'encoding'",
+                    checks,
+                    _Check(msg("rule.unicode"), "encoding"),
+                    (),
                     t,
                     f"regexp_matches({val}, {_lit(NOT_VIETNAMESE_CLASS)})",
                 )
@@ -285,8 +334,9 @@ def find_problems(
                 "t._row",
                 "school_id",
                 "school_id",
-                "school_id exists in schools",
-                "'no school ' || t.school_id || ' has been loaded'",
+                checks,
+                _Check(msg("rule.school_exists"), "no_school", ("school_id",)),
+                ("t.school_id",),
                 f"{t} ANTI JOIN {quote_ident(schools)} s ON s.school_id = t.school_id",
                 "t.school_id IS NOT NULL",
             )
@@ -302,8 +352,22 @@ def find_problems(
             )
         else:
             source = t
+        check = _Check(
+            msg(f"rule.{rule.id}"),
+            rule.id if rule.detail else None,
+            tuple(name for name, _ in rule.detail),
+        )
         queries.append(
-            _select("t._row", rule.column, rule.column, rule.name, rule.detail or "NULL", source, rule.broken)
+            _select(
+                "t._row",
+                rule.column,
+                rule.column,
+                checks,
+                check,
+                tuple(expr for _, expr in rule.detail),
+                source,
+                rule.broken,
+            )
         )
     # Two rows with one key: an error naming both, unless the rows are identical.
     dups = duplicate_groups(cur, dataset, typed)
@@ -313,10 +377,14 @@ def find_problems(
             "t._row",
             "+".join(dataset.key),
             ",".join(dataset.key),
-            "unique " + " + ".join(dataset.key),
-            "'row ' || d.first_row || ' has the same ' || "
-            + _lit(" and ".join(dataset.key))
-            + " || ' with different values'",
+            checks,
+            _Check(
+                msg("rule.unique", key=" + ".join(dataset.key)),
+                "same_key",
+                ("row",),
+                (("key", " and ".join(dataset.key)),),
+            ),
+            ("d.first_row",),
             f"{t} JOIN {quote_ident(dups)} d ON {on}",
             "t._row <> d.first_row AND d.h_min <> d.h_max",
         )
@@ -334,18 +402,19 @@ def find_problems(
             + " ELSE 999 END"
         )
         found = cur.execute(
-            f"SELECT _row, column_name, shown, rule, detail FROM {quote_ident(problems)} "  # noqa: S608
+            f"SELECT _row, column_name, shown, check_no, detail FROM {quote_ident(problems)} "  # noqa: S608
             f"ORDER BY _row, {order_sql}, rule LIMIT {MAX_LISTED}"
         ).fetchall()
         cells = cell_values(cur, staged, present, row_expr, sorted({int(r[0]) for r in found}))
-        for row, column, shown, rule, detail in found:
+        for row, column, shown, check_no, detail in found:
             texts = [cells.get(int(row), {}).get(name) for name in shown.split(",") if name]
             value = ", ".join(t or "" for t in texts) if texts else None
-            listed.append(Problem(int(row), column, value, rule, detail))
+            check = checks[int(check_no)]
+            listed.append(Problem(int(row), column, value, check.rule, check.explain(detail, value)))
     return Problems(int(count), int(rows), tuple(listed))
 
 
-CONTROL_RULE = "no control characters (tab is allowed)"
+CONTROL_RULE = msg("rule.no_controls")
 
 
 def cell_problems(
@@ -388,10 +457,18 @@ def cell_problems(
         if chars > limits.cell_chars:
             value = head[: SHOWN_CHARS - 1] + "…"  # quoted whole by the message, the size in detail
             listed.append(
-                Problem(int(row), column, value, limits.cell_rule, f"the cell holds {chars:,} characters")
+                Problem(int(row), column, value, limits.cell_rule, msg("detail.cell_chars", chars=int(chars)))
             )
         else:
-            listed.append(Problem(int(row), column, head, CONTROL_RULE, f"contains {controls_in(controls)}"))
+            listed.append(
+                Problem(
+                    int(row),
+                    column,
+                    head,
+                    CONTROL_RULE,
+                    msg("detail.controls", controls=controls_in(controls)),
+                )
+            )
     return Problems(int(count), int(rows), tuple(listed))
 
 

@@ -62,11 +62,14 @@ class Column:
 class Rule:
     """A rule over several columns of one row (``t``) or the row and its school (``s``)."""
 
-    name: str  # as shown to users: "present <= enrolled"
+    name: str  # as stored with a rejection (English): "present <= enrolled"
     column: str  # the column a rejection names
     broken: str  # SQL condition, true when the rule is broken (NULL = not applicable)
-    detail: str | None = None  # SQL text expression explaining the comparison
+    # what explains the comparison: the parameters of the message ``msg.detail.<id>`` of the
+    # locale catalogs, each a SQL expression over ``t`` (and ``s``), e.g. (("enrolled", "t.enrolled"),)
+    detail: tuple[tuple[str, str], ...] = ()
     needs_school: bool = False
+    id: str = ""  # the rule's message: ``msg.rule.<id>`` (its name in words), ``msg.detail.<id>``
 
 
 @dataclass(frozen=True)
@@ -179,14 +182,25 @@ ATTENDANCE = Dataset(
     date_column="date",
     stale_minutes=4 * 24 * 60,  # once per school day: a long weekend must not raise the flag
     rules=(
-        Rule("present <= enrolled", "present", "t.present > t.enrolled", "'enrolled is ' || t.enrolled"),
+        Rule(
+            "present <= enrolled",
+            "present",
+            "t.present > t.enrolled",
+            (("enrolled", "t.enrolled"),),
+            id="present_le_enrolled",
+        ),
         Rule(
             "present + absent_excused + absent_unexcused = enrolled",
             "absent_unexcused",
             "t.present + t.absent_excused + t.absent_unexcused <> t.enrolled",
-            "'present ' || t.present || ' + excused ' || t.absent_excused || ' + unexcused ' "
-            "|| t.absent_unexcused || ' = ' || (t.present + t.absent_excused + t.absent_unexcused) "
-            "|| ', enrolled is ' || t.enrolled",
+            (
+                ("present", "t.present"),
+                ("excused", "t.absent_excused"),
+                ("unexcused", "t.absent_unexcused"),
+                ("total", "t.present + t.absent_excused + t.absent_unexcused"),
+                ("enrolled", "t.enrolled"),
+            ),
+            id="absences_sum",
         ),
     ),
 )
@@ -212,22 +226,25 @@ DIGITAL = Dataset(
             "smart_classrooms <= classrooms of the school",
             "smart_classrooms",
             "t.smart_classrooms > s.classrooms",
-            "'school ' || t.school_id || ' has ' || s.classrooms || ' classrooms'",
+            (("school_id", "t.school_id"), ("classrooms", "s.classrooms")),
             needs_school=True,
+            id="smart_le_classrooms",
         ),
         Rule(
             "teachers_trained <= teachers of the school",
             "teachers_trained",
             "t.teachers_trained > s.teachers",
-            "'school ' || t.school_id || ' has ' || s.teachers || ' teachers'",
+            (("school_id", "t.school_id"), ("teachers", "s.teachers")),
             needs_school=True,
+            id="trained_le_teachers",
         ),
         Rule(
             "lms_active_students <= students of the school",
             "lms_active_students",
             "t.lms_active_students > s.students",
-            "'school ' || t.school_id || ' has ' || s.students || ' students'",
+            (("school_id", "t.school_id"), ("students", "s.students")),
             needs_school=True,
+            id="lms_le_students",
         ),
     ),
 )

@@ -135,6 +135,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO rollup_state VALUES ('connectivity_daily', 20.0, now())",
         ),
     ),
+    Migration(
+        4,
+        "messages as templates: the message id and parameters of runs, rejections, job runs and "
+        "source failures, so data health says them in its reader's language (ioc/messages.py)",
+        (
+            *(
+                f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR"
+                for table in ("ingest_runs", "rejections", "job_runs")
+                for column in ("message_id", "message_params")
+            ),
+            "ALTER TABLE source_state ADD COLUMN reason_id VARCHAR",
+            "ALTER TABLE source_state ADD COLUMN reason_params VARCHAR",
+        ),
+    ),
 )
 
 # applied in version order whatever order the areas appended them in

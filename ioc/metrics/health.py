@@ -24,6 +24,7 @@ from ioc import calendar as school_calendar
 from ioc import settings
 from ioc.access import EVERYTHING, AccessScope
 from ioc.datasets import DATASETS as DECLARED
+from ioc.messages import Message, msg
 from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
 from ioc.metrics.errors import QueryError
 from ioc.metrics.formulas import allowed_sql
@@ -82,16 +83,21 @@ class DatasetFreshness:
     latest_data: date | datetime | None  # newest date (attendance, digital, schools) or measurement
     last_success: datetime | None  # last load of new data
     last_failure: datetime | None  # last rejected/failed load or failing source
-    reason: str | None  # why it failed
+    reason: str | None  # why it failed (English, as the run log and the CLI say it)
     expected_cadence: str
     stale: bool
     status: str = "fresh"  # 'fresh' | 'stale' | 'no_data'
     expected_by: date | datetime | None = None  # data at least this new is expected now
     rows_last_success: int | None = None
     failing_sources: tuple[str, ...] = ()
+    # the reason as a message (None for a run recorded before messages had ids): the page says
+    # it in its reader's language
+    reason_words: Message | None = None
 
     def to_json(self) -> dict[str, Any]:
         def text(value: Any) -> Any:
+            if isinstance(value, Message):
+                return value.to_json()
             return value.isoformat() if isinstance(value, (date, datetime)) else value
 
         return {k: text(v) if not isinstance(v, tuple) else list(v) for k, v in self.__dict__.items()}
@@ -171,7 +177,8 @@ def runs(
         {k: _as_local(v) for k, v in row.items()}
         for row in store.execute(
             """SELECT run_id, source, dataset, file_name, status, message, started_at, finished_at,
-                      rows_total, rows_loaded, rows_replaced, rows_rejected, checksum, archive_path, warnings
+                      rows_total, rows_loaded, rows_replaced, rows_rejected, checksum, archive_path, warnings,
+                      message_id, message_params
                FROM ingest_runs
                WHERE ($source IS NULL OR source = $source) AND ($dataset IS NULL OR dataset = $dataset)
                ORDER BY started_at DESC, run_id DESC LIMIT $limit""",
@@ -198,7 +205,7 @@ def rejections(
         return []
     return store.execute(
         """SELECT r.run_id, r.file_name, r.row_number, r.column_name, r.value, r.rule, r.message,
-                  i.source, i.dataset, i.started_at
+                  i.source, i.dataset, i.started_at, r.message_id, r.message_params
            FROM rejections r LEFT JOIN ingest_runs i USING (run_id)
            WHERE $run_id IS NULL OR r.run_id = $run_id
            ORDER BY i.started_at DESC NULLS LAST, r.run_id, r.row_number NULLS FIRST LIMIT $limit""",
@@ -222,7 +229,8 @@ def job_runs(
         {k: _as_local(v) for k, v in row.items()}
         for row in store.execute(
             """SELECT job_run_id, job_id, kind, status, message, scheduled_at, started_at, finished_at,
-                      items_seen, items_loaded, items_rejected, rows_loaded, rows_rejected
+                      items_seen, items_loaded, items_rejected, rows_loaded, rows_rejected,
+                      message_id, message_params
                FROM job_runs
                WHERE ($job_id IS NULL OR job_id = $job_id) AND ($status IS NULL OR status = $status)
                ORDER BY started_at DESC NULLS LAST LIMIT $limit""",
@@ -265,14 +273,17 @@ def freshness(
                       arg_max(rows_loaded, finished_at) FILTER (WHERE status = 'loaded') AS rows_last_success,
                       max(finished_at) FILTER (WHERE status IN ('rejected', 'failed', 'interrupted')) AS last_failure,
                       arg_max(file_name || ': ' || coalesce(message, status), finished_at)
-                          FILTER (WHERE status IN ('rejected', 'failed', 'interrupted')) AS reason
+                          FILTER (WHERE status IN ('rejected', 'failed', 'interrupted')) AS reason,
+                      arg_max([file_name, message_id, message_params], finished_at)
+                          FILTER (WHERE status IN ('rejected', 'failed', 'interrupted')) AS reason_parts
                FROM ingest_runs WHERE dataset IS NOT NULL GROUP BY dataset"""
         ).dicts()
     }
     failing: dict[str, list[dict]] = {}
     if store.has_table("source_state"):
         for row in store.execute(
-            "SELECT source_id, dataset, last_failure, reason FROM source_state WHERE failing AND dataset IS NOT NULL"
+            "SELECT source_id, dataset, last_failure, reason, reason_id, reason_params FROM source_state "
+            "WHERE failing AND dataset IS NOT NULL"
         ).dicts():
             failing.setdefault(row["dataset"], []).append(row)
     result = []
@@ -281,6 +292,7 @@ def freshness(
         limit = expected_by(dataset, now)
         load = loads.get(dataset, {})
         last_failure, reason = load.get("last_failure"), load.get("reason")
+        words = _failed_load(load.get("reason_parts"))
         for source in failing.get(dataset, []):
             if source["last_failure"] is not None and (
                 last_failure is None or source["last_failure"] > last_failure
@@ -289,9 +301,11 @@ def freshness(
                     source["last_failure"],
                     f"source {source['source_id']}: {source['reason']}",
                 )
+                why = Message.stored(source.get("reason_id"), source.get("reason_params"))
+                words = msg("reason.source", source=source["source_id"], text=why) if why else None
         stale = _is_stale(latest, limit)
         if restricted:
-            reason = None
+            reason = words = None
         result.append(
             DatasetFreshness(
                 dataset=dataset,
@@ -305,9 +319,19 @@ def freshness(
                 expected_by=limit,
                 rows_last_success=load.get("rows_last_success"),
                 failing_sources=() if restricted else tuple(s["source_id"] for s in failing.get(dataset, [])),
+                reason_words=words,
             )
         )
     return result
+
+
+def _failed_load(parts: list[str | None] | None) -> Message | None:
+    """The last failed load's reason as a message (its file, then what its run recorded)."""
+    if not parts:
+        return None
+    file_name, message_id, params = parts
+    why = Message.stored(message_id, params)
+    return msg("rejection.file", file=file_name, text=why) if why is not None else None
 
 
 def _current_schools(hierarchy_date: date | None, active_only: bool = True) -> tuple[str, dict[str, Any]]:
@@ -435,6 +459,8 @@ def sources(store: Store, *, access: AccessScope = EVERYTHING) -> list[dict]:
                 "last_success": _as_local(state.get("last_success") or stat.get("last_load")),
                 "last_failure": _as_local(state.get("last_failure")),
                 "reason": state.get("reason"),
+                "reason_id": state.get("reason_id"),
+                "reason_params": state.get("reason_params"),
                 "cursor": state.get("cursor"),
                 "last_checked": job.get("last_run"),
                 "runs": int(stat.get("runs") or 0),

@@ -11,6 +11,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc import i18n, ids
+from ioc.messages import said_rows
 from ioc.metrics.front import DEFAULT_CADENCES
 from ioc.pages._common import UrlState, current_metrics, grid_locale, local_now, t
 from ioc.panels.common import attrs, drill_link
@@ -89,7 +90,10 @@ def freshness_cards(items: list[Any], state: UrlState) -> html.Div:
                         + (i18n.format_datetime(f.last_failure, lang) if f.last_failure else "—")
                     ),
                     html.P(t("health.cadence", state) + ": " + _cadence_text(f, state)),
-                    html.P(f.reason or "", className="stale-text" if f.stale else "muted"),
+                    html.P(
+                        f.reason_words.text(lang) if f.reason_words else (f.reason or ""),
+                        className="stale-text" if f.stale else "muted",
+                    ),
                 ],
                 className=f"card fresh-card state-{'stale' if f.stale else 'ok'}",
                 **attrs({"data-dataset": f.dataset}),
@@ -167,7 +171,7 @@ def layout(**params: Any) -> Any:
                     city_wide(
                         table(
                             "runs",
-                            ask("runs", 200),
+                            said_rows(ask("runs", 200), lang),
                             lang,
                             [
                                 "started_at",
@@ -187,7 +191,7 @@ def layout(**params: Any) -> Any:
             html.Section(
                 [
                     html.H2(t("health.rejections", state)),
-                    city_wide(table("rejections", ask("rejections", limit=500), lang)),
+                    city_wide(table("rejections", said_rows(ask("rejections", limit=500), lang), lang)),
                 ],
                 className="card",
             ),
@@ -197,7 +201,7 @@ def layout(**params: Any) -> Any:
                     city_wide(
                         table(
                             "sources",
-                            ask("sources"),
+                            said_rows(ask("sources"), lang, "reason", "reason"),
                             lang,
                             [
                                 "source",

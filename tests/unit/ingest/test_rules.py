@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.load import ingest_file
+from ioc.messages import Message
 
 from .conftest import BAD, GOOD
 
@@ -207,6 +208,15 @@ def test_bad_file_is_rejected_with_exact_message(shared_store, name: str, rule: 
         "SELECT file_name, message, rule FROM rejections WHERE run_id = ?", [result.run_id]
     ).rows
     assert stored == [(name, expected, rule)]
+    # the template and its parameters are stored beside the English text, and say it again
+    # word for word; in Vietnamese the same rejection names the same file, row and value
+    message_id, params = shared_store.execute(
+        "SELECT message_id, message_params FROM rejections WHERE run_id = ?", [result.run_id]
+    ).rows[0]
+    words = Message.stored(message_id, params)
+    assert words is not None and words.text("en") == expected
+    vietnamese = words.text("vi")
+    assert vietnamese != expected and "breaks rule" not in vietnamese and vietnamese.startswith(name)
     run = shared_store.execute(
         "SELECT status, rows_loaded FROM ingest_runs WHERE run_id = ?", [result.run_id]
     ).first()
