@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ioc import settings
+from ioc.messages import Message
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,6 +34,8 @@ _STATE_COLUMNS = (
     "last_success",
     "last_failure",
     "reason",
+    "reason_id",
+    "reason_params",
     "failing",
     "consecutive_failures",
     "rows_last_run",
@@ -55,10 +58,11 @@ class SourceState:
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_failure: datetime | None = None
-    reason: str | None = None  # why the last failure happened (kept after recovery)
+    reason: str | None = None  # why the last failure happened (kept after recovery), in English
     failing: bool = False
     consecutive_failures: int = 0
     rows_last_run: int | None = None
+    reason_words: Message | None = None  # the reason's template: data health says it in its reader's language
 
     def succeeded(self, at: datetime, rows: int, cursor: str | None = None) -> SourceState:
         return replace(
@@ -71,15 +75,21 @@ class SourceState:
             cursor=cursor if cursor is not None else self.cursor,
         )
 
-    def failed(self, at: datetime, reason: str) -> SourceState:
+    def failed(self, at: datetime, reason: Message) -> SourceState:
         return replace(
             self,
             last_attempt=at,
             last_failure=at,
-            reason=reason,
+            reason=str(reason),
+            reason_words=reason,
             failing=True,
             consecutive_failures=self.consecutive_failures + 1,
         )
+
+    def failed_files(self, at: datetime, reason: Message) -> SourceState:
+        """Files of the source were rejected: the source itself works (not failing), but the
+        reason stays visible."""
+        return replace(self, last_failure=at, reason=str(reason), reason_words=reason)
 
 
 def load_source_state(store: Store, source_id: str) -> SourceState | None:
@@ -92,6 +102,7 @@ def load_source_state(store: Store, source_id: str) -> SourceState | None:
         return None
     row["failing"] = bool(row["failing"])
     row["consecutive_failures"] = int(row["consecutive_failures"] or 0)
+    row["reason_words"] = Message.stored(row.pop("reason_id"), row.pop("reason_params"))
     return SourceState(**row)
 
 
@@ -109,6 +120,8 @@ def _write_state(cur: duckdb.DuckDBPyConnection, state: SourceState) -> None:
             state.last_success,
             state.last_failure,
             state.reason,
+            state.reason_words.id if state.reason_words else None,
+            state.reason_words.dumps() if state.reason_words else None,
             state.failing,
             state.consecutive_failures,
             state.rows_last_run,
@@ -134,8 +147,8 @@ def _insert_run(
 ) -> None:
     cur.execute(
         "INSERT INTO job_runs (job_run_id, job_id, kind, scheduled_at, started_at, finished_at, status, "
-        "items_seen, items_loaded, items_rejected, rows_loaded, rows_rejected, message) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "items_seen, items_loaded, items_rejected, rows_loaded, rows_rejected, message, message_id, message_params) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             job_id,
@@ -150,6 +163,8 @@ def _insert_run(
             outcome.rows_loaded,
             outcome.rows_rejected,
             outcome.message[:4000],
+            outcome.words.id if outcome.words else None,
+            outcome.words.dumps() if outcome.words else None,
         ],
     )
 

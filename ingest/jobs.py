@@ -26,6 +26,7 @@ from ingest import runs
 from ingest.contract import DATASETS
 from ingest.kinds import JobKind, Runner, job_kinds, register
 from ioc import settings
+from ioc.messages import Message
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -196,8 +197,13 @@ class JobOutcome:
     items_rejected: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    message: str = ""
+    message: str = ""  # in English (logs, the scheduler's output); from ``words`` when given
     details: tuple[str, ...] = field(default=())
+    words: Message | None = None  # the message's template: data health says it in its reader's language
+
+    def __post_init__(self) -> None:
+        if self.words is not None and not self.message:
+            object.__setattr__(self, "message", str(self.words))
 
     @property
     def noteworthy(self) -> bool:

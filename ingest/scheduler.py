@@ -55,6 +55,7 @@ from ioc.leader import (
     lock_holder,
     scheduler_nodes,
 )
+from ioc.messages import Message, msg
 
 if TYPE_CHECKING:
     from apscheduler.events import JobEvent
@@ -278,10 +279,12 @@ class JobRunner:
             if is_disk_full(error):  # one line: the disk is full, not a bug
                 text = disk_full_line(error)
                 log.error("job %s failed: %s", job_id, text)
-                outcome = JobOutcome("failed", message=text)
+                outcome = JobOutcome("failed", words=msg("job.disk_full", error=text))
             else:
                 log.exception("job %s failed", job_id)
-                outcome = JobOutcome("failed", message=f"{type(error).__name__}: {error}")
+                outcome = JobOutcome(
+                    "failed", words=msg("job.error", error=f"{type(error).__name__}: {error}")
+                )
         finished = now()
         write_state = new is not None and (old is None or _changed(old, new))
         if outcome.noteworthy or write_state:
@@ -318,8 +321,9 @@ class JobRunner:
         )
         return outcome
 
-    def record_event(self, job_id: str, status: str, message: str, scheduled_at: datetime | None) -> None:
+    def record_event(self, job_id: str, status: str, words: Message, scheduled_at: datetime | None) -> None:
         """Record a run that did not happen (missed, skipped) or escaped the job's own handling."""
+        message = str(words)
         try:
             job = self.config.job(job_id)
         except KeyError:
@@ -333,7 +337,7 @@ class JobRunner:
                     self.store,
                     job.id,
                     job.kind,
-                    JobOutcome(status, message=message),
+                    JobOutcome(status, words=words),
                     scheduled_at=scheduled_at,
                     started_at=now(),
                     finished_at=now(),
@@ -369,8 +373,12 @@ class JobRunner:
             self.record_event(
                 job.id,
                 "missed",
-                f"{missed} scheduled run(s) missed while no scheduler was running "
-                f"(from {first.isoformat(timespec='seconds') if first else '?'} to {until.isoformat(timespec='seconds')})",
+                msg(
+                    "job.missed_while_down",
+                    count=missed,
+                    start=first.isoformat(timespec="seconds") if first else "?",
+                    end=until.isoformat(timespec="seconds"),
+                ),
                 first,
             )
         return missed
@@ -384,9 +392,7 @@ class JobRunner:
             scheduled = (getattr(event, "scheduled_run_times", None) or [None])[-1]
         when = scheduled.isoformat(timespec="seconds") if scheduled else "?"
         if event.code == EVENT_JOB_MISSED:
-            self.record_event(
-                event.job_id, "missed", f"the run due at {when} started too late and was skipped", scheduled
-            )
+            self.record_event(event.job_id, "missed", msg("job.missed", when=when), scheduled)
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             # a long load skips many short intervals: record the first skip of each long run only
             last = self._last_skip.get(event.job_id)
@@ -397,14 +403,14 @@ class JobRunner:
             self.record_event(
                 event.job_id,
                 "skipped",
-                f"the run due at {when} was skipped: the previous run is still going",
+                msg("job.skipped", when=when),
                 scheduled,
             )
         elif event.code == EVENT_JOB_ERROR:
             self.record_event(
                 event.job_id,
                 "failed",
-                f"the run due at {when} raised {getattr(event, 'exception', '')!r}",
+                msg("job.raised", when=when, error=repr(getattr(event, "exception", ""))),
                 scheduled,
             )
 
@@ -546,9 +552,13 @@ def _plan_takeover(runner: JobRunner, started: datetime) -> dict[str, datetime]:
                 runner.record_event(
                     job.id,
                     "missed",
-                    f"{len(late)} scheduled run(s) not made while no scheduler was active "
-                    f"(from {late[0].isoformat(timespec='seconds')} to {late[-1].isoformat(timespec='seconds')}); "
-                    f"coalesced into one run at {started.isoformat(timespec='seconds')}",
+                    msg(
+                        "job.coalesced",
+                        count=len(late),
+                        start=late[0].isoformat(timespec="seconds"),
+                        end=late[-1].isoformat(timespec="seconds"),
+                        at=started.isoformat(timespec="seconds"),
+                    ),
                     late[0],
                 )
         elif status == "running" and attempts < 2:

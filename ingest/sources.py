@@ -47,6 +47,7 @@ from ingest.jobs import (
     http_options,
 )
 from ingest.kinds import JobKind, Runner, register
+from ioc.messages import Message, MessageError, msg
 
 if TYPE_CHECKING:
     from ingest.load import Auditor, FileResult
@@ -160,7 +161,7 @@ def poll_drop_folder(
     rejected/. A file whose load failed stays for the next run: always when the environment is to
     blame (full disk, permissions), at most ``MAX_FILE_FAILURES`` times otherwise (``attempts``
     counts them across runs), after which it is moved to rejected/ with the error as its reason."""
-    from ingest.load import describe, ingest_file
+    from ingest.load import describe, describe_words, ingest_file
 
     spec.folder.mkdir(parents=True, exist_ok=True)
     files = ready_files(spec)
@@ -168,8 +169,9 @@ def poll_drop_folder(
     if not files:
         return JobOutcome("idle"), replace(state, last_attempt=started)
     loaded = rejected = rows_loaded = rows_rejected = 0
-    failures: list[str] = []
+    failures: list[Message] = []
     details: list[str] = []
+    said: list[Message] = []  # the details' words
     for path in files:
         echo(f"{job_id}: loading {path.name}")
         try:
@@ -177,27 +179,28 @@ def poll_drop_folder(
                 result = ingest_file(store, path, source=job_id, dataset=spec.dataset, audit=audit)
         except Exception as error:  # the store or the disk failed; the file stays for the next run
             log.exception("%s: loading %s failed", job_id, path.name)
-            text = f"{path.name}: {type(error).__name__}: {error}"
-            failures.append(text)
-            if isinstance(error, OSError) or environmental(text):
+            failure = msg("source.file_error", file=path.name, error=f"{type(error).__name__}: {error}")
+            failures.append(failure)
+            if isinstance(error, OSError) or environmental(str(failure)):
                 break  # the disk is the problem: the next files would fail the same way
-            if _give_up(path, text, attempts):
+            if _give_up(path, str(failure), attempts):
                 rejected += 1
             continue
         if result.status == "failed":
-            text = describe(result)
-            failures.append(text)
-            if environmental(text):
+            failure = describe_words(result)
+            failures.append(failure)
+            if environmental(str(failure)):
                 break
-            if _give_up(path, text, attempts):
+            if _give_up(path, str(failure), attempts):
                 rejected += 1
             continue
         details.append(describe(result))
+        said.append(describe_words(result))
         try:
             move_handled(path, result)
         except OSError as error:
             # the load committed; a later run re-picks the file and finds it "unchanged"
-            failures.append(f"{path.name}: loaded but could not be moved out of the inbox: {error}")
+            failures.append(msg("source.not_moved", file=path.name, error=str(error)))
         if result.ok:
             loaded += 1
             rows_loaded += result.rows_loaded
@@ -206,20 +209,26 @@ def poll_drop_folder(
             rows_rejected += result.rows_rejected
     finished = now()
     status = "failed" if failures else ("partial" if rejected else "success")
-    message = "; ".join(failures + details)
     outcome = JobOutcome(
-        status, len(files), loaded, rejected, rows_loaded, rows_rejected, message, tuple(details)
+        status,
+        len(files),
+        loaded,
+        rejected,
+        rows_loaded,
+        rows_rejected,
+        details=tuple(details),
+        words=msg("list", items=(*failures, *said)),
     )
     if failures:
-        new_state = state.failed(finished, "; ".join(failures))
+        new_state = state.failed(finished, msg("list", items=tuple(failures)))
     else:
         new_state = state.succeeded(finished, rows_loaded)
         if rejected:
             # rejected files are the schools' problem, not the source's; keep them visible
-            new_state = replace(
-                new_state,
-                last_failure=finished,
-                reason=f"{rejected} file(s) rejected: " + "; ".join(d for d in details if "rejected" in d),
+            files_rejected = tuple(w for w, d in zip(said, details, strict=True) if "rejected" in d)
+            new_state = new_state.failed_files(
+                finished,
+                msg("source.files_rejected", count=rejected, files=msg("list", items=files_rejected)),
             )
     return outcome, new_state
 
@@ -280,7 +289,7 @@ def pending_files(folder: Path) -> int:
 
 
 # -- HTTP JSON ------------------------------------------------------------------------------------
-class SourceFailure(Exception):
+class SourceFailure(MessageError):
     """The source could not deliver a complete, valid batch; the message is the reason shown."""
 
     retryable = False
@@ -328,7 +337,7 @@ def _headers(spec: HttpSpec, environ: Mapping[str, str]) -> dict[str, str]:
     if spec.token_env:
         token = environ.get(spec.token_env, "")
         if not token:
-            raise SourceFailure(f"environment variable {spec.token_env} (token_env) is not set")
+            raise SourceFailure(msg("source.token_unset", variable=spec.token_env))
         headers[spec.auth_header] = f"{spec.auth_scheme} {token}".strip() if spec.auth_scheme else token
     return headers
 
@@ -336,9 +345,7 @@ def _headers(spec: HttpSpec, environ: Mapping[str, str]) -> dict[str, str]:
 def _read_limited(response: http.client.HTTPResponse, spec: HttpSpec, started: float, where: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > spec.max_bytes:
-        raise SourceFailure(
-            f"{where}: response of {int(declared):,} bytes is over the limit of {spec.max_bytes:,} bytes"
-        )
+        raise SourceFailure(msg("source.too_big", where=where, size=int(declared), limit=spec.max_bytes))
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -346,20 +353,18 @@ def _read_limited(response: http.client.HTTPResponse, spec: HttpSpec, started: f
             chunk = response.read1(CHUNK) if hasattr(response, "read1") else response.read(CHUNK)
         except http.client.IncompleteRead as error:
             raise _Retryable(
-                f"{where}: truncated response body ({total + len(error.partial):,} of {declared or '?'} bytes)"
+                msg("source.truncated", where=where, got=total + len(error.partial), size=declared or "?")
             ) from None
         if not chunk:
             break
         total += len(chunk)
         if total > spec.max_bytes:
-            raise SourceFailure(
-                f"{where}: response body exceeds the limit of {spec.max_bytes:,} bytes; stopped reading"
-            )
+            raise SourceFailure(msg("source.body_too_big", where=where, limit=spec.max_bytes))
         if time.monotonic() - started > spec.total_timeout_seconds:
-            raise _Retryable(f"{where}: no complete response within {spec.total_timeout_seconds:g}s")
+            raise _Retryable(msg("source.slow", where=where, seconds=float(spec.total_timeout_seconds)))
         chunks.append(chunk)
     if declared and declared.isdigit() and total < int(declared):
-        raise _Retryable(f"{where}: truncated response body ({total:,} of {int(declared):,} bytes)")
+        raise _Retryable(msg("source.truncated", where=where, got=total, size=int(declared)))
     return b"".join(chunks)
 
 
@@ -392,41 +397,49 @@ def _fetch_once(url: str, headers: Mapping[str, str], spec: HttpSpec) -> tuple[A
             body = _read_limited(response, spec, started, where)
             response_headers = dict(response.headers.items())
     except urllib.error.HTTPError as error:
-        text = f"{where}: HTTP {error.code} {error.reason}"
+        status = f"{error.code} {error.reason}"  # as the server says it
         error.close()
         if error.code in (401, 403):
-            raise SourceFailure(
-                text + (f" (check the token in ${spec.token_env})" if spec.token_env else "")
-            ) from None
+            if spec.token_env:
+                raise SourceFailure(
+                    msg("source.http_token", where=where, status=status, variable=spec.token_env)
+                ) from None
+            raise SourceFailure(msg("source.http", where=where, status=status)) from None
         if error.code >= 500 or error.code in (408, 429):
-            raise _Retryable(text) from None
-        raise SourceFailure(text) from None
+            raise _Retryable(msg("source.http", where=where, status=status)) from None
+        raise SourceFailure(msg("source.http", where=where, status=status)) from None
     except TimeoutError:
-        raise _Retryable(f"{where}: timed out after {spec.timeout_seconds:g}s without an answer") from None
+        raise _Retryable(msg("source.timeout", where=where, seconds=float(spec.timeout_seconds))) from None
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, (TimeoutError, socket.timeout)):
             raise _Retryable(
-                f"{where}: timed out after {spec.timeout_seconds:g}s without an answer"
+                msg("source.timeout", where=where, seconds=float(spec.timeout_seconds))
             ) from None
-        raise _Retryable(f"{where}: cannot connect: {reason}") from None
+        raise _Retryable(msg("source.unreachable", where=where, error=str(reason))) from None
     except (ConnectionError, http.client.HTTPException) as error:
-        raise _Retryable(f"{where}: connection broken: {type(error).__name__} {error}") from None
+        raise _Retryable(msg("source.broken", where=where, error=f"{type(error).__name__} {error}")) from None
     looks_html = body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")) or content_type in (
         "text/html",
         "application/xhtml+xml",
     )
     if looks_html:
-        raise SourceFailure(f"{where}: answered HTML ({content_type}), not JSON: a login or error page?")
+        raise SourceFailure(msg("source.html", where=where, content_type=content_type))
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         raise SourceFailure(
-            f"{where}: the body is not UTF-8 JSON ({error.reason} at byte {error.start})"
+            msg("source.not_utf8", where=where, error=str(error.reason), byte=str(error.start))
         ) from None
     except json.JSONDecodeError as error:
         raise _Retryable(
-            f"{where}: invalid or truncated JSON ({error.msg} at line {error.lineno} column {error.colno})"
+            msg(
+                "source.bad_json",
+                where=where,
+                error=error.msg,
+                line=str(error.lineno),
+                column=str(error.colno),
+            )
         ) from None
     return data, response_headers, len(body)
 
@@ -442,7 +455,11 @@ def fetch_json(
         except _Retryable as error:
             if attempt + 1 >= attempts:
                 raise SourceFailure(
-                    f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+                    msg(
+                        "source.attempts" if attempts > 1 else "source.attempts_one",
+                        text=error.message,
+                        n=attempts,
+                    )
                 ) from None
             delay = spec.backoff_seconds * 2**attempt
             log.warning("%s; retrying in %.1fs", error, delay)
@@ -454,29 +471,29 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
 def _page(data: Any, headers: Mapping[str, str], url: str, spec: HttpSpec, number: int, size: int) -> Page:
-    where = f"{public_url(url)} (page {number})"
+    where = msg("source.page", url=public_url(url), page=str(number))
     body: Mapping[str, Any]
     if spec.records_key is None or isinstance(data, list):
         records, body = data, {}
     elif isinstance(data, Mapping):
         body = data
         if spec.records_key not in data:
-            raise SourceFailure(f"{where}: the JSON object has no {spec.records_key!r} list of records")
+            raise SourceFailure(msg("source.no_records", where=where, key=repr(spec.records_key)))
         records = data[spec.records_key]
     else:
-        raise SourceFailure(f"{where}: expected a JSON object or list, got {type(data).__name__}")
+        raise SourceFailure(msg("source.not_object", where=where, kind=type(data).__name__))
     if not isinstance(records, list):
-        raise SourceFailure(f"{where}: {spec.records_key!r} is not a list")
+        raise SourceFailure(msg("source.not_list", where=where, key=repr(spec.records_key)))
     for index, record in enumerate(records):
         if not isinstance(record, Mapping):
-            raise SourceFailure(f"{where}: record {index} is not a JSON object")
+            raise SourceFailure(msg("source.record_not_object", where=where, index=str(index)))
     next_url = body.get(spec.next_key) if spec.next_key else None
     if next_url is None:
         link = next((v for k, v in headers.items() if k.lower() == "link"), "")
         match = _LINK_NEXT.search(link)
         next_url = match.group(1) if match else None
     if next_url is not None and not isinstance(next_url, str):
-        raise SourceFailure(f"{where}: {spec.next_key!r} is not a URL")
+        raise SourceFailure(msg("source.next_not_url", where=where, key=repr(spec.next_key)))
     cursor = body.get(spec.cursor_key) if spec.cursor_key else None
     return Page(
         records,
@@ -537,12 +554,8 @@ def pull(
         else:
             return Pulled(records, new_cursor, number, total)
         if url in visited:
-            raise SourceFailure(
-                f"{public_url(url)}: pagination goes round in a loop (page {number + 1} was seen)"
-            )
-    raise SourceFailure(
-        f"{public_url(spec.url)}: more than {spec.max_pages} pages; raise max_pages or pull more often"
-    )
+            raise SourceFailure(msg("source.loop", where=public_url(url), page=str(number + 1)))
+    raise SourceFailure(msg("source.pages", where=public_url(spec.url), limit=str(spec.max_pages)))
 
 
 def pull_http(
@@ -557,21 +570,20 @@ def pull_http(
     audit: Auditor | None = None,
 ) -> tuple[JobOutcome, SourceState]:
     """Pull new records and load them as one batch; the cursor moves only after a commit."""
-    from ingest.load import describe, ingest_records
+    from ingest.load import describe_words, ingest_records
 
     started = now()
     try:
         pulled = pull(spec, state.cursor, environ=environ)
     except SourceFailure as failure:
-        reason = str(failure)
-        return JobOutcome("failed", message=reason), state.failed(now(), reason)
+        return JobOutcome("failed", words=failure.message), state.failed(now(), failure.message)
     if not pulled.records:
         cursor = _later(state.cursor, pulled.cursor) if pulled.cursor else state.cursor
         if state.failing:  # recovered: worth recording even with nothing new
-            return JobOutcome("success", message="source answers again; no new records"), state.succeeded(
+            return JobOutcome("success", words=msg("source.answers_again")), state.succeeded(
                 started, 0, cursor
             )
-        return JobOutcome("idle", message="no new records"), replace(
+        return JobOutcome("idle", words=msg("source.no_new")), replace(
             state, last_attempt=started, cursor=cursor
         )
     echo(f"{job_id}: loading {len(pulled.records):,} records from {pulled.pages} page(s)")
@@ -583,20 +595,24 @@ def pull_http(
             )
     except Exception as error:
         log.exception("%s: loading %s records failed", job_id, len(pulled.records))
-        reason = f"loading {len(pulled.records):,} records failed: {type(error).__name__}: {error}"
-        return JobOutcome("failed", 1, message=reason), state.failed(now(), reason)
-    line = describe(result)
+        reason = msg(
+            "source.load_failed", count=len(pulled.records), error=f"{type(error).__name__}: {error}"
+        )
+        return JobOutcome("failed", 1, words=reason), state.failed(now(), reason)
+    said = describe_words(result)
+    line = str(said)
     if result.ok:
         cursor = _later(state.cursor, pulled.cursor) if pulled.cursor else state.cursor
-        outcome = JobOutcome("success", 1, 1, 0, result.rows_loaded, 0, line, (line,))
+        outcome = JobOutcome("success", 1, 1, 0, result.rows_loaded, 0, details=(line,), words=said)
         return outcome, state.succeeded(now(), result.rows_loaded, cursor)
     # rejected or failed: the batch stays unloaded and the cursor where it was, so the same records
     # are asked for again once the source has fixed them
-    first = result.rejections[0].message if result.rejections else ""
-    reason = f"{line}" + (f"; first: {first}" if first and first not in line else "")
+    first = result.rejections[0] if result.rejections else None
+    if first is not None and first.words is not None and first.message not in line:
+        said = msg("source.first", text=said, first=first.words)
     status = "partial" if result.status == "rejected" else "failed"
-    outcome = JobOutcome(status, 1, 0, 1, 0, result.rows_rejected, reason, (line,))
-    return outcome, state.failed(now(), reason)
+    outcome = JobOutcome(status, 1, 0, 1, 0, result.rows_rejected, details=(line,), words=said)
+    return outcome, state.failed(now(), said)
 
 
 # -- the source kinds (ingest.kinds: chosen by name in the scheduler's configuration) ----------
