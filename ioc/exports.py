@@ -494,8 +494,10 @@ def to_image(
 ) -> bytes:
     """``image_figure`` drawn as ``fmt`` (png, svg, pdf) at ``req.scale``."""
     fig, layout = image_figure(kpi, req, res, comparison)
+    spec = fig.to_dict()
+    spec["config"] = i18n.plotly_config(req.lang)  # kaleido passes it on: dates in the export's language
     return render_image(
-        fig, {"format": fmt, "width": layout.width, "height": layout.height, "scale": req.scale}
+        spec, {"format": fmt, "width": layout.width, "height": layout.height, "scale": req.scale}
     )
 
 

@@ -77,7 +77,7 @@ def _layout(
             "family": "Inter, 'Segoe UI', Roboto, sans-serif",
         },
         "margin": {"l": margin, "r": margin, "t": margin, "b": margin},
-        "separators": ",." if i18n.lang_of(lang) == "vi" else ".,",
+        "separators": i18n.plotly_separators(lang),
         "showlegend": False,
     }
     if height:

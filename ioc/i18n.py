@@ -46,6 +46,30 @@ def t(key: str, lang: str = DEFAULT_LANG, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+# -- charts ----------------------------------------------------------------------------------
+@cache
+def _plotly_locale(lang: str) -> dict[str, Any]:
+    """Plotly.js's locale of ``lang`` (``ioc/locales/plotly.<lang>.json``: the ``dictionary`` and
+    ``format`` of plotly.js's ``dist/plotly-locale-vi.js``, its dictionary filled in, with the
+    locale's decimal point and thousands separator)."""
+    with (LOCALES / f"plotly.{lang}.json").open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def plotly_config(lang: str = DEFAULT_LANG) -> dict[str, Any]:
+    """The part of a Plotly config that speaks ``lang``: month and day names in dates, hover and
+    axis date formats, the mode bar's words. Every graph (``ioc.panels.charts.graph_config``) and
+    every image export passes it; English is Plotly's own (``en-US``)."""
+    if lang_of(lang) == "en":
+        return {"locale": "en-US"}
+    return {"locale": lang_of(lang), "locales": {lang_of(lang): _plotly_locale(lang_of(lang))}}
+
+
+def plotly_separators(lang: str = DEFAULT_LANG) -> str:
+    """Plotly's ``separators`` layout attribute: decimal point then thousands (vi ``,.``, en ``.,``)."""
+    return ",." if lang_of(lang) == "vi" else ".,"
+
+
 # -- numbers ---------------------------------------------------------------------------------
 def _group(text: str, sep: str) -> str:
     sign = "-" if text.startswith("-") else ""
@@ -181,6 +205,8 @@ __all__ = [
     "number",
     "ownership_name",
     "percent",
+    "plotly_config",
+    "plotly_separators",
     "plural",
     "t",
 ]

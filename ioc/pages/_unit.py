@@ -274,7 +274,10 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
             html.Div(
                 [
                     html.Section(
-                        [html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))), page_graph(trend, 340)],
+                        [
+                            html.H2(t("unit.trend", state, kpi=kpi.name.get(lang))),
+                            page_graph(trend, 340, lang=lang),
+                        ],
                         className="card",
                     ),
                     html.Section(
@@ -284,6 +287,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
                                 rank_fig,
                                 int(rank_fig.layout.height),
                                 "page-graph drill-graph",
+                                lang=lang,
                                 id={"type": "drill-graph", "index": f"{page}-ranking"},
                             ),
                         ],

@@ -19,7 +19,7 @@ from ioc.api import alerts_db
 from ioc.figures import plain
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.pages._common import UrlState, current_metrics
-from ioc.panels.common import attrs, drill_link
+from ioc.panels.common import attrs, drill_link, graph_config
 
 PAGE = "alert"
 dash.register_page(__name__, path_template="/alerts/<alert_id>", name="alert", title="IOC · alert")
@@ -181,7 +181,7 @@ def details(row: Any, lang: str, state: UrlState) -> Any:
     facts.append(html.Ul([html.Li(p) for p in people], className="alert-people"))
     figure = trend(row, lang)
     if figure is not None:
-        facts.append(dcc.Graph(figure=figure, config={"displayModeBar": False}, id=ids.id(PAGE, "trend")))
+        facts.append(dcc.Graph(figure=figure, config=graph_config(lang), id=ids.id(PAGE, "trend")))
     link = drill_link(DRILL.get(alert["level"], ""), alert["unit"], lang) if alert["level"] in DRILL else None
     if link:
         facts.append(dcc.Link(tr("unit_page", lang), href=link, className="export-button"))

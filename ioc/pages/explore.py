@@ -306,6 +306,7 @@ def layout(**params: Any) -> Any:
                     fig,
                     _chart_height(req, len(res.rows)),
                     "page-graph drill-graph",
+                    lang=lang,
                     id={"type": "drill-graph", "index": PAGE},
                 ),
                 className="card",

@@ -239,7 +239,7 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
             html.Section(
                 [
                     html.H2(t("school.calendar", state)),
-                    page_graph(figures.attendance_calendar(calendar, lang), 260)
+                    page_graph(figures.attendance_calendar(calendar, lang), 260, lang=lang)
                     if calendar
                     else html.P(t("panel.missing", state), className="muted"),
                 ],
@@ -250,7 +250,7 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
                 [
                     html.H2(t("school.connectivity", state)),
                     html.P(outage_text, className="muted"),
-                    page_graph(conn_fig, 300) if timeline else None,
+                    page_graph(conn_fig, 300, lang=lang) if timeline else None,
                 ],
                 className="card",
                 id=ids.id(PAGE, "connectivity"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dash import dcc, html
 
 from ioc import figures
@@ -21,24 +19,22 @@ from ioc.panels.base import (
     merged_scope,
     stale_minutes,
 )
-from ioc.panels.common import drill_link, series_grain
-
-GRAPH_CONFIG: Any = {"displayModeBar": False, "displaylogo": False}
+from ioc.panels.common import drill_link, graph_config, series_grain
 
 
-def graph(fig, class_name: str = "panel-graph", **extra) -> dcc.Graph:
+def graph(fig, class_name: str = "panel-graph", *, lang: str, **extra) -> dcc.Graph:
     """A graph that fills its wall panel (the panel's grid cell decides the size)."""
-    return dcc.Graph(figure=fig, config=GRAPH_CONFIG, className=class_name, responsive=True, **extra)
+    return dcc.Graph(figure=fig, config=graph_config(lang), className=class_name, responsive=True, **extra)
 
 
-def page_graph(fig, height: int = 360, class_name: str = "page-graph", **extra) -> html.Div:
+def page_graph(fig, height: int = 360, class_name: str = "page-graph", *, lang: str, **extra) -> html.Div:
     """A graph on a scrolling page: as wide as its card, ``height`` pixels high. Its frame holds
     the height from the first paint: until dcc's graph code has loaded, the graph is an empty
     placeholder without its style, and the page below it would jump when it is drawn."""
     fig.layout.height = height
     graph = dcc.Graph(
         figure=fig,
-        config=GRAPH_CONFIG,
+        config=graph_config(lang),
         className=class_name,
         style={"height": f"{height}px"},
         responsive=True,
@@ -75,7 +71,7 @@ class Trend(PanelKind):
         )
         mark_alert_days(fig, kpi.id, merged_scope(panel, ctx), s.series, ctx.lang)
         stale = is_stale(s.as_of, ctx.now, stale_minutes(panel, kpi))
-        return PanelOutput(graph(fig), "stale" if stale else "ok", s.as_of)
+        return PanelOutput(graph(fig, lang=ctx.lang), "stale" if stale else "ok", s.as_of)
 
 
 def ordered(rows: tuple[KpiRow, ...] | list[KpiRow], kpi: Kpi, order: str) -> list[KpiRow]:
@@ -125,7 +121,9 @@ class Ranking(PanelKind):
         fig.update_layout(height=None)
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(
-            graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
+            graph(
+                fig, "panel-graph drill-graph", lang=ctx.lang, id={"type": "drill-graph", "index": panel.id}
+            ),
             "stale" if stale else "ok",
             as_of,
         )

@@ -15,6 +15,16 @@ from ioc.metrics.registry import Kpi
 CITY = Scope()  # no filter: the whole city
 
 
+# every graph: no mode bar, and Plotly's locale of the page's language (graph_config)
+GRAPH_CONFIG: dict[str, Any] = {"displayModeBar": False, "displaylogo": False}
+
+
+def graph_config(lang: str, **extra: Any) -> Any:  # dcc.Graph's Config, a TypedDict
+    """The config of every graph of the app: no mode bar, and Plotly's locale of the page's
+    language (month and day names of dates, hover dates), so a Vietnamese chart never says "Nov"."""
+    return {**GRAPH_CONFIG, **i18n.plotly_config(lang), **extra}
+
+
 def explain_ref(
     kpi: str,
     scope: Scope = CITY,

@@ -210,7 +210,9 @@ class DistrictMap(PanelKind):
         fig.update_layout(meta={"kpi": name})
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(
-            graph(fig, "panel-graph drill-graph", id={"type": "drill-graph", "index": panel.id}),
+            graph(
+                fig, "panel-graph drill-graph", lang=ctx.lang, id={"type": "drill-graph", "index": panel.id}
+            ),
             "stale" if stale else "ok",
             as_of,
         )

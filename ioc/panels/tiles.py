@@ -19,7 +19,7 @@ from ioc.panels.base import (
     merged_scope,
     stale_minutes,
 )
-from ioc.panels.common import attrs, explain_ref, series_grain, status_light, value_button
+from ioc.panels.common import attrs, explain_ref, graph_config, series_grain, status_light, value_button
 
 
 @register
@@ -95,7 +95,7 @@ class KpiTile(PanelKind):
                 html.Div(
                     dcc.Graph(
                         figure=fig,
-                        config={"displayModeBar": False, "staticPlot": True},
+                        config=graph_config(lang, staticPlot=True),
                         className="tile-spark-graph",
                         responsive=True,
                     ),
