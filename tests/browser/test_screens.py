@@ -180,6 +180,41 @@ def test_a_vietnamese_page_shows_no_english_month_and_no_raw_code(start, browser
         assert duo.driver.execute_script("return document.documentElement.lang") == "vi", path
 
 
+GRAPH_LOCALES = (
+    "return [...document.querySelectorAll('.js-plotly-plot')].map(g => g._context && g._context.locale);"
+)
+# the date axis of the explore chart asked for month names, as Plotly's automatic date ticks and
+# hover dates may print them: the labels it draws
+MONTH_TICKS = """
+const done = arguments[arguments.length - 1];
+const gd = document.querySelector('.explore-page .js-plotly-plot');
+Plotly.relayout(gd, {'xaxis.tickformat': '%B %Y', 'xaxis.tickformatstops': [], 'xaxis.dtick': 'M1'})
+  .then(() => done([...gd.querySelectorAll('g.xtick text')].map(t => t.textContent)));
+"""
+
+
+def test_vietnamese_charts_use_plotlys_vietnamese_locale(start, browser_store) -> None:
+    duo = start()
+    info = dimensions.schools(browser_store)[0]
+    for path, marker in [
+        ("/", ".wall .panel[data-panel]"),
+        (f"/district/{info.district_code}", ".unit-page .units-table"),
+        (f"/school/{info.school_id}", ".school-page .profile"),
+    ]:
+        drawn(duo, path, marker)
+        locales = duo.driver.execute_script(GRAPH_LOCALES)
+        assert locales and set(locales) == {"vi"}, (path, locales)
+    months = {}
+    for lang in ("vi", "en"):
+        drawn(duo, f"/explore?kpi=attendance_rate&by=date&lang={lang}", ".explore-page .export-bar")
+        assert set(duo.driver.execute_script(GRAPH_LOCALES)) == {"vi" if lang == "vi" else "en-US"}
+        months[lang] = duo.driver.execute_async_script(MONTH_TICKS)
+    assert months["vi"] and all(label.startswith("Tháng ") for label in months["vi"]), months
+    assert not ENGLISH_MONTH.findall(" ".join(months["vi"])), months
+    # the same chart in English names the months in English: the check above can fail
+    assert ENGLISH_MONTH.findall(" ".join(months["en"])), months
+
+
 def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
     duo = start()
     viewport(duo, 390, 844, mobile=True)
