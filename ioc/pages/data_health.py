@@ -21,15 +21,45 @@ dash.register_page(__name__, path="/data-health", name="data_health", title="IOC
 DATASETS = ("attendance", "connectivity", "digital", "schools")
 
 
-def _text(value: Any, lang: str) -> Any:
-    """A cell for a table: dates and times in the locale, the rest as is."""
+# columns holding a code, shown by its name: the catalog's prefix for the code's name
+CODES = {"status": "runstatus", "dataset": "dataset", "kind": "sourcekind"}
+
+
+def _text(value: Any, lang: str, column: str = "") -> Any:
+    """A cell for a table: numbers with the locale's thousands separator, dates and times in the
+    locale, yes/no and codes by their names, the rest as is."""
+    if isinstance(value, bool):
+        return i18n.t("common.yes" if value else "common.no", lang)
+    if isinstance(value, int):
+        return i18n.number(value, lang)
+    if isinstance(value, float):
+        return i18n.number(value, lang, 1)
     if isinstance(value, datetime):
         return i18n.format_datetime(value, lang)
     if isinstance(value, date):
         return i18n.format_date(value, lang)
-    if isinstance(value, (list, tuple, dict)):
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_text(v, lang, column)) for v in value)
+    if isinstance(value, dict):
         return str(value)
+    key = f"{CODES.get(column, '')}.{value}"
+    if column in CODES and key in i18n.catalog(lang):
+        return i18n.t(key, lang)
     return value
+
+
+def _order(value: Any) -> Any:
+    """What a column sorts by: the number or the moment itself, not its text in the locale."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, date)):
+        return None
+    return value.isoformat() if isinstance(value, date) else value
+
+
+# sorts a column by its ``<field>__order`` values (numbers and ISO dates), blanks first
+ORDER_BY = (
+    "(a, b, x, y) => {{ const p = x.data['{f}__order'], q = y.data['{f}__order'];"
+    " return p === q ? 0 : p == null ? -1 : q == null ? 1 : p < q ? -1 : 1; }}"
+)
 
 
 def table(
@@ -43,14 +73,30 @@ def table(
         return html.P(i18n.t("health.none", lang), className="muted")
     columns = columns or list(rows[0])
     columns = [c for c in columns if c in rows[0]]
-    data = [{c: _text(r.get(c), lang) for c in columns} for r in rows]
+    ordered = {c for c in columns if any(_order(r.get(c)) is not None for r in rows)}
+    data = [
+        {
+            **{c: _text(r.get(c), lang, c) for c in columns},
+            **{f"{c}__order": _order(r.get(c)) for c in ordered},
+        }
+        for r in rows
+    ]
+
+    def column(c: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "field": c,
+            "headerName": i18n.t(f"col.{c}", lang) if f"col.{c}" in i18n.catalog(lang) else c,
+        }
+        if c in ordered:
+            spec["comparator"] = {"function": ORDER_BY.format(f=c)}
+            if not any(isinstance(r.get(c), date) for r in rows):
+                spec["type"] = "rightAligned"
+        return spec
+
     return dag.AgGrid(
         id=ids.id(PAGE, page_id),
         rowData=data,
-        columnDefs=[
-            {"field": c, "headerName": i18n.t(f"col.{c}", lang) if f"col.{c}" in i18n.catalog(lang) else c}
-            for c in columns
-        ],
+        columnDefs=[column(c) for c in columns],
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 110},
         dashGridOptions={
             "pagination": len(data) > height_rows,
@@ -191,7 +237,23 @@ def layout(**params: Any) -> Any:
             html.Section(
                 [
                     html.H2(t("health.rejections", state)),
-                    city_wide(table("rejections", said_rows(ask("rejections", limit=500), lang), lang)),
+                    city_wide(
+                        table(
+                            "rejections",
+                            said_rows(ask("rejections", limit=500), lang),
+                            lang,
+                            [
+                                "started_at",
+                                "dataset",
+                                "file_name",
+                                "row_number",
+                                "column_name",
+                                "value",
+                                "rule",
+                                "message",
+                            ],
+                        )
+                    ),
                 ],
                 className="card",
             ),
