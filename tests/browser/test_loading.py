@@ -1,10 +1,13 @@
 """What a page loads and how it settles, in a real headless Chromium: Plotly's cartesian bundle
-instead of dcc's full one, and no layout shift while the graphs' and grids' code arrives."""
+instead of dcc's full one, AG Grid's code only where a grid is drawn, and no layout shift while
+the graphs' and grids' code arrives."""
 
 from __future__ import annotations
 
 import pytest
 from plotly.offline import get_plotlyjs_version
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ioc.metrics import dimensions
@@ -40,13 +43,13 @@ def test_pages_draw_with_the_cartesian_bundle_and_do_not_shift(start, browser_st
     duo = start()
     duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_SHIFTS})
     info = dimensions.schools(browser_store)[0]
-    for path in (
-        "/",
-        f"/district/{info.district_code}",
-        f"/ward/{info.ward_code}",
-        f"/school/{info.school_id}",
-        "/explore",
-        "/explore?by=school&lang=en",
+    for path, grid in (
+        ("/", False),
+        (f"/district/{info.district_code}", True),
+        (f"/ward/{info.ward_code}", True),
+        (f"/school/{info.school_id}", False),
+        ("/explore", True),
+        ("/explore?by=school&lang=en", True),
     ):
         duo.driver.get(duo.server_url + path)
         WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
@@ -56,6 +59,36 @@ def test_pages_draw_with_the_cartesian_bundle_and_do_not_shift(start, browser_st
         assert [u for u in loaded if "plotly-cartesian" in u], path
         assert not [u for u in loaded if "plotly.min.js" in u], path  # dcc's full bundle never loads
         assert duo.driver.execute_script("return window.Plotly.version") == get_plotlyjs_version()
+        assert bool([u for u in loaded if "/dash_ag_grid/dash_ag_grid." in u]) == grid, path
         shifts = duo.driver.execute_script("return window.__shifts")
         # Lighthouse's bound for a good page is 0.1; the reserved space makes it 0 here
         assert sum(s["value"] for s in shifts) < 0.01, (path, shifts)
+
+
+def test_a_grid_drawn_after_a_page_without_one_loads_its_code_then(start, browser_store) -> None:
+    """From the school page (no grid) to its district through the breadcrumb, in the same page:
+    the district's table arrives with AG Grid's code, and clicking its value explains it."""
+    duo = start()
+    info = dimensions.schools(browser_store)[0]
+    duo.driver.get(duo.server_url + f"/school/{info.school_id}")
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
+    grid_code = "return performance.getEntriesByType('resource').filter(function (r) { return r.name.indexOf('/dash_ag_grid/dash_ag_grid.') >= 0; }).length"
+    assert duo.driver.execute_script(grid_code) == 0  # the school page has no grid: no grid code yet
+    duo.driver.execute_script("window.__same_page = true")
+    link = duo.driver.find_element(By.CSS_SELECTOR, f".breadcrumbs a[href^='/district/{info.district_code}']")
+    link.click()
+    WebDriverWait(duo.driver, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f".unit-page[data-unit='{info.district_code}'] .ag-row")
+    )
+    assert duo.driver.execute_script("return window.__same_page") is True  # no reload: Dash's own navigation
+    assert duo.driver.execute_script(grid_code) == 1
+    cell = WebDriverWait(duo.driver, WAIT).until(
+        EC.element_to_be_clickable(
+            (By.CSS_SELECTOR, ".units-table .ag-center-cols-container .ag-row [col-id='shown']")
+        )
+    )
+    cell.click()
+    WebDriverWait(duo.driver, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".explain:not(.hidden) .explain-content")
+    )
+    assert [e for e in duo.get_logs() if "favicon" not in e.get("message", "")] == []

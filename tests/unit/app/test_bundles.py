@@ -168,3 +168,17 @@ def test_requests_arriving_during_dash_s_first_set_up_wait_for_it(demo_store: An
     first.join(30)
     second.join(30)
     assert answers == {"page": 200, "bundle": 200}
+
+
+def test_ag_grid_s_code_is_left_out_of_every_page_and_named_for_the_stand_in(app: Any) -> None:
+    client = app.server.test_client()
+    for path in ("/", "/district/760", "/explore", "/school/x"):
+        page = client.get(path).get_data(as_text=True)
+        assert "/dash_ag_grid/dash_ag_grid." not in "".join(re.findall(r"<script[^>]*>", page)), path
+        url = re.search(r'<meta name="ioc-grid-bundle" content="([^"]+)">', page).group(1)
+        assert "/assets/lazy_grid.js?m=" in page
+        answer = client.get(url)
+        assert answer.status_code == 200 and b"window.dash_ag_grid=" in answer.data
+        assert answer.headers["Cache-Control"] == delivery.IMMUTABLE
+    # a page whose scripts hold no AG Grid (Dash's dev bundles, another version's naming) is left as it is
+    assert delivery.lazy_grid('<script src="/x.js"></script>', "") == ('<script src="/x.js"></script>', "")
