@@ -7,6 +7,7 @@ Parquet. Every choice is in the URL (``?kpi=&by=&district=&ward=&level=&ownershi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -250,7 +251,7 @@ def layout(**params: Any) -> Any:
             ],
             className="page explore-page theme-light",
         )
-    fig = exports.chart(kpi, req, res, links=True, comparison=comparison)
+    fig = exports.chart(kpi, page_ranking(req, len(res.rows)), res, links=True, comparison=comparison)
     period = exports.period_text(res.date_from, res.date_to, lang)
     rows = table_rows(kpi, req, res, comparison)
     return html.Div(
@@ -479,9 +480,21 @@ def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:
     return None  # weeks and months: the table's numerator and denominator say it
 
 
+# the most rows a ranking on the page draws: 3,472 schools as dots froze Chromium for minutes and
+# could not be read; beyond this the chart says '200 of 3,472' and the table below holds them all
+RANKING_MAX_ROWS = 200
+
+
+def page_ranking(req: exports.ExportRequest, rows: int) -> exports.ExportRequest:
+    """``req`` as the page draws it: a ranking of at most RANKING_MAX_ROWS rows."""
+    if req.chart == "bar" and req.by not in TIME_BY and (req.top or rows) > RANKING_MAX_ROWS:
+        return replace(req, top=RANKING_MAX_ROWS)
+    return req
+
+
 def _chart_height(req: exports.ExportRequest, rows: int) -> int:
-    if req.chart == "bar" and req.by not in ("date", "week", "month"):
-        return min(2400, max(260, 30 * min(rows, req.top or rows) + 70))
+    if req.chart == "bar" and req.by not in TIME_BY:
+        return max(260, 26 * min(rows, req.top or rows, RANKING_MAX_ROWS) + 70)
     return 460
 
 

@@ -85,3 +85,16 @@ def test_the_comparison_and_image_options_travel_in_the_url(explore) -> None:
     req = explore.request_of({"kpi": "uptime", "size": "a4", "scale": "2", "compare": "none"})
     assert (req.size, req.scale, req.compare) == ("a4", 2, "none")
     assert explore.request_of({"size": "poster", "scale": "9"}).size == "slide"  # unknown: defaults
+
+
+def test_a_ranking_of_every_school_draws_its_first_rows_and_says_so(explore) -> None:
+    from ioc import exports
+
+    req = exports.ExportRequest("attendance_rate", "school", chart="bar", top=None)
+    drawn = explore.page_ranking(req, 3472)
+    assert drawn.top == explore.RANKING_MAX_ROWS  # 3,472 dots froze the browser; the table has them all
+    assert explore.page_ranking(exports.ExportRequest("attendance_rate", "ward", top=None), 168).top is None
+    assert (
+        explore.page_ranking(exports.ExportRequest("attendance_rate", "school", chart="histogram"), 3472).top
+        is None
+    )
