@@ -123,6 +123,7 @@ GRID_WORDS = (
     "of",
     "to",
     "pageSizeSelectorLabel",
+    "ariaPageSizeSelectorLabel",
     "noRowsToShow",
     "contains",
     "equals",
@@ -165,7 +166,7 @@ def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Na
             if last or path is None
             else dcc.Link(label, href=state.link(path), className="crumb")
         )
-    return html.Nav(items, className="breadcrumbs", **attrs({"aria-label": "breadcrumbs"}))
+    return html.Nav(items, className="breadcrumbs", **attrs({"aria-label": t("nav.breadcrumbs", state)}))
 
 
 def filter_bar(page: str, state: UrlState, snapshots: list[Any]) -> html.Div:

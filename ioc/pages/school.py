@@ -197,8 +197,12 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
         t(
             "school.outages",
             state,
-            n=len(outage_spans),
-            hours=sum(int((b - a).total_seconds() // 3600) for a, b in outage_spans),
+            outages=i18n.plural("school.outage_count", len(outage_spans), lang),
+            hours=i18n.plural(
+                "school.outage_hours",
+                sum(int((b - a).total_seconds() // 3600) for a, b in outage_spans),
+                lang,
+            ),
         )
         if timeline
         else t("panel.missing", state)

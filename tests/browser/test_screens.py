@@ -169,6 +169,7 @@ def test_a_vietnamese_page_shows_no_english_month_and_no_raw_code(start, browser
         ("/explore?kpi=attendance_rate&by=level", ".explore-page .export-bar"),
         ("/kpi", ".kpi-index"),
         ("/data-health", ".health-page .fresh-cards"),
+        ("/no-such-page", ".not-found-page"),
     ]
     for path, marker in pages:
         drawn(duo, path, marker)
@@ -178,6 +179,7 @@ def test_a_vietnamese_page_shows_no_english_month_and_no_raw_code(start, browser
         assert not ENGLISH_MONTH.findall(text), (path, ENGLISH_MONTH.findall(text)[:5])
         assert not RAW_CODE.findall(text), (path, RAW_CODE.findall(text)[:5])
         assert duo.driver.execute_script("return document.documentElement.lang") == "vi", path
+        assert "not found" not in text.lower(), path  # Dash's own 404 page is English
 
 
 GRAPH_LOCALES = (

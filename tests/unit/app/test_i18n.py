@@ -104,3 +104,18 @@ def test_locale_files_are_valid_utf8_json() -> None:
     for lang in i18n.LANGS:
         data = json.loads((ROOT / "ioc" / "locales" / f"{lang}.json").read_text(encoding="utf-8"))
         assert all(isinstance(v, str) for v in data.values())
+
+
+def test_two_counts_in_one_sentence_each_take_their_plural() -> None:
+    def outages(n: int, hours: int, lang: str) -> str:
+        return i18n.t(
+            "school.outages",
+            lang,
+            outages=i18n.plural("school.outage_count", n, lang),
+            hours=i18n.plural("school.outage_hours", hours, lang),
+        )
+
+    assert outages(1, 1, "en") == "1 full outage, 1 hour in total"
+    assert outages(2, 1, "en") == "2 full outages, 1 hour in total"
+    assert outages(1, 3, "en") == "1 full outage, 3 hours in total"
+    assert outages(1, 1, "vi") == "1 lần mất kết nối hoàn toàn, tổng 1 giờ"
