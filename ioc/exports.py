@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -92,32 +92,26 @@ class ExportRequest:
             except ValueError:
                 raise QueryError(name, f"must be a date YYYY-MM-DD, got {raw!r}") from None
 
+        def choice(name: str, default: str, allowed: Iterable[str]) -> str:
+            value = args.get(name) or default
+            if value not in allowed:
+                raise QueryError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+            return value
+
         kpi = args.get("kpi") or ""
         get_kpi(kpi)
-        by = args.get("by") or "district"
-        if by not in BY:
-            raise QueryError("by", f"must be one of {', '.join(BY)}, got {by!r}")
-        chart = args.get("chart") or "bar"
-        if chart not in CHARTS:
-            raise QueryError("chart", f"must be one of {', '.join(CHARTS)}, got {chart!r}")
+        by = choice("by", "district", BY)
+        chart = choice("chart", "bar", CHARTS)
         asof = args.get("asof")
         if asof and not asof.isdigit():
             raise QueryError("asof", f"must be a data version (integer), got {asof!r}")
-        order = args.get("order") or "worst"
-        if order not in ORDERS:
-            raise QueryError("order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
+        order = choice("order", "worst", ORDERS)
         top = args.get("top") or "all"
         if top != "all" and not (top.isdigit() and int(top) > 0):
             raise QueryError("top", f"must be a positive integer or 'all', got {top!r}")
-        compare = args.get("compare") or "previous"
-        if compare not in COMPARES:
-            raise QueryError("compare", f"must be one of {', '.join(COMPARES)}, got {compare!r}")
-        size = args.get("size") or "slide"
-        if size not in IMAGE_SIZES:
-            raise QueryError("size", f"must be one of {', '.join(IMAGE_SIZES)}, got {size!r}")
-        scale = args.get("scale") or "1"
-        if scale not in {str(n) for n in SCALES}:
-            raise QueryError("scale", f"must be one of {', '.join(map(str, SCALES))}, got {scale!r}")
+        compare = choice("compare", "previous", COMPARES)
+        size = choice("size", "slide", IMAGE_SIZES)
+        scale = choice("scale", "1", [str(n) for n in SCALES])
         return cls(
             kpi=kpi,
             by=by,

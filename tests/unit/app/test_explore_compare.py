@@ -21,6 +21,20 @@ PREVIOUS = [(0.95, WORSE), (0.94, BETTER), (0.9502, SAME), (0.9, UNKNOWN)]
 GREEN, RED = figures.STATUS_COLOURS["green"], figures.STATUS_COLOURS["red"]
 
 
+def result(by: str, start: date, end: date, *rows: tuple[str, str, float, str]) -> KpiResult:
+    """An answer of ``rows`` (key, label, value, status): 100 enrolled per row, 3 schools."""
+    at = datetime.combine(end, datetime.min.time()).replace(hour=9)
+    return KpiResult(
+        "attendance_rate",
+        "ratio",
+        start,
+        end,
+        by,
+        tuple(KpiRow(k, label, v, v * 100, 100.0, 3, at, status) for k, label, v, status in rows),
+        7,
+    )
+
+
 def segments(fig) -> dict[str, list[tuple[float, float, int]]]:
     """Each line trace's segments (from, to, row) by its colour."""
     found: dict[str, list[tuple[float, float, int]]] = {}
@@ -94,18 +108,14 @@ def test_the_table_shows_the_previous_value_and_a_coloured_change(request_contex
 
     kpi = get_kpi("attendance_rate")
     at = datetime(2026, 11, 23, 9)
-    res = KpiResult(
-        "attendance_rate",
-        "ratio",
-        date(2026, 11, 23),
-        date(2026, 11, 23),
+    day = date(2026, 11, 23)
+    res = result(
         "district",
-        (
-            KpiRow("760", "Quận 1", 0.93, 93.0, 100.0, 3, at, "red"),
-            KpiRow("778", "Quận 7", 0.96, 96.0, 100.0, 2, at, "green"),
-            KpiRow("769", "Thủ Đức", 0.95, 95.0, 100.0, 2, at, "green"),
-        ),
-        7,
+        day,
+        day,
+        ("760", "Quận 1", 0.93, "red"),
+        ("778", "Quận 7", 0.96, "green"),
+        ("769", "Thủ Đức", 0.95, "green"),
     )
     before = KpiRow("x", "x", 0.95, 95.0, 100.0, 3, at, "green")
     comparison = Comparison(
@@ -138,18 +148,12 @@ def test_the_table_shows_the_previous_value_and_a_coloured_change(request_contex
 
 
 def test_a_summer_without_data_is_a_gap_in_the_monthly_line() -> None:
-    at = datetime(2026, 9, 30, 9)
-    months = KpiResult(
-        "attendance_rate",
-        "ratio",
+    months = result(
+        "month",
         date(2026, 5, 1),
         date(2026, 9, 30),
-        "month",
-        (
-            KpiRow("2026-05", "2026-05", 0.95, 95.0, 100.0, 3, at, "green"),
-            KpiRow("2026-09", "2026-09", 0.94, 94.0, 100.0, 3, at, "amber"),
-        ),
-        7,
+        ("2026-05", "2026-05", 0.95, "green"),
+        ("2026-09", "2026-09", 0.94, "amber"),
     )
     req = exports.ExportRequest("attendance_rate", "month", chart="line", lang="vi")
     fig = exports.chart(get_kpi("attendance_rate"), req, months)
