@@ -360,6 +360,7 @@ def ranking(
     higher_better: bool = True,
     order: str = "worst",
     colour: str | None = None,
+    total: int | None = None,
 ) -> go.Figure:
     """A ranking as a dot plot: sorted (worst first unless ``order='best'``), each unit a dot
     coloured by its status on a stem from the target line, so the gap to the target is what one
@@ -374,6 +375,9 @@ def ranking(
     above the plot, and the value axis prints no ticks (they repeated the values printed on the
     right, and on a 390 px phone they had no room and turned on end over each other). Without a
     target the axis keeps its ticks and says when it does not start at zero.
+
+    ``total``: how many units the ranking is the start of; when more than are drawn, a note over
+    the names says "8 trên 168".
     """
     theme = theme_of(theme_name)
     shown = ordered_bars(bars, higher_better=higher_better, order=order)
@@ -482,6 +486,21 @@ def ranking(
             "font": {"color": theme.muted},
         }
     layout["shapes"] = shapes
+    if total is not None and total > len(shown):
+        notes.append(
+            {
+                # over the names, clear of the target's label (which stays over the plot)
+                "text": i18n.t("chart.shown_of", lang, n=len(shown), total=i18n.number(total, lang)),
+                "xref": "paper",
+                "x": 0,
+                "xanchor": "right",
+                "yref": "paper",
+                "y": 1,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"color": theme.muted},
+            }
+        )
     layout["annotations"] = notes
     layout["margin"] = {"l": 8, "r": 8, "t": 34, "b": 8}
     return _figure(traces, layout)
@@ -1246,22 +1265,8 @@ def explore_chart(
             higher_better=higher_better,
             order=order,
             colour=None if anchored else theme.accent,
+            total=len(shown),
         )
-        if top and len(shown) > top:
-            fig.layout.annotations += (
-                {
-                    # over the names, clear of the target's label (which stays over the plot)
-                    "text": i18n.t("chart.shown_of", lang, n=top, total=i18n.number(len(shown), lang)),
-                    "xref": "paper",
-                    "x": 0,
-                    "xanchor": "right",
-                    "yref": "paper",
-                    "y": 1,
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                    "font": {"color": theme.muted},
-                },
-            )
     else:
         names = [plain(time_label(r[1], grain, lang)) for r in rows]
         hover = [

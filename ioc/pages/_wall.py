@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any
 
 from dash import Input, Output, State, callback, dcc, html, no_update
@@ -61,7 +62,7 @@ def render_panel(panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
 
 
 def grid(screen: Screen, state: UrlState, theme: str) -> list[Any]:
-    ctx = panel_context(state, theme)
+    ctx = replace(panel_context(state, theme), grid_rows=screen.rows)
     out = []
     for panel in screen.panels:
         g = panel.grid

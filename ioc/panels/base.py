@@ -66,6 +66,7 @@ class PanelContext:
     date_to: date | None = None
     explainable: bool = True
     kiosk: bool = False
+    grid_rows: int = 0  # the rows of the wall screen's grid the panel is drawn on (0: not on a wall)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,19 @@ def ordered(rows: tuple[KpiRow, ...] | list[KpiRow], kpi: Kpi, order: str) -> li
     return sorted(valued, key=lambda r: (r.value, r.label), reverse=best_first)
 
 
+# A kiosk wall at 1920x1080 (everything scales with the screen, so the proportions hold at 4K):
+# the panels' grid is about 1,020 px high; a panel loses ~55 px to its title and padding, ~45 px
+# to a one-line stale-data banner, and its ranking ~45 px to the target's note and the axis; each
+# row needs 32 px (20 px text with room between lines; 8 rows once filled 22 px each and touched).
+WALL_GRID_PX, PANEL_CHROME_PX, BANNER_PX, RANKING_MARGINS_PX, ROW_PX = 1020, 55, 45, 45, 32
+
+
+def rows_that_fit(share: float, *, banner: bool = False) -> int:
+    """How many rows of a ranking a wall panel ``share`` of the grid high shows legibly (3 at least)."""
+    room = WALL_GRID_PX * share - PANEL_CHROME_PX - RANKING_MARGINS_PX - (BANNER_PX if banner else 0)
+    return max(3, int(room // ROW_PX))
+
+
 @register
 class Ranking(PanelKind):
     name = "ranking"
@@ -98,8 +111,13 @@ class Ranking(PanelKind):
         res = ctx.metrics.result(
             kpi.id, by, scope=merged_scope(panel, ctx), date_to=ctx.date_to, snapshot=ctx.snapshot
         )
-        rows = ordered(res.rows, kpi, panel.option("order", "worst"))[: int(panel.option("limit", 10))]
+        valued = ordered(res.rows, kpi, panel.option("order", "worst"))
         as_of = max((r.as_of for r in res.rows if r.as_of), default=None)
+        stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
+        limit = int(panel.option("limit", 10))
+        if ctx.grid_rows:  # on a wall: no more rows than the panel holds legibly
+            limit = min(limit, rows_that_fit(panel.grid.h / ctx.grid_rows, banner=stale))
+        rows = valued[:limit]
         if not rows:
             return PanelOutput(html.Div(className="panel-graph"), "missing", as_of)
         bars = [
@@ -117,9 +135,9 @@ class Ranking(PanelKind):
             theme_name=ctx.theme,
             higher_better=kpi.direction == "higher",
             order=panel.option("order", "worst"),
+            total=len(valued),
         )
         fig.update_layout(height=None)
-        stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(
             graph(
                 fig, "panel-graph drill-graph", lang=ctx.lang, id={"type": "drill-graph", "index": panel.id}

@@ -118,6 +118,9 @@ def test_ranking_is_sorted_worst_first_with_the_gap_to_target_visible() -> None:
     plain_axis = validated(figures.ranking(bars, "ratio", "en"))  # no target: a printed value axis ...
     assert plain_axis.layout.xaxis.showticklabels is not False
     assert plain_axis.layout.xaxis.title.text == "Axis does not start at 0"  # ... that says so
+    part = figures.ranking(bars[:2], "ratio", "en", target=0.95, total=168)
+    note = next(a for a in part.layout.annotations if a.text == "2 of 168")  # the start of a longer list
+    assert note.x == 0 and note.xanchor == "right"  # over the names, clear of the target's label
     best = figures.ranking(bars, "ratio", "en", target=0.95, order="best")
     assert list(best.layout.yaxis.ticktext)[:3] == ["Best", "Next", "Worst"]
     lower = figures.ranking(bars[:2], "ratio", "en", higher_better=False)

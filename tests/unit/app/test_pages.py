@@ -117,6 +117,28 @@ def test_a_stale_panel_says_so(request_context) -> None:
     assert "Stale data: last updated" in texts(frame) and "10 days ago" in texts(frame)
 
 
+def test_a_wall_ranking_shows_the_rows_its_panel_holds_and_of_how_many(request_context) -> None:
+    from ioc.panels.charts import rows_that_fit
+
+    panel = PanelConfig(
+        id="worst",
+        type="ranking",
+        grid=GridPos(4, 4, 5, 2),
+        kpi="attendance_rate",
+        options=(("by", "school"), ("limit", 20)),
+    )
+    ctx = replace(panel_context(UrlState(lang="en"), "dark"), grid_rows=6)
+    out = _wall.render_panel(panel, ctx)
+    fig = out.body.figure
+    shown = len(fig.layout.yaxis.ticktext)
+    # a third of a 1080p wall holds 7 rows of 20 px text (6 under a stale-data banner), not 20
+    assert shown == rows_that_fit(2 / 6, banner=out.state == "stale") == (6 if out.state == "stale" else 7)
+    total = sum(1 for r in current_metrics().result("attendance_rate", "school").rows if r.value is not None)
+    assert f"{shown} of {total}" in [a.text for a in fig.layout.annotations]
+    on_a_desk = _wall.render_panel(panel, replace(ctx, grid_rows=0)).body.figure
+    assert len(on_a_desk.layout.yaxis.ticktext) == 20
+
+
 def test_a_failing_panel_shows_the_error_in_place(request_context) -> None:
     panel = PanelConfig(
         id="att",
