@@ -3,11 +3,13 @@ ones with their owner; ``?status=open|resolved|all`` (default open). Each links 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dash
 from dash import dcc, html
 
+from ioc import i18n
 from ioc.alerts import output
 from ioc.api import alerts_db
 from ioc.pages._common import UrlState, current_metrics
@@ -24,6 +26,11 @@ STATUS_TEXT = {
     "vi": {"open": "Đang mở", "resolved": "Đã xử lý", "all": "Tất cả"},
     "en": {"open": "Open", "resolved": "Resolved", "all": "All"},
 }
+
+
+def day(value: str | None, lang: str) -> str:
+    """An alert's date ('YYYY-MM-DD' in the answer) in the page's language ('—' when open)."""
+    return i18n.format_date(date.fromisoformat(value), lang) if value else "—"
 
 
 def layout(**params: Any) -> Any:
@@ -54,17 +61,24 @@ def layout(**params: Any) -> Any:
                 [
                     html.Tr(
                         [
-                            html.Td(a["start"]),
-                            html.Td(a["end"] or "—"),
-                            html.Td(dcc.Link(a["unit_name"], href=state.link(f"/alerts/{a['id']}"))),
-                            html.Td(a["message"]),
+                            html.Td(day(a["start"], lang), className="alert-start"),
+                            html.Td(
+                                day(a["end"], lang), className="alert-end" + ("" if a["end"] else " empty")
+                            ),
+                            html.Td(
+                                dcc.Link(a["unit_name"], href=state.link(f"/alerts/{a['id']}")),
+                                className="alert-unit",
+                            ),
+                            html.Td(a["message"], className="alert-what"),
                             html.Td(
                                 a["owner"]
                                 or (
                                     tr("acknowledged", lang, who=a["acknowledged_by"])
                                     if a["acknowledged_by"]
                                     else "—"
-                                )
+                                ),
+                                className="alert-owner"
+                                + ("" if a["owner"] or a["acknowledged_by"] else " empty"),
                             ),
                         ],
                         className=f"alert-row severity-{a['severity']}"

@@ -228,11 +228,19 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         ("/explore?kpi=attendance_rate&by=district", ".explore-page .export-bar"),
         ("/kpi", ".kpi-index"),
         ("/data-health", ".health-page .fresh-cards"),
+        ("/alerts?status=all", ".alerts-page"),
     ]
     for path, marker in pages:
         drawn(duo, path, marker)
         width = duo.driver.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+    # the alerts are a list, one block each, their dates in the page's language (not 2026-12-04)
+    head, rows = duo.driver.execute_script(
+        """return [getComputedStyle(document.querySelector('.alert-table thead')).display,
+                   [...document.querySelectorAll('.alert-table tr.alert-row')].map(r => [getComputedStyle(r).display, r.innerText])];"""
+    )
+    assert head == "none" and all(display == "block" for display, _ in rows), rows
+    assert not [text for _, text in rows if re.search(r"\b20\d\d-\d\d-\d\d\b", text)], rows
     drawn(duo, f"/district/{info.district_code}", ".unit-page .unit-list")
     # the schools that did not report come before the tiles, the table is a list
     order = duo.driver.execute_script(
