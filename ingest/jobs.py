@@ -26,7 +26,7 @@ from ingest import runs
 from ingest.contract import DATASETS
 from ingest.kinds import JobKind, Runner, job_kinds, register
 from ioc import settings
-from ioc.messages import Message
+from ioc.messages import Message, MessageError, msg
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -39,23 +39,23 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class ConfigError(ValueError):
+class ConfigError(MessageError, ValueError):
     """The configuration is invalid; the message names the file, the job and the key."""
 
 
 def parse_duration(value: Any, where: str) -> float:
     """Seconds from ``30``, ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"`` or ``"250ms"``."""
     if isinstance(value, bool):
-        raise ConfigError(f"{where}: expected a duration like '30s' or '5m', got {value!r}")
+        raise ConfigError(msg("config.duration", where=where, value=repr(value)))
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ConfigError(f"{where}: expected a duration like '30s', '5m', '2h' or '1d', got {value!r}")
+            raise ConfigError(msg("config.duration_units", where=where, value=repr(value)))
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
     if seconds < 0:
-        raise ConfigError(f"{where}: a duration cannot be negative ({value!r})")
+        raise ConfigError(msg("config.duration_negative", where=where, value=repr(value)))
     return seconds
 
 
@@ -216,7 +216,7 @@ class _Reader:
 
     def __init__(self, table: Mapping[str, Any], where: str) -> None:
         if not isinstance(table, Mapping):
-            raise ConfigError(f"{where}: expected a table of keys, got {type(table).__name__}")
+            raise ConfigError(msg("config.not_table", where=where, kind=type(table).__name__))
         self.table = table
         self.where = where
         self.used: set[str] = set()
@@ -230,15 +230,15 @@ class _Reader:
             not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind))
         ):
             names = " or ".join(k.__name__ for k in _tuple(kind))
-            raise ConfigError(f"{self.where}: '{key}' must be {names}, got {value!r}")
+            raise ConfigError(msg("config.type", where=self.where, key=key, names=names, value=repr(value)))
         return value
 
     def require(self, key: str, *, kind: type | tuple[type, ...] = str) -> Any:
         if key not in self.table:
-            raise ConfigError(f"{self.where}: '{key}' is required")
+            raise ConfigError(msg("config.required", where=self.where, key=key))
         value = self.get(key, kind=kind)
         if isinstance(value, str) and not value.strip():
-            raise ConfigError(f"{self.where}: '{key}' must not be empty")
+            raise ConfigError(msg("config.empty", where=self.where, key=key))
         return value
 
     def duration(self, key: str, default: float | None) -> float | None:
@@ -251,7 +251,11 @@ class _Reader:
         unknown = sorted(set(self.table) - self.used)
         if unknown:
             raise ConfigError(
-                f"{self.where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                msg(
+                    "config.unknown_keys" if len(unknown) > 1 else "config.unknown_key",
+                    where=self.where,
+                    keys=", ".join(map(repr, unknown)),
+                )
             )
 
 
@@ -267,29 +271,29 @@ def _schedule(value: Any, where: str) -> Schedule:
     every = reader.duration("every", None)
     reader.finish()
     if (cron is None) == (every is None):
-        raise ConfigError(
-            f"{where}: schedule needs exactly one of 'cron' (e.g. '*/5 * * * *') or 'every' (e.g. '30s')"
-        )
+        raise ConfigError(msg("config.schedule", where=where))
     if cron is not None:
         from apscheduler.triggers.cron import CronTrigger
 
         try:
             CronTrigger.from_crontab(cron, timezone=DEFAULT_TIMEZONE)
         except ValueError as error:
-            raise ConfigError(
-                f"{where}: schedule cron {cron!r} is not a valid crontab expression: {error}"
-            ) from None
+            raise ConfigError(msg("config.cron", where=where, cron=repr(cron), error=str(error))) from None
         return Schedule(cron=cron)
     if not every or every < 1:
-        raise ConfigError(f"{where}: schedule 'every' must be at least 1s")
+        raise ConfigError(msg("config.every", where=where))
     return Schedule(every_seconds=every)
+
+
+def _not_a_dataset(reader: _Reader, dataset: Any) -> Message:
+    return msg("config.dataset", where=reader.where, datasets=", ".join(DATASETS), value=repr(dataset))
 
 
 def drop_folder_options(reader: _Reader, data_dir: Path) -> DropFolderSpec:
     folder = Path(reader.get("folder", "inbox", kind=str)).expanduser()
     dataset = reader.get("dataset", kind=str)
     if dataset is not None and dataset not in DATASETS:
-        raise ConfigError(f"{reader.where}: 'dataset' must be one of {', '.join(DATASETS)}, got {dataset!r}")
+        raise ConfigError(_not_a_dataset(reader, dataset))
     return DropFolderSpec(
         folder=folder if folder.is_absolute() else data_dir / folder,
         settle_seconds=reader.duration("settle", 2.0) or 0.0,
@@ -301,24 +305,19 @@ def drop_folder_options(reader: _Reader, data_dir: Path) -> DropFolderSpec:
 def http_options(reader: _Reader) -> HttpSpec:
     url = reader.require("url")
     if not re.match(r"^https?://", url):
-        raise ConfigError(f"{reader.where}: 'url' must start with http:// or https://, got {url!r}")
+        raise ConfigError(msg("config.url", where=reader.where, url=repr(url)))
     dataset = reader.require("dataset")
     if dataset not in DATASETS:
-        raise ConfigError(f"{reader.where}: 'dataset' must be one of {', '.join(DATASETS)}, got {dataset!r}")
+        raise ConfigError(_not_a_dataset(reader, dataset))
     if "token" in reader.table:
-        raise ConfigError(
-            f"{reader.where}: never write a secret into the configuration; put it in an environment "
-            "variable and name it with 'token_env'"
-        )
+        raise ConfigError(msg("config.secret", where=reader.where))
     headers = reader.get("headers", {}, kind=dict)
     for name, value in headers.items():
         if name.lower() in {"authorization", "cookie"} or not isinstance(value, str):
-            raise ConfigError(
-                f"{reader.where}: header {name!r} cannot be set in the configuration (secrets go in 'token_env')"
-            )
+            raise ConfigError(msg("config.header", where=reader.where, name=repr(name)))
     token_env = reader.get("token_env", kind=str)
     if token_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token_env):
-        raise ConfigError(f"{reader.where}: 'token_env' must name an environment variable, got {token_env!r}")
+        raise ConfigError(msg("config.token_env", where=reader.where, value=repr(token_env)))
     spec = HttpSpec(
         url=url,
         dataset=dataset,
@@ -342,14 +341,14 @@ def http_options(reader: _Reader) -> HttpSpec:
         max_pages=reader.get("max_pages", 1000, kind=int),
     )
     if spec.retries < 0 or spec.max_bytes < 1 or spec.max_pages < 1:
-        raise ConfigError(f"{reader.where}: 'retries' must be >= 0, 'max_bytes' and 'max_pages' >= 1")
+        raise ConfigError(msg("config.http_limits", where=reader.where))
     return spec
 
 
 def _maintenance(reader: _Reader) -> MaintenanceSpec:
     retention = reader.get("archive_retention_days", kind=int)
     if retention is not None and retention < 1:
-        raise ConfigError(f"{reader.where}: 'archive_retention_days' must be >= 1")
+        raise ConfigError(msg("config.retention", where=reader.where))
     return MaintenanceSpec(
         compact=reader.get("compact", True, kind=bool),
         archive_retention_days=retention,
@@ -367,7 +366,7 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
 
         ZoneInfo(timezone)
     except Exception:
-        raise ConfigError(f"{origin}: [scheduler] timezone {timezone!r} is not a known time zone") from None
+        raise ConfigError(msg("config.timezone", where=origin, timezone=repr(timezone))) from None
     workers = scheduler.get("workers", 4, kind=int)
     grace = scheduler.duration("misfire_grace", 60.0) or 0.0
     scheduler.finish()
@@ -375,22 +374,22 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
     top.finish()
     kinds = job_kinds()  # the built-in kinds and the configured plug-ins, by name
     if not jobs_raw:
-        raise ConfigError(f"{origin}: no [[jobs]] configured")
+        raise ConfigError(msg("config.no_jobs", where=origin))
     jobs: list[JobSpec] = []
     for index, job_raw in enumerate(jobs_raw):
         where = f"{origin}: jobs[{index}]"
         reader = _Reader(job_raw, where)
         job_id = reader.require("id")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", job_id):
-            raise ConfigError(
-                f"{where}: 'id' may hold letters, digits, '.', '_' and '-' only, got {job_id!r}"
-            )
+            raise ConfigError(msg("config.job_id", where=where, value=repr(job_id)))
         where = reader.where = f"{origin}: job '{job_id}'"
         if any(j.id == job_id for j in jobs):
-            raise ConfigError(f"{where}: the id is used by another job")
+            raise ConfigError(msg("config.job_id_twice", where=where))
         kind = reader.require("kind")
         if kind not in kinds:
-            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(sorted(kinds))}, got {kind!r}")
+            raise ConfigError(
+                msg("config.kind", where=where, kinds=", ".join(sorted(kinds)), value=repr(kind))
+            )
         schedule = _schedule(reader.require("schedule", kind=(str, dict)), where)
         run_at_start = reader.get("run_at_start", kinds[kind].run_at_start, kind=bool)
         job_grace = reader.duration("misfire_grace", None)
@@ -399,7 +398,7 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
         jobs.append(JobSpec(job_id, kind, schedule, options, run_at_start, job_grace))
     folders = [f for j in jobs if (f := kinds[j.kind].inbox(j.options)) is not None]
     if len(set(folders)) != len(folders):
-        raise ConfigError(f"{origin}: two drop_folder jobs watch the same folder")
+        raise ConfigError(msg("config.same_folder", where=origin))
     return SchedulerConfig(tuple(jobs), timezone, max(1, workers), grace, origin)
 
 
@@ -433,13 +432,18 @@ def load_config(path: str | Path | None, data_dir: Path) -> SchedulerConfig:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(
-            f"cannot read the scheduler configuration {file}: {error.strerror or error}"
+            msg("config.unreadable", file=str(file), error=str(error.strerror or error))
         ) from None
     try:
         raw = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(
-            f"{file}: not valid {'JSON' if file.suffix.lower() == '.json' else 'TOML'}: {error}"
+            msg(
+                "config.syntax",
+                file=str(file),
+                format="JSON" if file.suffix.lower() == ".json" else "TOML",
+                error=str(error),
+            )
         ) from None
     return parse_config(raw, data_dir, str(file))
 

@@ -207,7 +207,10 @@ class JobRunner:
 
     def _dispatch(self, job: JobSpec) -> tuple[JobOutcome, SourceState | None, SourceState | None]:
         """Run the job by its kind, chosen by name (ingest.kinds); a source with its state."""
-        kind = job_kind(job.kind)
+        try:
+            kind = job_kind(job.kind)
+        except KeyError:  # its plug-in is gone (IOC_SOURCE_PLUGINS changed since the start)
+            return JobOutcome("failed", words=msg("job.unknown_kind", kind=job.kind)), None, None
         state = self._state(job) if kind.source else None
         outcome, new = kind.run(self, job, state)
         return outcome, state, new

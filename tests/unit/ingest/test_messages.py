@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import encoding, limits, readers, sources
+from ingest import encoding, jobs, limits, readers, sources
 from ingest.durable import DiskFull
 from ingest.health_record import SourceState
 from ioc import i18n
@@ -90,7 +90,7 @@ def test_both_catalogs_hold_the_same_messages_with_the_same_parameters() -> None
 def _raised_classes() -> dict[str, type]:
     """The exception classes ingest/ defines, by name."""
     classes: dict[str, type] = {}
-    for module in (limits, readers, sources, encoding):
+    for module in (limits, readers, sources, encoding, jobs):
         for name, value in vars(module).items():
             if (
                 isinstance(value, type)
@@ -104,7 +104,7 @@ def _raised_classes() -> dict[str, type]:
 
 def test_every_error_class_of_ingest_carries_a_message() -> None:
     classes = _raised_classes()
-    assert {"LimitExceeded", "ReadError", "SourceFailure", "DiskFull"} <= set(classes)
+    assert {"LimitExceeded", "ReadError", "SourceFailure", "DiskFull", "ConfigError"} <= set(classes)
     for name, cls in classes.items():
         assert issubclass(cls, MessageError) or cls is DiskFull, name
     assert isinstance(DiskFull("/data/x").message, Message)
@@ -234,3 +234,13 @@ def test_the_cli_says_rejections_in_vietnamese_when_asked(schools_store, tmp_pat
     assert cli.run(args, out) == 1
     assert "giá trị '120' vi phạm quy tắc" in out.getvalue()
     assert "bị từ chối, không nạp gì (1 lỗi trong 1 dòng)" in out.getvalue()
+
+
+def test_a_configuration_error_is_said_in_both_languages(tmp_path) -> None:
+    config = tmp_path / "scheduler.toml"
+    config.write_text('[[jobs]]\nid = "inbox"\nkind = "ftp"\nschedule = {every = "30s"}\n', encoding="utf-8")
+    with pytest.raises(jobs.ConfigError) as raised:
+        jobs.load_config(config, tmp_path)
+    assert str(raised.value).startswith(f"{config}: job 'inbox': 'kind' must be one of ")
+    assert str(raised.value).endswith(", got 'ftp'")
+    assert raised.value.message.text("vi").endswith(", nhận được 'ftp'")

@@ -93,3 +93,23 @@ def test_an_unknown_option_of_a_plug_in_kind_is_an_error(tmp_path: Path, plugin:
             },
             tmp_path,
         )
+
+
+def test_a_job_whose_kind_is_gone_fails_with_its_reason_in_both_languages(store, plugin: str) -> None:
+    """A configuration read while the plug-in was loaded, run after its kind is gone."""
+    from dataclasses import replace
+
+    from ioc.messages import Message
+
+    config = parse_config(
+        {"jobs": [{"id": "ministry", "kind": plugin, "schedule": "1h", "day": "2026-11-25"}]},
+        store.layout.root,
+    )
+    gone = replace(config, jobs=(replace(config.jobs[0], kind="retired_kind"),))
+    outcome = JobRunner(store, gone, echo=lambda line: None).run_job("ministry")
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("no job kind named retired_kind is registered")
+    row = store.execute("SELECT message, message_id, message_params FROM job_runs").rows[-1]
+    words = Message.stored(row[1], row[2])
+    assert words is not None and words.text("en") == row[0] == outcome.message
+    assert words.text("vi").startswith("không có loại tác vụ nào tên retired_kind")
