@@ -127,6 +127,9 @@ def list_alerts() -> Response:
     return jsonify(payload)
 
 
+MAX_ID = 2**63 - 1
+
+
 @api.post("/alerts/<int:alert_id>/<action>")
 def act_on_alert(alert_id: int, action: str) -> Response:
     """Acknowledge, assign, comment or resolve (form or JSON field ``text``), as the signed-in user."""
@@ -136,8 +139,17 @@ def act_on_alert(alert_id: int, action: str) -> Response:
     principal = current_principal()
     if principal is not None and principal.kind not in ("user", "open"):
         return _error(403, "only signed-in people act on alerts (not API tokens or kiosks)", None)
-    body = request.get_json(silent=True) if request.is_json else None
-    text = (body or {}).get("text") if isinstance(body, dict) else request.form.get("text")
+    if alert_id > MAX_ID:  # no database holds such an id (SQLite's and PostgreSQL's are 64-bit)
+        return _error(404, f"no alert {alert_id}", None)
+    if request.is_json and request.get_data(cache=True).strip():  # an empty body is no body
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _error(400, 'the JSON body must be an object, e.g. {"text": "..."}', None)
+        text = body.get("text")
+        if "text" in body and not isinstance(text, str):  # null too: the schema says a string
+            return _error(400, "text must be a string", "text")
+    else:
+        text = request.form.get("text")
     try:
         perform(
             alerts_db(),

@@ -11,12 +11,10 @@ from datetime import date
 
 from ioc.alerts import records
 from ioc.alerts.output import visible
+from ioc.alerts.records import MAX_TEXT, NEEDS_TEXT
 from ioc.auth import audit
 from ioc.auth.access import AccessScope
 from ioc.auth.db import AuthDb
-
-MAX_TEXT = 2000
-NEEDS_TEXT = {"assign": "the person it is assigned to", "comment": "the comment", "resolve": "the reason"}
 
 
 class ActionError(ValueError):
@@ -41,13 +39,15 @@ def perform(
     """Take ``action`` on alert ``alert_id`` as ``actor`` (within ``access``; None: everything)."""
     if action not in records.ACTIONS:
         raise ActionError(f"unknown action {action!r}; one of {', '.join(records.ACTIONS)}")
-    text = (text or "").strip()
-    if action in NEEDS_TEXT and not text:
-        raise ActionError(f"{action}: give {NEEDS_TEXT[action]}")
+    text = text or ""
+    # judged as sent (the API's schema says the same), then kept without the white space at its ends
     if len(text) > MAX_TEXT:
         raise ActionError(f"{action}: the text has {len(text)} characters; at most {MAX_TEXT}")
     if any(ord(c) < 32 and c not in "\n\t" for c in text):
         raise ActionError(f"{action}: the text holds control characters")
+    text = text.strip()
+    if action in NEEDS_TEXT and not text:
+        raise ActionError(f"{action}: give {NEEDS_TEXT[action]}")
     row = records.get(records.ensure(db), alert_id)
     if row is None or row["state"] == "pending":
         raise ActionError(f"no alert {alert_id}", 404)

@@ -188,6 +188,67 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 }
 
 
+# a text the actions keep: no control character but tab and newline (ioc.alerts.actions.perform)
+TEXT_CHAR = "[^\\u0000-\\u0008\\u000b-\\u001f]"
+
+
+def action_path(action: str, error: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI path item of one action on an alert: its body's ``text`` is required (and must
+    hold more than white space) exactly when the action needs one (records.NEEDS_TEXT)."""
+    needs = action in records.NEEDS_TEXT
+    text: dict[str, Any] = {
+        "type": "string",
+        "maxLength": records.MAX_TEXT,
+        "pattern": f"^{TEXT_CHAR}*[^\\s\\u0000-\\u001f]{TEXT_CHAR}*$" if needs else f"^{TEXT_CHAR}*$",
+        "description": records.NEEDS_TEXT.get(action, "an optional note"),
+    }
+    body = {"type": "object", "properties": {"text": text}, **({"required": ["text"]} if needs else {})}
+    return {
+        "post": {
+            "summary": {
+                "ack": "Acknowledge an alert",
+                "assign": "Assign an alert to someone (text: who)",
+                "comment": "Comment on an alert (text: the comment)",
+                "resolve": "Resolve an alert by hand (text: the reason)",
+            }[action]
+            + " (signed-in people; recorded and audited)",
+            "operationId": f"{action}Alert",
+            "parameters": [
+                {
+                    "name": "alert_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "requestBody": {
+                "required": needs,
+                "content": {
+                    "application/json": {"schema": body},
+                    "application/x-www-form-urlencoded": {"schema": body},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "the alert after the action",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"alert": {"$ref": "#/components/schemas/Alert"}},
+                            }
+                        }
+                    },
+                },
+                "400": error,
+                "403": error,
+                "404": error,
+                "409": error,
+            },
+        }
+    }
+
+
 def openapi_paths(date_param: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -227,46 +288,5 @@ def openapi_paths(date_param: dict[str, Any], error: dict[str, Any]) -> dict[str
                 },
             }
         },
-        "/api/v1/alerts/{alert_id}/{action}": {
-            "post": {
-                "summary": "Acknowledge, assign, comment or resolve an alert (signed-in people; recorded and audited)",
-                "operationId": "actOnAlert",
-                "parameters": [
-                    {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                    {
-                        "name": "action",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": list(records.ACTIONS)},
-                    },
-                ],
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"text": {"type": "string", "maxLength": 2000}},
-                            }
-                        }
-                    }
-                },
-                "responses": {
-                    "200": {
-                        "description": "the alert after the action",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"alert": {"$ref": "#/components/schemas/Alert"}},
-                                }
-                            }
-                        },
-                    },
-                    "400": error,
-                    "403": error,
-                    "404": error,
-                    "409": error,
-                },
-            }
-        },
+        **{f"/api/v1/alerts/{{alert_id}}/{action}": action_path(action, error) for action in records.ACTIONS},
     }

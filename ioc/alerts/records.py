@@ -112,6 +112,10 @@ CREATE TABLE IF NOT EXISTS alert_silences (
 """
 
 ACTIONS = ("ack", "assign", "comment", "resolve")
+# the actions that need a text (what it is), and the longest text an action keeps; the API's schema
+# (ioc.alerts.output.openapi_paths) and the check (ioc.alerts.actions.perform) both read these
+NEEDS_TEXT = {"assign": "the person it is assigned to", "comment": "the comment", "resolve": "the reason"}
+MAX_TEXT = 2000
 _READY: weakref.WeakSet[AuthDb] = weakref.WeakSet()  # databases whose alert tables exist
 
 

@@ -661,8 +661,9 @@ NOT_COPIED = {
 def copy_to_postgres(source: AuthDb, target: AuthDb, now: float) -> dict[str, int]:
     """Copy every table of the SQLite file of a one-machine deployment that holds state (accounts,
     tokens, live sessions, the whole audit log in order, alerts with their action log and silences,
-    the notification outbox, sent reports: :data:`COPIED`) into an empty PostgreSQL accounts
-    database, in one transaction; rows per table. Refuses a target that has accounts, tokens or
+    the notification outbox, sent reports: :data:`COPIED`) and the app's secret key file into an
+    empty PostgreSQL accounts database, in one transaction; rows per table (``secret_key``: 1 when
+    the file was copied). Refuses a target that has accounts, tokens or
     alerts already (audit entries it has stay, the copied ones follow them with their original
     times)."""
     from ioc.alerts import records  # the alert tables are created on first use
@@ -700,4 +701,14 @@ def copy_to_postgres(source: AuthDb, target: AuthDb, now: float) -> dict[str, in
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
             counts[table] = len(rows)
+        # the app's secret key (DATA_DIR/auth/secret_key) becomes the database's: what it signed on
+        # the one machine (sign-in forms in flight, Flask's cookie) stays valid on every node
+        key_file = source.folder / "secret_key" if isinstance(source, SqliteAuthDb) else None
+        if key_file is not None and key_file.exists():
+            con.execute(
+                "INSERT INTO meta (name, value) VALUES ('secret_key', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (source.secret_key(),),
+            )
+            counts["secret_key"] = 1
     return counts

@@ -111,6 +111,9 @@ def test_copy_a_one_machine_accounts_file_to_postgresql(
     ended, _ = sessions.create(local, username="minh")
     sessions.revoke(local, ended)
     before = [(e.event, e.target, e.detail) for e in audit.entries(local, limit=1000)]
+    from ioc.auth import keys
+
+    local_key = keys.file_secret_key(data_dir)  # made by the app's first start on the one machine
     url = new_postgres_url(request)
     assert main(["users", "copy-to-postgres", "--to", url]) == 0
     assert "2 sessions" not in capsys.readouterr().out  # only the live one
@@ -121,6 +124,7 @@ def test_copy_a_one_machine_accounts_file_to_postgresql(
     assert tokens.verify(target, secret, "api") is not None
     assert sessions.lookup(target, value) is not None and sessions.lookup(target, ended) is None
     assert accounts.linked_username(target, "https://id.example", "sub-1") == "minh"
+    assert target.secret_key() == local_key  # the one machine's key moved too
     copied = [(e.event, e.target, e.detail) for e in audit.entries(target, limit=1000)]
     assert copied[0][1] == "copy-to-postgres" and copied[1:] == before  # the whole log, in order
     # a second copy would duplicate accounts: refused, naming why
