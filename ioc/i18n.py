@@ -180,6 +180,12 @@ def ownership_name(ownership: str | None, lang: str = DEFAULT_LANG) -> str:
     return t(f"ownership.{ownership}", lang) if ownership else "—"
 
 
+def severity_name(severity: str | None, lang: str = DEFAULT_LANG) -> str:
+    """An alert's severity by its name ('Nghiêm trọng'), not its code ('critical')."""
+    key = f"severity.{severity}"
+    return t(key, lang) if key in catalog(lang_of(lang)) else (severity or "—")
+
+
 def group_label(by: str, label: str, lang: str = DEFAULT_LANG) -> str:
     """The name of a group of an answer: a level or an ownership by its name, not its code."""
     if by == "level":
@@ -204,6 +210,7 @@ __all__ = [
     "level_name",
     "number",
     "ownership_name",
+    "severity_name",
     "percent",
     "plotly_config",
     "plotly_separators",

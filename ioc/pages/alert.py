@@ -146,7 +146,10 @@ def details(row: Any, lang: str, state: UrlState) -> Any:
             [
                 html.Span(status, className=f"badge badge-{alert['status']}"),
                 " ",
-                html.Span(alert["severity"], className=f"badge severity-{alert['severity']}"),
+                html.Span(
+                    i18n.severity_name(alert["severity"], lang),
+                    className=f"badge severity-{alert['severity']}",
+                ),
                 " ",
                 period,
             ]

@@ -69,7 +69,8 @@ class Alerts(PanelKind):
             taken = a["owner"] or a["acknowledged_by"]
             text = [
                 html.Span(
-                    className=f"light light-{SEVERITY_LIGHT.get(a['severity'], 'amber')}", title=a["severity"]
+                    className=f"light light-{SEVERITY_LIGHT.get(a['severity'], 'amber')}",
+                    title=i18n.severity_name(a["severity"], lang),
                 ),
                 html.Span(i18n.t("alertpanel.taken", lang, who=taken), className="alert-owner")
                 if taken

@@ -153,7 +153,7 @@ def test_no_axis_prints_the_same_tick_label_twice(start, browser_store) -> None:
 ENGLISH_MONTH = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
 RAW_CODE = re.compile(
     r"\b(preschool|primary|lower_secondary|upper_secondary|continuing|multi_level|public|private"
-    r"|green|amber|red|no_data|ratio|index)\b"
+    r"|green|amber|red|no_data|ratio|index|critical|warning)\b"
 )
 
 

@@ -119,3 +119,9 @@ def test_two_counts_in_one_sentence_each_take_their_plural() -> None:
     assert outages(2, 1, "en") == "2 full outages, 1 hour in total"
     assert outages(1, 3, "en") == "1 full outage, 3 hours in total"
     assert outages(1, 1, "vi") == "1 lần mất kết nối hoàn toàn, tổng 1 giờ"
+
+
+def test_an_alerts_severity_is_shown_by_its_name() -> None:
+    assert i18n.severity_name("warning", "vi") == "Cần chú ý"
+    assert i18n.severity_name("critical", "en") == "Critical"
+    assert i18n.severity_name("unheard_of", "vi") == "unheard_of"  # a new code still shows, as it is
