@@ -56,6 +56,7 @@ XLSX_DATE_FORMATS = {  # (grouping, Vietnamese?)
 TextSpec = tuple[str, str, float, bool, bool]  # (name, text, size factor, bold, muted): a title block line
 _KALEIDO_LOCK = threading.Lock()
 KALEIDO_TIMEOUT_SECONDS = 60.0
+MAX_IMAGE_PIXELS = 40_000_000  # a 3x A4 is 19 MP; 168 wards 'fit' at 2x 20 MP
 
 
 def neutralise(value: Any) -> Any:
@@ -488,6 +489,13 @@ def to_image(
 ) -> bytes:
     """``image_figure`` drawn as ``fmt`` (png, svg, pdf) at ``req.scale``."""
     fig, layout = image_figure(kpi, req, res, comparison)
+    pixels = layout.width * layout.height * req.scale**2
+    if pixels > MAX_IMAGE_PIXELS:  # a tall 'fit' at 3x would hold one Chromium for minutes
+        raise QueryError(
+            "scale",
+            f"{layout.width * req.scale}x{layout.height * req.scale} px is over the export limit of "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels: choose a smaller scale or size, or fewer rows",
+        )
     spec = fig.to_dict()
     spec["config"] = i18n.plotly_config(req.lang)  # kaleido passes it on: dates in the export's language
     return render_image(

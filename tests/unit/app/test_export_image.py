@@ -140,3 +140,12 @@ def test_an_image_is_drawn_at_its_size_and_scale(size, scale) -> None:
     assert struct.unpack(">II", png[16:24]) == (preset.width * scale, preset.height * scale)  # IHDR
     pdf = exports.to_image(kpi, replace(req, scale=1), WARDS, "pdf", BEFORE)
     assert pdf.startswith(b"%PDF")
+
+
+def test_an_image_too_large_to_draw_is_refused_with_its_reason() -> None:
+    kpi = get_kpi("bandwidth_coverage")
+    many = replace(WARDS, rows=WARDS.rows * 3)  # 504 rows as tall as they need, three times over
+    req = exports.ExportRequest("bandwidth_coverage", "ward", size="fit", scale=3, top=None)
+    with pytest.raises(QueryError) as error:
+        exports.to_image(kpi, req, many, "png")
+    assert error.value.param == "scale" and "over the export limit of 40 megapixels" in str(error.value)
