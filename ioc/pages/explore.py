@@ -334,7 +334,7 @@ def layout(**params: Any) -> Any:
                                 "minWidth": 90,
                                 "hide": req.by in ("level", "ownership", *TIME_BY),
                             },
-                            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1, "minWidth": 110},
+                            {"field": "shown", "headerName": kpi.name.get(lang), "flex": 1, "minWidth": 170},
                             *(compare_columns(kpi, req.by, lang) if comparison is not None else []),
                             *(
                                 number_column(name, t(header, state))
@@ -345,7 +345,14 @@ def layout(**params: Any) -> Any:
                                 )
                             ),
                         ],
-                        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                        # a long header wraps onto a second line, never cut to "Attend…"
+                        defaultColDef={
+                            "sortable": True,
+                            "filter": True,
+                            "resizable": True,
+                            "wrapHeaderText": True,
+                            "autoHeaderHeight": True,
+                        },
                         getRowId="params.data.key",
                         dashGridOptions={
                             "domLayout": "autoHeight",
@@ -456,7 +463,7 @@ def number_column(name: str, header: str) -> dict[str, Any]:
         "field": f"{name}_shown",
         "headerName": header,
         "flex": 1,
-        "minWidth": 110,
+        "minWidth": 150,
         "type": "rightAligned",
         "comparator": {
             "function": f"(a, b, nodeA, nodeB) => (nodeA.data.{name} ?? -1) - (nodeB.data.{name} ?? -1)"
