@@ -14,7 +14,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -261,3 +261,59 @@ def test_every_kpi_and_grouping_runs_and_rollup_equals_raw_on_the_demo(demo):
                 assert math.isclose(a.numerator or 0, b.numerator or 0, rel_tol=1e-9), (kpi, by, a.key)
                 if a.value is not None and KPIS[kpi].unit == "ratio":
                     assert 0 <= a.value <= 1
+
+
+# -- explore's previous-period columns against `ioc kpi` and the API for that period -----------
+@pytest.mark.parametrize(
+    ("kpi", "by", "to"),
+    [
+        ("attendance_rate", "district", "2026-11-20"),  # a Friday: the day before is a school day
+        ("attendance_rate", "level", "2026-11-23"),  # a Monday: compared with the Friday before
+        ("reporting_rate", "district", "2026-11-20"),  # a week (from 16th): the 5 days before it
+        ("attendance_rate", "week", None),  # each week with the week before
+    ],
+)
+def test_the_previous_period_columns_are_ioc_kpi_for_that_period(demo, server, kpi, by, to):
+    from ioc import exports
+    from ioc.metrics.front import Metrics
+
+    args = {"kpi": kpi, "by": by, **({"to": to} if to else {})}
+    if by == "week":
+        args["from"] = "2026-11-02"  # a Monday: whole weeks
+    if kpi == "reporting_rate":
+        args["from"] = "2026-11-16"
+    req = exports.ExportRequest.from_args(args)
+    content, _, _ = exports.export(Metrics(demo, cached=False), req, "csv")
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows and any(r["previous_value"] for r in rows)
+    comparison = Metrics(demo, cached=False).compare(req.query())
+    if by == "week":  # each row's own previous week, asked of the CLI week by week
+        for row in rows:
+            monday = datetime.strptime(row["previous_key"] + "-1", "%G-W%V-%u").date()
+            sunday = monday + timedelta(days=6)
+            done = cli(demo, kpi, "--by", "week", "--from", monday.isoformat(), "--to", sunday.isoformat())
+            expected = {r["key"]: r for r in json.loads(done.stdout)["rows"]}.get(row["previous_key"])
+            assert_same(row, expected)
+        return
+    period = [comparison.date_from.isoformat(), comparison.date_to.isoformat()]
+    done = cli(demo, kpi, "--by", by, "--from", period[0], "--to", period[1])
+    assert done.returncode == 0, done.stderr
+    expected = {r["key"]: r for r in json.loads(done.stdout)["rows"]}
+    status, _, text = http_get(f"{server}/api/v1/kpis/{kpi}?by={by}&from={period[0]}&to={period[1]}")
+    assert status == 200 and {r["key"] for r in json.loads(text)["rows"]} == set(expected)
+    for row in rows:
+        assert_same(row, expected.get(row["key"]))
+
+
+def assert_same(row: dict, expected: dict | None) -> None:
+    """An export row's previous columns are the CLI's row for the previous period (or empty)."""
+    if expected is None or not expected["schools_reporting"]:
+        assert row["previous_value"] == "", row
+        return
+    for column, name in (("previous_value", "value"), ("previous_numerator", "numerator")):
+        if expected[name] is None:
+            assert row[column] == ""
+        else:
+            assert math.isclose(float(row[column]), expected[name], rel_tol=1e-9), (row, expected)
+    if row["value"] and expected["value"] is not None:
+        assert math.isclose(float(row["change"]), float(row["value"]) - expected["value"], abs_tol=1e-12)
