@@ -92,9 +92,12 @@ REQ = exports.ExportRequest(kpi="attendance_rate", by="school", scope=Scope(ward
 
 
 def test_the_export_title_keeps_its_own_markup_only() -> None:
-    title = exports.chart_title(KPI, REQ, RES)
-    assert title.startswith("<b>") and "<br>" in title  # the title's own layout
-    assert not any(m in title for m in MARKUP) and "&lt;a href" in title
+    fig, _ = exports.image_figure(KPI, REQ, RES)
+    blocks = {note.name: note.text for note in fig.layout.annotations if note.name}
+    assert blocks["title"].startswith("<b>")  # the title block's own markup
+    for text in blocks.values():
+        assert not any(m in text for m in MARKUP), text
+    assert "&lt;a href" in blocks["scope"]  # the hostile filter, as characters
 
 
 def test_an_svg_export_holds_no_link_from_data() -> None:
