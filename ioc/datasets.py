@@ -88,6 +88,9 @@ class Dataset:
     # what a load of it feeds besides its own table: the rollups ioc.rollups updates in the
     # load's transaction (the cache's table versions count them for the dataset's KPIs)
     feeds: tuple[str, ...] = ()
+    # the order DuckLake writes its files in (every load, every merge): a table read mostly for
+    # one school at a time is sorted by school, so row groups of other schools are skipped
+    sorted_by: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -123,6 +126,13 @@ class Dataset:
             parts.append("valid_from DATE NOT NULL")
         parts.append("run_id VARCHAR NOT NULL")
         return f"CREATE TABLE {self.table} (\n    " + ",\n    ".join(parts) + "\n)"
+
+    def sort_table(self, catalog: str | None = None) -> str | None:
+        """The statement giving the table its file order (``sorted_by``), or None."""
+        if not self.sorted_by:
+            return None
+        table = f"{catalog}.{self.table}" if catalog else self.table
+        return f"ALTER TABLE {table} SET SORTED BY ({', '.join(c + ' ASC' for c in self.sorted_by)})"
 
 
 LEVEL = Column(
@@ -263,6 +273,7 @@ CONNECTIVITY = Dataset(
     date_column="measured_at",
     stale_minutes=60,  # a probe every 5 minutes
     feeds=("connectivity_daily", "rollup_state"),
+    sorted_by=("school_id", "measured_at"),
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (SCHOOLS, ATTENDANCE, DIGITAL, CONNECTIVITY)}

@@ -149,6 +149,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE source_state ADD COLUMN reason_params VARCHAR",
         ),
     ),
+    Migration(
+        5,
+        "probes written sorted by school, then time (a school's queries skip the other schools' row groups)",
+        (
+            # DuckLake sorts each file it writes (every load's insert, merge_adjacent_files) by
+            # this order; the Parquet row groups' min/max on school_id then let DuckDB read one
+            # row group a day for one school instead of all 3,500 schools' probes. Files written
+            # before keep their order until maintenance merges them.
+            *(statement for d in DATASETS.values() if (statement := d.sort_table()) is not None),
+        ),
+    ),
 )
 
 # applied in version order whatever order the areas appended them in

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ioc import settings
+from ioc.datasets import DATASETS
 from ioc.store import (
     CATALOG_NAME,
     Layout,
@@ -159,6 +160,10 @@ def migrate_store(
                     flags=re.IGNORECASE,
                 )
                 con.execute(create)
+                dataset = DATASETS.get(name) if schema == "main" else None
+                order = dataset.sort_table(f"{TARGET}.main") if dataset else None
+                if order:  # the file order is a table setting, not part of its definition
+                    con.execute(order)
                 qualified = f"{quote_ident(schema)}.{quote_ident(name)}"
                 con.execute(
                     f"INSERT INTO {TARGET}.{qualified} SELECT * FROM {CATALOG_NAME}.{qualified}"  # noqa: S608
