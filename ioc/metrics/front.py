@@ -11,7 +11,7 @@ filter of ioc.access) and every cache key made here carries it (ioc.metrics.cach
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -190,13 +190,24 @@ class Metrics:
         (the same answer: a refusal would tell a stranger that the school exists)."""
         if not school_id or not self.allows("school", school_id):
             return None
-        return self._view(
+        # keyed apart: a probe load (every 5 minutes) changes only the newest probe
+        profile = self._view(
             "school",
             (school_id,),
-            lambda: views.school(self.store, school_id),
-            tables=("attendance", "digital", "connectivity"),
+            lambda: views.school_profile(self.store, school_id),
+            tables=("attendance", "digital"),
             shared=True,
         )
+        if profile is None:
+            return None
+        probe = self._view(
+            "school.probe",
+            (school_id,),
+            lambda: views.latest_probe(self.store, school_id),
+            tables=("connectivity",),
+            shared=True,
+        )
+        return replace(profile, latest_probe=probe)
 
     def attendance_calendar(
         self, school_id: str, date_to: date | None = None, days: int = 120, snapshot: int | None = None

@@ -8,7 +8,7 @@ bound parameters and reads the live catalog or a time-travel catalog from engine
 # ruff: noqa: S608 -- SQL text here holds only catalog names from engine.catalog_for; values are bound
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +115,17 @@ def outages(timeline: list[ProbeHour]) -> list[tuple[datetime, datetime]]:
 
 def school(store: Store, school_id: str, *, catalog: str | None = None) -> dimensions.SchoolProfile | None:
     """A school's every version, its newest attendance row, digital snapshot and probe."""
+    profile = school_profile(store, school_id, catalog=catalog)
+    if profile is None:
+        return None
+    return replace(profile, latest_probe=latest_probe(store, school_id, catalog=catalog))
+
+
+def school_profile(
+    store: Store, school_id: str, *, catalog: str | None = None
+) -> dimensions.SchoolProfile | None:
+    """A school's every version, its newest attendance row and digital snapshot, without its
+    newest probe (``latest_probe``): what a probe load does not change."""
     cat = catalog or CATALOG_NAME
     history = store.execute(
         f"""SELECT school_id, school_name, level, ownership, coalesce(ward_code, ward_name), ward_name,
@@ -133,22 +144,26 @@ def school(store: Store, school_id: str, *, catalog: str | None = None) -> dimen
             {"id": school_id},
         ).first()
 
-    last = last_probe_at(store, school_id, catalog=catalog)
-    latest_probe = (
-        store.execute(
-            f"SELECT * EXCLUDE (run_id) FROM {cat}.connectivity WHERE school_id = $id AND measured_at = $at LIMIT 1",
-            {"id": school_id, "at": last},
-        ).first()
-        if last is not None
-        else None
-    )
     return dimensions.SchoolProfile(
         info=versions[-1],
         history=versions,
         latest_attendance=latest("attendance", "date"),
         latest_digital=latest("digital", "as_of"),
-        latest_probe=latest_probe,
+        latest_probe=None,
     )
+
+
+def latest_probe(store: Store, school_id: str, *, catalog: str | None = None) -> dict[str, Any] | None:
+    """The school's newest probe (None: never probed): its time from the rollup, then that one
+    probe (the probe files are sorted by school, so this reads one row group)."""
+    last = last_probe_at(store, school_id, catalog=catalog)
+    if last is None:
+        return None
+    return store.execute(
+        f"SELECT * EXCLUDE (run_id) FROM {catalog or CATALOG_NAME}.connectivity "
+        "WHERE school_id = $id AND measured_at = $at LIMIT 1",
+        {"id": school_id, "at": last},
+    ).first()
 
 
 def last_probe_at(store: Store, school_id: str, *, catalog: str | None = None) -> Any:
