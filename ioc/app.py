@@ -163,9 +163,9 @@ def bad_parameter_page(error: QueryError, args: dict[str, Any]) -> html.Div:
 
 
 def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:
-    """Draw every district's page, then every ward's, once each, as the district officer of that
-    district sees it: the tiles, the ranking of its children, the trends; then the page of every
-    school opened in the last half hour (ioc.metrics.cache.recently_opened), the most recent first.
+    """Draw the page of every school opened in the last half hour (ioc.metrics.cache.recently_opened),
+    the most recent first; then every district's page, then every ward's, once each, as the
+    district officer of that district sees it: the tiles, the ranking of its children, the trends.
     Answers about a unit the officer may wholly read are shared with everybody
     (ioc.metrics.cache.widest_access), so this also warms leadership's and other officers' pages
     of those units; a school's answers are everybody's, so school pages are drawn unrestricted.
@@ -179,15 +179,18 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
 
     city = Metrics(store, EVERYTHING)
     with app.server.test_request_context("/"):
+        # schools first: their answers are their own (a district or ward page after a probe load
+        # is mostly cut from the city's answers the wall has just computed), and somebody who
+        # opened one in the last half hour is likely to open it again
         pages: list[tuple[str, str, AccessScope]] = [
-            ("district", u.code, AccessScope.limited([u.code])) for u in city.districts() if u.code
+            ("school", code, EVERYTHING) for code in recently_opened(store, "school")
         ]
+        pages += [("district", u.code, AccessScope.limited([u.code])) for u in city.districts() if u.code]
         pages += [
             ("ward", u.code, AccessScope.limited([u.parent_code]) if u.parent_code else EVERYTHING)
             for u in city.wards()
             if u.code
         ]
-        pages += [("school", code, EVERYTHING) for code in recently_opened(store, "school")]
     drawn = 0
     for kind, code, officer in pages:
         if (stop is not None and stop.is_set()) or store.data_version() != version:
@@ -219,8 +222,8 @@ def _lower_priority() -> None:
 
 def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thread:
     """Keep what is opened most in the cache: after every new data version, in the background,
-    draw every wall screen once, then every district page and every ward page as the district's
-    officer sees it, and the school pages opened in the last half hour (warm_units), so the wall's
+    draw every wall screen once, then the school pages opened in the last half hour, then every
+    district page and every ward page as the district's officer sees it (warm_units), so the wall's
     refresh callbacks and the first officer (or leader) opening a district, a ward or a school
     they follow find the answers computed.
 

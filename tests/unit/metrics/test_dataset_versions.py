@@ -253,8 +253,26 @@ def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_pat
 
     _probe(fresh, tmp_path)  # a new data version: the schools' connectivity answers are stale
     counter = Counting(monkeypatch)
+    drawn: list[tuple[str, str]] = []
+    from ioc.pages import _unit
+
+    real_school, real_unit = Metrics.school, _unit.unit_layout
+
+    def school_asked(self, school_id):
+        drawn.append(("school", school_id))
+        return real_school(self, school_id)
+
+    def unit_drawn(kind, *args, **kw):
+        drawn.append((kind, args[1]))
+        return real_unit(kind, *args, **kw)
+
+    monkeypatch.setattr(Metrics, "school", school_asked)
+    monkeypatch.setattr(_unit, "unit_layout", unit_drawn)
     assert warm_units(app, fresh, fresh.data_version()) == 2 + wards + 2
     assert counter.take()
+    # the schools somebody opened come first, the most recent first; then districts, then wards
+    assert drawn[:3] == [("school", "S1"), ("school", "S4"), ("district", "760")]
+    assert [kind for kind, _ in drawn[3:]] == ["district"] + ["ward"] * wards
     assert cache.recently_opened(fresh, "school") == ["S1", "S4"]  # the warmer's drawing is no visit
     with app.server.test_request_context("/school/S4"):
         use_metrics(Metrics(fresh, AccessScope.limited(["778"])))
@@ -331,3 +349,45 @@ def test_the_sign_in_guard_locates_units_again_only_when_schools_change(fresh, t
     assert (
         locate("school", "S3") == Place("778", "27487", "S3") and len(lookups) == 5
     )  # moved back: found anew
+
+
+def test_school_profile_outlives_a_probe_load_its_newest_probe_does_not(fresh, tmp_path, monkeypatch):
+    """The school page's profile is keyed by attendance and digital; its newest probe apart, by
+    the probes: a probe load (every 5 minutes) reads one probe again, not the school's history."""
+    from ioc.metrics import views
+    from ioc.metrics.front import Metrics
+
+    made: list[str] = []
+    for name in ("school_profile", "latest_probe"):
+        real = getattr(views, name)
+
+        def counted(*args, _real=real, _name=name, **kw):
+            made.append(_name)
+            return _real(*args, **kw)
+
+        monkeypatch.setattr(views, name, counted)
+    metrics = Metrics(fresh)
+    before = metrics.school("S2")
+    assert before is not None and made == ["school_profile", "latest_probe"]
+    assert before == views.school(fresh, "S2")  # the same answer as the uncached view
+    made.clear()
+    _probe(fresh, tmp_path)  # S2's newest probe is now 2026-11-20 09:00, offline
+    after = metrics.school("S2")
+    assert made == ["latest_probe"]
+    assert after is not None and after.history == before.history
+    assert after.latest_attendance == before.latest_attendance
+    assert after.latest_probe is not None and after.latest_probe["online"] is False
+    assert after.latest_probe != before.latest_probe
+    assert after == views.school(fresh, "S2")
+    made.clear()
+    resent = _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-20_fix.csv",
+        "date,school_id,enrolled,present\n2026-11-20,S2,200,160\n",
+    )
+    assert resent.status == "loaded" and resent.rows_replaced == 1
+    again = metrics.school("S2")
+    assert made == ["school_profile"]
+    assert again is not None and again.latest_attendance["present"] == 160
+    assert metrics.school("no such school") is None
