@@ -1,4 +1,4 @@
-"""Probes are written sorted by school, then time (ioc/datasets.py ``sorted_by``, migration 4), so
+"""Probes are written sorted by school, then time (ioc/datasets.py ``sorted_by``, migration 5), so
 the row groups of a probe file each hold a few schools and a school's query skips the others."""
 
 from __future__ import annotations
