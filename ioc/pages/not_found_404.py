@@ -8,7 +8,8 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from ioc.pages._common import UrlState, t
+from ioc.pages._common import UrlState, screen_path, t
+from ioc.panels.screens import DEFAULT_SCREEN
 
 dash.register_page(__name__, path="/404", name="not_found", title="IOC · 404")
 
@@ -23,7 +24,7 @@ def layout(**params: Any) -> Any:
                 [
                     html.Li(dcc.Link(t(f"nav.{name}", state), href=state.link(path)))
                     for name, path in (
-                        ("control_room", "/"),
+                        ("control_room", screen_path(DEFAULT_SCREEN)),  # the wall, also for an officer
                         ("explore", "/explore"),
                         ("data_health", "/data-health"),
                         ("kpis", "/kpi"),

@@ -234,6 +234,12 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         drawn(duo, path, marker)
         width = duo.driver.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+        # each linked crumb on one line (they were squeezed into columns of one word each)
+        broken = duo.driver.execute_script(
+            "return [...document.querySelectorAll('.breadcrumbs a.crumb')]"
+            ".filter(a => a.getClientRects().length > 1).map(a => a.textContent);"
+        )
+        assert broken == [], (path, broken)
     # the alerts are a list, one block each, their dates in the page's language (not 2026-12-04)
     head, rows = duo.driver.execute_script(
         """return [getComputedStyle(document.querySelector('.alert-table thead')).display,
