@@ -16,14 +16,16 @@ from dash._utils import AttributeDict
 from ioc import app as app_module
 from ioc import ids
 from ioc.frontdoor import current_metrics
-from ioc.metrics import dimensions
+from ioc.metrics import dimensions, health
 from ioc.metrics.cache import cached_compute
 from ioc.metrics.front import Metrics
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.pages import _unit, _wall
 from ioc.pages._common import UrlState, filters_to_search, panel_context
 from ioc.panels.base import GridPos, PanelConfig
+from ioc.panels.charts import rows_that_fit
 from ioc.panels.common import explain_ref, parse_explain_ref
+from ioc.panels.lists import school_days_missed
 from ioc.panels.screens import load_screens
 from tests.clock import last_school_afternoon, set_pages_clock
 
@@ -118,8 +120,6 @@ def test_a_stale_panel_says_so(request_context) -> None:
 
 
 def test_a_wall_ranking_shows_the_rows_its_panel_holds_and_of_how_many(request_context) -> None:
-    from ioc.panels.charts import rows_that_fit
-
     panel = PanelConfig(
         id="worst",
         type="ranking",
@@ -242,9 +242,7 @@ def test_ward_and_school_pages_have_breadcrumbs_back_up(request_context, demo_st
 
 
 def test_the_school_page_says_since_when_a_school_has_not_reported(request_context, demo_store) -> None:
-    from ioc.metrics import health
     from ioc.pages import school
-    from ioc.panels.lists import school_days_missed
 
     days = [r[0] for r in demo_store.execute("SELECT DISTINCT date FROM attendance ORDER BY 1 DESC").rows]
     # the latest school day on which some school of the demo sent nothing, and one such school
