@@ -239,6 +239,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
         decimals=kpi.decimals,
         target=kpi.target,
         higher_better=kpi.direction == "higher",
+        total=len(worst),  # "15 of 19": the worst 15 are drawn
     )
     snaps = metrics.snapshots(50)
     return html.Div(
