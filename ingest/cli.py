@@ -23,6 +23,7 @@ from ingest.load import (
     ingest_paths,
     recover_interrupted,
 )
+from ioc.messages import Message, msg
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,8 +127,9 @@ def _print_details(results: list[FileResult], out: TextIO, lang: str = "en") -> 
             for rejection in result.rejections:
                 out.write(f"  {_said(rejection, lang)}\n")
             if result.problems > len(result.rejections):
-                out.write(f"  ... and {result.problems - len(result.rejections):,} more problem(s)\n")
-    out.write("\n" + _summary_line(results) + "\n")
+                more = msg("cli.more_problems", count=result.problems - len(result.rejections))
+                out.write(f"  {more.text(lang)}\n")
+    out.write("\n" + _summary_line(results).text(lang) + "\n")
 
 
 def _summary(results: list[FileResult]) -> dict[str, int]:
@@ -140,11 +142,17 @@ def _summary(results: list[FileResult]) -> dict[str, int]:
     return counts
 
 
-def _summary_line(results: list[FileResult]) -> str:
+def _summary_line(results: list[FileResult]) -> Message:
     s = _summary(results)
-    return (
-        f"{s['files']} file(s): {s['loaded']} loaded, {s['unchanged']} unchanged, {s['rejected']} rejected, "
-        f"{s['failed']} failed; {s['rows_loaded']:,} rows loaded ({s['rows_replaced']:,} replaced)"
+    return msg(
+        "cli.summary",
+        files=str(s["files"]),
+        loaded=str(s["loaded"]),
+        unchanged=str(s["unchanged"]),
+        rejected=str(s["rejected"]),
+        failed=str(s["failed"]),
+        rows=s["rows_loaded"],
+        replaced=s["rows_replaced"],
     )
 
 

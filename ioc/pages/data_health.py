@@ -87,6 +87,10 @@ def table(
             "field": c,
             "headerName": i18n.t(f"col.{c}", lang) if f"col.{c}" in i18n.catalog(lang) else c,
         }
+        if c in ("message", "reason"):  # the reason is what the reader came for: whole, wrapped
+            spec.update(
+                flex=3, minWidth=360, wrapText=True, autoHeight=True, cellStyle={"lineHeight": "1.35"}
+            )
         if c in ordered:
             spec["comparator"] = {"function": ORDER_BY.format(f=c)}
             if not any(isinstance(r.get(c), date) for r in rows):
@@ -101,6 +105,7 @@ def table(
         dashGridOptions={
             "pagination": len(data) > height_rows,
             "paginationPageSize": height_rows,
+            "paginationPageSizeSelector": [height_rows, 50, 100],  # the size shown is one of its choices
             "domLayout": "autoHeight",
             "localeText": grid_locale(lang),
         },

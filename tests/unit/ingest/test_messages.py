@@ -234,6 +234,11 @@ def test_the_cli_says_rejections_in_vietnamese_when_asked(schools_store, tmp_pat
     assert cli.run(args, out) == 1
     assert "giá trị '120' vi phạm quy tắc" in out.getvalue()
     assert "bị từ chối, không nạp gì (1 lỗi trong 1 dòng)" in out.getvalue()
+    assert (
+        out.getvalue()
+        .rstrip()
+        .endswith("1 tệp: 0 đã nạp, 0 không đổi, 1 bị từ chối, 0 thất bại; đã nạp 0 dòng (0 dòng thay thế)")
+    )
 
 
 def test_a_configuration_error_is_said_in_both_languages(tmp_path) -> None:
@@ -244,3 +249,22 @@ def test_a_configuration_error_is_said_in_both_languages(tmp_path) -> None:
     assert str(raised.value).startswith(f"{config}: job 'inbox': 'kind' must be one of ")
     assert str(raised.value).endswith(", got 'ftp'")
     assert raised.value.message.text("vi").endswith(", nhận được 'ftp'")
+
+
+def test_the_cli_summary_stays_english_by_default(schools_store) -> None:
+    import argparse
+    import io
+
+    from ingest import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args([str(BAD / "attendance_present_over_enrolled.csv")])
+    args.data_dir = schools_store.layout.root
+    out = io.StringIO()
+    assert cli.run(args, out) == 1
+    assert (
+        out.getvalue()
+        .rstrip()
+        .endswith("1 file(s): 0 loaded, 0 unchanged, 1 rejected, 0 failed; 0 rows loaded (0 replaced)")
+    )
