@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ioc.store import Store
+
 SLOT = timedelta(minutes=5)
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -125,9 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--backfill-minutes", type=int, default=60, help="history served to a first pull")
     args = parser.parse_args(argv)
-
-    from ioc.store import Store
-
     store = Store(args.data_dir, read_only=True)
     ids = [row[0] for row in store.execute("SELECT DISTINCT school_id FROM schools ORDER BY 1").rows]
     store.close()

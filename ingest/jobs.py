@@ -3,9 +3,9 @@ maintenance job.
 
 A configuration file (TOML or JSON) has an optional ``[scheduler]`` table and a list of
 ``[[jobs]]``; each job has an ``id``, a ``kind`` (``drop_folder``, ``http_json`` or
-``maintenance``, ``notify``: deliver alert notifications, or ``reports``: send the scheduled
-reports that are due), a ``schedule`` (``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of
-its kind. Unknown keys are errors, so a typo never silently falls back to a default.
+``maintenance``, or one the product registers: ``notify`` delivers alert notifications,
+``reports`` sends the scheduled reports that are due; ioc/jobs.py), a ``schedule``
+(``cron = "*/5 * * * *"`` or ``every = "30s"``) and the options of its kind. Unknown keys are errors, so a typo never silently falls back to a default.
 docs/scheduler.md is the reference.
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from ingest import runs
 from ingest.contract import DATASETS
@@ -92,6 +93,8 @@ class Schedule:
     every_seconds: float | None = None
 
     def trigger(self, timezone: str) -> BaseTrigger:
+        # APScheduler (~50 modules, 0.05 s) only when a schedule is used: `ioc ingest` imports
+        # this module and schedules nothing
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -150,16 +153,6 @@ class MaintenanceSpec:
     compact: bool = True
     archive_retention_days: int | None = None  # None: the archive_retention_days setting
     job_runs_retention_days: int = 365
-
-
-@dataclass(frozen=True)
-class NotifySpec:
-    """Deliver the alert notifications waiting in the outbox (ioc.notify; docs/notifications.md)."""
-
-
-@dataclass(frozen=True)
-class ReportsSpec:
-    """Send the reports whose own schedule fired (ioc.reports; docs/notifications.md)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +266,7 @@ def _schedule(value: Any, where: str) -> Schedule:
     if (cron is None) == (every is None):
         raise ConfigError(msg("config.schedule", where=where))
     if cron is not None:
+        # APScheduler only when a schedule is parsed (`ioc ingest` imports this module)
         from apscheduler.triggers.cron import CronTrigger
 
         try:
@@ -362,8 +356,6 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
     scheduler = _Reader(top.get("scheduler", {}, kind=dict), f"{origin}: [scheduler]")
     timezone = scheduler.get("timezone", DEFAULT_TIMEZONE, kind=str)
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(timezone)
     except Exception:
         raise ConfigError(msg("config.timezone", where=origin, timezone=repr(timezone))) from None
@@ -403,20 +395,13 @@ def parse_config(raw: Mapping[str, Any], data_dir: Path, origin: str = "configur
 
 
 def default_config(data_dir: Path) -> SchedulerConfig:
-    """The inbox and alert notifications every 30 seconds, the due reports every minute and
-    nightly maintenance: what runs without a configuration file."""
-    return parse_config(
-        {
-            "jobs": [
-                {"id": "inbox", "kind": "drop_folder", "schedule": {"every": "30s"}},
-                {"id": "notify", "kind": "notify", "schedule": {"every": "30s"}},
-                {"id": "reports", "kind": "reports", "schedule": {"every": "1m"}},
-                {"id": "maintenance", "kind": "maintenance", "schedule": {"cron": "30 2 * * *"}},
-            ]
-        },
-        data_dir,
-        "built-in defaults",
-    )
+    """What runs without a configuration file: the ``default_job`` of every registered kind,
+    sources first (ingestion's: the inbox every 30 seconds and nightly maintenance; the product's,
+    registered by ``ioc scheduler``: alert notifications every 30 seconds, the due reports every
+    minute)."""
+    kinds = sorted(job_kinds().values(), key=lambda kind: not kind.source)  # stable: registration order
+    jobs = [{**kind.default_job, "kind": kind.name} for kind in kinds if kind.default_job is not None]
+    return parse_config({"jobs": jobs}, data_dir, "built-in defaults")
 
 
 def load_config(path: str | Path | None, data_dir: Path) -> SchedulerConfig:
@@ -465,58 +450,6 @@ def prune_files(folder: Path, older_than_days: float, *, now: float | None = Non
     return removed
 
 
-def run_notify(data_dir: Path) -> JobOutcome:
-    """Route, group and send the alert notifications of the outbox once (ioc.notify)."""
-    # imported here: the scheduler starts without the notification modules until a notify job runs
-    from ioc.auth.db import open_db
-    from ioc.notify import ConfigError as NotifyConfigError
-    from ioc.notify import deliver, load
-
-    try:
-        config = load(data_dir)
-    except NotifyConfigError as error:
-        return JobOutcome("failed", message=str(error))
-    done = deliver(open_db(data_dir), config)
-    if not (done.routed or done.made or done.sent or done.failed or done.given_up):
-        return JobOutcome("idle")
-    status = "success" if not (done.failed or done.given_up) else ("partial" if done.sent else "failed")
-    return JobOutcome(
-        status,
-        items_seen=done.routed,
-        items_loaded=done.sent,
-        items_rejected=done.failed + done.given_up,
-        message=done.describe().split("\n")[0],
-        details=tuple(done.errors),
-    )
-
-
-def run_reports(data_dir: Path) -> JobOutcome:
-    """Print and email the reports whose schedule fired and that are not sent yet (ioc.reports)."""
-    # imported here: the scheduler starts without a browser's modules until a reports job runs
-    from ioc.auth.db import open_db
-    from ioc.notify import ConfigError as NotifyConfigError
-    from ioc.notify import load
-    from ioc.reports.weekly import run_due
-
-    try:
-        config = load(data_dir)
-    except NotifyConfigError as error:
-        return JobOutcome("failed", message=str(error))
-    done = run_due(open_db(data_dir), config, data_dir)
-    if not (done.sent or done.failed):
-        return JobOutcome("idle")
-    status = "success" if not done.failed else ("partial" if done.sent else "failed")
-    return JobOutcome(
-        status,
-        items_seen=len(done.sent) + len(done.failed),
-        items_loaded=len(done.sent),
-        items_rejected=len(done.failed),
-        message=f"{len(done.sent)} reports sent"
-        + (f", {len(done.failed)} failed (tried again later)" if done.failed else ""),
-        details=tuple(done.failed),
-    )
-
-
 def run_maintenance(store: Store, spec: MaintenanceSpec, inboxes: tuple[Path, ...] = ()) -> JobOutcome:
     """Compact the store, expire old snapshots, prune raw archives and handled inbox files."""
     details: list[str] = []
@@ -551,6 +484,7 @@ class Maintenance(JobKind):
 
     name = "maintenance"
     run_at_start = False
+    default_job = {"id": "maintenance", "schedule": {"cron": "30 2 * * *"}}
 
     def parse(self, reader: _Reader, data_dir: Path) -> MaintenanceSpec:
         return _maintenance(reader)
@@ -560,29 +494,3 @@ class Maintenance(JobKind):
         inboxes = tuple(f for j in runner.config.jobs if (f := kinds[j.kind].inbox(j.options)) is not None)
         with runner.write_lock:
             return run_maintenance(runner.store, job.options, inboxes), None
-
-
-@register
-class Notify(JobKind):
-    """Deliver the alert notifications waiting in the outbox (ioc.notify)."""
-
-    name = "notify"
-
-    def parse(self, reader: _Reader, data_dir: Path) -> NotifySpec:
-        return NotifySpec()
-
-    def run(self, runner: Runner, job: JobSpec, state: SourceState | None) -> tuple[JobOutcome, None]:
-        return run_notify(runner.store.layout.root), None
-
-
-@register
-class Reports(JobKind):
-    """Send the reports whose own schedule fired (ioc.reports)."""
-
-    name = "reports"
-
-    def parse(self, reader: _Reader, data_dir: Path) -> ReportsSpec:
-        return ReportsSpec()
-
-    def run(self, runner: Runner, job: JobSpec, state: SourceState | None) -> tuple[JobOutcome, None]:
-        return run_reports(runner.store.layout.root), None

@@ -1,10 +1,12 @@
 """Kinds of scheduled jobs, registered like plug-ins by name (the built-in ones included).
 
 A job's ``kind`` in the scheduler's configuration names a :class:`JobKind`; the kind parses the
-job's own options and runs it. The built-in kinds (``drop_folder``, ``http_json``,
-``maintenance``, ``notify``, ``reports``) live in the modules of :data:`DEFAULT_PLUGINS`; more
-modules can be named in the ``source_plugins`` setting (``IOC_SOURCE_PLUGINS``, comma-separated):
-each is imported and registers its classes with :func:`register`, exactly like the built-ins do.
+job's own options and runs it. Ingestion's kinds (``drop_folder``, ``http_json``,
+``maintenance``) live in the modules of :data:`DEFAULT_PLUGINS`; the product registers its own
+(``notify``, ``reports``: ioc/jobs.py, imported by ``ioc scheduler``) and more modules can be named
+in the ``source_plugins`` setting (``IOC_SOURCE_PLUGINS``, comma-separated): each is imported and
+registers its classes with :func:`register`, exactly like the built-ins do. A kind with a
+``default_job`` adds that job to the configuration used when no file is given.
 Adding a source is one class in one module (docs/ingestion.md).
 """
 
@@ -56,6 +58,9 @@ class JobKind:
     name: ClassVar[str] = ""
     source: ClassVar[bool] = False
     run_at_start: ClassVar[bool] = True  # run once when the scheduler starts, unless configured
+    # the job this kind adds to the built-in configuration (no file given): its table without
+    # the kind, e.g. {"id": "inbox", "schedule": {"every": "30s"}}; None: no built-in job
+    default_job: ClassVar[Mapping[str, Any] | None] = None
 
     def parse(self, reader: _Reader, data_dir: Path) -> Any:
         """The job's options from its configuration table; unknown keys are errors."""

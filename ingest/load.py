@@ -10,6 +10,7 @@ file writes only its run row and its rejections, in a transaction of their own.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from ingest.contract import (
     DATASETS,
     FILE_SUFFIXES,
     LOAD_ORDER,
+    SCHOOLS,
     Dataset,
     dataset_of,
     date_in_name,
@@ -276,8 +278,6 @@ def ingest_records(
 
     def prepare() -> None:
         run.dataset = get_dataset(dataset)
-        import hashlib
-
         run.checksum = hashlib.sha256(payload).hexdigest()
         # the batch name comes from a source (often a URL): keep it as one safe file name
         safe = re.sub(r"[^\w.\-]+", "_", name).strip("._") or "records"
@@ -697,8 +697,7 @@ def _schools_writer(
     run: _Run, final: str, effective_date: dt.date
 ) -> Callable[[duckdb.DuckDBPyConnection], tuple[int, int]]:
     """Schools keep history: a changed school gets a new version valid from ``effective_date``."""
-    from ingest.contract import SCHOOLS as ds
-
+    ds = SCHOOLS
     value_cols = [c for c in ds.column_names if c != "school_id"]
     same = _same_values(ds, "v", "s", value_cols)
     day = f"DATE '{effective_date.isoformat()}'"

@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+
 from ingest.durable import disk_full_line, is_disk_full
 from ingest.health_record import SourceState, load_source_state, now, record_job_run
 from ingest.jobs import (
@@ -43,6 +45,7 @@ from ingest.jobs import (
 )
 from ingest.kinds import job_kind
 from ioc import settings
+from ioc.cli import UsageError
 from ioc.leader import (
     LOCK_NAME,
     STATE_NAME,
@@ -56,12 +59,10 @@ from ioc.leader import (
     scheduler_nodes,
 )
 from ioc.messages import Message, msg
+from ioc.store import Store
 
 if TYPE_CHECKING:
-    from apscheduler.events import JobEvent
-
     from ingest.load import Auditor
-    from ioc.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -388,8 +389,6 @@ class JobRunner:
 
     # apscheduler listener
     def on_event(self, event: JobEvent) -> None:
-        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
-
         scheduled = getattr(event, "scheduled_run_time", None)
         if scheduled is None:  # a submission event (max instances) carries a list of run times
             scheduled = (getattr(event, "scheduled_run_times", None) or [None])[-1]
@@ -482,6 +481,7 @@ def _executor(runner: JobRunner, workers: int) -> Any:
     job id + fire time). With ``coalesce`` a submission carries one run time: the latest due.
     A catch-up run at start stands for an earlier fire time (``runner.catch_up``).
     """
+    # APScheduler's executor only when the scheduler runs: `ioc ingest` imports this module
     from apscheduler.executors.pool import ThreadPoolExecutor
 
     class FireTimeExecutor(ThreadPoolExecutor):  # type: ignore[misc]
@@ -574,7 +574,7 @@ def _plan_takeover(runner: JobRunner, started: datetime) -> dict[str, datetime]:
 
 def _serve_term(runner: JobRunner, stop: threading.Event) -> bool:
     """Run the jobs until ``stop`` is set (returns False) or the lock is lost (returns True)."""
-    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+    # APScheduler's scheduler (~70 modules) only when it runs: `ioc ingest` imports this module
     from apscheduler.schedulers.background import BackgroundScheduler
 
     config = runner.config
@@ -758,9 +758,8 @@ def run(
 ) -> int:
     """``ioc scheduler``; ``after_load(store)`` runs after every run that loaded rows, ``audit``
     writes every load into the product's audit log."""
-    from ingest.load import recover_interrupted  # ingest.load pulls in DuckDB: only when running
-    from ioc.cli import UsageError
-    from ioc.store import Store
+    # heavy: the readers' pyarrow, openpyxl and numpy (~300 modules, 0.5 s) only when running
+    from ingest.load import recover_interrupted
 
     data_dir = settings.data_dir(args.data_dir)
     catalog_url = str(settings.get("catalog_url") or "")
@@ -804,9 +803,8 @@ def _run_clustered(
     audit: Auditor | None = None,
 ) -> int:
     """PostgreSQL mode: any number of processes on any nodes; the lock holder runs the jobs."""
-    from ingest.load import recover_interrupted  # ingest.load pulls in DuckDB: only when running
-    from ioc.cli import UsageError
-    from ioc.store import Store
+    # heavy: the readers' pyarrow, openpyxl and numpy (~300 modules, 0.5 s) only when running
+    from ingest.load import recover_interrupted
 
     try:
         leader = PgLeadership(url)

@@ -47,10 +47,10 @@ from ingest.jobs import (
     http_options,
 )
 from ingest.kinds import JobKind, Runner, register
+from ingest.load import Auditor, FileResult, describe, describe_words, ingest_file, ingest_records
 from ioc.messages import Message, MessageError, msg
 
 if TYPE_CHECKING:
-    from ingest.load import Auditor, FileResult
     from ioc.store import Store
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,6 @@ def poll_drop_folder(
     rejected/. A file whose load failed stays for the next run: always when the environment is to
     blame (full disk, permissions), at most ``MAX_FILE_FAILURES`` times otherwise (``attempts``
     counts them across runs), after which it is moved to rejected/ with the error as its reason."""
-    from ingest.load import describe, describe_words, ingest_file
-
     spec.folder.mkdir(parents=True, exist_ok=True)
     files = ready_files(spec)
     started = now()
@@ -570,8 +568,6 @@ def pull_http(
     audit: Auditor | None = None,
 ) -> tuple[JobOutcome, SourceState]:
     """Pull new records and load them as one batch; the cursor moves only after a commit."""
-    from ingest.load import describe_words, ingest_records
-
     started = now()
     try:
         pulled = pull(spec, state.cursor, environ=environ)
@@ -624,6 +620,7 @@ class DropFolder(JobKind):
 
     name = "drop_folder"
     source = True
+    default_job = {"id": "inbox", "schedule": {"every": "30s"}}
 
     def parse(self, reader: _Reader, data_dir: Path) -> DropFolderSpec:
         return drop_folder_options(reader, data_dir)

@@ -1,4 +1,5 @@
-"""The scheduler's notify job delivers the outbox of the store's data directory."""
+"""The scheduler's notify job delivers the outbox of the store's data directory; the product's job
+kinds (ioc/jobs.py) are in the built-in configuration once registered."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.jobs import default_config, run_notify, run_reports
+from ingest.jobs import default_config
 from ioc.auth.db import SqliteAuthDb
+from ioc.jobs import run_notify, run_reports
 from ioc.notify import enqueue
 from tests.alert_events import flood
 from tests.receivers import Mailbox

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +16,6 @@ from ingest.jobs import (
     DropFolderSpec,
     HttpSpec,
     MaintenanceSpec,
-    default_config,
     load_config,
     parse_config,
     parse_duration,
@@ -53,13 +54,54 @@ def test_json_configuration_and_precedence(tmp_path: Path, monkeypatch: pytest.M
     assert [j.id for j in load_config(None, data_dir).jobs] == ["m"]
 
 
+def _ioc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ioc.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
 def test_default_configuration(tmp_path: Path) -> None:
-    config = default_config(tmp_path)
-    assert [(j.id, j.kind) for j in config.jobs] == [
-        ("inbox", "drop_folder"),
-        ("notify", "notify"),
-        ("reports", "reports"),
-        ("maintenance", "maintenance"),
+    """`ioc scheduler` registers the product's kinds (ioc/jobs.py), whose jobs join ingestion's."""
+    result = _ioc("scheduler", "--check", "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[:2] for line in result.stdout.splitlines()[1:]]
+    assert result.stdout.startswith("configuration built-in defaults: 4 job(s)")
+    assert listed == [
+        ["inbox", "drop_folder"],
+        ["maintenance", "maintenance"],
+        ["notify", "notify"],
+        ["reports", "reports"],
+    ]
+
+
+def test_ingestion_alone_knows_only_its_own_kinds(tmp_path: Path) -> None:
+    """Without the product (no ioc.jobs imported) the built-in jobs are ingestion's, and a file
+    naming a product kind is refused with the kinds it may name."""
+    code = (
+        "import sys; from pathlib import Path; from ingest.jobs import default_config; "
+        "print([(j.id, j.kind) for j in default_config(Path(sys.argv[1])).jobs]); "
+        "print('ioc.jobs' in sys.modules, 'ioc.notify' in sys.modules, 'ioc.auth.db' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.splitlines() == [
+        "[('inbox', 'drop_folder'), ('maintenance', 'maintenance')]",
+        "False False False",
+    ]
+
+
+def test_a_file_naming_the_product_kinds_still_parses(tmp_path: Path) -> None:
+    (tmp_path / "scheduler.toml").write_text(
+        '[[jobs]]\nid = "mail"\nkind = "notify"\nschedule = "1m"\n\n'
+        '[[jobs]]\nid = "pdf"\nkind = "reports"\nschedule = "0 7 * * mon"\n',
+        encoding="utf-8",
+    )
+    result = _ioc("scheduler", "--check", "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [
+        ["mail", "notify"],
+        ["pdf", "reports"],
     ]
 
 

@@ -11,6 +11,7 @@ from ingest.health_record import load_source_state
 from ingest.jobs import ConfigError, parse_config
 from ingest.kinds import job_kinds
 from ingest.scheduler import JobRunner
+from ioc import jobs as product_jobs  # registers notify and reports, as `ioc scheduler` does
 
 GOOD = Path(__file__).resolve().parents[2] / "fixtures" / "ingest" / "good"
 
@@ -58,6 +59,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_the_built_in_kinds_are_registered_by_name() -> None:
     kinds = job_kinds()
     assert {"drop_folder", "http_json", "maintenance", "notify", "reports"} <= set(kinds)
+    assert type(kinds["notify"]) is product_jobs.Notify and type(kinds["reports"]) is product_jobs.Reports
     assert {name for name, k in kinds.items() if k.source} >= {"drop_folder", "http_json"}
     assert not kinds["maintenance"].source and not kinds["maintenance"].run_at_start
 
