@@ -206,7 +206,8 @@ def plan_sql(
 
 def _rows(kpi: Kpi, table: Any) -> tuple[KpiRow, ...]:
     """KpiRows from the result columns, column by column (a by-school answer has 50,000 rows)."""
-    # pyarrow only when rows are read: `ioc --help` and the commands that answer nothing stay quick
+    # heavy: pyarrow (~100 modules, 0.2 s) only when rows are read: `ioc health`, `ioc alerts list`
+    # and a server's start import the engine and answer no KPI
     import pyarrow as pa
     import pyarrow.compute as pc
 

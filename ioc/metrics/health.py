@@ -24,6 +24,7 @@ from ioc import calendar as school_calendar
 from ioc import settings
 from ioc.access import EVERYTHING, AccessScope
 from ioc.datasets import DATASETS as DECLARED
+from ioc.leader import scheduler_overview
 from ioc.messages import Message, msg
 from ioc.metrics.dimensions import FAR_FUTURE, VERSIONS_SQL, resolve_scope
 from ioc.metrics.errors import QueryError
@@ -495,8 +496,6 @@ def scheduler_status(store: Store) -> dict[str, Any]:
     (ioc/leader.py: the flock of the data directory, or the PostgreSQL advisory lock when the
     catalog is on PostgreSQL); and each job's last and next run as this node's
     ``DATA_DIR/scheduler.state.json`` saw them."""
-    from ioc.leader import scheduler_overview
-
     root = store.layout.root
     try:
         status = json.loads((root / "scheduler.state.json").read_text(encoding="utf-8"))
