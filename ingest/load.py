@@ -146,7 +146,7 @@ def message(
 
 
 class Auditor(Protocol):
-    """Writes one ingestion run into an audit log (the product passes ioc.auth.audit.record_ingest
+    """Writes one ingestion run into an audit log (the product passes ioc.auth.ingestion.record_ingest
     in; ingestion knows nothing of accounts). Called after the run is recorded; a failure is logged."""
 
     def __call__(

@@ -2,7 +2,7 @@
 
 Ingestion knows nothing of alerts or accounts (it never imports ``ioc.alerts`` nor ``ioc.auth``);
 the product passes its hooks in here, where the loaders are built: every run is written into the
-audit log (ioc.auth.audit.record_ingest), after each scheduled run that loaded rows the rules
+audit log (ioc.auth.ingestion.record_ingest), after each scheduled run that loaded rows the rules
 whose data changed are evaluated on the latest school day (ioc.alerts.evaluate.after_load), and
 the product's own job kinds (notifications, reports: ioc/jobs.py) are registered.
 """
@@ -14,7 +14,7 @@ import argparse
 from ingest import cli, scheduler
 from ingest.cli import add_arguments as add_ingest_arguments
 from ingest.scheduler import add_arguments
-from ioc.auth.audit import record_ingest
+from ioc.auth.ingestion import record_ingest
 
 __all__ = ["add_arguments", "add_ingest_arguments", "run", "run_ingest"]
 

@@ -9,13 +9,11 @@ written as one summary row when the minute is over.
 from __future__ import annotations
 
 import atexit
-import getpass
 import logging
 import threading
 import time
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -97,51 +95,6 @@ def entries(
         sql += " WHERE " + " AND ".join(where)
     rows = db.query(sql + " ORDER BY id DESC LIMIT ?", (*params, int(limit)))
     return [AuditEntry(**dict(r)) for r in rows]
-
-
-# -- ingestion runs ----------------------------------------------------------------------------
-
-
-def ingest_actor(source: str) -> str:
-    """Who ran a load: ``cli:<os user>`` for ``ioc ingest``, ``demo`` for ``ioc demo``, else the
-    scheduler job named by the source (``scheduler:<job id>``)."""
-    if source == "cli":
-        try:
-            return f"cli:{getpass.getuser()}"
-        except (KeyError, OSError):
-            return "cli"
-    if source == "demo":
-        return "demo"
-    return f"scheduler:{source}"
-
-
-def record_ingest(
-    data_dir: Path | str,
-    *,
-    source: str,
-    file: str,
-    dataset: str | None,
-    status: str,
-    rows_loaded: int,
-    rows_replaced: int,
-    rows_rejected: int,
-    run_id: str,
-) -> None:
-    """One audit row per ingestion run (called by ingest.load for every file or record batch)."""
-    from ioc.auth.db import open_db
-
-    outcome = {"loaded": "ok", "unchanged": "ok", "rejected": "denied"}.get(status, "failed")
-    record(
-        open_db(data_dir),
-        "ingest",
-        outcome,
-        actor=ingest_actor(source),
-        target=file,
-        detail=(
-            f"{dataset or '?'} {status}: {rows_loaded} rows loaded, {rows_replaced} replaced, "
-            f"{rows_rejected} rejected (run {run_id}, source {source})"
-        ),
-    )
 
 
 # -- unauthenticated requests, aggregated ---------------------------------------------------------

@@ -11,8 +11,9 @@ import time
 from ioc import settings
 from ioc.auth import accounts, audit, tokens
 from ioc.auth.access import ROLES, split_codes
-from ioc.auth.db import AuthDb, open_db
+from ioc.auth.db import PG_SCHEMES, AuthDb, SqliteAuthDb, database_url, open_db
 from ioc.auth.passwords import WeakPassword
+from ioc.cli import UsageError
 
 
 def _db(args: argparse.Namespace) -> AuthDb:
@@ -92,15 +93,14 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
-        from ioc.cli import UsageError
-
         raise UsageError("the passwords differ")
     return first
 
 
 def _copy_to_postgres(args: argparse.Namespace) -> int:
-    from ioc.auth.db import PG_SCHEMES, SqliteAuthDb, copy_to_postgres, database_url, open_db
-    from ioc.cli import UsageError
+    # heavy: the alert records with pandas (~1,000 modules, 1 s) only for this rare command, not
+    # for every `ioc users` command
+    from ioc.auth.dbcopy import copy_to_postgres
 
     try:
         url = args.to or database_url()
@@ -153,8 +153,6 @@ def _check_schools(args: argparse.Namespace, schools: tuple[str, ...]) -> None:
 
 
 def run_users(args: argparse.Namespace) -> int:
-    from ioc.cli import UsageError
-
     if args.action == "copy-to-postgres":
         return _copy_to_postgres(args)
     db = _db(args)
@@ -242,8 +240,6 @@ def add_tokens_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_tokens(args: argparse.Namespace) -> int:
-    from ioc.cli import UsageError
-
     db = _db(args)
     try:
         if args.action == "add":

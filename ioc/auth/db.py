@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ioc import settings
+from ioc.auth.audit import AnonymousThrottle
+from ioc.auth.keys import file_secret_key
 
 # 2: anonymous_windows (aggregated audit of unauthenticated requests); 3: notify_* (ioc.notify);
 # 4: login_counters and known_addresses (atomic sign-in throttling), oidc_flows bound to a browser,
@@ -263,8 +265,6 @@ class AuthDb(ABC):
 
     def __init__(self) -> None:
         self._local = threading.local()
-        from ioc.auth.audit import AnonymousThrottle
-
         self.anonymous = AnonymousThrottle()  # aggregation of unauthenticated requests (ioc.auth.audit)
 
     @abstractmethod
@@ -379,9 +379,7 @@ class SqliteAuthDb(AuthDb):
         return [Row(r.keys(), tuple(r)) for r in self._connection().execute(sql, params).fetchall()]
 
     def secret_key(self) -> str:
-        from ioc.auth import keys
-
-        return keys.file_secret_key(self.data_dir)
+        return file_secret_key(self.data_dir)
 
     def describe(self) -> str:
         return str(self.path)
@@ -417,7 +415,7 @@ class PostgresAuthDb(AuthDb):
     kind = "postgresql"
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         super().__init__()
         self.errors = (psycopg.Error,)
@@ -440,7 +438,7 @@ class PostgresAuthDb(AuthDb):
         self._ensure_schema()
 
     def _new_connection(self) -> Any:
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         try:
             return psycopg.connect(self._conninfo, autocommit=True, row_factory=_pg_rows)
@@ -469,7 +467,7 @@ class PostgresAuthDb(AuthDb):
         return self._new_connection()
 
     def _release(self, con: Any) -> None:
-        from psycopg import pq
+        from psycopg import pq  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         if con.closed or con.broken:
             return
@@ -509,7 +507,7 @@ class PostgresAuthDb(AuthDb):
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         for attempt in (1, 2):
             with ExitStack() as stack:
@@ -527,7 +525,7 @@ class PostgresAuthDb(AuthDb):
                 return
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         for attempt in (1, 2):
             try:
@@ -626,89 +624,3 @@ def open_db(data_dir: Path | str, url: str | None = None) -> AuthDb:
         if db is None or (isinstance(db, SqliteAuthDb) and not db.path.exists()):
             db = _OPEN[key] = PostgresAuthDb(url) if url else SqliteAuthDb(key)
         return db
-
-
-# -- moving to PostgreSQL ------------------------------------------------------------------------------
-
-# Every table of the SQLite file, in the order it is copied (rows that others point at first);
-# tests/unit/auth/test_copy_tables.py fails when a table is neither here nor in NOT_COPIED.
-COPIED = (
-    "users",
-    "tokens",
-    "sessions",  # the live ones: nobody is signed out
-    "identities",
-    "known_addresses",  # a sign-in from a new address is still told as new, not every one
-    "login_counters",  # a throttled name or address stays throttled
-    "audit",  # in order, with the original times, after what the target has already
-    "alerts",  # ioc.alerts.records: the episodes with their owners ...
-    "alert_actions",  # ... what was done about them ...
-    "alert_silences",
-    "alert_findings",  # ... and what each rule found on each school day it read
-    "alert_days",
-    "notify_events",  # ioc.notify: the outbox, so nothing queued is lost nor sent twice
-    "notify_messages",
-    "notify_pending",
-    "notify_told",
-    "report_runs",  # ioc.reports: a report sent for a period is not sent again
-)
-NOT_COPIED = {
-    "oidc_flows": "OpenID sign-ins in flight (minutes, bound to one browser): that person signs in again",
-    "anonymous_windows": "the current minute's aggregation of unauthenticated requests for the audit log",
-    "sqlite_sequence": "SQLite's id counters: PostgreSQL's identity counters are set past the copied ids",
-}
-
-
-def copy_to_postgres(source: AuthDb, target: AuthDb, now: float) -> dict[str, int]:
-    """Copy every table of the SQLite file of a one-machine deployment that holds state (accounts,
-    tokens, live sessions, the whole audit log in order, alerts with their action log and silences,
-    the notification outbox, sent reports: :data:`COPIED`) and the app's secret key file into an
-    empty PostgreSQL accounts database, in one transaction; rows per table (``secret_key``: 1 when
-    the file was copied). Refuses a target that has accounts, tokens or
-    alerts already (audit entries it has stay, the copied ones follow them with their original
-    times)."""
-    from ioc.alerts import records  # the alert tables are created on first use
-
-    if source.kind != "sqlite" or target.kind != "postgresql":
-        raise ValueError("copies the SQLite accounts file into a PostgreSQL accounts database")
-    records.ensure(target)
-    used = {t: int(target.query(f"SELECT count(*) FROM {t}")[0][0]) for t in ("users", "tokens", "alerts")}  # noqa: S608
-    if any(used.values()):
-        raise ValueError(
-            f"the accounts database {target.describe()} is in use already "
-            f"({', '.join(f'{n} {t}' for t, n in used.items() if n)}): copy into an empty one"
-        )
-    present = {str(r[0]) for r in source.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    counts: dict[str, int] = {}
-    with target.connect() as con:
-        for table in COPIED:
-            if table not in present:  # e.g. no alert was ever evaluated on this machine
-                counts[table] = 0
-                continue
-            names = [str(r["name"]) for r in source.query(f"PRAGMA table_info({table})")]
-            if table == "audit":
-                names.remove("id")  # numbered anew after the target's own entries
-            columns = ", ".join(names)
-            where = " WHERE revoked = 0 AND expires_at > ?" if table == "sessions" else ""
-            order = " ORDER BY id" if "id" in names or table == "audit" else ""
-            rows = source.query(f"SELECT {columns} FROM {table}{where}{order}", (now,) if where else ())  # noqa: S608
-            overriding = " OVERRIDING SYSTEM VALUE" if "id" in names else ""
-            insert = f"INSERT INTO {table} ({columns}){overriding} VALUES ({', '.join('?' for _ in names)})"  # noqa: S608 - names from the file
-            for row in rows:
-                con.execute(insert, tuple(row[i] for i in range(len(names))))
-            if "id" in names:  # new rows are numbered after the copied ones
-                con.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{PG_SCHEMA}.{table}', 'id'), "  # noqa: S608
-                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                )
-            counts[table] = len(rows)
-        # the app's secret key (DATA_DIR/auth/secret_key) becomes the database's: what it signed on
-        # the one machine (sign-in forms in flight, Flask's cookie) stays valid on every node
-        key_file = source.folder / "secret_key" if isinstance(source, SqliteAuthDb) else None
-        if key_file is not None and key_file.exists():
-            con.execute(
-                "INSERT INTO meta (name, value) VALUES ('secret_key', ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (source.secret_key(),),
-            )
-            counts["secret_key"] = 1
-    return counts

@@ -3,6 +3,7 @@
 With the SQLite accounts database it is a file in the data directory (``DATA_DIR/auth/secret_key``);
 with the PostgreSQL accounts database it is a row of ``ioc_auth.meta``, generated once by whichever
 node starts first, so every node signs and checks the same values without sharing a folder.
+The deployment's key is ``open_db(data_dir).secret_key()`` (ioc.auth.db), whichever it is.
 """
 
 from __future__ import annotations
@@ -10,13 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-
-
-def secret_key(data_dir: Path | str) -> str:
-    """The deployment's key: from the accounts database in use (ioc.auth.db.open_db)."""
-    from ioc.auth.db import open_db
-
-    return open_db(data_dir).secret_key()
 
 
 def file_secret_key(data_dir: Path | str) -> str:

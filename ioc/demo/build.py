@@ -237,7 +237,7 @@ def build_demo(
     ``now`` (default: the current local time) is when today's probes stop; tests pin it.
     """
     from ingest.load import ingest_paths
-    from ioc.auth.audit import record_ingest
+    from ioc.auth.ingestion import record_ingest
     from ioc.store import Store
 
     root = settings.data_dir(data_dir)

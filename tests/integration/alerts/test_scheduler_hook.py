@@ -76,7 +76,7 @@ def test_ioc_scheduler_passes_the_evaluation_and_ingest_does_not_import_alerts(
     from ingest import scheduler
     from ioc import scheduling
     from ioc.alerts.evaluate import after_load
-    from ioc.auth.audit import record_ingest
+    from ioc.auth.ingestion import record_ingest
 
     seen = {}
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ioc.auth import audit, sessions, tokens
+from ioc.auth.ingestion import record_ingest
 
 from .conftest import PASSWORD
 
@@ -328,9 +329,9 @@ def test_admins_read_the_audit_log_with_ingestion_runs(
     broken = tmp_path / "attendance_2026-11-02.csv"
     broken.write_text("date,school_id\n2026-11-02,nowhere\n", encoding="utf-8")
     # the CLI and the scheduler pass the audit log's writer in (ioc.scheduling)
-    loaded = ingest_paths(auth_store, [broken], audit=audit.record_ingest)
+    loaded = ingest_paths(auth_store, [broken], audit=record_ingest)
     assert loaded[0].status == "rejected"
-    again = ingest_paths(auth_store, [broken], source="drop-folder", audit=audit.record_ingest)
+    again = ingest_paths(auth_store, [broken], source="drop-folder", audit=record_ingest)
     assert again[0].status == "rejected"
     runs = audit.entries(db, event="ingest", limit=2)
     assert [r.actor for r in runs] == ["scheduler:drop-folder", runs[1].actor]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ioc.auth import accounts, audit, keys, sessions, tokens
+from ioc.auth import accounts, audit, sessions, tokens
 from ioc.auth.access import EVERYTHING, AccessScope
-from ioc.auth.db import AuthDb
+from ioc.auth.db import AuthDb, open_db
 from ioc.auth.passwords import WeakPassword, hash_password, verify_password
 
 
@@ -144,11 +144,11 @@ def test_account_changes_are_audited(db: AuthDb) -> None:
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:
-    first = keys.secret_key(tmp_path)
-    assert len(first) >= 64 and keys.secret_key(tmp_path) == first
+    first = open_db(tmp_path).secret_key()
+    assert len(first) >= 64 and open_db(tmp_path).secret_key() == first
     mode = (tmp_path / "auth" / "secret_key").stat().st_mode
     assert not mode & (stat.S_IRWXG | stat.S_IRWXO)
-    assert keys.secret_key(tmp_path / "other") != first
+    assert open_db(tmp_path / "other").secret_key() != first
 
 
 def test_a_principal_sees_exactly_one_school(db: AuthDb) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ioc.alerts import records
-from ioc.auth.db import COPIED, NOT_COPIED, PostgresAuthDb, SqliteAuthDb, copy_to_postgres
+from ioc.auth.db import PostgresAuthDb, SqliteAuthDb
+from ioc.auth.dbcopy import COPIED, NOT_COPIED, copy_to_postgres
 
 from .conftest import new_postgres_url
 
@@ -29,7 +30,7 @@ def test_every_table_of_the_sqlite_file_is_copied_or_excluded_with_a_reason(tmp_
     assert not set(COPIED) & set(NOT_COPIED)
     assert len(set(COPIED)) == len(COPIED)
     unaccounted = tables - set(COPIED) - set(NOT_COPIED)
-    assert not unaccounted, f"neither in ioc.auth.db.COPIED nor in NOT_COPIED (with why): {unaccounted}"
+    assert not unaccounted, f"neither in ioc.auth.dbcopy.COPIED nor in NOT_COPIED (with why): {unaccounted}"
     assert not (set(COPIED) | set(NOT_COPIED)) - tables  # no stale names either
     assert all(len(reason) > 20 for reason in NOT_COPIED.values())
 

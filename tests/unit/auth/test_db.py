@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ioc.auth import audit, sessions
+from ioc.auth import audit, ingestion, sessions
 from ioc.auth.db import PG_SCHEMA, PostgresAuthDb, Row, database_url, open_db, redact, to_pg
 
 from .conftest import new_postgres_url
@@ -175,10 +175,10 @@ def test_unauthenticated_requests_are_aggregated_per_address_path_and_minute(db:
 def test_ingestion_runs_name_who_ran_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IOC_AUTH_DATABASE_URL", raising=False)
     monkeypatch.delenv("IOC_CATALOG_URL", raising=False)
-    assert audit.ingest_actor("cli").startswith("cli")
-    assert audit.ingest_actor("demo") == "demo"
-    assert audit.ingest_actor("nightly-drop") == "scheduler:nightly-drop"
-    audit.record_ingest(
+    assert ingestion.ingest_actor("cli").startswith("cli")
+    assert ingestion.ingest_actor("demo") == "demo"
+    assert ingestion.ingest_actor("nightly-drop") == "scheduler:nightly-drop"
+    ingestion.record_ingest(
         tmp_path,
         source="nightly-drop",
         file="attendance_2026-11-23.csv",
