@@ -21,8 +21,10 @@ emptied at start. Each node (gunicorn master) needs its own folder; gunicorn's c
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -66,6 +68,7 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """A worker ended: its live gauges no longer count (counters and histograms are kept)."""
+    # prometheus_client chooses its multiprocess mode when imported: only once the folder is set above
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)
@@ -79,9 +82,6 @@ def on_exit(server: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     """The app's own log lines (ioc.*: warm-ups, Redis outages, sign-in warnings) go to gunicorn's
     error log, formatted like gunicorn's."""
-    import logging
-    import sys
-
     logger = logging.getLogger("ioc")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -199,7 +199,7 @@ def lock_holder(data_dir: Path) -> int | None:
 
 # -- PostgreSQL: an advisory lock and the run ledger ----------------------------------------------
 def _connect(url: str, application_name: str) -> psycopg.Connection[Any]:
-    import psycopg
+    import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     try:
@@ -261,7 +261,7 @@ class PgLeadership:
         holder is frozen, not dead), so the next try can succeed. ``role`` names the session:
         ``once`` for ``ioc scheduler --once``, which runs no checks and is never taken for hung.
         """
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with self._mutex:
             try:
@@ -330,7 +330,7 @@ class PgLeadership:
 
     def check(self) -> None:
         """Raise :class:`LeadershipLost` unless this connection still holds the lock."""
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with self._mutex:
             if self._conn is None or self.since is None:
@@ -347,7 +347,7 @@ class PgLeadership:
     def claim(self, job_id: str, fire_time: datetime) -> int | None:
         """Claim a run: its attempt number (1, or 2 for the re-run of an interrupted one), or None when
         the fire time was done already or attempted twice. Raises LeadershipLost when not the leader."""
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with self._mutex:
             if self._conn is None or self.since is None:
@@ -374,7 +374,7 @@ class PgLeadership:
             return int(row[1]) if row[1] is not None else None
 
     def finish(self, job_id: str, fire_time: datetime, outcome: str) -> None:
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with self._mutex:
             if self._conn is None:
@@ -391,7 +391,7 @@ class PgLeadership:
 
     def last_runs(self) -> dict[str, tuple[datetime, str, int]]:
         """Per job, its latest claimed fire time, status ('running' | 'done') and attempts."""
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with self._mutex:
             if self._conn is None:
@@ -408,7 +408,7 @@ class PgLeadership:
 
     def step_down(self) -> None:
         """Give the lock back (a clean stop) and close the connection."""
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with self._mutex:
             if self._conn is not None and self.since is not None:
@@ -460,7 +460,7 @@ def scheduler_overview(
     if not is_postgres_url(url):
         node = _flock_node(settings.data_dir(data_dir))
         return ([node] if node else []), {}
-    import psycopg
+    import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
     jobs: dict[str, dict[str, Any]] = {}
     with _connect(url, f"{APP_PREFIX}-status") as conn:

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
-from ioc import settings
+from ioc import migrations, settings
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class Location:
     def pg_connect(self, timeout: float = 10.0) -> Any:
         """A psycopg connection (autocommit) to the catalog database; StoreError when unreachable."""
         assert self.pg is not None
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         try:
             return psycopg.connect(conninfo(self.pg), autocommit=True, connect_timeout=max(1, int(timeout)))
@@ -600,12 +600,8 @@ class Store:
             self._con.close()
             raise
         if migrate and not read_only:
-            from ioc import migrations
-
             migrations.migrate(self)
         elif migrate:
-            from ioc import migrations
-
             migrations.check(self)
 
     @property
@@ -742,7 +738,7 @@ class Store:
         return int(row[0])  # type: ignore[index]
 
     def _pg_version(self) -> int:
-        import psycopg
+        import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         for attempt in range(2):
             conn = getattr(self._local, "pg", None)

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ioc import settings
+from ioc import backup, migrations, settings
+from ioc.cli import _common
 from ioc.datasets import DATASETS
 from ioc.store import (
     CATALOG_NAME,
@@ -43,8 +44,6 @@ TARGET = "lake_target"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
-    from ioc.cli import _common
-
     sub.add_parser(
         "info",
         help="show where the store lives (catalog, data path) and its data and schema versions",
@@ -231,7 +230,7 @@ def _prepare_target(target: Location, force: bool) -> None:
                 f"--to: the database {target.catalog_text} already holds a DuckLake catalog "
                 f"({len(tables)} ducklake_* tables); give an empty database, or --force to replace it"
             )
-        from psycopg import sql
+        from psycopg import sql  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
 
         with conn.transaction():
             for table in tables:
@@ -241,8 +240,6 @@ def _prepare_target(target: Location, force: bool) -> None:
 def repoint(data_dir: str | Path | None, data_path: str | None = None) -> tuple[str, str, int]:
     """Record ``data_path`` (default: where the settings put the files) in the catalog after
     checking every file it names is there; returns (previous path, new path, files checked)."""
-    from ioc import backup
-
     layout = Layout(settings.data_dir(data_dir))
     with _target_flags():
         location = Location.from_settings(layout, data_path=data_path)
@@ -309,8 +306,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ioc import migrations
-
     layout = Layout(settings.data_dir(args.data_dir))
     location = Location.from_settings(layout)
     if not location.exists():
