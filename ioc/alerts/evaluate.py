@@ -20,14 +20,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ioc import settings
+from ioc import i18n, notify, settings
 from ioc.alerts import data, detect, lifecycle, records
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.rules import Rule
 from ioc.alerts.rules import current as current_rules
+from ioc.auth.db import open_db
 from ioc.calendar import SchoolCalendar
 from ioc.calendar import current as current_calendar
+from ioc.metrics.front import Metrics
+from ioc.metrics.query import KpiQuery, Scope
 from ioc.metrics.registry import get_kpi
+from ioc.metrics.table_versions import tables_version
 
 if TYPE_CHECKING:
     from ioc.auth.db import AuthDb, Row
@@ -54,8 +58,6 @@ def default_notify(db: AuthDb) -> Notify:
     notify job sends them, grouped per contact point."""
 
     def enqueue(events: list[AlertEvent]) -> object:
-        from ioc import notify  # delivery's configuration and channels load only when there is news
-
         return notify.enqueue(db, events)
 
     return enqueue
@@ -78,9 +80,6 @@ def _kpi_values(
     """(day, unit, value) of the rule's KPI for each unit at the rule's level on each of ``days``,
     through the metrics layer: one question per day (by unit), or, for a daily KPI with fewer
     units than days, one per unit (by date) -- a year of a district rule is 38 questions, not 181."""
-    from ioc.metrics.front import Metrics  # the metrics layer: only when evaluating
-    from ioc.metrics.query import KpiQuery, Scope
-
     compute = Metrics(store, cached=False).answer  # the whole city, uncached (as the CLI asks)
 
     kpi = get_kpi(str(rule.kpi))
@@ -129,8 +128,6 @@ def _threshold(rule: Rule, store: Store, units: detect.Units, days: list[date]) 
 
 
 def _value(value: float, unit: str, lang: str, decimals: int) -> str:
-    from ioc import i18n
-
     return i18n.kpi_value(value, unit, lang, decimals)
 
 
@@ -159,8 +156,6 @@ _UNITS_LOCK = threading.Lock()
 def _units(store: Store, day: date, version: int) -> detect.Units:
     """The hierarchy as of ``day``, built once per version of the schools table (a probe load every
     five minutes does not rebuild it)."""
-    from ioc.metrics.table_versions import tables_version
-
     key = (store.identity, tables_version(store, ("schools",), version), day)
     with _UNITS_LOCK:
         found = _UNITS.get(key)
@@ -267,8 +262,6 @@ def _changed(store: Store, db: AuthDb, rule: Rule, day: date, version: int) -> b
     seen = records.evaluated_version(db, rule.id, day)
     if seen is None:
         return True
-    from ioc.metrics.table_versions import tables_version
-
     return tables_version(store, rule.datasets(), version) > seen
 
 
@@ -276,8 +269,6 @@ def after_load(store: Store, data_dir: str | None = None) -> Summary | None:
     """The scheduler's hook after a load that changed data: evaluate the latest school day, the
     rules whose data changed only, and hand the changes to delivery. Never raises (a failure is
     logged; ingestion goes on)."""
-    from ioc.auth.db import open_db
-
     try:
         db = open_db(settings.data_dir(data_dir) if data_dir else store.layout.root)
         summary = evaluate(store, db, notify=default_notify(db), only_changed=True)

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ioc import settings
+from ioc.auth.ingestion import record_ingest
 from ioc.demo import attendance, calendar, connectivity, digital
 from ioc.demo import schools as city_schools
 from ioc.demo.files import clear, write_csv, write_parquet, write_xlsx
@@ -236,8 +237,8 @@ def build_demo(
 
     ``now`` (default: the current local time) is when today's probes stop; tests pin it.
     """
+    # heavy: DuckDB and the loader (~250 modules, 0.5 s) only when building, not for `ioc demo --help`
     from ingest.load import ingest_paths
-    from ioc.auth.ingestion import record_ingest
     from ioc.store import Store
 
     root = settings.data_dir(data_dir)

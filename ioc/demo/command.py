@@ -8,6 +8,9 @@ from collections.abc import Callable
 from datetime import date
 
 from ioc import settings
+from ioc.auth.db import open_db
+from ioc.cli import UsageError
+from ioc.demo.build import DemoError, build_demo
 
 MAX_LISTED = 20
 
@@ -44,9 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ioc.cli import UsageError
-    from ioc.demo.build import DemoError, build_demo
-
     def say(line: str) -> None:
         print(line, flush=True)
 
@@ -84,9 +84,10 @@ def _evaluate_alerts(data_dir: str | None, days: tuple[date, ...], say: Callable
     """Evaluate every alert rule over the demo's school days, so the wall, /alerts and the charts'
     alert marks show the demo's floods and flu dip from the first start (nobody is notified: no
     contact point is configured by the demo, and a demo's past is not news)."""
+    # heavy: the alert rules, the engine and DuckDB (~800 modules, 1 s) only once the demo is
+    # loaded, not for `ioc demo --help`
     from ioc.alerts import records
     from ioc.alerts.evaluate import evaluate
-    from ioc.auth.db import open_db
     from ioc.store import open_store
 
     if not days:

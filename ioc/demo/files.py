@@ -41,6 +41,7 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, stamp: dt.datetime, sheet: st
     every part of the zip), so the same data always gives the same bytes: ingestion recognises a
     re-sent workbook by its checksum.
     """
+    # heavy: openpyxl (~200 modules, 0.3 s) only when a workbook is written, not for `ioc demo --help`
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
