@@ -155,7 +155,9 @@ class Report(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger  # APScheduler (~50 modules) only for a report's schedule: `ioc notify` and the alert evaluation read this file too
+        # APScheduler (~50 modules) only for a report's schedule: `ioc notify` and the alert
+        # evaluation read this file too
+        from apscheduler.triggers.cron import CronTrigger
 
         try:
             CronTrigger.from_crontab(value)
