@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib.util
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -18,18 +18,34 @@ from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback_context, ctx, dcc, html, no_update
+from dash._pages import _parse_query_string
 from dash.exceptions import MissingCallbackContextException
 
-from ioc import i18n, ids
+from ioc import exports, i18n, ids, observability
 from ioc.access import EVERYTHING, AccessScope
+from ioc.api import register_api
 from ioc.auth import web as auth_web
+from ioc.auth.web import install as install_auth
 from ioc.delivery import App, install_caching, install_compression
-from ioc.frontdoor import STORE_KEY, current_metrics, require_units, require_url, use_metrics
+from ioc.explain import explanation, require_question
+from ioc.frontdoor import STORE_KEY, require_url, use_metrics
+from ioc.metrics.cache import (
+    WARM_ROUNDS,
+    WARM_SECONDS,
+    claim_warm,
+    init_cache,
+    mark_warmed,
+    recently_opened,
+    warming,
+)
 from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
+from ioc.pages import _unit
 from ioc.pages._common import UrlState, screen_path
-from ioc.panels.common import attrs, parse_explain_ref
-from ioc.panels.screens import DEFAULT_SCREEN
+from ioc.pages._wall import grid
+from ioc.panels.common import attrs, parse_explain_ref, with_query
+from ioc.panels.screens import DEFAULT_SCREEN, load_screens
+from ioc.store import one_version, open_store, pin_versions, unpin_versions
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -39,8 +55,6 @@ ASSETS = ROOT.parent / "assets"
 def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash.Dash:
     """A Dash app serving ``store`` (or the store in ``data_dir`` / IOC_DATA_DIR)."""
     if store is None:
-        from ioc.store import open_store
-
         store = open_store(data_dir)
     app = App(
         "ioc",
@@ -55,27 +69,14 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     server.extensions[STORE_KEY] = store
     install_compression(server)  # brotli/gzip for JS, CSS, JSON, HTML (ioc.delivery)
     install_caching(app)  # year-long Cache-Control for versioned bundles and assets (ioc.delivery)
-    from ioc.store import pin_versions, unpin_versions
-
     # one data version per request: every answer of a page is of the same data, and the catalog
     # is asked once per request instead of once per answer (Store.data_version)
     server.before_request(pin_versions)
     server.teardown_request(lambda _error: unpin_versions())
-    from ioc.metrics.cache import init_cache
-
     init_cache(server)
-    if importlib.util.find_spec("ioc.api") is not None:
-        from ioc.api import register_api
-
-        register_api(server, lambda: store)
-    from ioc import exports
-
+    register_api(server, lambda: store)
     exports.register_routes(server)
-    from ioc import observability
-
     observability.register(server, lambda: store)  # /healthz, /readyz, /metrics, request timing
-    from ioc.auth.web import install as install_auth
-
     install_auth(app, store.layout.root, store_factory=lambda: store)  # sign-in, scoping, headers (ioc/auth)
     app.layout = shell
     for page in dash.page_registry.values():
@@ -172,10 +173,8 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
     Returns how many pages were drawn, or None when a new data version (or ``stop``) came first:
     the next round starts over.
     """
-    from ioc.metrics.cache import recently_opened, warming
-    from ioc.pages import _unit
+    # a page module registers itself with Dash when imported: only once the app exists
     from ioc.pages import school as school_page
-    from ioc.store import one_version
 
     city = Metrics(store, EVERYTHING)
     with app.server.test_request_context("/"):
@@ -212,8 +211,6 @@ VERSION_POLL = 1.0  # seconds between two looks of the warmer at the data versio
 
 def _lower_priority() -> None:
     """Give the calling thread (only) the lowest CPU priority, where the OS allows it."""
-    import os
-
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):  # not Linux, or not allowed: the pauses still yield
@@ -233,10 +230,6 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     and the WSGI entry point (one thread per process), not by create_app, so tests and scripts stay
     single-threaded.
     """
-    from ioc.metrics.cache import WARM_ROUNDS, WARM_SECONDS, claim_warm, mark_warmed, warming
-    from ioc.pages._wall import grid
-    from ioc.panels.screens import load_screens
-
     store = app.server.extensions[STORE_KEY]
     # how often the data version is looked at (a stat or one indexed query): a probe load is
     # warmed for within about a second, before most officers ask for its answers
@@ -321,8 +314,6 @@ def shell() -> html.Div:
 
 
 def _params(search: str | None) -> dict[str, Any]:
-    from dash._pages import _parse_query_string
-
     return _parse_query_string(search or "")
 
 
@@ -347,8 +338,6 @@ def header(pathname: str | None, search: str | None) -> tuple[Any, str]:
     path = pathname or "/"
     other = "en" if state.lang == "vi" else "vi"
     switched = dict(params, lang=other)
-    from ioc.panels.common import with_query
-
     home = auth_web.caller_home()  # a district officer's unit page; the wall for everybody else
     # with a home of their own, the wall is reached by its screen URL (/ leads home)
     nav = [(key, WALL_URL if href == "/" and home != "/" else href) for key, href in NAV]
@@ -400,105 +389,6 @@ def explain(_clicks: list[int | None], _close: int | None, search: str | None) -
         return no_update, no_update
     require_question(question)
     return "explain", explanation(trigger["index"], lang)
-
-
-def require_question(question: dict[str, Any]) -> None:
-    """A "what is this number?" question comes from the browser (a button's id, a table row): its
-    units and data version go through the caller's access (an audited 403 otherwise)."""
-    scope = question["scope"]
-    require_units(
-        [(kind, getattr(scope, kind)) for kind in ("district", "ward", "school")], [question["snapshot"]]
-    )
-
-
-def explain_cell(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None, search: str | None) -> Any:
-    """A click on a table's value cell opens "what is this number?" for that row (rows carry 'ref')."""
-    if not cell or cell.get("colId") != "shown":
-        return no_update, no_update
-    row_id = cell.get("rowId")
-    row = next((r for r in rows or [] if row_id in (r.get("link"), r.get("key"), r.get("ref"))), None)
-    if row is None or not isinstance(row.get("ref"), str) or not row["ref"]:
-        return no_update, no_update
-    try:
-        question = parse_explain_ref(row["ref"])
-    except ValueError:  # a crafted row: its question is not one the pages make
-        return no_update, no_update
-    require_question(question)  # the rows are the browser's: a crafted one may name any unit
-    lang = UrlState.from_params(_params(search)).lang
-    return "explain", explanation(row["ref"], lang)
-
-
-def register_explain_cell(table_id: str) -> None:
-    """Wire a page's AG Grid so that clicking a value explains it (pages call this at import)."""
-    dash.callback(
-        Output(ids.EXPLAIN_BOX, "className", allow_duplicate=True),
-        Output(ids.EXPLAIN_BODY, "children", allow_duplicate=True),
-        Input(table_id, "cellClicked"),
-        State(table_id, "rowData"),
-        State(ids.URL, "search"),
-        prevent_initial_call=True,
-    )(explain_cell)
-
-
-def explanation(ref: str, lang: str) -> Any:
-    """The body of the "what is this number?" box: definition, numerator, denominator, period, as-of."""
-    from ioc.metrics.registry import get_kpi
-
-    q = parse_explain_ref(ref)
-    kpi = get_kpi(q["kpi"])
-    res = current_metrics().result(
-        kpi.id,
-        "all",
-        scope=q["scope"],
-        date_from=q["date_from"],
-        date_to=q["date_to"],
-        snapshot=q["snapshot"],
-    )
-    row = res.rows[0] if res.rows else None
-
-    def line(key: str, value: str) -> html.Tr:
-        return html.Tr(
-            [html.Th(i18n.t(key, lang)), html.Td(value, **attrs({"data-field": key.split(".")[-1]}))]
-        )
-
-    scope_text = ", ".join(f"{i18n.t('filter.' + k, lang)}: {v}" for k, v in q["scope"].items()) or i18n.t(
-        "nav.city", lang
-    )
-    period = (
-        i18n.format_date(res.date_from, lang) + " – " + i18n.format_date(res.date_to, lang)
-        if res.date_from and res.date_from != res.date_to
-        else i18n.format_date(res.date_to, lang)
-    )
-    num_decimals = 0 if kpi.unit in ("ratio", "count") else 2
-    rows = [
-        line("explain.value", i18n.kpi_value(row.value if row else None, kpi.unit, lang, kpi.decimals)),
-        line("explain.numerator", i18n.number(row.numerator if row else None, lang, num_decimals)),
-        line("explain.denominator", i18n.number(row.denominator if row else None, lang, num_decimals)),
-        line(
-            "explain.period",
-            period + (f" ({i18n.t('explain.window', lang, n=kpi.window_days)})" if kpi.window_days else ""),
-        ),
-        line("explain.scope", scope_text),
-        line("explain.as_of", i18n.format_datetime(row.as_of if row else None, lang)),
-        line("explain.schools_reporting", i18n.number(row.schools_reporting if row else None, lang)),
-        line("explain.target", i18n.kpi_value(kpi.target, kpi.unit, lang, kpi.decimals)),
-        line(
-            "explain.data_version",
-            str(res.data_version) + (f" ({i18n.t('filter.asof', lang)})" if q["snapshot"] else ""),
-        ),
-    ]
-    return html.Div(
-        [
-            html.H2(kpi.name.get(lang)),
-            html.P(kpi.description.get(lang), className="explain-definition"),
-            html.Table(html.Tbody(rows), className="explain-table"),
-            dcc.Link(
-                i18n.t("explain.more", lang), href=f"/kpi/{kpi.id}" + ("?lang=en" if lang == "en" else "")
-            ),
-        ],
-        className="explain-content",
-        **attrs({"data-kpi": kpi.id}),
-    )
 
 
 def drill(click_data: list[dict[str, Any] | None]) -> Any:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from dash import dcc, html
 from flask import has_request_context
 
-from ioc import i18n, settings
+from ioc import i18n, ids, settings
 from ioc.auth.web import caller_home
 from ioc.frontdoor import current_metrics
 from ioc.metrics.query import Scope
@@ -171,8 +171,6 @@ def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Na
 
 def filter_bar(page: str, state: UrlState, snapshots: list[Any]) -> html.Div:
     """Level, ownership, period end ('to') and "as of" pickers; a callback writes them to the URL."""
-    from ioc import ids
-
     lang = state.lang
     return html.Div(
         [

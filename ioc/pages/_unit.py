@@ -11,9 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 import dash_ag_grid as dag
-from dash import dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
+from dash._pages import _parse_query_string
 
 from ioc import figures, i18n, ids
+from ioc.explain import register_explain_cell
 from ioc.frontdoor import require_units, require_url
 from ioc.metrics.front import OutsideAccess
 from ioc.metrics.query import QueryError, Scope
@@ -23,6 +25,7 @@ from ioc.pages._common import (
     breadcrumbs,
     current_metrics,
     filter_bar,
+    filters_to_search,
     frame,
     grid_locale,
     local_now,
@@ -323,8 +326,6 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
 
 def register_callbacks(page: str) -> None:
     """The page's two callbacks: filters/KPI picker -> new URL; table row click -> drill down."""
-    from dash import Input, Output, State, callback
-
     callback(
         Output(ids.id(page, "go"), "href"),
         Input(ids.id(page, "level"), "value"),
@@ -345,8 +346,6 @@ def register_callbacks(page: str) -> None:
         Input(ids.id(page, "table"), "cellClicked"),
         prevent_initial_call=True,
     )(row_link)
-    from ioc.app import register_explain_cell
-
     register_explain_cell(ids.id(page, "table"))
 
 
@@ -360,10 +359,6 @@ def unit_search(
     pathname: str | None,
 ) -> Any:
     """The new URL after a filter or the KPI picker changed."""
-    from dash._pages import _parse_query_string
-
-    from ioc.pages._common import filters_to_search
-
     require_url(pathname)  # the page's unit, as the browser says it
     require_units([], [asof])
     params = _parse_query_string(state_search or "")
@@ -383,8 +378,6 @@ def unit_search(
 
 def row_link(cell: dict[str, Any] | None) -> Any:
     """A click on a table row: the row id is the unit's drill link."""
-    from dash import no_update
-
     if not cell or cell.get("colId") == "shown" or not str(cell.get("rowId") or "").startswith("/"):
         return no_update  # the value column explains the number instead (app.explain_cell)
     require_url(cell["rowId"])  # a crafted click may name any unit's page

@@ -10,11 +10,13 @@ from dataclasses import replace
 from typing import Any
 
 from dash import Input, Output, State, callback, dcc, html, no_update
+from dash._pages import _parse_query_string
 
 from ioc import i18n, ids, settings
 from ioc.auth.web import refuse_drawing, screen_refusal
 from ioc.frontdoor import require_units
-from ioc.pages._common import UrlState, current_metrics, frame, panel_context, screen_path, t
+from ioc.metrics.registry import get_kpi
+from ioc.pages._common import UrlState, current_metrics, frame, local_now, panel_context, screen_path, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.common import attrs
@@ -45,8 +47,6 @@ def panel_title(panel: PanelConfig, lang: str) -> str:
     if panel.title is not None:
         return panel.title.get(lang)
     if panel.kpi:
-        from ioc.metrics.registry import get_kpi
-
         return get_kpi(panel.kpi).name.get(lang)
     return i18n.t(f"panel.{panel.type}", lang)
 
@@ -181,15 +181,11 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
 
 def refreshed_text(state: UrlState) -> str:
     """When the panels were last drawn (wall time, to the second): proof the wall is alive."""
-    from ioc.pages._common import local_now
-
     return t("wall.refreshed", state, time=local_now().strftime("%H:%M:%S"))
 
 
 def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:
     """Redraw the panels with fresh data (same components, so the browser updates them in place)."""
-    from dash._pages import _parse_query_string
-
     if not screen:
         return no_update
     reason = screen_refusal(current_metrics().access, [screen.get("name")])

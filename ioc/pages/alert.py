@@ -16,6 +16,7 @@ from ioc.alerts import output, records
 from ioc.alerts.actions import ActionError, perform
 from ioc.alerts.rules import current as current_rules
 from ioc.api import alerts_db
+from ioc.auth.web import client_ip, current_principal
 from ioc.figures import plain
 from ioc.metrics.query import KpiQuery, Scope
 from ioc.pages._common import UrlState, current_metrics
@@ -280,8 +281,6 @@ def layout(alert_id: str | None = None, **params: Any) -> Any:
 )
 def act(*values: Any) -> tuple[Any, Any, Any]:
     """A click on one of the action buttons: record it as the signed-in person, show the result."""
-    from ioc.auth.web import client_ip, current_principal
-
     text, meta = values[-2], values[-1]
     lang = meta.get("lang", "vi")
     action = (dash.ctx.triggered_id or "").removeprefix(f"{PAGE}-")

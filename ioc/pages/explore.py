@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
+from dash._pages import _parse_query_string
 
 from ioc import exports, i18n, ids
 from ioc.auth.web import may_export
@@ -473,11 +474,9 @@ def number_column(name: str, header: str) -> dict[str, Any]:
 
 def row_ref(req: exports.ExportRequest, key: str, res: Any) -> str | None:
     """The "what is this number?" question of one row: the row's unit or day within the request."""
-    from dataclasses import replace as replaced
-
     if req.by in FILTERS:
         return explain_ref(
-            req.kpi, replaced(req.scope, **{req.by: key}), res.date_to, req.snapshot, res.date_from
+            req.kpi, replace(req.scope, **{req.by: key}), res.date_to, req.snapshot, res.date_from
         )
     if req.by == "all":
         return explain_ref(req.kpi, req.scope, res.date_to, req.snapshot, res.date_from)
@@ -524,8 +523,6 @@ def explore_url(
     search: str | None,
 ) -> Any:
     """The explore URL for the chosen controls (a pure function, tested without a browser)."""
-    from dash._pages import _parse_query_string
-
     require_units([("district", district), ("ward", ward)], [asof])  # the pickers' values are the browser's
     current = _parse_query_string(search or "")
     lang = i18n.lang_of(current.get("lang"))
@@ -578,6 +575,6 @@ callback(
     prevent_initial_call=True,
 )(explore_url)
 
-from ioc.app import register_explain_cell  # noqa: E402 - after the page's own callbacks
+from ioc.explain import register_explain_cell  # noqa: E402 - after the page's own callbacks
 
 register_explain_cell(ids.id(PAGE, "table"))

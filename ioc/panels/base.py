@@ -9,7 +9,7 @@ data is stale, missing or failing says so in place instead of going blank.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -104,8 +104,6 @@ def merged_scope(panel: PanelConfig, ctx: PanelContext) -> Scope:
 
 def effective_kpi(panel: PanelConfig, kpi: Kpi) -> Kpi:
     """The KPI with the panel's threshold, unit and decimal overrides applied."""
-    from dataclasses import replace
-
     changes: dict[str, Any] = {}
     if panel.green is not None:
         changes["green"] = panel.green

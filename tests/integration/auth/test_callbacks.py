@@ -202,7 +202,7 @@ def test_chart_click(
 def test_explain_cell(
     auth_app: Any, auth_store: Any, city: Any, signed_in: Any, db: Any, other_name: str
 ) -> None:
-    from ioc.app import explain_cell
+    from ioc.explain import explain_cell
 
     row = {"key": city.other, "ref": f"kpi=attendance_rate&district={city.other}", "shown": "97 %"}
     cell = {"colId": "shown", "rowId": city.other}
@@ -225,7 +225,7 @@ def test_explain_cell(
 
 
 def test_explain_button(auth_app: Any, auth_store: Any, city: Any, db: Any) -> None:
-    from ioc.app import require_question
+    from ioc.explain import require_question
     from ioc.panels.common import parse_explain_ref
 
     question = parse_explain_ref(f"kpi=attendance_rate&ward={city.other_ward}")
