@@ -16,7 +16,11 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc.alerts import output as alert_output
+from ioc.alerts import records
+from ioc.alerts.actions import ActionError, perform
 from ioc.auth import web as auth_web
+from ioc.auth.db import open_db
+from ioc.auth.web import client_ip, current_principal, current_state_or_none
 from ioc.frontdoor import current_metrics
 from ioc.metrics import cache
 from ioc.metrics.errors import QueryError
@@ -133,9 +137,6 @@ MAX_ID = 2**63 - 1
 @api.post("/alerts/<int:alert_id>/<action>")
 def act_on_alert(alert_id: int, action: str) -> Response:
     """Acknowledge, assign, comment or resolve (form or JSON field ``text``), as the signed-in user."""
-    from ioc.alerts.actions import ActionError, perform
-    from ioc.auth.web import client_ip, current_principal
-
     principal = current_principal()
     if principal is not None and principal.kind not in ("user", "open"):
         return _error(403, "only signed-in people act on alerts (not API tokens or kiosks)", None)
@@ -162,8 +163,6 @@ def act_on_alert(alert_id: int, action: str) -> Response:
         )
     except ActionError as error:
         return _error(error.status, str(error), "text" if error.status == 400 else None)
-    from ioc.alerts import records
-
     row = records.get(alerts_db(), alert_id)
     assert row is not None
     return jsonify({"alert": alert_output.alert_json(row, request.args.get("lang") or "vi")})
@@ -171,10 +170,6 @@ def act_on_alert(alert_id: int, action: str) -> Response:
 
 def alerts_db() -> AuthDb:
     """The app database the alerts live in: the access-control one, else the store's folder's."""
-    from ioc.alerts import records
-    from ioc.auth.db import open_db
-    from ioc.auth.web import current_state_or_none
-
     state = current_state_or_none()
     if state is not None:
         return records.ensure(state.db)

@@ -21,7 +21,10 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import flask
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ioc import figures, i18n, settings
 from ioc.export_image import IMAGE_SIZES, SCALES, Canvas, apply, canvas, shorten
@@ -30,6 +33,7 @@ from ioc.metrics.compare import UNKNOWN, Comparison, period_keys
 from ioc.metrics.front import Metrics
 from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
+from ioc.panels.common import drill_link
 
 if TYPE_CHECKING:
     import flask
@@ -262,7 +266,7 @@ def to_csv(res: KpiResult, lang: str = "vi", comparison: Comparison | None = Non
 
 
 def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None) -> bytes:
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # heavy: openpyxl (~200 modules, 0.3 s) only for an XLSX export
 
     book = Workbook()
     data = book.active
@@ -311,9 +315,6 @@ def to_xlsx(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison
 
 
 def to_parquet(kpi: Kpi, req: ExportRequest, res: KpiResult, comparison: Comparison | None = None) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.Table.from_pandas(frame(res, req.lang, comparison), preserve_index=False)
     meta = {f"ioc.{i}": text for i, (_, text) in enumerate(describe(kpi, req, res, comparison))}
     table = table.replace_schema_metadata(
@@ -360,8 +361,6 @@ def title_texts(
 def chart(
     kpi: Kpi, req: ExportRequest, res: KpiResult, links: bool = False, comparison: Comparison | None = None
 ) -> Any:
-    from ioc.panels.common import drill_link
-
     rows = [
         (
             r.key,
@@ -406,7 +405,7 @@ def chart(
 
 def start_kaleido() -> None:
     """Start kaleido's sync server once per process (a second call is a no-op)."""
-    import kaleido
+    import kaleido  # heavy: kaleido (~60 modules, 0.4 s) only when an image is asked for
 
     if not kaleido._global_server.is_running():  # noqa: SLF001 - kaleido has no public "is running"
         kaleido.start_sync_server(mathjax=False, silence_warnings=True)
@@ -419,7 +418,7 @@ def _abandon_kaleido() -> None:
     earlier browser session in the same process was torn down). Its thread is a daemon and is
     left behind; a new server gets new queues.
     """
-    import kaleido
+    import kaleido  # heavy: kaleido (~60 modules, 0.4 s) only when an image is asked for
 
     kaleido._global_server._initialized = False  # noqa: SLF001
 
@@ -431,7 +430,7 @@ def render_image(fig: Any, opts: dict[str, Any], timeout: float = KALEIDO_TIMEOU
     could receive each other's images: calls are serialised. A call that does not answer within
     ``timeout`` abandons the server and is tried once more on a fresh one.
     """
-    import kaleido
+    import kaleido  # heavy: kaleido (~60 modules, 0.4 s) only when an image is asked for
 
     with _KALEIDO_LOCK:
         for _attempt in range(2):
@@ -524,7 +523,6 @@ def export(metrics: Metrics, req: ExportRequest, fmt: str) -> tuple[bytes, str, 
 
 def register_routes(server: flask.Flask) -> None:
     """``GET /export/<fmt>?kpi=&by=&from=&to=&district=&ward=&level=&ownership=&asof=&chart=&lang=``."""
-    import flask
 
     def download(fmt: str) -> flask.Response:
         try:

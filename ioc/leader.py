@@ -199,7 +199,8 @@ def lock_holder(data_dir: Path) -> int | None:
 
 # -- PostgreSQL: an advisory lock and the run ledger ----------------------------------------------
 def _connect(url: str, application_name: str) -> psycopg.Connection[Any]:
-    import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
+    # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
+    import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     try:

@@ -38,10 +38,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from werkzeug.exceptions import HTTPException
 
-from ioc import settings
+from ioc import migrations, settings
 from ioc.access import EVERYTHING
+from ioc.metrics.cache import redact, shared_level
 from ioc.metrics.front import Metrics
+from ioc.store import StoreError
 
 if TYPE_CHECKING:
     from ioc.store import Store
@@ -94,8 +97,6 @@ class Outage:
 
     def reason(self, error: BaseException) -> str | None:
         """Why the store cannot answer (None: it can, so ``error`` is something else)."""
-        from ioc.store import StoreError
-
         if isinstance(error, StoreError):  # the store itself says it cannot be used
             return _one_line(error)
         try:
@@ -138,8 +139,6 @@ def _wants_json() -> bool:
 
 
 def _install_error_pages(flask_server: Flask, outage: Outage) -> None:
-    from werkzeug.exceptions import HTTPException
-
     def failed(error: Exception) -> Any:
         if isinstance(error, HTTPException):
             if not request.path.startswith("/api/"):
@@ -191,8 +190,6 @@ def readiness(store: Store, flask_server: Flask | None = None) -> tuple[bool, di
         }
     if version is not None:
         checks["migrations"] = _migrations(store, version)
-    from ioc.metrics.cache import redact, shared_level
-
     shared = shared_level()
     if shared is not None:
         problem = shared.ping()
@@ -219,8 +216,6 @@ _MIGRATIONS_SEEN: dict[tuple[int, int], dict[str, Any]] = {}
 
 
 def _migrations(store: Store, version: int) -> dict[str, Any]:
-    from ioc import migrations
-
     key = (id(store), version)  # the schema only changes with a commit, which bumps the version
     known = _MIGRATIONS_SEEN.get(key)
     if known is not None:
@@ -326,8 +321,6 @@ def _timestamp(value: date | datetime | None) -> float | None:
 
 
 def _redis_up() -> Iterator[Metric]:
-    from ioc.metrics.cache import shared_level
-
     shared = shared_level()
     if shared is None:
         return

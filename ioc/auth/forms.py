@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 TEXTS: dict[str, dict[str, str]] = {
     "vi": {
@@ -103,8 +104,6 @@ def login_page(
     if message == "blocked" and wait_seconds:
         text = t["blocked_for"].format(minutes=max(1, math.ceil(wait_seconds / 60)))
     notice = f'<p class="msg" role="alert">{escape(text)}</p>' if message else ""
-    from urllib.parse import urlencode
-
     switch = "/login?" + urlencode({"lang": other, "next": next_url})
     oidc_link = (
         f'<a class="alt" href="/auth/oidc/login?{escape(urlencode({"next": next_url, "lang": lang_of(lang)}))}">'

@@ -28,7 +28,18 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from dash._pages import _parse_query_string, _path_to_page
-from flask import Flask, Response, abort, g, jsonify, redirect, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    jsonify,
+    redirect,
+    request,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from ioc import settings
@@ -174,15 +185,11 @@ def install(
 
 
 def auth_state() -> AuthState:
-    from flask import current_app
-
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
 
 def current_principal() -> Principal | None:
     """Who the request being served is from (None outside a request or before the guard ran)."""
-    from flask import has_app_context
-
     return g.get("ioc_principal") if has_app_context() else None
 
 
@@ -215,8 +222,6 @@ def may_export() -> bool:
     to show export controls only to those the /export routes will serve (the routes refuse the
     others anyway). True when access control is not installed on this server (nothing is checked
     there) or sign-in is switched off."""
-    from flask import has_request_context
-
     if not has_request_context():
         return True
     state = current_state_or_none()
@@ -691,8 +696,6 @@ def secure_headers(response: BaseResponse) -> BaseResponse:
 
 
 def current_state_or_none() -> AuthState | None:
-    from flask import current_app
-
     return current_app.extensions.get(EXTENSION)
 
 
