@@ -370,8 +370,6 @@ def unit_search(
     if current == (UrlState.from_params(_parse_query_string(search)), kpi or "attendance_rate"):
         # a picker reporting its initial value is not a change: pushing the same URL again
         # would add a duplicate history entry and break the back button
-        from dash import no_update
-
         return no_update
     return (pathname or "/") + search
 
