@@ -14,6 +14,7 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
 from ioc import app as app_module
+from ioc import explain as explain_module
 from ioc import ids
 from ioc.frontdoor import current_metrics
 from ioc.metrics import dimensions, health
@@ -165,7 +166,7 @@ def test_explanation_shows_the_numbers_of_the_metrics_layer(request_context, dem
     row = result.rows[0]
     ref = explain_ref("attendance_rate", Scope(district=district), result.date_to, None, result.date_from)
     assert parse_explain_ref(ref)["scope"] == Scope(district=district)
-    body = app_module.explanation(ref, "en")
+    body = explain_module.explanation(ref, "en")
     fields = {
         c.to_plotly_json()["props"]["data-field"]: c.children
         for c in walk(body)
@@ -335,7 +336,9 @@ def test_clicking_a_table_value_explains_it_and_a_name_drills(request_context, d
     layout = _unit.unit_layout("district", "district", district, {"lang": "en"})
     table = next(c for c in walk(layout) if type(c).__name__ == "AgGrid")
     row = table.rowData[0]
-    box, body = app_module.explain_cell({"colId": "shown", "rowId": row["link"]}, table.rowData, "?lang=en")
+    box, body = explain_module.explain_cell(
+        {"colId": "shown", "rowId": row["link"]}, table.rowData, "?lang=en"
+    )
     assert box == "explain"
     fields = {
         c.to_plotly_json()["props"]["data-field"]: c.children
@@ -343,7 +346,7 @@ def test_clicking_a_table_value_explains_it_and_a_name_drills(request_context, d
         if "data-field" in c.to_plotly_json().get("props", {})
     }
     assert fields["value"] == row["shown"] and f"Ward: {row['key']}" in fields["scope"]
-    assert app_module.explain_cell({"colId": "label", "rowId": row["link"]}, table.rowData, "") == (
+    assert explain_module.explain_cell({"colId": "label", "rowId": row["link"]}, table.rowData, "") == (
         no_update,
         no_update,
     )
