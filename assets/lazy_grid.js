@@ -1,9 +1,11 @@
 /* AG Grid's code (1.3 MB; most pages have no grid) loads when a page first draws a grid, not with
    every page: the page leaves dash_ag_grid's bundle out and names it in <meta name="ioc-grid-bundle">
-   (ioc/delivery.py). Until the bundle has run, dash_ag_grid.AgGrid is this stand-in: it loads the
-   bundle, then draws the real grid with the same props; Dash waits for it before running the
-   grid's callbacks (_dashprivate_isLazyComponentReady, as for Dash's own lazy components). The
-   bundle replaces window.dash_ag_grid when it runs, so later grids are the real one directly. */
+   (ioc/delivery.py). dash_ag_grid.AgGrid is this stand-in: it loads the bundle once, then draws the
+   real grid with the same props inside a frame that keeps the grid's reserved height (its style's
+   min-height, ioc.pages._common.grid_style) while AG Grid's own code is still arriving. Dash waits
+   for it before running the grid's callbacks (_dashprivate_isLazyComponentReady, as for Dash's own
+   lazy components). It stays the grid's component after the bundle has run, so a grid drawn before
+   and after is one component type (React keeps it, it is never remounted). */
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="ioc-grid-bundle"]');
@@ -18,7 +20,11 @@
         var script = document.createElement("script");
         script.src = meta.content;
         script.async = true;
-        script.onload = function () { real = window.dash_ag_grid; resolve(real); };
+        script.onload = function () {
+          real = window.dash_ag_grid;
+          window.dash_ag_grid = Object.assign({}, real, { AgGrid: AgGrid });
+          resolve(real);
+        };
         script.onerror = function () { loading = null; reject(new Error("AG Grid's code did not load: " + meta.content)); };
         document.head.appendChild(script);
       });
@@ -33,8 +39,12 @@
     React.useEffect(function () {
       if (!module) { load().then(function (m) { setModule(function () { return m; }); }); }
     }, []);
-    if (module) { return React.createElement(module.AgGrid, props); }
-    return React.createElement("div", { id: props.id, className: props.className, style: props.style });
+    var reserved = props.style && props.style.minHeight;
+    return React.createElement(
+      "div",
+      { className: "grid-frame", style: reserved ? { minHeight: reserved } : undefined },
+      module ? React.createElement(module.AgGrid, props) : null
+    );
   }
 
   AgGrid.dashRenderType = true;

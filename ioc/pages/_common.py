@@ -135,6 +135,20 @@ GRID_WORDS = (
 )
 
 
+# an auto-height AG Grid (ag-theme-alpine) is its header, its rows (at least 150 px of them) and,
+# when it pages, the paging bar (measured in Chromium)
+GRID_HEADER_PX, GRID_ROW_PX, GRID_MIN_ROWS_PX, GRID_PAGING_PX = 48, 42, 150, 45
+
+
+def grid_style(rows: int, page_size: int | None = None) -> dict[str, str]:
+    """The style of an auto-height grid that holds its height from the first paint: until AG Grid's
+    code has loaded the grid is an empty box, and what is below it would jump when it is drawn."""
+    pages = page_size is not None and rows > page_size
+    shown = min(rows, page_size) if page_size else rows
+    height = GRID_HEADER_PX + max(shown * GRID_ROW_PX, GRID_MIN_ROWS_PX) + (GRID_PAGING_PX if pages else 0)
+    return {"width": "100%", "minHeight": f"{height}px"}
+
+
 def t(key: str, state: UrlState, **values: Any) -> str:
     return i18n.t(key, state.lang, **values)
 

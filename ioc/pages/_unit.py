@@ -28,6 +28,7 @@ from ioc.pages._common import (
     filters_to_search,
     frame,
     grid_locale,
+    grid_style,
     local_now,
     panel_context,
     t,
@@ -148,7 +149,7 @@ def units_table(
             "paginationPageSize": 25,
         },
         className="ag-theme-alpine units-table",
-        style={"width": "100%"},
+        style=grid_style(len(data), 25),
     )
 
 

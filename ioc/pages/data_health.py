@@ -13,7 +13,7 @@ from dash import dcc, html
 from ioc import i18n, ids
 from ioc.messages import said_rows
 from ioc.metrics.front import DEFAULT_CADENCES
-from ioc.pages._common import UrlState, current_metrics, grid_locale, local_now, t
+from ioc.pages._common import UrlState, current_metrics, grid_locale, grid_style, local_now, t
 from ioc.panels.common import attrs, drill_link
 
 PAGE = "health"
@@ -110,7 +110,7 @@ def table(
             "localeText": grid_locale(lang),
         },
         className="ag-theme-alpine",
-        style={"width": "100%"},
+        style=grid_style(len(data), height_rows),
     )
 
 

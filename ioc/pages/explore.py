@@ -25,7 +25,16 @@ from ioc.frontdoor import require_units
 from ioc.metrics.compare import BETTER, SAME, UNKNOWN, WORSE, Comparison, bucket_start
 from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiResult, QueryError, Scope
 from ioc.metrics.registry import KPIS, Kpi, get_kpi
-from ioc.pages._common import LEVELS, OWNERSHIPS, UrlState, current_metrics, grid_locale, local_now, t
+from ioc.pages._common import (
+    LEVELS,
+    OWNERSHIPS,
+    UrlState,
+    current_metrics,
+    grid_locale,
+    grid_style,
+    local_now,
+    t,
+)
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs, explain_ref
 
@@ -362,7 +371,7 @@ def layout(**params: Any) -> Any:
                             "localeText": grid_locale(lang),
                         },
                         className="ag-theme-alpine",
-                        style={"width": "100%"},
+                        style=grid_style(len(rows), 30),
                     ),
                     html.P(t("table.hint", state), className="muted"),
                 ],

@@ -29,13 +29,19 @@ new PerformanceObserver(function (list) {
 }).observe({type: 'layout-shift', buffered: true});
 """
 
-# drawn: no graph waiting for its code or its figure, and every grid has its rows
+# drawn: no graph waiting for its code or its figure (and one drawn, where the page has graphs),
+# and every grid has its rows
 SETTLED = """
 return document.querySelector('.page') !== null
   && document.querySelectorAll('.dash-graph--pending').length === 0
-  && document.querySelectorAll('.js-plotly-plot .main-svg').length > 0
+  && (document.querySelectorAll('.js-plotly-plot .main-svg').length > 0 || arguments[0] === false)
   && Array.prototype.every.call(document.querySelectorAll('.ag-theme-alpine'), function (g) {
        return g.querySelector('.ag-row') !== null; });
+"""
+
+GRID_HEIGHTS = """
+return Array.prototype.map.call(document.querySelectorAll('.ag-theme-alpine'), function (g) {
+  return [g.style.minHeight, g.firstElementChild.getBoundingClientRect().height]; });
 """
 
 
@@ -50,9 +56,13 @@ def test_pages_draw_with_the_cartesian_bundle_and_do_not_shift(start, browser_st
         (f"/school/{info.school_id}", False),
         ("/explore", True),
         ("/explore?by=school&lang=en", True),
+        ("/data-health", True),  # no graph
     ):
         duo.driver.get(duo.server_url + path)
-        WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
+        graphs = path != "/data-health"
+        WebDriverWait(duo.driver, WAIT).until(lambda d, g=graphs: d.execute_script(SETTLED, g))
+        if not graphs:
+            WebDriverWait(duo.driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".ag-row"))
         loaded = duo.driver.execute_script(
             "return performance.getEntriesByType('resource').map(function (r) { return r.name; })"
         )
@@ -60,6 +70,10 @@ def test_pages_draw_with_the_cartesian_bundle_and_do_not_shift(start, browser_st
         assert not [u for u in loaded if "plotly.min.js" in u], path  # dcc's full bundle never loads
         assert duo.driver.execute_script("return window.Plotly.version") == get_plotlyjs_version()
         assert bool([u for u in loaded if "/dash_ag_grid/dash_ag_grid." in u]) == grid, path
+        # a grid's reserved height is its drawn height (ioc.pages._common.grid_style), give or take a
+        # border, or a horizontal scroll bar when its columns are wider than the window
+        for reserved, drawn in duo.driver.execute_script(GRID_HEIGHTS):
+            assert -4 <= drawn - float(reserved.removesuffix("px")) <= 20, (path, reserved, drawn)
         shifts = duo.driver.execute_script("return window.__shifts")
         # Lighthouse's bound for a good page is 0.1; the reserved space makes it 0 here
         assert sum(s["value"] for s in shifts) < 0.01, (path, shifts)
