@@ -166,9 +166,27 @@ def screen_path(name: str) -> str:
     return "/" if name == DEFAULT_SCREEN and home_path() == "/" else f"/screen/{name}"
 
 
+def opens(path: str) -> bool:
+    """Whether the caller may open the unit page ``path`` (``/district/<code>``, ``/ward/<code>``;
+    any other page: yes): a link the caller would only meet a refusal behind is not drawn (a
+    principal's school page names its ward and district, whose pages are not theirs)."""
+    kind, _, code = path.lstrip("/").partition("/")
+    if kind not in ("district", "ward") or not code:
+        return True
+    return current_metrics().allows(kind, code)
+
+
+def unit_link(state: UrlState, label: str, path: str, class_name: str | None = None) -> Any:
+    """A link to the unit page ``path``, or its label alone when the caller may not open it."""
+    if not opens(path):
+        return html.Span(label, className=class_name)
+    return dcc.Link(label, href=state.link(path), className=class_name)
+
+
 def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Nav:
     """City > district > ward > school; the last crumb is the current page (no link). The city
-    crumb leads where "/" leads the caller (home_path)."""
+    crumb leads where "/" leads the caller (home_path); a unit the caller may not open is named,
+    not linked."""
     items: list[Any] = []
     crumbs = [(t("nav.city", state), home_path()), *trail]
     for i, (label, path) in enumerate(crumbs):
@@ -178,7 +196,7 @@ def breadcrumbs(state: UrlState, trail: list[tuple[str, str | None]]) -> html.Na
         items.append(
             html.Span(label, className="crumb current")
             if last or path is None
-            else dcc.Link(label, href=state.link(path), className="crumb")
+            else unit_link(state, label, path, "crumb")
         )
     return html.Nav(items, className="breadcrumbs", **attrs({"aria-label": t("nav.breadcrumbs", state)}))
 

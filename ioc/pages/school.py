@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import dash
-from dash import dcc, html
+from dash import html
 
 from ioc import figures, i18n, ids
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
-from ioc.pages._common import UrlState, breadcrumbs, current_metrics, frame, panel_context, t
+from ioc.pages._common import UrlState, breadcrumbs, current_metrics, frame, panel_context, t, unit_link
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
@@ -69,11 +69,11 @@ def profile_card(info: dimensions.SchoolInfo, versions: int, state: UrlState) ->
                         row("school.ownership", i18n.ownership_name(info.ownership, lang)),
                         row(
                             "school.ward",
-                            dcc.Link(info.ward_name, href=state.link(f"/ward/{info.ward_code}")),
+                            unit_link(state, info.ward_name, f"/ward/{info.ward_code}"),
                         ),
                         row(
                             "school.district",
-                            dcc.Link(info.district_name, href=state.link(f"/district/{info.district_code}")),
+                            unit_link(state, info.district_name, f"/district/{info.district_code}"),
                         ),
                         row("school.students", i18n.number(info.students, lang)),
                         row("school.teachers", i18n.number(info.teachers, lang)),

@@ -3,6 +3,7 @@ the wall for leadership, admins and kiosks; the wall stays reachable by its scre
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -80,6 +81,26 @@ def test_a_principal_opens_on_their_school(city: Any, signed_in: Any) -> None:
     assert _header_links(client, csrf)["brand"] == f"/school/{city.own_school}"
     for other in (f"/ward/{city.own_ward}", f"/district/{city.own}", f"/school/{city.other_school}"):
         assert client.get(other).status_code == 403, other  # nothing whole beyond their school
+    from .test_matrix import page_body
+
+    drawn = json.dumps(  # as the browser reads it (Dash's JSON escapes '/')
+        client.post(
+            "/_dash-update-component",
+            json=page_body(f"/school/{city.own_school}"),
+            headers={"X-CSRFToken": csrf},
+        ).get_json()
+    )
+    # their ward and district are named on the page, not linked (behind the links: a refusal)
+    assert f"/ward/{city.own_ward}" not in drawn and f"/district/{city.own}" not in drawn
+    officer, officer_csrf = signed_in("of")
+    linked = json.dumps(
+        officer.post(
+            "/_dash-update-component",
+            json=page_body(f"/school/{city.own_school}"),
+            headers={"X-CSRFToken": officer_csrf},
+        ).get_json()
+    )
+    assert f"/ward/{city.own_ward}" in linked and f"/district/{city.own}" in linked
 
 
 def test_an_officer_of_several_districts_opens_on_the_first_by_code(
