@@ -664,8 +664,12 @@ def place_labels(
         left = min(max(x - width / 2, box[0]), box[2] - width)
         for dy in (0.0, height, -height):
             candidate = (left, y + dy - height / 2, left + width, y + dy + height / 2)
+            touch = 1e-9 * em  # boxes that only touch are apart (a line above or below touches)
             if all(
-                candidate[2] <= b[0] or b[2] <= candidate[0] or candidate[3] <= b[1] or b[3] <= candidate[1]
+                candidate[2] <= b[0] + touch
+                or b[2] <= candidate[0] + touch
+                or candidate[3] <= b[1] + touch
+                or b[3] <= candidate[1] + touch
                 for b in placed
             ):
                 placed.append(candidate)

@@ -269,3 +269,29 @@ def test_boundaries_are_simplified_but_keep_every_district() -> None:
     before = sum(len(r) for f in raw["features"] for poly in f["geometry"]["coordinates"] for r in poly)
     assert sum(len(r) for r in rings) < before / 2
     assert len(json.dumps(light)) < 100_000
+
+
+def test_map_names_are_placed_apart_and_inside_the_map() -> None:
+    box = (0.0, 0.0, 1.0, 1.0)
+    em = 0.04
+    wanted = [
+        (0.5, 0.5, "Dầu Tiếng"),
+        (0.52, 0.5, "Phú Giáo"),
+        (0.55, 0.5, "Tân Uyên"),
+        (0.99, 0.2, "Xuyên Mộc"),
+    ]
+    placed = figures.place_labels(wanted, box, em)
+
+    def extent(x: float, y: float, text: str) -> tuple[float, float, float, float]:
+        width, height = 0.6 * em * len(text), 1.3 * em
+        return x - width / 2, y - height / 2, x + width / 2, y + height / 2
+
+    boxes = [extent(*p) for p in placed]
+    assert [p[2] for p in placed] == ["Dầu Tiếng", "Phú Giáo", "Tân Uyên", "Xuyên Mộc"]  # above, below
+    for i, a in enumerate(boxes):
+        assert box[0] <= a[0] and a[2] <= box[2]  # none past the edge ("Xuyên Mộc" was cut)
+        for b in boxes[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] + 1e-9 or b[3] <= a[1] + 1e-9
+            assert apart  # none over another
+    crowded = figures.place_labels([(0.5, 0.5, "Củ Chi")] * 4, box, em)
+    assert len(crowded) == 3  # a fourth name at the same place has no room: left out
