@@ -113,3 +113,17 @@ def test_period_keys_hold_the_periods_without_data() -> None:
     ]
     assert compare.period_keys("month", "2025-12", "2026-01") == ["2025-12", "2026-01"]
     assert compare.period_keys("week", "2025-W52", "2026-W02") == ["2025-W52", "2026-W01", "2026-W02"]
+
+
+def test_an_officer_compares_only_what_they_may_read(seed) -> None:
+    from ioc.access import AccessScope
+    from ioc.metrics.query import Scope
+
+    officer = Metrics(seed, AccessScope.limited(districts={"778"}), cached=False)
+    result = officer.compare(KpiQuery("attendance_rate", "district", NOV(19), NOV(20)))
+    assert [r.key for r in result.current.rows] == ["778"]  # and the previous period of 778 only
+    assert [c.previous.key for c in result.changes if c.previous] == ["778"]
+    # another district's wards: nothing of theirs, in this period or the one before
+    other = officer.compare(KpiQuery("attendance_rate", "ward", NOV(19), NOV(20), Scope(district="760")))
+    assert all(not r.schools_reporting for r in other.current.rows)
+    assert all(c.previous is None or not c.previous.schools_reporting for c in other.changes)
