@@ -142,7 +142,7 @@ def act_on_alert(alert_id: int, action: str) -> Response:
         return _error(403, "only signed-in people act on alerts (not API tokens or kiosks)", None)
     if alert_id > MAX_ID:  # no database holds such an id (SQLite's and PostgreSQL's are 64-bit)
         return _error(404, f"no alert {alert_id}", None)
-    if request.is_json and request.get_data(cache=True).strip():  # an empty body is no body
+    if request.is_json and request.get_data(cache=True):  # an empty body is no body; white space is bad JSON
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _error(400, 'the JSON body must be an object, e.g. {"text": "..."}', None)
