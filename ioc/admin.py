@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from ioc import migrations, settings
+from ioc import settings
 
 
 def add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_migrate(args: argparse.Namespace) -> int:
     # heavy: DuckDB (~70 modules, 0.2 s) only to open the store, not for `ioc settings`
+    from ioc import migrations
     from ioc.store import Store
 
     store = Store(args.data_dir, migrate=False)

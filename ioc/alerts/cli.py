@@ -15,11 +15,8 @@ import json
 import sys
 
 from ioc import settings
-from ioc.alerts import rules
-from ioc.auth.db import open_db
 from ioc.cli import UsageError
 from ioc.metrics.errors import QueryError
-from ioc.metrics.params import parse_date
 
 ACTION_TEXT = {
     "ack": "acknowledge the alert (an optional note)",
@@ -83,11 +80,16 @@ def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     # heavy: pandas (the alert records, ~1,100 modules, 1 s) only for the commands that read alerts
     from ioc.alerts import records
+    from ioc.auth.db import open_db
 
     return records.ensure(open_db(settings.data_dir(args.data_dir)))
 
 
 def _date(flag: str, text: str | None):  # type: ignore[no-untyped-def]
+    # the KPI registry (read and checked, ~20 ms, by the date parser) only when a date is given,
+    # so `ioc alerts --help` stays as quick as before
+    from ioc.metrics.params import parse_date
+
     try:
         return parse_date(flag, text)
     except QueryError as error:
@@ -162,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _rules() -> int:
+    # the rules and the KPI registry (two TOML files read and checked) only for this command
+    from ioc.alerts import rules
+
     for rule in rules.current():
         print(json.dumps(rule.to_json(), ensure_ascii=False))
     return 0

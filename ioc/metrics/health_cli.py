@@ -11,7 +11,6 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from ioc.access import EVERYTHING
 from ioc.cli import UsageError
 
 
@@ -44,6 +43,7 @@ def _json(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     # heavy: DuckDB and the engine (~170 modules, 0.3 s) only when the record is read, not for
     # `ioc health --help`
+    from ioc.access import EVERYTHING
     from ioc.metrics.front import Metrics
     from ioc.store import Store
 
