@@ -6,14 +6,17 @@ The leading underscore keeps Dash's page loader from importing this module as a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
+import dash
 from dash import dcc, html
-from flask import has_request_context
+from dash.exceptions import MissingCallbackContextException
+from flask import has_request_context, request
 
 from ioc import i18n, ids, settings
 from ioc.auth.web import caller_home
@@ -147,6 +150,29 @@ def grid_style(rows: int, page_size: int | None = None) -> dict[str, str]:
     shown = min(rows, page_size) if page_size else rows
     height = GRID_HEADER_PX + max(shown * GRID_ROW_PX, GRID_MIN_ROWS_PX) + (GRID_PAGING_PX if pages else 0)
     return {"width": "100%", "minHeight": f"{height}px"}
+
+
+def page_title(key: str) -> Callable[..., str]:
+    """A page's ``title`` for ``dash.register_page``: the browser tab says the page in the reader's
+    language ("IOC · Chất lượng dữ liệu"). Dash calls it with the path's variables only, so the
+    language comes from the query of the request: the page callback's ``search`` input, or the
+    address of a first load."""
+
+    def title(**_path: Any) -> str:
+        try:
+            inputs = dash.ctx.inputs  # the page callback's: its search is the address's query
+        except (LookupError, MissingCallbackContextException):  # a first load: the request's address
+            inputs = None
+        if inputs:
+            search = str(inputs.get("_pages_location.search") or "")
+        elif has_request_context():
+            search = request.query_string.decode("utf-8", "replace")
+        else:
+            search = ""
+        lang = i18n.lang_of(dict(parse_qsl(search.lstrip("?"))).get("lang"))
+        return i18n.t("page.title", lang, page=i18n.t(key, lang))
+
+    return title
 
 
 def t(key: str, state: UrlState, **values: Any) -> str:

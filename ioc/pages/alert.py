@@ -19,11 +19,11 @@ from ioc.api import alerts_db
 from ioc.auth.web import client_ip, current_principal
 from ioc.figures import plain
 from ioc.metrics.query import KpiQuery, Scope
-from ioc.pages._common import UrlState, current_metrics
+from ioc.pages._common import UrlState, current_metrics, page_title
 from ioc.panels.common import attrs, drill_link, graph_config
 
 PAGE = "alert"
-dash.register_page(__name__, path_template="/alerts/<alert_id>", name="alert", title="IOC · alert")
+dash.register_page(__name__, path_template="/alerts/<alert_id>", name="alert", title=page_title("page.alert"))
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"vi": "Cảnh báo", "en": "Alert"},

@@ -12,11 +12,11 @@ from dash import dcc, html
 from ioc import i18n
 from ioc.alerts import output
 from ioc.api import alerts_db
-from ioc.pages._common import UrlState, current_metrics
+from ioc.pages._common import UrlState, current_metrics, page_title
 from ioc.pages.alert import tr
 
 PAGE = "alerts"
-dash.register_page(__name__, path="/alerts", name="alerts", title="IOC · alerts")
+dash.register_page(__name__, path="/alerts", name="alerts", title=page_title("nav.alerts"))
 
 HEAD = {
     "vi": ("Cảnh báo", "Bắt đầu", "Kết thúc", "Đơn vị", "Nội dung", "Người xử lý"),

@@ -9,9 +9,9 @@ from dash import dcc
 
 from ioc import ids
 from ioc.pages import _wall
-from ioc.pages._common import UrlState, home_path
+from ioc.pages._common import UrlState, home_path, page_title
 
-dash.register_page(__name__, path="/", name="control_room", title="IOC")
+dash.register_page(__name__, path="/", name="control_room", title=page_title("nav.control_room"))
 
 
 def layout(**params: Any) -> Any:

@@ -13,11 +13,11 @@ from dash import dcc, html
 from ioc import i18n, ids
 from ioc.messages import said_rows
 from ioc.metrics.front import DEFAULT_CADENCES
-from ioc.pages._common import UrlState, current_metrics, grid_locale, grid_style, local_now, t
+from ioc.pages._common import UrlState, current_metrics, grid_locale, grid_style, local_now, page_title, t
 from ioc.panels.common import attrs, drill_link
 
 PAGE = "health"
-dash.register_page(__name__, path="/data-health", name="data_health", title="IOC · data health")
+dash.register_page(__name__, path="/data-health", name="data_health", title=page_title("nav.data_health"))
 DATASETS = ("attendance", "connectivity", "digital", "schools")
 
 

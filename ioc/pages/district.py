@@ -7,9 +7,12 @@ from typing import Any
 import dash
 
 from ioc.pages import _unit
+from ioc.pages._common import page_title
 
 PAGE = "district"
-dash.register_page(__name__, path_template="/district/<code>", name="district", title="IOC · district")
+dash.register_page(
+    __name__, path_template="/district/<code>", name="district", title=page_title("page.district")
+)
 
 
 def layout(code: str | None = None, **params: Any) -> Any:

@@ -33,13 +33,14 @@ from ioc.pages._common import (
     grid_locale,
     grid_style,
     local_now,
+    page_title,
     t,
 )
 from ioc.panels.charts import page_graph
 from ioc.panels.common import attrs, explain_ref
 
 PAGE = "explore"
-dash.register_page(__name__, path="/explore", name="explore", title="IOC · explore")
+dash.register_page(__name__, path="/explore", name="explore", title=page_title("nav.explore"))
 
 CONTROLS = (
     "kpi",

@@ -9,11 +9,11 @@ from dash import dcc, html
 
 from ioc import i18n
 from ioc.metrics.registry import KPIS
-from ioc.pages._common import UrlState, t
+from ioc.pages._common import UrlState, page_title, t
 from ioc.panels.common import attrs
 
 PAGE = "kpi"
-dash.register_page(__name__, path_template="/kpi/<kpi_id>", name="kpi", title="IOC · KPI")
+dash.register_page(__name__, path_template="/kpi/<kpi_id>", name="kpi", title=page_title("page.kpi"))
 
 
 def definition(kpi_id: str, state: UrlState, listed: bool = False) -> Any:

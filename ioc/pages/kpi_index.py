@@ -6,7 +6,9 @@ from typing import Any
 
 import dash
 
-dash.register_page(__name__, path="/kpi", name="kpi_index", title="IOC · KPIs")
+from ioc.pages._common import page_title
+
+dash.register_page(__name__, path="/kpi", name="kpi_index", title=page_title("nav.kpis"))
 
 
 def layout(**params: Any) -> Any:

@@ -8,10 +8,10 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from ioc.pages._common import UrlState, screen_path, t
+from ioc.pages._common import UrlState, page_title, screen_path, t
 from ioc.panels.screens import DEFAULT_SCREEN
 
-dash.register_page(__name__, path="/404", name="not_found", title="IOC · 404")
+dash.register_page(__name__, path="/404", name="not_found", title=page_title("page.not_found"))
 
 
 def layout(**params: Any) -> Any:

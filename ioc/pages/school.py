@@ -13,7 +13,16 @@ from dash import html
 from ioc import figures, i18n, ids
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import KPIS
-from ioc.pages._common import UrlState, breadcrumbs, current_metrics, frame, panel_context, t, unit_link
+from ioc.pages._common import (
+    UrlState,
+    breadcrumbs,
+    current_metrics,
+    frame,
+    page_title,
+    panel_context,
+    t,
+    unit_link,
+)
 from ioc.pages._wall import render_panel
 from ioc.panels.base import GridPos, PanelConfig
 from ioc.panels.charts import page_graph
@@ -24,7 +33,9 @@ if TYPE_CHECKING:
     from ioc.metrics import dimensions
 
 PAGE = "school"
-dash.register_page(__name__, path_template="/school/<school_id>", name="school", title="IOC · school")
+dash.register_page(
+    __name__, path_template="/school/<school_id>", name="school", title=page_title("page.school")
+)
 
 # KPIs that count schools: for one school each is a yes or a no (shown as "Có"/"Không" with the
 # reason), never "0 %" or "100 %"

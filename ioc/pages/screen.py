@@ -7,8 +7,11 @@ from typing import Any
 import dash
 
 from ioc.pages import _wall
+from ioc.pages._common import page_title
 
-dash.register_page(__name__, path_template="/screen/<name>", name="screen", title="IOC")
+dash.register_page(
+    __name__, path_template="/screen/<name>", name="screen", title=page_title("nav.control_room")
+)
 
 
 def layout(name: str | None = None, **params: Any) -> Any:

@@ -7,9 +7,10 @@ from typing import Any
 import dash
 
 from ioc.pages import _unit
+from ioc.pages._common import page_title
 
 PAGE = "ward"
-dash.register_page(__name__, path_template="/ward/<code>", name="ward", title="IOC · ward")
+dash.register_page(__name__, path_template="/ward/<code>", name="ward", title=page_title("page.ward"))
 
 
 def layout(code: str | None = None, **params: Any) -> Any:

@@ -180,6 +180,10 @@ def test_a_vietnamese_page_shows_no_english_month_and_no_raw_code(start, browser
         assert not RAW_CODE.findall(text), (path, RAW_CODE.findall(text)[:5])
         assert duo.driver.execute_script("return document.documentElement.lang") == "vi", path
         assert "not found" not in text.lower(), path  # Dash's own 404 page is English
+    # the browser tab names the page in the page's language too
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.title == "IOC · Không tìm thấy trang (404)")
+    drawn(duo, "/data-health", ".health-page .fresh-cards")
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.title == "IOC · Chất lượng dữ liệu")
 
 
 GRAPH_LOCALES = (

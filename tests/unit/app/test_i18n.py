@@ -125,3 +125,16 @@ def test_an_alerts_severity_is_shown_by_its_name() -> None:
     assert i18n.severity_name("warning", "vi") == "Cần chú ý"
     assert i18n.severity_name("critical", "en") == "Critical"
     assert i18n.severity_name("unheard_of", "vi") == "unheard_of"  # a new code still shows, as it is
+
+
+def test_a_pages_title_is_in_the_language_of_its_address() -> None:
+    from flask import Flask
+
+    from ioc.pages._common import page_title
+
+    title = page_title("nav.data_health")
+    assert title() == "IOC · Chất lượng dữ liệu"  # no request: the default language
+    with Flask(__name__).test_request_context("/data-health?lang=en"):
+        assert title() == "IOC · Data health"
+    with Flask(__name__).test_request_context("/data-health?lang=vi"):
+        assert title(code="718") == "IOC · Chất lượng dữ liệu"
