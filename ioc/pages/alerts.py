@@ -77,7 +77,7 @@ def layout(**params: Any) -> Any:
                                     if a["acknowledged_by"]
                                     else "—"
                                 ),
-                                className="alert-owner"
+                                className="alert-who"
                                 + ("" if a["owner"] or a["acknowledged_by"] else " empty"),
                             ),
                         ],

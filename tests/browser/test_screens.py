@@ -262,6 +262,13 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         """
     )
     assert order[0] < order[1] and order[2] == "none" and order[3] == "block"
+    # and nothing of the table's height is kept above the list (an empty box once stood there)
+    gap = duo.driver.execute_script(
+        """const list = document.querySelector('.unit-list');
+           const head = list.closest('section').querySelector('h2');
+           return list.getBoundingClientRect().top - head.getBoundingClientRect().bottom;"""
+    )
+    assert gap < 60, gap
 
 
 def test_desk_tiles_have_the_same_layout_in_both_languages(start, browser_store) -> None:
