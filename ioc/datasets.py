@@ -88,8 +88,9 @@ class Dataset:
     # what a load of it feeds besides its own table: the rollups ioc.rollups updates in the
     # load's transaction (the cache's table versions count them for the dataset's KPIs)
     feeds: tuple[str, ...] = ()
-    # the order DuckLake writes its files in (every load, every merge): a table read mostly for
-    # one school at a time is sorted by school, so row groups of other schools are skipped
+    # the order DuckLake writes its files in (every load, every merge; SQL expressions over its
+    # columns): a table read for one school at a time is sorted by school within each day, so row
+    # groups of other schools are skipped and a day's rows stay together when files are merged
     sorted_by: tuple[str, ...] = ()
 
     @property
@@ -273,7 +274,7 @@ CONNECTIVITY = Dataset(
     date_column="measured_at",
     stale_minutes=60,  # a probe every 5 minutes
     feeds=("connectivity_daily", "rollup_state"),
-    sorted_by=("school_id", "measured_at"),
+    sorted_by=("date_trunc('day', measured_at)", "school_id", "measured_at"),
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (SCHOOLS, ATTENDANCE, DIGITAL, CONNECTIVITY)}

@@ -160,6 +160,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             *(statement for d in DATASETS.values() if (statement := d.sort_table()) is not None),
         ),
     ),
+    Migration(
+        6,
+        "probes sorted by day first, then school and time (a merge keeps each day's probes together)",
+        (
+            # sorted by school alone, maintenance merged every day into one file whose row groups
+            # each held all days: a day's city-wide query read them all
+            *(statement for d in DATASETS.values() if (statement := d.sort_table()) is not None),
+        ),
+    ),
 )
 
 # applied in version order whatever order the areas appended them in

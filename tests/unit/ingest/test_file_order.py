@@ -1,5 +1,6 @@
-"""Probes are written sorted by school, then time (ioc/datasets.py ``sorted_by``, migration 5), so
-the row groups of a probe file each hold a few schools and a school's query skips the others."""
+"""Probes are written sorted by day, then school, then time (ioc/datasets.py ``sorted_by``,
+migrations 5 and 6), so the row groups of a probe file each hold a few schools and a school's query
+skips the others, and a merge by maintenance keeps each day's probes together."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from ioc.datasets import CONNECTIVITY
 SCHOOLS = ("S003", "S001", "S002")
 
 
-def probes_in_time_order(folder: Path, slots: int = 120) -> Path:
-    """A file as a collector writes it: one probe per school per 5-minute slot, slot after slot."""
+def probes_in_time_order(folder: Path, day: str = "2026-11-23", slots: int = 120) -> Path:
+    """A file as a collector writes it: one probe per school per 5-minute slot, slot after slot,
+    from 08:00 local time (01:00 UTC: the same day in both)."""
     lines = ["measured_at,school_id,download_mbps,upload_mbps,latency_ms,online"]
     for slot in range(slots):
-        hour, minute = divmod(slot * 5, 60)
+        hour, minute = divmod(8 * 60 + slot * 5, 60)
         for school in SCHOOLS:
-            lines.append(f"2026-11-23 {hour:02d}:{minute:02d},{school},{30 + slot % 7},10,20,true")
-    path = folder / "connectivity_2026-11-23.csv"
+            lines.append(f"{day} {hour:02d}:{minute:02d},{school},{30 + slot % 7},10,20,true")
+    path = folder / f"connectivity_{day}.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -42,9 +44,10 @@ def file_rows(store) -> list[tuple]:
 
 
 def test_the_connectivity_table_declares_its_file_order(schools_store) -> None:
-    assert CONNECTIVITY.sorted_by == ("school_id", "measured_at")
+    assert CONNECTIVITY.sorted_by == ("date_trunc('day', measured_at)", "school_id", "measured_at")
     assert CONNECTIVITY.sort_table("lake") == (
-        "ALTER TABLE lake.connectivity SET SORTED BY (school_id ASC, measured_at ASC)"
+        "ALTER TABLE lake.connectivity SET SORTED BY "
+        "(date_trunc('day', measured_at) ASC, school_id ASC, measured_at ASC)"
     )
 
 
@@ -57,3 +60,14 @@ def test_a_load_writes_its_probes_sorted_by_school_then_time(schools_store, tmp_
     assert [r[0] for r in rows[:120]] == ["S001"] * 120
     # the table still answers as before: the order is the files', not the data's
     assert schools_store.execute("SELECT count(DISTINCT school_id) FROM connectivity").scalar() == 3
+
+
+def test_maintenance_merges_files_keeping_each_day_together(schools_store, tmp_path: Path) -> None:
+    for day in ("2026-11-24", "2026-11-23"):  # loaded out of order: two files
+        assert ingest_file(schools_store, probes_in_time_order(tmp_path, day)).status == "loaded"
+    schools_store.maintain()  # merges the two files into one
+    rows = file_rows(schools_store)
+    assert len(rows) == 720
+    # the 23rd's probes first, school by school, then the 24th's
+    assert rows == sorted(rows, key=lambda r: (r[1].date(), r[0], r[1]))
+    assert {r[1].day for r in rows[:360]} == {23} and [r[0] for r in rows[:120]] == ["S001"] * 120
