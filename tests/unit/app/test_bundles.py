@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,7 @@ from ioc.metrics import dimensions
 from ioc.metrics.registry import KPIS
 from ioc.pages._common import UrlState
 from ioc.panels.screens import load_screens
-
-
-def walk(component: Any) -> Iterator[Any]:
-    yield component
-    children = getattr(component, "children", None)
-    if isinstance(children, (list, tuple)):
-        for child in children:
-            yield from walk(child)
-    elif children is not None and hasattr(children, "to_plotly_json"):
-        yield from walk(children)
+from tests.unit.app.test_pages import walk
 
 
 def trace_types(layout: Any) -> set[str]:
