@@ -27,6 +27,21 @@ PAGE = "wall"
 ROTATE_BOUNDS = (10, 3600)  # seconds a kiosk shows a screen: never a request storm, never stuck for hours
 
 
+def scope_names(m: Any, limit: int = 3) -> str | None:
+    """The units a restricted caller's wall covers, by name ('Quận 3', or 'Quận 1, Quận 3 +2'), or
+    None for a caller who sees the whole city: the wall's titles ('Citywide overview', 'Wards with
+    the lowest attendance') then describe only these units, and the header says so."""
+    access = m.access
+    if not access.restricted:
+        return None
+    names = [u.name for u in m.districts() if u.code in access.codes("district")]
+    names += [u.name for u in m.wards() if u.code in access.codes("ward")]
+    if access.codes("school"):
+        names += [s.school_name for s in m.schools() if s.school_id in access.codes("school")]
+    shown = ", ".join(names[:limit]) or "-"
+    return shown if len(names) <= limit else f"{shown} +{len(names) - limit}"
+
+
 def rotate_seconds(value: Any) -> tuple[int, bool]:
     """(seconds per screen, whether ``value`` was ignored or bounded): ``?rotate=`` within
     ROTATE_BOUNDS; a value that is not a finite number gives the rotate_seconds setting."""
@@ -121,6 +136,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
         )
     )
     now = panel_context(state, theme).now
+    scope = scope_names(current_metrics())
     return html.Div(
         [
             html.Div(
@@ -134,6 +150,13 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
                     html.Span(
                         refreshed_text(state), className="wall-refreshed", id=ids.id(PAGE, "refreshed")
                     ),
+                    html.Span(
+                        t("wall.scope", state, units=scope),
+                        className="wall-asof wall-note",  # the amber pill: not the whole city
+                        id=ids.id(PAGE, "scope"),
+                    )
+                    if scope
+                    else None,
                     html.Span(t("wall.asof", state, version=state.asof), className="wall-asof")
                     if state.asof
                     else None,
