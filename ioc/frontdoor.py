@@ -70,7 +70,7 @@ def require_units(units: Iterable[tuple[str, Any]], asof: Iterable[Any] = ()) ->
         if value is None or value == "":
             continue
         if not isinstance(value, str) or not metrics.allows(kind, value):
-            refuse_drawing(f"{kind} {str(value)[:80]!r} is outside your access")
+            refuse_drawing(f"{kind} {str(value)[:80]!r} is outside what you may see")
     reason = versions_refusal(metrics, asof)
     if reason:
         refuse_drawing(reason)

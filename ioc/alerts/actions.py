@@ -53,7 +53,7 @@ def perform(
         raise ActionError(f"no alert {alert_id}", 404)
     if not visible(row, access):
         audit.record(db, "alert", "denied", actor=actor, target=f"alert:{alert_id}", detail=action, ip=ip)
-        raise ActionError(f"alert {alert_id} is outside your districts", 403)
+        raise ActionError(f"alert {alert_id} is outside what you may see", 403)
     if action == "resolve" and row["end_day"] is not None:
         raise ActionError(f"alert {alert_id} is resolved already (ended {row['end_day']})", 409)
     records.act(db, alert_id, action, actor, text, today or date.fromisoformat(row["last_day"]))

@@ -34,14 +34,14 @@ def unit_refusal(principal: Principal, kind: str, value: str, locate: Locate) ->
     value = unquote(value)
     place = locate(kind, value)
     if place is None:
-        return f"unknown {kind} {value!r} outside your districts"  # deny by default
+        return f"unknown {kind} {value!r} outside what you may see"  # deny by default
     # the unit as a whole: a district page is a district's, not one of its schools'
     whole = Place(
         district=place.district,
         ward=place.ward if kind in ("ward", "school") else None,
         school=place.school if kind == "school" else None,
     )
-    return None if access.allows(whole) else f"{kind} {value} is outside your districts"
+    return None if access.allows(whole) else f"{kind} {value} is outside what you may see"
 
 
 def units_refusal(principal: Principal, units: Iterable[tuple[str, str]], locate: Locate) -> str | None:

@@ -118,7 +118,7 @@ def placement_refusal(
     if not outside:
         return None
     return (
-        f"{param} would show {outside} school(s) that are outside your districts today "
+        f"{param} would show {outside} school(s) that are outside what you may see today "
         "(they belonged to them then)"
     )
 

@@ -30,7 +30,7 @@ class OutsideAccess(QueryError):
     """The question names a unit the caller may not read (the web layer answers it as a refusal)."""
 
     def __init__(self, param: str, value: str) -> None:
-        super().__init__(param, f"{param} {value!r} is outside your access")
+        super().__init__(param, f"{param} {value!r} is outside what you may see")
 
 
 @dataclass(frozen=True)

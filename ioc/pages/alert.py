@@ -29,7 +29,7 @@ TEXT: dict[str, dict[str, str]] = {
     "title": {"vi": "Cảnh báo", "en": "Alert"},
     "missing": {
         "vi": "Không có cảnh báo {id} (hoặc cảnh báo ngoài địa bàn của bạn).",
-        "en": "There is no alert {id} (or it is outside your districts).",
+        "en": "There is no alert {id} (or it is outside what you may see).",
     },
     "open": {"vi": "Đang mở", "en": "Open"},
     "resolved": {"vi": "Đã xử lý", "en": "Resolved"},
