@@ -126,6 +126,7 @@ class JobRunner:
         # soon as its load is recorded: loads that land while it runs make one more call, not many
         self._after_load_wanted = False
         self._after_load_thread: threading.Thread | None = None
+        self._after_load_last: threading.Thread | None = None  # the newest, possibly still ending
         self._after_load_idle = threading.Condition()
         self.config = config
         # PostgreSQL mode: every scheduled run is claimed in the leader's run ledger first
@@ -434,6 +435,7 @@ class JobRunner:
                 self._after_load_thread = threading.Thread(
                     target=self._after_load_loop, name="after-load", daemon=True
                 )
+                self._after_load_last = self._after_load_thread
                 self._after_load_thread.start()
 
     def _after_load_loop(self) -> None:
@@ -451,9 +453,22 @@ class JobRunner:
                 log.exception("the after-load hook failed")
 
     def wait_after_load(self, timeout: float | None = None) -> bool:
-        """Wait until the after-load hook has handled every load so far (False on time-out)."""
+        """Wait until the after-load hook has handled every load so far and its thread has ended
+        (False on time-out).
+
+        Joining matters at exit: the thread says it is idle just before it returns, and its
+        thread-local DuckDB cursor is freed as it ends. A process exiting in between (``--once``)
+        stopped that daemon thread inside DuckDB's C++ code: "terminate called without an active
+        exception" and SIGABRT, about one run in five."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._after_load_idle:
-            return self._after_load_idle.wait_for(lambda: self._after_load_thread is None, timeout)
+            if not self._after_load_idle.wait_for(lambda: self._after_load_thread is None, timeout):
+                return False
+            last = self._after_load_last
+        if last is not None:
+            last.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            return not last.is_alive()
+        return True
 
 
 # -- the process ----------------------------------------------------------------------------------
