@@ -147,6 +147,7 @@ def units_table(
             "localeText": grid_locale(state.lang),
             "pagination": len(data) > 25,
             "paginationPageSize": 25,
+            "paginationPageSizeSelector": [25, 50, 100],  # the size shown is one of its choices
         },
         className="ag-theme-alpine units-table",
         style=grid_style(len(data), 25),

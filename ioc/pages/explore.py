@@ -369,6 +369,7 @@ def layout(**params: Any) -> Any:
                             "domLayout": "autoHeight",
                             "pagination": len(rows) > 30,
                             "paginationPageSize": 30,
+                            "paginationPageSizeSelector": [30, 60, 120],  # the size shown is a choice
                             "localeText": grid_locale(lang),
                         },
                         className="ag-theme-alpine",
