@@ -25,48 +25,12 @@ from ioc.panels.common import attrs, drill_link, graph_config
 PAGE = "alert"
 dash.register_page(__name__, path_template="/alerts/<alert_id>", name="alert", title=page_title("page.alert"))
 
-TEXT: dict[str, dict[str, str]] = {
-    "title": {"vi": "Cảnh báo", "en": "Alert"},
-    "missing": {
-        "vi": "Không có cảnh báo {id} (hoặc cảnh báo ngoài địa bàn của bạn).",
-        "en": "There is no alert {id} (or it is outside what you may see).",
-    },
-    "open": {"vi": "Đang mở", "en": "Open"},
-    "resolved": {"vi": "Đã xử lý", "en": "Resolved"},
-    "why": {"vi": "Vì sao", "en": "Why it fired"},
-    "rule": {"vi": "Quy tắc", "en": "Rule"},
-    "owner_rule": {"vi": "Đơn vị phụ trách", "en": "Responsible"},
-    "expected_action": {"vi": "Việc cần làm", "en": "Expected action"},
-    "period": {"vi": "Thời gian", "en": "Period"},
-    "since": {"vi": "từ {start}, đang diễn ra", "en": "since {start}, still going on"},
-    "from_to": {"vi": "{start} → {end}", "en": "{start} → {end}"},
-    "acknowledged": {"vi": "Đã tiếp nhận: {who}", "en": "Acknowledged by {who}"},
-    "not_acknowledged": {"vi": "Chưa có ai tiếp nhận", "en": "Not acknowledged yet"},
-    "assigned": {"vi": "Người xử lý: {who}", "en": "Owner: {who}"},
-    "reason": {"vi": "Lý do đóng: {why}", "en": "Resolved because: {why}"},
-    "silenced": {"vi": "Đã tắt thông báo (sự kiện đã biết)", "en": "Silenced (a known event)"},
-    "log": {"vi": "Nhật ký xử lý", "en": "Action log"},
-    "log_empty": {"vi": "Chưa có thao tác nào.", "en": "Nothing done yet."},
-    "text": {"vi": "Ghi chú, người được giao hoặc lý do", "en": "Note, person assigned or reason"},
-    "ack": {"vi": "Tiếp nhận", "en": "Acknowledge"},
-    "assign": {"vi": "Giao cho", "en": "Assign"},
-    "comment": {"vi": "Ghi chú", "en": "Comment"},
-    "resolve": {"vi": "Đóng cảnh báo", "en": "Resolve"},
-    "done": {"vi": "Đã ghi nhận.", "en": "Recorded."},
-    "trend": {
-        "vi": "Tỷ lệ chuyên cần, các ngày có cảnh báo được đánh dấu",
-        "en": "Attendance rate, the alert's days marked",
-    },
-    "unit_page": {"vi": "Mở trang đơn vị", "en": "Open the unit's page"},
-    "all_alerts": {"vi": "Tất cả cảnh báo", "en": "All alerts"},
-    "value": {"vi": "Giá trị", "en": "Value"},
-    "expected": {"vi": "Thường lệ / ngưỡng", "en": "Usual / threshold"},
-}
 DRILL = {"district": "district", "ward": "ward", "school": "school"}
 
 
 def tr(key: str, lang: str, **values: Any) -> str:
-    return TEXT[key][lang].format(**values)
+    """The alert pages' words (``alertpage.*`` in the locale catalogs)."""
+    return i18n.t(f"alertpage.{key}", lang, **values)
 
 
 def _row(alert_id: str | int | None) -> Any:

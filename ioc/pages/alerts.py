@@ -18,15 +18,6 @@ from ioc.pages.alert import tr
 PAGE = "alerts"
 dash.register_page(__name__, path="/alerts", name="alerts", title=page_title("nav.alerts"))
 
-HEAD = {
-    "vi": ("Cảnh báo", "Bắt đầu", "Kết thúc", "Đơn vị", "Nội dung", "Người xử lý"),
-    "en": ("Alerts", "Start", "End", "Unit", "What", "Owner"),
-}
-STATUS_TEXT = {
-    "vi": {"open": "Đang mở", "resolved": "Đã xử lý", "all": "Tất cả"},
-    "en": {"open": "Open", "resolved": "Resolved", "all": "All"},
-}
-
 
 def day(value: str | None, lang: str) -> str:
     """An alert's date ('YYYY-MM-DD' in the answer) in the page's language ('—' when open)."""
@@ -42,11 +33,13 @@ def layout(**params: Any) -> Any:
             "alerts"
         ]
     )
-    title, start, end, unit, what, owner = HEAD[lang]
+    title, start, end, unit, what, owner = (
+        tr(f"list_{name}", lang) for name in ("title", "start", "end", "unit", "what", "owner")
+    )
     tabs = html.Nav(
         [
             dcc.Link(
-                STATUS_TEXT[lang][s],
+                tr(f"status_{s}", lang),
                 href=state.link("/alerts") + ("&" if "?" in state.link("/alerts") else "?") + f"status={s}",
                 className="tab active" if s == status else "tab",
             )
