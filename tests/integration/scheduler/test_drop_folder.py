@@ -113,7 +113,7 @@ def test_a_file_that_keeps_failing_is_moved_aside_but_a_full_disk_never_rejects(
 ) -> None:
     import errno
 
-    import ingest.load
+    import ingest.sources  # the drop folder's loader calls ingest_file from here
 
     inbox = seeded.layout.inbox
     inbox.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def test_a_file_that_keeps_failing_is_moved_aside_but_a_full_disk_never_rejects(
     def full_disk(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ingest.load, "ingest_file", full_disk)
+    monkeypatch.setattr(ingest.sources, "ingest_file", full_disk)
     for _ in range(7):
         assert runner.run_job("inbox").status == "failed"
     assert odd.exists()  # the environment is to blame: the file waits as long as it takes
@@ -135,7 +135,7 @@ def test_a_file_that_keeps_failing_is_moved_aside_but_a_full_disk_never_rejects(
     def bug(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("unexpected state in the reader")
 
-    monkeypatch.setattr(ingest.load, "ingest_file", bug)
+    monkeypatch.setattr(ingest.sources, "ingest_file", bug)
     for _ in range(4):
         runner.run_job("inbox")
         assert odd.exists()
