@@ -1,4 +1,4 @@
-"""What a page loads and how it settles, in a real headless Chromium: Plotly's cartesian bundle
+"""What a page loads and how it settles, in a real headless Chromium: Plotly's custom bundle
 instead of dcc's full one, AG Grid's code only where a grid is drawn, and no layout shift while
 the graphs' and grids' code arrives."""
 
@@ -45,7 +45,7 @@ return Array.prototype.map.call(document.querySelectorAll('.ag-theme-alpine'), f
 """
 
 
-def test_pages_draw_with_the_cartesian_bundle_and_do_not_shift(start, browser_store) -> None:
+def test_pages_draw_with_the_custom_bundle_and_do_not_shift(start, browser_store) -> None:
     duo = start()
     duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_SHIFTS})
     info = dimensions.schools(browser_store)[0]
@@ -66,7 +66,7 @@ def test_pages_draw_with_the_cartesian_bundle_and_do_not_shift(start, browser_st
         loaded = duo.driver.execute_script(
             "return performance.getEntriesByType('resource').map(function (r) { return r.name; })"
         )
-        assert [u for u in loaded if "plotly-cartesian" in u], path
+        assert [u for u in loaded if "plotly-ioc" in u], path
         assert not [u for u in loaded if "plotly.min.js" in u], path  # dcc's full bundle never loads
         assert duo.driver.execute_script("return window.Plotly.version") == get_plotlyjs_version()
         assert bool([u for u in loaded if "/dash_ag_grid/dash_ag_grid." in u]) == grid, path
