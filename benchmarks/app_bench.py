@@ -71,6 +71,7 @@ def instrument(app: Any, log: list[dict[str, Any]]) -> None:
     @app.server.before_request
     def _start() -> None:
         flask.g.bench_started = time.perf_counter()
+        flask.g.bench_clock = time.time()
 
     @app.server.after_request
     def _stop(response: Any) -> Any:
@@ -79,6 +80,8 @@ def instrument(app: Any, log: list[dict[str, Any]]) -> None:
             output = str(body.get("output", "?"))
             log.append(
                 {
+                    "path": flask.request.path,
+                    "started": flask.g.bench_clock,
                     "output": output[:60],
                     "ms": (time.perf_counter() - flask.g.bench_started) * 1000,
                     "bytes": len(response.get_data()),

@@ -102,10 +102,40 @@ def wait_warmed(store: Any, limit: float) -> float | None:
     return None
 
 
-def visit(driver: Any, base: str, unit: dict[str, str]) -> dict[str, float]:
+# the browser's timeline of the page's requests: (path, start, end) in ms since navigation start
+REQUESTS_JS = """
+return performance.getEntriesByType('resource')
+  .filter(e => e.initiatorType === 'fetch' || e.initiatorType === 'xmlhttprequest')
+  .map(e => [new URL(e.name).pathname, e.startTime, e.responseEnd]);
+"""
+
+
+def visit(
+    driver: Any, base: str, unit: dict[str, str], log: list[dict[str, Any]], detail: bool
+) -> dict[str, float]:
+    """Seconds until each page is drawn; with ``detail``, print where each page's time went: every
+    request in the browser's timeline beside the server's time for it (its Dash output)."""
     from benchmarks.app_bench import draw
 
-    return {page: draw(driver, base + url, marker, timeout=120) for page, (url, marker) in urls(unit).items()}
+    times = {}
+    for page, (url, marker) in urls(unit).items():
+        log.clear()
+        times[page] = draw(driver, base + url, marker, timeout=120)
+        if detail:
+            print(f"  {page} {url}: drawn in {times[page]:.2f} s")
+            served = sorted(log, key=lambda e: e["started"])
+            origin = driver.execute_script("return performance.timeOrigin") / 1000
+            for path, start, end in driver.execute_script(REQUESTS_JS):
+                entry = next((e for e in served if e["path"] == path and not e.get("seen")), None)
+                server = ""
+                if entry is not None:
+                    entry["seen"] = True
+                    server = (
+                        f"server {entry['ms']:6.0f} ms (from {1000 * (entry['started'] - origin):5.0f}) "
+                        f"{entry['output'][:60]}"
+                    )
+                print(f"    {start:6.0f}-{end:6.0f} ms {path[-28:]:28} {server}")
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--boundaries", default="", help="GeoJSON of the districts (IOC_BOUNDARIES_FILE)")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--detail", action="store_true", help="print each page's requests: browser timeline and server time"
+    )
     args = parser.parse_args(argv)
 
     os.environ["IOC_AUTH_REQUIRED"] = "false"
@@ -133,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["IOC_CACHE_STALE_SECONDS"] = str(args.stale)
     if args.boundaries:
         os.environ["IOC_BOUNDARIES_FILE"] = args.boundaries
-    from benchmarks.app_bench import browser, serve
+    from benchmarks.app_bench import browser, instrument, serve
     from ioc import settings
     from ioc.app import create_app, start_warmer
     from ioc.store import Store
@@ -144,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         args.data_dir = build_store(Path(tempfile.mkdtemp(prefix="ioc-first-visit-store-")))
     store = Store(args.data_dir)
     app = create_app(store=store)
+    log: list[dict[str, Any]] = []
+    instrument(app, log)
     base, server = serve(app)
     start_warmer(app)
     chosen = units(store, random.Random(args.seed))
@@ -162,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     try:
         started = time.perf_counter()
-        rows.append(("new process", visit(driver, base, chosen[0])))
+        rows.append(("new process", visit(driver, base, chosen[0], log, args.detail)))
         warmed = wait_warmed(store, args.warm_limit)
         notes.append(
             f"first warm-up round: {time.perf_counter() - started:.0f} s after start"
@@ -173,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
             slot += timedelta(minutes=5)
             took = probe_load(args.data_dir, probes, slot)
             unit = chosen[round_]
-            rows.append((f"after probe load {round_}", visit(driver, base, unit)))
+            rows.append((f"after probe load {round_}", visit(driver, base, unit, log, args.detail)))
             warmed = wait_warmed(store, args.warm_limit)
             notes.append(
                 f"round {round_}: probe load {took:.1f} s; "
                 + (f"warmer done {warmed:.0f} s later" if warmed is not None else "warmer not done")
             )
-            rows.append((f"after warming {round_}", visit(driver, base, unit)))
+            rows.append((f"after warming {round_}", visit(driver, base, unit, log, args.detail)))
     finally:
         driver.quit()
         server.shutdown()
