@@ -86,6 +86,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "kpi_cache_entries",
+        40_000,
+        "Answers each worker keeps in its in-process KPI cache (least recently used dropped first); "
+        "one warm-up round of the full city stores about 12,500, and the previous data version's "
+        "answers are served while the warmer draws the next, so keep room for three rounds.",
+        int,
+    ),
+    Setting(
         "kpi_cache_type",
         "ioc.metrics.cache.ObjectCache",
         "cachelib backend (a dotted class path or a cachelib class name) of the KPI cache's first level in each worker (default: in-process, "

@@ -292,8 +292,11 @@ def _local_backend() -> BaseCache:
     if not (isinstance(kind, type) and issubclass(kind, BaseCache)):
         raise ValueError(f"IOC_KPI_CACHE_TYPE={name!r}: not a cachelib cache backend")
     timeout = int(settings.get("kpi_cache_seconds"))
+    entries = int(settings.get("kpi_cache_entries"))
+    if entries < 1:
+        raise ValueError(f"IOC_KPI_CACHE_ENTRIES={entries}: must be at least 1")
     try:
-        return kind(default_timeout=timeout, threshold=2000)  # type: ignore[call-arg]
+        return kind(default_timeout=timeout, threshold=entries)  # type: ignore[call-arg]
     except TypeError:  # a backend without a size limit (NullCache)
         return kind(default_timeout=timeout)
 

@@ -157,6 +157,21 @@ def test_object_cache_backend_keeps_objects_evicts_and_expires(monkeypatch):
     assert not backend.has("e")
 
 
+def test_worker_cache_holds_the_number_of_answers_the_setting_names(monkeypatch):
+    # a warm-up round of the full city stores about 12,500 answers: a cache of 2,000 dropped the
+    # wall's and the schools' answers before the round ended, so pages after warming computed again
+    monkeypatch.setenv("IOC_KPI_CACHE_ENTRIES", "3")
+    backend = cache._local_backend()
+    for key in "abcd":
+        backend.set(key, key)
+    assert [backend.has(key) for key in "abcd"] == [False, True, True, True]
+    monkeypatch.delenv("IOC_KPI_CACHE_ENTRIES")
+    assert cache._local_backend().threshold >= 3 * 12_500
+    monkeypatch.setenv("IOC_KPI_CACHE_ENTRIES", "0")
+    with pytest.raises(ValueError, match="IOC_KPI_CACHE_ENTRIES=0: must be at least 1"):
+        cache._local_backend()
+
+
 def test_summary_series_has_gaps_where_no_school_reported(seed):
     # Coverage counts a school without probes as not covered (value 0 with schools_reporting 0);
     # the trend line shows those days as gaps, not as a collapse to 0 %.
