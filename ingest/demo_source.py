@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ioc import clock
 from ioc.store import Store
 
 SLOT = timedelta(minutes=5)
@@ -64,7 +65,7 @@ class DemoSource:
         until = (
             datetime.fromisoformat(query["until"])
             if "until" in query
-            else _slot_floor(now or datetime.now(TZ))
+            else _slot_floor(now or clock.now().astimezone(TZ))
         )
         since = datetime.fromisoformat(query["since"]) if query.get("since") else until - self.backfill
         offset = int(query.get("offset", "0"))

@@ -13,9 +13,8 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from ioc import settings
+from ioc import clock
 from ioc.messages import Message
 
 if TYPE_CHECKING:
@@ -41,11 +40,6 @@ _STATE_COLUMNS = (
     "rows_last_run",
     "updated_at",
 )
-
-
-def now() -> datetime:
-    """The current time in the configured local time zone (Asia/Ho_Chi_Minh)."""
-    return datetime.now(ZoneInfo(str(settings.get("timezone"))))
 
 
 @dataclass(frozen=True)
@@ -125,7 +119,7 @@ def _write_state(cur: duckdb.DuckDBPyConnection, state: SourceState) -> None:
             state.failing,
             state.consecutive_failures,
             state.rows_last_run,
-            now(),
+            clock.now(),
         ],
     )
 

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -38,7 +37,7 @@ from ingest.contract import (
 )
 from ingest.encoding import check_file
 from ingest.limits import READABLE, LimitExceeded, Limits, shown, unknown_columns_warning
-from ioc import rollups, settings
+from ioc import clock, rollups
 from ioc.messages import Message, msg
 from ioc.store import Store, quote_ident
 
@@ -120,7 +119,7 @@ def new_run_id() -> str:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(str(settings.get("timezone")))).date()
+    return clock.today()
 
 
 def message(

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 
 from ingest.durable import disk_full_line, is_disk_full
-from ingest.health_record import SourceState, load_source_state, now, record_job_run
+from ingest.health_record import SourceState, load_source_state, record_job_run
 from ingest.jobs import (
     ConfigError,
     JobOutcome,
@@ -44,7 +44,7 @@ from ingest.jobs import (
     load_config,
 )
 from ingest.kinds import job_kind
-from ioc import settings
+from ioc import clock, settings
 from ioc.cli import UsageError
 from ioc.leader import (
     LOCK_NAME,
@@ -144,7 +144,9 @@ class JobRunner:
         self._states: dict[str, SourceState] = {}
         self._attempts: dict[tuple[str, int, int], int] = {}  # failed loads per file (name, size, mtime)
         self._status: dict[str, Any] = self._read_status()
-        self._status.update({"pid": os.getpid(), "started_at": now().isoformat(), "config": config.origin})
+        self._status.update(
+            {"pid": os.getpid(), "started_at": clock.now().isoformat(), "config": config.origin}
+        )
         jobs = self._status.setdefault("jobs", {})
         for job in config.jobs:
             jobs.setdefault(job.id, {})
@@ -170,7 +172,7 @@ class JobRunner:
         with self._state_lock:
             if job_id is not None:
                 self._status["jobs"].setdefault(job_id, {}).update(fields)
-            self._status["updated_at"] = now().isoformat()
+            self._status["updated_at"] = clock.now().isoformat()
             tmp = self.state_file.with_name(self.state_file.name + f".{os.getpid()}.tmp")
             try:
                 tmp.write_text(json.dumps(self._status, indent=2, default=str), encoding="utf-8")
@@ -185,7 +187,7 @@ class JobRunner:
             self._save_status(job_id, next_run=text)
 
     def mark_stopped(self) -> None:
-        self._status["stopped_at"] = now().isoformat()
+        self._status["stopped_at"] = clock.now().isoformat()
         self._save_status()
 
     def mark_active(self, since: datetime | None) -> None:
@@ -273,7 +275,7 @@ class JobRunner:
     def run_job(self, job_id: str, scheduled_at: datetime | None = None, *, attempt: int = 1) -> JobOutcome:
         """Run one job now; never raises (a failure is an outcome, logged and recorded)."""
         job = self.config.job(job_id)
-        started = now()
+        started = clock.now()
         fire = scheduled_at.isoformat(timespec="seconds") if scheduled_at else "-"
         log.info("job %s: fire time %s: started (attempt %d)", job_id, fire, attempt)
         old: SourceState | None = None
@@ -290,7 +292,7 @@ class JobRunner:
                 outcome = JobOutcome(
                     "failed", words=msg("job.error", error=f"{type(error).__name__}: {error}")
                 )
-        finished = now()
+        finished = clock.now()
         write_state = new is not None and (old is None or _changed(old, new))
         if outcome.noteworthy or write_state:
             try:
@@ -344,13 +346,13 @@ class JobRunner:
                     job.kind,
                     JobOutcome(status, words=words),
                     scheduled_at=scheduled_at,
-                    started_at=now(),
-                    finished_at=now(),
+                    started_at=clock.now(),
+                    finished_at=clock.now(),
                 )
         except Exception as error:
             log.error("job %s: cannot record the %s run: %s", job_id, status, error)
         self._save_status(
-            job_id, last_event=status, last_event_at=now().isoformat(), last_event_message=message
+            job_id, last_event=status, last_event_at=clock.now().isoformat(), last_event_message=message
         )
 
     def record_missed_while_down(self, job: JobSpec, until: datetime) -> int:
@@ -399,8 +401,8 @@ class JobRunner:
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             # a long load skips many short intervals: record the first skip of each long run only
             last = self._last_skip.get(event.job_id)
-            self._last_skip[event.job_id] = now()
-            if last is not None and now() - last < timedelta(minutes=10):
+            self._last_skip[event.job_id] = clock.now()
+            if last is not None and clock.now() - last < timedelta(minutes=10):
                 log.info("job %s: run due at %s skipped (previous run still going)", event.job_id, when)
                 return
             self.record_event(
@@ -420,7 +422,7 @@ class JobRunner:
     def run_all_once(self) -> int:
         worst = 0
         for job in self.config.jobs:
-            outcome = self.run_job(job.id, now())
+            outcome = self.run_job(job.id, clock.now())
             if outcome.status in ("failed", "partial"):
                 worst = 1
         self.wait_after_load()
@@ -604,7 +606,7 @@ def _serve_term(runner: JobRunner, stop: threading.Event) -> bool:
         },
     )
     scheduler.add_listener(runner.on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
-    started = now()
+    started = clock.now()
     runner.lost.clear()
     runner.catch_up.clear()
     runner.forget_cache()
@@ -704,7 +706,7 @@ def serve(runner: JobRunner, stop: threading.Event | None = None) -> int:
     described = ", ".join(f"{j.id} ({j.kind}, {j.schedule.describe()})" for j in config.jobs)
     leader = runner.leader
     if leader is None:
-        runner.mark_active(now())
+        runner.mark_active(clock.now())
         runner.echo(
             f"ioc scheduler: started (pid {os.getpid()}, data dir {runner.store.layout.root}, "
             f"config {config.origin}); {described}"

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.contract import LOAD_ORDER, dataset_of
 from ingest.durable import write_verified
-from ingest.health_record import SourceState, now
+from ingest.health_record import SourceState
 from ingest.jobs import (
     DropFolderSpec,
     HttpSpec,
@@ -48,6 +48,7 @@ from ingest.jobs import (
 )
 from ingest.kinds import JobKind, Runner, register
 from ingest.load import Auditor, FileResult, describe, describe_words, ingest_file, ingest_records
+from ioc import clock
 from ioc.messages import Message, MessageError, msg
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def move_handled(path: Path, result: FileResult) -> Path:
         # the reason first: a crash between the two leaves the file in the inbox, never a
         # rejected file without its reason
         reason = target.with_name(target.name + ".reason.txt")
-        write_verified(reason, reason_text(result, now()).encode("utf-8"))  # never half a reason
+        write_verified(reason, reason_text(result, clock.now()).encode("utf-8"))  # never half a reason
     os.replace(path, target)
     return target
 
@@ -163,7 +164,7 @@ def poll_drop_folder(
     counts them across runs), after which it is moved to rejected/ with the error as its reason."""
     spec.folder.mkdir(parents=True, exist_ok=True)
     files = ready_files(spec)
-    started = now()
+    started = clock.now()
     if not files:
         return JobOutcome("idle"), replace(state, last_attempt=started)
     loaded = rejected = rows_loaded = rows_rejected = 0
@@ -205,7 +206,7 @@ def poll_drop_folder(
         else:
             rejected += 1
             rows_rejected += result.rows_rejected
-    finished = now()
+    finished = clock.now()
     status = "failed" if failures else ("partial" if rejected else "success")
     outcome = JobOutcome(
         status,
@@ -270,7 +271,7 @@ def _give_up(path: Path, reason: str, attempts: dict[tuple[str, int, int], int] 
         target.with_name(target.name + ".reason.txt"),
         (
             f"{path.name} could not be loaded in {attempts[key]} attempts (last at "
-            f"{now().isoformat(timespec='seconds')}); nothing of it was loaded.\nLast error: {reason}\n"
+            f"{clock.now().isoformat(timespec='seconds')}); nothing of it was loaded.\nLast error: {reason}\n"
             "Check the file (or the log DATA_DIR/logs/scheduler.log) and drop it into the inbox again.\n"
         ).encode(),
     )
@@ -568,11 +569,11 @@ def pull_http(
     audit: Auditor | None = None,
 ) -> tuple[JobOutcome, SourceState]:
     """Pull new records and load them as one batch; the cursor moves only after a commit."""
-    started = now()
+    started = clock.now()
     try:
         pulled = pull(spec, state.cursor, environ=environ)
     except SourceFailure as failure:
-        return JobOutcome("failed", words=failure.message), state.failed(now(), failure.message)
+        return JobOutcome("failed", words=failure.message), state.failed(clock.now(), failure.message)
     if not pulled.records:
         cursor = _later(state.cursor, pulled.cursor) if pulled.cursor else state.cursor
         if state.failing:  # recovered: worth recording even with nothing new
@@ -594,13 +595,13 @@ def pull_http(
         reason = msg(
             "source.load_failed", count=len(pulled.records), error=f"{type(error).__name__}: {error}"
         )
-        return JobOutcome("failed", 1, words=reason), state.failed(now(), reason)
+        return JobOutcome("failed", 1, words=reason), state.failed(clock.now(), reason)
     said = describe_words(result)
     line = str(said)
     if result.ok:
         cursor = _later(state.cursor, pulled.cursor) if pulled.cursor else state.cursor
         outcome = JobOutcome("success", 1, 1, 0, result.rows_loaded, 0, details=(line,), words=said)
-        return outcome, state.succeeded(now(), result.rows_loaded, cursor)
+        return outcome, state.succeeded(clock.now(), result.rows_loaded, cursor)
     # rejected or failed: the batch stays unloaded and the cursor where it was, so the same records
     # are asked for again once the source has fixed them
     first = result.rejections[0] if result.rejections else None
@@ -608,7 +609,7 @@ def pull_http(
         said = msg("source.first", text=said, first=first.words)
     status = "partial" if result.status == "rejected" else "failed"
     outcome = JobOutcome(status, 1, 0, 1, 0, result.rows_rejected, details=(line,), words=said)
-    return outcome, state.failed(now(), said)
+    return outcome, state.failed(clock.now(), said)
 
 
 # -- the source kinds (ingest.kinds: chosen by name in the scheduler's configuration) ----------

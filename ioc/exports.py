@@ -19,14 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import flask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ioc import figures, i18n, settings
+from ioc import clock, figures, i18n
 from ioc.export_image import IMAGE_SIZES, SCALES, Canvas, apply, canvas, shorten
 from ioc.frontdoor import current_metrics
 from ioc.metrics.compare import UNKNOWN, Comparison, period_keys
@@ -517,7 +516,7 @@ def export(metrics: Metrics, req: ExportRequest, fmt: str) -> tuple[bytes, str, 
         content = to_parquet(kpi, req, res, comparison)
     else:
         content = to_image(kpi, req, res, fmt, comparison)
-    stamp = (res.date_to or datetime.now(ZoneInfo(settings.get("timezone"))).date()).isoformat()
+    stamp = (res.date_to or clock.today()).isoformat()
     return content, FORMATS[fmt], f"{req.kpi}_{req.by}_{stamp}.{fmt}"
 
 

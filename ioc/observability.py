@@ -40,7 +40,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 
-from ioc import migrations, settings
+from ioc import clock, migrations, settings
 from ioc.access import EVERYTHING
 from ioc.metrics.cache import redact, shared_level
 from ioc.metrics.front import Metrics
@@ -254,7 +254,7 @@ class StoreCollector(Collector):
     def _read(store: Store) -> tuple[list[Any], list[tuple[str, str, int]]]:
         """Freshness and run counts asked of the metrics front door for the whole city (the scrape
         is the operator's, behind its own token): its cache keys, per data version and minute."""
-        minute = datetime.now(ZoneInfo(str(settings.get("timezone")))).replace(second=0, microsecond=0)
+        minute = clock.now().replace(second=0, microsecond=0)
         metrics = Metrics(store, EVERYTHING)
         return metrics.health("freshness", at=minute), metrics.health("run_counts")
 

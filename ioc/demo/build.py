@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ioc import settings
+from ioc import clock, settings
 from ioc.auth.ingestion import record_ingest
 from ioc.demo import attendance, calendar, connectivity, digital
 from ioc.demo import schools as city_schools
@@ -93,7 +93,7 @@ class _Progress:
 
 
 def local_now() -> datetime:
-    return datetime.now(connectivity.LOCAL)
+    return clock.now().astimezone(connectivity.LOCAL)
 
 
 def attendance_window(today: date, days: int | None) -> list[date]:

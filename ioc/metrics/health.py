@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ioc import calendar as school_calendar
-from ioc import settings
+from ioc import clock, settings
 from ioc.access import EVERYTHING, AccessScope
 from ioc.datasets import DATASETS as DECLARED
 from ioc.leader import scheduler_overview
@@ -109,7 +109,7 @@ def _tz() -> ZoneInfo:
 
 
 def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(_tz())).astimezone(_tz())
+    return (now or clock.now()).astimezone(_tz())
 
 
 def due_school_day(now: datetime | None = None) -> date:

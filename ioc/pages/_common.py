@@ -11,14 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 import dash
 from dash import dcc, html
 from dash.exceptions import MissingCallbackContextException
 from flask import has_request_context, request
 
-from ioc import i18n, ids, settings
+from ioc import clock, i18n, ids
 from ioc.auth.web import caller_home
 from ioc.frontdoor import current_metrics
 from ioc.metrics.query import Scope
@@ -28,10 +27,6 @@ from ioc.panels.screens import DEFAULT_SCREEN
 
 LEVELS = ("preschool", "primary", "lower_secondary", "upper_secondary", "continuing", "multi_level")
 OWNERSHIPS = ("public", "private")
-
-
-def local_now() -> datetime:
-    return datetime.now(ZoneInfo(settings.get("timezone")))
 
 
 def _date(value: Any) -> date | None:
@@ -99,7 +94,7 @@ class UrlState:
 
 def panel_context(state: UrlState, theme: str, **units: str | None) -> PanelContext:
     metrics = current_metrics()
-    now = local_now()
+    now = clock.now()
     if state.asof is not None:
         moment = metrics.snapshot_time(state.asof)
         if moment is not None:

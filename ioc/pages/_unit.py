@@ -14,7 +14,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash._pages import _parse_query_string
 
-from ioc import figures, i18n, ids
+from ioc import clock, figures, i18n, ids
 from ioc.explain import register_explain_cell
 from ioc.frontdoor import require_units, require_url
 from ioc.metrics.front import OutsideAccess
@@ -29,7 +29,6 @@ from ioc.pages._common import (
     frame,
     grid_locale,
     grid_style,
-    local_now,
     panel_context,
     t,
 )
@@ -234,7 +233,7 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
         decimals=kpi.decimals,
         target=kpi.target,
         height=320,
-        partial_day=local_now().date(),
+        partial_day=clock.now().date(),
         grain=series_grain(kpi),
     )
     rank_fig = figures.ranking(

@@ -12,11 +12,11 @@ from typing import Any
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash._pages import _parse_query_string
 
-from ioc import i18n, ids, settings
+from ioc import clock, i18n, ids, settings
 from ioc.auth.web import refuse_drawing, screen_refusal
 from ioc.frontdoor import require_units
 from ioc.metrics.registry import get_kpi
-from ioc.pages._common import UrlState, current_metrics, frame, local_now, panel_context, screen_path, t
+from ioc.pages._common import UrlState, current_metrics, frame, panel_context, screen_path, t
 from ioc.panels import load_plugins
 from ioc.panels.base import PanelConfig, PanelContext, PanelOutput
 from ioc.panels.common import attrs
@@ -204,7 +204,7 @@ def wall_layout(name: str | None, params: dict[str, Any]) -> Any:
 
 def refreshed_text(state: UrlState) -> str:
     """When the panels were last drawn (wall time, to the second): proof the wall is alive."""
-    return t("wall.refreshed", state, time=local_now().strftime("%H:%M:%S"))
+    return t("wall.refreshed", state, time=clock.now().strftime("%H:%M:%S"))
 
 
 def refresh_grid(_n: int | None, screen: dict[str, Any] | None, search: str | None) -> Any:

@@ -10,10 +10,10 @@ import dash
 import dash_ag_grid as dag
 from dash import dcc, html
 
-from ioc import i18n, ids
+from ioc import clock, i18n, ids
 from ioc.messages import said_rows
 from ioc.metrics.front import DEFAULT_CADENCES
-from ioc.pages._common import UrlState, current_metrics, grid_locale, grid_style, local_now, page_title, t
+from ioc.pages._common import UrlState, current_metrics, grid_locale, grid_style, page_title, t
 from ioc.panels.common import attrs, drill_link
 
 PAGE = "health"
@@ -116,7 +116,7 @@ def table(
 
 def freshness_cards(items: list[Any], state: UrlState) -> html.Div:
     lang = state.lang
-    now = local_now()
+    now = clock.now()
     cards = []
     for f in items:
         status = "red" if f.stale else ("green" if f.latest_data else "no_data")
@@ -158,7 +158,7 @@ def layout(**params: Any) -> Any:
     metrics = current_metrics()
     lang = state.lang
     dataset = params.get("dataset") if params.get("dataset") in DATASETS else "attendance"
-    minute = local_now().replace(second=0, microsecond=0)  # stale flags move with the clock
+    minute = clock.now().replace(second=0, microsecond=0)  # stale flags move with the clock
 
     def ask(name: str, *args: Any, **kwargs: Any) -> Any:
         return metrics.health(name, *args, at=minute, **kwargs)

@@ -17,7 +17,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash._pages import _parse_query_string
 
-from ioc import exports, i18n, ids
+from ioc import clock, exports, i18n, ids
 from ioc.auth.web import may_export
 from ioc.export_image import IMAGE_SIZES, SCALES
 from ioc.figures import time_label
@@ -32,7 +32,6 @@ from ioc.pages._common import (
     current_metrics,
     grid_locale,
     grid_style,
-    local_now,
     page_title,
     t,
 )
@@ -82,7 +81,7 @@ def request_of(params: dict[str, Any]) -> exports.ExportRequest:
     date_to = _date(params.get("to"))
     date_from = _date(params.get("from"))
     if date_from is None and by in DEFAULT_SPAN:
-        date_from = default_start(str(by), date_to or local_now().date())
+        date_from = default_start(str(by), date_to or clock.now().date())
     top = str(params.get("top") or "")
     return exports.ExportRequest(
         kpi=str(kpi),
@@ -131,7 +130,7 @@ def query_string(req: exports.ExportRequest, *, explicit: bool = False) -> str:
         explicit
         or not (
             req.by in DEFAULT_SPAN
-            and req.date_from == default_start(req.by, req.date_to or local_now().date())
+            and req.date_from == default_start(req.by, req.date_to or clock.now().date())
         )
     ):
         parts.append(("from", req.date_from.isoformat()))

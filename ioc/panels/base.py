@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ioc import clock
 from ioc.datasets import DATASETS
 from ioc.metrics.query import Scope
 from ioc.metrics.registry import Kpi, Localized
@@ -60,7 +61,7 @@ class PanelContext:
     metrics: Metrics  # the metrics front door of the caller (its access scope)
     lang: str = "vi"
     theme: str = "dark"
-    now: datetime = field(default_factory=datetime.now)
+    now: datetime = field(default_factory=lambda: clock.now())
     snapshot: int | None = None
     scope: Scope = field(default_factory=Scope)  # filters from the URL, merged with the panel's own
     date_to: date | None = None

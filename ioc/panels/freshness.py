@@ -6,7 +6,7 @@ from datetime import datetime
 
 from dash import html
 
-from ioc import i18n
+from ioc import clock, i18n
 from ioc.panels import register
 from ioc.panels.base import PanelConfig, PanelContext, PanelKind, PanelOutput
 from ioc.panels.common import status_light
@@ -24,7 +24,7 @@ class Freshness(PanelKind):
         newest = None
         # stale flags depend on the clock (the real one, also for an "as of" page): one entry per
         # data version and minute
-        minute = datetime.now(ctx.now.tzinfo).replace(second=0, microsecond=0)
+        minute = clock.now().astimezone(ctx.now.tzinfo).replace(second=0, microsecond=0)
         items = ctx.metrics.health("freshness", at=minute)
         # overdue datasets first: a panel that shows what fits must show what needs action
         for f in sorted(items, key=lambda f: (not f.stale, f.latest_data is None)):

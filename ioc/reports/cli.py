@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from datetime import date, datetime
-from datetime import time as clock
+from datetime import date, datetime, time
 from pathlib import Path
 
-from ioc import settings
+from ioc import clock, settings
 from ioc.auth.db import open_db
 from ioc.notify import config as notify_config
 from ioc.notify.channels import DeliveryError
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     except notify_config.ConfigError as error:
         print(f"ioc report: {error}", file=sys.stderr)
         return 2
-    due = datetime.combine(args.day or datetime.now(zone()).date(), clock(0), zone())
+    due = datetime.combine(args.day or clock.today(), time(0), zone())
     try:
         file, period, as_of = render(db, report, due, data_dir)
         if args.action == "render":

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from ioc import geography, settings
+from ioc import clock, geography, settings
 from ioc.auth import accounts, audit, sessions
 from ioc.auth.db import AuthDb
 from ioc.auth.web import SESSION_COOKIE
@@ -132,7 +132,7 @@ def header(report: Report, period: Period, as_of: datetime) -> str:
 def render(db: AuthDb, report: Report, due: datetime, data_dir: Path) -> tuple[Path, Period, datetime]:
     """Print the report for the schedule's fire time ``due``: (PDF file, period, as-of time)."""
     period = Period.before(due, report.period_days)
-    as_of = datetime.now(zone())
+    as_of = clock.now()
     folder = data_dir / "reports" / report.name
     out = folder / f"{report.name}_{period.start.isoformat()}_{period.end.isoformat()}.pdf"
     url = page_url(report)

@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from ioc.metrics import dimensions
 from ioc.metrics.cache import cached_compute
 from ioc.metrics.query import KpiQuery
-from tests.clock import last_school_afternoon, set_pages_clock
+from tests.clock import last_school_afternoon, set_clock
 
 pytestmark = pytest.mark.browser
 SHARED_BOUNDARIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "hcmc_legacy_districts.geojson"
@@ -205,7 +205,7 @@ def test_exports_download_valid_files_with_the_right_numbers(start, browser_stor
 
 
 def test_a_stale_panel_shows_its_warning(start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    set_pages_clock(monkeypatch, last_school_afternoon())  # attendance fresh on any day the test runs
+    set_clock(monkeypatch, last_school_afternoon())  # attendance fresh on any day the test runs
     screen = {
         "schema_version": 1,
         "title": "Stale test",

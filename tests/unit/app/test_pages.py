@@ -28,7 +28,7 @@ from ioc.panels.charts import rows_that_fit
 from ioc.panels.common import explain_ref, parse_explain_ref
 from ioc.panels.lists import school_days_missed
 from ioc.panels.screens import load_screens
-from tests.clock import last_school_afternoon, set_pages_clock
+from tests.clock import last_school_afternoon, set_clock
 
 
 def walk(component: Any):
@@ -70,7 +70,7 @@ def district(demo_store) -> str:
 
 
 def test_control_room_draws_every_panel_with_fresh_data(request_context, monkeypatch) -> None:
-    set_pages_clock(monkeypatch, last_school_afternoon())  # fresh on any day the test runs
+    set_clock(monkeypatch, last_school_afternoon())  # fresh on any day the test runs
     layout = _wall.wall_layout(None, {"kiosk": "1"})
     states = panels_of(layout)
     screen = load_screens()["control_room"]
