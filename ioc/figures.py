@@ -149,13 +149,31 @@ def nice_ticks(low: float, high: float, unit: str, count: int = 5) -> tuple[floa
     return first, step, (",d" if unit == "count" else f",.{decimals}f")
 
 
-def _value_axis(unit: str, theme: Theme, values: Sequence[float | None] = ()) -> dict[str, Any]:
+def ticks(unit: str, lang: str, low: float, high: float, count: int = 5) -> dict[str, Any]:
+    """The tick attributes of an axis or colour bar over [low, high] (see nice_ticks). A ratio's
+    ticks are written by :func:`ioc.i18n.percent`, so a chart prints a percentage as the page's
+    text does (``99,4 %`` in Vietnamese: Plotly's d3 format has no locale for the percent sign
+    and would print ``99,4%``); other units keep Plotly's format with the locale's separators."""
+    first, step, fmt = nice_ticks(low, high, unit, count)
+    if unit != "ratio":
+        return {"tickformat": fmt, "tick0": first, "dtick": step}
+    decimals = int(fmt[1:-1])
+    # a tick below and above the values: the axis is padded around them (explicit ticks outside
+    # the drawn range are not shown)
+    values = [round(first + i * step, 12) for i in range(-1, math.ceil((max(low, high) - first) / step) + 2)]
+    return {
+        "tickmode": "array",
+        "tickvals": values,
+        "ticktext": [i18n.percent(v, lang, decimals) for v in values],
+    }
+
+
+def _value_axis(unit: str, theme: Theme, lang: str, values: Sequence[float | None] = ()) -> dict[str, Any]:
     """A value axis whose ticks all print differently for these values (see nice_ticks)."""
-    known = [float(v) for v in values if v is not None]
+    known = [float(v) for v in values if v is not None] or ([0.0, 1.0] if unit == "ratio" else [])
     if not known:
-        return _axis(theme, tickformat={"ratio": ".0%", "count": ",d"}.get(unit, ",.1f"))
-    first, step, fmt = nice_ticks(min(known), max(known), unit)
-    return _axis(theme, tickformat=fmt, tick0=first, dtick=step)
+        return _axis(theme, tickformat=",d" if unit == "count" else ",.1f")
+    return _axis(theme, **ticks(unit, lang, min(known), max(known)))
 
 
 def _padded(values: Sequence[float | None], share: float = 0.08) -> list[float] | None:
@@ -300,7 +318,7 @@ def trend(
         # the key above the plot, right-aligned: never over the lines it explains
         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yanchor": "bottom"},
         xaxis=_day_axis(theme, lang, [d for _, points in series for d, _ in points]),
-        yaxis=_value_axis(unit, theme, [*values, target]),
+        yaxis=_value_axis(unit, theme, lang, [*values, target]),
     )
     if (span := _padded([*values, target])) is not None:
         layout["yaxis"]["range"] = span
@@ -447,7 +465,7 @@ def ranking(
         height=height or max(160, 30 * len(shown) + 70),
         hovermode="closest",
         xaxis=(
-            _value_axis(unit, theme, x_range)
+            _value_axis(unit, theme, lang, x_range)
             if target is None
             else _axis(theme, showticklabels=False, showgrid=False, ticks="")
         )
@@ -566,13 +584,6 @@ def _previous_traces(
         }
     )
     return traces
-
-
-def _scale_format(unit: str, span: float) -> str:
-    """Tick format of a colour bar: enough decimals that neighbouring ticks differ."""
-    if unit == "ratio":
-        return ".0%" if span >= 0.05 else ".1%"
-    return ",.0f" if span >= 5 else ",.1f"
 
 
 def _interpolate(scale: list[list[Any]], t: float) -> str:
@@ -885,7 +896,7 @@ def choropleth(
                         "thickness": 12,
                         "len": 0.8,
                         "title": {"text": kpi_name},
-                        "tickformat": _scale_format(unit, high - low),
+                        **ticks(unit, lang, low, high),
                     },
                 },
             }
@@ -954,7 +965,6 @@ def school_points(
     else:
         valued = [p for p in points if p[3] is not None]
         values = [float(p[3]) for p in valued if p[3] is not None]
-        span = (max(values) - min(values)) if values else 1.0
         traces.append(
             {
                 "type": "scatter",
@@ -966,7 +976,10 @@ def school_points(
                     "color": [p[3] for p in valued],
                     "colorscale": GOOD_LOW if reverse else GOOD_HIGH,
                     "showscale": True,
-                    "colorbar": {"thickness": 12, "tickformat": _scale_format(unit, span)},
+                    "colorbar": {
+                        "thickness": 12,
+                        **ticks(unit, lang, min(values, default=0), max(values, default=1)),
+                    },
                 },
                 "customdata": [p[4] or "" for p in valued],
                 "hovertext": [f"{plain(p[2])}: {i18n.kpi_value(p[3], unit, lang, decimals)}" for p in valued],
@@ -1027,7 +1040,7 @@ def attendance_calendar(
         "zmax": 1.0,
         "xgap": 3,
         "ygap": 3,
-        "colorbar": {"thickness": 10, "tickformat": ".0%"},
+        "colorbar": {"thickness": 10, **ticks("ratio", lang, 0.8, 1.0)},
     }
     return _figure([trace], layout)
 
@@ -1085,8 +1098,8 @@ def connectivity_timeline(
             "overlaying": "y",
             "side": "right",
             "range": [0, 1],
-            "tickformat": ".0%",
             "tickvals": [0, 0.25, 0.5, 0.75, 1],
+            "ticktext": [i18n.percent(v, lang, 0) for v in (0, 0.25, 0.5, 0.75, 1)],
             "showgrid": False,
             "automargin": True,  # "100 %" once printed as "1" at the edge
         },
@@ -1173,7 +1186,7 @@ def distribution(
     layout = _layout(
         theme,
         lang,
-        xaxis=_value_axis(unit, theme, edges) | {"title": {"text": ""}},
+        xaxis=_value_axis(unit, theme, lang, edges) | {"title": {"text": ""}},
         yaxis=_axis(theme, tickformat=",d", title={"text": i18n.t("chart.units", lang)}, rangemode="tozero"),
         bargap=0,
     )
@@ -1306,7 +1319,7 @@ def explore_chart(
             else _axis(theme, type="category")
         )
         values = [r[2] for r in rows] + [target]
-        layout = _layout(theme, lang, yaxis=_value_axis(unit, theme, values), xaxis=xaxis)
+        layout = _layout(theme, lang, yaxis=_value_axis(unit, theme, lang, values), xaxis=xaxis)
         if target is not None:
             layout["shapes"] = [_target_line("y", target, theme)]
         fig = _figure([trace], layout)

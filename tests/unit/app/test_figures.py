@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 import plotly.graph_objects as go
@@ -73,7 +74,32 @@ def test_no_two_ticks_print_the_same_label() -> None:
         assert len(set(labels)) == len(labels), (low, high, unit, labels)
     fig = figures.trend([("x", [(d, 0.99 + i / 2000) for i, (d, _) in enumerate(DAYS)])], "ratio", "vi")
     axis = fig.layout.yaxis
-    assert axis.tickformat == ".1%" and axis.dtick == 0.002
+    steps = {round(b - a, 6) for a, b in zip(axis.tickvals, axis.tickvals[1:], strict=False)}
+    assert steps == {0.002} and "99,2 %" in axis.ticktext
+
+
+def test_a_vietnamese_chart_prints_a_percentage_as_its_text_does() -> None:
+    """Text says "99,4 %" (ioc.i18n.percent): the ticks of value axes and colour bars say the
+    same, never Plotly's "99,4%", and so does every hover text."""
+    values = [(d, 0.990 + i / 1000) for i, (d, _) in enumerate(DAYS)]
+    rows = [(d.isoformat(), d.isoformat(), v, None) for d, v in values]
+    charts = [
+        figures.trend([("Quận 1", values)], "ratio", "vi", target=0.995),
+        figures.explore_chart(rows, "line", "ratio", "vi", time_axis=True),
+        figures.explore_chart(rows, "histogram", "ratio", "vi"),
+        figures.attendance_calendar(values, "vi"),
+    ]
+    printed: list[str] = []
+    for fig in charts:
+        scales = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        scales += [t.colorbar for t in fig.data if "colorbar" in t and t.colorbar.ticktext]
+        scales += [t.marker.colorbar for t in fig.data if "marker" in t and "colorbar" in t.marker]
+        assert not [s.tickformat for s in scales if (s.tickformat or "").endswith("%")]
+        printed += [str(text) for s in scales for text in s.ticktext or ()]
+        printed += [str(h) for t in fig.data for h in (t.hovertext or ()) if "hovertext" in t]
+    percents = [p for p in printed if "%" in p]
+    assert "99,0 %" in percents and "99,5 %" in percents
+    assert not [p for p in percents if re.search(r"\d%", p)], percents
 
 
 def test_trend_draws_target_and_localised_hover() -> None:
