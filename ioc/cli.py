@@ -15,7 +15,10 @@ from collections.abc import Sequence
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("ioc.demo", "Build a realistic demo store for Ho Chi Minh City through the ingestion path."),
+    "demo": (
+        "ioc.demo.command",
+        "Build a realistic demo store for Ho Chi Minh City through the ingestion path.",
+    ),
     "ingest": (
         "ioc.scheduling",
         "Load files or folders of schools, attendance, digital or connectivity data.",

@@ -8,9 +8,7 @@ from collections.abc import Callable
 from datetime import date
 
 from ioc import settings
-from ioc.auth.db import open_db
 from ioc.cli import UsageError
-from ioc.demo.build import DemoError, build_demo
 
 MAX_LISTED = 20
 
@@ -47,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # heavy: the builder (pandas, pyarrow) only once a demo is built, not for `ioc demo --help`
+    from ioc.demo.build import DemoError, build_demo
+
     def say(line: str) -> None:
         print(line, flush=True)
 
@@ -88,6 +89,7 @@ def _evaluate_alerts(data_dir: str | None, days: tuple[date, ...], say: Callable
     # loaded, not for `ioc demo --help`
     from ioc.alerts import records
     from ioc.alerts.evaluate import evaluate
+    from ioc.auth.db import open_db
     from ioc.store import open_store
 
     if not days:

@@ -9,11 +9,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from ioc import clock, settings
-from ioc.auth.db import open_db
-from ioc.notify import config as notify_config
-from ioc.notify.channels import DeliveryError
-from ioc.reports.render import RenderError
-from ioc.reports.weekly import render, run_due, send, zone
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # heavy: the report renderer imports the app (Dash, Plotly, the metrics engine, DuckDB: about a
+    # thousand modules) only once a report is run, not for `ioc report --help` or a wrong argument
+    from ioc.auth.db import open_db
+    from ioc.notify import config as notify_config
+    from ioc.notify.channels import DeliveryError
+    from ioc.reports.render import RenderError
+    from ioc.reports.weekly import render, run_due, send, zone
+
     data_dir = settings.data_dir(args.data_dir)
     config = notify_config.load_for_command(data_dir, args.config, "ioc report")
     if config is None:
