@@ -22,6 +22,7 @@ from ioc.auth import web as auth_web
 from ioc.auth.db import open_db
 from ioc.auth.web import client_ip, current_principal, current_state_or_none
 from ioc.frontdoor import current_metrics
+from ioc.messages import msg
 from ioc.metrics import cache
 from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
@@ -97,9 +98,9 @@ def get_kpi_values(kpi_id: str) -> BaseResponse:
     try:
         scope, _allowed = _apply_access(query.scope)
     except PermissionError as denied:
-        reason = f"your account may only see its own {denied.args[0]}"
+        reason = msg("refusal.own_units", param=denied.args[0])
         if auth_web.current_state_or_none() is None:  # no access control on this server to audit in
-            return _error(403, reason, denied.args[0])
+            return _error(403, str(reason), denied.args[0])
         return auth_web.refuse(auth_web.current_principal(), reason, denied.args[0])
     query = replace(query, scope=scope)
     metrics = _metrics()

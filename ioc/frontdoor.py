@@ -15,6 +15,7 @@ import flask
 
 from ioc.access import EVERYTHING, NOTHING, AccessScope
 from ioc.auth.web import current_principal, current_state_or_none, refuse_drawing, url_units, versions_refusal
+from ioc.messages import msg
 from ioc.metrics.front import Metrics
 
 STORE_KEY = "ioc.store"  # the app's Store in flask's app.extensions (set by ioc.app.create_app)
@@ -70,7 +71,9 @@ def require_units(units: Iterable[tuple[str, Any]], asof: Iterable[Any] = ()) ->
         if value is None or value == "":
             continue
         if not isinstance(value, str) or not metrics.allows(kind, value):
-            refuse_drawing(f"{kind} {str(value)[:80]!r} is outside what you may see")
+            refuse_drawing(
+                msg("refusal.outside", kind=msg(f"refusal.kind.{kind}"), value=repr(str(value)[:80]))
+            )
     reason = versions_refusal(metrics, asof)
     if reason:
         refuse_drawing(reason)

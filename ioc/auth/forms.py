@@ -10,6 +10,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from ioc.messages import Message
+
 TEXTS: dict[str, dict[str, str]] = {
     "vi": {
         "title": "Đăng nhập · IOC Giáo dục TP.HCM",
@@ -139,11 +141,13 @@ def logout_page(lang: str, *, csrf: str) -> str:
     return page(lang, t["logout_heading"], body)
 
 
-def denied_page(lang: str, reason: str) -> str:
+def denied_page(lang: str, reason: Message) -> str:
+    """The refusal page: its heading, text and the reason in the page's language (the audit log
+    keeps the reason in English)."""
     t = TEXTS[lang_of(lang)]
     body = (
         f"<h1>{escape(t['denied_title'])}</h1><p>{escape(t['denied_text'])}</p>"
-        f'<p class="msg">{escape(reason)}</p><a class="alt" href="/">{escape(t["home"])}</a>'
+        f'<p class="msg">{escape(reason.text(lang_of(lang)))}</p><a class="alt" href="/">{escape(t["home"])}</a>'
     )
     return page(lang, t["denied_title"], body)
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ioc.access import Place
 from ioc.auth.access import ADMIN_ROLES, DATA_HEALTH_ROLES, EXPORT_ROLES
 from ioc.auth.principal import Principal
+from ioc.messages import Message, msg
 
 Locate = Callable[[str, str], "Place | None"]
 UNIT_PARAMS = ("district", "ward", "school")
@@ -26,7 +27,7 @@ SCREEN_PATH = re.compile(r"^/screen/([^/?#]+)$")
 DASH_STATIC = ("/_dash-layout", "/_dash-dependencies", "/_reload-hash", "/_favicon.ico")
 
 
-def unit_refusal(principal: Principal, kind: str, value: str, locate: Locate) -> str | None:
+def unit_refusal(principal: Principal, kind: str, value: str, locate: Locate) -> Message | None:
     """None when ``principal`` may read district/ward/school ``value``."""
     access = principal.access
     if not access.restricted:
@@ -34,17 +35,23 @@ def unit_refusal(principal: Principal, kind: str, value: str, locate: Locate) ->
     value = unquote(value)
     place = locate(kind, value)
     if place is None:
-        return f"unknown {kind} {value!r} outside what you may see"  # deny by default
+        return msg(
+            "refusal.unknown_unit", kind=msg(f"refusal.kind.{kind}"), value=repr(value)
+        )  # deny by default
     # the unit as a whole: a district page is a district's, not one of its schools'
     whole = Place(
         district=place.district,
         ward=place.ward if kind in ("ward", "school") else None,
         school=place.school if kind == "school" else None,
     )
-    return None if access.allows(whole) else f"{kind} {value} is outside what you may see"
+    return (
+        None
+        if access.allows(whole)
+        else msg("refusal.outside", kind=msg(f"refusal.kind.{kind}"), value=value)
+    )
 
 
-def units_refusal(principal: Principal, units: Iterable[tuple[str, str]], locate: Locate) -> str | None:
+def units_refusal(principal: Principal, units: Iterable[tuple[str, str]], locate: Locate) -> Message | None:
     for kind, value in units:
         reason = unit_refusal(principal, kind, value, locate)
         if reason:
@@ -57,7 +64,7 @@ def query_units(args: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tup
     return [(k, v) for k, v in items if k in UNIT_PARAMS and v]
 
 
-def page_refusal(principal: Principal, url: str, locate: Locate) -> str | None:
+def page_refusal(principal: Principal, url: str, locate: Locate) -> Message | None:
     """May ``principal`` open page ``url`` (a path with an optional query string)?"""
     parts = urlsplit(url)
     path = parts.path or "/"
@@ -66,37 +73,37 @@ def page_refusal(principal: Principal, url: str, locate: Locate) -> str | None:
         screen = SCREEN_PATH.match(path)
         name = screen.group(1) if screen else ("control_room" if path == "/" else None)
         if name is None or not principal.access.allows_screen(unquote(name)):
-            return f"this kiosk device may not show {path}"
+            return msg("refusal.kiosk_page", path=path)
         return units_refusal(principal, units, locate)
     if principal.kind == "api":
-        return "API tokens may only call /api/v1"
+        return msg("refusal.api_token")
     if path.rstrip("/") == "/data-health" and principal.role not in DATA_HEALTH_ROLES:
-        return "data health is for signed-in staff"
+        return msg("refusal.data_health")
     if path.startswith("/admin") and principal.role not in ADMIN_ROLES:
-        return "administrators only"
+        return msg("refusal.admin")
     match = UNIT_PATH.match(path)
     if match:
         units.insert(0, (match.group(1), match.group(2)))
     return units_refusal(principal, units, locate)
 
 
-def api_refusal(principal: Principal, args: Mapping[str, str], locate: Locate) -> str | None:
+def api_refusal(principal: Principal, args: Mapping[str, str], locate: Locate) -> Message | None:
     wants_csv = args.get("format") == "csv"
     if principal.kind == "api":
         if "read" not in principal.scopes:
-            return "this token lacks the read scope"
+            return msg("refusal.scope", scope="read")
         if wants_csv and "export" not in principal.scopes:
-            return "this token lacks the export scope"
+            return msg("refusal.scope", scope="export")
     elif principal.kind == "kiosk":
-        return "kiosk devices may not call the API"
+        return msg("refusal.kiosk_api")
     elif wants_csv and principal.role not in EXPORT_ROLES and principal.kind != "open":
-        return "exports are for analysts and administrators"
+        return msg("refusal.exports")
     return units_refusal(principal, query_units(args), locate)
 
 
-def export_refusal(principal: Principal, args: Mapping[str, str], locate: Locate) -> str | None:
+def export_refusal(principal: Principal, args: Mapping[str, str], locate: Locate) -> Message | None:
     if principal.kind != "open" and (principal.kind != "user" or principal.role not in EXPORT_ROLES):
-        return "exports are for analysts and administrators"
+        return msg("refusal.exports")
     return units_refusal(principal, query_units(args), locate)
 
 
@@ -152,7 +159,7 @@ def callback_references(body: Any) -> tuple[list[str], list[tuple[str, str]]]:
     return paths, units
 
 
-def callback_refusal(principal: Principal, body: Any, locate: Locate) -> str | None:
+def callback_refusal(principal: Principal, body: Any, locate: Locate) -> Message | None:
     paths, units = callback_references(body)
     for url in paths:
         reason = page_refusal(principal, url, locate)

@@ -48,6 +48,7 @@ from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, se
 from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, RESTRICTED_ROLES
 from ioc.auth.db import AuthDb, open_db
 from ioc.auth.principal import Principal
+from ioc.messages import Message, msg
 from ioc.metrics import table_versions
 from ioc.metrics.errors import QueryError
 from ioc.metrics.front import Metrics
@@ -102,7 +103,7 @@ def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.L
 
 def placement_refusal(
     metrics: Metrics, hierarchy_date: date | None, snapshot: int | None, param: str
-) -> str | None:
+) -> Message | None:
     """Why the caller of ``metrics`` may not ask for schools grouped by the hierarchy of
     ``hierarchy_date`` or read at data version ``snapshot`` (``param`` names the parameter asked),
     or None.
@@ -117,10 +118,7 @@ def placement_refusal(
     outside = metrics.moved_away(hierarchy_date, snapshot)
     if not outside:
         return None
-    return (
-        f"{param} would show {outside} school(s) that are outside what you may see today "
-        "(they belonged to them then)"
-    )
+    return msg("refusal.moved_away", param=param, n=outside)
 
 
 def install(
@@ -323,18 +321,18 @@ def _identify(state: AuthState) -> Principal | None:
     return Principal("kiosk", token.name, "kiosk", token.access(), csrf=session.csrf)
 
 
-def _authorize(state: AuthState, principal: Principal) -> str | None:
+def _authorize(state: AuthState, principal: Principal) -> Message | None:
     if principal.access.empty:
-        return "no district, ward or school is assigned to this account"
+        return msg("refusal.no_units")
     if request.method not in SAFE_METHODS and principal.kind != "api":
         echoed = request.headers.get("X-CSRFToken") or ""
         if not principal.csrf or not hmac.compare_digest(echoed, principal.csrf):
-            return "missing or wrong CSRF token"
+            return msg("refusal.csrf")
     path = request.path
     if path.startswith("/api/"):
         return rules.api_refusal(principal, request.args, state.locate)
     if principal.kind == "api":
-        return "API tokens may only call /api/v1"
+        return msg("refusal.api_token")
     if path.startswith("/export/"):
         return rules.export_refusal(principal, request.args, state.locate) or asof_refusal(
             state, principal, [request.args.get("asof")]
@@ -342,7 +340,7 @@ def _authorize(state: AuthState, principal: Principal) -> str | None:
     if path == "/_dash-update-component":
         body = request.get_json(silent=True)
         if body is None:
-            return "unreadable callback request"
+            return msg("refusal.unreadable_callback")
         return callback_refusal(state, principal, body)
     if path.startswith(rules.DASH_STATIC):
         return None
@@ -401,12 +399,12 @@ def drawn_url(url: str) -> str:
     return canonical_url(page, variables, params, url)
 
 
-def screen_refusal(access: AccessScope, names: list[Any]) -> str | None:
+def screen_refusal(access: AccessScope, names: list[Any]) -> Message | None:
     """Why a caller with ``access`` may not draw one of the screens ``names`` (a kiosk device shows
     only the screens it was given: AccessScope.allows_screen), or None."""
     for name in names:
         if not access.allows_screen(name):
-            return f"this kiosk device may not show the screen {name!r}"
+            return msg("refusal.kiosk_screen", screen=repr(name))
     return None
 
 
@@ -424,7 +422,7 @@ def _screens_named(body: Any) -> list[Any]:
     return names
 
 
-def callback_refusal(state: AuthState, principal: Principal, body: Any) -> str | None:
+def callback_refusal(state: AuthState, principal: Principal, body: Any) -> Message | None:
     """May ``principal`` run this callback request? Every page URL it names is judged as Dash will
     draw it, every unit it names by the access rules, and a kiosk's screens by its token."""
     paths, units = rules.callback_references(body)
@@ -463,7 +461,7 @@ def _values(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> str | None:
+def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> Message | None:
     """A page or export "as of" an older data version places schools where they were then: refused
     to a restricted caller when that shows a school outside their units today (placement_refusal)."""
     if not principal.access.restricted or state.store_factory is None:
@@ -471,7 +469,7 @@ def asof_refusal(state: AuthState, principal: Principal, values: list[Any]) -> s
     return versions_refusal(Metrics(state.store_factory(), principal.access), values)
 
 
-def versions_refusal(metrics: Metrics, values: Iterable[Any]) -> str | None:
+def versions_refusal(metrics: Metrics, values: Iterable[Any]) -> Message | None:
     """Why the caller of ``metrics`` may not read the data versions ``values`` (``asof`` as a URL,
     a picker or a question gives them; read as the page reads them), or None."""
     if not metrics.access.restricted:
@@ -504,7 +502,7 @@ def url_units(url: str) -> tuple[list[tuple[str, str]], list[Any]]:
     return units, [v for k, v in parse_qsl(drawn.query) if k == "asof"]
 
 
-def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
+def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> Message | None:
     """Why the caller may not see ``page`` drawn with ``args`` (what its layout receives), or None.
     The same rules as the guard, applied again where the layout runs."""
     state = current_state_or_none()
@@ -512,7 +510,7 @@ def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
         return None
     principal = current_principal()
     if principal is None:
-        return "not signed in"
+        return msg("refusal.not_signed_in")
     names = set(template_names(page))
     variables = {k: v for k, v in args.items() if k in names}
     params = {k: v for k, v in args.items() if k not in names}
@@ -521,11 +519,11 @@ def drawing_refusal(page: dict[str, Any], args: dict[str, Any]) -> str | None:
     ) or asof_refusal(state, principal, _values(params.get("asof")))
 
 
-def refuse_drawing(reason: str) -> None:
+def refuse_drawing(reason: Message) -> None:
     """End the request being served with a 403 for its caller, audited (raises; a server without
     access control has no audit log: a plain 403)."""
     if current_state_or_none() is None:
-        abort(403, description=reason)
+        abort(403, description=str(reason))
     abort(refuse(current_principal(), reason))
 
 
@@ -568,7 +566,7 @@ def _unauthenticated(path: str) -> BaseResponse:
     return redirect("/login?" + urlencode(params), code=302)
 
 
-def refuse(principal: Principal | None, reason: str, param: str | None = None) -> BaseResponse:
+def refuse(principal: Principal | None, reason: Message, param: str | None = None) -> BaseResponse:
     """403 for ``principal``, with an audit row naming the request and the reason (``param``: the
     request parameter refused, named in a JSON answer)."""
     state = auth_state()
@@ -578,11 +576,11 @@ def refuse(principal: Principal | None, reason: str, param: str | None = None) -
         "denied",
         actor=principal.label if principal else "",
         target=_target(),
-        detail=reason,
+        detail=str(reason),  # the audit log keeps English
         ip=client_ip(),
     )
     if request.path.startswith("/api/") or request.path.startswith("/_dash-") or request.method != "GET":
-        response = jsonify({"error": reason, "param": param})
+        response = jsonify({"error": str(reason), "param": param})
         response.status_code = 403
         return response
     return Response(forms.denied_page(_lang(), reason), status=403, mimetype="text/html")
@@ -596,7 +594,7 @@ def _kiosk_sign_in(state: AuthState) -> BaseResponse:
             state, "kiosk", "failed", "unknown, expired or revoked device token", with_query=False
         )
         return Response(
-            forms.denied_page(_lang(), "unknown or revoked device token"), status=403, mimetype="text/html"
+            forms.denied_page(_lang(), msg("refusal.device_token")), status=403, mimetype="text/html"
         )
     now = time.time()
     lifetime = (token.expires_at - now) if token.expires_at else float(settings.get("kiosk_days")) * 86400
@@ -826,9 +824,7 @@ def logout() -> BaseResponse:
                 detail="missing or wrong CSRF token",
                 ip=client_ip(),
             )
-            return Response(
-                forms.denied_page(_lang(), "missing or wrong CSRF token"), status=400, mimetype="text/html"
-            )
+            return Response(forms.denied_page(_lang(), msg("refusal.csrf")), status=400, mimetype="text/html")
         sessions.revoke(state.db, value)
         who = f"user:{session.username}" if session.username else f"kiosk:{session.device}"
         audit.record(state.db, "sign_out", actor=who, ip=client_ip())
@@ -853,7 +849,7 @@ def audit_view() -> BaseResponse:
     if state.required:
         principal = current_principal()
         if principal is None or principal.role != ADMIN:
-            return refuse(principal, "administrators only")
+            return refuse(principal, msg("refusal.admin"))
     try:
         limit = max(1, min(int(request.args.get("limit", "500")), 5000))
     except ValueError:

@@ -430,3 +430,24 @@ def test_requests_without_credentials_are_audited_without_flooding(
     assert client.get("/_dash-dependencies").status_code == 401
     client.get("/_dash-dependencies")
     assert len([r for r in new_rows() if r.ip == address]) == 9
+
+
+def test_the_refusal_page_gives_its_reason_in_the_page_s_language(
+    auth_app: Any, db: Any, city: Any, signed_in: Any
+) -> None:
+    """A Vietnamese refusal page says why in Vietnamese; the audit log keeps the reason in English."""
+    client, _ = signed_in("of")
+    other = city.other
+    vi = client.get(f"/district/{other}")
+    assert vi.status_code == 403
+    page = vi.get_data(as_text=True)
+    assert "Không có quyền truy cập" in page and f"quận/huyện {other} nằm ngoài phạm vi bạn được xem" in page
+    assert "outside what you may see" not in page
+    assert (
+        audit.entries(db, event="refused", limit=1)[0].detail
+        == f"district {other} is outside what you may see"
+    )
+    en = client.get(f"/district/{other}?lang=en").get_data(as_text=True)
+    assert "Access denied" in en and f"district {other} is outside what you may see" in en
+    admin_only = client.get("/admin/audit").get_data(as_text=True)
+    assert "chỉ dành cho quản trị viên" in admin_only and "administrators only" not in admin_only
