@@ -17,7 +17,7 @@ import io
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from ioc import clock, figures, i18n
 from ioc.export_image import IMAGE_SIZES, SCALES, Canvas, apply, canvas, shorten
 from ioc.frontdoor import current_metrics
-from ioc.metrics.compare import UNKNOWN, Comparison, period_keys
+from ioc.metrics.compare import UNKNOWN, Comparison, key_start, period_keys
 from ioc.metrics.front import Metrics
 from ioc.metrics.query import BY, FILTERS, TIME_BY, KpiQuery, KpiResult, QueryError, Scope
 from ioc.metrics.registry import Kpi, get_kpi
@@ -399,7 +399,28 @@ def chart(
         top=req.top,
         previous=previous,
         previous_label=i18n.t("compare.previous_period", req.lang),
+        partial=partial_words(res, req.lang) if req.chart in ("line", "column") else None,
     )
+
+
+def partial_words(res: KpiResult, lang: str) -> str | None:
+    """The words that mark the last period of a time answer that is not over ("đến nay": this
+    month so far; "đến 03/12" when the answer ends on the 3rd of a month), or None when its last
+    period is complete. Today itself is never complete (its reports are still coming in)."""
+    if res.by not in TIME_BY or not res.rows:
+        return None
+    today = clock.today()
+    start = key_start(res.by, res.rows[-1].key)
+    end = {
+        "week": start + timedelta(days=6),
+        "month": (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1),
+    }.get(res.by, start)
+    through = min(res.date_to or today, today)
+    if through == today and end >= today:
+        return i18n.t("chart.to_date", lang)
+    if end > through:
+        return i18n.t("chart.to_day", lang, day=figures.day_month(through, lang))
+    return None
 
 
 def start_kaleido() -> None:

@@ -999,7 +999,7 @@ def school_points(
     return _figure(traces, layout)
 
 
-def _day_month(day: date, lang: str) -> str:
+def day_month(day: date, lang: str) -> str:
     return day.strftime("%d/%m") if i18n.lang_of(lang) == "vi" else day.strftime("%m-%d")
 
 
@@ -1031,7 +1031,7 @@ def attendance_calendar(
         "type": "heatmap",
         "z": z,
         # weeks by the date of their Monday, day/month only: a full date at an angle was cut to "…/2026"
-        "x": [_day_month(start + timedelta(weeks=w), lang) for w in range(weeks)],
+        "x": [day_month(start + timedelta(weeks=w), lang) for w in range(weeks)],
         "y": [i18n.t(f"weekday.{i}", lang) for i in range(7)],
         "text": text,
         "hoverinfo": "text",
@@ -1108,6 +1108,28 @@ def connectivity_timeline(
         bargap=0,
     )
     return _figure(traces, layout)
+
+
+def _partial_point(trace: dict[str, Any], words: str, theme: Theme) -> dict[str, Any]:
+    """The last point of a time line whose period is not over: a hollow marker reached by a dashed
+    line from the point before, labelled ``words``."""
+    tail = slice(-2, None) if len(trace["y"]) > 1 and trace["y"][-2] is not None else slice(-1, None)
+    x, y, hover = trace["x"][tail], trace["y"][tail], trace["hovertext"][tail]
+    return {
+        "type": "scatter",
+        "mode": "lines+markers+text",
+        "x": x,
+        "y": y,
+        "line": {"color": theme.accent, "width": 3, "dash": "dot"},
+        "marker": {"size": [0] * (len(x) - 1) + [11], "symbol": "circle-open", "line": {"width": 3}},
+        "text": [""] * (len(x) - 1) + [plain(words)],
+        "textposition": "top center",
+        "cliponaxis": False,
+        "hovertext": hover[:-1] + [f"{hover[-1]} ({plain(words)})"],
+        "hoverinfo": "text",
+        "customdata": trace["customdata"][tail],
+        "showlegend": False,
+    }
 
 
 def time_label(key: str, grain: str, lang: str) -> str:
@@ -1231,6 +1253,7 @@ def explore_chart(
     top: int | None = None,
     previous: Sequence[tuple[float | None, str]] | None = None,
     previous_label: str = "",
+    partial: str | None = None,
 ) -> go.Figure:
     """The explore page's chart: rows are (key, label, value, link); chart 'bar' (a ranking,
     sorted by ``order``, the first ``top`` rows, or all) | 'histogram' (the distribution) |
@@ -1238,7 +1261,10 @@ def explore_chart(
     grain, labelled in the locale). ``previous``: each row's previous-period value and whether
     its change is good news (better | worse | same | unknown): hollow markers on a ranking, an
     outline on a histogram, the change in the hover of a time chart (whose previous period is
-    the point before)."""
+    the point before). ``partial``: the last period of a time chart is not over yet (this month
+    so far): drawn hollow, reached by a dashed line, and labelled with these words ("đến nay"),
+    so a month of four days does not read as a whole month (the sparklines' rule, which leaves
+    today's partial day out)."""
     theme = theme_of(theme_name)
     anchored = green is not None and amber is not None
     before = list(previous) if previous is not None else [(None, "unknown")] * len(rows)
@@ -1303,6 +1329,7 @@ def explore_chart(
             "hoverinfo": "text",
             "customdata": [r[3] or "" for r in rows],
         }
+        traces = [trace]
         if chart == "line":
             trace.update(
                 type="scatter",
@@ -1311,8 +1338,18 @@ def explore_chart(
                 marker={"size": 7},
                 connectgaps=False,
             )
+            if partial and rows:
+                traces.append(_partial_point(trace, partial, theme))
+                trace["y"] = trace["y"][:-1] + [None]
         else:
             trace.update(type="bar", marker={"color": theme.accent})
+            if partial and rows:
+                last = len(rows) - 1
+                trace["marker"].update(
+                    opacity=[1.0] * last + [0.45],
+                    pattern={"shape": [""] * last + ["/"], "fgcolor": theme.accent, "solidity": 0.3},
+                )
+                trace.update(text=[""] * last + [plain(partial)], textposition="outside", cliponaxis=False)
         xaxis = (
             _day_axis(theme, lang, [date.fromisoformat(r[1]) for r in rows if len(r[1]) == 10])
             if dated
@@ -1322,7 +1359,7 @@ def explore_chart(
         layout = _layout(theme, lang, yaxis=_value_axis(unit, theme, lang, values), xaxis=xaxis)
         if target is not None:
             layout["shapes"] = [_target_line("y", target, theme)]
-        fig = _figure([trace], layout)
+        fig = _figure(traces, layout)
     if title:
         fig.layout.title = {"text": title, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
         fig.layout.margin.t = 40 + 22 * title.count("<br>")

@@ -410,11 +410,13 @@ def table_rows(
     comparison the previous value and the change, coloured by whether it is good for the KPI."""
     lang = req.lang
     changes = comparison.changes if comparison is not None else [None] * len(res.rows)
+    partial = exports.partial_words(res, lang)  # the last period is not over: said in its label
     rows = []
-    for r, change in zip(res.rows, changes, strict=True):
+    for i, (r, change) in enumerate(zip(res.rows, changes, strict=True)):
         row: dict[str, Any] = {
             "key": r.key,
             "label": time_label(r.key, req.by, lang)
+            + (f" ({partial})" if partial and i == len(res.rows) - 1 else "")
             if req.by in TIME_BY
             else i18n.group_label(req.by, r.label, lang),
             "value": r.value,

@@ -141,7 +141,8 @@ def test_the_table_shows_the_previous_value_and_a_coloured_change(request_contex
         months,
         replace(comparison, current=months, changes=comparison.changes[:1]),
     )
-    assert row["label"] == "11/2026"  # a month as the locale writes it, not its key
+    # a month as the locale writes it, not its key; the answer ends on the 23rd: a month not whole
+    assert row["label"] == "11/2026 (đến 23/11)"
     columns = explore.compare_columns(kpi, "district", "vi")
     assert [c["headerName"] for c in columns] == ["Kỳ trước", "Thay đổi"]
     assert columns[0]["headerTooltip"] == "Tỷ lệ chuyên cần, kỳ trước"

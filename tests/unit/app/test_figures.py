@@ -6,8 +6,9 @@ import re
 from datetime import date, datetime, timedelta
 
 import plotly.graph_objects as go
+import pytest
 
-from ioc import figures
+from ioc import clock, figures
 
 DAYS = [(date(2026, 11, 2) + timedelta(days=i), 0.9 + i / 1000) for i in range(20)]
 
@@ -321,3 +322,54 @@ def test_map_names_are_placed_apart_and_inside_the_map() -> None:
             assert apart  # none over another
     crowded = figures.place_labels([(0.5, 0.5, "Củ Chi")] * 4, box, em)
     assert len(crowded) == 3  # a fourth name at the same place has no room: left out
+
+
+def test_a_period_that_is_not_over_is_drawn_hollow_and_says_so() -> None:
+    """Explore's last month, when it is this month so far, is a hollow point reached by a dotted
+    line and labelled "đến nay"; as a column, a faded hatched bar with the same words."""
+    months = [
+        ("2026-10", "2026-10", 0.95, None),
+        ("2026-11", "2026-11", 0.94, None),
+        ("2026-12", "2026-12", 0.5, None),
+    ]
+    line = validated(
+        figures.explore_chart(months, "line", "ratio", "vi", time_axis=True, grain="month", partial="đến nay")
+    )
+    whole, part = line.data
+    assert list(whole.y) == [0.95, 0.94, None]  # the solid line stops at the last whole month
+    assert list(part.x) == ["11/2026", "12/2026"] and list(part.y) == [0.94, 0.5]
+    assert (
+        part.line.dash == "dot" and part.marker.symbol == "circle-open" and list(part.text) == ["", "đến nay"]
+    )
+    assert part.hovertext[-1].endswith("(đến nay)")
+    column = validated(
+        figures.explore_chart(
+            months, "column", "ratio", "en", time_axis=True, grain="month", partial="to date"
+        )
+    )
+    assert (
+        list(column.data[0].marker.opacity) == [1.0, 1.0, 0.45] and list(column.data[0].text)[-1] == "to date"
+    )
+    whole_only = figures.explore_chart(months, "line", "ratio", "vi", time_axis=True, grain="month")
+    assert len(whole_only.data) == 1 and whole_only.data[0].y[-1] == 0.5
+
+
+def test_which_last_period_is_not_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ioc import exports
+    from ioc.metrics.query import KpiResult, KpiRow
+    from tests.clock import set_clock
+
+    set_clock(monkeypatch, datetime(2026, 12, 4, 15, 0, tzinfo=clock.zone()))  # a Friday afternoon
+
+    def words(by: str, last: str, to: date | None, lang: str = "vi") -> str | None:
+        row = KpiRow(last, last, 0.9, 9, 10, 1, None, "green")
+        return exports.partial_words(KpiResult("attendance_rate", "ratio", None, to, by, (row,), 1), lang)
+
+    assert words("month", "2026-12", None) == "đến nay"
+    assert words("month", "2026-12", date(2026, 12, 4), "en") == "to date"
+    assert words("week", "2026-W49", date(2026, 12, 4)) == "đến nay"  # Monday 30/11 to Sunday 06/12
+    assert words("date", "2026-12-04", None) == "đến nay"  # today's reports are still coming in
+    assert words("date", "2026-12-03", date(2026, 12, 3)) is None
+    assert words("month", "2026-11", date(2026, 11, 30)) is None
+    assert words("month", "2026-11", date(2026, 11, 20)) == "đến 20/11"  # the answer ends mid-month
+    assert words("week", "2026-W48", date(2026, 11, 29)) is None  # the week ended on Sunday the 29th
