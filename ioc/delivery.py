@@ -6,10 +6,11 @@ drawn as bars), so pages load a custom plotly.js bundle with just those (``PLOTL
 by ``scripts/build_plotly_bundle.sh`` from plotly.js's own ``lib/`` modules of the plotly.js
 version the installed plotly package bundles; 1.18 MB, 0.41 MB gzipped, instead of the cartesian
 partial bundle's 1.5 MB or the full 4.6 MB; no WebGL, no maps, no 3D, no world calendars)
-vendored in this package with its MIT licence. It is a
-script of every page, before Dash's renderer starts, so ``window.Plotly`` is defined when the first
-``dcc.Graph`` draws and dcc never loads its own full bundle (Dash's documented way of using a
-partial bundle). ``trace_types()`` names the traces it can draw (a test walks the pages' figures).
+vendored in this package with its MIT licence. It is registered as a script of the ioc
+package (served fingerprinted and cached like Dash's bundles) but left out of the page: dcc.Graph
+loads it when a page first draws a graph, after Dash's renderer has drawn the page's first
+content (``lazy_script`` and assets/lazy_plotly.js); dcc never loads its own full bundle.
+``trace_types()`` names the traces it can draw (a test walks the pages' figures).
 
 Compression (Flask-Compress): JavaScript, CSS, JSON (callback answers, the API) and HTML are sent
 brotli- or gzip-compressed, whichever the browser prefers. Dash's component bundles and the
@@ -166,20 +167,30 @@ def _asset_is_current(folder: str, name: str, stamp: str | None) -> bool:
         return False
 
 
-# dash_ag_grid's bundle in a page's scripts (Dash's fingerprinted URL)
+# dash_ag_grid's and Plotly's bundles in a page's scripts (Dash's fingerprinted URLs)
 GRID_SCRIPT = re.compile(
     r'<script src="([^"]*/_dash-component-suites/dash_ag_grid/dash_ag_grid\.[^"]*\.js)"></script>\n?'
 )
+PLOTLY_SCRIPT = re.compile(
+    r'<script src="([^"]*/_dash-component-suites/ioc/static/vendor/plotly-ioc\.[^"]*\.js)"></script>\n?'
+)
+# the <meta> naming each bundle left out of the page, read by its stand-in in assets/
+LAZY_BUNDLES = ((GRID_SCRIPT, "ioc-grid-bundle"), (PLOTLY_SCRIPT, "ioc-plotly-bundle"))
 
 
-def lazy_grid(scripts: str, metas: str) -> tuple[str, str]:
-    """AG Grid's bundle (1.3 MB, 0.3 MB compressed; most pages have no grid) out of the page's
-    scripts, its URL in ``<meta name="ioc-grid-bundle">``: assets/lazy_grid.js stands in for
-    ``dash_ag_grid.AgGrid`` and loads the bundle when a page first draws a grid."""
-    found = GRID_SCRIPT.search(scripts)
+def lazy_script(scripts: str, metas: str, script: re.Pattern[str], name: str) -> tuple[str, str]:
+    """The bundle ``script`` finds out of the page's scripts, its URL in ``<meta name="{name}">``.
+
+    AG Grid (1.3 MB, 0.3 MB compressed; most pages have no grid): assets/lazy_grid.js stands in
+    for ``dash_ag_grid.AgGrid`` and loads the bundle when a page first draws a grid. Plotly
+    (1.2 MB, 0.4 MB compressed): a script of the page would be downloaded and run before Dash's
+    renderer starts, holding up the page's first content; dcc.Graph loads Plotly by itself when
+    it first draws and ``window.Plotly`` is not defined, from ``window._dashPlotlyJSURL``, which
+    assets/lazy_plotly.js fixes to this bundle (Dash's renderer would name dcc's full one)."""
+    found = script.search(scripts)
     if found is None:
         return scripts, metas
-    meta = f'<meta name="ioc-grid-bundle" content="{found.group(1)}">'
+    meta = f'<meta name="{name}" content="{found.group(1)}">'
     return scripts[: found.start()] + scripts[found.end() :], metas + meta
 
 
@@ -214,7 +225,8 @@ class App(dash.Dash):
         favicon: str = "",
         renderer: str = "",
     ) -> str:
-        scripts, metas = lazy_grid(scripts, metas)
+        for script, name in LAZY_BUNDLES:
+            scripts, metas = lazy_script(scripts, metas, script, name)
         page = super().interpolate_index(metas, title, css, config, scripts, app_entry, favicon, renderer)
         lang = i18n.lang_of(flask.request.args.get("lang")) if flask.has_request_context() else "vi"
         return page.replace("<html>", f'<html lang="{lang}">', 1)
