@@ -165,7 +165,8 @@ def bad_parameter_page(error: QueryError, args: dict[str, Any]) -> html.Div:
 
 def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:
     """Draw the page of every school opened in the last half hour (ioc.metrics.cache.recently_opened),
-    the most recent first; then every district's page, then every ward's, once each, as the
+    the most recent first (none opened: one school's, for the city's answers by school every school
+    page cuts its tiles from); then every district's page, then every ward's, once each, as the
     district officer of that district sees it: the tiles, the ranking of its children, the trends.
     Answers about a unit the officer may wholly read are shared with everybody
     (ioc.metrics.cache.widest_access), so this also warms leadership's and other officers' pages
@@ -181,9 +182,13 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
         # schools first: their answers are their own (a district or ward page after a probe load
         # is mostly cut from the city's answers the wall has just computed), and somebody who
         # opened one in the last half hour is likely to open it again
-        pages: list[tuple[str, str, AccessScope]] = [
-            ("school", code, EVERYTHING) for code in recently_opened(store, "school")
-        ]
+        opened = recently_opened(store, "school")
+        if not opened:
+            # a school page's tiles are cut from the city's answers by school (ioc.metrics.slices),
+            # the costliest part of the first school page drawn after a start or a probe load
+            # (2-9 s): one school's page computes them for every school's first visitor
+            opened = [s.school_id for s in city.schools() if s.active][:1]
+        pages: list[tuple[str, str, AccessScope]] = [("school", code, EVERYTHING) for code in opened]
         pages += [("district", u.code, AccessScope.limited([u.code])) for u in city.districts() if u.code]
         pages += [
             ("ward", u.code, AccessScope.limited([u.parent_code]) if u.parent_code else EVERYTHING)

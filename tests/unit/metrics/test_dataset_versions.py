@@ -207,7 +207,9 @@ def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, 
     with app.server.test_request_context("/"):
         wards = [(w.code, w.parent_code) for w in dimensions.wards(fresh)]
     assert len(wards) >= 2
-    assert warm_units(app, fresh, fresh.data_version()) == 2 + len(wards)  # districts 760 and 778
+    # no school opened lately: one school's page (the city's answers by school), districts 760
+    # and 778, every ward
+    assert warm_units(app, fresh, fresh.data_version()) == 1 + 2 + len(wards)
     assert counter.take()  # computed
     pages = [("district", code, code) for code in ("760", "778")] + [("ward", w, d) for w, d in wards]
     for kind, code, district in pages:
@@ -226,6 +228,31 @@ def test_warmer_draws_each_district_and_ward_page_as_its_officer_sees_it(fresh, 
     assert counter.take()
     # a newer data version stops a round
     assert warm_units(app, fresh, fresh.data_version() - 1) is None
+
+
+def test_warmer_computes_the_city_answers_by_school_when_no_school_was_opened(fresh, monkeypatch):
+    from ioc.app import create_app, warm_units
+    from ioc.metrics import dimensions, engine
+    from ioc.pages import school
+
+    app = create_app(store=fresh)
+    assert cache.recently_opened(fresh, "school") == []
+    warm_units(app, fresh, fresh.data_version())
+    assert cache.recently_opened(fresh, "school") == []  # the warmer's drawing is no visit
+    asked: list[tuple[str, str, bool]] = []
+    real = engine.compute
+
+    def compute(store, q, *args, **kw):
+        asked.append((q.kpi, q.by, bool(q.scope.school)))
+        return real(store, q, *args, **kw)
+
+    monkeypatch.setattr(engine, "compute", compute)
+    last = [s.school_id for s in dimensions.schools(fresh) if s.active][-1]
+    with app.server.test_request_context(f"/school/{last}"):
+        school.layout(last)
+    # a school nobody opened computes only its own series: its values are cut from the city's
+    assert asked
+    assert all(own and by not in ("all", "school") for _, by, own in asked), asked
 
 
 def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_path):
