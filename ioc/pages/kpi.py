@@ -94,12 +94,17 @@ def layout(kpi_id: str | None = None, **params: Any) -> Any:
         className="kpi-index",
     )
     if kpi_id is not None and kpi_id in KPIS:
-        body = definition(kpi_id, state)
+        body, kind = definition(kpi_id, state), "kpi-one"
     elif kpi_id:
-        body = html.Div([html.H1(t("kpi.unknown", state, id=kpi_id))], className="card")
+        body, kind = html.Div([html.H1(t("kpi.unknown", state, id=kpi_id))], className="card"), "kpi-one"
     else:
-        body = html.Div(
-            [html.H1(t("nav.kpis", state)), *(definition(k, state, listed=True) for k in KPIS)],
-            className="kpi-list",
+        # the page's heading above both columns, so a phone (one column) shows it first, not the
+        # index; every definition below is its own entry of the index
+        body = html.Div([definition(k, state, listed=True) for k in KPIS], className="kpi-list")
+        return html.Div(
+            [html.H1(t("nav.kpis", state)), html.Div(index, className="kpi-side"), body],
+            className="page kpi-page kpi-all theme-light",
         )
-    return html.Div([html.Div(index, className="kpi-side"), body], className="page kpi-page theme-light")
+    return html.Div(
+        [html.Div(index, className="kpi-side"), body], className=f"page kpi-page {kind} theme-light"
+    )

@@ -82,7 +82,10 @@ document.querySelectorAll('.js-plotly-plot').forEach((plot, i) => {
     // value axes only: an axis of row names (a ranking's units, a category) may repeat a name
     const m = kind.match(/^([xy])(\d*)tick/);
     const axis = m ? (plot._fullLayout || {})[m[1] + 'axis' + m[2]] || {} : {};  // else a colour bar
-    if (axis.tickmode === 'array' || axis.type === 'category') return;
+    if (axis.type === 'category') return;
+    // ticks given as values and texts: value axes print numbers (percentages are written by
+    // i18n.percent), a ranking's rows print names, which may repeat
+    if (axis.tickmode === 'array' && !labels.every(l => /\d/.test(l) && !/\p{L}/u.test(l))) return;
     if (new Set(labels).size !== labels.length) out.push([i, kind, labels]);
   });
 });
@@ -221,6 +224,22 @@ def test_vietnamese_charts_use_plotlys_vietnamese_locale(start, browser_store) -
     assert ENGLISH_MONTH.findall(" ".join(months["en"])), months
 
 
+ABOVE_THE_HEADING = """
+const page = document.querySelector('.page');
+const h1 = [...page.querySelectorAll('h1')].find(h => h.getBoundingClientRect().height > 0);
+if (!h1) return ['no heading'];
+const top = h1.getBoundingClientRect().top, out = [];
+const walker = document.createTreeWalker(page, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const el = walker.currentNode.parentElement;
+  if (!walker.currentNode.textContent.trim() || h1.contains(el) || el.closest('.breadcrumbs')) continue;
+  const box = el.getBoundingClientRect();
+  if (box.width > 0 && box.height > 0 && box.bottom <= top + 1) out.push(walker.currentNode.textContent.trim().slice(0, 40));
+}
+return out;
+"""
+
+
 def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
     duo = start()
     viewport(duo, 390, 844, mobile=True)
@@ -230,14 +249,20 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         (f"/ward/{info.ward_code}", ".unit-page .unit-list"),
         (f"/school/{info.school_id}", ".school-page .profile"),
         ("/explore?kpi=attendance_rate&by=district", ".explore-page .export-bar"),
-        ("/kpi", ".kpi-index"),
+        ("/kpi", ".kpi-list"),
+        ("/kpi/attendance_rate", ".kpi-card"),
+        ("/", ".wall .panel[data-panel]"),
         ("/data-health", ".health-page .fresh-cards"),
-        ("/alerts?status=all", ".alerts-page"),
+        ("/alerts?status=all", ".alerts-page"),  # last: its list is read below
     ]
     for path, marker in pages:
         drawn(duo, path, marker)
         width = duo.driver.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+        # the page's heading comes first: nothing but the breadcrumbs above it (the KPI index
+        # once put its list of every KPI above its heading)
+        above = duo.driver.execute_script(ABOVE_THE_HEADING)
+        assert above == [], (path, above)
         # each linked crumb on one line (they were squeezed into columns of one word each)
         broken = duo.driver.execute_script(
             "return [...document.querySelectorAll('.breadcrumbs a.crumb')]"
