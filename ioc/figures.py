@@ -1123,13 +1123,22 @@ def _partial_point(trace: dict[str, Any], words: str, theme: Theme) -> dict[str,
         "line": {"color": theme.accent, "width": 3, "dash": "dot"},
         "marker": {"size": [0] * (len(x) - 1) + [11], "symbol": "circle-open", "line": {"width": 3}},
         "text": [""] * (len(x) - 1) + [plain(words)],
-        "textposition": "top center",
+        # below the point when it is high among the values: above it, the label met the plot's top
+        "textposition": "bottom center"
+        if y[-1] is not None and y[-1] >= _middle(trace["y"])
+        else "top center",
         "cliponaxis": False,
         "hovertext": hover[:-1] + [f"{hover[-1]} ({plain(words)})"],
         "hoverinfo": "text",
         "customdata": trace["customdata"][tail],
         "showlegend": False,
     }
+
+
+def _middle(values: Sequence[float | None]) -> float:
+    """Halfway between the smallest and the largest of ``values`` (0 without any)."""
+    known = [v for v in values if v is not None]
+    return (min(known) + max(known)) / 2 if known else 0.0
 
 
 def time_label(key: str, grain: str, lang: str) -> str:

@@ -13,6 +13,8 @@ percent    ``95,4 %``             ``95.4%``
 date       ``23/11/2026``         ``2026-11-23`` (ISO 8601, unambiguous)
 date-time  ``23/11/2026 09:05``   ``2026-11-23 09:05``
 =========  =====================  =====================
+
+A number and its unit (``%``, ``Mbps``, ``điểm %``) are joined by a no-break space.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from typing import Any
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
 LOCALES = Path(__file__).resolve().parent / "locales"
+# between a number and its unit ("95,4 %", "0,8 Mbps"): a line never breaks there (a tile once
+# printed "(99,1" with "%)" alone on the next line)
+NBSP = "\u00a0"
 
 
 def lang_of(value: Any) -> str:
@@ -100,7 +105,7 @@ def percent(ratio: float | None, lang: str = DEFAULT_LANG, decimals: int = 1) ->
     if ratio is None or (isinstance(ratio, float) and math.isnan(ratio)):
         return "—"
     text = number(ratio * 100, lang, decimals)
-    return f"{text} %" if lang_of(lang) == "vi" else f"{text}%"
+    return f"{text}{NBSP}%" if lang_of(lang) == "vi" else f"{text}%"
 
 
 def format_date(value: date | datetime | None, lang: str = DEFAULT_LANG) -> str:
@@ -147,7 +152,7 @@ def kpi_value(value: float | None, unit: str, lang: str = DEFAULT_LANG, decimals
         return number(value, lang, 0)
     text = number(value, lang, decimals)
     suffix = UNIT_SUFFIX.get(unit)
-    return f"{text} {t(suffix, lang)}" if suffix else text
+    return f"{text}{NBSP}{t(suffix, lang)}" if suffix else text
 
 
 def kpi_delta(delta: float | None, unit: str, lang: str = DEFAULT_LANG, decimals: int = 1) -> str:
@@ -160,7 +165,7 @@ def kpi_delta(delta: float | None, unit: str, lang: str = DEFAULT_LANG, decimals
         delta = 0.0
     sign = "+" if delta > 0 else ("−" if delta < 0 else "±")
     if unit == "ratio":
-        return f"{sign}{number(abs(delta) * 100, lang, decimals)} {t('unit.points', lang)}"
+        return f"{sign}{number(abs(delta) * 100, lang, decimals)}{NBSP}{t('unit.points', lang)}"
     return f"{sign}{kpi_value(abs(delta), unit, lang, decimals)}"
 
 

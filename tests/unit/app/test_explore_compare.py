@@ -62,7 +62,7 @@ def test_a_ranking_draws_the_previous_period_and_colours_the_change() -> None:
     (hollow,) = [t for t in fig.data if t.marker and t.marker.symbol == "circle-open"]
     assert list(hollow.x) == [0.95, 0.9502, 0.94, 0.9]
     assert list(hollow.y) == [i + figures.PREVIOUS_LANE for i in range(4)]  # just under each row
-    assert "Quận A: Kỳ trước 95,0 % (−2,0 điểm %)" in hollow.hovertext[0]
+    assert "Quận A: Kỳ trước 95,0\u00a0% (−2,0\u00a0điểm\u00a0%)" in hollow.hovertext[0]
     lines = segments(fig)
     assert lines[RED] == [(0.95, 0.93, 0)]  # attendance fell: bad news
     assert lines[GREEN] == [(0.94, 0.96, 2)]
@@ -100,7 +100,10 @@ def test_a_time_chart_says_the_change_in_its_hover() -> None:
     fig = figures.explore_chart(
         rows, "line", "ratio", "vi", time_axis=True, grain="month", previous=[(0.91, WORSE), (0.9, BETTER)]
     )
-    assert list(fig.data[0].hovertext) == ["10/2026: 90,0 % (−1,0 điểm %)", "11/2026: 92,0 % (+2,0 điểm %)"]
+    assert list(fig.data[0].hovertext) == [
+        "10/2026: 90,0\u00a0% (−1,0\u00a0điểm\u00a0%)",
+        "11/2026: 92,0\u00a0% (+2,0\u00a0điểm\u00a0%)",
+    ]
 
 
 def test_the_table_shows_the_previous_value_and_a_coloured_change(request_context) -> None:
@@ -128,8 +131,8 @@ def test_the_table_shows_the_previous_value_and_a_coloured_change(request_contex
     rows = explore.table_rows(kpi, req, res, comparison)
     # in the ranking's order: worst first
     assert [(r["label"], r["previous_shown"], r["change_shown"], r["change_class"]) for r in rows] == [
-        ("Quận 1", "95,0 %", "−2,0 điểm %", "delta delta-bad"),
-        ("Thủ Đức", "95,0 %", "±0,0 điểm %", "delta"),
+        ("Quận 1", "95,0\u00a0%", "−2,0\u00a0điểm\u00a0%", "delta delta-bad"),
+        ("Thủ Đức", "95,0\u00a0%", "±0,0\u00a0điểm\u00a0%", "delta"),
         ("Quận 7", "—", "—", "delta"),
     ]
     best = explore.table_rows(kpi, replace(req, order="best"), res, comparison)

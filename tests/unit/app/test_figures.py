@@ -76,7 +76,7 @@ def test_no_two_ticks_print_the_same_label() -> None:
     fig = figures.trend([("x", [(d, 0.99 + i / 2000) for i, (d, _) in enumerate(DAYS)])], "ratio", "vi")
     axis = fig.layout.yaxis
     steps = {round(b - a, 6) for a, b in zip(axis.tickvals, axis.tickvals[1:], strict=False)}
-    assert steps == {0.002} and "99,2 %" in axis.ticktext
+    assert steps == {0.002} and "99,2\u00a0%" in axis.ticktext
 
 
 def test_a_vietnamese_chart_prints_a_percentage_as_its_text_does() -> None:
@@ -99,19 +99,19 @@ def test_a_vietnamese_chart_prints_a_percentage_as_its_text_does() -> None:
         printed += [str(text) for s in scales for text in s.ticktext or ()]
         printed += [str(h) for t in fig.data for h in (t.hovertext or ()) if "hovertext" in t]
     percents = [p for p in printed if "%" in p]
-    assert "99,0 %" in percents and "99,5 %" in percents
+    assert "99,0\u00a0%" in percents and "99,5\u00a0%" in percents
     assert not [p for p in percents if re.search(r"\d%", p)], percents
 
 
 def test_trend_draws_target_and_localised_hover() -> None:
     fig = validated(figures.trend([("Quận 1", DAYS)], "ratio", "vi", target=0.95))
     assert fig.layout.separators == ",."
-    assert fig.data[0].hovertext[0] == "Quận 1<br>02/11/2026: 90,0 %"
+    assert fig.data[0].hovertext[0] == "Quận 1<br>02/11/2026: 90,0\u00a0%"
     assert fig.layout.shapes[0].y0 == 0.95
     # the target is named in the key above the plot, not by a label sitting on its line
     assert not fig.layout.annotations
     key = [t for t in fig.data if t.showlegend]
-    assert [t.name for t in key] == ["Mục tiêu 95,0 %"] and key[0].line.dash == "dash"
+    assert [t.name for t in key] == ["Mục tiêu 95,0\u00a0%"] and key[0].line.dash == "dash"
     assert fig.layout.legend.y == 1 and fig.layout.legend.yanchor == "bottom"
     low, high = fig.layout.yaxis.range  # the target at the edge of the data is not on the axis line
     assert low < min(min(v for _, v in DAYS if v is not None), 0.95) and high > 0.95
@@ -134,7 +134,7 @@ def test_ranking_is_sorted_worst_first_with_the_gap_to_target_visible() -> None:
     assert list(fig.layout.yaxis.ticktext) == ["Worst", "Next", "Best", "None"]  # worst on top, no data last
     assert list(dots.customdata) == ["/ward/a", "/ward/b", "/ward/d", ""]
     assert list(dots.marker.color)[:3] == [figures.STATUS_COLOURS[s] for s in ("red", "amber", "green")]
-    assert list(fig.layout.yaxis2.ticktext)[:2] == ["92.8% (−2.2 pts)", "93.0% (−2.0 pts)"]
+    assert list(fig.layout.yaxis2.ticktext)[:2] == ["92.8% (−2.2\u00a0pts)", "93.0% (−2.0\u00a0pts)"]
     assert stems.x[:2] == (0.95, 0.928)  # each stem runs from the target to the value
     low, high = fig.layout.xaxis.range
     assert 0.9 < low < 0.928 and high > 0.95  # the spread is visible
@@ -179,7 +179,7 @@ def test_choropleth_colours_by_the_traffic_light_with_a_legend_and_every_area() 
     assert [a.name for a in areas] == ["760", "761", "755"]
     assert [a.fillcolor for a in areas] == [figures.STATUS_COLOURS[s] for s in ("red", "green", "amber")]
     legend = [t.name for t in fig.data if t.showlegend]
-    assert legend == ["≥ 95,0 %", "91,0 % – 95,0 %", "< 91,0 %", "Không có dữ liệu"]
+    assert legend == ["≥ 95,0\u00a0%", "91,0\u00a0% – 95,0\u00a0%", "< 91,0\u00a0%", "Không có dữ liệu"]
     # the island 2 degrees south is moved into a framed inset inside the map's frame
     island = [y for y in areas[2].y if y is not None]
     low, high = fig.layout.yaxis.range
@@ -187,7 +187,7 @@ def test_choropleth_colours_by_the_traffic_light_with_a_legend_and_every_area() 
     assert fig.layout.shapes[0].type == "rect"
     centres = next(t for t in fig.data if t.mode == "markers" and t.hovertext)
     assert list(centres.customdata)[:2] == ["/district/760", ""]
-    assert centres.hovertext[0] == "Quận 1: 90,0 %"
+    assert centres.hovertext[0] == "Quận 1: 90,0\u00a0%"
     assert fig.layout.yaxis.scaleanchor == "x"  # no map tiles: plain axes, lon/lat at true proportions
     plain = validated(figures.choropleth(geo, rows[:2], "ratio", "vi"))
     assert not any(t.showlegend for t in plain.data)  # without thresholds: a colour bar
@@ -224,7 +224,7 @@ def test_school_points_are_svg_not_webgl_and_keep_schools_without_value() -> Non
     fig = validated(figures.school_points(points, "ratio", "vi", green=0.95, amber=0.9))
     assert {t.type for t in fig.data} == {"scatter"}  # WebGL traces need 'unsafe-eval' (CSP)
     by_name = {t.name: t for t in fig.data}
-    assert list(by_name["< 90,0 %"].customdata) == ["/school/a"]
+    assert list(by_name["< 90,0\u00a0%"].customdata) == ["/school/a"]
     assert list(by_name["Không có dữ liệu"].hovertext) == ["B: —"]
     plain = validated(figures.school_points(points, "ratio", "vi"))
     assert plain.data[0].type == "scatter" and list(plain.data[0].customdata) == ["/school/a", ""]
@@ -240,7 +240,7 @@ def test_attendance_calendar_places_days_by_week_and_weekday() -> None:
     z = fig.data[0].z
     assert z[0][0] == 0.95 and z[1][0] is None and z[0][1] == 0.9
     assert list(fig.data[0].y)[:2] == ["T2", "T3"]
-    assert fig.data[0].text[0][0] == "23/11/2026: 95,0 %"
+    assert fig.data[0].text[0][0] == "23/11/2026: 95,0\u00a0%"
 
 
 def test_connectivity_timeline_has_speed_and_outages() -> None:

@@ -33,9 +33,9 @@ def test_number(value, lang, decimals, expected) -> None:
 
 
 def test_percent_follows_the_locale() -> None:
-    assert i18n.percent(0.954, "vi") == "95,4 %"
+    assert i18n.percent(0.954, "vi") == "95,4\u00a0%"
     assert i18n.percent(0.954, "en") == "95.4%"
-    assert i18n.percent(1.0, "vi", 0) == "100 %"
+    assert i18n.percent(1.0, "vi", 0) == "100\u00a0%"
     assert i18n.percent(None, "vi") == "—"
 
 
@@ -57,17 +57,17 @@ def test_ago() -> None:
 
 
 def test_kpi_values_in_their_unit() -> None:
-    assert i18n.kpi_value(0.9612, "ratio", "vi", 1) == "96,1 %"
+    assert i18n.kpi_value(0.9612, "ratio", "vi", 1) == "96,1\u00a0%"
     assert i18n.kpi_value(72.46, "index", "en", 1) == "72.5"
     assert i18n.kpi_value(1234, "count", "vi") == "1.234"
-    assert i18n.kpi_value(45.26, "mbps", "vi", 1) == "45,3 Mbps"
-    assert i18n.kpi_value(0.125, "mbps_per_student", "en", 3) == "0.125 Mbps/student"
+    assert i18n.kpi_value(45.26, "mbps", "vi", 1) == "45,3\u00a0Mbps"
+    assert i18n.kpi_value(0.125, "mbps_per_student", "en", 3) == "0.125\u00a0Mbps/student"
 
 
 def test_deltas_never_show_a_sign_that_rounding_hides() -> None:
-    assert i18n.kpi_delta(0.012, "ratio", "vi", 1) == "+1,2 điểm %"
-    assert i18n.kpi_delta(-0.012, "ratio", "en", 1) == "−1.2 pts"
-    assert i18n.kpi_delta(-0.00001, "ratio", "vi", 1) == "±0,0 điểm %"
+    assert i18n.kpi_delta(0.012, "ratio", "vi", 1) == "+1,2\u00a0điểm\u00a0%"
+    assert i18n.kpi_delta(-0.012, "ratio", "en", 1) == "−1.2\u00a0pts"
+    assert i18n.kpi_delta(-0.00001, "ratio", "vi", 1) == "±0,0\u00a0điểm\u00a0%"
     assert i18n.kpi_delta(-2.5, "index", "en", 1) == "−2.5"
     assert i18n.kpi_delta(None, "ratio", "vi") == "—"
 
