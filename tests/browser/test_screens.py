@@ -106,12 +106,13 @@ def test_the_wall_at_1080p_is_legible_from_4_m_and_no_panel_clips(start) -> None
         assert values and min(values) >= 60, (path, values)
         assert duo.driver.execute_script(OVERFLOWING) == [], path
     viewport(duo, 3840, 2160)
-    drawn(duo, "/?kiosk=1", ".wall .panel[data-panel]")
-    title = duo.driver.execute_script(
-        "return parseFloat(getComputedStyle(document.querySelector('.wall .panel-title')).fontSize);"
-    )
-    assert title >= 40  # at 4K everything scales with the screen
-    assert duo.driver.execute_script(OVERFLOWING) == []
+    for path in ("/?kiosk=1", "/screen/connectivity?kiosk=1"):
+        drawn(duo, path, ".wall .panel[data-panel]")
+        title = duo.driver.execute_script(
+            "return parseFloat(getComputedStyle(document.querySelector('.wall .panel-title')).fontSize);"
+        )
+        assert title >= 40, path  # at 4K everything scales with the screen
+        assert duo.driver.execute_script(OVERFLOWING) == [], path
 
 
 def test_a_list_longer_than_its_panel_says_how_many_it_hides(start) -> None:
@@ -171,6 +172,9 @@ def test_a_vietnamese_page_shows_no_english_month_and_no_raw_code(start, browser
         ("/explore?kpi=uptime&by=date", ".explore-page .export-bar"),
         ("/explore?kpi=attendance_rate&by=level", ".explore-page .export-bar"),
         ("/kpi", ".kpi-index"),
+        ("/kpi/attendance_rate", ".kpi-card"),
+        ("/screen/connectivity", ".wall .panel[data-panel]"),
+        ("/alerts?status=all", ".alerts-page"),
         ("/data-health", ".health-page .fresh-cards"),
         ("/no-such-page", ".not-found-page"),
     ]
