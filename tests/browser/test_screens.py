@@ -267,6 +267,12 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         # once put its list of every KPI above its heading)
         above = duo.driver.execute_script(ABOVE_THE_HEADING)
         assert above == [], (path, above)
+        # every tile's value whole inside its tile ("0,071 Mbps/HS" was cut to "0,071 Mbp")
+        cut = duo.driver.execute_script(
+            "return [...document.querySelectorAll('.tile-value')].filter(v => v.getBoundingClientRect().right"
+            " > (v.closest('.panel') || v.parentElement).getBoundingClientRect().right + 1).map(v => v.textContent);"
+        )
+        assert cut == [], (path, cut)
         # each linked crumb on one line (they were squeezed into columns of one word each)
         broken = duo.driver.execute_script(
             "return [...document.querySelectorAll('.breadcrumbs a.crumb')]"
