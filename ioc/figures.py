@@ -1055,6 +1055,7 @@ def connectivity_timeline(
     """Hourly median download speed (line) and outages (red bars: share of probes offline)."""
     theme = theme_of(theme_name)
     xs = [h[0].isoformat() for h in hours]
+    line = _with_gaps(hours)
     traces: list[dict[str, Any]] = [
         {
             "type": "bar",
@@ -1069,13 +1070,16 @@ def connectivity_timeline(
         },
         {
             "type": "scatter",
-            "x": xs,
-            "y": [h[1] for h in hours],
+            "x": [h[0].isoformat() for h in line],
+            "y": [h[1] for h in line],
             "name": i18n.t("school.download", lang),
             "mode": "lines",
             "line": {"color": theme.accent, "width": 2},
             "hovertext": [
-                f"{i18n.format_datetime(h[0], lang)}: {i18n.number(h[1], lang, 1)} Mbps" for h in hours
+                ""
+                if h[1] is None
+                else f"{i18n.format_datetime(h[0], lang)}: {i18n.number(h[1], lang, 1)} Mbps"
+                for h in line
             ],
             "hoverinfo": "text",
         },
@@ -1108,6 +1112,20 @@ def connectivity_timeline(
         bargap=0,
     )
     return _figure(traces, layout)
+
+
+def _with_gaps(
+    hours: Sequence[tuple[datetime, float | None, float]],
+) -> list[tuple[datetime, float | None, float]]:
+    """``hours`` with an empty hour wherever the next hour with probes is more than one hour
+    later, so that the speed line stops at a gap in the probes instead of bridging it with a
+    straight line (the chart style: gaps drawn as gaps)."""
+    out: list[tuple[datetime, float | None, float]] = []
+    for hour in hours:
+        if out and hour[0] - out[-1][0] > timedelta(hours=1):
+            out.append((out[-1][0] + timedelta(hours=1), None, 0.0))
+        out.append(hour)
+    return out
 
 
 def _partial_point(trace: dict[str, Any], words: str, theme: Theme) -> dict[str, Any]:

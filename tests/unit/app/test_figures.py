@@ -252,6 +252,20 @@ def test_connectivity_timeline_has_speed_and_outages() -> None:
     assert fig.layout.shapes[0].y0 == 20
 
 
+def test_connectivity_timeline_breaks_the_line_at_a_gap_in_the_probes() -> None:
+    """Hours without probes are a gap in the speed line, not a straight line across them."""
+    day = datetime(2026, 12, 4)
+    hours = [(day.replace(hour=h), 100.0, 0.0) for h in (8, 9, 10)] + [
+        (day.replace(hour=h), 30.0, 0.0) for h in (20, 21)
+    ]
+    fig = validated(figures.connectivity_timeline(hours, "vi"))
+    bars, line = fig.data
+    assert len(bars.x) == 5  # the bars are the hours with probes
+    assert list(line.y) == [100.0, 100.0, 100.0, None, 30.0, 30.0]
+    assert line.x[3] == day.replace(hour=11).isoformat() and line.connectgaps in (None, False)
+    assert line.hovertext[3] == ""
+
+
 def test_explore_chart_kinds() -> None:
     rows = [("760", "Quận 1", 0.96, "/district/760"), ("761", "Quận 12", 0.95, "/district/761")]
     bar = validated(figures.explore_chart(rows, "bar", "ratio", "vi", title="T<br>sub"))
