@@ -60,12 +60,21 @@ def attrs(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _with_unit(text: str) -> Any:
+    """A value whose unit is a word ("0,071 Mbps/HS") as the number and its unit in a smaller
+    span: the unit no longer pushes a long value out of its tile; a percentage stays as it is."""
+    number, space, unit = text.partition(i18n.NBSP)
+    if space and any(c.isalpha() for c in unit):
+        return [number + space, html.Span(unit, className="unit")]
+    return text
+
+
 def value_button(text: str, ref: str | None, lang: str, class_name: str = "value") -> Any:
     """A number that opens "what is this number?" when clicked (plain text when ``ref`` is None)."""
     if ref is None:
-        return html.Span(text, className=class_name)
+        return html.Span(_with_unit(text), className=class_name)
     return html.Button(
-        text,
+        _with_unit(text),
         id=ids.explain(ref),
         className=f"{class_name} explainable",
         n_clicks=0,

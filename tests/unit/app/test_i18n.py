@@ -138,3 +138,15 @@ def test_a_pages_title_is_in_the_language_of_its_address() -> None:
         assert title() == "IOC · Data health"
     with Flask(__name__).test_request_context("/data-health?lang=vi"):
         assert title(code="718") == "IOC · Chất lượng dữ liệu"
+
+
+def test_a_tile_value_keeps_its_word_unit_in_a_smaller_span() -> None:
+    """ "0,071 Mbps/HS" is the number and a smaller unit (it was cut to "0,071 Mbp" in a tile); a
+    percentage stays one text. The words read the same either way."""
+    from ioc.panels.common import value_button
+
+    speed = value_button(i18n.kpi_value(0.071, "mbps_per_student", "vi", 3), None, "vi", "tile-value")
+    number, unit = speed.children
+    assert number == "0,071\u00a0" and unit.className == "unit" and unit.children == "Mbps/HS"
+    share = value_button(i18n.kpi_value(0.954, "ratio", "vi"), "kpi=x", "vi", "tile-value")
+    assert share.children == "95,4\u00a0%"
