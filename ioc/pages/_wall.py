@@ -81,7 +81,9 @@ def grid(screen: Screen, state: UrlState, theme: str) -> list[Any]:
     out = []
     for panel in screen.panels:
         g = panel.grid
-        section = frame(panel, panel_title(panel, state.lang), render_panel(panel, ctx), state, ctx.now)
+        output = render_panel(panel, ctx)
+        title = output.title if panel.title is None and output.title else panel_title(panel, state.lang)
+        section = frame(panel, title, output, state, ctx.now)
         section.style = {"gridColumn": f"{g.x + 1} / span {g.w}", "gridRow": f"{g.y + 1} / span {g.h}"}  # type: ignore[attr-defined]
         out.append(section)
     return out

@@ -76,6 +76,7 @@ class PanelOutput:
     state: str = "ok"  # one of STATES
     as_of: datetime | None = None
     message: str = ""
+    title: str | None = None  # the title for this drawing, when it depends on the data (None: the usual)
 
 
 class PanelKind:

@@ -119,7 +119,14 @@ class NotReported(PanelKind):
             className="school-list-panel",
             **attrs({"data-count": str(len(missing))}),
         )
-        return PanelOutput(body, "ok", ctx.now)
+        # "today" only when the day is today: on a weekend or a holiday the list is of the last
+        # school day, and a wall saying "not reported today" on a Sunday would be wrong
+        title = (
+            None
+            if day == ctx.now.date()
+            else i18n.t("panel.not_reported_on", lang, day=i18n.format_date(day, lang))
+        )
+        return PanelOutput(body, "ok", ctx.now, title=title)
 
 
 @register

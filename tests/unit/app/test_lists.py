@@ -114,3 +114,25 @@ def test_a_school_page_says_yes_or_no_for_the_kpis_that_count_schools(request_co
     assert "reached 20 Mbps" in text
     assert "Sent its attendance for" in texts(tiles["reporting_rate"])
     assert "Yes" not in texts(tiles["attendance_rate"])  # a rate of students stays a rate
+
+
+def test_not_reported_says_today_only_on_the_day_itself(request_context, demo_store, monkeypatch) -> None:
+    """On a Sunday the list is of Friday: its title names Friday, not "today"."""
+    from ioc import clock
+    from ioc.pages import _wall
+    from tests.clock import set_clock
+
+    panel = PanelConfig(id="nr", type="not_reported", grid=GridPos(0, 0, 3, 2))
+    screen = replace(_wall.load_screens()["control_room"], panels=(panel,))
+    titles = {}
+    for moment in (
+        datetime(2026, 12, 6, 10, tzinfo=clock.zone()),
+        datetime(2026, 12, 4, 10, tzinfo=clock.zone()),
+    ):
+        set_clock(monkeypatch, moment)
+        (section,) = _wall.grid(screen, UrlState(lang="vi"), "dark")
+        titles[moment.date()] = section.children[0].children
+    assert titles == {
+        date(2026, 12, 6): "Trường chưa báo cáo ngày 04/12/2026",  # Sunday: Friday's list
+        date(2026, 12, 4): "Trường chưa báo cáo hôm nay",
+    }
