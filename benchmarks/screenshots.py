@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 DRAWN = """
+// on a phone a graph is drawn when scrolled near (assets/lazy_graph.js): as a reader would
+const waiting = document.querySelector('.dash-graph--pending');
+if (waiting) waiting.scrollIntoView({block: 'center'});
 const graphs = [...document.querySelectorAll('.dash-graph')];
 return !!document.querySelector(arguments[0]) && !document.querySelector('[data-dash-is-loading="true"]')
     && graphs.every(g => g.querySelector('.main-svg'));
@@ -145,6 +148,7 @@ def main() -> int:
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
             driver.get(args.url.rstrip("/") + shot.path)
             WebDriverWait(driver, 120).until(lambda d, m=shot.marker: d.execute_script(DRAWN, m))
+            driver.execute_script("window.scrollTo(0, 0)")
             time.sleep(1.5)  # Plotly's resize and fit.js settle
             if shot.whole:
                 full = int(driver.execute_script("return document.documentElement.scrollHeight"))

@@ -91,6 +91,9 @@ def test_explore_on_a_phone_does_not_scroll_sideways(start) -> None:
         "kpi=attendance_rate&by=month",
     ):
         duo.driver.get(duo.server_url + "/explore?" + query)
+        # on a phone a graph is drawn when scrolled near (assets/lazy_graph.js)
+        WebDriverWait(duo.driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".drill-graph"))
+        duo.driver.execute_script("document.querySelector('.drill-graph').scrollIntoView()")
         figure_when(duo, lambda fig: True)
         time.sleep(0.3)
         width = duo.driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")

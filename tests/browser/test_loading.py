@@ -4,6 +4,8 @@ the graphs' and grids' code arrives."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from plotly.offline import get_plotlyjs_version
 from selenium.webdriver.common.by import By
@@ -107,4 +109,35 @@ def test_a_grid_drawn_after_a_page_without_one_loads_its_code_then(start, browse
     WebDriverWait(duo.driver, WAIT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".explain:not(.hidden) .explain-content")
     )
+    assert [e for e in duo.get_logs() if "favicon" not in e.get("message", "")] == []
+
+
+GRAPHS = """
+return [document.querySelectorAll('.dash-graph--pending').length,
+        document.querySelectorAll('.js-plotly-plot').length];
+"""
+
+
+def test_a_phone_draws_a_graph_when_it_is_scrolled_near_a_desk_draws_them_all(start, browser_store) -> None:
+    """assets/lazy_graph.js: one graph at a time after the first paint; on a narrow window the
+    graphs below the first screens wait until the reader scrolls near them."""
+    duo = start()
+    info = dimensions.schools(browser_store)[0]
+    path = f"/district/{info.district_code}"
+    duo.driver.set_window_size(412, 860)
+    duo.driver.get(duo.server_url + path)
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(GRAPHS)[1] > 0)
+    time.sleep(1.0)  # what is near the first screen has had its turn
+    waiting, drawn = duo.driver.execute_script(GRAPHS)
+    assert waiting > 0 and drawn > 0, (waiting, drawn)
+    duo.driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(GRAPHS)[1] > drawn)
+    # a desk-sized window draws every graph, those out of the window when the browser is idle
+    duo.driver.set_window_size(1600, 1000)
+    duo.driver.get(duo.server_url + path)
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
+    assert duo.driver.execute_script(GRAPHS) == [0, waiting + drawn]
+    assert duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter(r => r.name.includes('/plotly-ioc.')).length"
+    ) == 1
     assert [e for e in duo.get_logs() if "favicon" not in e.get("message", "")] == []

@@ -35,6 +35,9 @@ def drawn(duo: Any, path: str, marker: str) -> None:
             """
             const marker = document.querySelector(arguments[0]);
             if (!marker) return false;
+            // on a phone a graph is drawn when scrolled near (assets/lazy_graph.js): as a reader would
+            const waiting = document.querySelector('.dash-graph--pending');
+            if (waiting) waiting.scrollIntoView({block: 'center'});
             const graphs = [...document.querySelectorAll('.dash-graph')];
             const pending = document.querySelector('[data-dash-is-loading="true"]');
             return !pending && graphs.every(g => g.querySelector('.main-svg'));
@@ -42,6 +45,7 @@ def drawn(duo: Any, path: str, marker: str) -> None:
             marker,
         )
     )
+    duo.driver.execute_script("window.scrollTo(0, 0)")
     time.sleep(0.8)  # fit.js runs on the next animation frame; Plotly's responsive resize settles
 
 
