@@ -137,7 +137,10 @@ def test_a_phone_draws_a_graph_when_it_is_scrolled_near_a_desk_draws_them_all(st
     duo.driver.get(duo.server_url + path)
     WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
     assert duo.driver.execute_script(GRAPHS) == [0, waiting + drawn]
-    assert duo.driver.execute_script(
-        "return performance.getEntriesByType('resource').filter(r => r.name.includes('/plotly-ioc.')).length"
-    ) == 1
+    assert (
+        duo.driver.execute_script(
+            "return performance.getEntriesByType('resource').filter(r => r.name.includes('/plotly-ioc.')).length"
+        )
+        == 1
+    )
     assert [e for e in duo.get_logs() if "favicon" not in e.get("message", "")] == []
