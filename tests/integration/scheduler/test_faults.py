@@ -460,10 +460,16 @@ retries = 0
         )
         process.terminate()  # the HTTP source goes away
         process.wait(10)
+        # a pull in flight when the source stops fails with "connection reset by peer"; the pulls
+        # after it cannot connect at all, and that is what the record must end up saying
         h.wait_until(
-            lambda: any(s["failing"] for s in health.sources(seeded) if s["source"] == "sector-api"),
+            lambda: any(
+                s["failing"] and "cannot connect" in (s["reason"] or "")
+                for s in health.sources(seeded)
+                if s["source"] == "sector-api"
+            ),
             90,
-            "the source marked failing",
+            "the source marked failing: cannot connect",
         )
         assert scheduler.stop(signal.SIGTERM) == 0
 
