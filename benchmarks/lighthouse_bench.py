@@ -55,7 +55,16 @@ def audit(command: list[str], url: str, mobile: bool) -> dict[str, float]:
         if os.environ.get("LIGHTHOUSE_COOKIE"):
             args.append("--extra-headers=" + json.dumps({"Cookie": os.environ["LIGHTHOUSE_COOKIE"]}))
         env = dict(os.environ, CHROME_PATH=os.environ.get("CHROME_PATH", "/usr/bin/chromium"))
-        subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL, timeout=600)
+        for attempt in range(3):
+            # Lighthouse sometimes loses the page's trace on a busy machine (NO_NAVSTART): run it again
+            done = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, timeout=600)
+            if done.returncode == 0:
+                break
+            print(
+                f"{url}: Lighthouse failed (exit {done.returncode}), attempt {attempt + 1} of 3",
+                file=sys.stderr,
+            )
+        done.check_returncode()
         report = json.loads(out.read_text(encoding="utf-8"))
     audits = report["audits"]
     return {
