@@ -5,7 +5,8 @@
    min-height, ioc.pages._common.grid_style) while AG Grid's own code is still arriving. Dash waits
    for it before running the grid's callbacks (_dashprivate_isLazyComponentReady, as for Dash's own
    lazy components). It stays the grid's component after the bundle has run, so a grid drawn before
-   and after is one component type (React keeps it, it is never remounted). */
+   and after is one component type (React keeps it, it is never remounted). A grid the page hides
+   (display: none; a phone shows the district's list of units instead) loads no code until shown. */
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="ioc-grid-bundle"]');
@@ -36,13 +37,23 @@
     var state = React.useState(real);
     var module = state[0] || real;
     var setModule = state[1];
+    var frame = React.useRef(null);
     React.useEffect(function () {
-      if (!module) { load().then(function (m) { setModule(function () { return m; }); }); }
+      if (module) { return undefined; }
+      var draw = function () { load().then(function (m) { setModule(function () { return m; }); }); };
+      var box = frame.current;
+      if (!box || box.getClientRects().length || !window.ResizeObserver) { draw(); return undefined; }
+      // a grid the page hides (a phone shows the list of units instead): its code when it is shown
+      var shown = new window.ResizeObserver(function () {
+        if (box.getClientRects().length) { shown.disconnect(); draw(); }
+      });
+      shown.observe(box);
+      return function () { shown.disconnect(); };
     }, []);
     var reserved = props.style && props.style.minHeight;
     return React.createElement(
       "div",
-      { className: "grid-frame", style: reserved ? { minHeight: reserved } : undefined },
+      { className: "grid-frame", ref: frame, style: reserved ? { minHeight: reserved } : undefined },
       module ? React.createElement(module.AgGrid, props) : null
     );
   }

@@ -130,10 +130,14 @@ def test_a_phone_draws_a_graph_when_it_is_scrolled_near_a_desk_draws_them_all(st
     time.sleep(1.0)  # what is near the first screen has had its turn
     waiting, drawn = duo.driver.execute_script(GRAPHS)
     assert waiting > 0 and drawn > 0, (waiting, drawn)
+    # the table a phone hides (it shows the list of units) loads no AG Grid code (assets/lazy_grid.js)
+    grid_code = "return performance.getEntriesByType('resource').filter(r => r.name.includes('/dash_ag_grid/')).length"
+    assert duo.driver.execute_script(grid_code) == 0
     duo.driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
     WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(GRAPHS)[1] > drawn)
     # a desk-sized window draws every graph, those out of the window when the browser is idle
-    duo.driver.set_window_size(1600, 1000)
+    duo.driver.set_window_size(1600, 1000)  # the table is shown: its code loads and it is drawn
+    WebDriverWait(duo.driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".units-table .ag-row"))
     duo.driver.get(duo.server_url + path)
     WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
     assert duo.driver.execute_script(GRAPHS) == [0, waiting + drawn]

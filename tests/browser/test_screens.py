@@ -296,7 +296,7 @@ def test_a_phone_never_scrolls_sideways(start, browser_store) -> None:
         """
         const top = s => document.querySelector(s).getBoundingClientRect().top;
         return [top('.not-reporting'), top('.tile-row'),
-                getComputedStyle(document.querySelector('.units-table')).display,
+                getComputedStyle(document.querySelector('.unit-page .grid-frame')).display,  // its grid never drawn
                 getComputedStyle(document.querySelector('.unit-list')).display];
         """
     )
