@@ -1073,8 +1073,10 @@ def connectivity_timeline(
             "x": [h[0].isoformat() for h in line],
             "y": [h[1] for h in line],
             "name": i18n.t("school.download", lang),
-            "mode": "lines",
+            "mode": "lines+markers",
             "line": {"color": theme.accent, "width": 2},
+            # a line needs two points: an hour alone between gaps is drawn as a dot
+            "marker": {"size": [6 if _alone(line, i) else 0 for i in range(len(line))]},
             "hovertext": [
                 ""
                 if h[1] is None
@@ -1126,6 +1128,15 @@ def _with_gaps(
             out.append((out[-1][0] + timedelta(hours=1), None, 0.0))
         out.append(hour)
     return out
+
+
+def _alone(series: Sequence[tuple[datetime, float | None, float]], i: int) -> bool:
+    """Whether point ``i`` has a value and neither neighbour has one."""
+    if series[i][1] is None:
+        return False
+    before = i > 0 and series[i - 1][1] is not None
+    after = i + 1 < len(series) and series[i + 1][1] is not None
+    return not (before or after)
 
 
 def _partial_point(trace: dict[str, Any], words: str, theme: Theme) -> dict[str, Any]:

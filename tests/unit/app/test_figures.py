@@ -264,6 +264,12 @@ def test_connectivity_timeline_breaks_the_line_at_a_gap_in_the_probes() -> None:
     assert list(line.y) == [100.0, 100.0, 100.0, None, 30.0, 30.0]
     assert line.x[3] == day.replace(hour=11).isoformat() and line.connectgaps in (None, False)
     assert line.hovertext[3] == ""
+    assert list(line.marker.size) == [0] * 6  # every point has a neighbour: a line, no dots
+
+    alone = hours[:2] + [(day.replace(hour=23), 25.0, 0.0)]  # one hour of probes after a gap
+    fig = validated(figures.connectivity_timeline(alone, "vi"))
+    assert list(fig.data[1].y) == [100.0, 100.0, None, 25.0]
+    assert list(fig.data[1].marker.size) == [0, 0, 0, 6]  # drawn as a dot, not lost
 
 
 def test_explore_chart_kinds() -> None:
