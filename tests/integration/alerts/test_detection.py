@@ -316,7 +316,10 @@ def test_the_alert_pages_trend_speaks_the_pages_language(env, capsys):
     # day numbers in the page's order, never Plotly's English month names ('Nov 23')
     assert {s.value for s in vi.layout.xaxis.tickformatstops} == {"%d/%m<br>%H:%M", "%d/%m", "%m/%Y"}
     assert "%m-%d" in {s.value for s in en.layout.xaxis.tickformatstops}
-    assert vi.layout.separators == ",." and vi.layout.yaxis.tickformat.endswith("%")
+    # percentages written as the page's text writes them ("70,0 %"), not Plotly's "70,0%"
+    assert vi.layout.separators == ",." and vi.layout.yaxis.ticktext
+    assert all(t.endswith("\u00a0%") for t in vi.layout.yaxis.ticktext)
+    assert [t.replace("\u00a0", "") for t in vi.layout.yaxis.ticktext] == list(en.layout.yaxis.ticktext)
     line, marks = vi.data
     assert flood.day.isoformat() in list(marks.x) and any(h.startswith(day + ": ") for h in marks.hovertext)
     assert any(day in h for h in line.hovertext) and "," in marks.hovertext[0]  # 70,1 %
