@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from ioc import calendar as school_calendar
 from ioc import clock, settings
@@ -104,12 +103,8 @@ class DatasetFreshness:
         return {k: text(v) if not isinstance(v, tuple) else list(v) for k, v in self.__dict__.items()}
 
 
-def _tz() -> ZoneInfo:
-    return ZoneInfo(str(settings.get("timezone")))
-
-
 def _now(now: datetime | None) -> datetime:
-    return (now or clock.now()).astimezone(_tz())
+    return (now or clock.now()).astimezone(clock.zone())
 
 
 def due_school_day(now: datetime | None = None) -> date:
@@ -142,14 +137,14 @@ def _is_stale(latest: date | datetime | None, limit: date | datetime) -> bool:
     if latest is None:
         return True
     if isinstance(limit, datetime):
-        moment = latest if isinstance(latest, datetime) else datetime.combine(latest, time(), _tz())
+        moment = latest if isinstance(latest, datetime) else datetime.combine(latest, time(), clock.zone())
         return moment < limit
-    day = latest.astimezone(_tz()).date() if isinstance(latest, datetime) else latest
+    day = latest.astimezone(clock.zone()).date() if isinstance(latest, datetime) else latest
     return day < limit
 
 
 def _as_local(value: Any) -> Any:
-    return value.astimezone(_tz()) if isinstance(value, datetime) and value.tzinfo else value
+    return value.astimezone(clock.zone()) if isinstance(value, datetime) and value.tzinfo else value
 
 
 # -- the caller's access scope (ioc.access) -------------------------------------------------------------
