@@ -176,6 +176,12 @@ PLOTLY_SCRIPT = re.compile(
 )
 # the <meta> naming each bundle left out of the page, read by its stand-in in assets/
 LAZY_BUNDLES = ((GRID_SCRIPT, "ioc-grid-bundle"), (PLOTLY_SCRIPT, "ioc-plotly-bundle"))
+# Dash's DataTable bundle (33 kB): Dash names it in every page whether or not a component of it is
+# drawn (``dash.dash_table`` is imported by ``dash`` itself, and ``_generate_scripts_html`` lists
+# its ``_js_dist`` unconditionally); the product draws its tables with AG Grid and has no DataTable
+UNUSED_SCRIPTS = (
+    re.compile(r'<script src="[^"]*/_dash-component-suites/dash/dash_table/bundle\.[^"]*\.js"></script>\n?'),
+)
 
 
 def lazy_script(scripts: str, metas: str, script: re.Pattern[str], name: str) -> tuple[str, str]:
@@ -195,8 +201,8 @@ def lazy_script(scripts: str, metas: str, script: re.Pattern[str], name: str) ->
 
 
 class App(dash.Dash):
-    """Dash with Plotly's custom bundle on every page (see the module docstring) and ``lang``
-    on ``<html>``: the page's language from ``?lang=`` (screen readers pronounce the page in it,
+    """Dash with Plotly's custom bundle on every page (see the module docstring), without
+    DataTable's bundle (``UNUSED_SCRIPTS``), and ``lang`` on ``<html>``: the page's language from ``?lang=`` (screen readers pronounce the page in it,
     browsers offer no wrong translation)."""
 
     # Dash marks its one-time set-up done before doing it, so requests arriving meanwhile on other
@@ -227,6 +233,8 @@ class App(dash.Dash):
     ) -> str:
         for script, name in LAZY_BUNDLES:
             scripts, metas = lazy_script(scripts, metas, script, name)
+        for unused in UNUSED_SCRIPTS:
+            scripts = unused.sub("", scripts, count=1)
         page = super().interpolate_index(metas, title, css, config, scripts, app_entry, favicon, renderer)
         lang = i18n.lang_of(flask.request.args.get("lang")) if flask.has_request_context() else "vi"
         return page.replace("<html>", f'<html lang="{lang}">', 1)

@@ -92,8 +92,15 @@ def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
     return fig
 
 
+# tick labels that make room for themselves: the margin grows to hold them (automargin), so none
+# passes the graph's edge and Plotly need not measure each label to hide those that would; its
+# default for a numeric axis ('hide past div') measured every label of every draw, about half
+# the time of drawing a 38-row ranking (explore's first chart: ~150 ms of ~300 on a desk PC)
+FITTED_TICKS = {"automargin": True, "ticklabeloverflow": "allow"}
+
+
 def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:
-    return {"gridcolor": theme.grid, "zeroline": False, "linecolor": theme.grid, "automargin": True, **extra}
+    return {"gridcolor": theme.grid, "zeroline": False, "linecolor": theme.grid, **FITTED_TICKS, **extra}
 
 
 def _day_axis(theme: Theme, lang: str, days: Sequence[date]) -> dict[str, Any]:
@@ -1014,7 +1021,7 @@ def attendance_calendar(
         height=260,
         margin=40,
         yaxis={"autorange": "reversed", "showgrid": False, "type": "category"},
-        xaxis={"showgrid": False, "nticks": 12, "type": "category", "automargin": True},
+        xaxis={"showgrid": False, "nticks": 12, "type": "category", **FITTED_TICKS},
     )
     if not days:
         return _figure([], layout)
@@ -1107,7 +1114,7 @@ def connectivity_timeline(
             "tickvals": [0, 0.25, 0.5, 0.75, 1],
             "ticktext": [i18n.percent(v, lang, 0) for v in (0, 0.25, 0.5, 0.75, 1)],
             "showgrid": False,
-            "automargin": True,  # "100 %" once printed as "1" at the edge
+            **FITTED_TICKS,  # "100 %" once printed as "1" at the edge
         },
         xaxis=_date_axis(theme, lang, **({"range": x_range} if x_range else {})),
         shapes=[threshold_line],

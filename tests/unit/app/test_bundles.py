@@ -59,7 +59,8 @@ def test_pages_name_the_custom_bundle_for_dcc_and_never_load_the_full_one(app: A
     assert served.headers["Cache-Control"] == delivery.IMMUTABLE
 
 
-def test_every_figure_of_every_page_is_drawn_by_the_served_bundle(request_context, demo_store) -> None:
+def page_layouts(demo_store: Any) -> dict[str, Any]:
+    """The layout of every page, every screen, and explore's groupings and charts."""
     from ioc.pages import _unit, _wall, data_health, explore, kpi, school  # after the app exists
 
     info = dimensions.schools(demo_store)[0]
@@ -78,11 +79,44 @@ def test_every_figure_of_every_page_is_drawn_by_the_served_bundle(request_contex
     for k in KPIS:
         layouts[f"explore {k}"] = explore.layout(kpi=k)
     layouts["explore by school, city-wide"] = explore.layout(kpi="attendance_rate", by="school")
+    return layouts
+
+
+def figures_of(layout: Any) -> list[Any]:
+    return [
+        c.figure
+        for c in walk(layout)
+        if type(c).__name__ == "Graph" and getattr(c, "figure", None) is not None
+    ]
+
+
+def test_every_figure_of_every_page_is_drawn_by_the_served_bundle(request_context, demo_store) -> None:
+    layouts = page_layouts(demo_store)
     drawn = {name: trace_types(layout) for name, layout in layouts.items()}
     assert {"scatter", "bar", "heatmap"} <= set().union(*drawn.values())  # the walk finds the figures
     served = delivery.trace_types()
     missing = {name: types - served for name, types in drawn.items() if types - served}
     assert not missing, f"trace types the served Plotly bundle cannot draw: {missing}"
+
+
+def test_tick_labels_that_make_room_for_themselves_are_not_measured_one_by_one(
+    request_context, demo_store
+) -> None:
+    # Plotly's default for a numeric axis measures every tick label on every draw to hide those
+    # past the graph's edge; an axis whose margin grows to hold its labels has none there
+    # (ioc.figures.FITTED_TICKS: half the time of drawing explore's first chart)
+    measured: dict[str, list[str]] = {}
+    axes = 0
+    for name, layout in page_layouts(demo_store).items():
+        for figure in figures_of(layout):
+            plot = figure.to_plotly_json()["layout"] if isinstance(figure, go.Figure) else figure["layout"]
+            for key, axis in plot.items():
+                if key.startswith(("xaxis", "yaxis")) and axis.get("automargin"):
+                    axes += 1
+                    if axis.get("ticklabeloverflow") != "allow":
+                        measured.setdefault(name, []).append(key)
+    assert axes > 50  # the walk finds the axes
+    assert not measured, measured
 
 
 def test_versioned_bundles_and_assets_are_cached_for_a_year_the_rest_revalidated(app: Any) -> None:
@@ -177,3 +211,20 @@ def test_ag_grid_s_code_is_left_out_of_every_page_and_named_for_the_stand_in(app
             '<script src="/x.js"></script>',
             "",
         )
+
+
+def test_no_page_loads_dash_s_datatable_bundle_and_no_page_draws_a_datatable(app: Any) -> None:
+    # Dash names dash_table's bundle in every page (dash imports it itself); ioc.delivery drops it
+    client = app.server.test_client()
+    for path in ("/", "/district/760", "/explore", "/school/x", "/data-health", "/kpi"):
+        scripts = _scripts(client, path)
+        assert not [s for s in scripts if "/dash_table/" in s], (path, scripts)
+        assert [s for s in scripts if "/dash_renderer." in s], (path, scripts)  # the rest stays
+    # which holds only while the product draws no DataTable (its tables are AG Grid's)
+    package = Path(delivery.__file__).parent
+    users = [
+        f.relative_to(package)
+        for f in package.rglob("*.py")
+        if f.name != "delivery.py" and re.search(r"\bdash_table\b|\bDataTable\(", f.read_text("utf-8"))
+    ]
+    assert users == []
