@@ -8,7 +8,8 @@ page is drawn first (the process's cold start: in-memory copies, the city's answ
 probe load (``ioc ingest`` of the next 5-minute slot, one probe per open school) moves the data
 version, and ``--schools`` other schools are drawn once each (a first visit) and again (cached).
 Printed: seconds and CPU seconds of each first visit, then every uncached computation the pages
-made (``engine.compute`` per KPI and grouping, the school views), with its mean wall time.
+made (``engine.compute`` per KPI and grouping, ``engine.compute_panel`` per KPI and unit level,
+the school views), with its mean wall time.
 ``--profile`` adds pyinstrument's call tree of the first visits (``pip install pyinstrument``).
 The machine's load average is printed with the figures: compare runs taken close together.
 """
@@ -95,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         return f"{q.kpi} by={q.by} " + ("(the school's own)" if q.scope.school else "(city-wide)")
 
     timed(engine, "compute", query, timings)
+    if hasattr(engine, "compute_panel"):  # a series of every unit of a level at once (slices)
+        timed(
+            engine,
+            "compute_panel",
+            lambda _s, q, level, *_: f"{q.kpi} by={q.by} (panel of every {level})",
+            timings,
+        )
     for name in ("school", "school_profile", "latest_probe", "attendance_calendar", "connectivity_timeline"):
         if hasattr(views, name):  # the views of the code being measured (an older one too)
             timed(views, name, lambda *_, _name=name: "view " + _name, timings)

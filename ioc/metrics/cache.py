@@ -455,6 +455,7 @@ def _cached(
         stale = _previous(lineage, backend, shared)
         if stale is not None:
             LOOKUPS.labels("previous", "hit").inc()
+            _served_previous()
             return stale  # type: ignore[no-any-return]
     # one thread of this process fetches or computes a key; its other threads asking meanwhile
     # wait for that (a city-wide answer fetched from Redis is unpickled once, not once per thread)
@@ -470,8 +471,9 @@ def _cached(
             LOOKUPS.labels("local", "hit").inc()
             return hit  # type: ignore[no-any-return]
     try:
-        value = _fetch_or_compute(key, make, backend, shared, kpi, kind, lineage)
-        if lineage is not None:
+        with _made_of_previous() as previous:
+            value = _fetch_or_compute(key, make, backend, shared, kpi, kind, lineage, previous)
+        if lineage is not None and not previous[0]:
             _remember(lineage, value, backend)
         return value
     finally:
@@ -493,7 +495,11 @@ def _fetch_or_compute(
     kpi: str,
     kind: str,
     lineage: Lineage | None,
+    previous: list[bool],
 ) -> T:
+    """``make()``'s answer from Redis, or computed and kept in both levels (not when ``previous``
+    says it was made of a previous version's answer)."""
+
     def compute() -> T:
         started = time.perf_counter()
         value = make()
@@ -502,7 +508,8 @@ def _fetch_or_compute(
 
     if shared is None:
         value = compute()
-        backend.set(key, value)
+        if not previous[0]:
+            backend.set(key, value)
         return value
 
     asked, value = shared.get(key)
@@ -515,6 +522,8 @@ def _fetch_or_compute(
                 value = _wait_for(shared, key, lock, float(settings.get("worker_timeout")) / 2)
             if value is None:
                 value = compute()
+                if previous[0]:
+                    return value
                 shared.set(key, value)
                 if lineage is not None:
                     shared.set(LATEST + lineage.family, (lineage.version, key))
@@ -523,6 +532,36 @@ def _fetch_or_compute(
                 shared.release(lock)
     backend.set(key, value)
     return value  # type: ignore[no-any-return]
+
+
+# An answer made from another cached answer (a unit's cut from the city's answer or panel, a
+# tile's summary from its queries) may be made, in the stale window, of a previous version's
+# answer: it is then served but not kept under the new version's key (it would outlive the window
+# there), and what it is part of is not kept either.
+_PREVIOUS_USED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "ioc_previous_used", default=None
+)
+
+
+def _served_previous() -> None:
+    """The answer being made uses a previous version's answer."""
+    used = _PREVIOUS_USED.get()
+    if used is not None:
+        used[0] = True
+
+
+@contextlib.contextmanager
+def _made_of_previous() -> Iterator[list[bool]]:
+    """Around making an answer: yields a flag, true once a previous version's answer went into it
+    (which then marks the answer around it too)."""
+    used = [False]
+    token = _PREVIOUS_USED.set(used)
+    try:
+        yield used
+    finally:
+        _PREVIOUS_USED.reset(token)
+        if used[0]:
+            _served_previous()
 
 
 # -- the previous answer while the new one is computed (stale-while-revalidate) -----------------

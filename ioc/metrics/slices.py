@@ -13,10 +13,12 @@ the unit (one scan per KPI and level, cached and shared like any answer):
   for the Y-groups of X's schools, when every such group lies wholly inside X (always for
   schools; a ward across two districts is not, so ``by=ward`` in a district holding part of it is
   computed as asked);
-- ``scope={district|ward: X}, by=date|week|month`` is X's series in the city's *panel*: the same
-  series for every district (or ward) at once (engine.compute_panel, formulas.Plan.panel), for the
-  formula kinds whose series allow it (formulas.PANEL_KINDS: the connectivity and digital ones
-  that a probe load makes stale).
+- ``scope={district|ward|school: X}, by=date|week|month`` is X's series in the city's *panel*: the
+  same series for every district (ward, school) at once (engine.compute_panel, formulas.Plan.panel),
+  for the formula kinds whose series allow it (formulas.PANEL_KINDS: the connectivity and digital
+  ones that a probe load makes stale). After a probe load the first school page drawn (by the
+  warmer) computes each school panel once, and every other school page cuts its tiles' trends
+  from them instead of scanning the facts again per school.
 
 This is exact because every formula (ioc/metrics/formulas.py) computes a group's row from that
 group's schools alone: city-wide notions (school days, "now", the latest date) do not depend on
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 # the SchoolInfo field holding each unit level's key (what formulas.UNIT_GROUPS groups by)
 LEVELS = {"district": "district_code", "ward": "ward_code", "school": "school_id"}
-PANEL_LEVELS = ("district", "ward")  # time series cut from a panel (a school's is computed as asked)
+PANEL_LEVELS = ("district", "ward", "school")  # unit levels whose time series are cut from a panel
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,6 @@ def _shape(
     if not inside:
         return None  # an empty unit: the direct answer's one empty row
     if q.by in TIME_BY:
-        # a school's own series is a cheap query; a panel of every school's would be a big answer
-        # (3,500 schools x 30 days) for every worker to fetch from Redis and unpickle
         return (q.by, code, frozenset(), level) if level in PANEL_LEVELS else None
     if q.by == "all":
         return level, code, frozenset(), None
@@ -116,7 +116,7 @@ def _units(schools: list[SchoolInfo]) -> dict[str, dict[str, list[SchoolInfo]]]:
 def cut_panel(piece: Slice, panel: engine.Panel) -> KpiResult:
     """``q``'s series from the panel of its unit level (a unit without rows: a series without any,
     as the direct answer of a series listing only the buckets with facts)."""
-    return replace(panel.frame, rows=panel.series.get(piece.unit or "", ()))
+    return replace(panel.frame, rows=panel.series(piece.unit or ""))
 
 
 def cut(piece: Slice, q: KpiQuery, wide: KpiResult) -> KpiResult | None:

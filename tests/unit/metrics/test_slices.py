@@ -66,13 +66,13 @@ def test_cut_answers_are_the_computed_ones(fresh, monkeypatch: pytest.MonkeyPatc
             answer.data_version,
         ), q
         same({q: answer.rows}, {q: got.rows})
-    # computed: city-wide answers, groups reaching past the unit (the district of a ward), the
-    # series of formula kinds without panels and a school's own series
+    # computed: city-wide answers, groups reaching past the unit (the district of a ward) and the
+    # series of formula kinds without panels (a school's series of the others come from panels)
     coarser = {"ward": {"district"}, "school": {"district", "ward"}}
     for q in seen.queries:
         if q.scope.items() and q.by not in coarser.get(q.scope.items()[0][0], set()):
             assert q.by in ("date", "week", "month"), q
-            assert q.scope.school is not None or not engine.panel_ready(q), q
+            assert not engine.panel_ready(q), q
     assert len(seen.queries) < len(direct) / 2
 
 
@@ -88,12 +88,9 @@ def test_series_of_panel_kinds_come_from_one_panel_per_level(fresh, monkeypatch)
     for scope in UNITS:
         q = KpiQuery("bandwidth_coverage", "date", date(2026, 11, 14), NOV20, scope)
         piece = slices.plan(fresh, q)
-        if scope.school is None:
-            assert piece.panel == scope.items()[0][0]
-        else:
-            assert piece is None  # a school's own series: computed as asked
+        assert piece.panel == scope.items()[0][0]
         same({q: engine.compute(fresh, q).rows}, {q: cache.cached_compute(fresh, q).rows})
-    assert sorted(panels) == [("bandwidth_coverage", level) for level in ("district", "ward")]
+    assert sorted(panels) == [("bandwidth_coverage", level) for level in ("district", "school", "ward")]
     assert slices.plan(fresh, KpiQuery("attendance_rate", "date", None, NOV20, Scope(ward="26734"))) is None
 
 

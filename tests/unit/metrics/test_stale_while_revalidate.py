@@ -164,3 +164,24 @@ def test_a_new_answer_another_node_has_in_redis_is_served_before_the_previous_on
     finally:
         monkeypatch.delenv("IOC_CACHE_REDIS_URL")
         cache.shared_level()
+
+
+def test_an_answer_cut_from_a_previous_answer_is_not_kept_for_the_new_version(
+    fresh: Any, tmp_path: Any, stale: None
+) -> None:
+    # the city's panel and answer by school exist for the previous version; a school's series and
+    # a district's answer by school, never asked, are cut from them right after a probe load
+    series = KpiQuery("uptime", "date", date(2026, 11, 14), NOV20, Scope(school="S2"))
+    cache.cached_compute(fresh, KpiQuery("uptime", "date", date(2026, 11, 14), NOV20, Scope(school="S1")))
+    cache.cached_compute(fresh, UPTIME)
+    before = {q: compute(fresh, q) for q in (series, DISTRICT_UPTIME)}
+    _probe(fresh, tmp_path)
+    for q, old in before.items():
+        assert cache.cached_compute(fresh, q).rows == old.rows  # the previous version's, at once
+    # once the warmer has drawn the version, the same questions get the new answers: the cuts
+    # made of the previous ones were served, not kept under the new version's key
+    cache.mark_warmed(fresh, fresh.data_version())
+    for q, old in before.items():
+        new = compute(fresh, q)
+        assert new.rows != old.rows
+        assert cache.cached_compute(fresh, q).rows == new.rows
