@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ioc import settings
-from ioc.metrics import dimensions, engine
+from ioc.metrics import dimensions, engine, hot
 from ioc.metrics.engine import catalog_for
 from ioc.store import CATALOG_NAME
 
@@ -59,22 +59,30 @@ def snapshot_time(store: Store, version: int) -> datetime | None:
     ).scalar()
 
 
+def _tables(store: Store, catalog: str, *names: str) -> dict[str, str]:
+    """Where to read each of ``names``: this process's in-memory copy at the data version when the
+    live catalog is read and the copy is current (ioc.metrics.hot: no catalog round trips, which
+    were most of a first school page's profile and calendar), else the catalog's table."""
+    copies = hot.sources(store, names, store.data_version()) if catalog == CATALOG_NAME else {}
+    return {name: copies.get(name, f"{catalog}.{name}") for name in names}
+
+
 def attendance_calendar(
     store: Store, school_id: str, date_to: date | None = None, days: int = 120, snapshot: int | None = None
 ) -> list[tuple[date, float | None]]:
     """(date, present/enrolled) for each attendance row of the school in the ``days`` before ``date_to``."""
-    cat = catalog_for(store, snapshot)
+    attendance = _tables(store, catalog_for(store, snapshot), "attendance")["attendance"]
     end = (
         date_to
         or store.execute(
-            f"SELECT max(date) FROM {cat}.attendance WHERE school_id = $id", {"id": school_id}
+            f"SELECT max(date) FROM {attendance} WHERE school_id = $id", {"id": school_id}
         ).scalar()
     )
     if end is None:
         return []
     rows = store.execute(
         f"""SELECT date, CASE WHEN enrolled > 0 THEN present::DOUBLE / enrolled END
-        FROM {cat}.attendance WHERE school_id = $id AND date > $start AND date <= $end ORDER BY date""",
+        FROM {attendance} WHERE school_id = $id AND date > $start AND date <= $end ORDER BY date""",
         {"id": school_id, "start": end - timedelta(days=days), "end": end},
     ).rows
     return [(d, None if r is None else float(r)) for d, r in rows]
@@ -126,12 +134,12 @@ def school_profile(
 ) -> dimensions.SchoolProfile | None:
     """A school's every version, its newest attendance row and digital snapshot, without its
     newest probe (``latest_probe``): what a probe load does not change."""
-    cat = catalog or CATALOG_NAME
+    tables = _tables(store, catalog or CATALOG_NAME, "schools", "attendance", "digital")
     history = store.execute(
         f"""SELECT school_id, school_name, level, ownership, coalesce(ward_code, ward_name), ward_name,
                coalesce(district_code, district_name), district_name, latitude, longitude,
                students, teachers, classrooms, active, valid_from
-        FROM {cat}.schools WHERE school_id = $id ORDER BY valid_from""",
+        FROM {tables["schools"]} WHERE school_id = $id ORDER BY valid_from""",
         {"id": school_id},
     ).rows
     if not history:
@@ -140,7 +148,7 @@ def school_profile(
 
     def latest(table: str, order: str) -> dict[str, Any] | None:
         return store.execute(
-            f"SELECT * EXCLUDE (run_id) FROM {cat}.{table} WHERE school_id = $id ORDER BY {order} DESC LIMIT 1",
+            f"SELECT * EXCLUDE (run_id) FROM {tables[table]} WHERE school_id = $id ORDER BY {order} DESC LIMIT 1",
             {"id": school_id},
         ).first()
 
@@ -173,11 +181,11 @@ def last_probe_at(store: Store, school_id: str, *, catalog: str | None = None) -
     cat = catalog or CATALOG_NAME
     version = store.data_version()
     if cat == "lake" and engine.rollup_ready(store, cat, version):
-        table, column = "connectivity_daily", "last_at"
+        table, column = _tables(store, cat, "connectivity_daily")["connectivity_daily"], "last_at"
     else:
-        table, column = "connectivity", "measured_at"
+        table, column = f"{cat}.connectivity", "measured_at"
     return store.execute(
-        f"SELECT max({column}) FROM {cat}.{table} WHERE school_id = $id", {"id": school_id}
+        f"SELECT max({column}) FROM {table} WHERE school_id = $id", {"id": school_id}
     ).scalar()
 
 

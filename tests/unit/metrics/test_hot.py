@@ -190,3 +190,38 @@ def test_threads_share_the_copies(fresh, monkeypatch):
         t.join()
     assert not errors
     assert len(results) == 4 and all(same(r, lake) for r in results)
+
+
+def _school_views(store) -> dict[str, object]:
+    from ioc.metrics import views
+
+    return {
+        school: (
+            views.school(store, school),
+            views.attendance_calendar(store, school, NOV20),
+            views.attendance_calendar(store, school),
+            views.last_probe_at(store, school),
+        )
+        for school in ("S1", "S2", "S3", "S4", "no such school")
+    }
+
+
+def test_a_school_s_profile_and_calendar_read_the_copies_and_answer_like_the_lake(
+    fresh, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("IOC_HOT_TABLE_ROWS", "0")
+    lake = _school_views(fresh)
+    monkeypatch.delenv("IOC_HOT_TABLE_ROWS")
+    sql = Sql(fresh, monkeypatch)
+    read: list[str] = []
+    real = fresh.execute
+    monkeypatch.setattr(fresh, "execute", lambda text, *a, **k: read.append(text) or real(text, *a, **k))
+    assert _school_views(fresh) == lake
+    assert any(hot.HOT_DB in text for text in read)
+    assert not any(f"{hot.CATALOG_NAME}.attendance" in text for text in read + sql.texts)
+    # after a probe load: the newest probe's time from the new copy of the rollup
+    _probe(fresh, tmp_path)
+    monkeypatch.setenv("IOC_HOT_TABLE_ROWS", "0")
+    lake = _school_views(fresh)
+    monkeypatch.delenv("IOC_HOT_TABLE_ROWS")
+    assert _school_views(fresh) == lake
