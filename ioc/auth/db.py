@@ -409,6 +409,10 @@ def to_pg(sql: str) -> str:
     return _PARAM.sub(swap, sql)
 
 
+class AuthDbUnreachable(RuntimeError):
+    """The accounts database cannot be reached now (an outage, not a wrong statement)."""
+
+
 class PostgresAuthDb(AuthDb):
     """The tables in schema ``ioc_auth`` of a PostgreSQL database shared by every app node."""
 
@@ -435,7 +439,10 @@ class PostgresAuthDb(AuthDb):
         self._pool_pid = os.getpid()
         self._idle: list[Any] = []
         self._inherited: list[Any] = []
-        self._ensure_schema()
+        # the tables are made (or brought up to date) at the first use, not here: a worker that
+        # starts while the database is down starts anyway and answers 503 until it is back
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
 
     def _new_connection(self) -> Any:
         import psycopg  # PostgreSQL only: the embedded store never loads psycopg (~190 modules)
@@ -443,7 +450,7 @@ class PostgresAuthDb(AuthDb):
         try:
             return psycopg.connect(self._conninfo, autocommit=True, row_factory=_pg_rows)
         except psycopg.OperationalError as error:
-            raise RuntimeError(
+            raise AuthDbUnreachable(
                 f"cannot reach the accounts database {self.describe()} "
                 f"(IOC_AUTH_DATABASE_URL, or IOC_CATALOG_URL when that is empty): {error}".strip()
             ) from error
@@ -482,18 +489,24 @@ class PostgresAuthDb(AuthDb):
     def _borrowed(self) -> Iterator[Any]:
         con = self._acquire()
         try:
+            if not self._schema_ready:
+                self._ensure_schema(con)
             yield con
         finally:
             self._release(con)
 
-    def _ensure_schema(self) -> None:
-        with self._borrowed() as con:
-            if self._schema_version(con) == SCHEMA_VERSION:
+    def _ensure_schema(self, con: Any) -> None:
+        """Make the tables or bring them up to date, once per process (on its first connection
+        that works; the threads of a process wait for the one that does it)."""
+        with self._schema_lock:
+            if self._schema_ready:
                 return
-            with con.transaction():
-                # nodes starting at once: one creates, the others wait and find everything in place
-                con.execute("SELECT pg_advisory_xact_lock(hashtext('ioc_auth schema'))")
-                con.execute(PG_SCHEMA_SQL)
+            if self._schema_version(con) != SCHEMA_VERSION:
+                with con.transaction():
+                    # nodes starting at once: one creates, the others wait and find everything in place
+                    con.execute("SELECT pg_advisory_xact_lock(hashtext('ioc_auth schema'))")
+                    con.execute(PG_SCHEMA_SQL)
+            self._schema_ready = True
 
     @staticmethod
     def _schema_version(con: Any) -> int | None:

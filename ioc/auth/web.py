@@ -18,10 +18,11 @@ import hmac
 import logging
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from ioc import settings
 from ioc.access import EVERYTHING, AccessScope, Place
 from ioc.auth import accounts, audit, forms, oidc, proxies, ratelimit, rules, sessions, tokens
 from ioc.auth.access import ADMIN, EXPORT_ROLES, G_KEY, RESTRICTED_ROLES
-from ioc.auth.db import AuthDb, open_db
+from ioc.auth.db import AuthDb, AuthDbUnreachable, open_db
 from ioc.auth.principal import Principal
 from ioc.messages import Message, msg
 from ioc.metrics import table_versions
@@ -72,11 +73,28 @@ OPEN = Principal("open", "demo", ADMIN)  # sign-in switched off by IOC_AUTH_REQU
 class AuthState:
     db: AuthDb
     required: bool
-    secret: str
     locate: rules.Locate
     dash_app: Any = None
     store_factory: Callable[[], Any] | None = None
     oidc: Any = None  # ioc.auth.oidc.OidcClient when configured
+    server: Flask | None = None  # given the secret key too once it is read
+    _secret: str | None = field(default=None, repr=False)
+    _secret_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def secret(self) -> str:
+        """The deployment's secret key (one for every worker and node sharing the accounts
+        database), read at start, or at the first use after the database answers when it did not
+        at start (AuthDbUnreachable until then)."""
+        secret = self._secret
+        if secret is None:
+            with self._secret_lock:
+                if self._secret is None:
+                    self._secret = self.db.secret_key()
+                    if self.server is not None:
+                        self.server.secret_key = self._secret
+                secret = self._secret
+        return secret
 
 
 def store_locator(store_factory: Callable[[], Any], size: int = 4096) -> rules.Locate:
@@ -141,8 +159,6 @@ def install(
         existing.required = required
         return existing
     db = open_db(data_dir)
-    secret = db.secret_key()  # one key for every worker and node sharing this accounts database
-    server.secret_key = secret
     server.config.update(
         MAX_CONTENT_LENGTH=int(settings.get("max_upload_mb")) * 1024 * 1024,
         SESSION_COOKIE_NAME="ioc_flask",
@@ -157,15 +173,24 @@ def install(
     state = AuthState(
         db=db,
         required=required,
-        secret=secret,
         locate=locate,
         dash_app=app if hasattr(app, "server") else None,
         store_factory=store_factory,
+        server=server,
     )
     state.oidc = oidc.client_from_settings()
     server.extensions[EXTENSION] = state
-    if required and accounts.count(state.db) == 0:
-        log.warning("sign-in is required but there are no accounts yet: ioc users add NAME --role admin")
+    try:
+        _ = state.secret  # read now when the database answers
+        if required and accounts.count(state.db) == 0:
+            log.warning("sign-in is required but there are no accounts yet: ioc users add NAME --role admin")
+    except AuthDbUnreachable as error:
+        # a worker starting in an outage starts anyway: requests get a 503 until the database answers
+        log.error(
+            "the accounts database is not reachable at start (%s): this worker starts without it "
+            "and reads it once it answers",
+            " ".join(str(error).split()),
+        )
     if not required:
         log.warning(
             "SIGN-IN IS SWITCHED OFF (IOC_AUTH_REQUIRED=false): anyone who reaches this server reads "

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from ioc.auth import audit, ingestion, sessions
-from ioc.auth.db import PG_SCHEMA, PostgresAuthDb, Row, database_url, open_db, redact, to_pg
+from ioc.auth.db import (
+    PG_SCHEMA,
+    AuthDbUnreachable,
+    PostgresAuthDb,
+    Row,
+    database_url,
+    open_db,
+    redact,
+    to_pg,
+)
 
 from .conftest import new_postgres_url
 
@@ -48,11 +57,49 @@ def test_which_database(monkeypatch: pytest.MonkeyPatch) -> None:
     assert redact("postgresql://ioc:secret@db:5432/ioc") == "postgresql://ioc:***@db:5432/ioc"
 
 
-def test_an_unreachable_postgresql_is_a_clear_error() -> None:
+def test_an_unreachable_postgresql_opens_and_each_use_is_a_clear_error() -> None:
     from tests.servers import free_port
 
-    with pytest.raises(RuntimeError, match="cannot reach the accounts database"):
-        PostgresAuthDb(f"postgresql://ioc:pw@127.0.0.1:{free_port()}/ioc?connect_timeout=2")
+    # opening asks nothing of the server: a worker starting while the database is down starts
+    db = PostgresAuthDb(f"postgresql://ioc:pw@127.0.0.1:{free_port()}/ioc?connect_timeout=2")
+    for use in (lambda: db.query("SELECT 1"), db.secret_key, lambda: audit.record(db, "sign_in")):
+        with pytest.raises(AuthDbUnreachable, match="cannot reach the accounts database"):
+            use()
+
+
+def test_the_schema_is_made_at_the_first_use_once_and_after_an_outage(
+    request: pytest.FixtureRequest, postgres_server: Any
+) -> None:
+    url = new_postgres_url(request)
+    name = url.rsplit("/", 1)[1]
+    tables = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = '{PG_SCHEMA}'"  # noqa: S608
+    postgres_server.psql("postgres", f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    try:
+        db = PostgresAuthDb(url)  # down: opens anyway
+        with pytest.raises(AuthDbUnreachable):
+            db.query("SELECT count(*) FROM users")
+    finally:
+        postgres_server.psql("postgres", f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert postgres_server.psql(name, tables).strip() == "0"
+    statements: list[str] = []
+    original = PostgresAuthDb._schema_version
+
+    def counted(con: Any) -> int | None:
+        statements.append("schema_version")
+        return original(con)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PostgresAuthDb, "_schema_version", staticmethod(counted))
+        threads = [threading.Thread(target=db.query, args=("SELECT count(*) FROM users",)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db.query("SELECT count(*) FROM users")[0][0] == 0
+        audit.record(db, "sign_in", actor="user:x")
+    assert statements == ["schema_version"]  # looked at once by the first thread, never again
+    assert int(postgres_server.psql(name, tables).strip()) >= 10
+    db.close()
 
 
 def test_postgresql_tables_live_in_their_own_schema(
@@ -60,6 +107,7 @@ def test_postgresql_tables_live_in_their_own_schema(
 ) -> None:
     url = new_postgres_url(request)
     db = PostgresAuthDb(url)
+    db.query("SELECT 1")  # the tables are made at the first use
     name = url.rsplit("/", 1)[1]
     tables = postgres_server.psql(
         name,
