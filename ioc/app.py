@@ -45,7 +45,8 @@ from ioc.pages._common import UrlState, screen_path
 from ioc.pages._wall import grid
 from ioc.panels.common import attrs, parse_explain_ref, with_query
 from ioc.panels.screens import DEFAULT_SCREEN, load_screens
-from ioc.store import one_version, open_store, pin_versions, unpin_versions
+from ioc.pending import open_store_or_pending
+from ioc.store import one_version, pin_versions, unpin_versions
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -54,8 +55,8 @@ ASSETS = ROOT.parent / "assets"
 
 def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash.Dash:
     """A Dash app serving ``store`` (or the store in ``data_dir`` / IOC_DATA_DIR)."""
-    if store is None:
-        store = open_store(data_dir)
+    if store is None:  # a catalog that does not answer yet: 503s until it does (ioc.pending)
+        store = open_store_or_pending(data_dir)
     app = App(
         "ioc",
         use_pages=True,
@@ -241,13 +242,20 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     pause = float(interval if interval is not None else VERSION_POLL)
 
     stop = threading.Event()
+    outage = observability.Outage(lambda: store)  # is a failure the store being down?
 
     def loop() -> None:
         _lower_priority()
         seen: int | None = None
+        down: float | None = None  # since when the store has not answered the warmer
         while not stop.is_set():
             try:
                 version = store.data_version()
+                if down is not None:
+                    log.info(
+                        "the cache warmer goes on after %.0f s without the store", time.monotonic() - down
+                    )
+                    down = None
                 if version != seen and not claim_warm(store, version):
                     seen = version  # another worker (with Redis: of any node) warms this version
                 elif version != seen:
@@ -269,8 +277,13 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                         wall,
                         "stopped by a newer version" if drawn is None else drawn,
                     )
-            except Exception:  # noqa: BLE001 - a failed warm-up must not stop the next one
-                log.exception("warming the cache failed")
+            except Exception as error:  # noqa: BLE001 - a failed warm-up must not stop the next one
+                reason = outage.reason(error)
+                if reason is None:
+                    log.exception("warming the cache failed")
+                elif down is None:  # an outage: one line when it starts, one when it ends
+                    down = time.monotonic()
+                    log.warning("the cache warmer waits for the store (%s)", reason)
             stop.wait(pause)
 
     thread = threading.Thread(target=loop, name="ioc-cache-warmer", daemon=True)

@@ -42,6 +42,7 @@ from werkzeug.exceptions import HTTPException
 
 from ioc import clock, migrations, settings
 from ioc.access import EVERYTHING
+from ioc.auth.db import AuthDbUnreachable
 from ioc.metrics.cache import redact, shared_level
 from ioc.metrics.front import Metrics
 from ioc.store import StoreError
@@ -97,7 +98,7 @@ class Outage:
 
     def reason(self, error: BaseException) -> str | None:
         """Why the store cannot answer (None: it can, so ``error`` is something else)."""
-        if isinstance(error, StoreError):  # the store itself says it cannot be used
+        if isinstance(error, (StoreError, AuthDbUnreachable)):  # the store or the accounts database is down
             return _one_line(error)
         try:
             self.store_factory().ping()

@@ -21,6 +21,7 @@ from tests.integration.cluster.test_nodes import (
 from tests.servers import free_port
 
 QUESTION = "/api/v1/kpis/attendance_rate?by=district&from=2026-11-18&to=2026-11-20"
+STARTED_WITHOUT = "the store's catalog is not reachable at start"  # ioc.pending, once per worker
 
 
 def _outage(server: Any, database: str, down: bool) -> None:
@@ -78,3 +79,61 @@ def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
     started = log.count("the store does not answer")
     ended = log.count("the store answers again after")
     assert 1 <= started <= 2 and ended == started, log[-3000:]  # one of each per worker that saw it
+
+
+def test_a_node_started_during_a_catalog_outage_answers_503_then_200_once_it_is_back(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    """Workers that boot while the catalog (and the accounts database in it) is down start anyway,
+    answer what a running worker answers in the outage (a JSON 503 for the API, an HTML 503 page
+    for a browser, readiness 503) and serve once the database is back, without a restart."""
+    url = postgres_server.create_database("boot_outage_catalog")
+    files = tmp_path / "files"
+    files.mkdir()
+    data_dir = tmp_path / "data"
+    _load_metrics_seed_module().build(data_dir, catalog_url=url, data_path=f"{files}/").close()
+    env = _env(data_dir, "", IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/", IOC_CACHE_WARM="true")
+    bearer = {"Authorization": f"Bearer {_admin_and_token(env)}"}
+    port = free_port()
+    _outage(postgres_server, "boot_outage_catalog", down=True)
+    try:
+        node = _start("node", _gunicorn(port), env, tmp_path, port)
+    except BaseException:
+        _outage(postgres_server, "boot_outage_catalog", down=False)
+        raise
+    try:
+        try:
+            # both workers up (each says once that it started without the database), then asked
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and node.log.read_text().count(STARTED_WITHOUT) < 2:
+                time.sleep(0.2)
+            api = [node.get(QUESTION, headers=bearer) for _ in range(12)]
+            page = node.get("/district/760", headers={"Accept": "text/html"})
+            ready = node.get("/readyz")
+        finally:
+            _outage(postgres_server, "boot_outage_catalog", down=False)
+        deadline = time.monotonic() + 60
+        while node.get(QUESTION, headers=bearer).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        back = [node.get(QUESTION, headers=bearer).status_code for _ in range(6)]
+        signed_out = node.get("/district/760", headers={"Accept": "text/html"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and node.get("/readyz").status_code != 200:
+            time.sleep(0.5)
+        ready_again = node.get("/readyz")
+    finally:
+        _stop(node)
+    assert node.proc.returncode is not None
+    assert {a.status_code for a in api} == {503}, [a.text[:200] for a in api if a.status_code != 503]
+    assert all(a.headers["Content-Type"].startswith("application/json") for a in api)
+    assert all("not reachable" in a.json()["error"] for a in api)
+    assert page.status_code == 503, page.text[:300]
+    assert page.headers["Content-Type"].startswith("text/html") and "not reachable" in page.text
+    assert ready.status_code == 503
+    assert back == [200] * len(back)
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    assert ready_again.status_code == 200, ready_again.text
+    log = node.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert log.count(STARTED_WITHOUT) == 2 and "Worker failed to boot" not in log, log[-3000:]
+    assert log.count("the store answers again after") == log.count("the store does not answer"), log[-3000:]
