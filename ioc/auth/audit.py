@@ -102,6 +102,7 @@ def entries(
 WINDOW_SECONDS = 60
 PATHS_PER_ADDRESS = 20  # distinct paths listed per address and minute; more fold into one row
 OTHER_PATHS = "(other paths)"
+UNWRITTEN_ROWS = 10_000  # summary rows kept while the database does not take them
 
 
 class AnonymousThrottle:
@@ -116,6 +117,7 @@ class AnonymousThrottle:
         self._paths: dict[tuple[str, str, int], set[str]] = {}
         self._next_sweep = 0.0
         self._db: weakref.ReferenceType[AuthDb] | None = None
+        self._unwritten: list[tuple[tuple, int]] = []  # summary rows (and their counts) not written yet
         atexit.register(self._flush_at_exit)
 
     def record(
@@ -172,7 +174,8 @@ class AnonymousThrottle:
 
     def sweep(self, db: AuthDb, now: float | None = None, *, everything: bool = False) -> int:
         """Write the summaries of minutes that are over (all of them with ``everything``); the count
-        of rows written."""
+        of rows written. Summaries the database does not take (an outage: the error is raised) are
+        kept and written by the next sweep that it takes."""
         now = time.time() if now is None else now
         if not everything and now < self._next_sweep:
             return 0
@@ -187,31 +190,57 @@ class AnonymousThrottle:
         for (event, ip, path), (window, repeats, outcome) in finished:
             if repeats:
                 start = time.strftime("%H:%M", time.gmtime(window * WINDOW_SECONDS))
-                rows.append(
-                    _row(
-                        event,
-                        outcome,
-                        "",
-                        path,
-                        f"{repeats} more requests without valid credentials from this address to this path "
-                        f"in the minute from {start} UTC (counted by one worker)",
-                        ip,
-                        (window + 1) * WINDOW_SECONDS,
-                    )
+                row = _row(
+                    event,
+                    outcome,
+                    "",
+                    path,
+                    f"{repeats} more requests without valid credentials from this address to this path "
+                    f"in the minute from {start} UTC (counted by one worker)",
+                    ip,
+                    (window + 1) * WINDOW_SECONDS,
                 )
-        if rows:
-            with db.connect() as con:
-                for row in rows:
-                    con.execute(INSERT, row)
-        return len(rows)
+                rows.append((row, repeats))
+        cut = dropped = 0
+        with self._lock:
+            self._unwritten.extend(rows)
+            if len(self._unwritten) > UNWRITTEN_ROWS:  # a long outage: the oldest go, counted
+                cut = len(self._unwritten) - UNWRITTEN_ROWS
+                dropped = sum(r for _, r in self._unwritten[:cut])
+                del self._unwritten[:cut]
+            pending = list(self._unwritten)
+        if cut:
+            log.warning(
+                "the audit log has not taken the counts of requests without credentials for too long: "
+                "%d requests in the oldest %d summary rows are not recorded",
+                dropped,
+                cut,
+            )
+        if not pending:
+            return 0
+        # the database down (an outage): the rows stay here and go with the next sweep
+        with db.connect() as con:
+            for row, _ in pending:
+                con.execute(INSERT, row)
+        with self._lock:
+            del self._unwritten[: len(pending)]
+        return len(pending)
 
     def _flush_at_exit(self) -> None:
         db = self._db() if self._db is not None else None
-        if db is None or not self._windows:
+        if db is None or not (self._windows or self._unwritten):
             return
         try:
             self.sweep(db, everything=True)
-        except Exception:  # noqa: BLE001 - the process is ending; say so and go
+        except Exception as error:  # noqa: BLE001 - the process is ending; say what is lost and go
+            with self._lock:
+                rows, requests = len(self._unwritten), sum(r for _, r in self._unwritten)
+            reason = " ".join(f"{type(error).__name__}: {error}".split())[:400]
             log.warning(
-                "could not write the last unauthenticated-request counts to the audit log", exc_info=True
+                "the audit log did not take the last counts of requests without credentials at exit: "
+                "%d requests in %d summary row%s are not recorded (%s)",
+                requests,
+                rows,
+                "" if rows == 1 else "s",
+                reason,
             )

@@ -3,7 +3,9 @@ aggregated audit of unauthenticated requests and the audit rows of ingestion run
 
 from __future__ import annotations
 
+import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +220,38 @@ def test_unauthenticated_requests_are_aggregated_per_address_path_and_minute(db:
         if e.target == audit.OTHER_PATHS and "more" in e.detail
     ]
     assert int(folded[0].detail.split()[0]) == 100 - audit.PATHS_PER_ADDRESS - 1
+
+
+def test_counts_the_database_does_not_take_are_kept_for_the_next_sweep_and_named_at_exit(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.servers import free_port
+
+    down = PostgresAuthDb(f"postgresql://ioc:pw@127.0.0.1:{free_port()}/ioc?connect_timeout=1")
+    worker = audit.AnonymousThrottle()
+    t0 = 1_800_000_000.0 - 1_800_000_000.0 % 60
+    for n in range(31):  # one written at once, 30 counted
+        worker.record(
+            db, "anonymous", "denied", ip="10.0.0.9", path="GET /", target="/", detail="x", now=t0 + n
+        )
+    with pytest.raises(AuthDbUnreachable):
+        worker.sweep(down, t0 + 61)  # an outage: nothing is lost
+    assert worker.sweep(db, t0 + 125) == 1  # the next minute's sweep, the database back
+    counted = [e for e in audit.entries(db, event="anonymous") if "more requests" in e.detail]
+    assert [int(e.detail.split()[0]) for e in counted] == [30]
+    for n in range(8):  # more counted; the process ends while the database is down
+        worker.record(
+            db, "anonymous", "denied", ip="10.0.0.8", path="GET /", target="/", detail="x", now=t0 + 130
+        )
+    worker._db = weakref.ref(down)
+    with caplog.at_level(logging.WARNING, logger="ioc.auth.audit"):
+        worker._flush_at_exit()
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "the audit log did not take the last counts of requests without credentials at exit: "
+        "7 requests in 1 summary row are not recorded"
+    ]
+    assert "cannot reach the accounts database" in caplog.records[0].getMessage()
+    assert caplog.records[0].exc_info is None  # one line, no traceback
 
 
 def test_ingestion_runs_name_who_ran_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
