@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 from dash import html
 
 from ioc import figures, settings
@@ -140,15 +141,59 @@ def _boundaries(path: str, mtime: float) -> dict[str, Any]:
         return merge_former(simplify(json.load(handle)))
 
 
-def boundaries(override: str | None = None) -> dict[str, Any] | None:
-    """The configured district boundaries (simplified), or None when the setting is empty."""
+def boundaries_file(override: str | None = None) -> tuple[str, float] | None:
+    """(path, modification time) of the configured boundary file, or None when the setting is empty."""
     configured = settings.get("boundaries_file", override)
     if not configured:
         return None
     path = Path(configured).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"boundaries_file {path} does not exist (setting IOC_BOUNDARIES_FILE)")
-    return _boundaries(str(path), path.stat().st_mtime)
+    return str(path), path.stat().st_mtime
+
+
+def boundaries(override: str | None = None) -> dict[str, Any] | None:
+    """The configured district boundaries (simplified), or None when the setting is empty."""
+    source = boundaries_file(override)
+    return None if source is None else _boundaries(*source)
+
+
+# The district map of the wall, drawn: what it is drawn from is small (the boundary file's path and
+# time, a value and a link per district, the KPI's unit, thresholds, language and theme), what it
+# costs is not (the figure object and its JSON took ~80 ms of server time at every wall refresh with
+# every answer cached: 44 traces, ~150 kB). Kept as plain JSON-ready data, which Dash sends as it is.
+MAP_FIGURES = 64  # wall screens x languages x themes x data versions still on some wall
+
+
+@lru_cache(maxsize=MAP_FIGURES)
+def district_figure(
+    source: tuple[str, float],
+    values: tuple[tuple[str, str, float | None, str | None], ...],
+    unit: str,
+    lang: str,
+    decimals: int,
+    theme: str,
+    reverse: bool,
+    green: float | None,
+    amber: float | None,
+    name: str,
+) -> dict[str, Any]:
+    """The choropleth of ``values`` over the boundaries of ``source`` (boundaries_file) as a plain
+    figure dict, built once per distinct argument list. Shared between requests: never changed."""
+    fig = figures.choropleth(
+        _boundaries(*source),
+        values,
+        unit,
+        lang,
+        decimals=decimals,
+        kpi_name="",
+        theme_name=theme,
+        reverse=reverse,
+        green=green,
+        amber=amber,
+    )
+    fig.update_layout(meta={"kpi": name})
+    return fig.to_plotly_json()  # type: ignore[no-any-return]
 
 
 @register
@@ -159,30 +204,31 @@ class DistrictMap(PanelKind):
     def render(self, panel: PanelConfig, ctx: PanelContext) -> PanelOutput:
         kpi = effective_kpi(panel, get_kpi(panel.kpi or ""))
         scope = merged_scope(panel, ctx)
-        geo = None if panel.option("points", False) else boundaries()
+        source = None if panel.option("points", False) else boundaries_file()
         reverse = kpi.direction == "lower"
-        by = "district" if geo is not None else "school"
+        by = "district" if source is not None else "school"
         res = ctx.metrics.result(kpi.id, by, scope=scope, date_to=ctx.date_to, snapshot=ctx.snapshot)
         as_of = max((r.as_of for r in res.rows if r.as_of), default=None)
         if not any(r.value is not None for r in res.rows):
             return PanelOutput(html.Div(className="panel-graph"), "missing", as_of)
         name = kpi.name.get(ctx.lang)
-        if geo is not None:
-            values = [
+        fig: go.Figure | dict[str, Any]
+        if source is not None:
+            values = tuple(
                 (r.key, r.label, r.value, drill_link("district", r.key, ctx.lang, ctx.snapshot))
                 for r in res.rows
-            ]
-            fig = figures.choropleth(
-                geo,
+            )
+            fig = district_figure(
+                source,
                 values,
                 kpi.unit,
                 ctx.lang,
-                decimals=kpi.decimals,
-                kpi_name="",
-                theme_name=ctx.theme,
-                reverse=reverse,
-                green=kpi.green,
-                amber=kpi.amber,
+                kpi.decimals,
+                ctx.theme,
+                reverse,
+                kpi.green,
+                kpi.amber,
+                name,
             )
         else:
             where = {s.school_id: s for s in ctx.metrics.schools(scope)}
@@ -207,7 +253,7 @@ class DistrictMap(PanelKind):
                 green=kpi.green,
                 amber=kpi.amber,
             )
-        fig.update_layout(meta={"kpi": name})
+            fig.update_layout(meta={"kpi": name})
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(
             graph(
