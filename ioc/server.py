@@ -51,6 +51,7 @@ def gunicorn_command(workers: int, host: str, port: int) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     # heavy: DuckDB (~70 modules, 0.2 s) only when serving, not for `ioc serve --help`
+    from ioc.pending import unreachable_catalog
     from ioc.store import StoreError, open_store
 
     host = str(settings.get("host", args.host))
@@ -64,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
             # migrate once here, before the workers open the store at the same time
             open_store(args.data_dir).close()
         except StoreError as error:
-            raise UsageError(str(error)) from None
+            if unreachable_catalog(args.data_dir) is None:
+                raise UsageError(str(error)) from None
+            # the catalog down: the workers start anyway, answer 503 and open it once it is back
+            print(f"ioc serve: starting without the store: {error}", file=sys.stderr)
         if args.data_dir is not None:
             os.environ["IOC_DATA_DIR"] = str(settings.data_dir(args.data_dir))
         command = gunicorn_command(args.workers, host, port)

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.cluster.test_nodes import (
+    IOC,
     _admin_and_token,
     _env,
     _gunicorn,
@@ -81,13 +84,16 @@ def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
     assert 1 <= started <= 2 and ended == started, log[-3000:]  # one of each per worker that saw it
 
 
+@pytest.mark.parametrize("command", ["gunicorn", "ioc serve"])
 def test_a_node_started_during_a_catalog_outage_answers_503_then_200_once_it_is_back(
-    postgres_server: Any, tmp_path: Path
+    postgres_server: Any, tmp_path: Path, command: str
 ) -> None:
     """Workers that boot while the catalog (and the accounts database in it) is down start anyway,
     answer what a running worker answers in the outage (a JSON 503 for the API, an HTML 503 page
-    for a browser, readiness 503) and serve once the database is back, without a restart."""
-    url = postgres_server.create_database("boot_outage_catalog")
+    for a browser, readiness 503) and serve once the database is back, without a restart; started
+    by gunicorn (the services) or by `ioc serve --workers 2`."""
+    database = f"boot_outage_{command.split()[0]}"
+    url = postgres_server.create_database(database)
     files = tmp_path / "files"
     files.mkdir()
     data_dir = tmp_path / "data"
@@ -95,11 +101,16 @@ def test_a_node_started_during_a_catalog_outage_answers_503_then_200_once_it_is_
     env = _env(data_dir, "", IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/", IOC_CACHE_WARM="true")
     bearer = {"Authorization": f"Bearer {_admin_and_token(env)}"}
     port = free_port()
-    _outage(postgres_server, "boot_outage_catalog", down=True)
+    _outage(postgres_server, database, down=True)
     try:
-        node = _start("node", _gunicorn(port), env, tmp_path, port)
+        started = (
+            _gunicorn(port)
+            if command == "gunicorn"
+            else [*IOC, "serve", "--workers", "2", "--port", str(port)]
+        )
+        node = _start("node", started, env, tmp_path, port)
     except BaseException:
-        _outage(postgres_server, "boot_outage_catalog", down=False)
+        _outage(postgres_server, database, down=False)
         raise
     try:
         try:
@@ -111,7 +122,7 @@ def test_a_node_started_during_a_catalog_outage_answers_503_then_200_once_it_is_
             page = node.get("/district/760", headers={"Accept": "text/html"})
             ready = node.get("/readyz")
         finally:
-            _outage(postgres_server, "boot_outage_catalog", down=False)
+            _outage(postgres_server, database, down=False)
         deadline = time.monotonic() + 60
         while node.get(QUESTION, headers=bearer).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -239,7 +239,7 @@ def test_counts_the_database_does_not_take_are_kept_for_the_next_sweep_and_named
     assert worker.sweep(db, t0 + 125) == 1  # the next minute's sweep, the database back
     counted = [e for e in audit.entries(db, event="anonymous") if "more requests" in e.detail]
     assert [int(e.detail.split()[0]) for e in counted] == [30]
-    for n in range(8):  # more counted; the process ends while the database is down
+    for _ in range(8):  # more counted; the process ends while the database is down
         worker.record(
             db, "anonymous", "denied", ip="10.0.0.8", path="GET /", target="/", detail="x", now=t0 + 130
         )
