@@ -34,7 +34,11 @@ npm install --no-audit --no-fund --ignore-scripts "plotly.js@$version" "esbuild@
 } > entry.js
 
 names="scatter$(printf ', %s' "${TRACES[@]}")"
-banner="/**
+# the first line is V8's compile hint: every function of the file is compiled while it downloads,
+# off the main thread, not one by one when first called (the first chart's draw did that on the
+# page's main thread; see ioc/delivery.py)
+banner="//# allFunctionsCalledOnLoad
+/**
 * plotly.js (ioc: $names - minified) v$version
 * Copyright 2012-$(date +%Y), Plotly, Inc.
 * All rights reserved.

@@ -228,3 +228,23 @@ def test_no_page_loads_dash_s_datatable_bundle_and_no_page_draws_a_datatable(app
         if f.name != "delivery.py" and re.search(r"\bdash_table\b|\bDataTable\(", f.read_text("utf-8"))
     ]
     assert users == []
+
+
+def test_the_scripts_a_page_runs_as_it_loads_carry_v8_s_compile_hint(app: Any) -> None:
+    # compiled while they download, off the main thread (ioc.delivery: compile hints)
+    client = app.server.test_client()
+    page = client.get("/explore").get_data(as_text=True)
+    scripts = _scripts(client, "/explore")
+    hinted = [s for s in scripts if delivery.EAGER_SCRIPTS.search(s)]
+    assert len(hinted) == 2, scripts  # Dash's renderer and React DOM (AG Grid is not a script of the page)
+    grid = re.search(r'<meta name="ioc-grid-bundle" content="([^"]+)">', page).group(1)
+    plotly = re.search(r'<meta name="ioc-plotly-bundle" content="([^"]+)">', page).group(1)
+    for url in [*hinted, grid, "/_dash-component-suites/dash_ag_grid/async-community.js", plotly]:
+        answer = client.get(url, headers={"Accept-Encoding": "identity"})
+        assert answer.status_code == 200, url
+        assert answer.data.startswith(delivery.COMPILE_HINT), url
+        assert answer.data.count(delivery.COMPILE_HINT) == 1, url  # once, however often it is asked
+        assert answer.data == client.get(url, headers={"Accept-Encoding": "identity"}).data
+    # the rest is served as it is
+    html_components = next(s for s in scripts if "/dash_html_components." in s)
+    assert not client.get(html_components).data.startswith(b"//#")
