@@ -185,9 +185,11 @@ class Metrics:
             raise OutsideAccess("school", school_id)
         return school_id
 
-    def school(self, school_id: str) -> dimensions.SchoolProfile | None:
+    def school(self, school_id: str, *, newest_probe: bool = True) -> dimensions.SchoolProfile | None:
         """A school's profile; None when the city has no such school or the caller may not read it
-        (the same answer: a refusal would tell a stranger that the school exists)."""
+        (the same answer: a refusal would tell a stranger that the school exists). Without
+        ``newest_probe`` its ``latest_probe`` is None: a page that does not show it does not read
+        it (a probe read from the lake after every probe load, 70-100 ms of a school's first visit)."""
         if not school_id or not self.allows("school", school_id):
             return None
         # keyed apart: a probe load (every 5 minutes) changes only the newest probe
@@ -198,8 +200,8 @@ class Metrics:
             tables=("attendance", "digital"),
             shared=True,
         )
-        if profile is None:
-            return None
+        if profile is None or not newest_probe:
+            return profile
         probe = self._view(
             "school.probe",
             (school_id,),

@@ -185,7 +185,8 @@ def layout(school_id: str | None = None, **params: Any) -> Any:
     state = UrlState.from_params(params)
     metrics = current_metrics()
     sid = school_id or ""
-    profile = metrics.school(sid)  # None too for a school the caller may not read
+    # None too for a school the caller may not read; the page shows no single probe
+    profile = metrics.school(sid, newest_probe=False)
     if profile is None:
         return html.Div(
             [

@@ -4,6 +4,7 @@ digital answers cached, a schools load invalidates every answer, the run log inv
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -406,6 +407,11 @@ def test_school_profile_outlives_a_probe_load_its_newest_probe_does_not(fresh, t
     assert after.latest_probe is not None and after.latest_probe["online"] is False
     assert after.latest_probe != before.latest_probe
     assert after == views.school(fresh, "S2")
+    # a page that shows no single probe (the school page) does not read it
+    made.clear()
+    _probe(fresh, tmp_path)
+    without = metrics.school("S2", newest_probe=False)
+    assert made == [] and without == replace(after, latest_probe=None)
     made.clear()
     resent = _load(
         fresh,
