@@ -238,8 +238,9 @@ class AnonymousThrottle:
             reason = " ".join(f"{type(error).__name__}: {error}".split())[:400]
             log.warning(
                 "the audit log did not take the last counts of requests without credentials at exit: "
-                "%d requests in %d summary row%s are not recorded (%s)",
+                "%d request%s in %d summary row%s are not recorded (%s)",
                 requests,
+                "" if requests == 1 else "s",
                 rows,
                 "" if rows == 1 else "s",
                 reason,
