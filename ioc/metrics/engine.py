@@ -383,7 +383,17 @@ def compute_panel(store: Store, q: KpiQuery, level: str, access: AccessScope = E
         if i == len(units) or units[i] != units[start]:
             spans[str(units[start])] = (start, i - start)
             start = i
-    return Panel(frame=result, table=table.combine_chunks(), spans=spans)
+    # heavy: pyarrow only when a panel is computed (as in _rows)
+    import pyarrow.compute as pc
+
+    # the unit, day and label texts repeat across rows: stored once each (a school panel of 30
+    # days held 10 MB, mostly these strings)
+    table = table.combine_chunks()
+    for name in ("unit", "key", "label"):
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pc.dictionary_encode(table.column(name))
+        )
+    return Panel(frame=result, table=table, spans=spans)
 
 
 def _run(

@@ -371,8 +371,11 @@ def probe_median(plan: Plan) -> str:
         else ("scope s LEFT JOIN probes t ON t.school_id = s.school_id")
     )
     group = "" if plan.by == "all" else "\nGROUP BY 1"
+    unit = ""
+    if plan.panel:  # a series per unit: the median of each unit's probes of each bucket
+        unit, group = "s.unit, ", "\nGROUP BY 1, 2"
     label_sql = label if plan.by == "all" or plan.is_time else f"min({label})"
-    body = f"""SELECT {key} AS key, {label_sql} AS label,
+    body = f"""SELECT {unit}{key} AS key, {label_sql} AS label,
        NULL::DOUBLE AS numerator, count(t.v) AS denominator, median(t.v) AS value,
        count(DISTINCT t.school_id) AS schools_reporting, max(t.measured_at) AS as_of
 FROM {source}{group}"""
@@ -631,10 +634,11 @@ ROLLUP_KINDS = frozenset({"probe_coverage", "probe_ratio", "probe_per_student", 
 
 # formula kinds whose time series can be computed for every unit at once (Plan.panel): their
 # series group per-school facts joined to the scope (_grouped, _point_grouped) and count the
-# scope only through scope_count
+# scope only through scope_count; the median groups the probes by unit and bucket
 PANEL_KINDS = frozenset(
     {
         "probe_coverage",
+        "probe_median",
         "probe_ratio",
         "probe_per_student",
         "readiness_index",

@@ -28,7 +28,7 @@ RESTRICTED = (
     ("school", Scope(district="760"), "raw"),
 )
 # the panel queries (a time series of every unit of a level at once, ioc.metrics.slices)
-PANELS = ("district", "ward")
+PANELS = ("district", "ward", "school")
 
 
 def _header(kpi_id: str, by: str, scope: Scope, source: str, extra: str = "") -> str:
