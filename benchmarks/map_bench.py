@@ -16,10 +16,11 @@ import argparse
 import statistics
 import time
 
+from flask import Flask
 from plotly.io.json import to_json_plotly
 
 from ioc.access import EVERYTHING
-from ioc.app import create_app
+from ioc.metrics.cache import init_cache
 from ioc.metrics.front import Metrics
 from ioc.panels import maps
 from ioc.panels.base import PanelContext
@@ -36,12 +37,13 @@ def main() -> None:
     if maps.boundaries_file() is None:
         parser.error("set IOC_BOUNDARIES_FILE: without it the map is the school points, not the districts")
     store = open_store(args.data_dir, read_only=True)
-    app = create_app(store=store)
+    server = Flask(__name__)  # a request context and the KPI cache; nothing written to the data folder
+    init_cache(server)
     panel = next(p for p in load_screens()[args.screen].panels if p.type == "map")
     kind = maps.DistrictMap()
 
     def draw(fresh: bool) -> tuple[float, int]:
-        with app.server.test_request_context("/"):
+        with server.test_request_context("/"):
             ctx = PanelContext(metrics=Metrics(store, EVERYTHING), lang="vi", theme="dark")
             kind.render(panel, ctx)  # the answers in the KPI cache, the boundaries loaded
             if fresh:
