@@ -92,3 +92,69 @@ def test_an_api_bug_is_a_json_500_with_its_traceback_logged(
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
     missing = server.test_client().get("/api/v1/nothing-here")
     assert missing.status_code == 404 and missing.is_json and missing.json["param"] is None
+
+
+def test_the_accounts_database_down_while_the_catalog_answers_is_a_503_too(
+    served: tuple[Flask, Catalog], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A separate accounts database (IOC_AUTH_DATABASE_URL) that does not answer: the catalog
+    answers its ping, but the request could not be served for an outage, not a bug."""
+    from ioc.auth.db import AuthDbUnreachable
+
+    server, _ = served
+    down = {"accounts": True}
+
+    @server.get("/api/v1/signed")
+    def signed() -> object:
+        if down["accounts"]:
+            raise AuthDbUnreachable("cannot reach the accounts database postgresql://acc@db2/accounts")
+        return jsonify({"ok": True})
+
+    client = server.test_client()
+    with caplog.at_level(logging.INFO, logger="ioc.observability"):
+        answers = [client.get("/api/v1/signed") for _ in range(3)]
+        down["accounts"] = False
+        assert client.get("/api/v1/signed").status_code == 200
+    assert [a.status_code for a in answers] == [503] * 3 and all(a.is_json for a in answers)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "AuthDbUnreachable: cannot reach the accounts database" in lines[0], lines
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_store_opened_during_an_outage_raises_until_the_catalog_answers_then_is_the_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ioc import pending
+
+    class Opened:
+        data_version = 12
+
+    answers: list[object] = [StoreError("IOC_CATALOG_URL: cannot connect (first try)"), Opened()]
+    tries: list[int] = []
+
+    def open_store(data_dir: object) -> object:
+        tries.append(1)
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(pending, "open_store", open_store)
+    monkeypatch.setattr(pending, "unreachable_catalog", lambda data_dir: StoreError("unreachable"))
+    with caplog.at_level(logging.INFO, logger="ioc.pending"):
+        store = pending.open_store_or_pending(tmp_path)  # type: ignore[arg-type]
+        assert isinstance(store, pending.PendingStore)
+        assert store.layout.root == tmp_path
+        answers.insert(0, StoreError("IOC_CATALOG_URL: cannot connect (second try)"))
+        with pytest.raises(StoreError, match="second try"):
+            store.data_version  # noqa: B018 - every use asks to open it
+        assert store.data_version == 12 and store.data_version == 12
+    assert len(tries) == 3  # at start, the failed use, the use that opened it; none after
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[0].startswith("the store's catalog is not reachable at start")
+    assert lines[1] == "the store's catalog answers: opened the store this worker started without"
+    # a catalog that answers but refuses (no store there): the start stops with its error
+    monkeypatch.setattr(pending, "unreachable_catalog", lambda data_dir: None)
+    answers[:] = [StoreError("no store in the PostgreSQL catalog: run `ioc demo`")]
+    with pytest.raises(StoreError, match="no store in"):
+        pending.open_store_or_pending(tmp_path)  # type: ignore[arg-type]
