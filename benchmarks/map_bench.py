@@ -47,7 +47,7 @@ def main() -> None:
             ctx = PanelContext(metrics=Metrics(store, EVERYTHING), lang="vi", theme="dark")
             kind.render(panel, ctx)  # the answers in the KPI cache, the boundaries loaded
             if fresh:
-                maps.district_figure.cache_clear()
+                maps.map_figure.cache_clear()
             started = time.perf_counter()
             sent = to_json_plotly(kind.render(panel, ctx).body.figure)
             return time.perf_counter() - started, len(sent)

@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import html
 
 from ioc import figures, settings
@@ -158,17 +157,18 @@ def boundaries(override: str | None = None) -> dict[str, Any] | None:
     return None if source is None else _boundaries(*source)
 
 
-# The district map of the wall, drawn: what it is drawn from is small (the boundary file's path and
-# time, a value and a link per district, the KPI's unit, thresholds, language and theme), what it
-# costs is not (the figure object and its JSON took ~80 ms of server time at every wall refresh with
-# every answer cached: 44 traces, ~150 kB). Kept as plain JSON-ready data, which Dash sends as it is.
+# The map of the wall, drawn: what it is drawn from is small (the boundary file's path and time, a
+# value and a link per district or school, the KPI's unit, thresholds, language and theme), what it
+# costs is not (the figure object and its JSON took 20-80 ms of server time at every wall refresh
+# with every answer cached: 44 traces, ~150 kB; the school points ~60 ms, ~470 kB). Kept as plain
+# JSON-ready data, which Dash sends as it is.
 MAP_FIGURES = 64  # wall screens x languages x themes x data versions still on some wall (~0.15 MB each)
 
 
 @lru_cache(maxsize=MAP_FIGURES)
-def district_figure(
-    source: tuple[str, float],
-    values: tuple[tuple[str, str, float | None, str | None], ...],
+def map_figure(
+    source: tuple[str, float] | None,
+    values: tuple[tuple[Any, ...], ...],
     unit: str,
     lang: str,
     decimals: int,
@@ -178,20 +178,15 @@ def district_figure(
     amber: float | None,
     name: str,
 ) -> dict[str, Any]:
-    """The choropleth of ``values`` over the boundaries of ``source`` (boundaries_file) as a plain
-    figure dict, built once per distinct argument list. Shared between requests: never changed."""
-    fig = figures.choropleth(
-        _boundaries(*source),
-        values,
-        unit,
-        lang,
-        decimals=decimals,
-        kpi_name="",
-        theme_name=theme,
-        reverse=reverse,
-        green=green,
-        amber=amber,
-    )
+    """The map as a plain figure dict, built once per distinct argument list and shared between
+    requests (never changed): the choropleth of ``values`` (code, label, value, link) over the
+    boundaries of ``source`` (boundaries_file), or without a source the school points of
+    ``values`` (latitude, longitude, label, value, link)."""
+    draw = dict(decimals=decimals, theme_name=theme, reverse=reverse, green=green, amber=amber)
+    if source is not None:
+        fig = figures.choropleth(_boundaries(*source), values, unit, lang, kpi_name="", **draw)  # type: ignore[arg-type]
+    else:
+        fig = figures.school_points(values, unit, lang, **draw)  # type: ignore[arg-type]
     fig.update_layout(meta={"kpi": name})
     return fig.to_plotly_json()  # type: ignore[no-any-return]
 
@@ -212,27 +207,15 @@ class DistrictMap(PanelKind):
         if not any(r.value is not None for r in res.rows):
             return PanelOutput(html.Div(className="panel-graph"), "missing", as_of)
         name = kpi.name.get(ctx.lang)
-        fig: go.Figure | dict[str, Any]
+        values: tuple[tuple[Any, ...], ...]
         if source is not None:
             values = tuple(
                 (r.key, r.label, r.value, drill_link("district", r.key, ctx.lang, ctx.snapshot))
                 for r in res.rows
             )
-            fig = district_figure(
-                source,
-                values,
-                kpi.unit,
-                ctx.lang,
-                kpi.decimals,
-                ctx.theme,
-                reverse,
-                kpi.green,
-                kpi.amber,
-                name,
-            )
         else:
             where = {s.school_id: s for s in ctx.metrics.schools(scope)}
-            points: list[tuple[float, float, str, float | None, str | None]] = [
+            values = tuple(
                 (
                     float(where[r.key].latitude or 0.0),
                     float(where[r.key].longitude or 0.0),
@@ -242,18 +225,10 @@ class DistrictMap(PanelKind):
                 )
                 for r in res.rows
                 if r.key in where and where[r.key].latitude is not None and where[r.key].longitude is not None
-            ]
-            fig = figures.school_points(
-                points,
-                kpi.unit,
-                ctx.lang,
-                decimals=kpi.decimals,
-                theme_name=ctx.theme,
-                reverse=reverse,
-                green=kpi.green,
-                amber=kpi.amber,
             )
-            fig.update_layout(meta={"kpi": name})
+        fig = map_figure(
+            source, values, kpi.unit, ctx.lang, kpi.decimals, ctx.theme, reverse, kpi.green, kpi.amber, name
+        )
         stale = is_stale(as_of, ctx.now, stale_minutes(panel, kpi))
         return PanelOutput(
             graph(

@@ -23,7 +23,7 @@ def test_the_district_map_is_built_once_per_data_language_and_theme(
     demo_store: Any, request_context: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IOC_BOUNDARIES_FILE", str(BOUNDARIES))
-    maps.district_figure.cache_clear()
+    maps.map_figure.cache_clear()
     built: list[str] = []
     choropleth = figures.choropleth
 
@@ -57,7 +57,7 @@ def test_the_district_map_is_built_once_per_data_language_and_theme(
         for theme, fig in (("dark", first), ("light", light))
     }
     assert edges == {"dark": {"#0b0f14"}, "light": {"#ffffff"}}
-    info = maps.district_figure.cache_info()
+    info = maps.map_figure.cache_info()
     assert (info.hits, info.currsize) == (1, 3)
     # every district of the boundary file is drawn, as plain data (Dash sends it as it is)
     geo = maps.boundaries()
@@ -65,3 +65,26 @@ def test_the_district_map_is_built_once_per_data_language_and_theme(
     drawn = {t.get("name") for t in first["data"] if t.get("fill")}
     assert len(drawn) == len(geo["features"])
     assert isinstance(first, dict) and isinstance(first["data"][0]["x"], (list, dict))
+
+
+def test_the_school_points_map_is_built_once_per_data_language_and_theme(
+    demo_store: Any, request_context: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IOC_BOUNDARIES_FILE", raising=False)
+    maps.map_figure.cache_clear()
+    built: list[int] = []
+    school_points = figures.school_points
+
+    def counted(points: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(len(points))
+        return school_points(points, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "school_points", counted)
+    panel = next(p for p in load_screens()["control_room"].panels if p.type == "map")
+    ctx = PanelContext(metrics=Metrics(demo_store, EVERYTHING), lang="vi", theme="dark")
+    first = maps.DistrictMap().render(panel, ctx).body.figure
+    assert maps.DistrictMap().render(panel, ctx).body.figure is first
+    schools = [s for s in Metrics(demo_store, EVERYTHING).schools() if s.latitude is not None]
+    assert built == [len(schools)] and built[0] > 0
+    assert all(t["type"] == "scatter" for t in first["data"])  # SVG, never WebGL (the CSP)
+    assert first["layout"]["meta"]["kpi"] == "Tỷ lệ chuyên cần"
