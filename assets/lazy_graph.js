@@ -56,6 +56,51 @@
   window.addEventListener("scroll", function () { schedule(false); }, { passive: true });
   window.addEventListener("resize", function () { schedule(false); }, { passive: true });
 
+  /* Room for a vertical axis's tick labels before the first draw. Plotly draws a graph, then
+     finds that the labels of an axis with automargin need a wider margin, and draws it all again
+     (explore's ranking: both draws in the one long task of its first paint). An axis whose labels
+     are given (ticktext: a ranking's names and values) is measured here with the same font, and
+     the margin starts as wide as the labels need (a few pixels more: the second draw is only
+     skipped, automargin still grows a margin that is short). Other axes are left to Plotly. */
+  var SLACK = 14; // px: Plotly's own offset of a label from its axis (~11 px) and a few for rounding
+  var PLOTLY_FONT = '"Open Sans", verdana, arial, sans-serif';
+  var measure = null;
+
+  function widest(texts, font) {
+    measure = measure || document.createElement("canvas").getContext("2d");
+    measure.font = (font.weight || "normal") + " " + (font.size || 12) + "px " + (font.family || PLOTLY_FONT);
+    var most = 0;
+    for (var i = 0; i < texts.length; i++) {
+      var text = String(texts[i] == null ? "" : texts[i]);
+      if (text.indexOf("<") >= 0) { return -1; } // Plotly's markup: not measured here
+      most = Math.max(most, measure.measureText(text).width);
+    }
+    return most;
+  }
+
+  function withTickRoom(figure, width) {
+    var layout = figure && figure.layout;
+    if (!layout || !width) { return figure; }
+    var margin = Object.assign({}, layout.margin);
+    var changed = false;
+    Object.keys(layout).forEach(function (key) {
+      var axis = layout[key];
+      if (!/^yaxis\d*$/.test(key) || !axis || axis.automargin !== true || !Array.isArray(axis.ticktext)
+          || axis.visible === false || axis.showticklabels === false || axis.ticklabelposition) { return; }
+      var labels = widest(axis.ticktext, Object.assign({}, layout.font, axis.tickfont));
+      if (labels < 0) { return; }
+      var side = axis.side === "right" ? "r" : "l";
+      var ticks = axis.ticks === "outside" || axis.ticks === undefined && axis.showline ? (axis.ticklen == null ? 5 : axis.ticklen) : 0;
+      var room = Math.ceil(labels) + ticks + SLACK;
+      if (room > (margin[side] == null ? 80 : margin[side])) { margin[side] = room; changed = true; }
+    });
+    // labels too wide for the graph (a school's name on a phone): Plotly's automargin shares the
+    // width out and keeps a plot of at least minreducedwidth; a margin given here would not
+    var plot = width - (margin.l == null ? 80 : margin.l) - (margin.r == null ? 80 : margin.r);
+    if (!changed || !(plot >= (layout.minreducedwidth || 64))) { return figure; }
+    return Object.assign({}, figure, { layout: Object.assign({}, layout, { margin: margin }) });
+  }
+
   function standIn(Real) {
     var React = window.React;
     function Graph(props) {
@@ -63,9 +108,17 @@
       var drawn = state[0];
       var setDrawn = state[1];
       var box = React.useRef(null);
+      var width = React.useRef(0); // the stand-in's width when its turn came: the graph's
+      // the same object for the same figure: dcc.Graph draws again when its figure prop changes
+      var figure = React.useMemo(function () {
+        return drawn ? withTickRoom(props.figure, width.current) : props.figure;
+      }, [props.figure, drawn]);
       React.useEffect(function () {
         if (drawn) { return undefined; }
-        var item = { node: box.current, draw: function () { setDrawn(true); } };
+        var item = {
+          node: box.current,
+          draw: function () { width.current = box.current.getBoundingClientRect().width; setDrawn(true); },
+        };
         queue.push(item);
         schedule(false);
         return function () {
@@ -73,7 +126,7 @@
           if (at >= 0) { queue.splice(at, 1); }
         };
       }, []);
-      if (drawn) { return React.createElement(Real, props); }
+      if (drawn) { return React.createElement(Real, figure === props.figure ? props : Object.assign({}, props, { figure: figure })); }
       return React.createElement("div", {
         id: typeof props.id === "string" ? props.id : undefined,
         ref: box,
