@@ -148,3 +148,26 @@ def test_a_phone_draws_a_graph_when_it_is_scrolled_near_a_desk_draws_them_all(st
         == 1
     )
     assert [e for e in duo.get_logs() if "favicon" not in e.get("message", "")] == []
+
+
+MARGINS = """
+var gd = document.querySelector('.explore-page .js-plotly-plot');
+var box = gd.getBoundingClientRect();
+var labels = Array.prototype.map.call(gd.querySelectorAll('.ytick text, .y2tick text'), function (t) {
+  var r = t.getBoundingClientRect(); return [r.left - box.left, box.right - r.right]; });
+return [gd.layout.margin.l, gd.layout.margin.r, gd._fullLayout._size.l, gd._fullLayout._size.r, labels];
+"""
+
+
+def test_a_ranking_starts_with_room_for_its_labels_and_is_drawn_once(start, browser_store) -> None:
+    """assets/lazy_graph.js measures a ranking's names and values before the first draw: the margins
+    Plotly draws with are the ones it would have grown to (automargin adds nothing, so it does not
+    draw the graph a second time), and every label is whole inside the graph."""
+    duo = start()
+    for lang in ("vi", "en"):
+        duo.driver.get(duo.server_url + f"/explore?lang={lang}")
+        WebDriverWait(duo.driver, WAIT).until(lambda d: d.execute_script(SETTLED))
+        left, right, drawn_left, drawn_right, labels = duo.driver.execute_script(MARGINS)
+        assert left > 8 and right > 8, (left, right)  # the figure asks for 8 px: the labels were measured
+        assert (drawn_left, drawn_right) == (left, right), (lang, left, right, drawn_left, drawn_right)
+        assert len(labels) > 2 and all(a >= 0 and b >= 0 for a, b in labels), labels
