@@ -286,9 +286,9 @@ def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_pat
 
     real_school, real_unit = Metrics.school, _unit.unit_layout
 
-    def school_asked(self, school_id):
+    def school_asked(self, school_id, **kw):
         drawn.append(("school", school_id))
-        return real_school(self, school_id)
+        return real_school(self, school_id, **kw)
 
     def unit_drawn(kind, *args, **kw):
         drawn.append((kind, args[1]))
