@@ -424,3 +424,38 @@ def test_school_profile_outlives_a_probe_load_its_newest_probe_does_not(fresh, t
     assert made == ["school_profile"]
     assert again is not None and again.latest_attendance["present"] == 160
     assert metrics.school("no such school") is None
+
+
+def test_schools_not_reporting_outlive_a_probe_load(fresh, tmp_path, monkeypatch):
+    """Who did not report reads attendance and schools only: a probe load keeps it cached, an
+    attendance load computes it again (with the new answer)."""
+    from ioc.metrics import health
+    from ioc.metrics.front import Metrics
+    from ioc.metrics.query import Scope
+
+    made: list[Scope | None] = []
+    real = health.not_reporting
+
+    def counted(store, *args, **kw):
+        made.append(kw.get("scope"))
+        return real(store, *args, **kw)
+
+    monkeypatch.setattr(health, "not_reporting", counted)
+    metrics = Metrics(fresh)
+    day = date(2026, 11, 20)
+    before = metrics.health("not_reporting", day, scope=Scope(school="S3"))
+    assert len(made) == 1 and before == real(fresh, day, scope=Scope(school="S3"))
+    assert [r["school_id"] for r in before] == ["S3"]  # S3 sent no attendance on the 20th
+    _probe(fresh, tmp_path)
+    assert metrics.health("not_reporting", day, scope=Scope(school="S3")) == before
+    assert len(made) == 1  # the probe load changed nothing it reads
+    _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-20_s3.csv",
+        "date,school_id,enrolled,present\n2026-11-20,S3,200,160\n",
+    )
+    after = metrics.health("not_reporting", day, scope=Scope(school="S3"))
+    assert len(made) == 2
+    assert after == real(fresh, day, scope=Scope(school="S3"))
+    assert [r["school_id"] for r in after] == []  # S3 reported on the 20th now
