@@ -36,16 +36,24 @@ def _outage(server: Any, database: str, down: bool) -> None:
         )
 
 
-def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
-    postgres_server: Any, tmp_path: Path
-) -> None:
-    url = postgres_server.create_database("outage_catalog")
+def _seeded_node(
+    postgres_server: Any, tmp_path: Path, database: str, warm: bool
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The metrics seed store in a new PostgreSQL catalog ``database``: a node's environment and an
+    administrator's bearer header."""
+    url = postgres_server.create_database(database)
     files = tmp_path / "files"
     files.mkdir()
     data_dir = tmp_path / "data"
     _load_metrics_seed_module().build(data_dir, catalog_url=url, data_path=f"{files}/").close()
-    env = _env(data_dir, "", IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/", IOC_CACHE_WARM="false")
-    bearer = {"Authorization": f"Bearer {_admin_and_token(env)}"}
+    env = _env(data_dir, "", IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/", IOC_CACHE_WARM=str(warm).lower())
+    return env, {"Authorization": f"Bearer {_admin_and_token(env)}"}
+
+
+def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    env, bearer = _seeded_node(postgres_server, tmp_path, "outage_catalog", warm=False)
     port = free_port()
     node = _start("node", _gunicorn(port), env, tmp_path, port)
     try:
@@ -93,13 +101,7 @@ def test_a_node_started_during_a_catalog_outage_answers_503_then_200_once_it_is_
     for a browser, readiness 503) and serve once the database is back, without a restart; started
     by gunicorn (the services) or by `ioc serve --workers 2`."""
     database = f"boot_outage_{command.split()[0]}"
-    url = postgres_server.create_database(database)
-    files = tmp_path / "files"
-    files.mkdir()
-    data_dir = tmp_path / "data"
-    _load_metrics_seed_module().build(data_dir, catalog_url=url, data_path=f"{files}/").close()
-    env = _env(data_dir, "", IOC_CATALOG_URL=url, IOC_DATA_PATH=f"{files}/", IOC_CACHE_WARM="true")
-    bearer = {"Authorization": f"Bearer {_admin_and_token(env)}"}
+    env, bearer = _seeded_node(postgres_server, tmp_path, database, warm=True)
     port = free_port()
     _outage(postgres_server, database, down=True)
     try:
