@@ -19,8 +19,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from ioc import settings
-from ioc.store import Layout, Location, Store, StoreError, open_store
+from ioc.store import Layout, Location, Store, StoreError, is_connection_lost, open_store
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +32,17 @@ def open_store_or_pending(data_dir: str | Path | None = None) -> Store | Pending
     PostgreSQL catalog does not answer now."""
     try:
         return open_store(data_dir)
-    except StoreError as error:
-        if unreachable_catalog(data_dir) is None:
+    except (StoreError, duckdb.Error) as error:
+        # A catalog that goes down while the worker opens the store (its connection is dropped
+        # mid-migration) raises DuckDB's error, not a StoreError; it may be back by now.
+        if unreachable_catalog(data_dir) is None and not is_connection_lost(error):
             raise  # the catalog answers: the error is about what is (or is not) in it
         log.error(
             "the store's catalog is not reachable at start (%s): this worker starts without it, "
             "answers 503 and opens the store once the catalog answers",
             " ".join(str(error).split()),
         )
-        return PendingStore(data_dir, error)
+        return PendingStore(data_dir, StoreError(str(error)))
 
 
 def unreachable_catalog(data_dir: str | Path | None = None) -> StoreError | None:
@@ -88,6 +92,11 @@ class PendingStore:
             except StoreError as error:
                 self._error = str(error)
                 raise
+            except duckdb.Error as error:
+                if not is_connection_lost(error):
+                    raise
+                self._error = str(error)
+                raise StoreError(self._error) from None
         log.warning("the store's catalog answers: opened the store this worker started without")
         return self._store
 

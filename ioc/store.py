@@ -508,6 +508,24 @@ def is_lock_error(error: BaseException) -> bool:
     )
 
 
+def is_connection_lost(error: BaseException) -> bool:
+    """The PostgreSQL catalog refused or dropped the connection: an outage, not a bug (a catalog
+    restarted, failed over or stopped while DuckLake was reading it)."""
+    text = str(error).lower()
+    return any(
+        sign in text
+        for sign in (
+            "server closed the connection",
+            "terminating connection",
+            "connection refused",
+            "could not connect",
+            "not currently accepting connections",
+            "no connection to the server",
+            "ssl syscall error",
+        )
+    )
+
+
 def store_exists(
     data_dir: str | Path | None = None, *, catalog_url: str | None = None, data_path: str | None = None
 ) -> bool:
@@ -599,10 +617,14 @@ class Store:
         except BaseException:
             self._con.close()
             raise
-        if migrate and not read_only:
-            migrations.migrate(self)
-        elif migrate:
-            migrations.check(self)
+        try:
+            if migrate and not read_only:
+                migrations.migrate(self)
+            elif migrate:
+                migrations.check(self)
+        except BaseException:
+            self._con.close()  # a catalog that dropped mid-migration: nothing keeps this connection
+            raise
 
     @property
     def identity(self) -> str:

@@ -158,3 +158,41 @@ def test_a_store_opened_during_an_outage_raises_until_the_catalog_answers_then_i
     answers[:] = [StoreError("no store in the PostgreSQL catalog: run `ioc demo`")]
     with pytest.raises(StoreError, match="no store in"):
         pending.open_store_or_pending(tmp_path)  # type: ignore[arg-type]
+
+
+def test_a_catalog_that_drops_the_connection_while_a_worker_opens_the_store_is_an_outage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """The catalog goes down in the middle of the open (DuckLake's query fails with DuckDB's error,
+    not a StoreError) and may answer again by the time the worker asks: the worker still starts,
+    answers 503, and opens the store at its next use (the CI run of 2026-12-06 died here)."""
+    import duckdb
+
+    from ioc import pending
+
+    class Opened:
+        data_version = 7
+
+    dropped = duckdb.Error(
+        'Failed to get partition information from DuckLake: Failed to prepare COPY "COPY (SELECT 1)": '
+        "server closed the connection unexpectedly"
+    )
+    answers: list[object] = [dropped, dropped, Opened()]
+
+    def open_store(data_dir: object) -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(pending, "open_store", open_store)
+    monkeypatch.setattr(pending, "unreachable_catalog", lambda data_dir: None)  # back already
+    store = pending.open_store_or_pending(tmp_path)  # type: ignore[arg-type]
+    assert isinstance(store, pending.PendingStore)
+    with pytest.raises(StoreError, match="server closed the connection"):
+        store.data_version  # noqa: B018 - dropped again: a 503, not DuckDB's error
+    assert store.data_version == 7
+    # DuckDB's error about something else, with the catalog answering: the start stops with it
+    answers[:] = [duckdb.Error("Catalog Error: Table with name attendance does not exist!")]
+    with pytest.raises(duckdb.Error, match="does not exist"):
+        pending.open_store_or_pending(tmp_path)  # type: ignore[arg-type]
