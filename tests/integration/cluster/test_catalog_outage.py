@@ -50,6 +50,19 @@ def _seeded_node(
     return env, {"Authorization": f"Bearer {_admin_and_token(env)}"}
 
 
+def _until_every_worker_answered_again(node: Any, bearer: dict[str, str]) -> list[int]:
+    """A worker logs its recovery at its next request, and nothing steers a request to one of the
+    two workers: ask until every worker that logged the outage has answered again (30 s at most);
+    the statuses of those answers."""
+    statuses: list[int] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and node.log.read_text().count(
+        "the store answers again after"
+    ) < node.log.read_text().count("the store does not answer"):
+        statuses.append(node.get(QUESTION, headers=bearer).status_code)
+    return statuses
+
+
 def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
     postgres_server: Any, tmp_path: Path
 ) -> None:
@@ -71,13 +84,7 @@ def test_a_catalog_outage_is_json_503s_and_two_log_lines_per_worker(
         while node.get(QUESTION, headers=bearer).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.5)
         back = [node.get(QUESTION, headers=bearer).status_code for _ in range(6)]
-        # a worker logs its recovery at its next request, and nothing steers a request to one of
-        # the two workers: ask until every worker that logged the outage has answered again
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and node.log.read_text().count(
-            "the store answers again after"
-        ) < node.log.read_text().count("the store does not answer"):
-            back.append(node.get(QUESTION, headers=bearer).status_code)
+        back += _until_every_worker_answered_again(node, bearer)
     finally:
         _stop(node)
     assert {a.status_code for a in answers} == {503}, [a.text[:200] for a in answers if a.status_code != 503]
@@ -134,6 +141,7 @@ def test_a_node_started_during_a_catalog_outage_answers_503_then_200_once_it_is_
         while time.monotonic() < deadline and node.get("/readyz").status_code != 200:
             time.sleep(0.5)
         ready_again = node.get("/readyz")
+        back += _until_every_worker_answered_again(node, bearer)
     finally:
         _stop(node)
     assert node.proc.returncode is not None
