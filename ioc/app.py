@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from dash import ALL, Input, Output, State, callback_context, ctx, dcc, html, no
 from dash._pages import _parse_query_string
 from dash.exceptions import MissingCallbackContextException
 
-from ioc import exports, i18n, ids, observability
+from ioc import exports, i18n, ids, observability, settings
 from ioc.access import EVERYTHING, AccessScope
 from ioc.api import register_api
 from ioc.auth import web as auth_web
@@ -47,6 +48,7 @@ from ioc.panels.common import attrs, parse_explain_ref, with_query
 from ioc.panels.screens import DEFAULT_SCREEN, load_screens
 from ioc.pending import open_store_or_pending
 from ioc.store import one_version, pin_versions, unpin_versions
+from ioc.visitors import VISITORS_KEY, Visitors
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -68,6 +70,9 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     )
     server = app.server
     server.extensions[STORE_KEY] = store
+    # the requests being answered, which the cache warmer gives way to (start_warmer)
+    visitors = server.extensions[VISITORS_KEY] = Visitors()
+    server.wsgi_app = visitors.middleware(server.wsgi_app)  # type: ignore[method-assign]
     install_compression(server)  # brotli/gzip for JS, CSS, JSON, HTML (ioc.delivery)
     install_caching(app)  # year-long Cache-Control for versioned bundles and assets (ioc.delivery)
     # one data version per request: every answer of a page is of the same data, and the catalog
@@ -164,7 +169,13 @@ def bad_parameter_page(error: QueryError, args: dict[str, Any]) -> html.Div:
     )
 
 
-def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event | None = None) -> int | None:
+def warm_units(
+    app: dash.Dash,
+    store: Any,
+    version: int,
+    stop: threading.Event | None = None,
+    pause: Callable[[], object] | None = None,
+) -> int | None:
     """Draw the page of every school opened in the last half hour (ioc.metrics.cache.recently_opened),
     the most recent first (none opened: one school's, for the city's answers by school every school
     page cuts its tiles from); then every district's page, then every ward's, once each, as the
@@ -172,8 +183,9 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
     Answers about a unit the officer may wholly read are shared with everybody
     (ioc.metrics.cache.widest_access), so this also warms leadership's and other officers' pages
     of those units; a school's answers are everybody's, so school pages are drawn unrestricted.
-    Returns how many pages were drawn, or None when a new data version (or ``stop``) came first:
-    the next round starts over.
+    Before each page ``pause()`` is called (start_warmer's waits for the worker's visitors to be
+    served; by default a short sleep). Returns how many pages were drawn, or None when a new data
+    version (or ``stop``) came first: the next round starts over.
     """
     # a page module registers itself with Dash when imported: only once the app exists
     from ioc.pages import school as school_page
@@ -198,6 +210,10 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
         ]
     drawn = 0
     for kind, code, officer in pages:
+        if pause is None:
+            time.sleep(UNIT_PAUSE)  # let the requests being served have the interpreter in between
+        else:
+            pause()
         if (stop is not None and stop.is_set()) or store.data_version() != version:
             return None
         with app.server.test_request_context(f"/{kind}/{code}"), warming(), one_version():
@@ -207,12 +223,38 @@ def warm_units(app: dash.Dash, store: Any, version: int, stop: threading.Event |
             else:
                 _unit.unit_layout(kind, kind, code, {})
         drawn += 1
-        time.sleep(UNIT_PAUSE)  # let the requests being served have the interpreter in between
     return drawn
 
 
-UNIT_PAUSE = 0.05  # seconds between two pages of the warmer
+UNIT_PAUSE = 0.05  # seconds between two pages of the warmer without visitors to wait for
 VERSION_POLL = 1.0  # seconds between two looks of the warmer at the data version
+
+
+class GiveWay:
+    """One warm-up round's waits for the people a worker serves: each call blocks until none of the
+    worker's requests is in flight and the grace after the last one has passed (Visitors.wait_idle),
+    until the round has waited ``budget`` seconds in all (IOC_CACHE_WARM_YIELD_SECONDS); after that
+    it no longer waits, so a worker that is never idle is still warmed, at most that much later.
+    A step of the round (one page, one wall screen) is not interrupted: the warmer looks between
+    steps."""
+
+    def __init__(self, visitors: Visitors, budget: float, stop: threading.Event | None = None) -> None:
+        self.visitors = visitors
+        self.budget = budget
+        self.stop = stop
+        self.waited = 0.0  # seconds this round has waited so far
+        self.waits = 0  # steps it waited before
+
+    def __call__(self) -> float:
+        """Wait for the visitors (within what is left of the budget); seconds waited."""
+        left = self.budget - self.waited
+        if left <= 0:
+            return 0.0
+        waited = self.visitors.wait_idle(left, self.stop)
+        if waited > 0:
+            self.waited += waited
+            self.waits += 1
+        return waited
 
 
 def _lower_priority() -> None:
@@ -230,13 +272,18 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     refresh callbacks and the first officer (or leader) opening a district, a ward or a school
     they follow find the answers computed.
 
-    The thread runs at the lowest CPU priority and pauses between pages; a new data
-    version arriving during a round ends it and starts the next. With Redis one worker of all nodes
+    The thread runs at the lowest CPU priority and gives way to the worker's visitors: before each
+    page and each wall screen it waits until none of the worker's requests is in flight and a
+    second has passed since the last one ended (their browsers are still drawing), for at most
+    IOC_CACHE_WARM_YIELD_SECONDS per round in all (GiveWay). A new data version arriving during a
+    round ends it and starts the next. With Redis one worker of all nodes
     warms each version (claim_warm) and the others find the answers there. Started by ``ioc serve``
     and the WSGI entry point (one thread per process), not by create_app, so tests and scripts stay
     single-threaded.
     """
     store = app.server.extensions[STORE_KEY]
+    visitors: Visitors = app.server.extensions[VISITORS_KEY]
+    budget = float(settings.get("cache_warm_yield_seconds"))
     # how often the data version is looked at (a stat or one indexed query): a probe load is
     # warmed for within about a second, before most officers ask for its answers
     pause = float(interval if interval is not None else VERSION_POLL)
@@ -259,23 +306,28 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                 if version != seen and not claim_warm(store, version):
                     seen = version  # another worker (with Redis: of any node) warms this version
                 elif version != seen:
+                    give_way = GiveWay(visitors, budget, stop)
                     started = time.perf_counter()
                     with app.server.test_request_context("/"), warming():
                         for screen in load_screens().values():
+                            give_way()
                             grid(screen, UrlState(), "dark")
                     wall = time.perf_counter() - started
-                    drawn = warm_units(app, store, version, stop)
+                    drawn = warm_units(app, store, version, stop, give_way)
                     seen = version
                     WARM_ROUNDS.labels("stopped" if drawn is None else "complete").inc()
                     if drawn is not None:
                         mark_warmed(store, version)  # no answer older than this version is served now
                         WARM_SECONDS.observe(time.perf_counter() - started)
                     log.info(
-                        "cache warmed for data version %s in %.1fs (wall %.1fs, district and ward pages: %s)",
+                        "cache warmed for data version %s in %.1fs (wall %.1fs, district and ward pages: %s;"
+                        " gave way to visitors %.1fs before %d steps)",
                         version,
                         time.perf_counter() - started,
                         wall,
                         "stopped by a newer version" if drawn is None else drawn,
+                        give_way.waited,
+                        give_way.waits,
                     )
             except Exception as error:  # noqa: BLE001 - a failed warm-up must not stop the next one
                 reason = outage.reason(error)

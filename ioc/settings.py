@@ -49,6 +49,17 @@ def _bool(text: str) -> bool:
     return text.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # also NaN
+        raise ValueError(f"{text!r}: give 0 seconds or more")
+    return value
+
+
 def _path_or_none(text: str) -> Path | None:
     return Path(text) if text.strip() else None
 
@@ -325,6 +336,15 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "cache_warm_yield_seconds",
+        15.0,
+        "The most the cache warmer waits, per new data version, for this worker's requests: it "
+        "draws its next page only when no request is being answered and none ended in the last "
+        "second (the browser is still drawing), but for at most this many seconds in all, so a busy "
+        "worker still gets warmed; 0 = never wait.",
+        _seconds,
+    ),
+    Setting(
         "cache_stale_seconds",
         0,
         "Stale-while-revalidate: for at most this many seconds after a new data version, until the "
@@ -423,7 +443,10 @@ def get(name: str, override: Any = None) -> Any:
         return override
     raw = os.environ.get(setting.env)
     if raw is not None and raw != "":
-        return setting.parse(raw)
+        try:
+            return setting.parse(raw)
+        except ValueError as error:  # say which variable
+            raise ValueError(f"{setting.env}: {error}") from None
     return setting.default
 
 

@@ -310,6 +310,45 @@ def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_pat
     assert counter.take() == {}  # both found every answer warm
 
 
+def test_warmer_waits_while_a_request_is_in_flight_and_goes_on_after(fresh, monkeypatch):
+    import threading
+
+    from ioc.app import GiveWay, create_app, warm_units
+    from ioc.metrics import dimensions
+    from ioc.pages import _unit
+    from ioc.visitors import VISITORS_KEY
+
+    app = create_app(store=fresh)
+    visitors = app.server.extensions[VISITORS_KEY]
+    visitors.grace = 0
+    drawn: list[str] = []
+    real_unit = _unit.unit_layout
+
+    def unit_drawn(kind, *args, **kw):
+        drawn.append(args[1])
+        return real_unit(kind, *args, **kw)
+
+    monkeypatch.setattr(_unit, "unit_layout", unit_drawn)
+    visitors.enter()  # an officer's request is being answered
+    give_way = GiveWay(visitors, budget=3600)
+    result: list[int | None] = []
+    warmer = threading.Thread(
+        target=lambda: result.append(warm_units(app, fresh, fresh.data_version(), pause=give_way))
+    )
+    warmer.start()
+    try:
+        assert visitors.until_waiting(60)  # the warmer waits before its first page...
+        assert drawn == [] and result == []
+    finally:
+        visitors.leave()  # ...until the request has been answered
+    warmer.join(120)
+    assert not warmer.is_alive()
+    wards = len(dimensions.wards(fresh))
+    assert result == [1 + 2 + wards]  # then it draws every page
+    assert len(drawn) == 2 + wards
+    assert give_way.waits == 1  # and waited before its first page only
+
+
 def test_views_keyed_by_their_tables(fresh, tmp_path):
     """The school page's views: a probe load keeps the attendance calendar, redraws the timeline."""
     from ioc.access import EVERYTHING
