@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import dcc, html
+from dash import html
 
 from ioc import figures, i18n
 from ioc.metrics.registry import get_kpi
@@ -19,7 +19,7 @@ from ioc.panels.base import (
     merged_scope,
     stale_minutes,
 )
-from ioc.panels.common import attrs, explain_ref, graph_config, series_grain, status_light, value_button
+from ioc.panels.common import attrs, explain_ref, series_grain, status_light, value_button
 
 
 @register
@@ -87,21 +87,15 @@ class KpiTile(PanelKind):
             )
         points = figures.spark_points(s.series, partial_day=ctx.now.date(), grain=series_grain(kpi))
         if spark and len(points) > 1:
-            fig = figures.sparkline(points, ctx.theme, figures.STATUS_COLOURS.get(status), target=kpi.target)
             spread = i18n.t(
                 "kpi.spark_range", lang, range=figures.spark_range(points, kpi.unit, lang, kpi.decimals)
             )
+            line = figures.sparkline(points, ctx.theme, figures.STATUS_COLOURS.get(status), target=kpi.target)
             children += [
+                # an image, not a Plotly graph: a first screen of tiles needs none of Plotly's code
                 html.Div(
-                    dcc.Graph(
-                        figure=fig,
-                        config=graph_config(lang, staticPlot=True),
-                        className="tile-spark-graph",
-                        responsive=True,
-                    ),
+                    html.Img(src=figures.svg_uri(line), alt=spread, className="tile-spark-graph"),
                     className="tile-spark",
-                    role="img",
-                    **attrs({"aria-label": spread}),
                 ),
                 html.Div(spread, className="tile-range", **attrs({"aria-hidden": "true"})),
             ]

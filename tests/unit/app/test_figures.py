@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
+import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 
 import plotly.graph_objects as go
@@ -10,6 +12,7 @@ import pytest
 
 from ioc import clock, figures
 
+SVG = {"svg": "http://www.w3.org/2000/svg"}
 DAYS = [(date(2026, 11, 2) + timedelta(days=i), 0.9 + i / 1000) for i in range(20)]
 
 
@@ -18,16 +21,63 @@ def validated(fig: go.Figure) -> go.Figure:
     return go.Figure(fig.to_dict())
 
 
-def test_sparkline_has_no_axes_and_no_hover_and_holds_its_target() -> None:
-    fig = validated(figures.sparkline(DAYS, "dark", "#1fa463", target=0.95))
-    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
-    assert fig.data[0].hoverinfo == "skip" and fig.data[0].line.color == "#1fa463"
-    assert fig.data[0].connectgaps is False
-    low, high = fig.layout.yaxis.range
-    # the range holds the values (0.900-0.919) and the target: a wiggle is not drawn as a collapse
-    assert low < 0.9 and high > 0.95
-    assert fig.layout.shapes[0].y0 == 0.95
-    assert figures.figure_bytes(fig) < 4000
+def spark_svg(svg: str) -> ET.Element:
+    """A sparkline's SVG document, parsed (it must be well-formed XML for the browser to draw it)."""
+    return ET.fromstring(svg)
+
+
+def percent(value: str | None) -> float:
+    assert value is not None and value.endswith("%"), value
+    return float(value[:-1])
+
+
+def test_sparkline_is_a_small_svg_without_text_that_holds_its_target() -> None:
+    root = spark_svg(figures.sparkline(DAYS, "dark", "#1fa463", target=0.95))
+    # no axes, no labels, no hover: a line (one segment a day), its colour, and the target
+    assert not root.findall(".//svg:text", SVG)
+    segments = root.findall("./svg:g/svg:line", SVG)
+    assert len(segments) == len(DAYS) - 1 and root.find("./svg:g", SVG).get("stroke") == "#1fa463"
+    (target,) = root.findall("./svg:line", SVG)
+    assert target.get("stroke") == figures.THEMES["dark"].muted and target.get("stroke-dasharray")
+    # the range holds the values (0.900-0.919) and the target: a wiggle is not drawn as a collapse;
+    # the target (above) is near the top, every value below it, the line within the box
+    ys = [percent(s.get(k)) for s in segments for k in ("y1", "y2")]
+    assert 0 < percent(target.get("y1")) < min(ys) and max(ys) < 100
+    assert max(ys) - min(ys) < 40  # 0.019 of a 0.05 + padding range: under half the height
+    # later days further right, the values' order kept (rising: higher up)
+    xs = [percent(s.get("x1")) for s in segments]
+    assert xs == sorted(xs) and percent(segments[0].get("y1")) > percent(segments[-1].get("y2"))
+    assert len(figures.svg_uri(figures.sparkline(DAYS, "dark", "#1fa463", target=0.95))) < 4000
+
+
+def test_sparkline_draws_gaps_as_gaps_and_a_lone_value_as_a_dot() -> None:
+    days = [(date(2026, 11, 2) + timedelta(days=i), None if i in (5, 7, 8) else 0.9) for i in range(20)]
+    root = spark_svg(figures.sparkline(days, "light"))
+    segments = root.findall("./svg:g/svg:line", SVG)
+    # 19 pairs of neighbours, 5 of them with a missing day: never joined across it (days 4-6, 6-9)
+    starts = [round((percent(s.get("x1")) - 2) / 96 * 19) for s in segments]
+    assert starts == [0, 1, 2, 3, *range(9, 19)]
+    assert all(
+        round((percent(s.get("x2")) - 2) / 96 * 19) == d + 1 for s, d in zip(segments, starts, strict=True)
+    )
+    dots = root.findall("./svg:g/svg:circle", SVG)
+    assert [percent(d.get("cx")) for d in dots] == [pytest.approx(2 + 96 * 6 / 19, abs=0.1)]  # day 6, alone
+    assert root.find("./svg:g", SVG).get("stroke") == figures.THEMES["light"].accent  # no colour: the theme's
+    assert not root.findall("./svg:line", SVG)  # no target, no target line
+    # a few points (a monthly KPI) are each marked, placed by their date (not evenly)
+    months = [(date(2026, 9, 30), 60.0), (date(2026, 10, 31), 61.0), (date(2026, 11, 4), 61.3)]
+    marked = spark_svg(figures.sparkline(months, "light", target=65.0))
+    cx = [percent(d.get("cx")) for d in marked.findall("./svg:g/svg:circle", SVG)]
+    assert cx == [2.0, pytest.approx(2 + 96 * 31 / 35, abs=0.1), 98.0]
+
+
+def test_sparkline_uri_is_an_image_the_policy_allows() -> None:
+    uri = figures.svg_uri(figures.sparkline(DAYS, "light", target=0.95))
+    assert uri.startswith("data:image/svg+xml,")  # img-src 'self' data:
+    text = urllib.parse.unquote(uri.removeprefix("data:image/svg+xml,"))
+    assert spark_svg(text).tag == "{http://www.w3.org/2000/svg}svg"
+    # what a URL must not hold bare ('#' would end it at the first colour)
+    assert not any(c in uri for c in '<>"#\n')
 
 
 def test_spark_points_are_complete_days_without_empty_ends_and_monthly_kpis_monthly() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from contextvars import copy_context
 from dataclasses import replace
 from datetime import timedelta
@@ -15,7 +16,7 @@ from dash._utils import AttributeDict
 
 from ioc import app as app_module
 from ioc import explain as explain_module
-from ioc import ids
+from ioc import figures, i18n, ids
 from ioc.frontdoor import current_metrics
 from ioc.metrics import dimensions, health
 from ioc.metrics.cache import cached_compute
@@ -118,6 +119,23 @@ def test_a_stale_panel_says_so(request_context) -> None:
     assert out.state == "stale" and out.as_of is not None
     frame = _wall.frame(panel, "Att", out, UrlState(lang="en"), later.now)
     assert "Stale data: last updated" in texts(frame) and "10 days ago" in texts(frame)
+
+
+def test_a_tile_draws_its_sparkline_as_an_image_whose_text_is_its_range(request_context) -> None:
+    panel = PanelConfig(id="att", type="kpi_tile", grid=GridPos(0, 0, 1, 1), kpi="attendance_rate")
+    for lang in ("vi", "en"):
+        for theme in ("dark", "light"):
+            ctx = panel_context(UrlState(lang=lang), theme)
+            body = _wall.render_panel(panel, ctx).body
+            # no Plotly graph in a tile: a first screen of tiles loads none of Plotly's code
+            assert not [c for c in walk(body) if type(c).__name__ == "Graph"]
+            (image,) = [c for c in walk(body) if type(c).__name__ == "Img"]
+            (shown,) = [c for c in walk(body) if "tile-range" in str(getattr(c, "className", ""))]
+            # what the image says to a screen reader is the range printed beside it (hidden from it)
+            assert image.alt == shown.children and getattr(shown, "aria-hidden") == "true"
+            assert image.alt.startswith(i18n.t("kpi.spark_range", lang, range=""))
+            svg = urllib.parse.unquote(image.src.removeprefix("data:image/svg+xml,"))
+            assert f"stroke='{figures.THEMES[theme].muted}'" in svg  # the target line, in the theme
 
 
 def test_a_wall_ranking_shows_the_rows_its_panel_holds_and_of_how_many(request_context) -> None:
