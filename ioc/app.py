@@ -48,7 +48,7 @@ from ioc.panels.common import attrs, parse_explain_ref, with_query
 from ioc.panels.screens import DEFAULT_SCREEN, load_screens
 from ioc.pending import open_store_or_pending
 from ioc.store import one_version, pin_versions, unpin_versions
-from ioc.visitors import VISITORS_KEY, Visitors
+from ioc.visitors import VISITORS_KEY, Visitors, node_share
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -71,7 +71,8 @@ def create_app(data_dir: str | Path | None = None, *, store: Any = None) -> dash
     server = app.server
     server.extensions[STORE_KEY] = store
     # the requests being answered, which the cache warmer gives way to (start_warmer)
-    visitors = server.extensions[VISITORS_KEY] = Visitors()
+    # (under gunicorn: of every worker of the node, whose cores they share)
+    visitors = server.extensions[VISITORS_KEY] = Visitors(node=node_share())
     server.wsgi_app = visitors.middleware(server.wsgi_app)  # type: ignore[method-assign]
     install_compression(server)  # brotli/gzip for JS, CSS, JSON, HTML (ioc.delivery)
     install_caching(app)  # year-long Cache-Control for versioned bundles and assets (ioc.delivery)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from typing import Any
 
-from ioc import settings
+from ioc import settings, visitors
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -54,6 +54,9 @@ proc_name = "ioc"
 # gunicorn's control socket (gunicornc) defaults to one path per user account: two nodes on one
 # machine would take it from each other. Each node's goes in its own folder instead.
 control_socket = os.path.join(_METRICS_DIR, "gunicorn.ctl")
+# the workers count their requests in one table, so that a worker's cache warmer gives way to the
+# requests of every worker of the node (ioc.visitors): made here, in the master, before it forks
+_VISITORS = visitors.share_across_workers()
 if os.path.isdir("/dev/shm"):  # noqa: S108 - workers' heartbeat files in memory (containers: no slow disk)
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
@@ -67,7 +70,9 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker ended: its live gauges no longer count (counters and histograms are kept)."""
+    """A worker ended: its live gauges and its requests in flight no longer count (counters and
+    histograms are kept)."""
+    _VISITORS.forget(worker.pid)
     # prometheus_client chooses its multiprocess mode when imported: only once the folder is set above
     from prometheus_client import multiprocess
 

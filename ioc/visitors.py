@@ -7,6 +7,11 @@ since the last one (the browser is still drawing what it received and is about t
 page's next part), or until a limit. ``create_app`` wraps the Flask app's WSGI callable in
 :meth:`Visitors.middleware` and keeps the counter in ``server.extensions[VISITORS_KEY]``.
 
+The workers of one node share its cores, so under gunicorn a worker's warmer gives way to the
+requests of every worker of the node: ``ioc.gunicorn_conf`` makes a :class:`NodeShare` (a small
+table in memory shared across the fork) in the master before it forks the workers, each worker
+writes its own row, and the master clears the row of a worker that died.
+
 A request counts from the moment the server hands it to the app until its response has been sent
 (the server closes the response's iterable), so a response streamed or compressed on its way out
 counts until its last byte. Health checks and metric scrapes are not visitors.
@@ -14,6 +19,9 @@ counts until its last byte. Health checks and metric scrapes are not visitors.
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,20 +30,104 @@ from typing import Any
 VISITORS_KEY = "ioc.visitors"
 GRACE_SECONDS = 1.0  # after the last request ends: the browser draws the page and asks for its next part
 NOT_VISITORS = ("/healthz", "/readyz", "/metrics")  # the load balancer's and Prometheus's requests
+NODE_POLL = 0.1  # seconds between two looks at the other workers' requests
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+log = logging.getLogger(__name__)
+
+
+class NodeShare:
+    """The requests in flight of every worker of a node, in shared memory: one row per worker
+    process (its pid, its requests in flight, when its last one ended, by ``time.monotonic``,
+    which is one clock for the whole machine). Made before the workers are forked."""
+
+    def __init__(self, slots: int = 256) -> None:
+        self._slots = slots
+        self._table = multiprocessing.get_context("fork").Array("d", 3 * slots)
+        self._rows: dict[int, int] = {}  # pid -> its row (each worker finds its own once)
+
+    def _row(self) -> int | None:
+        """The calling process's row (taken on first use; caller holds the lock); None when the
+        table is full."""
+        pid = os.getpid()
+        row = self._rows.get(pid)
+        if row is not None:
+            return row
+        table = self._table
+        for row in range(self._slots):
+            if table[3 * row] in (0, pid):
+                table[3 * row : 3 * row + 3] = [pid, 0, 0]
+                self._rows[pid] = row
+                return row
+        return None
+
+    def enter(self) -> None:
+        with self._table.get_lock():
+            row = self._row()
+            if row is None:
+                log.warning(
+                    "%d worker processes: the busy table is full, a request goes uncounted", self._slots
+                )
+                return
+            self._table[3 * row + 1] += 1
+
+    def leave(self, now: float) -> None:
+        with self._table.get_lock():
+            row = self._row()
+            if row is not None and self._table[3 * row + 1] > 0:
+                self._table[3 * row + 1] -= 1
+                self._table[3 * row + 2] = now
+
+    def state(self) -> tuple[int, float]:
+        """Requests in flight on the node, and when the last one of them ended."""
+        with self._table.get_lock():
+            table = self._table[:]
+        in_flight = sum(table[3 * row + 1] for row in range(self._slots) if table[3 * row])
+        last = max((table[3 * row + 2] for row in range(self._slots) if table[3 * row]), default=0.0)
+        return int(in_flight), last or float("-inf")
+
+    def forget(self, pid: int) -> None:
+        """Worker ``pid`` is gone (the master's child_exit): its requests in flight no longer count."""
+        with self._table.get_lock():
+            for row in range(self._slots):
+                if self._table[3 * row] == pid:
+                    self._table[3 * row : 3 * row + 3] = [0, 0, 0]
+
+
+_NODE: NodeShare | None = None
+
+
+def share_across_workers() -> NodeShare:
+    """Called in the gunicorn master before it forks: the workers it forks count their requests
+    in one table (:func:`node_share`)."""
+    global _NODE
+    if _NODE is None:
+        _NODE = NodeShare()
+    return _NODE
+
+
+def node_share() -> NodeShare | None:
+    """The node's table when this process is a worker forked by a master that made one."""
+    return _NODE
 
 
 class Visitors:
-    """How many requests of this process are in flight, and since when none is.
+    """How many requests of this process (with ``node``: of every worker of the node) are in
+    flight, and since when none is.
 
     ``clock`` (seconds, monotonic) is injectable for tests; waits use real time.
     """
 
-    def __init__(self, grace: float = GRACE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        grace: float = GRACE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        node: NodeShare | None = None,
+    ) -> None:
         if grace < 0:
             raise ValueError(f"Visitors: grace {grace!r} s must not be negative")
         self.grace = grace
         self._clock = clock
+        self.node = node
         self._changed = threading.Condition()
         self._in_flight = 0
         self._last_end = float("-inf")
@@ -50,6 +142,8 @@ class Visitors:
         """A request begins."""
         with self._changed:
             self._in_flight += 1
+        if self.node is not None:
+            self.node.enter()
 
     def leave(self) -> None:
         """A request has been answered."""
@@ -58,23 +152,30 @@ class Visitors:
                 raise RuntimeError("Visitors.leave: no request is in flight (leave without enter)")
             self._in_flight -= 1
             self._last_end = self._clock()
+            if self.node is not None:
+                self.node.leave(self._last_end)
             self._changed.notify_all()
 
     def idle_in(self) -> float:
-        """Seconds until this process counts as idle: 0 when it is, infinity while a request is
-        in flight, else what is left of the grace after the last request."""
+        """Seconds until this process (with ``node``: the node) counts as idle: 0 when it is,
+        infinity while a request is in flight, else what is left of the grace after the last one."""
         with self._changed:
             return self._idle_in()
 
     def _idle_in(self) -> float:
-        if self._in_flight:
+        in_flight, last_end = self._in_flight, self._last_end
+        if self.node is not None:
+            in_flight, last_end = self.node.state()
+        if in_flight:
             return float("inf")
-        return max(0.0, self._last_end + self.grace - self._clock())
+        return max(0.0, last_end + self.grace - self._clock())
 
     def wait_idle(self, limit: float, stop: threading.Event | None = None, poll: float = 1.0) -> float:
         """Block until the process is idle (:meth:`idle_in` is 0), at most ``limit`` seconds, and
-        no longer once ``stop`` is set (looked at every ``poll`` seconds). Returns the seconds
-        waited (0.0 when idle already)."""
+        no longer once ``stop`` is set (looked at every ``poll`` seconds; the other workers'
+        requests every NODE_POLL seconds). Returns the seconds waited (0.0 when idle already)."""
+        if self.node is not None:
+            poll = min(poll, NODE_POLL)
         started = time.monotonic()
         waited = 0.0
         with self._changed:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from typing import Any
 
 import pytest
 
 from ioc.app import GiveWay
-from ioc.visitors import Visitors
+from ioc.visitors import NodeShare, Visitors
 
 
 class FakeClock:
@@ -169,3 +170,43 @@ def test_give_way_stops_waiting_when_the_warmer_stops():
     stop.set()  # the process exits
     waiter.join(60)
     assert not waiter.is_alive()
+
+
+def test_the_workers_of_a_node_give_way_to_each_others_requests():
+    """Under gunicorn every worker's warmer waits for the requests of all the node's workers."""
+    clock = FakeClock()
+    node = NodeShare(slots=4)
+    one, other = Visitors(grace=1.0, clock=clock, node=node), Visitors(grace=1.0, clock=clock, node=node)
+    one.enter()
+    assert other.idle_in() == float("inf")
+    clock.now += 3
+    one.leave()
+    assert other.idle_in() == 1.0
+    clock.now += 1
+    assert other.idle_in() == 0.0
+
+
+def _worker(node: NodeShare, entered: Any, leave: Any, die: bool) -> None:
+    Visitors(grace=0, node=node).enter()
+    entered.set()
+    leave.wait(60)
+    if not die:  # a worker killed in the middle of a request never leaves
+        node.leave(0.0)
+
+
+def test_a_request_in_another_worker_process_counts_until_it_ends_or_the_worker_dies():
+    forked = multiprocessing.get_context("fork")
+    node = NodeShare(slots=4)
+    mine = Visitors(grace=0, node=node)
+    for die in (False, True):
+        entered, leave = forked.Event(), forked.Event()
+        worker = forked.Process(target=_worker, args=(node, entered, leave, die))
+        worker.start()
+        assert entered.wait(60)
+        assert mine.idle_in() == float("inf")  # the other worker is answering a request
+        leave.set()
+        worker.join(60)
+        if die:
+            assert mine.idle_in() == float("inf")  # its row still says so...
+            node.forget(worker.pid)  # ...until the master has seen it die (child_exit)
+        assert mine.idle_in() == 0.0
