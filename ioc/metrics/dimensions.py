@@ -121,6 +121,8 @@ def versions(
 
 def _match(param: str, value: str, candidates: dict[str, set[str]]) -> str:
     """The key among ``candidates`` (key -> names) that ``value`` names; QueryError when none or several."""
+    if value in candidates:
+        return value  # the key itself (a page's link): no need to compare it with every unit's
     wanted = norm(value)
     exact = [key for key in candidates if norm(key) == wanted]
     if exact:

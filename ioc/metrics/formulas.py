@@ -218,13 +218,15 @@ def row_ratio(plan: Plan) -> str:
     if plan.is_time:
         # one row per school and day: a day's schools are its rows; a week's need a distinct count
         schools = "count(*)" if plan.by == "date" else "count(DISTINCT a.school_id)"
-        body = f"""SELECT {time_key(plan.by, "a." + date)} AS key,
+        # a panel: the same rows per unit (a scope row is one school, so the join keeps each fact once)
+        unit, join, group = ("s.unit, ", "JOIN", "1, 2") if plan.panel else ("", "SEMI JOIN", "1")
+        body = f"""SELECT {unit}{time_key(plan.by, "a." + date)} AS key,
        coalesce(sum(a.{plan.part("numerator")}), 0) AS numerator, coalesce(sum(a.{plan.part("denominator")}), 0) AS denominator,
        sum(a.{plan.part("numerator")}) / nullif(sum(a.{plan.part("denominator")}), 0) AS value,
        {schools} AS schools_reporting, max(a.{date})::TIMESTAMPTZ AS as_of
-FROM {plan.table(f.get("table"))} a SEMI JOIN scope s ON s.school_id = a.school_id
+FROM {plan.table(f.get("table"))} a {join} scope s ON s.school_id = a.school_id
 WHERE a.{date} BETWEEN $date_from AND $date_to{given.replace("AND ", "AND a.")}
-GROUP BY 1"""
+GROUP BY {group}"""
         return _select(plan, [], body)
     facts = f"""per_school AS (
     SELECT school_id,
@@ -634,9 +636,11 @@ ROLLUP_KINDS = frozenset({"probe_coverage", "probe_ratio", "probe_per_student", 
 
 # formula kinds whose time series can be computed for every unit at once (Plan.panel): their
 # series group per-school facts joined to the scope (_grouped, _point_grouped) and count the
-# scope only through scope_count; the median groups the probes by unit and bucket
+# scope only through scope_count; the median groups the probes by unit and bucket, the
+# attendance ratios their rows by unit and bucket
 PANEL_KINDS = frozenset(
     {
+        "row_ratio",
         "probe_coverage",
         "probe_median",
         "probe_ratio",

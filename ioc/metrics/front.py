@@ -272,6 +272,10 @@ class Metrics:
         with it (freshness: stale or not)."""
         if name not in HEALTH_VIEWS:
             raise QueryError("view", f"unknown data-health view {name!r}")
+        if name == "not_reporting":
+            part = self._not_reporting_in(at, *args, **kwargs)
+            if part is not None:
+                return part
         function: Callable[..., Any] = getattr(health, name)
         if at is not None and name in CLOCKED_VIEWS:
             kwargs["now"] = at
@@ -281,6 +285,31 @@ class Metrics:
             lambda: function(self.store, *args, access=self.access, **kwargs),
             tables=HEALTH_TABLES.get(name),
         )
+
+    def _not_reporting_in(
+        self, at: datetime | None, day: date | None = None, scope: Scope | None = None, **rest: Any
+    ) -> list[dict[str, Any]] | None:
+        """The schools of ``scope`` that did not report on ``day``, cut from the city's list of that
+        day (one query per attendance version for every school, ward and district page, instead of
+        one each, which scanned every attendance row); None when it must be asked as is (no day or
+        unit given, uncached). Exact: the list filters the same schools (their version at ``day``,
+        active, the caller's) by the same columns; a caller who may read every school of the scope
+        gets it from everybody's list (ioc.metrics.cache.widest_access)."""
+        if rest or day is None or scope is None or not scope.items() or not self.cached:
+            return None
+        version = self.store.data_version()
+        resolved = engine.resolved_scope(self.store, scope, day, None, version)  # QueryError as health's
+        access = cache.widest_access(self.store, scope, day, None, self.access)
+        city = cache.cached_view(
+            self.store,
+            "health.not_reporting",
+            (at, (day,), ()),
+            lambda: health.not_reporting(self.store, day, access=access),
+            access=access,
+            tables=HEALTH_TABLES["not_reporting"],
+        )
+        wanted = [(NOT_REPORTING_COLUMNS[name], value) for name, value in resolved.items()]
+        return [row for row in city if all(row[column] == value for column, value in wanted)]
 
     def scheduler_status(self) -> dict[str, Any]:
         """Which process runs the scheduled jobs (no school data: the same for everybody)."""
@@ -323,6 +352,15 @@ CLOCKED_VIEWS = frozenset({"freshness", "freshness_by_district"})
 # them, a probe load every 5 minutes leaves the schools that did not report cached (the wall's
 # list, every school page) instead of computing them again for each unit. Other views: any change.
 HEALTH_TABLES: dict[str, tuple[str, ...]] = {"not_reporting": ("attendance",)}
+
+# the column of a not_reporting row holding each scope filter's key
+NOT_REPORTING_COLUMNS = {
+    "district": "district_code",
+    "ward": "ward_code",
+    "school": "school_id",
+    "level": "level",
+    "ownership": "ownership",
+}
 
 DEFAULT_CADENCES = health.DEFAULT_CADENCES  # how often each dataset is expected (the data-health page)
 

@@ -91,7 +91,12 @@ def test_series_of_panel_kinds_come_from_one_panel_per_level(fresh, monkeypatch)
         assert piece.panel == scope.items()[0][0]
         same({q: engine.compute(fresh, q).rows}, {q: cache.cached_compute(fresh, q).rows})
     assert sorted(panels) == [("bandwidth_coverage", level) for level in ("district", "school", "ward")]
-    assert slices.plan(fresh, KpiQuery("attendance_rate", "date", None, NOV20, Scope(ward="26734"))) is None
+    # the attendance ratios' series too (a school page's attendance tiles); reporting has no panel
+    assert (
+        slices.plan(fresh, KpiQuery("attendance_rate", "date", None, NOV20, Scope(school="S3"))).panel
+        == "school"
+    )
+    assert slices.plan(fresh, KpiQuery("reporting_rate", "date", None, NOV20, Scope(ward="26734"))) is None
 
 
 def test_a_summary_takes_its_current_and_previous_values_from_the_wide_answer(fresh, monkeypatch) -> None:
@@ -140,7 +145,7 @@ def test_a_ward_across_two_districts_is_computed_as_asked(fresh, tmp_path: Path)
 
 def test_what_is_not_a_unit_slice_is_computed_as_asked(fresh) -> None:
     for q in (
-        KpiQuery("attendance_rate", "date", date(2026, 11, 18), NOV20, Scope(district="760")),
+        KpiQuery("reporting_rate", "date", date(2026, 11, 18), NOV20, Scope(district="760")),
         KpiQuery("attendance_rate", "level", None, NOV20, Scope(district="760")),
         KpiQuery("attendance_rate", "all", None, NOV20, Scope(district="760", level="primary")),
         KpiQuery("attendance_rate", "all", None, NOV20, Scope(level="primary")),
@@ -157,3 +162,34 @@ def test_a_restricted_caller_outside_its_scope_is_not_cut_from_the_city(fresh, m
     answer = cache.cached_compute(fresh, q, district_778)
     assert [query.scope for query in seen.queries] == [q.scope]  # with the caller's access, as asked
     assert answer.rows == ()  # no school of ward 26734 is in Quận 7
+
+
+def test_who_did_not_report_in_a_unit_is_cut_from_the_citys_list(fresh, monkeypatch) -> None:
+    from ioc.metrics import health
+    from ioc.metrics.errors import QueryError
+    from ioc.metrics.front import Metrics
+
+    real = health.not_reporting
+    made: list[tuple] = []
+
+    def counted(store, *args, **kwargs):
+        made.append((args, kwargs.get("scope")))
+        return real(store, *args, **kwargs)
+
+    monkeypatch.setattr(health, "not_reporting", counted)
+    district_760 = AccessScope(districts=frozenset({"760"}), wards=frozenset())
+    district_778 = AccessScope(districts=frozenset({"778"}), wards=frozenset())
+    scopes = (*UNITS, Scope(level="primary"), Scope(district="760", ownership="public"))
+    seen = set()
+    for day in (NOV20, date(2026, 11, 19), date(2026, 11, 1)):
+        for scope in scopes:
+            for access in (AccessScope(), district_760, district_778):
+                expected = real(fresh, day, scope, access=access)
+                got = Metrics(fresh, access).health("not_reporting", day, scope)
+                assert got == expected, (day, scope, access)
+                seen.update(row["school_id"] for row in got)
+    assert {"S3"} <= seen  # the fixture's silent school is found, not only empty lists
+    # only the city's lists were computed: everybody's, and a restricted caller's reaching past its schools
+    assert {scope for _, scope in made} == {None}
+    with pytest.raises(QueryError, match="school"):
+        Metrics(fresh).health("not_reporting", NOV20, Scope(school="no such school"))
