@@ -252,14 +252,21 @@ def test_an_answer_about_a_unit_the_caller_may_wholly_read_is_shared(
         computed.append((q.kpi, q.by))
         return real(store, q, **kw)
 
+    real_panel = engine.compute_panel
+
+    def counting_panels(store: Any, q: Any, level: str, **kw: Any) -> Any:
+        computed.append((q.kpi, f"{q.by} of every {level}"))
+        return real_panel(store, q, level, **kw)
+
     monkeypatch.setattr(engine, "compute", counting)
+    monkeypatch.setattr(engine, "compute_panel", counting_panels)
     ward = Scope(ward=city.own_ward)
     by_school = KpiQuery("attendance_rate", "school", scope=ward)
     own_officer = Metrics(auth_store, AccessScope.limited([city.own]))
     officer = own_officer.summary("attendance_rate", scope=ward)
     officer_rows = own_officer.answer(by_school)
     first = len(computed)
-    assert first == 4  # current, previous, trend; the by-school answer
+    assert first == 4  # current, previous, trend (a panel of every ward); the by-school answer
     leadership = Metrics(auth_store, EVERYTHING)
     leader = leadership.summary("attendance_rate", scope=ward)
     leader_rows = leadership.answer(by_school)

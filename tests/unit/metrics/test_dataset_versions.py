@@ -247,13 +247,20 @@ def test_warmer_computes_the_city_answers_by_school_when_no_school_was_opened(fr
         asked.append((q.kpi, q.by, bool(q.scope.school)))
         return real(store, q, *args, **kw)
 
+    def compute_panel(store, q, level, *args, **kw):
+        asked.append((q.kpi, f"{q.by} of every {level}", False))
+        return real_panel(store, q, level, *args, **kw)
+
+    real_panel = engine.compute_panel
     monkeypatch.setattr(engine, "compute", compute)
+    monkeypatch.setattr(engine, "compute_panel", compute_panel)
     last = [s.school_id for s in dimensions.schools(fresh) if s.active][-1]
     with app.server.test_request_context(f"/school/{last}"):
-        school.layout(last)
-    # a school nobody opened computes only its own series: its values are cut from the city's
-    assert asked
-    assert all(own and by not in ("all", "school") for _, by, own in asked), asked
+        page = school.layout(last)
+    # a school nobody opened computes no KPI answer: its values are cut from the city's answers,
+    # its series from the panels of every school the warmer's school page made
+    assert asked == []
+    assert "attendance" in str(page).lower()
 
 
 def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_path):
