@@ -184,8 +184,9 @@ def warm_units(
     Answers about a unit the officer may wholly read are shared with everybody
     (ioc.metrics.cache.widest_access), so this also warms leadership's and other officers' pages
     of those units; a school's answers are everybody's, so school pages are drawn unrestricted.
-    Before each page ``pause()`` is called (start_warmer's waits for the worker's visitors to be
-    served; by default a short sleep). Returns how many pages were drawn, or None when a new data
+    Before each page, and within it before each answer not cached yet, ``pause()`` is called
+    (start_warmer's waits for the worker's visitors to be served; without it a short sleep between
+    pages). Returns how many pages were drawn, or None when a new data
     version (or ``stop``) came first: the next round starts over.
     """
     # a page module registers itself with Dash when imported: only once the app exists
@@ -217,7 +218,7 @@ def warm_units(
             pause()
         if (stop is not None and stop.is_set()) or store.data_version() != version:
             return None
-        with app.server.test_request_context(f"/{kind}/{code}"), warming(), one_version():
+        with app.server.test_request_context(f"/{kind}/{code}"), warming(pause), one_version():
             use_metrics(Metrics(store, officer))  # the page as the officer of its district sees it
             if kind == "school":
                 school_page.layout(code)
@@ -232,12 +233,13 @@ VERSION_POLL = 1.0  # seconds between two looks of the warmer at the data versio
 
 
 class GiveWay:
-    """One warm-up round's waits for the people a worker serves: each call blocks until none of the
-    worker's requests is in flight and the grace after the last one has passed (Visitors.wait_idle),
+    """One warm-up round's waits for the people a node serves: each call blocks until none of the
+    requests of the node's workers is in flight and the grace after the last one has passed
+    (Visitors.wait_idle),
     until the round has waited ``budget`` seconds in all (IOC_CACHE_WARM_YIELD_SECONDS); after that
     it no longer waits, so a worker that is never idle is still warmed, at most that much later.
-    A step of the round (one page, one wall screen) is not interrupted: the warmer looks between
-    steps."""
+    The warmer looks before each page and wall screen, and within them before each answer it
+    computes (ioc.metrics.cache.warming): one answer being computed is not interrupted."""
 
     def __init__(self, visitors: Visitors, budget: float, stop: threading.Event | None = None) -> None:
         self.visitors = visitors
@@ -273,9 +275,9 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
     refresh callbacks and the first officer (or leader) opening a district, a ward or a school
     they follow find the answers computed.
 
-    The thread runs at the lowest CPU priority and gives way to the worker's visitors: before each
-    page and each wall screen it waits until none of the worker's requests is in flight and a
-    second has passed since the last one ended (their browsers are still drawing), for at most
+    The thread runs at the lowest CPU priority and gives way to the node's visitors: before each
+    page, each wall screen and each answer it computes, it waits until none of the requests of the
+    node's workers is in flight and a second has passed since the last one ended (their browsers are still drawing), for at most
     IOC_CACHE_WARM_YIELD_SECONDS per round in all (GiveWay). A new data version arriving during a
     round ends it and starts the next. With Redis one worker of all nodes
     warms each version (claim_warm) and the others find the answers there. Started by ``ioc serve``
@@ -309,7 +311,7 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                 elif version != seen:
                     give_way = GiveWay(visitors, budget, stop)
                     started = time.perf_counter()
-                    with app.server.test_request_context("/"), warming():
+                    with app.server.test_request_context("/"), warming(give_way):
                         for screen in load_screens().values():
                             give_way()
                             grid(screen, UrlState(), "dark")

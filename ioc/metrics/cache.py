@@ -457,6 +457,9 @@ def _cached(
             LOOKUPS.labels("previous", "hit").inc()
             _served_previous()
             return stale  # type: ignore[no-any-return]
+    pause = _PAUSE.get()
+    if pause is not None and _PREVIOUS_USED.get() is None:
+        pause()  # the warmer gives way between two answers, holding none half made (warming)
     # one thread of this process fetches or computes a key; its other threads asking meanwhile
     # wait for that (a city-wide answer fetched from Redis is unpickled once, not once per thread)
     with _INFLIGHT_LOCK:
@@ -639,15 +642,22 @@ RECENT_LIMIT = 1000  # at most this many, the most recently opened first
 _RECENT: dict[tuple[str, str, str], float] = {}
 _RECENT_LOCK = threading.Lock()
 _WARMING: contextvars.ContextVar[bool] = contextvars.ContextVar("ioc_warming", default=False)
+_PAUSE: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "ioc_pause", default=None
+)
 
 
 @contextlib.contextmanager
-def warming() -> Iterator[None]:
-    """A block in which the warmer draws pages: they do not count as opened."""
-    token = _WARMING.set(True)
+def warming(pause: Callable[[], object] | None = None) -> Iterator[None]:
+    """A block in which the warmer draws pages: they do not count as opened. With ``pause``, it
+    is called before each answer not cached yet is computed (not inside another answer being
+    made, so the warmer holds nothing another thread may wait for): the warmer's way to give way
+    to visitors within a page."""
+    token, paused = _WARMING.set(True), _PAUSE.set(pause)
     try:
         yield
     finally:
+        _PAUSE.reset(paused)
         _WARMING.reset(token)
 
 

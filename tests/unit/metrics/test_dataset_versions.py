@@ -356,6 +356,19 @@ def test_warmer_waits_while_a_request_is_in_flight_and_goes_on_after(fresh, monk
     assert give_way.waits == 1  # and waited before its first page only
 
 
+def test_the_warmer_gives_way_between_answers_holding_none_half_made(fresh):
+    from ioc.app import create_app, warm_units
+
+    app = create_app(store=fresh)
+    cache.clear()
+    held: list[list[str]] = []
+    drawn = warm_units(app, fresh, fresh.data_version(), pause=lambda: held.append(list(cache._INFLIGHT)))
+    assert drawn
+    assert len(held) > drawn  # within pages too, not only before each
+    # never while computing an answer another thread (a visitor's request) would wait for
+    assert all(keys == [] for keys in held)
+
+
 def test_views_keyed_by_their_tables(fresh, tmp_path):
     """The school page's views: a probe load keeps the attendance calendar, redraws the timeline."""
     from ioc.access import EVERYTHING
