@@ -265,6 +265,10 @@ def resolved_scope(
     if not scope.items():
         return scope
     catalog = catalog_for(store, snapshot)
+    if scope.items() == (("school", scope.school),) and scope.school in school_ids(
+        store, hierarchy_date, snapshot, version
+    ):
+        return scope  # a school named by its id (a page's link): nothing to look up
     return memo(store).get(
         ("scope", catalog, version, scope, hierarchy_date),
         lambda: dimensions.resolve_scope(
@@ -285,6 +289,17 @@ def school_versions(
     return memo(store).get(
         ("versions", catalog, version, hierarchy_date),
         lambda: dimensions.versions(store, hierarchy_date, catalog=catalog),
+    )
+
+
+def school_ids(
+    store: Store, hierarchy_date: date | None, snapshot: int | None, version: int
+) -> frozenset[str]:
+    """The ids of school_versions (every school, inactive ones too), once per data version."""
+    catalog = catalog_for(store, snapshot)
+    return memo(store).get(
+        ("school-ids", catalog, version, hierarchy_date),
+        lambda: frozenset(s.school_id for s in school_versions(store, hierarchy_date, snapshot, version)),
     )
 
 
@@ -368,6 +383,17 @@ class Panel:
         return _rows(get_kpi(self.frame.kpi), self.table.slice(*span))
 
 
+def runs(units: list[Any]) -> dict[str, tuple[int, int]]:
+    """Where each unit's rows lie in rows sorted by unit: unit -> (first row, number of rows)."""
+    spans: dict[str, tuple[int, int]] = {}
+    start = 0
+    for i in range(1, len(units) + 1):
+        if i == len(units) or units[i] != units[start]:
+            spans[str(units[start])] = (start, i - start)
+            start = i
+    return spans
+
+
 def panel_ready(q: KpiQuery) -> bool:
     """Whether ``q``'s KPI and grouping can be computed as a panel (a time series, PANEL_KINDS)."""
     return q.by in TIME_BY and get_kpi(q.kpi).formula.kind in formulas.PANEL_KINDS
@@ -376,13 +402,7 @@ def panel_ready(q: KpiQuery) -> bool:
 def compute_panel(store: Store, q: KpiQuery, level: str, access: AccessScope = EVERYTHING) -> Panel:
     """``q`` (a time series over the whole of ``q.scope``) for every unit of ``level`` at once."""
     result, table = _run(store, q, "auto", panel=level, access=access, rows=False)
-    spans: dict[str, tuple[int, int]] = {}
-    units = table.column("unit").to_pylist()
-    start = 0
-    for i in range(1, len(units) + 1):  # the SQL orders the rows by unit: each unit's rows are a run
-        if i == len(units) or units[i] != units[start]:
-            spans[str(units[start])] = (start, i - start)
-            start = i
+    spans = runs(table.column("unit").to_pylist())
     # heavy: pyarrow only when a panel is computed (as in _rows)
     import pyarrow.compute as pc
 

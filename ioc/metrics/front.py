@@ -215,6 +215,17 @@ class Metrics:
         self, school_id: str, date_to: date | None = None, days: int = 120, snapshot: int | None = None
     ) -> list[tuple[date, float | None]]:
         sid = self._school_id(school_id)
+        if date_to is None and snapshot is None and self.cached:
+            # the school's newest days: cut from every school's calendar, made once per attendance
+            # version (one query, not one per school's first visit)
+            calendars = self._view(
+                "calendars",
+                (days,),
+                lambda: views.attendance_calendars(self.store, days),
+                tables=("attendance",),
+                shared=True,
+            )
+            return calendars.calendar(sid)
         return self._view(
             "calendar",
             (sid, date_to, days, snapshot),

@@ -88,6 +88,48 @@ def attendance_calendar(
     return [(d, None if r is None else float(r)) for d, r in rows]
 
 
+@dataclass(frozen=True)
+class Calendars:
+    """The attendance calendar of every school at once (``calendar(school_id)`` is
+    attendance_calendar's answer for it, without a date), kept as the Arrow columns the SQL
+    returned (rows sorted by school; ``spans`` says where each school's lie): some 300,000 rows,
+    about 5 MB, instead of a query per school on its first visit."""
+
+    table: Any  # pyarrow.Table: school_id, date, rate
+    spans: dict[str, tuple[int, int]]
+
+    def calendar(self, school_id: str) -> list[tuple[date, float | None]]:
+        span = self.spans.get(school_id)
+        if span is None:
+            return []
+        part = self.table.slice(*span)
+        rates = part.column("rate").to_pylist()
+        return [
+            (d, None if r is None else float(r))
+            for d, r in zip(part.column("date").to_pylist(), rates, strict=True)
+        ]
+
+
+def attendance_calendars(store: Store, days: int = 120) -> Calendars:
+    """Every school's attendance_calendar (the ``days`` before its own newest row) in one query."""
+    attendance = _tables(store, CATALOG_NAME, "attendance")["attendance"]
+    table = store.arrow(
+        f"""WITH ends AS (SELECT school_id, max(date) AS e FROM {attendance} GROUP BY school_id)
+        SELECT a.school_id, a.date, CASE WHEN a.enrolled > 0 THEN a.present::DOUBLE / a.enrolled END AS rate
+        FROM {attendance} a JOIN ends n ON n.school_id = a.school_id
+        WHERE a.date > n.e - CAST($days AS INTEGER) AND a.date <= n.e
+        ORDER BY a.school_id, a.date""",
+        {"days": days},
+    )
+    # heavy: pyarrow only when the calendars are made (as in engine)
+    import pyarrow.compute as pc
+
+    spans = engine.runs(table.column("school_id").to_pylist())
+    table = table.combine_chunks()
+    table = table.set_column(0, "school_id", pc.dictionary_encode(table.column("school_id")))
+    return Calendars(table, spans)
+
+
 def connectivity_timeline(
     store: Store, school_id: str, days: int = 14, until: datetime | None = None, snapshot: int | None = None
 ) -> list[ProbeHour]:

@@ -193,3 +193,38 @@ def test_who_did_not_report_in_a_unit_is_cut_from_the_citys_list(fresh, monkeypa
     assert {scope for _, scope in made} == {None}
     with pytest.raises(QueryError, match="school"):
         Metrics(fresh).health("not_reporting", NOV20, Scope(school="no such school"))
+
+
+def test_a_schools_attendance_calendar_is_cut_from_every_schools(fresh, tmp_path, monkeypatch) -> None:
+    from ioc.metrics import views
+    from ioc.metrics.front import Metrics
+
+    real = views.attendance_calendar
+    asked: list[tuple] = []
+
+    def counted(*args, **kwargs):
+        asked.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "attendance_calendar", counted)
+    schools = sorted(engine.school_ids(fresh, None, None, fresh.data_version()))
+    metrics = Metrics(fresh)
+    days_seen = 0
+    for days in (120, 5, 1):
+        for school in schools:
+            got = metrics.attendance_calendar(school, days=days)
+            assert got == real(fresh, school, days=days), (school, days)
+            days_seen += len(got)
+    assert days_seen > 0 and asked == []  # every school's from one query per length
+    # a given date (or data version) is asked of the school itself
+    assert metrics.attendance_calendar("S1", date(2026, 11, 18)) == real(fresh, "S1", date(2026, 11, 18))
+    assert len(asked) == 1
+    # an attendance load: the calendars are made again, with the new day
+    _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-21_s3.csv",
+        "date,school_id,enrolled,present\n2026-11-21,S3,200,150\n",
+    )
+    got = metrics.attendance_calendar("S3")
+    assert got == real(fresh, "S3") and got[-1] == (date(2026, 11, 21), 0.75)
