@@ -196,7 +196,7 @@ class Metrics:
         profile = self._view(
             "school",
             (school_id,),
-            lambda: views.school_profile(self.store, school_id),
+            lambda: views.school_profile(self.store, school_id, newest=self._newest()),
             tables=("attendance", "digital"),
             shared=True,
         )
@@ -210,6 +210,16 @@ class Metrics:
             shared=True,
         )
         return replace(profile, latest_probe=probe)
+
+    def _newest(self) -> views.Newest | None:
+        """Every school's newest attendance row and digital snapshot, made once per version of
+        those tables (what a school's first visit read with two queries of its own); None
+        uncached (the CLI asks for one school)."""
+        if not self.cached:
+            return None
+        return self._view(
+            "newest", (), lambda: views.newest_rows(self.store), tables=("attendance", "digital"), shared=True
+        )
 
     def attendance_calendar(
         self, school_id: str, date_to: date | None = None, days: int = 120, snapshot: int | None = None

@@ -171,11 +171,38 @@ def school(store: Store, school_id: str, *, catalog: str | None = None) -> dimen
     return replace(profile, latest_probe=latest_probe(store, school_id, catalog=catalog))
 
 
+@dataclass(frozen=True)
+class Newest:
+    """Every school's newest attendance row and digital snapshot (school_id -> row), as a school
+    profile shows them: two queries per attendance or digital version, not two per school."""
+
+    attendance: dict[str, dict[str, Any]]
+    digital: dict[str, dict[str, Any]]
+
+
+NEWEST_ORDER = {"attendance": "date", "digital": "as_of"}
+
+
+def newest_rows(store: Store) -> Newest:
+    """The newest row of each school in attendance and in digital (the live catalog's)."""
+    tables = _tables(store, CATALOG_NAME, *NEWEST_ORDER)
+
+    def newest(table: str) -> dict[str, dict[str, Any]]:
+        rows = store.execute(
+            f"""SELECT * EXCLUDE (run_id) FROM {tables[table]}
+            QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY {NEWEST_ORDER[table]} DESC) = 1"""
+        ).dicts()
+        return {row["school_id"]: row for row in rows}
+
+    return Newest(attendance=newest("attendance"), digital=newest("digital"))
+
+
 def school_profile(
-    store: Store, school_id: str, *, catalog: str | None = None
+    store: Store, school_id: str, *, catalog: str | None = None, newest: Newest | None = None
 ) -> dimensions.SchoolProfile | None:
     """A school's every version, its newest attendance row and digital snapshot, without its
-    newest probe (``latest_probe``): what a probe load does not change."""
+    newest probe (``latest_probe``): what a probe load does not change. ``newest``: every
+    school's newest rows (newest_rows) when the caller has them."""
     tables = _tables(store, catalog or CATALOG_NAME, "schools", "attendance", "digital")
     history = store.execute(
         f"""SELECT school_id, school_name, level, ownership, coalesce(ward_code, ward_name), ward_name,
@@ -188,17 +215,20 @@ def school_profile(
         return None
     versions = tuple(dimensions.SchoolInfo(*row) for row in history)
 
-    def latest(table: str, order: str) -> dict[str, Any] | None:
+    def latest(table: str) -> dict[str, Any] | None:
+        if newest is not None:
+            return getattr(newest, table).get(school_id)
         return store.execute(
-            f"SELECT * EXCLUDE (run_id) FROM {tables[table]} WHERE school_id = $id ORDER BY {order} DESC LIMIT 1",
+            f"SELECT * EXCLUDE (run_id) FROM {tables[table]} WHERE school_id = $id "
+            f"ORDER BY {NEWEST_ORDER[table]} DESC LIMIT 1",
             {"id": school_id},
         ).first()
 
     return dimensions.SchoolProfile(
         info=versions[-1],
         history=versions,
-        latest_attendance=latest("attendance", "date"),
-        latest_digital=latest("digital", "as_of"),
+        latest_attendance=latest("attendance"),
+        latest_digital=latest("digital"),
         latest_probe=None,
     )
 

@@ -228,3 +228,32 @@ def test_a_schools_attendance_calendar_is_cut_from_every_schools(fresh, tmp_path
     )
     got = metrics.attendance_calendar("S3")
     assert got == real(fresh, "S3") and got[-1] == (date(2026, 11, 21), 0.75)
+
+
+def test_a_schools_profile_takes_its_newest_rows_from_every_schools(fresh, tmp_path, monkeypatch) -> None:
+    from ioc.metrics import views
+    from ioc.metrics.front import Metrics
+
+    made: list[int] = []
+    real = views.newest_rows
+
+    def counted(store):
+        made.append(store.data_version())
+        return real(store)
+
+    monkeypatch.setattr(views, "newest_rows", counted)
+    schools = sorted(engine.school_ids(fresh, None, None, fresh.data_version()))
+    metrics = Metrics(fresh)
+    for school in schools:
+        assert metrics.school(school, newest_probe=False) == views.school_profile(fresh, school), school
+    assert len(made) == 1  # once for every school
+    assert {p.latest_digital is not None for p in map(metrics.school, schools)} == {True, False}
+    _load(
+        fresh,
+        tmp_path,
+        "attendance_2026-11-21_s3.csv",
+        "date,school_id,enrolled,present\n2026-11-21,S3,200,150\n",
+    )
+    got = metrics.school("S3", newest_probe=False)
+    assert got == views.school_profile(fresh, "S3") and got.latest_attendance["present"] == 150
+    assert len(made) == 2
