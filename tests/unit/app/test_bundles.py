@@ -230,6 +230,34 @@ def test_no_page_loads_dash_s_datatable_bundle_and_no_page_draws_a_datatable(app
     assert users == []
 
 
+def test_pages_load_regenerator_runtime_first_instead_of_dash_s_polyfill(app: Any) -> None:
+    # core-js is built into every browser the product supports; Dash's renderer and dcc still
+    # call the global regeneratorRuntime (their async functions), so it runs before them
+    client = app.server.test_client()
+    for path in ("/", "/district/760", "/explore", "/school/x", "/data-health", "/kpi"):
+        scripts = _scripts(client, path)
+        assert not [s for s in scripts if "/polyfill@" in s], (path, scripts)
+        assert "/ioc/static/vendor/regenerator-runtime." in scripts[0], (path, scripts)
+        assert len([s for s in scripts if "regenerator-runtime" in s]) == 1, (path, scripts)
+    served = client.get(scripts[0], headers={"Accept-Encoding": "identity"})
+    assert (
+        served.status_code == 200
+        and served.data == (delivery.PLOTLY_BUNDLE_PATH.parent / "regenerator-runtime.js").read_bytes()
+    )
+    assert served.headers["Cache-Control"] == delivery.IMMUTABLE
+    assert b"regeneratorRuntime = runtime" in served.data
+    assert (
+        (delivery.PLOTLY_BUNDLE_PATH.parent / "regenerator-runtime-LICENSE")
+        .read_text()
+        .startswith("MIT License")
+    )
+    renderer = client.get(next(s for s in scripts if "/dash_renderer." in s)).data
+    assert b"regeneratorRuntime.mark" in renderer  # what it is there for
+    # either tag missing: the page's scripts as Dash wrote them
+    both = '<script src="/p/dash/deps/polyfill@7.js"></script>\n<script src="/r.js"></script>'
+    assert delivery.in_place_of(both, delivery.POLYFILL_SCRIPT, delivery.REGENERATOR_SCRIPT) == both
+
+
 def test_the_scripts_a_page_runs_as_it_loads_carry_v8_s_compile_hint(app: Any) -> None:
     # compiled while they download, off the main thread (ioc.delivery: compile hints)
     client = app.server.test_client()
