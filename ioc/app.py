@@ -179,8 +179,8 @@ def warm_units(
 ) -> int | None:
     """Draw the page of every school opened in the last half hour (ioc.metrics.cache.recently_opened),
     the most recent first (none opened: one school's, for the city's answers by school every school
-    page cuts its tiles from); then every district's page, then every ward's, once each, as the
-    district officer of that district sees it: the tiles, the ranking of its children, the trends.
+    page cuts its tiles from); then every district's page, then every ward's, once each (those
+    opened in the last half hour first), as the district officer of that district sees it: the tiles, the ranking of its children, the trends.
     Answers about a unit the officer may wholly read are shared with everybody
     (ioc.metrics.cache.widest_access), so this also warms leadership's and other officers' pages
     of those units; a school's answers are everybody's, so school pages are drawn unrestricted.
@@ -204,11 +204,13 @@ def warm_units(
             # (2-9 s): one school's page computes them for every school's first visitor
             opened = [s.school_id for s in city.schools() if s.active][:1]
         pages: list[tuple[str, str, AccessScope]] = [("school", code, EVERYTHING) for code in opened]
-        pages += [("district", u.code, AccessScope.limited([u.code])) for u in city.districts() if u.code]
+        # the districts and wards opened lately first (most recent first), then the others
+        districts = _opened_first([u for u in city.districts() if u.code], recently_opened(store, "district"))
+        wards = _opened_first([u for u in city.wards() if u.code], recently_opened(store, "ward"))
+        pages += [("district", u.code, AccessScope.limited([u.code])) for u in districts]
         pages += [
             ("ward", u.code, AccessScope.limited([u.parent_code]) if u.parent_code else EVERYTHING)
-            for u in city.wards()
-            if u.code
+            for u in wards
         ]
     drawn = 0
     for kind, code, officer in pages:
@@ -226,6 +228,13 @@ def warm_units(
                 _unit.unit_layout(kind, kind, code, {})
         drawn += 1
     return drawn
+
+
+def _opened_first(units: list[Any], opened: list[str]) -> list[Any]:
+    """``units`` with those whose code is in ``opened`` first, in its order; the others after them
+    in their own order."""
+    rank = {code: i for i, code in enumerate(opened)}
+    return sorted(units, key=lambda u: rank.get(u.code, len(rank)))
 
 
 UNIT_PAUSE = 0.05  # seconds between two pages of the warmer without visitors to wait for
@@ -246,7 +255,7 @@ class GiveWay:
         self.budget = budget
         self.stop = stop
         self.waited = 0.0  # seconds this round has waited so far
-        self.waits = 0  # steps it waited before
+        self.waits = 0  # how many times it waited
 
     def __call__(self) -> float:
         """Wait for the visitors (within what is left of the budget); seconds waited."""
@@ -324,13 +333,14 @@ def start_warmer(app: dash.Dash, interval: float | None = None) -> threading.Thr
                         WARM_SECONDS.observe(time.perf_counter() - started)
                     log.info(
                         "cache warmed for data version %s in %.1fs (wall %.1fs, district and ward pages: %s;"
-                        " gave way to visitors %.1fs before %d steps)",
+                        " gave way to visitors %.1fs, %d time%s)",
                         version,
                         time.perf_counter() - started,
                         wall,
                         "stopped by a newer version" if drawn is None else drawn,
                         give_way.waited,
                         give_way.waits,
+                        "" if give_way.waits == 1 else "s",
                     )
             except Exception as error:  # noqa: BLE001 - a failed warm-up must not stop the next one
                 reason = outage.reason(error)

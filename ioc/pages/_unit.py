@@ -206,6 +206,8 @@ def unit_layout(page: str, kind: str, code: str, params: dict[str, Any]) -> Any:
             ],
             className="page unit-page error-page",
         )
+    if state.asof is None:  # the warmer draws the units opened lately first after the next load
+        metrics.note_opened(kind, str(getattr(resolved, kind)))
     scope = state.scope(**{kind: getattr(resolved, kind)})
     units = metrics.wards() if kind == "ward" else metrics.districts()
     unit = next((u for u in units if u.code == getattr(resolved, kind)), None)

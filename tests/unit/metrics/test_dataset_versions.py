@@ -369,6 +369,39 @@ def test_the_warmer_gives_way_between_answers_holding_none_half_made(fresh):
     assert all(keys == [] for keys in held)
 
 
+def test_warmer_draws_the_districts_and_wards_opened_lately_first(fresh, monkeypatch):
+    from ioc.access import AccessScope
+    from ioc.app import create_app, warm_units
+    from ioc.frontdoor import use_metrics
+    from ioc.metrics import dimensions
+    from ioc.metrics.front import Metrics
+    from ioc.pages import _unit
+
+    app = create_app(store=fresh)
+    first, last = [w.code for w in dimensions.wards(fresh)]
+    # an officer of Quận 7 opens their district, then the city's last ward
+    with app.server.test_request_context("/district/778"):
+        use_metrics(Metrics(fresh, AccessScope.limited(["778"])))
+        _unit.unit_layout("district", "district", "778", {})
+    with app.server.test_request_context(f"/ward/{last}"):
+        _unit.unit_layout("ward", "ward", last, {})
+    with app.server.test_request_context(f"/ward/{first}"):  # time travel: no visit
+        _unit.unit_layout("ward", "ward", first, {"asof": str(fresh.data_version())})
+    assert cache.recently_opened(fresh, "ward") == [last]
+    drawn: list[tuple[str, str]] = []
+    real_unit = _unit.unit_layout
+
+    def unit_drawn(kind, *args, **kw):
+        drawn.append((kind, args[1]))
+        return real_unit(kind, *args, **kw)
+
+    monkeypatch.setattr(_unit, "unit_layout", unit_drawn)
+    warm_units(app, fresh, fresh.data_version())
+    # those opened first, then the others in their order
+    assert drawn == [("district", "778"), ("district", "760"), ("ward", last), ("ward", first)]
+    assert cache.recently_opened(fresh, "district") == ["778"]  # the warmer's drawing is no visit
+
+
 def test_views_keyed_by_their_tables(fresh, tmp_path):
     """The school page's views: a probe load keeps the attendance calendar, redraws the timeline."""
     from ioc.access import EVERYTHING
