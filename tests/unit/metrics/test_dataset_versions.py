@@ -317,25 +317,32 @@ def test_warmer_draws_the_school_pages_opened_lately(fresh, monkeypatch, tmp_pat
     assert counter.take() == {}  # both found every answer warm
 
 
+def _units_drawn(monkeypatch) -> list[tuple[str, str]]:
+    """(kind, code) of every district and ward page drawn from now on, in order."""
+    from ioc.pages import _unit
+
+    drawn: list[tuple[str, str]] = []
+    real_unit = _unit.unit_layout
+
+    def unit_drawn(kind, *args, **kw):
+        drawn.append((kind, args[1]))
+        return real_unit(kind, *args, **kw)
+
+    monkeypatch.setattr(_unit, "unit_layout", unit_drawn)
+    return drawn
+
+
 def test_warmer_waits_while_a_request_is_in_flight_and_goes_on_after(fresh, monkeypatch):
     import threading
 
     from ioc.app import GiveWay, create_app, warm_units
     from ioc.metrics import dimensions
-    from ioc.pages import _unit
     from ioc.visitors import VISITORS_KEY
 
     app = create_app(store=fresh)
     visitors = app.server.extensions[VISITORS_KEY]
     visitors.grace = 0
-    drawn: list[str] = []
-    real_unit = _unit.unit_layout
-
-    def unit_drawn(kind, *args, **kw):
-        drawn.append(args[1])
-        return real_unit(kind, *args, **kw)
-
-    monkeypatch.setattr(_unit, "unit_layout", unit_drawn)
+    drawn = _units_drawn(monkeypatch)
     visitors.enter()  # an officer's request is being answered
     give_way = GiveWay(visitors, budget=3600)
     result: list[int | None] = []
@@ -388,14 +395,7 @@ def test_warmer_draws_the_districts_and_wards_opened_lately_first(fresh, monkeyp
     with app.server.test_request_context(f"/ward/{first}"):  # time travel: no visit
         _unit.unit_layout("ward", "ward", first, {"asof": str(fresh.data_version())})
     assert cache.recently_opened(fresh, "ward") == [last]
-    drawn: list[tuple[str, str]] = []
-    real_unit = _unit.unit_layout
-
-    def unit_drawn(kind, *args, **kw):
-        drawn.append((kind, args[1]))
-        return real_unit(kind, *args, **kw)
-
-    monkeypatch.setattr(_unit, "unit_layout", unit_drawn)
+    drawn = _units_drawn(monkeypatch)
     warm_units(app, fresh, fresh.data_version())
     # those opened first, then the others in their order
     assert drawn == [("district", "778"), ("district", "760"), ("ward", last), ("ward", first)]
