@@ -19,7 +19,10 @@ The app runs in this process (werkzeug, threaded) with its cache warmer, as ``io
 
 ``--stale`` is the app's IOC_CACHE_STALE_SECONDS (default 60, as deploy/ioc.env.example: until
 the warmer has drawn a new version, an answer not yet computed for it is served from the previous
-one); ``--stale 0`` makes the first visits after a load wait for every new answer.
+one); ``--stale 0`` makes the first visits after a load wait for every new answer. The warmer
+gives way to the bench's requests (it waits while one is answered and a second after, at most
+IOC_CACHE_WARM_YIELD_SECONDS per data version); ``IOC_CACHE_WARM_YIELD_SECONDS=0`` in the
+environment measures it not waiting.
 
 Goal: each page drawn in under 1.5 s. The machine's load average is printed with the figures.
 """
