@@ -21,6 +21,7 @@ import dash
 from dash import ALL, Input, Output, State, callback_context, ctx, dcc, html, no_update
 from dash._pages import _parse_query_string
 from dash.exceptions import MissingCallbackContextException
+from prometheus_client import Counter
 
 from ioc import exports, i18n, ids, observability, settings
 from ioc.access import EVERYTHING, AccessScope
@@ -241,6 +242,13 @@ UNIT_PAUSE = 0.05  # seconds between two pages of the warmer without visitors to
 VERSION_POLL = 1.0  # seconds between two looks of the warmer at the data version
 
 
+WARM_YIELD_SECONDS = Counter(
+    "ioc_cache_warm_yield_seconds",
+    "Seconds the cache warmer waited for the node's requests to be answered (at most "
+    "IOC_CACHE_WARM_YIELD_SECONDS per data version)",
+)
+
+
 class GiveWay:
     """One warm-up round's waits for the people a node serves: each call blocks until none of the
     requests of the node's workers is in flight and the grace after the last one has passed
@@ -266,6 +274,7 @@ class GiveWay:
         if waited > 0:
             self.waited += waited
             self.waits += 1
+            WARM_YIELD_SECONDS.inc(waited)
         return waited
 
 

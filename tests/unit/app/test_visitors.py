@@ -149,10 +149,17 @@ def test_the_app_counts_its_requests(app):
 
 def test_give_way_waits_for_the_visitors_within_its_budget():
     """A worker that is never idle is still warmed: a round waits at most its budget in all."""
+    from prometheus_client import REGISTRY
+
+    def yielded() -> float:
+        return REGISTRY.get_sample_value("ioc_cache_warm_yield_seconds_total") or 0.0
+
     visitors = Visitors(grace=0)
     visitors.enter()  # a request that never ends
     give_way = GiveWay(visitors, budget=0.05)
+    before = yielded()
     assert give_way() >= 0.05  # waited the whole budget
+    assert yielded() - before == pytest.approx(give_way.waited)  # and says so in /metrics
     assert give_way() == 0.0  # spent: no more waiting this round
     assert give_way.waits == 1
     visitors.leave()
