@@ -223,6 +223,9 @@ POLYFILL_SCRIPT = re.compile(
     r'<script src="[^"]*/_dash-component-suites/dash/deps/polyfill@[^"]*\.js"></script>\n?'
 )
 REGENERATOR = "static/vendor/regenerator-runtime.js"
+# what Dash's renderer asks for first, once its scripts have run: asked for with the page instead
+# (<link rel=preload as=fetch>), so the answers are there when the renderer asks
+FIRST_FETCHES = ("_dash-layout", "_dash-dependencies")
 REGENERATOR_SCRIPT = re.compile(
     r'<script src="[^"]*/_dash-component-suites/ioc/static/vendor/regenerator-runtime\.[^"]*\.js"></script>\n?'
 )
@@ -293,6 +296,10 @@ class App(dash.Dash):
         for unused in UNUSED_SCRIPTS:
             scripts = unused.sub("", scripts, count=1)
         scripts = in_place_of(scripts, POLYFILL_SCRIPT, REGENERATOR_SCRIPT)
+        prefix = self.config.requests_pathname_prefix
+        metas += "".join(
+            f'<link rel="preload" href="{prefix}{name}" as="fetch" crossorigin>' for name in FIRST_FETCHES
+        )
         page = super().interpolate_index(metas, title, css, config, scripts, app_entry, favicon, renderer)
         lang = i18n.lang_of(flask.request.args.get("lang")) if flask.has_request_context() else "vi"
         return page.replace("<html>", f'<html lang="{lang}">', 1)

@@ -135,6 +135,13 @@ def test_a_phone_draws_a_graph_when_it_is_scrolled_near_a_desk_draws_them_all(st
         "return performance.getEntriesByType('resource').filter(r => r.name.includes('/plotly-ioc.')).length"
     )
     assert duo.driver.execute_script(plotly_code) == 0
+    # the renderer's first answers were asked for with the page (ioc.delivery.FIRST_FETCHES) and
+    # read from there: no second request for them
+    first = duo.driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(r => /[/]_dash-(layout|dependencies)$/.test(r.name)).map(r => r.initiatorType);"
+    )
+    assert first == ["link", "link"], first
     sparklines = duo.driver.execute_script(
         "return [...document.querySelectorAll('.tile-spark img')].map(i => [i.complete, i.naturalWidth > 0, i.alt]);"
     )

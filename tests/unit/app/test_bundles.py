@@ -258,6 +258,17 @@ def test_pages_load_regenerator_runtime_first_instead_of_dash_s_polyfill(app: An
     assert delivery.in_place_of(both, delivery.POLYFILL_SCRIPT, delivery.REGENERATOR_SCRIPT) == both
 
 
+def test_pages_ask_for_the_renderer_s_first_answers_with_the_page(app: Any) -> None:
+    # the layout and the callbacks' list are asked for as the page arrives, not after its scripts
+    client = app.server.test_client()
+    for path in ("/", "/district/760", "/explore"):
+        page = client.get(path).get_data(as_text=True)
+        head = page[: page.index("</head>")]
+        for name in ("_dash-layout", "_dash-dependencies"):
+            assert f'<link rel="preload" href="/{name}" as="fetch" crossorigin>' in head, path
+            assert client.get("/" + name).status_code == 200  # what the renderer then reads
+
+
 def test_the_scripts_a_page_runs_as_it_loads_carry_v8_s_compile_hint(app: Any) -> None:
     # compiled while they download, off the main thread (ioc.delivery: compile hints)
     client = app.server.test_client()
