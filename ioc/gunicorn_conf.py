@@ -72,7 +72,7 @@ def on_starting(server: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     """A worker ended: its live gauges and its requests in flight no longer count (counters and
     histograms are kept)."""
-    _VISITORS.forget(worker.pid)
+    _VISITORS.forget(worker.pid, getattr(worker, "ioc_visitors_row", None))
     # prometheus_client chooses its multiprocess mode when imported: only once the folder is set above
     from prometheus_client import multiprocess
 
@@ -84,9 +84,16 @@ def on_exit(server: Any) -> None:
         shutil.rmtree(_METRICS_DIR, ignore_errors=True)
 
 
+def pre_fork(server: Any, worker: Any) -> None:
+    """The row of the node's table of requests in flight the worker about to be forked writes."""
+    worker.ioc_visitors_row = _VISITORS.reserve()
+
+
 def post_fork(server: Any, worker: Any) -> None:
-    """The app's own log lines (ioc.*: warm-ups, Redis outages, sign-in warnings) go to gunicorn's
-    error log, formatted like gunicorn's."""
+    """The worker takes the row the master gave it (pre_fork). The app's own log lines (ioc.*:
+    warm-ups, Redis outages, sign-in warnings) go to gunicorn's error log, formatted like
+    gunicorn's."""
+    _VISITORS.adopt(getattr(worker, "ioc_visitors_row", None))
     logger = logging.getLogger("ioc")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

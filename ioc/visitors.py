@@ -9,8 +9,9 @@ page's next part), or until a limit. ``create_app`` wraps the Flask app's WSGI c
 
 The workers of one node share its cores, so under gunicorn a worker's warmer gives way to the
 requests of every worker of the node: ``ioc.gunicorn_conf`` makes a :class:`NodeShare` (a small
-table in memory shared across the fork) in the master before it forks the workers, each worker
-writes its own row, and the master clears the row of a worker that died.
+table in memory shared across the fork) in the master before it forks the workers, gives each
+worker its row, each worker writes only its own (no lock across processes), and the master clears
+the row of a worker that died.
 
 A request counts from the moment the server hands it to the app until its response has been sent
 (the server closes the response's iterable), so a response streamed or compressed on its way out
@@ -38,59 +39,92 @@ log = logging.getLogger(__name__)
 class NodeShare:
     """The requests in flight of every worker of a node, in shared memory: one row per worker
     process (its pid, its requests in flight, when its last one ended, by ``time.monotonic``,
-    which is one clock for the whole machine). Made before the workers are forked."""
+    which is one clock for the whole machine). Made before the workers are forked.
+
+    No lock is shared between processes: each worker writes only its own row (its threads take
+    turns under the worker's own lock, Visitors), and readers read without one. A worker killed at
+    any moment (gunicorn's timeout sends SIGKILL) therefore cannot leave the node's other workers
+    waiting for a lock it held, which would stop every request of the node; the master clears its
+    row (child_exit). A reader may see a row in the middle of an update (each number is one aligned
+    8-byte word, written whole): at worst the warmer waits one look more or one less.
+
+    Under gunicorn the master gives each worker its row before it forks it (:meth:`reserve`,
+    :meth:`adopt`), so two workers starting at the same moment never take the same row. A process
+    forked otherwise (tests) takes the first free row at its first request."""
 
     def __init__(self, slots: int = 256) -> None:
         self._slots = slots
-        self._table = multiprocessing.get_context("fork").Array("d", 3 * slots)
-        self._rows: dict[int, int] = {}  # pid -> its row (each worker finds its own once)
+        self._table = multiprocessing.get_context("fork").RawArray("d", 3 * slots)
+        self._reserved: set[int] = set()  # the master's: rows given to workers it forked
+        self._own: tuple[int, int] | None = None  # (pid, row) of the process that took a row
+        self._taking = threading.Lock()  # this process's threads, taking its row
+
+    def reserve(self) -> int | None:
+        """In the master, before it forks a worker: the row that worker will write (None: every
+        row is taken, its requests go uncounted)."""
+        for row in range(self._slots):
+            if row not in self._reserved:
+                self._reserved.add(row)
+                self._clear(row)
+                return row
+        log.warning("%d worker processes: the busy table is full, a worker goes uncounted", self._slots)
+        return None
+
+    def adopt(self, row: int | None) -> None:
+        """In the worker the master forked with ``row`` (post_fork): that row is this process's."""
+        if row is not None:
+            self._table[3 * row : 3 * row + 3] = [os.getpid(), 0, 0]
+            self._own = (os.getpid(), row)
 
     def _row(self) -> int | None:
-        """The calling process's row (taken on first use; caller holds the lock); None when the
-        table is full."""
+        """The calling process's row; taken at its first request by a process the master did not
+        give one (None when the table is full)."""
         pid = os.getpid()
-        row = self._rows.get(pid)
-        if row is not None:
-            return row
-        table = self._table
-        for row in range(self._slots):
-            if table[3 * row] in (0, pid):
-                table[3 * row : 3 * row + 3] = [pid, 0, 0]
-                self._rows[pid] = row
-                return row
+        own = self._own
+        if own is not None and own[0] == pid:
+            return own[1]
+        with self._taking:
+            if self._own is not None and self._own[0] == pid:
+                return self._own[1]
+            table = self._table
+            for row in range(self._slots):
+                if row not in self._reserved and table[3 * row] in (0, pid):
+                    self.adopt(row)
+                    return row
+        log.warning("%d worker processes: the busy table is full, a request goes uncounted", self._slots)
         return None
 
     def enter(self) -> None:
-        with self._table.get_lock():
-            row = self._row()
-            if row is None:
-                log.warning(
-                    "%d worker processes: the busy table is full, a request goes uncounted", self._slots
-                )
-                return
+        """A request of this process begins (the caller serialises this process's threads)."""
+        row = self._row()
+        if row is not None:
             self._table[3 * row + 1] += 1
 
     def leave(self, now: float) -> None:
-        with self._table.get_lock():
-            row = self._row()
-            if row is not None and self._table[3 * row + 1] > 0:
-                self._table[3 * row + 1] -= 1
-                self._table[3 * row + 2] = now
+        """A request of this process has been answered (the caller serialises its threads)."""
+        row = self._row()
+        if row is not None and self._table[3 * row + 1] > 0:
+            self._table[3 * row + 1] -= 1
+            self._table[3 * row + 2] = now
 
     def state(self) -> tuple[int, float]:
         """Requests in flight on the node, and when the last one of them ended."""
-        with self._table.get_lock():
-            table = self._table[:]
-        in_flight = sum(table[3 * row + 1] for row in range(self._slots) if table[3 * row])
-        last = max((table[3 * row + 2] for row in range(self._slots) if table[3 * row]), default=0.0)
+        table = self._table[:]
+        rows = [3 * row for row in range(self._slots) if table[3 * row] > 0]
+        in_flight = sum(max(0.0, table[i + 1]) for i in rows)
+        last = max((table[i + 2] for i in rows), default=0.0)
         return int(in_flight), last or float("-inf")
 
-    def forget(self, pid: int) -> None:
-        """Worker ``pid`` is gone (the master's child_exit): its requests in flight no longer count."""
-        with self._table.get_lock():
-            for row in range(self._slots):
-                if self._table[3 * row] == pid:
-                    self._table[3 * row : 3 * row + 3] = [0, 0, 0]
+    def forget(self, pid: int, row: int | None = None) -> None:
+        """Worker ``pid`` (forked with ``row``) is gone (the master's child_exit): its requests in
+        flight no longer count, and its row is free for the next worker."""
+        for other in range(self._slots):
+            if other == row or self._table[3 * other] == pid:
+                self._clear(other)
+                self._reserved.discard(other)
+
+    def _clear(self, row: int) -> None:
+        self._table[3 * row : 3 * row + 3] = [0, 0, 0]
 
 
 _NODE: NodeShare | None = None
@@ -142,8 +176,8 @@ class Visitors:
         """A request begins."""
         with self._changed:
             self._in_flight += 1
-        if self.node is not None:
-            self.node.enter()
+            if self.node is not None:
+                self.node.enter()
 
     def leave(self) -> None:
         """A request has been answered."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -217,3 +220,36 @@ def test_a_request_in_another_worker_process_counts_until_it_ends_or_the_worker_
             assert mine.idle_in() == float("inf")  # its row still says so...
             node.forget(worker.pid)  # ...until the master has seen it die (child_exit)
         assert mine.idle_in() == 0.0
+
+
+def _gunicorn_worker(node: NodeShare, row: int | None, entered: Any) -> None:
+    node.adopt(row)  # post_fork
+    Visitors(grace=0, node=node).enter()
+    entered.set()
+    time.sleep(120)  # killed in the middle of its request
+
+
+def test_a_worker_killed_in_a_request_stops_nobody_and_its_row_serves_the_next_worker():
+    """gunicorn's master gives each worker its row before forking it; a worker killed at any moment
+    (SIGKILL at its timeout) holds no lock the node's other workers need: they go on counting
+    their requests, and once the master has seen it die its row is the next worker's."""
+    forked = multiprocessing.get_context("fork")
+    node = NodeShare(slots=2)
+    rows = [node.reserve(), node.reserve()]
+    assert rows == [0, 1] and node.reserve() is None  # full: a third worker goes uncounted
+    entered = forked.Event()
+    worker = forked.Process(target=_gunicorn_worker, args=(node, rows[0], entered))
+    worker.start()
+    try:
+        assert entered.wait(60)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(60)
+    mine = Visitors(grace=0, node=node)
+    node.adopt(rows[1])  # this process is the second worker
+    mine.enter()  # not blocked by anything the killed worker held
+    mine.leave()
+    assert mine.idle_in() == float("inf")  # the killed worker's request still counts...
+    node.forget(worker.pid, rows[0])  # ...until the master has seen it die (child_exit)
+    assert mine.idle_in() == 0.0
+    assert node.reserve() == rows[0]  # the next worker forked takes the freed row
