@@ -133,6 +133,9 @@ def test_the_app_counts_its_requests(app):
     hooks = app.server.before_request_funcs.setdefault(None, [])
     hooks.insert(0, hold)
     statuses: list[int] = []
+    # the app is the session's: a test before this one that read a response of Werkzeug's test
+    # client without closing it left its request counted (a real server always closes it)
+    before = visitors.in_flight
     try:
         client = app.server.test_client()
         thread = threading.Thread(
@@ -140,14 +143,14 @@ def test_the_app_counts_its_requests(app):
         )
         thread.start()
         assert arrived.wait(60)
-        assert visitors.in_flight == 1
+        assert visitors.in_flight == before + 1
         release.set()
         thread.join(60)
     finally:
         hooks.remove(hold)
         release.set()
     assert statuses and statuses[0] < 500
-    assert visitors.in_flight == 0
+    assert visitors.in_flight == before
 
 
 def test_give_way_waits_for_the_visitors_within_its_budget():
