@@ -256,7 +256,7 @@ def sparkline(
     theme = theme_of(theme_name)
     colour = colour or theme.accent
     known = [float(v) for _, v in points if v is not None]
-    parts = ["<svg xmlns='http://www.w3.org/2000/svg' width='100%' height='100%'>"]
+    parts = ["<svg xmlns='http://www.w3.org/2000/svg' width='100%' height='100%'>", SPARK_STYLE]
     if known:
         low, high = min(known), max(known)
         if target is not None:
@@ -275,7 +275,7 @@ def sparkline(
         if target is not None:
             y = at(first, target)[1]
             parts.append(
-                f"<line x1='0' x2='100%' y1='{y}' y2='{y}' stroke='{theme.muted}'"
+                f"<line class='t' x1='0' x2='100%' y1='{y}' y2='{y}' stroke='{theme.muted}'"
                 " stroke-width='1.5' stroke-dasharray='2 3'/>"
             )
         segments, dots = [], []
@@ -292,12 +292,23 @@ def sparkline(
                 dots.append(f"<circle cx='{x}' cy='{y}' r='2.5'/>")
         if segments:
             parts.append(
-                f"<g stroke='{colour}' stroke-width='2' stroke-linecap='round'>{''.join(segments)}</g>"
+                f"<g class='s' stroke='{colour}' stroke-width='2' stroke-linecap='round'>{''.join(segments)}</g>"
             )
         if dots:
-            parts.append(f"<g fill='{colour}'>{''.join(dots)}</g>")
+            parts.append(f"<g class='d' fill='{colour}'>{''.join(dots)}</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+# A sparkline's strokes are CSS pixels of its image, which a 4K wall does not zoom as it zooms the
+# Plotly graphs (assets/app.css): a tall image (a wall's tile from 2400 px wide; a 1080p wall's is
+# about 105 px, a desk's 56, a phone's 40) draws them twice as thick, as its text grows. Media
+# queries in an SVG image ask about the image's own box.
+SPARK_STYLE = (
+    "<style>@media (min-height: 150px) {"
+    " .s { stroke-width: 4px } .t { stroke-width: 3px; stroke-dasharray: 4 6 } .d circle { r: 5px } }"
+    "</style>"
+)
 
 
 def svg_uri(svg: str) -> str:

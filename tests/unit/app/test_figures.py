@@ -37,6 +37,10 @@ def test_sparkline_is_a_small_svg_without_text_that_holds_its_target() -> None:
     assert not root.findall(".//svg:text", SVG)
     segments = root.findall("./svg:g/svg:line", SVG)
     assert len(segments) == len(DAYS) - 1 and root.find("./svg:g", SVG).get("stroke") == "#1fa463"
+    # a tall image (a 4K wall's tile) draws the line, the target and the dots thicker
+    style = root.find("./svg:style", SVG)
+    assert style is not None and "@media (min-height" in (style.text or "")
+    assert root.find("./svg:g", SVG).get("class") == "s" and root.find("./svg:line", SVG).get("class") == "t"
     (target,) = root.findall("./svg:line", SVG)
     assert target.get("stroke") == figures.THEMES["dark"].muted and target.get("stroke-dasharray")
     # the range holds the values (0.900-0.919) and the target: a wiggle is not drawn as a collapse;
